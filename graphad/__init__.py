@@ -1,0 +1,90 @@
+"""graphad: a symbolic computational-graph compiler for Python.
+
+An expression becomes a networkx DAG; the chain rule is a graph
+transformation that adds gradient nodes to it; graphs are evaluated with
+NumPy, compiled to NumPy source, rendered with graphviz and checked against
+finite differences and SymPy.
+
+Examples
+--------
+>>> import graphad as ga
+>>> x, y = ga.symbols("x y")
+>>> e = ga.parse("x**2 + sin(x*y) - 1")
+>>> float(ga.grad(e, x).eval(x=3.0, y=0.0))
+6.0
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
+from .errors import (
+    DTypeError, GradientCheckError, GraphadError, LimitError, MissingInputError, ParseError,
+    ShapeError, UnknownNameError,
+)  # fmt: skip
+from .expr import Expr, constant, parse, symbol, symbols
+from .graph import Graph, get_default_graph
+from .ops import (
+    abs, add, arccos, arcsin, arctan, broadcast_to, clip, concatenate, cos, cosh, defop,
+    divide, dot, equal, exp, expm1, greater, greater_equal, less, less_equal, log, log1p, log2,
+    log10, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
+    negative, not_equal, power, prod, relu, reshape, sigmoid, sign, sin, sinh, softmax,
+    softplus, sqrt, square, stack, subtract, sum, tan, tanh, transpose, where, ones_like,
+    zeros_like,
+)  # fmt: skip
+from .sympy_bridge import from_sympy, to_sympy
+
+__version__ = "0.1.0"
+
+# Names served from modules that are imported on first use, so that
+# ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "compile": (".codegen", "compile"),
+    "export": (".codegen", "export"),
+    "Function": (".codegen", "Function"),
+    "optimize": (".rewrite", "optimize"),
+    "render": (".render", "render"),
+    "check_grad": (".check", "check_grad"),
+    "assert_grad": (".check", "assert_grad"),
+    "GradCheckReport": (".check", "GradCheckReport"),
+    "Variable": (".tape", "Variable"),
+    "GradientTape": (".tape", "GradientTape"),
+    "optim": (".optim", None),
+    "nn": (".nn", None),
+    "datasets": (".datasets", None),
+    "testing": (".testing", None),
+    "save": (".persist", "save"),
+    "load": (".persist", "load"),
+}
+
+__all__ = [
+    "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
+    "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
+    "to_sympy", "from_sympy",
+    "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
+    "UnknownNameError", "LimitError", "GradientCheckError",
+    "abs", "add", "arccos", "arcsin", "arctan", "broadcast_to", "clip", "concatenate", "cos",
+    "cosh", "divide", "dot", "equal", "exp", "expm1", "greater", "greater_equal", "less",
+    "less_equal", "log", "log1p", "log2", "log10", "log_softmax", "logsumexp", "matmul", "max",
+    "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "power", "prod",
+    "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softmax", "softplus", "sqrt",
+    "square", "stack", "subtract", "sum", "tan", "tanh", "transpose", "where", "ones_like",
+    "zeros_like",
+    *_LAZY,
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    spec = _LAZY.get(name)
+    if spec is None:
+        raise AttributeError(f"module 'graphad' has no attribute {name!r}")
+    module = import_module(spec[0], __name__)
+    value = module if spec[1] is None else getattr(module, spec[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,352 @@
+"""Differentiation as a graph transformation.
+
+Reverse mode (:func:`grad`, :func:`jacobian`, :func:`hessian`) walks the nodes
+between the inputs and the output in reverse topological order and asks each
+op's VJP rule for the cotangents of its arguments; forward mode (:func:`jvp`)
+walks them in order with JVP rules.  Rules build graph nodes, so the result is
+an ordinary graph: it evaluates, compiles, renders and differentiates again.
+New nodes carry ``role="grad"``; each node holding a complete adjoint records
+which one in its ``adjoint`` attribute.
+
+Each rule is applied once per forward node and adds a bounded number of
+nodes, so the gradient graph is linear in the size of the forward graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphadError
+from .expr import Expr
+from .graph import Graph, ancestors
+from .ops import OPS, apply, as_expr
+from .ops.elementwise import add, multiply
+from .ops.rules import (assert_scalar, derived_jvp, derived_vjp, ones_like, zeros_like)
+
+__all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
+
+
+def _resolve(graph: Graph, x: Any) -> int:
+    """The node id of an input given as an Expr or by name."""
+    if isinstance(x, Expr):
+        if x.graph is not graph:
+            raise GraphadError("the variable belongs to a different graph than the expression")
+        return x.id
+    if isinstance(x, str):
+        nid = graph.input_id(x)
+        if nid is None:
+            # an input the expression never used: its gradient is zero, so create it
+            return graph.input(x)
+        return nid
+    raise GraphadError(f"expected an Expr or an input name, got {type(x).__name__}")
+
+
+def _relevant(graph: Graph, outputs: Sequence[int], wrt: Iterable[int]) -> list[int]:
+    """Nodes on a path from any of ``wrt`` to any output, ascending (topological)."""
+    nodes = graph.nx.nodes
+    wrt = set(wrt)
+    on_path: set[int] = set()
+    for n in sorted(ancestors(graph, outputs)):
+        if n in wrt or any(a in on_path for a in nodes[n]["args"]):
+            if OPS.get(nodes[n]["op"]) is None or OPS[nodes[n]["op"]].differentiable or n in wrt:
+                on_path.add(n)
+    return sorted(on_path)
+
+
+class _Scope:
+    """Collects the nodes a transformation creates, to drop those it did not use."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.start = graph._next
+
+    def prune(self, keep: Iterable[int]) -> None:
+        graph = self.graph
+        with graph._lock:
+            live = ancestors(graph, [k for k in keep if k in graph])
+            # newest first: a node's users are gone before it is looked at
+            for n in range(graph._next - 1, self.start - 1, -1):
+                if n in graph.nx and n not in live and graph.nx.out_degree(n) == 0:
+                    graph.remove(n)
+
+
+def _cotangent_pass(graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr],
+                    wrt: Sequence[int]) -> dict[int, Expr]:
+    nodes = graph.nx.nodes
+    relevant = _relevant(graph, outputs, wrt)
+    rel = set(relevant)
+    adj: dict[int, Expr] = {}
+    for o, s in zip(outputs, seeds, strict=True):
+        if o in rel:
+            adj[o] = s if o not in adj else add(adj[o], s)
+    for n in reversed(relevant):
+        g = adj.get(n)
+        node = nodes[n]
+        if g is None or node["op"] in ("input", "constant"):
+            continue
+        op = OPS[node["op"]]
+        if not op.differentiable:
+            continue
+        args = [Expr(graph, a) for a in node["args"]]
+        ans = Expr(graph, n)
+        params = dict(node["params"])
+        needed = [a in rel for a in node["args"]]
+        if not any(needed):
+            continue
+        if op.vjp is not None:
+            cots = op.vjp(g, ans, *args, **params)
+        elif op.partials is not None:
+            cots = derived_vjp(op, g, ans, args, needed)
+        else:
+            raise GraphadError(f"VJP of {op.name} is not defined")
+        for a, c, need in zip(node["args"], cots, needed, strict=True):
+            if c is None or not need:
+                continue
+            c = as_expr(c, graph)
+            adj[a] = c if a not in adj else add(adj[a], c)
+    return adj
+
+
+def _mark_adjoints(graph: Graph, adj: Mapping[int, Expr], output: int) -> None:
+    for n, a in adj.items():
+        marks = graph.node(a.id).setdefault("adjoint", [])
+        if (output, n) not in marks:
+            marks.append((output, n))
+
+
+def vjp(outputs: Expr | Sequence[Expr], wrt: Sequence[Any],
+        cotangents: Expr | Sequence[Any] | None = None) -> list[Expr]:
+    """Vector-Jacobian products: sum_i <cotangent_i, d output_i / d x> for each x in ``wrt``.
+
+    Without ``cotangents``, each output is seeded with ones (the gradient of its sum).
+    """
+    outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
+    graph = outs[0].graph
+    wrt_ids = [_resolve(graph, x) for x in wrt]
+    scope = _Scope(graph)
+    with graph._lock, graph.role("grad"):
+        if cotangents is None:
+            seeds = [_seed(o) for o in outs]
+        else:
+            cts = [cotangents] if isinstance(cotangents, Expr | int | float) else cotangents
+            seeds = [as_expr(c, graph) for c in cts]
+        adj = _cotangent_pass(graph, [o.id for o in outs], seeds, wrt_ids)
+        result = [adj[w] if w in adj else zeros_like(Expr(graph, w)) for w in wrt_ids]
+        if len(outs) == 1:
+            _mark_adjoints(graph, adj, outs[0].id)
+    scope.prune([r.id for r in result] + [o.id for o in outs])
+    return result
+
+
+def _seed(out: Expr) -> Expr:
+    if out.shape == ():
+        return as_expr(1.0, out.graph)
+    return ones_like(out)
+
+
+def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
+    """The gradient of ``f`` with respect to ``wrt``, as new nodes of the same graph.
+
+    ``f`` non-scalar means the gradient of ``f.sum()`` (as TensorFlow's
+    ``GradientTape.gradient``).  The gradient has the shape of the input and is
+    zero (never None) for an input ``f`` does not use.  Given a Python
+    callable instead of an Expr, returns a function computing the gradient
+    with respect to the arguments ``argnums`` (as ``jax.grad``).
+
+    Parameters
+    ----------
+    f : Expr or callable
+    wrt : Expr, str, or a list of them
+        One input gives one Expr, a list gives a list in the same order.
+        Omitted: the single input of ``f``.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x = ga.symbols("x")
+    >>> float(ga.grad(x**2 + x - 1, x).eval(x=3.0))
+    7.0
+    >>> gx, gy = ga.grad(x * ga.symbols("y"), ["x", "y"])
+    """
+    if not isinstance(f, Expr):
+        if callable(f):
+            from .trace import grad_function
+
+            return grad_function(f, argnums=argnums)
+        raise GraphadError(f"grad expects an Expr or a callable, got {type(f).__name__}")
+    if wrt is None:
+        names = f.free_symbols
+        if len(names) != 1:
+            raise GraphadError(f"grad: say which input(s) to differentiate with respect to "
+                               f"(wrt=...); the expression uses {list(names)}")
+        wrt = names[0]
+    if isinstance(wrt, Expr | str):
+        return vjp(f, [wrt])[0]
+    return vjp(f, list(wrt))
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """For a Python callable: a function returning ``(value, gradient)`` (as JAX)."""
+    from .trace import value_and_grad_function
+
+    return value_and_grad_function(f, argnums=argnums)
+
+
+def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
+    """Forward mode: the directional derivative sum_x d f / d x · tangent_x, as a graph.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> float(ga.jvp(x * y, {x: 1.0}).eval(x=3.0, y=2.0))
+    2.0
+    """
+    graph = f.graph
+    tan: dict[int, Expr] = {}
+    for k, v in tangents.items():
+        tan[_resolve(graph, k)] = as_expr(v, graph)
+    scope = _Scope(graph)
+    nodes = graph.nx.nodes
+    with graph._lock, graph.role("grad"):
+        for n in _relevant(graph, [f.id], tan):
+            node = nodes[n]
+            if n in tan or node["op"] in ("input", "constant"):
+                continue
+            op = OPS[node["op"]]
+            ts = [tan.get(a) for a in node["args"]]
+            if not op.differentiable or all(t is None for t in ts):
+                continue
+            args = [Expr(graph, a) for a in node["args"]]
+            ans = Expr(graph, n)
+            params = dict(node["params"])
+            if op.jvp is not None:
+                t = op.jvp(ts, ans, *args, **params)
+            elif op.partials is not None:
+                t = derived_jvp(op, ts, ans, args)
+            else:
+                t = _jvp_by_transposition(op, ts, ans, args, params)
+            if t is not None:
+                tan[n] = as_expr(t, graph)
+        out = tan.get(f.id)
+        if out is None:
+            out = zeros_like(f)
+    scope.prune([out.id, f.id])
+    return out
+
+
+def _jvp_by_transposition(op, tangents, ans, args, params):
+    """A JVP from a VJP: the VJP is linear in its cotangent u, so
+    ``jvp(t) = d/du sum_i <vjp(u)_i, t_i>``, then u is replaced by any value
+    of the output's shape (the result does not depend on u's value)."""
+    graph = ans.graph
+    u = Expr(graph, graph.apply("placeholder_like", (ans.id,), (), ans.shape, ans.dtype))
+    cots = op.vjp(u, ans, *args, **params)
+    total = None
+    for c, t in zip(cots, tangents, strict=True):
+        if c is None or t is None:
+            continue
+        term = apply("sum", multiply(c, t), axis=None, keepdims=False)
+        total = term if total is None else add(total, term)
+    if total is None:
+        return None
+    (du,) = vjp(total, [u])
+    return Expr(graph, substitute(graph, [du.id], {u.id: ans.id})[0])
+
+
+def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int]) -> list[int]:
+    """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative)."""
+    nodes = graph.nx.nodes
+    new: dict[int, int] = dict(mapping)
+    for n in sorted(ancestors(graph, outputs)):
+        if n in new:
+            continue
+        node = nodes[n]
+        args = node["args"]
+        if not any(a in new for a in args):
+            continue
+        new_args = [Expr(graph, new.get(a, a)) for a in args]
+        params = dict(node["params"])
+        if OPS[node["op"]].nargs is None:
+            e = apply(node["op"], new_args, **params)
+        else:
+            e = apply(node["op"], *new_args, **params)
+        new[n] = e.id
+    return [new.get(o, o) for o in outputs]
+
+
+def jacobian(v: Expr, x: Any) -> Expr:
+    """The Jacobian of ``v`` with respect to ``x``: an Expr of shape ``v.shape + x.shape``.
+
+    Needs ``v``'s shape to be static, or ``v`` to be a scalar; an expression
+    of unknown shape is assumed scalar and checked when evaluated.
+
+    Examples
+    --------
+    >>> import graphad as ga, numpy as np
+    >>> x = ga.symbol("x", shape=(2,))
+    >>> ga.jacobian(x * x, x).eval(x=np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    graph = v.graph
+    xid = _resolve(graph, x)
+    xe = Expr(graph, xid)
+    shape = v.shape
+    if shape is None:
+        return grad(assert_scalar(v), xe)
+    if shape == ():
+        return grad(v, xe)
+    n = int(np.prod(shape))
+    rows = []
+    for k in range(n):
+        onehot = np.zeros(n, dtype=v.dtype if v.dtype is not None else float)
+        onehot[k] = 1
+        rows.append(vjp([v], [xe], [onehot.reshape(shape)])[0])
+    from .ops.linalg import reshape, stack
+
+    stacked = stack(rows, axis=0)
+    if xe.shape is not None:
+        return reshape(stacked, tuple(shape) + tuple(xe.shape))
+    return apply("unflatten_lead", stacked, shape=tuple(shape))
+
+
+def hessian(f: Expr, wrt: Any) -> Any:
+    """Second derivatives: ``hessian(f, [x, y])[i][j] = d²f / dx_i dx_j`` (nested list).
+
+    Given a single input instead of a list, returns one Expr.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> h = ga.hessian(x**2 * y, [x, y])
+    >>> [[float(e.eval(x=3.0, y=2.0)) for e in row] for row in h]
+    [[4.0, 6.0], [6.0, 0.0]]
+    """
+    single = isinstance(wrt, Expr | str)
+    xs = [wrt] if single else list(wrt)
+    rows = [[jacobian(gi, xj) for xj in xs] for gi in vjp(f, xs)]
+    return rows[0][0] if single else rows
+
+
+def _register_helper_ops() -> None:
+    from .ops.core import Op, register
+
+    register(Op(name="placeholder_like", impl=_no_value, nargs=1, vjp=lambda g, ans, x: [None],
+                shape=lambda s: s, dtype="first", differentiable=False, label="u", shape_of=0))
+    register(Op(name="unflatten_lead",
+                impl=lambda a, shape: np.reshape(a, tuple(shape) + np.shape(a)[1:]),
+                nargs=1, vjp=lambda g, ans, a, shape: [apply("reshape_like", g, a)],
+                shape=lambda s, shape: tuple(shape) + s[1:], dtype="first",
+                emit="np.reshape({0}, {shape} + np.shape({0})[1:])", label="reshape"))
+
+
+def _no_value(*_: Any) -> Any:
+    raise GraphadError("a transposition placeholder was evaluated; this is a bug in a JVP rule")
+
+
+_register_helper_ops()

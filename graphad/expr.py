@@ -1,0 +1,417 @@
+"""``Expr``: a handle on one node of a graph, with Python operators and NumPy-like methods."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import ops as _ops
+from .errors import GraphadError, ParseError, UnknownNameError
+from .graph import Graph, ancestors, get_default_graph
+
+__all__ = ["Expr", "symbols", "symbol", "constant", "parse", "to_string"]
+
+
+class Expr:
+    """A handle on one node of a :class:`Graph`.
+
+    Exprs are interned: one node has one Expr object, so Exprs can be dict keys.
+    Comparison operators build boolean nodes (for :func:`graphad.where`), so
+    the truth value of an Expr is an error, as for NumPy arrays.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> e = x**2 + ga.sin(x * y)
+    >>> e.free_symbols
+    ('x', 'y')
+    >>> float(e.eval(x=3.0, y=0.0))
+    9.0
+    """
+
+    __slots__ = ("graph", "id", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators
+
+    def __new__(cls, graph: Graph, nid: int) -> Expr:
+        cache = graph.__dict__.setdefault("_exprs", {})
+        found = cache.get(nid)
+        if found is None:
+            found = object.__new__(cls)
+            found.graph = graph
+            found.id = nid
+            cache[nid] = found
+        return found
+
+    # -- node facts ---------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        """The op name of this node (``"input"``, ``"constant"``, ``"sin"``...)."""
+        return self.graph.node(self.id)["op"]
+
+    @property
+    def args(self) -> tuple[Expr, ...]:
+        return tuple(Expr(self.graph, a) for a in self.graph.node(self.id)["args"])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.graph.node(self.id)["params"])
+
+    @property
+    def role(self) -> str:
+        return self.graph.node(self.id)["role"]
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """Static shape, or ``None`` where it is not known before evaluation."""
+        return self.graph.node(self.id)["shape"]
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        return self.graph.node(self.id)["dtype"]
+
+    @property
+    def ndim(self) -> int | None:
+        s = self.shape
+        return None if s is None else len(s)
+
+    @property
+    def name(self) -> str | None:
+        return self.graph.node(self.id).get("name")
+
+    @property
+    def free_symbols(self) -> tuple[str, ...]:
+        """Names of the inputs this expression uses, in sorted string order."""
+        nodes = self.graph.nx.nodes
+        return tuple(sorted(nodes[n]["name"] for n in ancestors(self.graph, [self.id])
+                            if nodes[n]["op"] == "input"))
+
+    # -- evaluation ---------------------------------------------------------------
+    def eval(self, mapping: Mapping[Any, Any] | None = None, /, **values: Any) -> Any:
+        """Evaluate with NumPy: ``e.eval(x=3.0)`` or ``e.eval({"x": 3.0})``.
+
+        Returns a NumPy scalar for 0-d results, an ndarray otherwise.  Values
+        for names the expression does not use are ignored.
+        """
+        from .interp import evaluate
+
+        return evaluate(self.graph, [self.id], _named_values(mapping, values))[0]
+
+    # -- operators ------------------------------------------------------------------
+    def __add__(self, o): return _ops.add(self, o)
+    def __radd__(self, o): return _ops.add(o, self)
+    def __sub__(self, o): return _ops.subtract(self, o)
+    def __rsub__(self, o): return _ops.subtract(o, self)
+    def __mul__(self, o): return _ops.multiply(self, o)
+    def __rmul__(self, o): return _ops.multiply(o, self)
+    def __truediv__(self, o): return _ops.divide(self, o)
+    def __rtruediv__(self, o): return _ops.divide(o, self)
+    def __pow__(self, o): return _ops.power(self, o)
+    def __rpow__(self, o): return _ops.power(o, self)
+    def __matmul__(self, o): return _ops.matmul(self, o)
+    def __rmatmul__(self, o): return _ops.matmul(o, self)
+    def __neg__(self): return _ops.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __lt__(self, o): return _ops.less(self, o)
+    def __le__(self, o): return _ops.less_equal(self, o)
+    def __gt__(self, o): return _ops.greater(self, o)
+    def __ge__(self, o): return _ops.greater_equal(self, o)
+    def __eq__(self, o): return _ops.equal(self, o)  # type: ignore[override]
+    def __ne__(self, o): return _ops.not_equal(self, o)  # type: ignore[override]
+
+    def __hash__(self) -> int:
+        return hash((id(self.graph), self.id))
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a graphad Expr is ambiguous: it is a symbolic "
+                        "value; use ga.where(...) for a condition, or evaluate it first")
+
+    def __iter__(self):
+        raise TypeError("a graphad Expr is not iterable")
+
+    def __len__(self) -> int:
+        raise TypeError("len() of a graphad Expr is undefined; use .shape")
+
+    # -- NumPy-like methods ------------------------------------------------------------
+    @property
+    def T(self) -> Expr:
+        return _ops.transpose(self)
+
+    def sum(self, axis=None, keepdims=False) -> Expr:
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False) -> Expr:
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False) -> Expr:
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False) -> Expr:
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False) -> Expr:
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape) -> Expr:
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    def transpose(self, *axes) -> Expr:
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0]) if axes[0] is not None else ()
+        return _ops.transpose(self, axes or None)
+
+    # -- display ----------------------------------------------------------------------
+    def __str__(self) -> str:
+        return to_string(self)
+
+    def __repr__(self) -> str:
+        n = len(ancestors(self.graph, [self.id]))
+        if n > 60:
+            return f"<graphad.Expr v{self.id}: {self.op}, {n} nodes>"
+        return f"Expr({to_string(self)})"
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            from .render import render
+
+            return render(self)._repr_image_svg_xml()
+        except Exception:  # no dot program: Jupyter falls back to the next format
+            return None
+
+    def _repr_latex_(self) -> str | None:
+        try:
+            import sympy
+
+            from .sympy_bridge import to_sympy
+
+            return f"${sympy.latex(to_sympy(self))}$"
+        except Exception:  # not every graph converts (custom ops, tensors)
+            return None
+
+
+def _named_values(mapping: Mapping[Any, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in (mapping or {}).items():
+        if isinstance(key, Expr):
+            if key.op != "input":
+                raise GraphadError(f"values must be given for inputs, not for {key!r}")
+            key = key.name
+        out[str(key)] = v
+    out.update(values)
+    return out
+
+
+# -- constructors ----------------------------------------------------------------------------
+
+
+def symbol(name: str, shape: tuple[int, ...] | None = None, dtype: Any = None, *,
+           graph: Graph | None = None) -> Expr:
+    """One input, optionally with a static shape and dtype.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> W = ga.symbol("W", shape=(3, 2), dtype="float32")
+    >>> W.shape, str(W.dtype)
+    ((3, 2), 'float32')
+    """
+    if not isinstance(name, str) or not name:
+        raise GraphadError(f"a symbol's name must be a non-empty string, not {name!r}")
+    g = graph or get_default_graph()
+    return Expr(g, g.input(name, shape, dtype))
+
+
+def symbols(names: str, *, shape: tuple[int, ...] | None = None, dtype: Any = None,
+            graph: Graph | None = None) -> Expr | tuple[Expr, ...]:
+    """Inputs named by a string: ``symbols("x")`` is one Expr, ``symbols("x y")`` a tuple.
+
+    Names are separated by spaces or commas, as in SymPy.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> x.name, y.name
+    ('x', 'y')
+    """
+    parts = [p for p in re.split(r"[\s,]+", names.strip()) if p]
+    if not parts:
+        raise GraphadError("symbols() needs at least one name")
+    out = tuple(symbol(p, shape, dtype, graph=graph) for p in parts)
+    return out[0] if len(out) == 1 else out
+
+
+def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Expr:
+    """A constant node holding ``value`` (copied).
+
+    Examples
+    --------
+    >>> import graphad as ga, numpy as np
+    >>> ga.constant(np.eye(2)).shape
+    (2, 2)
+    """
+    if dtype is not None:
+        value = np.asarray(value, dtype=dtype)
+    return _ops.as_expr(value, graph or get_default_graph())
+
+
+# -- string form ------------------------------------------------------------------------------
+
+_FUNCS_PRINTED_AS = {"negative": None, "matmul": None}
+
+
+def _const_text(value: Any) -> tuple[str, int]:
+    if isinstance(value, bool):
+        return repr(value), 100
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return ("(1/0)" if value > 0 else "(-1/0)") if not math.isnan(value) else "nan", 100
+        text = repr(value)
+        return text, (30 if value < 0 else 100)
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return _const_text(arr.item())
+    return f"const{arr.shape}", 100
+
+
+def to_string(e: Expr, max_nodes: int = 10_000) -> str:
+    """Python-syntax text of an expression (re-parseable for the parser's subset).
+
+    Iterative; a shared subexpression is written out at each use.
+    """
+    graph = e.graph
+    order = sorted(ancestors(graph, [e.id]))
+    if len(order) > max_nodes:
+        return f"<{len(order)}-node expression>"
+    nodes = graph.nx.nodes
+    text: dict[int, tuple[str, int]] = {}  # node -> (text, precedence)
+    for n in order:
+        node = nodes[n]
+        op = node["op"]
+        if op == "input":
+            text[n] = (node["name"], 100)
+            continue
+        if op == "constant":
+            text[n] = _const_text(node["value"])
+            continue
+        spec = _ops.OPS.get(op)
+        args = [text[a] for a in node["args"]]
+        params = dict(node["params"])
+        if op == "negative":
+            s, p = args[0]
+            text[n] = ("-" + (s if p > 30 else f"({s})"), 30)
+        elif spec is not None and spec.infix and len(args) == 2:
+            prec = spec.precedence
+            (ls, lp), (rs, rp) = args
+            right_assoc = op == "power"
+            lwrap = lp < prec or (right_assoc and lp == prec) or (op == "power" and lp == 30)
+            rwrap = rp < prec or (not right_assoc and rp == prec)
+            ls = f"({ls})" if lwrap else ls
+            rs = f"({rs})" if rwrap else rs
+            text[n] = (f"{ls} {spec.infix} {rs}", prec)
+        else:
+            parts = [s for s, _ in args]
+            if spec is not None and spec.nargs is None:
+                parts = ["[" + ", ".join(parts) + "]"]
+            parts += [f"{k}={v!r}" for k, v in params.items()]
+            text[n] = (f"{op}({', '.join(parts)})", 100)
+    return text[e.id][0]
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+_PARSE_FUNCTIONS = (
+    "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p log2 log10 sqrt "
+    "square abs sign maximum minimum where clip power sum mean prod max min matmul dot "
+    "transpose reshape broadcast_to concatenate stack relu sigmoid softplus softmax "
+    "log_softmax logsumexp"
+).split()
+
+
+class _GraphBuilder:
+    """Builds parser output straight into a graph, through the ``ga`` functions."""
+
+    _BINARY = {"+": _ops.add, "-": _ops.subtract, "*": _ops.multiply, "/": _ops.divide,
+               "**": _ops.power, "@": _ops.matmul, "<": _ops.less, "<=": _ops.less_equal,
+               ">": _ops.greater, ">=": _ops.greater_equal, "==": _ops.equal,
+               "!=": _ops.not_equal}
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def number(self, value, text=""):
+        return Expr(self.graph, self.graph.constant(value))
+
+    def name(self, ident: str):
+        if ident == "pi":
+            return Expr(self.graph, self.graph.constant(math.pi))
+        if ident == "e":
+            return Expr(self.graph, self.graph.constant(math.e))
+        return Expr(self.graph, self.graph.input(ident))
+
+    def unary(self, op: str, operand):
+        return _ops.negative(operand) if op == "-" else operand
+
+    def binary(self, op: str, left, right):
+        return self._BINARY[op](left, right)
+
+    def is_function(self, name: str) -> bool:
+        return name in _PARSE_FUNCTIONS or (name in _ops.OPS and _ops.OPS[name].custom)
+
+    def call(self, func: str, args: list, kwargs: dict):
+        if func in _PARSE_FUNCTIONS:
+            fn = getattr(_ops, func)
+        elif func in _ops.OPS and _ops.OPS[func].custom:
+            def fn(*a):
+                return _ops.apply(func, *a)
+        else:
+            raise UnknownNameError(f"unknown function {func!r}")
+        args = [self._wrap(a) for a in args]
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            raise ParseError(f"bad arguments to {func}(): {exc}") from None
+
+    def _wrap(self, a):
+        if isinstance(a, list):
+            return [self._wrap(v) for v in a]
+        if isinstance(a, int | float) and not isinstance(a, bool):
+            return Expr(self.graph, self.graph.constant(a))
+        return a
+
+
+def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
+    """Parse Python-syntax expression text into a graph, safely (no ``eval``).
+
+    Names become inputs (the same node as ``ga.symbols`` of that name), ``pi``
+    and ``e`` are constants, and calls may use the ``ga`` functions.
+
+    Raises
+    ------
+    ParseError
+        With ``.position`` and a caret display under the fault.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> float(ga.parse("x**2 + x - 1").eval(x=3.0))
+    11.0
+    >>> ga.parse("2x")
+    Traceback (most recent call last):
+    ...
+    graphad.errors.ParseError: ...
+    """
+    from .parse import parse as _parse
+
+    if not isinstance(text, str):
+        raise ParseError(f"expected a string, got {type(text).__name__}")
+    g = graph or get_default_graph()
+    kwargs = {} if limits is None else {"limits": limits}
+    return _parse(text, _GraphBuilder(g), **kwargs)

@@ -1,0 +1,289 @@
+"""The graph: a hash-consed networkx DAG of operations.
+
+Node schema (attributes of ``Graph.nx.nodes[i]``):
+
+``op``
+    name of the op in the op table (``"input"`` and ``"constant"`` for leaves).
+``args``
+    tuple of argument node ids, in order.  This tuple is the truth: networkx
+    edges are unordered and ``x*x`` has one edge.
+``params``
+    tuple of ``(key, value)`` pairs of static parameters (``axis`` ...).
+``role``
+    ``"input"``, ``"constant"``, ``"forward"`` or ``"grad"``.
+``shape`` / ``dtype``
+    static shape (tuple) and NumPy dtype where known, else ``None``.
+``name``
+    the input's name (inputs only).
+``value``
+    the constant's value (constants only).
+``adjoint``
+    for gradient nodes that hold a complete adjoint: list of
+    ``(output_id, node_id)`` pairs meaning "this node is d output / d node".
+
+Node ids come from a counter, so an argument always has a smaller id than its
+user: ascending id order is a topological order, and traversals need neither
+recursion nor networkx's generic sort.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from .errors import GraphadError
+
+__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order"]
+
+# Arrays with more elements than this are keyed by identity, not by content,
+# when hash-consing constants (hashing megabytes per node would dominate).
+_CONTENT_KEY_MAX = 1 << 16
+
+
+def _freeze(value: Any) -> Any:
+    """Make a parameter value hashable (lists become tuples, arrays bytes)."""
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _constant_key(value: Any) -> tuple:
+    if isinstance(value, bool | int | float):
+        # type name keeps 1, 1.0 and True apart; repr keeps 0.0 and -0.0 apart
+        return ("constant", type(value).__name__, repr(value))
+    arr = np.asarray(value)
+    if arr.size <= _CONTENT_KEY_MAX:
+        return ("constant", arr.dtype.str, arr.shape, arr.tobytes())
+    return ("constant", "id", id(value))
+
+
+class Graph:
+    """A computational graph: a networkx DAG whose nodes are hash-consed ops.
+
+    Use ``with Graph():`` to build expressions in a fresh graph instead of the
+    default one.  Within one graph an input is identified by its name, and
+    structurally equal expressions are the same node.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> with ga.Graph() as g:
+    ...     x = ga.symbols("x")
+    ...     e = ga.sin(x) + ga.sin(x)
+    >>> sum(1 for n in g.nodes() if g.op(n) == "sin")
+    1
+    """
+
+    def __init__(self) -> None:
+        self.nx = nx.DiGraph()
+        self._cons: dict[tuple, int] = {}
+        self._inputs: dict[str, int] = {}
+        self._next = 0
+        self._role_stack: list[str] = ["forward"]
+        self._lock = threading.RLock()
+        # keeps large constants alive while they are keyed by id()
+        self._pinned: list[Any] = []
+
+    # -- context management -------------------------------------------------
+    def __enter__(self) -> Graph:
+        _stack().append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stack = _stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+
+    @contextmanager
+    def role(self, role: str) -> Iterator[None]:
+        """Mark every node created inside the block with ``role``."""
+        with self._lock:
+            self._role_stack.append(role)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._role_stack.pop()
+
+    # -- node creation --------------------------------------------------------
+    def _new(self, key: tuple | None, attrs: dict[str, Any]) -> int:
+        with self._lock:
+            if key is not None:
+                found = self._cons.get(key)
+                if found is not None:
+                    return found
+            nid = self._next
+            self._next += 1
+            attrs.setdefault("role", self._role_stack[-1])
+            attrs["key"] = key
+            self.nx.add_node(nid, **attrs)
+            for a in set(attrs.get("args", ())):
+                self.nx.add_edge(a, nid)
+            if key is not None:
+                self._cons[key] = nid
+            return nid
+
+    def input(
+        self, name: str, shape: tuple[int, ...] | None = None, dtype: Any = None
+    ) -> int:
+        """The input node called ``name`` (created on first use)."""
+        with self._lock:
+            nid = self._inputs.get(name)
+            dt = None if dtype is None else np.dtype(dtype)
+            shp = None if shape is None else tuple(int(s) for s in shape)
+            if nid is not None:
+                node = self.nx.nodes[nid]
+                if shp is not None and node["shape"] not in (None, shp):
+                    raise GraphadError(
+                        f"input {name!r} was already declared with shape {node['shape']}, "
+                        f"not {shp}; use a new name or a separate ga.Graph()"
+                    )
+                if dt is not None and node["dtype"] not in (None, dt):
+                    raise GraphadError(
+                        f"input {name!r} was already declared with dtype {node['dtype']}, "
+                        f"not {dt}"
+                    )
+                if shp is not None:
+                    node["shape"] = shp
+                if dt is not None:
+                    node["dtype"] = dt
+                return nid
+            nid = self._new(
+                None,
+                {"op": "input", "args": (), "params": (), "role": "input",
+                 "name": name, "shape": shp, "dtype": dt},
+            )
+            self._inputs[name] = nid
+            return nid
+
+    def constant(self, value: Any) -> int:
+        """A constant node.  Python scalars stay Python scalars (weakly typed,
+        so ``x32 * 2.0`` stays float32, as in NumPy 2)."""
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
+        if not isinstance(value, bool | int | float):
+            value = np.array(value)  # a private copy: later mutation can't change the graph
+            value.setflags(write=False)
+            shape, dtype = value.shape, value.dtype
+        else:
+            shape, dtype = (), None
+        key = _constant_key(value)
+        with self._lock:
+            if key[1] == "id":
+                self._pinned.append(value)
+            return self._new(
+                key,
+                {"op": "constant", "args": (), "params": (), "role": "constant",
+                 "value": value, "shape": shape, "dtype": dtype},
+            )
+
+    def apply(
+        self,
+        op: str,
+        args: tuple[int, ...],
+        params: tuple = (),
+        shape: tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ) -> int:
+        """The node ``op(*args, **params)``, reusing an equal existing node."""
+        params = _freeze(params)
+        return self._new((op, params, tuple(args)),
+                         {"op": op, "args": tuple(args), "params": params,
+                          "shape": shape, "dtype": dtype})
+
+    def remove(self, nid: int) -> None:
+        """Drop a node no other node uses (for passes that clean up after themselves)."""
+        with self._lock:
+            if self.nx.out_degree(nid):
+                raise GraphadError(f"node v{nid} is still used and cannot be removed")
+            node = self.nx.nodes[nid]
+            if node.get("key") is not None and self._cons.get(node["key"]) == nid:
+                del self._cons[node["key"]]
+            if node["op"] == "input" and self._inputs.get(node["name"]) == nid:
+                del self._inputs[node["name"]]
+            self.__dict__.get("_exprs", {}).pop(nid, None)
+            self.nx.remove_node(nid)
+
+    # -- queries ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.nx.number_of_nodes()
+
+    def __contains__(self, nid: object) -> bool:
+        return nid in self.nx
+
+    def nodes(self) -> Iterable[int]:
+        return self.nx.nodes
+
+    def node(self, nid: int) -> dict[str, Any]:
+        return self.nx.nodes[nid]
+
+    def op(self, nid: int) -> str:
+        return self.nx.nodes[nid]["op"]
+
+    def args(self, nid: int) -> tuple[int, ...]:
+        return self.nx.nodes[nid]["args"]
+
+    def params(self, nid: int) -> dict[str, Any]:
+        return dict(self.nx.nodes[nid]["params"])
+
+    def inputs(self) -> dict[str, int]:
+        """Mapping of input name to node id."""
+        return dict(self._inputs)
+
+    def input_id(self, name: str) -> int | None:
+        return self._inputs.get(name)
+
+    def label(self, nid: int) -> str:
+        """A short human name for a node: the input name, or ``v<id>``."""
+        node = self.nx.nodes[nid]
+        if node["op"] == "input":
+            return node["name"]
+        return f"v{nid}"
+
+    def __repr__(self) -> str:
+        return f"<graphad.Graph with {len(self)} nodes, inputs {sorted(self._inputs)}>"
+
+
+def ancestors(graph: Graph, outputs: Iterable[int]) -> set[int]:
+    """Every node the outputs depend on, the outputs included (iterative)."""
+    seen: set[int] = set()
+    stack = list(outputs)
+    nodes = graph.nx.nodes
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(a for a in nodes[n]["args"] if a not in seen)
+    return seen
+
+
+def topo_order(graph: Graph, outputs: Iterable[int]) -> list[int]:
+    """The nodes the outputs need, arguments before users."""
+    return sorted(ancestors(graph, outputs))
+
+
+_local = threading.local()
+_default = Graph()
+
+
+def _stack() -> list[Graph]:
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def get_default_graph() -> Graph:
+    """The graph new symbols go into: the innermost ``with Graph():``, else a global one."""
+    stack = _stack()
+    return stack[-1] if stack else _default

@@ -1,0 +1,123 @@
+"""The op table.  Every op, built-in or user-defined, is one :class:`Op` entry in
+:data:`OPS`; this package also holds the user-facing functions (``ga.sin`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import GraphadError
+from .core import OPS, Op, apply, as_expr, const_value, register
+from .elementwise import (
+    abs, add, arccos, arcsin, arctan, clip, cos, cosh, divide, equal, exp, expm1, greater,
+    greater_equal, less, less_equal, log, log1p, log2, log10, maximum, minimum, multiply,
+    negative, not_equal, power, sign, sin, sinh, sqrt, square, subtract, tan, tanh, where,
+)  # fmt: skip
+from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
+from .nn import log_softmax, relu, sigmoid, softmax, softplus
+from .reduce import logsumexp, max, mean, min, prod, sum
+from .rules import ones_like, sum_to, zeros_like
+
+__all__ = [
+    "OPS", "Op", "apply", "as_expr", "const_value", "register", "defop",
+    "abs", "add", "arccos", "arcsin", "arctan", "clip", "cos", "cosh", "divide", "equal", "exp",
+    "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p", "log2", "log10",
+    "maximum", "minimum", "multiply", "negative", "not_equal", "power", "sign", "sin", "sinh",
+    "sqrt", "square", "subtract", "tan", "tanh", "where",
+    "broadcast_to", "concatenate", "dot", "matmul", "reshape", "stack", "transpose",
+    "log_softmax", "relu", "sigmoid", "softmax", "softplus",
+    "logsumexp", "max", "mean", "min", "prod", "sum", "ones_like", "zeros_like", "sum_to",
+]  # fmt: skip
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def defop(
+    name: str,
+    impl: Callable[..., Any],
+    *,
+    vjp: Callable[..., list],
+    jvp: Callable[..., Any] | None = None,
+    sympy: Callable[..., Any] | None = None,
+    nargs: int | None = None,
+) -> Callable[..., Any]:
+    """Register a custom op from a NumPy implementation and a graph-building VJP rule.
+
+    Parameters
+    ----------
+    name : str
+        The op's name in graphs, renderings and reports (letters, digits, ``_``).
+    impl : callable
+        ``impl(*arrays) -> array``, the NumPy implementation.
+    vjp : callable
+        ``vjp(g, *inputs) -> [cotangent per input]``: receives the output
+        cotangent and the input Exprs, returns Exprs (``None`` for an input
+        with no gradient).  It builds graph nodes, so the gradient can be
+        compiled, rendered and differentiated again.
+    jvp : callable, optional
+        ``jvp(tangents, *inputs) -> tangent``; derived from ``vjp`` by
+        transposition when omitted.
+    sympy : callable, optional
+        SymPy equivalent (e.g. ``sympy.sin``), used by ``to_sympy`` and checks.
+    nargs : int, optional
+        Number of inputs; taken from ``impl``'s signature when omitted.
+
+    Returns
+    -------
+    callable
+        The op as a function of Exprs, like ``ga.sin``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> mysin = ga.defop("mysin", np.sin, vjp=lambda g, x: [g * ga.cos(x)])
+    >>> x = ga.symbols("x")
+    >>> float(ga.grad(mysin(x), x).eval(x=0.0))
+    1.0
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise GraphadError(f"defop: invalid op name {name!r} (use letters, digits and _)")
+    if name in OPS and not OPS[name].custom:
+        raise GraphadError(f"defop: {name!r} is a built-in op; choose another name")
+    if not callable(impl) or not callable(vjp):
+        raise GraphadError("defop: impl and vjp must be callables")
+    if nargs is None:
+        import inspect
+
+        try:
+            sig = inspect.signature(impl)
+            pos = [p for p in sig.parameters.values()
+                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                   and p.default is p.empty]
+            nargs = len(pos) or 1
+        except (TypeError, ValueError):  # NumPy ufuncs have no signature
+            nargs = getattr(impl, "nin", 1)
+
+    def _vjp(g, ans, *args, **params):
+        cots = list(vjp(g, *args))
+        if len(cots) != len(args):
+            raise GraphadError(f"VJP of {name} returned {len(cots)} cotangents for "
+                               f"{len(args)} inputs")
+        return [None if c is None else as_expr(c, g.graph) for c in cots]
+
+    _jvp = None
+    if jvp is not None:
+        def _jvp(tangents, ans, *args, **params):
+            return jvp(tangents, *args)
+
+    op = register(Op(
+        name=name, impl=impl, nargs=nargs, vjp=_vjp, jvp=_jvp, shape=None,
+        dtype=lambda *a, **p: None,
+        sympy=None if sympy is None else (lambda sp, *a, **p: sympy(*a)),
+        custom=True, label=name, doc=getattr(impl, "__doc__", "") or "",
+    ))
+
+    def fn(*args):
+        return apply(name, *args)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Custom op {name!r} registered with ga.defop."
+    fn.op = op
+    return fn

@@ -1,0 +1,266 @@
+"""The op table's machinery: one :class:`Op` declaration holds every facet of an op.
+
+Facets: NumPy implementation, VJP rule (builds graph nodes), JVP rule (or
+elementwise partials from which both are derived), static shape and dtype
+rules, SymPy equivalent, render label / infix symbol, emitted source and the
+input domain the op-table tests sample from.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraphadError, ShapeError
+from ..graph import Graph, get_default_graph
+
+__all__ = ["Op", "OPS", "register", "apply", "as_expr", "graph_of", "const_value"]
+
+Shape = tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class Op:
+    """One entry of the op table.
+
+    Parameters
+    ----------
+    name : str
+        Name in the graph and in the ``ga`` namespace.
+    impl : callable
+        NumPy implementation ``impl(*arrays, **params)``.
+    nargs : int or None
+        Number of graph arguments (``None``: a variadic sequence, e.g. ``stack``).
+    partials : callable, optional
+        For elementwise ops: ``partials(ans, *args) -> [d ans / d arg_i]`` as
+        Exprs (``None`` for an argument with no gradient).  VJP and JVP are
+        derived from it, broadcasting undone by ``sum_to``.
+    vjp : callable, optional
+        ``vjp(g, ans, *args, **params) -> [cotangent_i or None]``.
+    jvp : callable, optional
+        ``jvp(tangents, ans, *args, **params) -> tangent or None``; tangents
+        holds ``None`` for arguments with a zero tangent.  When absent and no
+        partials are given, it is derived from the VJP by transposition.
+    shape : callable
+        ``shape(*arg_shapes, **params)`` -> output shape; arg shapes are tuples
+        (``None`` never reaches it: unknown shapes give an unknown result).
+    dtype : str or callable
+        ``"promote"`` (NumPy promotion), ``"float"`` (promotion, then at least
+        float), ``"bool"``, ``"first"`` (dtype of the first argument), or a callable.
+    sympy : callable, optional
+        ``sympy(sp, *sympy_args, **params)`` -> SymPy expression.
+    emit : str or callable
+        Source template (``"np.sin({0})"``; params by name, ``{axis}``) or
+        ``emit(arg_sources, params) -> str``.
+    helper : str, optional
+        Source of module-level function definitions ``emit`` refers to.
+    domain : sequence of (lo, hi), optional
+        Per-argument sampling interval for the op-table tests.
+    shape_of : int, optional
+        Index of the argument whose shape the result always has (``ones_like``,
+        ``sum_to_like`` ...), so that shape facts survive unknown shapes.
+    """
+
+    name: str
+    impl: Callable[..., Any]
+    nargs: int | None = 1
+    partials: Callable[..., list] | None = None
+    vjp: Callable[..., list] | None = None
+    jvp: Callable[..., Any] | None = None
+    shape: Callable[..., tuple[int, ...]] | None = None
+    dtype: str | Callable[..., Any] = "promote"
+    sympy: Callable[..., Any] | None = None
+    emit: str | Callable[..., str] | None = None
+    helper: str | None = None
+    label: str | None = None
+    infix: str | None = None
+    precedence: int = 100
+    domain: Sequence[tuple[float, float]] | None = None
+    differentiable: bool = True
+    elementwise: bool = False
+    test_params: Sequence[dict] = field(default_factory=lambda: ({},))
+    custom: bool = False
+    shape_of: int | None = None
+    doc: str = ""
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    def source(self, args: Sequence[str], params: dict[str, Any]) -> str:
+        """The Python/NumPy source of this op applied to argument sources."""
+        if self.emit is None:
+            raise GraphadError(f"op {self.name!r} has no source form")
+        if callable(self.emit):
+            return self.emit(list(args), params)
+        return self.emit.format(*args, **{k: repr(v) for k, v in params.items()})
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add ``op`` to the table; a later declaration with the same name replaces it."""
+    OPS[op.name] = op
+    return op
+
+
+# -- building nodes -------------------------------------------------------------
+
+
+def graph_of(*values: Any) -> Graph:
+    """The graph the Expr arguments live in (default graph if none is an Expr)."""
+    from ..expr import Expr
+
+    found: Graph | None = None
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Expr):
+            if found is None:
+                found = v.graph
+            elif v.graph is not found:
+                raise GraphadError(
+                    "operands belong to different graphs; build them inside one ga.Graph()"
+                )
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return found if found is not None else get_default_graph()
+
+
+def as_expr(value: Any, graph: Graph | None = None):
+    """Wrap a Python/NumPy value as a constant Expr (Exprs pass through)."""
+    from ..expr import Expr
+
+    if isinstance(value, Expr):
+        return value
+    to_expr = getattr(value, "__graphad_expr__", None)  # e.g. a tape's Variable
+    if to_expr is not None:
+        return to_expr(graph)
+    if graph is None:
+        graph = get_default_graph()
+    if isinstance(value, bool | int | float):
+        return Expr(graph, graph.constant(value))
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise GraphadError(f"cannot use a value of type {type(value).__name__} in an expression")
+    return Expr(graph, graph.constant(arr))
+
+
+def const_value(e) -> Any:
+    """The constant's value if ``e`` is a constant node, else ``None``."""
+    node = e.graph.node(e.id)
+    return node["value"] if node["op"] == "constant" else None
+
+
+def _dtype_key(graph: Graph, nid: int) -> Any:
+    node = graph.node(nid)
+    if node["op"] == "constant" and node["dtype"] is None:
+        return type(node["value"])  # weak Python scalar
+    return node["dtype"]
+
+
+_WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
+
+
+@functools.lru_cache(maxsize=4096)
+def _result_dtype(kind: str, keys: tuple) -> np.dtype | None:
+    if any(k is None for k in keys):
+        return None
+    samples = [_WEAK_SAMPLE[k] if k in _WEAK_SAMPLE else np.dtype(k) for k in keys]
+    if kind == "bool":
+        return np.dtype(bool)
+    if kind == "first":
+        s = samples[0]
+        return s if isinstance(s, np.dtype) else np.result_type(s)
+    dt = np.result_type(*samples)
+    if kind == "float" and dt.kind in "biu":
+        dt = np.dtype(np.float64)
+    return dt
+
+
+def apply(op_name: str, *args: Any, **params: Any):
+    """Build the node ``op(*args, **params)`` and return its Expr.
+
+    Static shapes are checked here (``ShapeError`` naming the op and shapes);
+    unknown shapes are checked when the expression is evaluated.
+    """
+    from ..expr import Expr
+
+    op = OPS[op_name]
+    if op.nargs is None:  # variadic: one sequence argument
+        (seq,) = args
+        if not isinstance(seq, list | tuple) or not seq:
+            raise GraphadError(f"{op_name} expects a non-empty sequence of arrays")
+        args = tuple(seq)
+    elif len(args) != op.nargs:
+        raise GraphadError(f"{op_name} takes {op.nargs} argument(s), got {len(args)}")
+    graph = graph_of(*args)
+    exprs = [as_expr(a, graph) for a in args]
+    ids = tuple(e.id for e in exprs)
+    shapes = [graph.node(i)["shape"] for i in ids]
+    shape: Shape = None
+    if op.shape is not None and all(s is not None for s in shapes):
+        try:
+            shape = op.shape(*shapes, **params)
+        except ShapeError:
+            raise
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ShapeError(f"{op_name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}") from None
+    if callable(op.dtype):
+        dtype = op.dtype(*[graph.node(i)["dtype"] for i in ids], **params)
+    else:
+        dtype = _result_dtype(op.dtype, tuple(_dtype_key(graph, i) for i in ids))
+    params_t = tuple(sorted(params.items()))
+    nid = graph.apply(op_name, ids, params_t, shape, dtype)
+    node = graph.node(nid)
+    if "sclass" not in node:
+        node["sclass"] = _shape_class(op, graph, ids, shape, nid)
+    return Expr(graph, nid)
+
+
+def shape_class(graph: Graph, nid: int) -> frozenset:
+    """A symbolic stand-in for a node's shape, known even when the shape is not.
+
+    It is the set of broadcast "atoms" whose broadcast is the shape: static
+    shapes, and nodes of unknown shape.  Broadcasting is associative,
+    commutative and idempotent, so an elementwise op's class is the union of
+    its arguments' classes, and two nodes with equal classes have equal shapes.
+    """
+    node = graph.node(nid)
+    cls = node.get("sclass")
+    if cls is None:
+        shape = node["shape"]
+        cls = frozenset() if shape == () else frozenset([shape if shape is not None else nid])
+        node["sclass"] = cls
+    return cls
+
+
+def _shape_class(op: Op, graph: Graph, ids: tuple[int, ...], shape: Shape, nid: int):
+    if op.shape_of is not None:
+        return shape_class(graph, ids[op.shape_of])
+    if op.elementwise:
+        out: frozenset = frozenset()
+        for i in ids:
+            out |= shape_class(graph, i)
+        return out
+    if shape is not None:
+        return frozenset() if shape == () else frozenset([shape])
+    return frozenset([nid])
+
+
+def _fmt_shapes(shapes: Sequence[Shape]) -> str:
+    return ", ".join("?" if s is None else str(tuple(s)) for s in shapes)
+
+
+def broadcast_shape(op_name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(
+            f"{op_name}: operands with shapes {_fmt_shapes(shapes)} do not broadcast together"
+        ) from None

@@ -1,0 +1,296 @@
+"""Matrix products and shape manipulation: matmul, dot, transpose, reshape,
+broadcast_to, concatenate, stack.
+
+The matmul VJPs are ops of their own (``matmul_grad_a``, ``matmul_grad_b``)
+because which formula applies depends on whether an operand is 1-D, which is
+unknown until evaluation when shapes are not static.  Each is linear in its
+operands, so their own VJPs are again matmuls: second derivatives work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from .core import Op, apply, register
+from .elementwise import add
+from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like
+
+__all__ = ["matmul", "dot", "transpose", "reshape", "broadcast_to", "concatenate", "stack"]
+
+MATMUL_GRAD_SRC = '''
+def _ga_as_2d(g, a, b):
+    a1 = a[None, :] if np.ndim(a) == 1 else a
+    b1 = b[:, None] if np.ndim(b) == 1 else b
+    g1 = np.asarray(g)
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        g1 = g1.reshape(1, 1)
+    elif np.ndim(a) == 1:
+        g1 = np.expand_dims(g1, -2)
+    elif np.ndim(b) == 1:
+        g1 = np.expand_dims(g1, -1)
+    return g1, a1, b1
+
+
+def _ga_reduce_to(r, x):
+    shape = np.shape(x)
+    lead = r.ndim - len(shape)
+    if lead > 0:
+        r = r.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and r.shape[i] != 1)
+    if axes:
+        r = r.sum(axis=axes, keepdims=True)
+    return r
+
+
+def _ga_matmul_grad_a(g, a, b):
+    g1, a1, b1 = _ga_as_2d(g, np.asarray(a), np.asarray(b))
+    r = np.matmul(g1, np.swapaxes(b1, -1, -2))
+    return _ga_reduce_to(r, a1).reshape(np.shape(a))
+
+
+def _ga_matmul_grad_b(g, a, b):
+    g1, a1, b1 = _ga_as_2d(g, np.asarray(a), np.asarray(b))
+    r = np.matmul(np.swapaxes(a1, -1, -2), g1)
+    return _ga_reduce_to(r, b1).reshape(np.shape(b))
+'''
+
+
+def _matmul_shape(a, b):
+    if not a or not b:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {a} and {b}")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ShapeError(
+            f"matmul: shapes {a} and {b} are not aligned: {a2[-1]} (last axis of the first) "
+            f"!= {b2[-2]} (second-to-last axis of the second)")
+    try:
+        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions of {a} and {b} do not broadcast") from None
+    out = (*batch, a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return tuple(out)
+
+
+def _matmul_vjp(g, ans, a, b):
+    return [apply("matmul_grad_a", g, a, b), apply("matmul_grad_b", g, a, b)]
+
+
+def _matmul_jvp(tangents, ans, a, b):
+    ta, tb = tangents
+    terms = []
+    if ta is not None:
+        terms.append(matmul(ta, b))
+    if tb is not None:
+        terms.append(matmul(a, tb))
+    return terms[0] if len(terms) == 1 else add(*terms)
+
+
+register(Op(name="matmul", impl=np.matmul, nargs=2, vjp=_matmul_vjp, jvp=_matmul_jvp,
+            shape=_matmul_shape, dtype="promote", emit="{0} @ {1}", infix="@", precedence=20,
+            sympy=lambda sp, a, b: a * b, label="@", domain=[(-2, 2), (-2, 2)],
+            doc="Matrix product with NumPy's ``matmul`` semantics (1-D operands and batches)."))
+_grad_impls = {n: _exec_helper(MATMUL_GRAD_SRC, f"_ga_{n}") for n in ("matmul_grad_a",
+                                                                      "matmul_grad_b")}
+# d/dg, d/da (a is only a shape there), d/db of the linear maps above
+register(Op(name="matmul_grad_a", impl=_grad_impls["matmul_grad_a"], nargs=3,
+            vjp=lambda h, ans, g, a, b: [sum_to(matmul(h, b), g), None,
+                                         apply("matmul_grad_b", g, h, b)],
+            shape=lambda g, a, b: a, dtype="promote", emit="_ga_matmul_grad_a({0}, {1}, {2})",
+            helper=MATMUL_GRAD_SRC, label="matmul_grad_a", shape_of=1))
+register(Op(name="matmul_grad_b", impl=_grad_impls["matmul_grad_b"], nargs=3,
+            vjp=lambda h, ans, g, a, b: [sum_to(matmul(a, h), g),
+                                         apply("matmul_grad_a", g, a, h), None],
+            shape=lambda g, a, b: b, dtype="promote", emit="_ga_matmul_grad_b({0}, {1}, {2})",
+            helper=MATMUL_GRAD_SRC, label="matmul_grad_b", shape_of=2))
+
+
+def matmul(a, b):
+    """Matrix product ``a @ b`` with NumPy's ``matmul`` semantics."""
+    return apply("matmul", a, b)
+
+
+def dot(a, b):
+    """``np.dot`` for 1-D and 2-D operands (where it equals ``matmul``).
+
+    For N-D operands use :func:`matmul` (batched) or :func:`sum` of products.
+    """
+    return apply("matmul", a, b)
+
+
+# -- shape ops ---------------------------------------------------------------------------
+
+
+def _transpose_shape(s, axes=None):
+    if axes is None:
+        return tuple(reversed(s))
+    if sorted(a % len(s) for a in axes) != list(range(len(s))):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation for shape {s}")
+    return tuple(s[a] for a in axes)
+
+
+def _transpose_vjp(g, ans, x, axes):
+    if axes is None:
+        return [transpose(g)]
+    inverse = tuple(int(i) for i in np.argsort([a % len(axes) for a in axes]))
+    return [transpose(g, inverse)]
+
+
+register(Op(name="transpose", impl=np.transpose, vjp=_transpose_vjp,
+            jvp=_linear_jvp("transpose"), shape=_transpose_shape, dtype="first",
+            emit="np.transpose({0}, axes={axes})", sympy=lambda sp, x, axes=None: x,
+            label="T", test_params=({"axes": None},)))
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them by default), as ``np.transpose``."""
+    return apply("transpose", x, axes=None if axes is None else tuple(int(a) for a in axes))
+
+
+def _reshape_shape(s, shape):
+    size = math.prod(s)
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: at most one -1 in the new shape {shape}")
+    known = math.prod(n for n in shape if n != -1)
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise ShapeError(f"reshape: cannot reshape an array of shape {s} into {shape}")
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    if math.prod(shape) != size:
+        raise ShapeError(f"reshape: cannot reshape an array of shape {s} into {shape}")
+    return tuple(shape)
+
+
+register(Op(name="reshape", impl=np.reshape,
+            vjp=lambda g, ans, x, shape: [apply("reshape_like", g, x)],
+            jvp=_linear_jvp("reshape"), shape=_reshape_shape, dtype="first",
+            emit="np.reshape({0}, {shape})", sympy=lambda sp, x, shape: x, label="reshape",
+            test_params=({"shape": (-1,)},)))
+
+
+def reshape(x, shape, *more):
+    """Give ``x`` a new shape with the same number of elements (``np.reshape``)."""
+    if more or isinstance(shape, int):
+        shape = (shape, *more)
+    return apply("reshape", x, shape=tuple(int(n) for n in shape))
+
+
+def _broadcast_to_shape(s, shape):
+    try:
+        out = np.broadcast_shapes(s, shape)
+    except ValueError:
+        out = None
+    if out != tuple(shape):
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {s} to {tuple(shape)}")
+    return tuple(shape)
+
+
+register(Op(name="broadcast_to", impl=np.broadcast_to,
+            vjp=lambda g, ans, x, shape: [sum_to(g, x)], jvp=_linear_jvp("broadcast_to"),
+            shape=_broadcast_to_shape, dtype="first", emit="np.broadcast_to({0}, {shape})",
+            sympy=lambda sp, x, shape: x, label="broadcast_to",
+            test_params=({"shape": (2, 3, 4)},)))
+
+
+def broadcast_to(x, shape):
+    """Broadcast ``x`` to ``shape`` (``np.broadcast_to``)."""
+    return apply("broadcast_to", x, shape=tuple(int(n) for n in shape))
+
+
+# -- concatenate / stack -------------------------------------------------------------------
+
+CONCAT_PART_SRC = '''
+def _ga_concat_part(g, *xs, index, axis):
+    start = sum(np.shape(x)[axis] for x in xs[:index])
+    stop = start + np.shape(xs[index])[axis]
+    sl = [slice(None)] * np.ndim(g)
+    sl[axis] = slice(start, stop)
+    return g[tuple(sl)]
+'''
+
+
+def _concat_shape(*shapes, axis=0):
+    nd = len(shapes[0])
+    if nd == 0 or any(len(s) != nd for s in shapes) or not -nd <= axis < nd:
+        raise ShapeError(f"concatenate: cannot join shapes {list(shapes)} along axis {axis}")
+    ax = axis % nd
+    rest = {s[:ax] + s[ax + 1:] for s in shapes}
+    if len(rest) != 1:
+        raise ShapeError(f"concatenate: shapes {list(shapes)} differ off axis {axis}")
+    out = list(shapes[0])
+    out[ax] = sum(s[ax] for s in shapes)
+    return tuple(out)
+
+
+def _concat_vjp(g, ans, *xs, axis):
+    return [apply("concat_part", [g, *xs], index=i, axis=axis) for i in range(len(xs))]
+
+
+def _concat_jvp(tangents, ans, *xs, axis):
+    return concatenate([zeros_like(x) if t is None else t for t, x in zip(tangents, xs)],
+                       axis=axis)
+
+
+register(Op(name="concatenate", impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
+            nargs=None, vjp=_concat_vjp, jvp=_concat_jvp, shape=_concat_shape,
+            dtype="promote", emit=lambda a, p: f"np.concatenate(({', '.join(a)},), "
+            f"axis={p['axis']!r})", label="concat", test_params=({"axis": 0},)))
+
+
+def _concat_part_vjp(h, ans, g, *xs, index, axis):
+    pieces = [h if i == index else zeros_like(x) for i, x in enumerate(xs)]
+    return [concatenate(pieces, axis=axis)] + [None] * len(xs)
+
+
+register(Op(name="concat_part", impl=_exec_helper(CONCAT_PART_SRC, "_ga_concat_part"),
+            nargs=None, vjp=_concat_part_vjp,
+            shape=lambda g, *xs, index, axis: xs[index], dtype="first",
+            emit=lambda a, p: f"_ga_concat_part({', '.join(a)}, index={p['index']!r}, "
+            f"axis={p['axis']!r})", helper=CONCAT_PART_SRC, label="slice"))
+
+
+def concatenate(arrays, axis=0):
+    """Join a sequence of arrays along an existing axis (``np.concatenate``)."""
+    return apply("concatenate", list(arrays), axis=int(axis))
+
+
+def _stack_shape(*shapes, axis=0):
+    if len(set(shapes)) != 1:
+        raise ShapeError(f"stack: all inputs must have the same shape, got {list(shapes)}")
+    nd = len(shapes[0]) + 1
+    if not -nd <= axis < nd:
+        raise ShapeError(f"stack: axis {axis} out of bounds for {nd}-D result")
+    out = list(shapes[0])
+    out.insert(axis % nd, len(shapes))
+    return tuple(out)
+
+
+def _stack_part_vjp(h, ans, g, index, count, axis):
+    return [stack([h if i == index else zeros_like(h) for i in range(count)], axis=axis)]
+
+
+register(Op(name="stack", impl=lambda *xs, axis: np.stack(xs, axis=axis), nargs=None,
+            vjp=lambda g, ans, *xs, axis: [
+                apply("stack_part", g, index=i, count=len(xs), axis=axis)
+                for i in range(len(xs))],
+            jvp=lambda ts, ans, *xs, axis: stack(
+                [zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis=axis),
+            shape=_stack_shape, dtype="promote",
+            emit=lambda a, p: f"np.stack(({', '.join(a)},), axis={p['axis']!r})",
+            label="stack", test_params=({"axis": 0},)))
+register(Op(name="stack_part", impl=lambda g, index, count, axis: np.take(g, index, axis=axis),
+            vjp=_stack_part_vjp, jvp=_linear_jvp("stack_part"),
+            shape=lambda s, index, count, axis: s[:axis % len(s)] + s[axis % len(s) + 1:],
+            dtype="first", emit="np.take({0}, {index}, axis={axis})", label="take"))
+
+
+def stack(arrays, axis=0):
+    """Join a sequence of same-shaped arrays along a new axis (``np.stack``)."""
+    return apply("stack", list(arrays), axis=int(axis))

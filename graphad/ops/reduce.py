@@ -1,0 +1,130 @@
+"""Reductions: sum, mean, prod, max, min, logsumexp (``axis=None`` by default, as JAX)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .core import Op, apply, register
+from .elementwise import divide, equal, exp, multiply, subtract
+from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce
+
+__all__ = ["sum", "mean", "prod", "max", "min", "logsumexp"]
+
+
+def _norm_axis(axis):
+    if axis is None or isinstance(axis, int):
+        return axis
+    return tuple(int(a) for a in axis)
+
+
+def reduced_shape(name, shape, axis, keepdims):
+    nd = len(shape)
+    axes = range(nd) if axis is None else (axis,) if isinstance(axis, int) else axis
+    norm = set()
+    for a in axes:
+        if not -nd <= a < nd:
+            raise ShapeError(f"{name}: axis {a} is out of bounds for an array of shape {shape}")
+        norm.add(a % nd)
+    if keepdims:
+        return tuple(1 if i in norm else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in norm)
+
+
+def _reduction(name, impl, vjp, *, jvp=None, dtype="promote", sympy=None, emit=None,
+               helper=None, domain=None, doc=""):
+    op = register(Op(
+        name=name, impl=impl, nargs=1, vjp=vjp, jvp=jvp, dtype=dtype, sympy=sympy,
+        shape=lambda s, axis=None, keepdims=False: reduced_shape(name, s, axis, keepdims),
+        emit=emit or f"np.{name}({{0}}, axis={{axis}}, keepdims={{keepdims}})", helper=helper,
+        domain=domain or [(-2.0, 2.0)],
+        test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}), doc=doc,
+    ))
+
+    def fn(x, axis=None, keepdims=False):
+        return apply(name, x, axis=_norm_axis(axis), keepdims=bool(keepdims))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn.op = op
+    return fn
+
+
+def _sum_sympy(sp, x, axis=None, keepdims=False):
+    return x  # SymPy's scalars: a reduction of a scalar is the scalar itself
+
+
+sum = _reduction(  # noqa: A001 - NumPy's name
+    "sum", np.sum,
+    lambda g, ans, x, axis, keepdims: [unreduce(g, x, axis, keepdims)],
+    jvp=_linear_jvp("sum"), sympy=_sum_sympy,
+    doc="Sum over ``axis`` (all axes by default).",
+)
+mean = _reduction(
+    "mean", np.mean,
+    lambda g, ans, x, axis, keepdims: [divide(unreduce(g, x, axis, keepdims), numel(x, axis))],
+    jvp=_linear_jvp("mean"), dtype="float", sympy=_sum_sympy,
+    doc="Arithmetic mean over ``axis`` (all axes by default).",
+)
+prod = _reduction(
+    "prod", np.prod,
+    lambda g, ans, x, axis, keepdims: [
+        divide(unreduce(multiply(g, ans), x, axis, keepdims), x)],
+    sympy=_sum_sympy, domain=[(0.5, 2.0)],
+    doc="Product over ``axis``.  Its gradient divides by x, so it is not finite where an "
+    "element is exactly 0.",
+)
+
+
+def _extremum_vjp(g, ans, x, axis, keepdims):
+    # ties share the gradient equally, as JAX does
+    mask = equal(x, unreduce(ans, x, axis, keepdims))
+    count = astype_like(apply("sum", mask, axis=axis, keepdims=True), x)
+    return [divide(multiply(unreduce(g, x, axis, keepdims), mask), count)]
+
+
+max = _reduction(  # noqa: A001
+    "max", np.max, _extremum_vjp, sympy=_sum_sympy,
+    doc="Maximum over ``axis``.  Convention: tied maxima share the gradient equally.",
+)
+min = _reduction(  # noqa: A001
+    "min", np.min, _extremum_vjp, sympy=_sum_sympy,
+    doc="Minimum over ``axis``.  Convention: tied minima share the gradient equally.",
+)
+
+LOGSUMEXP_SRC = '''
+def _ga_logsumexp(x, axis=None, keepdims=False):
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) slices: shift by 0
+    with np.errstate(divide="ignore"):
+        r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis)
+'''
+SOFTMAX_SRC = '''
+def _ga_softmax(x, axis=-1):
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - np.where(np.isfinite(m), m, 0))
+    s = np.sum(e, axis=axis, keepdims=True)
+    return e / np.where(s == 0, 1, s)  # an all -inf slice gets weights 0, not NaN
+'''
+
+
+def _logsumexp_vjp(g, ans, x, axis, keepdims):
+    from .nn import softmax
+
+    return [multiply(unreduce(g, x, axis, keepdims), softmax(x, axis=axis))]
+
+
+def _logsumexp_sympy(sp, x, axis=None, keepdims=False):
+    return x  # logsumexp of one scalar is the scalar
+
+
+logsumexp = _reduction(
+    "logsumexp", _exec_helper(LOGSUMEXP_SRC, "_ga_logsumexp"), _logsumexp_vjp, dtype="float",
+    emit="_ga_logsumexp({0}, axis={axis}, keepdims={keepdims})", helper=LOGSUMEXP_SRC,
+    sympy=_logsumexp_sympy,
+    doc="``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum).  "
+    "An all ``-inf`` slice gives ``-inf`` with gradient 0.",
+)

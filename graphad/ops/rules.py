@@ -1,0 +1,219 @@
+"""Helpers the rules share: undoing broadcasting, zeros, and the derived VJP/JVP.
+
+Broadcasting is undone in exactly one place, :func:`sum_to`; a rule never sums
+over broadcast axes itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Op, apply, const_value, register, shape_class
+
+__all__ = ["sum_to", "broadcast_like", "unreduce", "zeros_like", "ones_like", "astype_like",
+           "reshape_like", "numel", "assert_scalar", "derived_vjp", "derived_jvp"]
+
+
+def _exec_helper(src: str, name: str):
+    """Run our own helper source once, so that the interpreter and the generated
+    code execute the very same function (a single source of truth)."""
+    ns: dict = {"np": np}
+    exec(compile(src, f"<graphad helper {name}>", "exec"), ns)  # our source, never user text
+    return ns[name]
+
+
+def _grad_dtype(x) -> np.dtype:
+    dt = np.result_type(x)
+    return dt if dt.kind in "fc" else np.dtype(np.float64)
+
+
+SUM_TO_SRC = '''
+def _ga_sum_to(g, x):
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return np.sum(g, axis=axes).reshape(shape)
+'''
+UNREDUCE_SRC = '''
+def _ga_unreduce(g, x, axis, keepdims):
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+'''
+ZEROS_SRC = '''
+def _ga_zeros_like(x):
+    dt = np.result_type(x)
+    return np.zeros(np.shape(x), dt if dt.kind in "fc" else np.float64)
+'''
+ONES_SRC = ZEROS_SRC.replace("zeros", "ones")
+NUMEL_SRC = '''
+def _ga_numel(x, axis):
+    shape = np.shape(x)
+    if axis is None:
+        return float(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return float(np.prod([shape[a] for a in axes]))
+'''
+ASSERT_SCALAR_SRC = '''
+def _ga_assert_scalar(v):
+    if np.size(v) != 1:
+        raise ValueError(
+            "jacobian/hessian of an expression whose shape was unknown when the graph was "
+            "built assumed a scalar, but got shape %s; declare shapes with "
+            "ga.symbol(name, shape=...)" % (np.shape(v),))
+    return v
+'''
+
+
+def _linear_jvp(name):
+    """JVP of an op linear in its first argument: the op applied to the tangent."""
+
+    def jvp(tangents, ans, first, *rest, **params):
+        return None if tangents[0] is None else apply(name, tangents[0], *rest, **params)
+
+    return jvp
+
+
+def _reg(name, src, fn_name, nargs, vjp, *, shape=None, dtype="first", sympy=None, **kw):
+    impl = _exec_helper(src, fn_name)
+    params = kw.pop("param_names", ())
+    sig = ", ".join(["{%d}" % i for i in range(nargs)] + [f"{p}={{{p}}}" for p in params])
+    return register(Op(name=name, impl=impl, nargs=nargs, vjp=vjp, shape=shape, dtype=dtype,
+                       sympy=sympy, emit=f"{fn_name}({sig})", helper=src, **kw))
+
+
+_reg("sum_to_like", SUM_TO_SRC, "_ga_sum_to", 2,
+     lambda g, ans, a, ref: [broadcast_like(g, a), None],
+     jvp=_linear_jvp("sum_to_like"), shape=lambda a, ref: ref, label="sum_to", shape_of=1,
+     sympy=lambda sp, a, ref: a)
+_reg("unreduce", UNREDUCE_SRC, "_ga_unreduce", 2,
+     lambda g, ans, a, ref, axis, keepdims: [
+         apply("sum", g, axis=axis, keepdims=keepdims), None],
+     jvp=_linear_jvp("unreduce"), shape=lambda a, ref, **p: ref,
+     param_names=("axis", "keepdims"), label="unreduce", shape_of=1, sympy=lambda sp, a, ref, **p: a)
+register(Op(name="broadcast_like", impl=lambda a, ref: np.broadcast_to(a, np.shape(ref)),
+            nargs=2, vjp=lambda g, ans, a, ref: [sum_to(g, a), None],
+            jvp=_linear_jvp("broadcast_like"), shape=lambda a, ref: ref, dtype="first",
+            emit="np.broadcast_to({0}, np.shape({1}))", label="broadcast", shape_of=1,
+            sympy=lambda sp, a, ref: a))
+register(Op(name="reshape_like", impl=lambda a, ref: np.reshape(a, np.shape(ref)), nargs=2,
+            vjp=lambda g, ans, a, ref: [reshape_like(g, a), None],
+            jvp=_linear_jvp("reshape_like"), shape=lambda a, ref: ref, dtype="first",
+            emit="np.reshape({0}, np.shape({1}))", label="reshape", shape_of=1))
+register(Op(name="astype_like", impl=lambda a, ref: np.asarray(a).astype(np.result_type(ref)),
+            nargs=2, vjp=lambda g, ans, a, ref: [astype_like(g, a), None],
+            jvp=_linear_jvp("astype_like"), shape=lambda a, ref: a,
+            dtype=lambda a, ref: ref, emit="np.asarray({0}).astype(np.result_type({1}))",
+            label="cast", sympy=lambda sp, a, ref: a, shape_of=0))
+_reg("zeros_like", ZEROS_SRC, "_ga_zeros_like", 1, lambda g, ans, x: [None],
+     shape=lambda x: x, dtype="float", differentiable=False, sympy=lambda sp, x: sp.Integer(0),
+     label="zeros", shape_of=0)
+_reg("ones_like", ONES_SRC, "_ga_ones_like", 1, lambda g, ans, x: [None],
+     shape=lambda x: x, dtype="float", differentiable=False, sympy=lambda sp, x: sp.Integer(1),
+     label="ones", shape_of=0)
+_reg("numel", NUMEL_SRC, "_ga_numel", 1, lambda g, ans, x, axis: [None], shape=lambda x, **p: (),
+     dtype=lambda x, **p: None, differentiable=False, param_names=("axis",), label="count")
+_reg("assert_scalar", ASSERT_SCALAR_SRC, "_ga_assert_scalar", 1, lambda g, ans, v: [g],
+     jvp=lambda t, ans, v: t[0], shape=lambda v: v, label="scalar?", sympy=lambda sp, v: v, shape_of=0)
+
+
+# -- public helpers used by rules ---------------------------------------------------------
+
+
+def _same_shape(a, b) -> bool:
+    """True when a and b certainly have the same shape (static or symbolic)."""
+    s_a, s_b = a.graph.node(a.id)["shape"], b.graph.node(b.id)["shape"]
+    if s_a is not None and s_b is not None:
+        return s_a == s_b
+    return shape_class(a.graph, a.id) == shape_class(b.graph, b.id)
+
+
+def sum_to(g, like):
+    """``g`` summed over the axes broadcasting added, down to the shape of ``like``.
+
+    The one place where broadcasting is undone.  Free when shapes are static and equal.
+    """
+    if g is None:
+        return None
+    if _same_shape(g, like):
+        return g
+    return apply("sum_to_like", g, like)
+
+
+def broadcast_like(a, like):
+    if _same_shape(a, like):
+        return a
+    return apply("broadcast_like", a, like)
+
+
+def reshape_like(a, like):
+    if _same_shape(a, like):
+        return a
+    return apply("reshape_like", a, like)
+
+
+def astype_like(a, like):
+    return apply("astype_like", a, like)
+
+
+def unreduce(g, like, axis, keepdims):
+    """The VJP of a reduction: ``g`` expanded back over the reduced axes of ``like``."""
+    return apply("unreduce", g, like, axis=axis, keepdims=keepdims)
+
+
+def zeros_like(x):
+    return apply("zeros_like", x)
+
+
+def ones_like(x):
+    return apply("ones_like", x)
+
+
+def numel(x, axis=None):
+    return apply("numel", x, axis=axis)
+
+
+def assert_scalar(v):
+    return apply("assert_scalar", v)
+
+
+# -- rules derived from elementwise partials ------------------------------------------------
+
+
+def _scale(g, p):
+    """``g * p`` without emitting a node for p == 1, and None for p == 0."""
+    from .elementwise import multiply, negative
+
+    c = p if isinstance(p, int | float) else const_value(p)
+    if isinstance(c, int | float) and not isinstance(c, bool):
+        if c == 1:
+            return g
+        if c == -1:
+            return negative(g)
+        if c == 0:
+            return None
+    return multiply(g, p)
+
+
+def derived_vjp(op: Op, g, ans, args, needed):
+    parts = op.partials(ans, *args)
+    return [sum_to(_scale(g, p), a) if need and p is not None else None
+            for p, a, need in zip(parts, args, needed, strict=True)]
+
+
+def derived_jvp(op: Op, tangents, ans, args):
+    from .elementwise import add
+
+    parts = op.partials(ans, *args)
+    total = None
+    for p, t in zip(parts, tangents, strict=True):
+        if p is None or t is None:
+            continue
+        term = _scale(t, p)
+        if term is not None:
+            total = term if total is None else add(total, term)
+    return None if total is None else broadcast_like(total, ans)

@@ -1,0 +1,155 @@
+"""Conversion between graphad graphs and SymPy expressions, through the op table.
+
+Both directions are iterative (explicit stacks), so deep expressions convert
+without hitting Python's recursion limit.  SymPy is imported here only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import GraphadError
+from .expr import Expr
+from .graph import Graph, ancestors, get_default_graph
+from .ops import OPS, as_expr
+from .ops import elementwise as E
+
+__all__ = ["to_sympy", "from_sympy"]
+
+
+def to_sympy(e: Expr, *, real: bool = True) -> Any:
+    """The SymPy expression of a scalar graph.
+
+    Inputs become ``sympy.Symbol`` (real by default); an op without a SymPy
+    equivalent, or a tensor constant, raises :class:`GraphadError`.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x = ga.symbols("x")
+    >>> ga.to_sympy(x**2 + ga.sin(x))
+    x**2 + sin(x)
+    """
+    import numpy as np
+    import sympy as sp
+
+    graph = e.graph
+    nodes = graph.nx.nodes
+    out: dict[int, Any] = {}
+    for n in sorted(ancestors(graph, [e.id])):
+        node = nodes[n]
+        op = node["op"]
+        if op == "input":
+            out[n] = sp.Symbol(node["name"], real=real)
+        elif op == "constant":
+            v = np.asarray(node["value"])
+            if v.ndim:
+                raise GraphadError(f"to_sympy: node v{n} is a tensor constant of shape "
+                                   f"{v.shape}; only scalar graphs convert")
+            item = v.item()
+            out[n] = sp.Integer(item) if isinstance(item, int | bool) else sp.Float(item)
+            if isinstance(node["value"], float) and float(item).is_integer() and abs(item) < 1e15:
+                out[n] = sp.Integer(int(item))  # 2.0 -> 2 keeps x**2 polynomial in SymPy
+        else:
+            spec = OPS.get(op)
+            if spec is None or spec.sympy is None:
+                raise GraphadError(f"to_sympy: op {op!r} (node v{n}) has no SymPy equivalent")
+            out[n] = spec.sympy(sp, *[out[a] for a in node["args"]], **dict(node["params"]))
+    return out[e.id]
+
+
+def _sympy_table(sp) -> dict[Any, Any]:
+    return {
+        sp.sin: E.sin, sp.cos: E.cos, sp.tan: E.tan, sp.asin: E.arcsin, sp.acos: E.arccos,
+        sp.atan: E.arctan, sp.sinh: E.sinh, sp.cosh: E.cosh, sp.tanh: E.tanh, sp.exp: E.exp,
+        sp.log: E.log, sp.Abs: E.abs, sp.sign: E.sign,
+    }
+
+
+def from_sympy(expr: Any, *, graph: Graph | None = None) -> Expr:
+    """A graph from a SymPy expression (symbols become inputs of the same name).
+
+    Examples
+    --------
+    >>> import sympy, graphad as ga
+    >>> x = sympy.Symbol("x")
+    >>> float(ga.from_sympy(x**2 + sympy.sin(x)).eval(x=0.0))
+    0.0
+    """
+    import sympy as sp
+
+    g = graph or get_default_graph()
+    table = _sympy_table(sp)
+    done: dict[Any, Expr] = {}
+    stack: list[tuple[Any, bool]] = [(sp.sympify(expr), False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if not expanded and node.args and not node.is_Number:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+            continue
+        done[node] = _convert(sp, g, node, [done.get(a) for a in node.args], table)
+    return done[sp.sympify(expr)]
+
+
+def _convert(sp, g: Graph, node, args: list, table) -> Expr:
+    if node.is_Symbol:
+        return Expr(g, g.input(node.name))
+    if node is sp.pi:
+        return as_expr(float(sp.pi), g)
+    if node is sp.E:
+        return as_expr(float(sp.E), g)
+    if node.is_Number:
+        if node.is_Integer:
+            return as_expr(int(node), g)
+        if node.is_finite is False:
+            return as_expr(float("inf") if node.is_positive else float("-inf"), g)
+        return as_expr(float(node), g)
+    if node.is_Add or node.is_Mul:
+        fn = E.add if node.is_Add else E.multiply
+        acc = args[0]
+        for a in args[1:]:
+            acc = fn(acc, a)
+        return acc
+    if node.is_Pow:
+        base, ex = node.args
+        if ex == sp.Rational(1, 2):
+            return E.sqrt(args[0])
+        return E.power(args[0], args[1])
+    if isinstance(node, sp.Max | sp.Min):
+        fn = E.maximum if isinstance(node, sp.Max) else E.minimum
+        acc = args[0]
+        for a in args[1:]:
+            acc = fn(acc, a)
+        return acc
+    if isinstance(node, sp.Piecewise):
+        return _piecewise(sp, g, node)
+    if node.is_Relational:
+        rel = {sp.StrictLessThan: E.less, sp.LessThan: E.less_equal,
+               sp.StrictGreaterThan: E.greater, sp.GreaterThan: E.greater_equal,
+               sp.Equality: E.equal, sp.Unequality: E.not_equal}
+        for cls, fn in rel.items():
+            if isinstance(node, cls):
+                return fn(args[0], args[1])
+    if node is sp.true or node is sp.false:
+        return as_expr(bool(node), g)
+    fn = table.get(node.func)
+    if fn is not None and len(args) == 1:
+        return fn(args[0])
+    raise GraphadError(f"from_sympy: no graphad op for SymPy's {node.func.__name__}")
+
+
+def _piecewise(sp, g: Graph, node) -> Expr:
+    # Piecewise((a, c1), (b, c2), ..., (z, True)) -> where(c1, a, where(c2, b, ... z))
+    pieces = list(node.args)
+    acc = from_sympy(pieces[-1].expr, graph=g) if pieces[-1].cond is sp.true else None
+    if acc is None:
+        acc = as_expr(float("nan"), g)
+    else:
+        pieces = pieces[:-1]
+    for piece in reversed(pieces):
+        cond = from_sympy(piece.cond, graph=g)
+        acc = E.where(cond, from_sympy(piece.expr, graph=g), acc)
+    return acc
