@@ -1,0 +1,68 @@
+# graphad developer tasks.  GNU make; every recipe line starts with a TAB.
+#
+#   make venv         create .venv and install graphad editable with the test extra
+#   make test         lint, then run the test suite on 2 workers
+#   make lint         ruff check + ruff format --check
+#   make format       rewrite sources with ruff format and ruff check --fix
+#   make demo         run `graphad demo`
+#   make bench        run the benchmarks (bench-quick: a short run)
+#   make clean        remove .venv, build artefacts and caches
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Only the source trees that exist: a fresh clone may not have every one yet,
+# and ruff fails on a path that is missing.
+SRC_DIRS := $(wildcard graphad tests benchmarks)
+
+.PHONY: all venv demo lint test format bench bench-quick clean
+
+all: test
+
+venv: $(STAMP)
+
+# Re-run only when pyproject.toml changes (or graphad/__init__.py first appears,
+# which changes what the editable install maps), so a second `make` is a no-op.
+$(STAMP): pyproject.toml $(wildcard graphad/__init__.py)
+	@if ! command -v dot >/dev/null 2>&1; then \
+		echo "Graphviz 'dot' not found: installing the graphviz system package"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get -o DPkg::Lock::Timeout=300 update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=300 install -y graphviz; \
+	fi
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/graphad demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC_DIRS)
+	$(BIN)/ruff format --check $(SRC_DIRS)
+
+# pytest exits 5 when it collects no test at all; that is not a failure of the
+# code, so report it and succeed.
+test: $(STAMP) lint
+	@$(BIN)/python -m pytest -q -n 2; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; \
+	exit $$status
+
+format: $(STAMP)
+	$(BIN)/ruff format $(SRC_DIRS)
+	$(BIN)/ruff check --fix $(SRC_DIRS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .eggs
+	rm -rf .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
