@@ -56,17 +56,21 @@ def run_node(op_name: str, params: dict, args: list, graph: Graph | None = None,
                          f"{exc}") from None
 
 
-def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any]) -> list[Any]:
+def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any],
+             known: Mapping[int, Any] | None = None) -> list[Any]:
     """Evaluate the output nodes given input values by name.
 
     Values for inputs the outputs do not use are ignored; a missing one raises
-    :class:`MissingInputError` naming it.
+    :class:`MissingInputError` naming it.  ``known`` maps node ids to values
+    already computed (a tape's forward values), which are reused, not recomputed.
     """
     outputs = list(outputs)
-    order = topo_order(graph, outputs)
+    known = known or {}
+    order = _needed(graph, outputs, known)
     nodes = graph.nx.nodes
     missing = sorted(nodes[n]["name"] for n in order
-                     if nodes[n]["op"] == "input" and nodes[n]["name"] not in values)
+                     if nodes[n]["op"] == "input" and nodes[n]["name"] not in values
+                     and n not in known)
     if missing:
         raise MissingInputError(f"no value given for input(s) {', '.join(map(repr, missing))}")
     # remaining uses of each value, so that it can be dropped after the last one
@@ -80,6 +84,9 @@ def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any]) ->
         for n in order:
             node = nodes[n]
             op = node["op"]
+            if n in known:
+                env[n] = known[n]
+                continue
             if op == "input":
                 env[n] = prepare_input(graph, n, values[node["name"]])
                 continue
@@ -95,6 +102,23 @@ def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any]) ->
                 if uses[a] == 0 and a not in keep:
                     del env[a]
     return [_finish(env[o]) for o in outputs]
+
+
+def _needed(graph: Graph, outputs: list[int], known: Mapping[int, Any]) -> list[int]:
+    """Topological order of what must be computed; known nodes cut the walk."""
+    if not known:
+        return topo_order(graph, outputs)
+    seen: set[int] = set()
+    stack = list(outputs)
+    nodes = graph.nx.nodes
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n not in known:
+            stack.extend(nodes[n]["args"])
+    return sorted(seen)
 
 
 def _finish(value: Any) -> Any:

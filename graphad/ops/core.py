@@ -199,6 +199,11 @@ def apply(op_name: str, *args: Any, **params: Any):
         args = tuple(seq)
     elif len(args) != op.nargs:
         raise GraphadError(f"{op_name} takes {op.nargs} argument(s), got {len(args)}")
+    for a in args:
+        # eager values (a tape's Variables and tensors) record the op and compute it now
+        recorder = getattr(a, "__graphad_eager__", None)
+        if recorder is not None:
+            return recorder().record(op_name, args, params)
     graph = graph_of(*args)
     exprs = [as_expr(a, graph) for a in args]
     ids = tuple(e.id for e in exprs)
