@@ -1,0 +1,589 @@
+"""Graph rewrites: constant folding, algebraic simplification, CSE and dead-node elimination.
+
+The rules are data: each :class:`Row` of :data:`RULES` is a pattern over ops
+(nested tuples such as ``("multiply", X, ONE)``), a replacement (a pattern
+variable, a new node built from the variables, or a function), and a guard
+that says where the rewrite is valid (shapes and dtypes kept, argument
+non-negative ...).
+
+:func:`optimize` never touches the user's graph.  It copies the nodes the
+outputs need into a fresh :class:`~graphad.graph.Graph`, in topological
+order, normalising each node as it is created: constant folding first, then
+the rows, repeated on the result until none applies.  Arguments are already
+in normal form when a node is built, and every row looks only at a node and
+its arguments, so this single bottom-up pass reaches the fixed point of all
+rows.  Hash-consing in the fresh graph merges the nodes the rewrites made
+equal (CSE), and a final sweep drops the nodes no output needs (DCE).  Every
+step is an iterative loop over the nodes: linear in the graph's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphadError
+from .graph import Graph, _constant_key, ancestors
+from .ops import OPS
+from .ops.core import _shape_class
+
+__all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
+
+# Constant folding never creates an array with more elements than this: a
+# folded constant is held in memory and, on export, written out.
+FOLD_MAX_SIZE = 10_000
+# Ops never folded: impure or expensive user code, and nodes that must not run.
+_NO_FOLD = {"placeholder_like", "assert_scalar"}
+# Ops whose result is >= 0 or NaN for every input (exp(log(x)) == x there).
+_NONNEG_OPS = {
+    "exp",
+    "sqrt",
+    "square",
+    "abs",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "softmax",
+    "cosh",
+    "ones_like",
+    "zeros_like",
+    "numel",
+}
+
+
+# -- patterns ----------------------------------------------------------------------------
+
+
+class _Var(str):
+    """A pattern variable: matches any node and binds it to its name."""
+
+
+class _Const:
+    """A pattern leaf matching a constant whose every element equals ``value``."""
+
+    def __init__(self, value: float, name: str):
+        self.value = value
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+X, Y = _Var("X"), _Var("Y")
+ZERO, ONE, MINUS_ONE = _Const(0, "ZERO"), _Const(1, "ONE"), _Const(-1, "MINUS_ONE")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One rewrite rule.
+
+    Attributes
+    ----------
+    name : str
+        Human name, e.g. ``"x*1"``.
+    pattern : tuple
+        ``(op, arg_pattern, ...)``; argument patterns are variables (``X``,
+        ``Y``), constant leaves (``ZERO``, ``ONE``, ``MINUS_ONE``) or nested
+        op patterns.
+    replace : Var, tuple or callable
+        A variable (the node is replaced by what it bound), ``(op, var, ...)``
+        (a new node with the rewritten node's shape, dtype and params), or
+        ``replace(rw, nid, binding) -> node id or None``.
+    guard : callable, optional
+        ``guard(rw, nid, binding) -> bool``; the row applies only where it holds.
+    """
+
+    name: str
+    pattern: tuple
+    replace: Any
+    guard: Callable[..., bool] | None = None
+
+
+# -- guards ---------------------------------------------------------------------------------
+
+
+def _keeps(var: str) -> Callable[..., bool]:
+    """The node can be replaced by ``var``'s node: same shape and same dtype.
+
+    With dtypes unknown before evaluation, ``x * 1`` keeps x's dtype when x is
+    certainly floating point and the other operand is a weak Python scalar
+    (NumPy 2's promotion rules); an int or bool x would be promoted.
+    """
+
+    def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
+        x = b[var]
+        if not rw.same_shape(nid, x):
+            return False
+        dn, dx = rw.dtype(nid), rw.dtype(x)
+        if dn is not None and dx is not None:
+            return dn == dx
+        others = [a for a in rw.args(nid) if a != x]
+        return rw.is_float(x) and all(rw.is_weak(a) for a in others)
+
+    return guard
+
+
+def _same_shape(a: str, b: str) -> Callable[..., bool]:
+    return lambda rw, nid, bind: rw.same_shape(bind[a], bind[b])
+
+
+def _same_dtype(a: str, b: str) -> Callable[..., bool]:
+    def guard(rw: _Rewriter, nid: int, bind: dict) -> bool:
+        da, db = rw.dtype(bind[a]), rw.dtype(bind[b])
+        return da is not None and da == db
+
+    return guard
+
+
+def _nonneg_float(var: str) -> Callable[..., bool]:
+    """exp(log(x)) == x where x >= 0 (log(0) = -inf, exp(-inf) = 0) or NaN."""
+
+    def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
+        x = b[var]
+        if not (rw.is_float(x) and rw.same_shape(nid, x)):
+            return False
+        dn, dx = rw.dtype(nid), rw.dtype(x)
+        if dn is not None and dx is not None and dn != dx:
+            return False
+        node = rw.nodes[x]
+        if node["op"] == "constant":
+            return bool(np.all(~(np.asarray(node["value"]) < 0)))
+        return node["op"] in _NONNEG_OPS
+
+    return guard
+
+
+def _static_same_shape(rw: _Rewriter, nid: int, b: dict) -> bool:
+    shape = rw.nodes[b["X"]]["shape"]
+    return shape is not None and shape == rw.nodes[nid]["shape"]
+
+
+# -- replacements -------------------------------------------------------------------------
+
+
+def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``0 * x`` as a constant of zeros: only where the static shape and dtype are known."""
+    node = rw.nodes[nid]
+    shape, dtype = node["shape"], node["dtype"]
+    if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
+        return None
+    return rw.constant(np.zeros(shape, dtype))
+
+
+def _filled(fill: float) -> Callable[..., int | None]:
+    """``ones_like(x)`` / ``zeros_like(x)`` with a static shape: a (small) constant."""
+
+    def replace(rw: _Rewriter, nid: int, b: dict) -> int | None:
+        node = rw.nodes[nid]
+        shape, dtype = node["shape"], node["dtype"]
+        if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
+            return None
+        return rw.constant(np.full(shape, fill, dtype))
+
+    return replace
+
+
+def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    node = rw.nodes[nid]
+    return rw.make("reshape", (b["X"],), node["params"], node, role=node["role"])
+
+
+def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """Compose two permutations; the identity disappears."""
+    outer = dict(rw.nodes[nid]["params"]).get("axes")
+    inner_id = rw.args(nid)[0]
+    inner = dict(rw.nodes[inner_id]["params"]).get("axes")
+    x = b["X"]
+    if outer is None and inner is None:
+        return x
+    shape = rw.nodes[x]["shape"]
+    if shape is None:
+        return None
+    nd = len(shape)
+    p_in = list(range(nd))[::-1] if inner is None else [a % nd for a in inner]
+    p_out = list(range(nd))[::-1] if outer is None else [a % nd for a in outer]
+    perm = tuple(p_in[i] for i in p_out)
+    if perm == tuple(range(nd)):
+        return x
+    node = rw.nodes[nid]
+    return rw.make("transpose", (x,), (("axes", perm),), node, role=node["role"])
+
+
+def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
+    shape = rw.nodes[b["X"]]["shape"]
+    return shape is not None and shape == rw.nodes[nid]["shape"]
+
+
+RULES: list[Row] = [
+    Row("x*1", ("multiply", X, ONE), X, _keeps("X")),
+    Row("1*x", ("multiply", ONE, X), X, _keeps("X")),
+    Row("x*0", ("multiply", X, ZERO), _zeros, _keeps("X")),
+    Row("0*x", ("multiply", ZERO, X), _zeros, _keeps("X")),
+    Row("x*-1", ("multiply", X, MINUS_ONE), ("negative", X), _keeps("X")),
+    Row("-1*x", ("multiply", MINUS_ONE, X), ("negative", X), _keeps("X")),
+    Row("x/1", ("divide", X, ONE), X, _keeps("X")),
+    Row("x/-1", ("divide", X, MINUS_ONE), ("negative", X), _keeps("X")),
+    Row("x+0", ("add", X, ZERO), X, _keeps("X")),
+    Row("0+x", ("add", ZERO, X), X, _keeps("X")),
+    Row("x-0", ("subtract", X, ZERO), X, _keeps("X")),
+    Row("0-x", ("subtract", ZERO, X), ("negative", X), _keeps("X")),
+    Row("--x", ("negative", ("negative", X)), X),
+    Row("x+-y", ("add", X, ("negative", Y)), ("subtract", X, Y)),
+    Row("-x+y", ("add", ("negative", X), Y), ("subtract", Y, X)),
+    Row("x--y", ("subtract", X, ("negative", Y)), ("add", X, Y)),
+    Row("x**1", ("power", X, ONE), X, _keeps("X")),
+    Row("exp(log(x))", ("exp", ("log", X)), X, _nonneg_float("X")),
+    Row("sum_to_like(x, same shape)", ("sum_to_like", X, Y), X, _same_shape("X", "Y")),
+    Row("broadcast_like(x, same shape)", ("broadcast_like", X, Y), X, _same_shape("X", "Y")),
+    Row("reshape_like(x, same shape)", ("reshape_like", X, Y), X, _same_shape("X", "Y")),
+    Row("astype_like(x, same dtype)", ("astype_like", X, Y), X, _same_dtype("X", "Y")),
+    Row("reshape(x, its shape)", ("reshape", X), X, _reshape_noop),
+    Row("reshape(reshape(x))", ("reshape", ("reshape", X)), _reshape_twice),
+    Row("broadcast_to(x, its shape)", ("broadcast_to", X), X, _static_same_shape),
+    Row("transpose(transpose(x))", ("transpose", ("transpose", X)), _transpose_twice),
+    Row("ones_like(static shape)", ("ones_like", X), _filled(1)),
+    Row("zeros_like(static shape)", ("zeros_like", X), _filled(0)),
+]
+_BY_OP: dict[str, list[Row]] = {}
+for _row in RULES:
+    _BY_OP.setdefault(_row.pattern[0], []).append(_row)
+
+
+# -- the rewriter -----------------------------------------------------------------------------
+
+
+class _Rewriter:
+    """Builds normalised nodes into a fresh graph."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.nodes = graph.nx.nodes
+        self._float: dict[int, bool] = {}
+        self._fill: dict[int, Any] = {}
+        self.fired: dict[str, int] = {}
+
+    # facts about new-graph nodes
+    def args(self, nid: int) -> tuple[int, ...]:
+        return self.nodes[nid]["args"]
+
+    def dtype(self, nid: int) -> np.dtype | None:
+        return self.nodes[nid]["dtype"]
+
+    def is_weak(self, nid: int) -> bool:
+        node = self.nodes[nid]
+        return node["op"] == "constant" and isinstance(node["value"], bool | int | float)
+
+    def is_float(self, nid: int) -> bool:
+        """True where the value is certainly floating point (even with dtype unknown)."""
+        found = self._float.get(nid)
+        if found is not None:
+            return found
+        node = self.nodes[nid]
+        dt = node["dtype"]
+        if dt is not None:
+            res = dt.kind == "f"
+        elif node["op"] == "constant":
+            res = isinstance(node["value"], float)
+        else:
+            op = OPS.get(node["op"])
+            kind = None if op is None or op.custom else op.dtype
+            args = node["args"]
+            if kind == "float":
+                res = True
+            elif kind == "promote":
+                res = any(self.is_float(a) for a in args)
+            elif kind == "first":
+                res = self.is_float(args[0])
+            elif node["op"] == "where":
+                res = self.is_float(args[1]) or self.is_float(args[2])
+            else:
+                res = False
+        self._float[nid] = res
+        return res
+
+    def same_shape(self, a: int, b: int) -> bool:
+        sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
+        if sa is not None and sb is not None:
+            return sa == sb
+        return self.nodes[a]["sclass"] == self.nodes[b]["sclass"]
+
+    def fill(self, nid: int) -> Any:
+        """The value every element of a constant node equals, else None."""
+        if nid in self._fill:
+            return self._fill[nid]
+        node = self.nodes[nid]
+        res = None
+        if node["op"] == "constant":
+            v = node["value"]
+            if isinstance(v, bool):
+                res = None
+            elif isinstance(v, int | float):
+                res = v
+            elif v.size and v.size <= FOLD_MAX_SIZE and v.dtype.kind in "iuf":
+                first = v.flat[0]
+                if np.all(v == first):
+                    res = first.item()
+        self._fill[nid] = res
+        return res
+
+    # building
+    def constant(self, value: Any) -> int:
+        g = self.graph
+        if isinstance(value, np.ndarray) and not value.flags.writeable:
+            # already a private read-only array: share it instead of copying
+            key = _constant_key(value)
+            if key[1] == "id":
+                g._pinned.append(value)
+            nid = g._new(
+                key,
+                {
+                    "op": "constant",
+                    "args": (),
+                    "params": (),
+                    "role": "constant",
+                    "value": value,
+                    "shape": value.shape,
+                    "dtype": value.dtype,
+                },
+            )
+        else:
+            nid = g.constant(value)
+        node = self.nodes[nid]
+        if "sclass" not in node:
+            node["sclass"] = frozenset() if node["shape"] == () else frozenset([node["shape"]])
+        return nid
+
+    def make(
+        self, op_name: str, args: tuple[int, ...], params: tuple, like: dict, role: str
+    ) -> int:
+        """The normal form of ``op(*args)`` with ``like``'s shape and dtype."""
+        nid = self._raw(op_name, args, params, like["shape"], like["dtype"], role)
+        for _ in range(64):  # every row shrinks the graph, so this ends long before
+            new = self._step(nid)
+            if new is None or new == nid:
+                return nid
+            nid = new
+        return nid
+
+    def _raw(
+        self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
+    ) -> int:
+        g = self.graph
+        before = g._next
+        nid = g.apply(op_name, args, params, shape, dtype)
+        if g._next != before:  # a new node: give it the old node's role and shape class
+            node = self.nodes[nid]
+            node["role"] = role
+            op = OPS.get(op_name)
+            if op is None:
+                node["sclass"] = frozenset([nid])
+            else:
+                node["sclass"] = _shape_class(op, g, args, shape, nid)
+        return nid
+
+    def _step(self, nid: int) -> int | None:
+        node = self.nodes[nid]
+        folded = self._fold(nid, node)
+        if folded is not None:
+            return folded
+        for row in _BY_OP.get(node["op"], ()):
+            b = self._match(row.pattern, nid)
+            if b is None or (row.guard is not None and not row.guard(self, nid, b)):
+                continue
+            rep = row.replace
+            if isinstance(rep, _Var):
+                out = b[rep]
+            elif isinstance(rep, tuple):
+                out = self._raw(
+                    rep[0],
+                    tuple(b[v] for v in rep[1:]),
+                    node["params"],
+                    node["shape"],
+                    node["dtype"],
+                    node["role"],
+                )
+            else:
+                out = rep(self, nid, b)
+            if out is not None and out != nid:
+                self.fired[row.name] = self.fired.get(row.name, 0) + 1
+                return out
+        return None
+
+    def _match(self, pattern: tuple, nid: int) -> dict | None:
+        binding: dict[str, int] = {}
+        stack = [(pattern, nid)]
+        nodes = self.nodes
+        while stack:
+            pat, n = stack.pop()
+            if isinstance(pat, _Var):
+                if binding.setdefault(pat, n) != n:
+                    return None
+            elif isinstance(pat, _Const):
+                if self.fill(n) != pat.value:
+                    return None
+            else:
+                node = nodes[n]
+                if node["op"] != pat[0] or len(node["args"]) != len(pat) - 1:
+                    return None
+                stack.extend(zip(pat[1:], node["args"], strict=True))
+        return binding
+
+    def _fold(self, nid: int, node: dict) -> int | None:
+        """Evaluate an op whose arguments are all constants, if the result is small."""
+        op_name = node["op"]
+        if op_name in ("constant", "input") or op_name in _NO_FOLD:
+            return None
+        op = OPS.get(op_name)
+        nodes = self.nodes
+        args = node["args"]
+        if op is None or op.custom or not all(nodes[a]["op"] == "constant" for a in args):
+            return None
+        shape, dtype = node["shape"], node["dtype"]
+        if shape is None or math.prod(shape) > FOLD_MAX_SIZE:
+            return None
+        if op_name == "power" and (dtype is None or dtype.kind != "f"):
+            return None  # integer powers overflow silently; leave them to run time
+        from .interp import run_node
+
+        try:
+            with np.errstate(all="ignore"):
+                value = run_node(op_name, dict(node["params"]), [nodes[a]["value"] for a in args])
+            arr = np.asarray(value)
+        except Exception:  # the interpreter will raise the same error at run time
+            return None
+        if arr.dtype == object or arr.shape != shape or (dtype is not None and arr.dtype != dtype):
+            return None
+        if isinstance(value, float) and dtype is None:
+            return self.constant(value)  # a Python float stays weak (e.g. numel)
+        return self.constant(arr)
+
+
+# -- the passes ---------------------------------------------------------------------------------
+
+
+def optimize_ids(
+    graph: Graph, outputs: Sequence[int], inputs: Iterable[int] = (), *, rewrite: bool = True
+) -> tuple[Graph, list[int], dict[int, int]]:
+    """Copy what ``outputs`` need from ``graph`` into a new, rewritten graph.
+
+    Returns ``(new_graph, new_output_ids, mapping)`` where ``mapping`` takes
+    old node ids to new ones.  ``inputs`` are input nodes to keep even if
+    unused.  With ``rewrite=False`` the copy is exact (no folding or rows).
+    """
+    new = Graph()
+    rw = _Rewriter(new)
+    nodes = graph.nx.nodes
+    mapping: dict[int, int] = {}
+    for i in sorted(set(inputs)):
+        mapping[i] = _copy_input(rw, nodes[i])
+    for n in sorted(ancestors(graph, outputs)):
+        if n in mapping:
+            continue
+        node = nodes[n]
+        op = node["op"]
+        if op == "input":
+            mapping[n] = _copy_input(rw, node)
+        elif op == "constant":
+            mapping[n] = rw.constant(node["value"])
+        else:
+            args = tuple(mapping[a] for a in node["args"])
+            if rewrite:
+                mapping[n] = rw.make(op, args, node["params"], node, node["role"])
+            else:
+                mapping[n] = rw._raw(
+                    op, args, node["params"], node["shape"], node["dtype"], node["role"]
+                )
+    outs = [mapping[o] for o in outputs]
+    keep = set(outs) | {mapping[i] for i in inputs}
+    _eliminate_dead(new, keep)
+    _carry_adjoints(graph, new, mapping)
+    new.rewrites_fired = dict(rw.fired)  # for reports and tests
+    return new, outs, mapping
+
+
+def _copy_input(rw: _Rewriter, node: dict) -> int:
+    nid = rw.graph.input(node["name"], node["shape"], node["dtype"])
+    new = rw.nodes[nid]
+    if "sclass" not in new:
+        new["sclass"] = (
+            frozenset([nid])
+            if node["shape"] is None
+            else (frozenset() if node["shape"] == () else frozenset([node["shape"]]))
+        )
+    return nid
+
+
+def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:
+    """Drop every node that nothing in ``keep`` needs, users before their arguments."""
+    live = ancestors(graph, keep)
+    out_degree = graph.nx.out_degree
+    for n in sorted(set(graph.nx.nodes) - live, reverse=True):
+        if out_degree(n) == 0:
+            graph.remove(n)
+
+
+def _carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
+    """Keep the "this node is d output / d node" marks, in new ids, where both ends survive."""
+    old_nodes, new_nodes = old.nx.nodes, new.nx.nodes
+    for n, m in mapping.items():
+        marks = old_nodes[n].get("adjoint")
+        if not marks or m not in new_nodes:
+            continue
+        target = new_nodes[m].setdefault("adjoint", [])
+        for out, of in marks:
+            pair = (mapping.get(out), mapping.get(of))
+            if None not in pair and pair not in target:
+                target.append(pair)
+        if not target:
+            del new_nodes[m]["adjoint"]
+
+
+def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]]:
+    """An optimized copy of the graph the outputs need; the original is left untouched.
+
+    Constant folding (results up to :data:`FOLD_MAX_SIZE` elements), the
+    algebraic rows of :data:`RULES` (``x*1``, ``x+0``, ``0*x`` with a static
+    shape, ``--x``, ``exp(log(x))`` for x >= 0, no-op reshapes and
+    broadcasts, ...), common-subexpression elimination and dead-node
+    elimination.  Gradient roles and adjoint marks are carried over.
+
+    Parameters
+    ----------
+    outputs : Expr or sequence of Expr
+    inputs : sequence of Expr or str, optional
+        Inputs to keep in the new graph even where the outputs do not use them.
+
+    Returns
+    -------
+    (Graph, list of int)
+        The new graph and the ids of the outputs in it.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> with ga.Graph():
+    ...     x = ga.symbol("x", dtype="float64")
+    ...     e = (x * 1.0 + 0.0) * (2.0 + 3.0)
+    >>> g, (out,) = ga.optimize(e)
+    >>> str(ga.Expr(g, out))
+    'x * 5.0'
+    """
+    from .expr import Expr
+
+    outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
+    if not outs:
+        raise GraphadError("optimize needs at least one output")
+    graph = outs[0].graph
+    if any(not isinstance(o, Expr) or o.graph is not graph for o in outs):
+        raise GraphadError("optimize: outputs must be Exprs of one graph")
+    ids = []
+    for x in inputs:
+        nid = x.id if isinstance(x, Expr) else graph.input_id(x)
+        if nid is not None:
+            ids.append(nid)
+    new, out_ids, _ = optimize_ids(graph, [o.id for o in outs], ids)
+    return new, out_ids
