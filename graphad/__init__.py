@@ -51,6 +51,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "GradCheckReport": (".check", "GradCheckReport"),
     "Variable": (".tape", "Variable"),
     "GradientTape": (".tape", "GradientTape"),
+    "convert_to_tensor": (".tape", "convert_to_tensor"),
     "optim": (".optim", None),
     "nn": (".nn", None),
     "datasets": (".datasets", None),
