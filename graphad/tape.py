@@ -177,7 +177,8 @@ class _EagerMixin:
         return len(_value_of(self))
 
     def __format__(self, spec: str) -> str:
-        return format(self.numpy(), spec)
+        value = self.numpy()
+        return str(value) if not spec else format(value, spec)
 
     @property
     def T(self):

@@ -1,0 +1,217 @@
+"""Data sets for the examples: scikit-learn's handwritten digits, and MNIST from IDX files.
+
+Both return ``((x_train, y_train), (x_test, y_test))`` as
+``keras.datasets.mnist.load_data()`` does.  Nothing is downloaded: the digits
+ship with scikit-learn (``pip install graphad[datasets]``), and MNIST is read
+from the standard IDX files a user already has.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import zlib
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphadError
+
+__all__ = ["load_digits", "load_mnist", "read_idx", "write_idx"]
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def load_digits(
+    test_size: float = 0.2, seed: int = 0, flatten: bool = True, normalize: bool = True
+) -> Split:
+    """scikit-learn's 1,797 8x8 handwritten digits, split into training and test sets.
+
+    Parameters
+    ----------
+    test_size : float
+        Fraction of the images held out for testing (stratified by class).
+    seed : int
+        Seed of the split.
+    flatten : bool
+        Images as rows of 64 pixels (else 8x8 arrays).
+    normalize : bool
+        Pixels as float32 in [0, 1] (else the raw 0..16 integers).
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        Labels are int64 class numbers 0..9.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> (x, y), (xt, yt) = ga.datasets.load_digits()
+    >>> x.shape, xt.shape, x.dtype.name
+    ((1437, 64), (360, 64), 'float32')
+    """
+    if not 0.0 < float(test_size) < 1.0:
+        raise GraphadError(f"test_size must be between 0 and 1, got {test_size}")
+    try:
+        from sklearn.datasets import load_digits as _sk_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise GraphadError(
+            "the digits data set comes with scikit-learn: "
+            "pip install graphad[datasets]  (or: pip install scikit-learn)"
+        ) from None
+    bunch = _sk_digits()
+    images = bunch.images if not flatten else bunch.data
+    x = (images / 16.0).astype(np.float32) if normalize else images.astype(np.int64)
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+# -- IDX files ----------------------------------------------------------------------------------
+
+# IDX type codes (the third byte of the magic number) -> big-endian NumPy dtypes
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_MAX_BYTES = 1 << 32  # refuse headers claiming more than 4 GiB of data
+
+
+def _open(path: str):
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed), validating its header and length.
+
+    Raises
+    ------
+    GraphadError
+        For a missing file, a bad magic number, or a truncated or corrupt file.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from graphad.datasets import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.idx")
+    >>> write_idx(p, np.arange(6, dtype=np.uint8).reshape(2, 3))
+    >>> read_idx(p)
+    array([[0, 1, 2],
+           [3, 4, 5]], dtype=uint8)
+    """
+    path = os.fspath(path)
+    try:
+        with _open(path) as f:
+            head = f.read(4)
+            if len(head) < 4:
+                raise GraphadError(f"{path!r} is too short to be an IDX file")
+            if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
+                raise GraphadError(f"{path!r} is not an IDX file (bad magic number 0x{head.hex()})")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise GraphadError(f"{path!r} is truncated inside its header")
+            dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            nbytes = math.prod(dims) * dtype.itemsize
+            if nbytes > _MAX_BYTES:
+                raise GraphadError(f"{path!r} claims {nbytes} bytes of data; refusing")
+            data = f.read(nbytes + 1)
+    except GraphadError:
+        raise
+    except FileNotFoundError:
+        raise GraphadError(f"no such file: {path!r}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GraphadError(
+            f"cannot read {path!r}: corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from None
+    if len(data) != nbytes:
+        what = "truncated" if len(data) < nbytes else "longer than its header says"
+        raise GraphadError(
+            f"{path!r} is {what}: the header promises {nbytes} bytes of data "
+            f"for shape {dims}, found {min(len(data), nbytes + 1)}"
+            f"{'+' if len(data) > nbytes else ''}"
+        )
+    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def write_idx(path: str | os.PathLike, array: Any, compress: bool | None = None) -> None:
+    """Write an array as an IDX file (gzip-compressed if ``compress`` or the name ends .gz)."""
+    arr = np.asarray(array)
+    code = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_TYPES.items()}.get(
+        arr.dtype.newbyteorder("=")
+    )
+    if code is None or arr.ndim == 0:
+        raise GraphadError(
+            f"IDX files hold 1-D or more arrays of {sorted(_IDX_TYPES.values())}, "
+            f"not {arr.dtype} of shape {arr.shape}"
+        )
+    path = os.fspath(path)
+    body = (
+        bytes([0, 0, code, arr.ndim])
+        + np.asarray(arr.shape, ">u4").tobytes()
+        + arr.astype(_IDX_TYPES[code]).tobytes()
+    )
+    if compress if compress is not None else path.endswith(".gz"):
+        body = gzip.compress(body)
+    with open(path, "wb") as f:
+        f.write(body)
+
+
+_MNIST_FILES = {
+    "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+
+
+def _find(directory: str, names: tuple[str, ...]) -> str:
+    for name in names:
+        for candidate in (name, name + ".gz"):
+            p = os.path.join(directory, candidate)
+            if os.path.isfile(p):
+                return p
+    raise GraphadError(
+        f"no {names[0]}[.gz] in {directory!r}: load_mnist reads the four "
+        "standard MNIST IDX files (train-images-idx3-ubyte, "
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)"
+    )
+
+
+def load_mnist(path: str | os.PathLike, flatten: bool = False, normalize: bool = False) -> Split:
+    """MNIST from the four standard IDX files in directory ``path`` (raw or ``.gz``).
+
+    Returns uint8 images of shape (n, 28, 28) and uint8 labels, as
+    ``keras.datasets.mnist.load_data()``; ``flatten`` gives rows of 784 pixels
+    and ``normalize`` float32 pixels in [0, 1].
+
+    Raises
+    ------
+    GraphadError
+        If a file is missing, corrupt, truncated, or the files do not fit together.
+    """
+    directory = os.fspath(path)
+    if not os.path.isdir(directory):
+        raise GraphadError(f"load_mnist: {directory!r} is not a directory")
+    arrays = {key: read_idx(_find(directory, names)) for key, names in _MNIST_FILES.items()}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 3 or y.ndim != 1:
+            raise GraphadError(
+                f"MNIST {part} images must be 3-D and labels 1-D, got shapes "
+                f"{x.shape} and {y.shape}"
+            )
+        if len(x) != len(y):
+            raise GraphadError(f"MNIST {part} set: {len(x)} images but {len(y)} labels")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise GraphadError(f"MNIST {part} labels must be digits 0..9")
+        if flatten:
+            x = x.reshape(len(x), -1)
+        if normalize:
+            x = x.astype(np.float32) / np.float32(255)
+        arrays[f"x_{part}"] = x
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
