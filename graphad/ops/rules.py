@@ -40,6 +40,8 @@ def _ga_sum_to(g, x):
 '''
 UNREDUCE_SRC = '''
 def _ga_unreduce(g, x, axis, keepdims):
+    if not isinstance(g, np.ndarray):  # a weak Python seed (1.0) must not make float32 float64
+        g = np.asarray(g, dtype=np.result_type(g, x))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x))
