@@ -16,22 +16,80 @@ Examples
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import Any
 
 from .autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
 from .errors import (
-    DTypeError, GradientCheckError, GraphadError, LimitError, MissingInputError, ParseError,
-    ShapeError, UnknownNameError,
+    DTypeError,
+    GradientCheckError,
+    GraphadError,
+    LimitError,
+    MissingInputError,
+    ParseError,
+    ShapeError,
+    UnknownNameError,
 )  # fmt: skip
 from .expr import Expr, constant, parse, symbol, symbols
 from .graph import Graph, get_default_graph
 from .ops import (
-    abs, add, arccos, arcsin, arctan, broadcast_to, clip, concatenate, cos, cosh, defop,
-    divide, dot, equal, exp, expm1, greater, greater_equal, less, less_equal, log, log1p, log2,
-    log10, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
-    negative, not_equal, power, prod, relu, reshape, sigmoid, sign, sin, sinh, softmax,
-    softplus, sqrt, square, stack, subtract, sum, tan, tanh, transpose, where, ones_like,
+    abs,
+    add,
+    arccos,
+    arcsin,
+    arctan,
+    broadcast_to,
+    clip,
+    concatenate,
+    cos,
+    cosh,
+    defop,
+    divide,
+    dot,
+    equal,
+    exp,
+    expm1,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    log2,
+    log10,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    ones_like,
+    power,
+    prod,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    stack,
+    subtract,
+    sum,
+    tan,
+    tanh,
+    transpose,
+    where,
     zeros_like,
 )  # fmt: skip
 from .sympy_bridge import from_sympy, to_sympy
@@ -75,6 +133,22 @@ __all__ = [
     "zeros_like",
     *_LAZY,
 ]  # fmt: skip
+
+
+# Submodules named like the public function they define (``graphad.parse``,
+# ``graphad.render``): importing a submodule sets it as an attribute of the
+# package, which would hide the function. The package keeps the function.
+_FUNCTION_MODULES = frozenset({"parse", "render"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTION_MODULES and isinstance(value, types.ModuleType):
+            return  # the submodule stays importable through sys.modules
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -21,10 +21,10 @@ import numpy as np
 
 from .errors import GraphadError
 from .expr import Expr
-from .graph import Graph, ancestors
+from .graph import Graph, ancestors, gc_paused
 from .ops import OPS, apply, as_expr
 from .ops.elementwise import add, multiply
-from .ops.rules import (assert_scalar, derived_jvp, derived_vjp, ones_like, zeros_like)
+from .ops.rules import assert_scalar, derived_jvp, derived_vjp, ones_like, zeros_like
 
 __all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
 
@@ -46,12 +46,15 @@ def _resolve(graph: Graph, x: Any) -> int:
 
 def _relevant(graph: Graph, outputs: Sequence[int], wrt: Iterable[int]) -> list[int]:
     """Nodes on a path from any of ``wrt`` to any output, ascending (topological)."""
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     wrt = set(wrt)
     on_path: set[int] = set()
     for n in sorted(ancestors(graph, outputs)):
-        if n in wrt or any(a in on_path for a in nodes[n]["args"]):
-            if OPS.get(nodes[n]["op"]) is None or OPS[nodes[n]["op"]].differentiable or n in wrt:
+        if n in wrt:
+            on_path.add(n)
+        elif any(a in on_path for a in nodes[n]["args"]):
+            op = OPS.get(nodes[n]["op"])
+            if op is None or op.differentiable:  # nothing flows through comparisons
                 on_path.add(n)
     return sorted(on_path)
 
@@ -73,9 +76,10 @@ class _Scope:
                     graph.remove(n)
 
 
-def _cotangent_pass(graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr],
-                    wrt: Sequence[int]) -> dict[int, Expr]:
-    nodes = graph.nx.nodes
+def _cotangent_pass(
+    graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr], wrt: Sequence[int]
+) -> dict[int, Expr]:
+    nodes = graph._nodes
     relevant = _relevant(graph, outputs, wrt)
     rel = set(relevant)
     adj: dict[int, Expr] = {}
@@ -111,14 +115,22 @@ def _cotangent_pass(graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr],
 
 
 def _mark_adjoints(graph: Graph, adj: Mapping[int, Expr], output: int) -> None:
+    seen: dict[int, set] = {}  # one node can be many adjoints (the seed of a long sum)
     for n, a in adj.items():
         marks = graph.node(a.id).setdefault("adjoint", [])
-        if (output, n) not in marks:
+        have = seen.get(a.id)
+        if have is None:
+            have = seen[a.id] = set(marks)
+        if (output, n) not in have:
+            have.add((output, n))
             marks.append((output, n))
 
 
-def vjp(outputs: Expr | Sequence[Expr], wrt: Sequence[Any],
-        cotangents: Expr | Sequence[Any] | None = None) -> list[Expr]:
+def vjp(
+    outputs: Expr | Sequence[Expr],
+    wrt: Sequence[Any],
+    cotangents: Expr | Sequence[Any] | None = None,
+) -> list[Expr]:
     """Vector-Jacobian products: sum_i <cotangent_i, d output_i / d x> for each x in ``wrt``.
 
     Without ``cotangents``, each output is seeded with ones (the gradient of its sum).
@@ -127,7 +139,7 @@ def vjp(outputs: Expr | Sequence[Expr], wrt: Sequence[Any],
     graph = outs[0].graph
     wrt_ids = [_resolve(graph, x) for x in wrt]
     scope = _Scope(graph)
-    with graph._lock, graph.role("grad"):
+    with gc_paused(), graph._lock, graph.role("grad"):
         if cotangents is None:
             seeds = [_seed(o) for o in outs]
         else:
@@ -180,8 +192,10 @@ def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
     if wrt is None:
         names = f.free_symbols
         if len(names) != 1:
-            raise GraphadError(f"grad: say which input(s) to differentiate with respect to "
-                               f"(wrt=...); the expression uses {list(names)}")
+            raise GraphadError(
+                f"grad: say which input(s) to differentiate with respect to "
+                f"(wrt=...); the expression uses {list(names)}"
+            )
         wrt = names[0]
     if isinstance(wrt, Expr | str):
         return vjp(f, [wrt])[0]
@@ -210,8 +224,8 @@ def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
     for k, v in tangents.items():
         tan[_resolve(graph, k)] = as_expr(v, graph)
     scope = _Scope(graph)
-    nodes = graph.nx.nodes
-    with graph._lock, graph.role("grad"):
+    nodes = graph._nodes
+    with gc_paused(), graph._lock, graph.role("grad"):
         for n in _relevant(graph, [f.id], tan):
             node = nodes[n]
             if n in tan or node["op"] in ("input", "constant"):
@@ -259,7 +273,7 @@ def _jvp_by_transposition(op, tangents, ans, args, params):
 
 def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int]) -> list[int]:
     """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative)."""
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     new: dict[int, int] = dict(mapping)
     for n in sorted(ancestors(graph, outputs)):
         if n in new:
@@ -336,13 +350,31 @@ def hessian(f: Expr, wrt: Any) -> Any:
 def _register_helper_ops() -> None:
     from .ops.core import Op, register
 
-    register(Op(name="placeholder_like", impl=_no_value, nargs=1, vjp=lambda g, ans, x: [None],
-                shape=lambda s: s, dtype="first", differentiable=False, label="u", shape_of=0))
-    register(Op(name="unflatten_lead",
-                impl=lambda a, shape: np.reshape(a, tuple(shape) + np.shape(a)[1:]),
-                nargs=1, vjp=lambda g, ans, a, shape: [apply("reshape_like", g, a)],
-                shape=lambda s, shape: tuple(shape) + s[1:], dtype="first",
-                emit="np.reshape({0}, {shape} + np.shape({0})[1:])", label="reshape"))
+    register(
+        Op(
+            name="placeholder_like",
+            impl=_no_value,
+            nargs=1,
+            vjp=lambda g, ans, x: [None],
+            shape=lambda s: s,
+            dtype="first",
+            differentiable=False,
+            label="u",
+            shape_of=0,
+        )
+    )
+    register(
+        Op(
+            name="unflatten_lead",
+            impl=lambda a, shape: np.reshape(a, tuple(shape) + np.shape(a)[1:]),
+            nargs=1,
+            vjp=lambda g, ans, a, shape: [apply("reshape_like", g, a)],
+            shape=lambda s, shape: tuple(shape) + s[1:],
+            dtype="first",
+            emit="np.reshape({0}, {shape} + np.shape({0})[1:])",
+            label="reshape",
+        )
+    )
 
 
 def _no_value(*_: Any) -> Any:

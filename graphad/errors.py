@@ -62,7 +62,9 @@ class ParseError(GraphadError, ValueError):
             line = prefix + line[lo:hi] + suffix
             col = col - lo + len(prefix)
         # one display character per input character keeps the caret aligned
-        shown = "".join(ch if ch.isprintable() else "\N{SYMBOL FOR NULL}" if ch == "\0" else " " for ch in line)
+        shown = "".join(
+            ch if ch.isprintable() else "\N{SYMBOL FOR NULL}" if ch == "\0" else " " for ch in line
+        )
         return f"{self.reason} (at position {self.position})\n  {shown}\n  {' ' * col}^"
 
 

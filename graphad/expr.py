@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Expr:
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
 
     def __new__(cls, graph: Graph, nid: int) -> Expr:
-        cache = graph.__dict__.setdefault("_exprs", {})
+        cache = graph._exprs
         found = cache.get(nid)
         if found is None:
             found = object.__new__(cls)
@@ -86,9 +86,14 @@ class Expr:
     @property
     def free_symbols(self) -> tuple[str, ...]:
         """Names of the inputs this expression uses, in sorted string order."""
-        nodes = self.graph.nx.nodes
-        return tuple(sorted(nodes[n]["name"] for n in ancestors(self.graph, [self.id])
-                            if nodes[n]["op"] == "input"))
+        nodes = self.graph._nodes
+        return tuple(
+            sorted(
+                nodes[n]["name"]
+                for n in ancestors(self.graph, [self.id])
+                if nodes[n]["op"] == "input"
+            )
+        )
 
     # -- evaluation ---------------------------------------------------------------
     def eval(self, mapping: Mapping[Any, Any] | None = None, /, **values: Any) -> Any:
@@ -102,34 +107,77 @@ class Expr:
         return evaluate(self.graph, [self.id], _named_values(mapping, values))[0]
 
     # -- operators ------------------------------------------------------------------
-    def __add__(self, o): return _ops.add(self, o)
-    def __radd__(self, o): return _ops.add(o, self)
-    def __sub__(self, o): return _ops.subtract(self, o)
-    def __rsub__(self, o): return _ops.subtract(o, self)
-    def __mul__(self, o): return _ops.multiply(self, o)
-    def __rmul__(self, o): return _ops.multiply(o, self)
-    def __truediv__(self, o): return _ops.divide(self, o)
-    def __rtruediv__(self, o): return _ops.divide(o, self)
-    def __pow__(self, o): return _ops.power(self, o)
-    def __rpow__(self, o): return _ops.power(o, self)
-    def __matmul__(self, o): return _ops.matmul(self, o)
-    def __rmatmul__(self, o): return _ops.matmul(o, self)
-    def __neg__(self): return _ops.negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return _ops.abs(self)
-    def __lt__(self, o): return _ops.less(self, o)
-    def __le__(self, o): return _ops.less_equal(self, o)
-    def __gt__(self, o): return _ops.greater(self, o)
-    def __ge__(self, o): return _ops.greater_equal(self, o)
-    def __eq__(self, o): return _ops.equal(self, o)  # type: ignore[override]
-    def __ne__(self, o): return _ops.not_equal(self, o)  # type: ignore[override]
+    def __add__(self, o):
+        return _ops.add(self, o)
+
+    def __radd__(self, o):
+        return _ops.add(o, self)
+
+    def __sub__(self, o):
+        return _ops.subtract(self, o)
+
+    def __rsub__(self, o):
+        return _ops.subtract(o, self)
+
+    def __mul__(self, o):
+        return _ops.multiply(self, o)
+
+    def __rmul__(self, o):
+        return _ops.multiply(o, self)
+
+    def __truediv__(self, o):
+        return _ops.divide(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops.divide(o, self)
+
+    def __pow__(self, o):
+        return _ops.power(self, o)
+
+    def __rpow__(self, o):
+        return _ops.power(o, self)
+
+    def __matmul__(self, o):
+        return _ops.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops.matmul(o, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __lt__(self, o):
+        return _ops.less(self, o)
+
+    def __le__(self, o):
+        return _ops.less_equal(self, o)
+
+    def __gt__(self, o):
+        return _ops.greater(self, o)
+
+    def __ge__(self, o):
+        return _ops.greater_equal(self, o)
+
+    def __eq__(self, o):
+        return _ops.equal(self, o)  # type: ignore[override]
+
+    def __ne__(self, o):
+        return _ops.not_equal(self, o)  # type: ignore[override]
 
     def __hash__(self) -> int:
         return hash((id(self.graph), self.id))
 
     def __bool__(self) -> bool:
-        raise TypeError("the truth value of a graphad Expr is ambiguous: it is a symbolic "
-                        "value; use ga.where(...) for a condition, or evaluate it first")
+        raise TypeError(
+            "the truth value of a graphad Expr is ambiguous: it is a symbolic "
+            "value; use ga.where(...) for a condition, or evaluate it first"
+        )
 
     def __iter__(self):
         raise TypeError("a graphad Expr is not iterable")
@@ -196,6 +244,10 @@ class Expr:
             return None
 
 
+_ops.core.Expr = Expr  # the op table builds Exprs; expr.py imports it, so bind here
+_ops.core._PLAIN.add(Expr)
+
+
 def _named_values(mapping: Mapping[Any, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, v in (mapping or {}).items():
@@ -211,8 +263,13 @@ def _named_values(mapping: Mapping[Any, Any] | None, values: dict[str, Any]) -> 
 # -- constructors ----------------------------------------------------------------------------
 
 
-def symbol(name: str, shape: tuple[int, ...] | None = None, dtype: Any = None, *,
-           graph: Graph | None = None) -> Expr:
+def symbol(
+    name: str,
+    shape: tuple[int, ...] | None = None,
+    dtype: Any = None,
+    *,
+    graph: Graph | None = None,
+) -> Expr:
     """One input, optionally with a static shape and dtype.
 
     Examples
@@ -228,8 +285,13 @@ def symbol(name: str, shape: tuple[int, ...] | None = None, dtype: Any = None, *
     return Expr(g, g.input(name, shape, dtype))
 
 
-def symbols(names: str, *, shape: tuple[int, ...] | None = None, dtype: Any = None,
-            graph: Graph | None = None) -> Expr | tuple[Expr, ...]:
+def symbols(
+    names: str,
+    *,
+    shape: tuple[int, ...] | None = None,
+    dtype: Any = None,
+    graph: Graph | None = None,
+) -> Expr | tuple[Expr, ...]:
     """Inputs named by a string: ``symbols("x")`` is one Expr, ``symbols("x y")`` a tuple.
 
     Names are separated by spaces or commas, as in SymPy.
@@ -290,7 +352,7 @@ def to_string(e: Expr, max_nodes: int = 10_000) -> str:
     order = sorted(ancestors(graph, [e.id]))
     if len(order) > max_nodes:
         return f"<{len(order)}-node expression>"
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     text: dict[int, tuple[str, int]] = {}  # node -> (text, precedence)
     for n in order:
         node = nodes[n]
@@ -327,21 +389,69 @@ def to_string(e: Expr, max_nodes: int = 10_000) -> str:
 
 # -- parsing ---------------------------------------------------------------------------------
 
-_PARSE_FUNCTIONS = (
-    "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p log2 log10 sqrt "
-    "square abs sign maximum minimum where clip power sum mean prod max min matmul dot "
-    "transpose reshape broadcast_to concatenate stack relu sigmoid softplus softmax "
-    "log_softmax logsumexp"
-).split()
+_PARSE_FUNCTIONS = [
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "sqrt",
+    "square",
+    "abs",
+    "sign",
+    "maximum",
+    "minimum",
+    "where",
+    "clip",
+    "power",
+    "sum",
+    "mean",
+    "prod",
+    "max",
+    "min",
+    "matmul",
+    "dot",
+    "transpose",
+    "reshape",
+    "broadcast_to",
+    "concatenate",
+    "stack",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+]
 
 
 class _GraphBuilder:
     """Builds parser output straight into a graph, through the ``ga`` functions."""
 
-    _BINARY = {"+": _ops.add, "-": _ops.subtract, "*": _ops.multiply, "/": _ops.divide,
-               "**": _ops.power, "@": _ops.matmul, "<": _ops.less, "<=": _ops.less_equal,
-               ">": _ops.greater, ">=": _ops.greater_equal, "==": _ops.equal,
-               "!=": _ops.not_equal}
+    _BINARY: ClassVar[dict[str, Any]] = {
+        "+": _ops.add,
+        "-": _ops.subtract,
+        "*": _ops.multiply,
+        "/": _ops.divide,
+        "**": _ops.power,
+        "@": _ops.matmul,
+        "<": _ops.less,
+        "<=": _ops.less_equal,
+        ">": _ops.greater,
+        ">=": _ops.greater_equal,
+        "==": _ops.equal,
+        "!=": _ops.not_equal,
+    }
 
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -369,6 +479,7 @@ class _GraphBuilder:
         if func in _PARSE_FUNCTIONS:
             fn = getattr(_ops, func)
         elif func in _ops.OPS and _ops.OPS[func].custom:
+
             def fn(*a):
                 return _ops.apply(func, *a)
         else:

@@ -28,6 +28,7 @@ recursion nor networkx's generic sort.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ import numpy as np
 
 from .errors import GraphadError
 
-__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order"]
+__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused"]
 
 # Arrays with more elements than this are keyed by identity, not by content,
 # when hash-consing constants (hashing megabytes per node would dominate).
@@ -85,6 +86,9 @@ class Graph:
 
     def __init__(self) -> None:
         self.nx = nx.DiGraph()
+        # the node-attribute dict itself: networkx's ``nodes[...]`` view costs a
+        # method call per lookup, which dominates traversals of large graphs
+        self._nodes: dict[int, dict[str, Any]] = self.nx._node
         self._cons: dict[tuple, int] = {}
         self._inputs: dict[str, int] = {}
         self._next = 0
@@ -92,6 +96,7 @@ class Graph:
         self._lock = threading.RLock()
         # keeps large constants alive while they are keyed by id()
         self._pinned: list[Any] = []
+        self._exprs: dict[int, Any] = {}  # interned Expr handles, one per node
 
     # -- context management -------------------------------------------------
     def __enter__(self) -> Graph:
@@ -125,16 +130,25 @@ class Graph:
             self._next += 1
             attrs.setdefault("role", self._role_stack[-1])
             attrs["key"] = key
-            self.nx.add_node(nid, **attrs)
-            for a in set(attrs.get("args", ())):
-                self.nx.add_edge(a, nid)
+            # networkx's add_node/add_edge validate and copy on every call, which
+            # dominated building large graphs; a new node whose arguments already
+            # exist needs only these dict entries (DiGraph's documented layout).
+            g = self.nx
+            g._node[nid] = attrs
+            succ, pred = g._succ, {}
+            g._succ[nid] = {}
+            g._pred[nid] = pred
+            for a in attrs["args"]:
+                if a not in pred:
+                    edge: dict = {}
+                    succ[a][nid] = edge
+                    pred[a] = edge
+            nx._clear_cache(g)
             if key is not None:
                 self._cons[key] = nid
             return nid
 
-    def input(
-        self, name: str, shape: tuple[int, ...] | None = None, dtype: Any = None
-    ) -> int:
+    def input(self, name: str, shape: tuple[int, ...] | None = None, dtype: Any = None) -> int:
         """The input node called ``name`` (created on first use)."""
         with self._lock:
             nid = self._inputs.get(name)
@@ -149,8 +163,7 @@ class Graph:
                     )
                 if dt is not None and node["dtype"] not in (None, dt):
                     raise GraphadError(
-                        f"input {name!r} was already declared with dtype {node['dtype']}, "
-                        f"not {dt}"
+                        f"input {name!r} was already declared with dtype {node['dtype']}, not {dt}"
                     )
                 if shp is not None:
                     node["shape"] = shp
@@ -159,8 +172,15 @@ class Graph:
                 return nid
             nid = self._new(
                 None,
-                {"op": "input", "args": (), "params": (), "role": "input",
-                 "name": name, "shape": shp, "dtype": dt},
+                {
+                    "op": "input",
+                    "args": (),
+                    "params": (),
+                    "role": "input",
+                    "name": name,
+                    "shape": shp,
+                    "dtype": dt,
+                },
             )
             self._inputs[name] = nid
             return nid
@@ -182,8 +202,15 @@ class Graph:
                 self._pinned.append(value)
             return self._new(
                 key,
-                {"op": "constant", "args": (), "params": (), "role": "constant",
-                 "value": value, "shape": shape, "dtype": dtype},
+                {
+                    "op": "constant",
+                    "args": (),
+                    "params": (),
+                    "role": "constant",
+                    "value": value,
+                    "shape": shape,
+                    "dtype": dtype,
+                },
             )
 
     def apply(
@@ -195,10 +222,12 @@ class Graph:
         dtype: Any = None,
     ) -> int:
         """The node ``op(*args, **params)``, reusing an equal existing node."""
-        params = _freeze(params)
-        return self._new((op, params, tuple(args)),
-                         {"op": op, "args": tuple(args), "params": params,
-                          "shape": shape, "dtype": dtype})
+        if params:
+            params = _freeze(params)
+        return self._new(
+            (op, params, tuple(args)),
+            {"op": op, "args": tuple(args), "params": params, "shape": shape, "dtype": dtype},
+        )
 
     def remove(self, nid: int) -> None:
         """Drop a node no other node uses (for passes that clean up after themselves)."""
@@ -210,7 +239,7 @@ class Graph:
                 del self._cons[node["key"]]
             if node["op"] == "input" and self._inputs.get(node["name"]) == nid:
                 del self._inputs[node["name"]]
-            self.__dict__.get("_exprs", {}).pop(nid, None)
+            self._exprs.pop(nid, None)
             self.nx.remove_node(nid)
 
     # -- queries ----------------------------------------------------------------
@@ -224,16 +253,16 @@ class Graph:
         return self.nx.nodes
 
     def node(self, nid: int) -> dict[str, Any]:
-        return self.nx.nodes[nid]
+        return self._nodes[nid]
 
     def op(self, nid: int) -> str:
-        return self.nx.nodes[nid]["op"]
+        return self._nodes[nid]["op"]
 
     def args(self, nid: int) -> tuple[int, ...]:
-        return self.nx.nodes[nid]["args"]
+        return self._nodes[nid]["args"]
 
     def params(self, nid: int) -> dict[str, Any]:
-        return dict(self.nx.nodes[nid]["params"])
+        return dict(self._nodes[nid]["params"])
 
     def inputs(self) -> dict[str, int]:
         """Mapping of input name to node id."""
@@ -253,17 +282,36 @@ class Graph:
         return f"<graphad.Graph with {len(self)} nodes, inputs {sorted(self._inputs)}>"
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a pass allocates many nodes.
+
+    Graph nodes are long-lived dicts and tuples without cycles worth
+    collecting; letting the collector rescan the whole growing graph made large
+    transformations several times slower.  Nesting is safe.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def ancestors(graph: Graph, outputs: Iterable[int]) -> set[int]:
     """Every node the outputs depend on, the outputs included (iterative)."""
     seen: set[int] = set()
     stack = list(outputs)
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     while stack:
         n = stack.pop()
         if n in seen:
             continue
         seen.add(n)
-        stack.extend(a for a in nodes[n]["args"] if a not in seen)
+        for a in nodes[n]["args"]:
+            if a not in seen:
+                stack.append(a)
     return seen
 
 

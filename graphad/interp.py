@@ -28,8 +28,9 @@ def prepare_input(graph: Graph, nid: int, value: Any) -> Any:
         value = to_array()
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise DTypeError(f"input {name!r}: expected numbers, got dtype {arr.dtype} "
-                         f"(from {type(value).__name__})")
+        raise DTypeError(
+            f"input {name!r}: expected numbers, got dtype {arr.dtype} (from {type(value).__name__})"
+        )
     want = node["dtype"]
     if want is not None and arr.dtype != want:
         if not np.can_cast(arr.dtype, want, casting="same_kind"):
@@ -41,8 +42,9 @@ def prepare_input(graph: Graph, nid: int, value: Any) -> Any:
     return arr
 
 
-def run_node(op_name: str, params: dict, args: list, graph: Graph | None = None,
-             nid: int | None = None) -> Any:
+def run_node(
+    op_name: str, params: dict, args: list, graph: Graph | None = None, nid: int | None = None
+) -> Any:
     """Apply one op to NumPy values, turning NumPy's errors into graphad's."""
     op = OPS[op_name]
     try:
@@ -52,12 +54,17 @@ def run_node(op_name: str, params: dict, args: list, graph: Graph | None = None,
     except (ValueError, IndexError) as exc:
         shapes = ", ".join(str(np.shape(a)) for a in args)
         where = f" (node v{nid})" if nid is not None else ""
-        raise ShapeError(f"{op_name}{where}: cannot apply to operands of shapes {shapes}: "
-                         f"{exc}") from None
+        raise ShapeError(
+            f"{op_name}{where}: cannot apply to operands of shapes {shapes}: {exc}"
+        ) from None
 
 
-def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any],
-             known: Mapping[int, Any] | None = None) -> list[Any]:
+def evaluate(
+    graph: Graph,
+    outputs: Iterable[int],
+    values: Mapping[str, Any],
+    known: Mapping[int, Any] | None = None,
+) -> list[Any]:
     """Evaluate the output nodes given input values by name.
 
     Values for inputs the outputs do not use are ignored; a missing one raises
@@ -67,10 +74,12 @@ def evaluate(graph: Graph, outputs: Iterable[int], values: Mapping[str, Any],
     outputs = list(outputs)
     known = known or {}
     order = _needed(graph, outputs, known)
-    nodes = graph.nx.nodes
-    missing = sorted(nodes[n]["name"] for n in order
-                     if nodes[n]["op"] == "input" and nodes[n]["name"] not in values
-                     and n not in known)
+    nodes = graph._nodes
+    missing = sorted(
+        nodes[n]["name"]
+        for n in order
+        if nodes[n]["op"] == "input" and nodes[n]["name"] not in values and n not in known
+    )
     if missing:
         raise MissingInputError(f"no value given for input(s) {', '.join(map(repr, missing))}")
     # remaining uses of each value, so that it can be dropped after the last one
@@ -110,7 +119,7 @@ def _needed(graph: Graph, outputs: list[int], known: Mapping[int, Any]) -> list[
         return topo_order(graph, outputs)
     seen: set[int] = set()
     stack = list(outputs)
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     while stack:
         n = stack.pop()
         if n in seen:

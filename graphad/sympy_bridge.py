@@ -34,7 +34,7 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
     import sympy as sp
 
     graph = e.graph
-    nodes = graph.nx.nodes
+    nodes = graph._nodes
     out: dict[int, Any] = {}
     for n in sorted(ancestors(graph, [e.id])):
         node = nodes[n]
@@ -44,8 +44,10 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
         elif op == "constant":
             v = np.asarray(node["value"])
             if v.ndim:
-                raise GraphadError(f"to_sympy: node v{n} is a tensor constant of shape "
-                                   f"{v.shape}; only scalar graphs convert")
+                raise GraphadError(
+                    f"to_sympy: node v{n} is a tensor constant of shape "
+                    f"{v.shape}; only scalar graphs convert"
+                )
             item = v.item()
             out[n] = sp.Integer(item) if isinstance(item, int | bool) else sp.Float(item)
             if isinstance(node["value"], float) and float(item).is_integer() and abs(item) < 1e15:
@@ -60,9 +62,19 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
 
 def _sympy_table(sp) -> dict[Any, Any]:
     return {
-        sp.sin: E.sin, sp.cos: E.cos, sp.tan: E.tan, sp.asin: E.arcsin, sp.acos: E.arccos,
-        sp.atan: E.arctan, sp.sinh: E.sinh, sp.cosh: E.cosh, sp.tanh: E.tanh, sp.exp: E.exp,
-        sp.log: E.log, sp.Abs: E.abs, sp.sign: E.sign,
+        sp.sin: E.sin,
+        sp.cos: E.cos,
+        sp.tan: E.tan,
+        sp.asin: E.arcsin,
+        sp.acos: E.arccos,
+        sp.atan: E.arctan,
+        sp.sinh: E.sinh,
+        sp.cosh: E.cosh,
+        sp.tanh: E.tanh,
+        sp.exp: E.exp,
+        sp.log: E.log,
+        sp.Abs: E.abs,
+        sp.sign: E.sign,
     }
 
 
@@ -114,7 +126,7 @@ def _convert(sp, g: Graph, node, args: list, table) -> Expr:
             acc = fn(acc, a)
         return acc
     if node.is_Pow:
-        base, ex = node.args
+        ex = node.args[1]
         if ex == sp.Rational(1, 2):
             return E.sqrt(args[0])
         return E.power(args[0], args[1])
@@ -127,9 +139,14 @@ def _convert(sp, g: Graph, node, args: list, table) -> Expr:
     if isinstance(node, sp.Piecewise):
         return _piecewise(sp, g, node)
     if node.is_Relational:
-        rel = {sp.StrictLessThan: E.less, sp.LessThan: E.less_equal,
-               sp.StrictGreaterThan: E.greater, sp.GreaterThan: E.greater_equal,
-               sp.Equality: E.equal, sp.Unequality: E.not_equal}
+        rel = {
+            sp.StrictLessThan: E.less,
+            sp.LessThan: E.less_equal,
+            sp.StrictGreaterThan: E.greater,
+            sp.GreaterThan: E.greater_equal,
+            sp.Equality: E.equal,
+            sp.Unequality: E.not_equal,
+        }
         for cls, fn in rel.items():
             if isinstance(node, cls):
                 return fn(args[0], args[1])

@@ -11,9 +11,41 @@ from typing import Any
 from ..errors import GraphadError
 from .core import OPS, Op, apply, as_expr, const_value, register
 from .elementwise import (
-    abs, add, arccos, arcsin, arctan, clip, cos, cosh, divide, equal, exp, expm1, greater,
-    greater_equal, less, less_equal, log, log1p, log2, log10, maximum, minimum, multiply,
-    negative, not_equal, power, sign, sin, sinh, sqrt, square, subtract, tan, tanh, where,
+    abs,
+    add,
+    arccos,
+    arcsin,
+    arctan,
+    clip,
+    cos,
+    cosh,
+    divide,
+    equal,
+    exp,
+    expm1,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    log2,
+    log10,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    square,
+    subtract,
+    tan,
+    tanh,
+    where,
 )  # fmt: skip
 from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
 from .nn import log_softmax, relu, sigmoid, softmax, softplus
@@ -88,9 +120,11 @@ def defop(
 
         try:
             sig = inspect.signature(impl)
-            pos = [p for p in sig.parameters.values()
-                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                   and p.default is p.empty]
+            pos = [
+                p
+                for p in sig.parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+            ]
             nargs = len(pos) or 1
         except (TypeError, ValueError):  # NumPy ufuncs have no signature
             nargs = getattr(impl, "nin", 1)
@@ -98,21 +132,32 @@ def defop(
     def _vjp(g, ans, *args, **params):
         cots = list(vjp(g, *args))
         if len(cots) != len(args):
-            raise GraphadError(f"VJP of {name} returned {len(cots)} cotangents for "
-                               f"{len(args)} inputs")
+            raise GraphadError(
+                f"VJP of {name} returned {len(cots)} cotangents for {len(args)} inputs"
+            )
         return [None if c is None else as_expr(c, g.graph) for c in cots]
 
     _jvp = None
     if jvp is not None:
+
         def _jvp(tangents, ans, *args, **params):
             return jvp(tangents, *args)
 
-    op = register(Op(
-        name=name, impl=impl, nargs=nargs, vjp=_vjp, jvp=_jvp, shape=None,
-        dtype=lambda *a, **p: None,
-        sympy=None if sympy is None else (lambda sp, *a, **p: sympy(*a)),
-        custom=True, label=name, doc=getattr(impl, "__doc__", "") or "",
-    ))
+    op = register(
+        Op(
+            name=name,
+            impl=impl,
+            nargs=nargs,
+            vjp=_vjp,
+            jvp=_jvp,
+            shape=None,
+            dtype=lambda *a, **p: None,
+            sympy=None if sympy is None else (lambda sp, *a, **p: sympy(*a)),
+            custom=True,
+            label=name,
+            doc=getattr(impl, "__doc__", "") or "",
+        )
+    )
 
     def fn(*args):
         return apply(name, *args)

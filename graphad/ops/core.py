@@ -9,6 +9,7 @@ input domain the op-table tests sample from.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from ..graph import Graph, get_default_graph
 __all__ = ["Op", "OPS", "register", "apply", "as_expr", "graph_of", "const_value"]
 
 Shape = tuple[int, ...] | None
+Expr: Any = None  # graphad.expr.Expr, bound by that module (it imports this one)
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,17 @@ def register(op: Op) -> Op:
 
 def graph_of(*values: Any) -> Graph:
     """The graph the Expr arguments live in (default graph if none is an Expr)."""
-    from ..expr import Expr
-
     found: Graph | None = None
+    if len(values) <= 3 and not any(type(v) in (list, tuple) for v in values):
+        for v in values:  # the common case: a few scalars and Exprs
+            if type(v) is Expr:
+                if found is None:
+                    found = v.graph
+                elif v.graph is not found:
+                    raise GraphadError(
+                        "operands belong to different graphs; build them inside one ga.Graph()"
+                    )
+        return found if found is not None else get_default_graph()
     stack = list(values)
     while stack:
         v = stack.pop()
@@ -134,9 +144,7 @@ def graph_of(*values: Any) -> Graph:
 
 def as_expr(value: Any, graph: Graph | None = None):
     """Wrap a Python/NumPy value as a constant Expr (Exprs pass through)."""
-    from ..expr import Expr
-
-    if isinstance(value, Expr):
+    if type(value) is Expr:
         return value
     to_expr = getattr(value, "__graphad_expr__", None)  # e.g. a tape's Variable
     if to_expr is not None:
@@ -157,14 +165,8 @@ def const_value(e) -> Any:
     return node["value"] if node["op"] == "constant" else None
 
 
-def _dtype_key(graph: Graph, nid: int) -> Any:
-    node = graph.node(nid)
-    if node["op"] == "constant" and node["dtype"] is None:
-        return type(node["value"])  # weak Python scalar
-    return node["dtype"]
-
-
 _WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
+_PLAIN: set[type] = {bool, int, float}  # graphad.expr adds Expr
 
 
 @functools.lru_cache(maxsize=4096)
@@ -189,8 +191,6 @@ def apply(op_name: str, *args: Any, **params: Any):
     Static shapes are checked here (``ShapeError`` naming the op and shapes);
     unknown shapes are checked when the expression is evaluated.
     """
-    from ..expr import Expr
-
     op = OPS[op_name]
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
@@ -201,28 +201,47 @@ def apply(op_name: str, *args: Any, **params: Any):
         raise GraphadError(f"{op_name} takes {op.nargs} argument(s), got {len(args)}")
     for a in args:
         # eager values (a tape's Variables and tensors) record the op and compute it now
-        recorder = getattr(a, "__graphad_eager__", None)
-        if recorder is not None:
-            return recorder().record(op_name, args, params)
+        if type(a) not in _PLAIN:
+            recorder = getattr(a, "__graphad_eager__", None)
+            if recorder is not None:
+                return recorder().record(op_name, args, params)
     graph = graph_of(*args)
-    exprs = [as_expr(a, graph) for a in args]
-    ids = tuple(e.id for e in exprs)
-    shapes = [graph.node(i)["shape"] for i in ids]
+    ids = tuple(as_expr(a, graph).id for a in args)
+    nodes = graph._nodes
+    arg_nodes = [nodes[i] for i in ids]
+    if (
+        op.elementwise
+        and not params
+        and not op.custom
+        and all(n["op"] == "constant" and type(n["value"]) in _WEAK_SAMPLE for n in arg_nodes)
+    ):
+        folded = _fold_weak(op, [n["value"] for n in arg_nodes])
+        if folded is not None:
+            return Expr(graph, graph.constant(folded))
+    shapes = [n["shape"] for n in arg_nodes]
     shape: Shape = None
-    if op.shape is not None and all(s is not None for s in shapes):
+    if op.shape is not None and None not in shapes:
         try:
             shape = op.shape(*shapes, **params)
         except ShapeError:
             raise
         except (ValueError, IndexError, TypeError) as exc:
-            raise ShapeError(f"{op_name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}") from None
+            raise ShapeError(
+                f"{op_name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}"
+            ) from None
     if callable(op.dtype):
-        dtype = op.dtype(*[graph.node(i)["dtype"] for i in ids], **params)
+        dtype = op.dtype(*[n["dtype"] for n in arg_nodes], **params)
     else:
-        dtype = _result_dtype(op.dtype, tuple(_dtype_key(graph, i) for i in ids))
-    params_t = tuple(sorted(params.items()))
+        dtype = _result_dtype(
+            op.dtype,
+            tuple(
+                type(n["value"]) if n["op"] == "constant" and n["dtype"] is None else n["dtype"]
+                for n in arg_nodes
+            ),
+        )
+    params_t = tuple(sorted(params.items())) if params else ()
     nid = graph.apply(op_name, ids, params_t, shape, dtype)
-    node = graph.node(nid)
+    node = nodes[nid]
     if "sclass" not in node:
         node["sclass"] = _shape_class(op, graph, ids, shape, nid)
     return Expr(graph, nid)
@@ -256,6 +275,29 @@ def _shape_class(op: Op, graph: Graph, ids: tuple[int, ...], shape: Shape, nid: 
     if shape is not None:
         return frozenset() if shape == () else frozenset([shape])
     return frozenset([nid])
+
+
+def _fold_weak(op: Op, values: list) -> bool | int | float | None:
+    """Python scalars combined stay Python scalars (weakly typed), as in NumPy 2:
+    ``x32 * (1.0 / 3)`` is float32, so ``1.0 / 3`` is folded here, not built as a
+    float64 node.  Integer powers that would overflow int64 fold to floats."""
+    if op.name == "power" and all(type(v) is int for v in values):
+        base, ex = values
+        if ex < 0 or (abs(base) > 1 and ex * math.log2(abs(base)) > 62):
+            try:
+                return float(base) ** ex
+            except (OverflowError, ZeroDivisionError):
+                return math.inf if base > 0 or ex % 2 == 0 else -math.inf
+    with np.errstate(all="ignore"):
+        try:
+            out = op.impl(*values)
+        except (ValueError, TypeError, ArithmeticError):
+            return None
+    out = np.asarray(out)
+    if out.ndim != 0:
+        return None
+    item = out.item()
+    return item if type(item) in _WEAK_SAMPLE else None
 
 
 def _fmt_shapes(shapes: Sequence[Shape]) -> str:

@@ -20,7 +20,7 @@ from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like
 
 __all__ = ["matmul", "dot", "transpose", "reshape", "broadcast_to", "concatenate", "stack"]
 
-MATMUL_GRAD_SRC = '''
+MATMUL_GRAD_SRC = """
 def _ga_as_2d(g, a, b):
     a1 = a[None, :] if np.ndim(a) == 1 else a
     b1 = b[:, None] if np.ndim(b) == 1 else b
@@ -55,7 +55,7 @@ def _ga_matmul_grad_b(g, a, b):
     g1, a1, b1 = _ga_as_2d(g, np.asarray(a), np.asarray(b))
     r = np.matmul(np.swapaxes(a1, -1, -2), g1)
     return _ga_reduce_to(r, b1).reshape(np.shape(b))
-'''
+"""
 
 
 def _matmul_shape(a, b):
@@ -66,7 +66,8 @@ def _matmul_shape(a, b):
     if a2[-1] != b2[-2]:
         raise ShapeError(
             f"matmul: shapes {a} and {b} are not aligned: {a2[-1]} (last axis of the first) "
-            f"!= {b2[-2]} (second-to-last axis of the second)")
+            f"!= {b2[-2]} (second-to-last axis of the second)"
+        )
     try:
         batch = np.broadcast_shapes(a2[:-2], b2[:-2])
     except ValueError:
@@ -93,23 +94,64 @@ def _matmul_jvp(tangents, ans, a, b):
     return terms[0] if len(terms) == 1 else add(*terms)
 
 
-register(Op(name="matmul", impl=np.matmul, nargs=2, vjp=_matmul_vjp, jvp=_matmul_jvp,
-            shape=_matmul_shape, dtype="promote", emit="{0} @ {1}", infix="@", precedence=20,
-            sympy=lambda sp, a, b: a * b, label="@", domain=[(-2, 2), (-2, 2)],
-            doc="Matrix product with NumPy's ``matmul`` semantics (1-D operands and batches)."))
-_grad_impls = {n: _exec_helper(MATMUL_GRAD_SRC, f"_ga_{n}") for n in ("matmul_grad_a",
-                                                                      "matmul_grad_b")}
+register(
+    Op(
+        name="matmul",
+        impl=np.matmul,
+        nargs=2,
+        vjp=_matmul_vjp,
+        jvp=_matmul_jvp,
+        shape=_matmul_shape,
+        dtype="promote",
+        emit="{0} @ {1}",
+        infix="@",
+        precedence=20,
+        sympy=lambda sp, a, b: a * b,
+        label="@",
+        domain=[(-2, 2), (-2, 2)],
+        doc="Matrix product with NumPy's ``matmul`` semantics (1-D operands and batches).",
+    )
+)
+_grad_impls = {
+    n: _exec_helper(MATMUL_GRAD_SRC, f"_ga_{n}") for n in ("matmul_grad_a", "matmul_grad_b")
+}
 # d/dg, d/da (a is only a shape there), d/db of the linear maps above
-register(Op(name="matmul_grad_a", impl=_grad_impls["matmul_grad_a"], nargs=3,
-            vjp=lambda h, ans, g, a, b: [sum_to(matmul(h, b), g), None,
-                                         apply("matmul_grad_b", g, h, b)],
-            shape=lambda g, a, b: a, dtype="promote", emit="_ga_matmul_grad_a({0}, {1}, {2})",
-            helper=MATMUL_GRAD_SRC, label="matmul_grad_a", shape_of=1))
-register(Op(name="matmul_grad_b", impl=_grad_impls["matmul_grad_b"], nargs=3,
-            vjp=lambda h, ans, g, a, b: [sum_to(matmul(a, h), g),
-                                         apply("matmul_grad_a", g, a, h), None],
-            shape=lambda g, a, b: b, dtype="promote", emit="_ga_matmul_grad_b({0}, {1}, {2})",
-            helper=MATMUL_GRAD_SRC, label="matmul_grad_b", shape_of=2))
+register(
+    Op(
+        name="matmul_grad_a",
+        impl=_grad_impls["matmul_grad_a"],
+        nargs=3,
+        vjp=lambda h, ans, g, a, b: [
+            sum_to(matmul(h, b), g),
+            None,
+            apply("matmul_grad_b", g, h, b),
+        ],
+        shape=lambda g, a, b: a,
+        dtype="promote",
+        emit="_ga_matmul_grad_a({0}, {1}, {2})",
+        helper=MATMUL_GRAD_SRC,
+        label="matmul_grad_a",
+        shape_of=1,
+    )
+)
+register(
+    Op(
+        name="matmul_grad_b",
+        impl=_grad_impls["matmul_grad_b"],
+        nargs=3,
+        vjp=lambda h, ans, g, a, b: [
+            sum_to(matmul(a, h), g),
+            apply("matmul_grad_a", g, a, h),
+            None,
+        ],
+        shape=lambda g, a, b: b,
+        dtype="promote",
+        emit="_ga_matmul_grad_b({0}, {1}, {2})",
+        helper=MATMUL_GRAD_SRC,
+        label="matmul_grad_b",
+        shape_of=2,
+    )
+)
 
 
 def matmul(a, b):
@@ -143,10 +185,20 @@ def _transpose_vjp(g, ans, x, axes):
     return [transpose(g, inverse)]
 
 
-register(Op(name="transpose", impl=np.transpose, vjp=_transpose_vjp,
-            jvp=_linear_jvp("transpose"), shape=_transpose_shape, dtype="first",
-            emit="np.transpose({0}, axes={axes})", sympy=lambda sp, x, axes=None: x,
-            label="T", test_params=({"axes": None},)))
+register(
+    Op(
+        name="transpose",
+        impl=np.transpose,
+        vjp=_transpose_vjp,
+        jvp=_linear_jvp("transpose"),
+        shape=_transpose_shape,
+        dtype="first",
+        emit="np.transpose({0}, axes={axes})",
+        sympy=lambda sp, x, axes=None: x,
+        label="T",
+        test_params=({"axes": None},),
+    )
+)
 
 
 def transpose(x, axes=None):
@@ -168,11 +220,20 @@ def _reshape_shape(s, shape):
     return tuple(shape)
 
 
-register(Op(name="reshape", impl=np.reshape,
-            vjp=lambda g, ans, x, shape: [apply("reshape_like", g, x)],
-            jvp=_linear_jvp("reshape"), shape=_reshape_shape, dtype="first",
-            emit="np.reshape({0}, {shape})", sympy=lambda sp, x, shape: x, label="reshape",
-            test_params=({"shape": (-1,)},)))
+register(
+    Op(
+        name="reshape",
+        impl=np.reshape,
+        vjp=lambda g, ans, x, shape: [apply("reshape_like", g, x)],
+        jvp=_linear_jvp("reshape"),
+        shape=_reshape_shape,
+        dtype="first",
+        emit="np.reshape({0}, {shape})",
+        sympy=lambda sp, x, shape: x,
+        label="reshape",
+        test_params=({"shape": (-1,)},),
+    )
+)
 
 
 def reshape(x, shape, *more):
@@ -192,11 +253,20 @@ def _broadcast_to_shape(s, shape):
     return tuple(shape)
 
 
-register(Op(name="broadcast_to", impl=np.broadcast_to,
-            vjp=lambda g, ans, x, shape: [sum_to(g, x)], jvp=_linear_jvp("broadcast_to"),
-            shape=_broadcast_to_shape, dtype="first", emit="np.broadcast_to({0}, {shape})",
-            sympy=lambda sp, x, shape: x, label="broadcast_to",
-            test_params=({"shape": (2, 3, 4)},)))
+register(
+    Op(
+        name="broadcast_to",
+        impl=np.broadcast_to,
+        vjp=lambda g, ans, x, shape: [sum_to(g, x)],
+        jvp=_linear_jvp("broadcast_to"),
+        shape=_broadcast_to_shape,
+        dtype="first",
+        emit="np.broadcast_to({0}, {shape})",
+        sympy=lambda sp, x, shape: x,
+        label="broadcast_to",
+        test_params=({"shape": (2, 3, 4)},),
+    )
+)
 
 
 def broadcast_to(x, shape):
@@ -206,14 +276,14 @@ def broadcast_to(x, shape):
 
 # -- concatenate / stack -------------------------------------------------------------------
 
-CONCAT_PART_SRC = '''
+CONCAT_PART_SRC = """
 def _ga_concat_part(g, *xs, index, axis):
     start = sum(np.shape(x)[axis] for x in xs[:index])
     stop = start + np.shape(xs[index])[axis]
     sl = [slice(None)] * np.ndim(g)
     sl[axis] = slice(start, stop)
     return g[tuple(sl)]
-'''
+"""
 
 
 def _concat_shape(*shapes, axis=0):
@@ -221,7 +291,7 @@ def _concat_shape(*shapes, axis=0):
     if nd == 0 or any(len(s) != nd for s in shapes) or not -nd <= axis < nd:
         raise ShapeError(f"concatenate: cannot join shapes {list(shapes)} along axis {axis}")
     ax = axis % nd
-    rest = {s[:ax] + s[ax + 1:] for s in shapes}
+    rest = {s[:ax] + s[ax + 1 :] for s in shapes}
     if len(rest) != 1:
         raise ShapeError(f"concatenate: shapes {list(shapes)} differ off axis {axis}")
     out = list(shapes[0])
@@ -234,14 +304,25 @@ def _concat_vjp(g, ans, *xs, axis):
 
 
 def _concat_jvp(tangents, ans, *xs, axis):
-    return concatenate([zeros_like(x) if t is None else t for t, x in zip(tangents, xs)],
-                       axis=axis)
+    return concatenate(
+        [zeros_like(x) if t is None else t for t, x in zip(tangents, xs, strict=True)], axis=axis
+    )
 
 
-register(Op(name="concatenate", impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
-            nargs=None, vjp=_concat_vjp, jvp=_concat_jvp, shape=_concat_shape,
-            dtype="promote", emit=lambda a, p: f"np.concatenate(({', '.join(a)},), "
-            f"axis={p['axis']!r})", label="concat", test_params=({"axis": 0},)))
+register(
+    Op(
+        name="concatenate",
+        impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
+        nargs=None,
+        vjp=_concat_vjp,
+        jvp=_concat_jvp,
+        shape=_concat_shape,
+        dtype="promote",
+        emit=lambda a, p: f"np.concatenate(({', '.join(a)},), axis={p['axis']!r})",
+        label="concat",
+        test_params=({"axis": 0},),
+    )
+)
 
 
 def _concat_part_vjp(h, ans, g, *xs, index, axis):
@@ -249,11 +330,21 @@ def _concat_part_vjp(h, ans, g, *xs, index, axis):
     return [concatenate(pieces, axis=axis)] + [None] * len(xs)
 
 
-register(Op(name="concat_part", impl=_exec_helper(CONCAT_PART_SRC, "_ga_concat_part"),
-            nargs=None, vjp=_concat_part_vjp,
-            shape=lambda g, *xs, index, axis: xs[index], dtype="first",
-            emit=lambda a, p: f"_ga_concat_part({', '.join(a)}, index={p['index']!r}, "
-            f"axis={p['axis']!r})", helper=CONCAT_PART_SRC, label="slice"))
+register(
+    Op(
+        name="concat_part",
+        impl=_exec_helper(CONCAT_PART_SRC, "_ga_concat_part"),
+        nargs=None,
+        vjp=_concat_part_vjp,
+        shape=lambda g, *xs, index, axis: xs[index],
+        dtype="first",
+        emit=lambda a, p: (
+            f"_ga_concat_part({', '.join(a)}, index={p['index']!r}, axis={p['axis']!r})"
+        ),
+        helper=CONCAT_PART_SRC,
+        label="slice",
+    )
+)
 
 
 def concatenate(arrays, axis=0):
@@ -276,19 +367,36 @@ def _stack_part_vjp(h, ans, g, index, count, axis):
     return [stack([h if i == index else zeros_like(h) for i in range(count)], axis=axis)]
 
 
-register(Op(name="stack", impl=lambda *xs, axis: np.stack(xs, axis=axis), nargs=None,
-            vjp=lambda g, ans, *xs, axis: [
-                apply("stack_part", g, index=i, count=len(xs), axis=axis)
-                for i in range(len(xs))],
-            jvp=lambda ts, ans, *xs, axis: stack(
-                [zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis=axis),
-            shape=_stack_shape, dtype="promote",
-            emit=lambda a, p: f"np.stack(({', '.join(a)},), axis={p['axis']!r})",
-            label="stack", test_params=({"axis": 0},)))
-register(Op(name="stack_part", impl=lambda g, index, count, axis: np.take(g, index, axis=axis),
-            vjp=_stack_part_vjp, jvp=_linear_jvp("stack_part"),
-            shape=lambda s, index, count, axis: s[:axis % len(s)] + s[axis % len(s) + 1:],
-            dtype="first", emit="np.take({0}, {index}, axis={axis})", label="take"))
+register(
+    Op(
+        name="stack",
+        impl=lambda *xs, axis: np.stack(xs, axis=axis),
+        nargs=None,
+        vjp=lambda g, ans, *xs, axis: [
+            apply("stack_part", g, index=i, count=len(xs), axis=axis) for i in range(len(xs))
+        ],
+        jvp=lambda ts, ans, *xs, axis: stack(
+            [zeros_like(x) if t is None else t for t, x in zip(ts, xs, strict=True)], axis=axis
+        ),
+        shape=_stack_shape,
+        dtype="promote",
+        emit=lambda a, p: f"np.stack(({', '.join(a)},), axis={p['axis']!r})",
+        label="stack",
+        test_params=({"axis": 0},),
+    )
+)
+register(
+    Op(
+        name="stack_part",
+        impl=lambda g, index, count, axis: np.take(g, index, axis=axis),
+        vjp=_stack_part_vjp,
+        jvp=_linear_jvp("stack_part"),
+        shape=lambda s, index, count, axis: s[: axis % len(s)] + s[axis % len(s) + 1 :],
+        dtype="first",
+        emit="np.take({0}, {index}, axis={axis})",
+        label="take",
+    )
+)
 
 
 def stack(arrays, axis=0):

@@ -16,21 +16,30 @@ from .rules import _exec_helper
 __all__ = ["relu", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 relu = _elementwise(
-    "relu", lambda x: np.maximum(x, 0), lambda ans, x: [greater(x, 0)], dtype="promote",
-    emit="np.maximum({0}, 0)", sympy=lambda sp, x: sp.Max(x, 0),
+    "relu",
+    lambda x: np.maximum(x, 0),
+    lambda ans, x: [greater(x, 0)],
+    dtype="promote",
+    emit="np.maximum({0}, 0)",
+    sympy=lambda sp, x: sp.Max(x, 0),
     doc="Rectified linear unit ``max(x, 0)``.  Convention: relu'(0) = 0 (as JAX and PyTorch).",
 )
 sigmoid = _elementwise(
-    "sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)),
+    "sigmoid",
+    lambda x: np.exp(-np.logaddexp(0, -x)),
     lambda ans, x: [multiply(ans, subtract(1.0, ans))],
-    emit="np.exp(-np.logaddexp(0, -{0}))", sympy=lambda sp, x: 1 / (1 + sp.exp(-x)),
+    emit="np.exp(-np.logaddexp(0, -{0}))",
+    sympy=lambda sp, x: 1 / (1 + sp.exp(-x)),
     domain=[(-4.0, 4.0)],
     doc="Logistic sigmoid ``1 / (1 + exp(-x))``, computed as ``exp(-logaddexp(0, -x))`` so "
     "that it neither overflows nor loses the tails.",
 )
 softplus = _elementwise(
-    "softplus", lambda x: np.logaddexp(0, x), lambda ans, x: [sigmoid(x)],
-    emit="np.logaddexp(0, {0})", sympy=lambda sp, x: sp.log(1 + sp.exp(x)),
+    "softplus",
+    lambda x: np.logaddexp(0, x),
+    lambda ans, x: [sigmoid(x)],
+    emit="np.logaddexp(0, {0})",
+    sympy=lambda sp, x: sp.log(1 + sp.exp(x)),
     doc="``log(1 + exp(x))``, computed as ``logaddexp(0, x)`` (finite at x = ±1000).",
 )
 
@@ -56,14 +65,14 @@ def _log_softmax_jvp(tangents, ans, x, axis):
     return subtract(t, apply("sum", multiply(exp(ans), t), axis=axis, keepdims=True))
 
 
-LOG_SOFTMAX_SRC = '''
+LOG_SOFTMAX_SRC = """
 def _ga_log_softmax(x, axis=-1):
     x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
     s = x - np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):
         return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
-'''
+"""
 
 
 def _check_axis(name):
@@ -77,17 +86,28 @@ def _check_axis(name):
 
 
 def _softmax_family(name, src, fn_name, vjp, jvp, doc):
-    op = register(Op(
-        name=name, impl=_exec_helper(src, fn_name), nargs=1, vjp=vjp, jvp=jvp,
-        shape=_check_axis(name), dtype="float", emit=f"{fn_name}({{0}}, axis={{axis}})",
-        helper=src, domain=[(-3.0, 3.0)], test_params=({"axis": -1}, {"axis": 0}), doc=doc,
-        sympy=(lambda sp, x, axis=-1: sp.Integer(1)) if name == "softmax"
-        else (lambda sp, x, axis=-1: sp.Integer(0)),
-    ))
+    op = register(
+        Op(
+            name=name,
+            impl=_exec_helper(src, fn_name),
+            nargs=1,
+            vjp=vjp,
+            jvp=jvp,
+            shape=_check_axis(name),
+            dtype="float",
+            emit=f"{fn_name}({{0}}, axis={{axis}})",
+            helper=src,
+            domain=[(-3.0, 3.0)],
+            test_params=({"axis": -1}, {"axis": 0}),
+            doc=doc,
+            sympy=(lambda sp, x, axis=-1: sp.Integer(1))
+            if name == "softmax"
+            else (lambda sp, x, axis=-1: sp.Integer(0)),
+        )
+    )
 
     def fn(x, axis=-1):
-        return apply(name, x, axis=axis if axis is None or isinstance(axis, int)
-                     else tuple(axis))
+        return apply(name, x, axis=axis if axis is None or isinstance(axis, int) else tuple(axis))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -96,11 +116,19 @@ def _softmax_family(name, src, fn_name, vjp, jvp, doc):
 
 
 softmax = _softmax_family(
-    "softmax", SOFTMAX_SRC, "_ga_softmax", _softmax_vjp, _softmax_jvp,
+    "softmax",
+    SOFTMAX_SRC,
+    "_ga_softmax",
+    _softmax_vjp,
+    _softmax_jvp,
     "``exp(x) / sum(exp(x))`` along ``axis`` (default -1), shifted by the maximum for "
     "stability.  An all ``-inf`` slice gives zeros.",
 )
 log_softmax = _softmax_family(
-    "log_softmax", LOG_SOFTMAX_SRC, "_ga_log_softmax", _log_softmax_vjp, _log_softmax_jvp,
+    "log_softmax",
+    LOG_SOFTMAX_SRC,
+    "_ga_log_softmax",
+    _log_softmax_vjp,
+    _log_softmax_jvp,
     "``x - logsumexp(x)`` along ``axis`` (default -1), computed stably.",
 )

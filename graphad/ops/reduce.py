@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .core import Op, apply, register
-from .elementwise import divide, equal, exp, multiply, subtract
+from .elementwise import divide, equal, multiply
 from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp"]
@@ -31,15 +31,36 @@ def reduced_shape(name, shape, axis, keepdims):
     return tuple(n for i, n in enumerate(shape) if i not in norm)
 
 
-def _reduction(name, impl, vjp, *, jvp=None, dtype="promote", sympy=None, emit=None,
-               helper=None, domain=None, doc=""):
-    op = register(Op(
-        name=name, impl=impl, nargs=1, vjp=vjp, jvp=jvp, dtype=dtype, sympy=sympy,
-        shape=lambda s, axis=None, keepdims=False: reduced_shape(name, s, axis, keepdims),
-        emit=emit or f"np.{name}({{0}}, axis={{axis}}, keepdims={{keepdims}})", helper=helper,
-        domain=domain or [(-2.0, 2.0)],
-        test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}), doc=doc,
-    ))
+def _reduction(
+    name,
+    impl,
+    vjp,
+    *,
+    jvp=None,
+    dtype="promote",
+    sympy=None,
+    emit=None,
+    helper=None,
+    domain=None,
+    doc="",
+):
+    op = register(
+        Op(
+            name=name,
+            impl=impl,
+            nargs=1,
+            vjp=vjp,
+            jvp=jvp,
+            dtype=dtype,
+            sympy=sympy,
+            shape=lambda s, axis=None, keepdims=False: reduced_shape(name, s, axis, keepdims),
+            emit=emit or f"np.{name}({{0}}, axis={{axis}}, keepdims={{keepdims}})",
+            helper=helper,
+            domain=domain or [(-2.0, 2.0)],
+            test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}),
+            doc=doc,
+        )
+    )
 
     def fn(x, axis=None, keepdims=False):
         return apply(name, x, axis=_norm_axis(axis), keepdims=bool(keepdims))
@@ -54,23 +75,29 @@ def _sum_sympy(sp, x, axis=None, keepdims=False):
     return x  # SymPy's scalars: a reduction of a scalar is the scalar itself
 
 
-sum = _reduction(  # noqa: A001 - NumPy's name
-    "sum", np.sum,
+sum = _reduction(
+    "sum",
+    np.sum,
     lambda g, ans, x, axis, keepdims: [unreduce(g, x, axis, keepdims)],
-    jvp=_linear_jvp("sum"), sympy=_sum_sympy,
+    jvp=_linear_jvp("sum"),
+    sympy=_sum_sympy,
     doc="Sum over ``axis`` (all axes by default).",
 )
 mean = _reduction(
-    "mean", np.mean,
+    "mean",
+    np.mean,
     lambda g, ans, x, axis, keepdims: [divide(unreduce(g, x, axis, keepdims), numel(x, axis))],
-    jvp=_linear_jvp("mean"), dtype="float", sympy=_sum_sympy,
+    jvp=_linear_jvp("mean"),
+    dtype="float",
+    sympy=_sum_sympy,
     doc="Arithmetic mean over ``axis`` (all axes by default).",
 )
 prod = _reduction(
-    "prod", np.prod,
-    lambda g, ans, x, axis, keepdims: [
-        divide(unreduce(multiply(g, ans), x, axis, keepdims), x)],
-    sympy=_sum_sympy, domain=[(0.5, 2.0)],
+    "prod",
+    np.prod,
+    lambda g, ans, x, axis, keepdims: [divide(unreduce(multiply(g, ans), x, axis, keepdims), x)],
+    sympy=_sum_sympy,
+    domain=[(0.5, 2.0)],
     doc="Product over ``axis``.  Its gradient divides by x, so it is not finite where an "
     "element is exactly 0.",
 )
@@ -83,16 +110,22 @@ def _extremum_vjp(g, ans, x, axis, keepdims):
     return [divide(multiply(unreduce(g, x, axis, keepdims), mask), count)]
 
 
-max = _reduction(  # noqa: A001
-    "max", np.max, _extremum_vjp, sympy=_sum_sympy,
+max = _reduction(
+    "max",
+    np.max,
+    _extremum_vjp,
+    sympy=_sum_sympy,
     doc="Maximum over ``axis``.  Convention: tied maxima share the gradient equally.",
 )
-min = _reduction(  # noqa: A001
-    "min", np.min, _extremum_vjp, sympy=_sum_sympy,
+min = _reduction(
+    "min",
+    np.min,
+    _extremum_vjp,
+    sympy=_sum_sympy,
     doc="Minimum over ``axis``.  Convention: tied minima share the gradient equally.",
 )
 
-LOGSUMEXP_SRC = '''
+LOGSUMEXP_SRC = """
 def _ga_logsumexp(x, axis=None, keepdims=False):
     x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
@@ -100,15 +133,15 @@ def _ga_logsumexp(x, axis=None, keepdims=False):
     with np.errstate(divide="ignore"):
         r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return r if keepdims else np.squeeze(r, axis=axis)
-'''
-SOFTMAX_SRC = '''
+"""
+SOFTMAX_SRC = """
 def _ga_softmax(x, axis=-1):
     x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - np.where(np.isfinite(m), m, 0))
     s = np.sum(e, axis=axis, keepdims=True)
     return e / np.where(s == 0, 1, s)  # an all -inf slice gets weights 0, not NaN
-'''
+"""
 
 
 def _logsumexp_vjp(g, ans, x, axis, keepdims):
@@ -122,8 +155,12 @@ def _logsumexp_sympy(sp, x, axis=None, keepdims=False):
 
 
 logsumexp = _reduction(
-    "logsumexp", _exec_helper(LOGSUMEXP_SRC, "_ga_logsumexp"), _logsumexp_vjp, dtype="float",
-    emit="_ga_logsumexp({0}, axis={axis}, keepdims={keepdims})", helper=LOGSUMEXP_SRC,
+    "logsumexp",
+    _exec_helper(LOGSUMEXP_SRC, "_ga_logsumexp"),
+    _logsumexp_vjp,
+    dtype="float",
+    emit="_ga_logsumexp({0}, axis={axis}, keepdims={keepdims})",
+    helper=LOGSUMEXP_SRC,
     sympy=_logsumexp_sympy,
     doc="``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum).  "
     "An all ``-inf`` slice gives ``-inf`` with gradient 0.",

@@ -10,8 +10,19 @@ import numpy as np
 
 from .core import Op, apply, const_value, register, shape_class
 
-__all__ = ["sum_to", "broadcast_like", "unreduce", "zeros_like", "ones_like", "astype_like",
-           "reshape_like", "numel", "assert_scalar", "derived_vjp", "derived_jvp"]
+__all__ = [
+    "sum_to",
+    "broadcast_like",
+    "unreduce",
+    "zeros_like",
+    "ones_like",
+    "astype_like",
+    "reshape_like",
+    "numel",
+    "assert_scalar",
+    "derived_vjp",
+    "derived_jvp",
+]
 
 
 def _exec_helper(src: str, name: str):
@@ -27,7 +38,7 @@ def _grad_dtype(x) -> np.dtype:
     return dt if dt.kind in "fc" else np.dtype(np.float64)
 
 
-SUM_TO_SRC = '''
+SUM_TO_SRC = """
 def _ga_sum_to(g, x):
     shape = np.shape(x)
     if np.shape(g) == shape:
@@ -37,30 +48,30 @@ def _ga_sum_to(g, x):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
     return np.sum(g, axis=axes).reshape(shape)
-'''
-UNREDUCE_SRC = '''
+"""
+UNREDUCE_SRC = """
 def _ga_unreduce(g, x, axis, keepdims):
     if not isinstance(g, np.ndarray):  # a weak Python seed (1.0) must not make float32 float64
         g = np.asarray(g, dtype=np.result_type(g, x))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x))
-'''
-ZEROS_SRC = '''
+"""
+ZEROS_SRC = """
 def _ga_zeros_like(x):
     dt = np.result_type(x)
     return np.zeros(np.shape(x), dt if dt.kind in "fc" else np.float64)
-'''
+"""
 ONES_SRC = ZEROS_SRC.replace("zeros", "ones")
-NUMEL_SRC = '''
+NUMEL_SRC = """
 def _ga_numel(x, axis):
     shape = np.shape(x)
     if axis is None:
         return float(np.prod(shape))
     axes = axis if isinstance(axis, tuple) else (axis,)
     return float(np.prod([shape[a] for a in axes]))
-'''
-ASSERT_SCALAR_SRC = '''
+"""
+ASSERT_SCALAR_SRC = """
 def _ga_assert_scalar(v):
     if np.size(v) != 1:
         raise ValueError(
@@ -68,7 +79,7 @@ def _ga_assert_scalar(v):
             "built assumed a scalar, but got shape %s; declare shapes with "
             "ga.symbol(name, shape=...)" % (np.shape(v),))
     return v
-'''
+"""
 
 
 def _linear_jvp(name):
@@ -83,44 +94,142 @@ def _linear_jvp(name):
 def _reg(name, src, fn_name, nargs, vjp, *, shape=None, dtype="first", sympy=None, **kw):
     impl = _exec_helper(src, fn_name)
     params = kw.pop("param_names", ())
-    sig = ", ".join(["{%d}" % i for i in range(nargs)] + [f"{p}={{{p}}}" for p in params])
-    return register(Op(name=name, impl=impl, nargs=nargs, vjp=vjp, shape=shape, dtype=dtype,
-                       sympy=sympy, emit=f"{fn_name}({sig})", helper=src, **kw))
+    sig = ", ".join([f"{{{i}}}" for i in range(nargs)] + [f"{p}={{{p}}}" for p in params])
+    return register(
+        Op(
+            name=name,
+            impl=impl,
+            nargs=nargs,
+            vjp=vjp,
+            shape=shape,
+            dtype=dtype,
+            sympy=sympy,
+            emit=f"{fn_name}({sig})",
+            helper=src,
+            **kw,
+        )
+    )
 
 
-_reg("sum_to_like", SUM_TO_SRC, "_ga_sum_to", 2,
-     lambda g, ans, a, ref: [broadcast_like(g, a), None],
-     jvp=_linear_jvp("sum_to_like"), shape=lambda a, ref: ref, label="sum_to", shape_of=1,
-     sympy=lambda sp, a, ref: a)
-_reg("unreduce", UNREDUCE_SRC, "_ga_unreduce", 2,
-     lambda g, ans, a, ref, axis, keepdims: [
-         apply("sum", g, axis=axis, keepdims=keepdims), None],
-     jvp=_linear_jvp("unreduce"), shape=lambda a, ref, **p: ref,
-     param_names=("axis", "keepdims"), label="unreduce", shape_of=1, sympy=lambda sp, a, ref, **p: a)
-register(Op(name="broadcast_like", impl=lambda a, ref: np.broadcast_to(a, np.shape(ref)),
-            nargs=2, vjp=lambda g, ans, a, ref: [sum_to(g, a), None],
-            jvp=_linear_jvp("broadcast_like"), shape=lambda a, ref: ref, dtype="first",
-            emit="np.broadcast_to({0}, np.shape({1}))", label="broadcast", shape_of=1,
-            sympy=lambda sp, a, ref: a))
-register(Op(name="reshape_like", impl=lambda a, ref: np.reshape(a, np.shape(ref)), nargs=2,
-            vjp=lambda g, ans, a, ref: [reshape_like(g, a), None],
-            jvp=_linear_jvp("reshape_like"), shape=lambda a, ref: ref, dtype="first",
-            emit="np.reshape({0}, np.shape({1}))", label="reshape", shape_of=1))
-register(Op(name="astype_like", impl=lambda a, ref: np.asarray(a).astype(np.result_type(ref)),
-            nargs=2, vjp=lambda g, ans, a, ref: [astype_like(g, a), None],
-            jvp=_linear_jvp("astype_like"), shape=lambda a, ref: a,
-            dtype=lambda a, ref: ref, emit="np.asarray({0}).astype(np.result_type({1}))",
-            label="cast", sympy=lambda sp, a, ref: a, shape_of=0))
-_reg("zeros_like", ZEROS_SRC, "_ga_zeros_like", 1, lambda g, ans, x: [None],
-     shape=lambda x: x, dtype="float", differentiable=False, sympy=lambda sp, x: sp.Integer(0),
-     label="zeros", shape_of=0)
-_reg("ones_like", ONES_SRC, "_ga_ones_like", 1, lambda g, ans, x: [None],
-     shape=lambda x: x, dtype="float", differentiable=False, sympy=lambda sp, x: sp.Integer(1),
-     label="ones", shape_of=0)
-_reg("numel", NUMEL_SRC, "_ga_numel", 1, lambda g, ans, x, axis: [None], shape=lambda x, **p: (),
-     dtype=lambda x, **p: None, differentiable=False, param_names=("axis",), label="count")
-_reg("assert_scalar", ASSERT_SCALAR_SRC, "_ga_assert_scalar", 1, lambda g, ans, v: [g],
-     jvp=lambda t, ans, v: t[0], shape=lambda v: v, label="scalar?", sympy=lambda sp, v: v, shape_of=0)
+_reg(
+    "sum_to_like",
+    SUM_TO_SRC,
+    "_ga_sum_to",
+    2,
+    lambda g, ans, a, ref: [broadcast_like(g, a), None],
+    jvp=_linear_jvp("sum_to_like"),
+    shape=lambda a, ref: ref,
+    label="sum_to",
+    shape_of=1,
+    sympy=lambda sp, a, ref: a,
+)
+_reg(
+    "unreduce",
+    UNREDUCE_SRC,
+    "_ga_unreduce",
+    2,
+    lambda g, ans, a, ref, axis, keepdims: [apply("sum", g, axis=axis, keepdims=keepdims), None],
+    jvp=_linear_jvp("unreduce"),
+    shape=lambda a, ref, **p: ref,
+    param_names=("axis", "keepdims"),
+    label="unreduce",
+    shape_of=1,
+    sympy=lambda sp, a, ref, **p: a,
+)
+register(
+    Op(
+        name="broadcast_like",
+        impl=lambda a, ref: np.broadcast_to(a, np.shape(ref)),
+        nargs=2,
+        vjp=lambda g, ans, a, ref: [sum_to(g, a), None],
+        jvp=_linear_jvp("broadcast_like"),
+        shape=lambda a, ref: ref,
+        dtype="first",
+        emit="np.broadcast_to({0}, np.shape({1}))",
+        label="broadcast",
+        shape_of=1,
+        sympy=lambda sp, a, ref: a,
+    )
+)
+register(
+    Op(
+        name="reshape_like",
+        impl=lambda a, ref: np.reshape(a, np.shape(ref)),
+        nargs=2,
+        vjp=lambda g, ans, a, ref: [reshape_like(g, a), None],
+        jvp=_linear_jvp("reshape_like"),
+        shape=lambda a, ref: ref,
+        dtype="first",
+        emit="np.reshape({0}, np.shape({1}))",
+        label="reshape",
+        shape_of=1,
+    )
+)
+register(
+    Op(
+        name="astype_like",
+        impl=lambda a, ref: np.asarray(a).astype(np.result_type(ref)),
+        nargs=2,
+        vjp=lambda g, ans, a, ref: [astype_like(g, a), None],
+        jvp=_linear_jvp("astype_like"),
+        shape=lambda a, ref: a,
+        dtype=lambda a, ref: ref,
+        emit="np.asarray({0}).astype(np.result_type({1}))",
+        label="cast",
+        sympy=lambda sp, a, ref: a,
+        shape_of=0,
+    )
+)
+_reg(
+    "zeros_like",
+    ZEROS_SRC,
+    "_ga_zeros_like",
+    1,
+    lambda g, ans, x: [None],
+    shape=lambda x: x,
+    dtype="float",
+    differentiable=False,
+    sympy=lambda sp, x: sp.Integer(0),
+    label="zeros",
+    shape_of=0,
+)
+_reg(
+    "ones_like",
+    ONES_SRC,
+    "_ga_ones_like",
+    1,
+    lambda g, ans, x: [None],
+    shape=lambda x: x,
+    dtype="float",
+    differentiable=False,
+    sympy=lambda sp, x: sp.Integer(1),
+    label="ones",
+    shape_of=0,
+)
+_reg(
+    "numel",
+    NUMEL_SRC,
+    "_ga_numel",
+    1,
+    lambda g, ans, x, axis: [None],
+    shape=lambda x, **p: (),
+    dtype=lambda x, **p: None,
+    differentiable=False,
+    param_names=("axis",),
+    label="count",
+)
+_reg(
+    "assert_scalar",
+    ASSERT_SCALAR_SRC,
+    "_ga_assert_scalar",
+    1,
+    lambda g, ans, v: [g],
+    jvp=lambda t, ans, v: t[0],
+    shape=lambda v: v,
+    label="scalar?",
+    sympy=lambda sp, v: v,
+    shape_of=0,
+)
 
 
 # -- public helpers used by rules ---------------------------------------------------------
@@ -203,8 +312,10 @@ def _scale(g, p):
 
 def derived_vjp(op: Op, g, ans, args, needed):
     parts = op.partials(ans, *args)
-    return [sum_to(_scale(g, p), a) if need and p is not None else None
-            for p, a, need in zip(parts, args, needed, strict=True)]
+    return [
+        sum_to(_scale(g, p), a) if need and p is not None else None
+        for p, a, need in zip(parts, args, needed, strict=True)
+    ]
 
 
 def derived_jvp(op: Op, tangents, ans, args):

@@ -1,0 +1,1 @@
+"""Subcommands of the ``graphad`` command line, one module each."""
