@@ -162,7 +162,7 @@ class Program:
 
 def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Program:
     """Straight-line source computing ``outputs`` from ``inputs`` (node ids of ``graph``)."""
-    nodes = graph.nx.nodes
+    nodes = graph.nx._node
     prog = Program()
     names: dict[int, str] = {}
     for k, i in enumerate(inputs):
@@ -433,7 +433,7 @@ def compile(
     [0.0, 3.0]
     """
     from .expr import Expr
-    from .rewrite import optimize_ids
+    from .rewrite import gc_paused, optimize_ids
 
     single = isinstance(outputs, Expr)
     outs = [outputs] if single else list(outputs)
@@ -447,7 +447,8 @@ def compile(
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
     new, new_outs, mapping = optimize_ids(graph, out_ids, in_ids, rewrite=optimize)
-    return Function(new, new_outs, [mapping[i] for i in in_ids], single=single)
+    with gc_paused():
+        return Function(new, new_outs, [mapping[i] for i in in_ids], single=single)
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:

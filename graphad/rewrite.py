@@ -19,8 +19,10 @@ step is an iterative loop over the nodes: linear in the graph's size.
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +31,8 @@ import numpy as np
 from .errors import GraphadError
 from .graph import Graph, _constant_key, ancestors
 from .ops import OPS
-from .ops.core import _shape_class
 
-__all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
+__all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "gc_paused", "optimize", "optimize_ids"]
 
 # Constant folding never creates an array with more elements than this: a
 # folded constant is held in memory and, on export, written out.
@@ -213,6 +214,19 @@ def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     return rw.make("transpose", (x,), (("axes", perm),), node, role=node["role"])
 
 
+def _numel(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """The element count of a static shape, as the Python float the helper returns."""
+    shape = rw.nodes[b["X"]]["shape"]
+    if shape is None:
+        return None
+    axis = dict(rw.nodes[nid]["params"]).get("axis")
+    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    try:
+        return rw.constant(float(math.prod(shape[a] for a in axes)))
+    except IndexError:
+        return None  # a bad axis: let the run time report it
+
+
 def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
     return shape is not None and shape == rw.nodes[nid]["shape"]
@@ -247,10 +261,28 @@ RULES: list[Row] = [
     Row("transpose(transpose(x))", ("transpose", ("transpose", X)), _transpose_twice),
     Row("ones_like(static shape)", ("ones_like", X), _filled(1)),
     Row("zeros_like(static shape)", ("zeros_like", X), _filled(0)),
+    Row("numel(static shape)", ("numel", X), _numel),
 ]
-_BY_OP: dict[str, list[Row]] = {}
+
+
+def _compile_pattern(pattern: tuple) -> tuple:
+    """``(op, p0, p1)`` -> per-argument steps ``(index, kind, payload)``."""
+    steps = []
+    for i, p in enumerate(pattern[1:]):
+        if isinstance(p, _Var):
+            steps.append((i, "var", str(p)))
+        elif isinstance(p, _Const):
+            steps.append((i, "const", p.value))
+        else:
+            steps.append((i, "op", (p[0], _compile_pattern(p))))
+    return tuple(steps)
+
+
+_BY_OP: dict[str, list[tuple[Row, tuple]]] = {}
 for _row in RULES:
-    _BY_OP.setdefault(_row.pattern[0], []).append(_row)
+    # cheap, selective checks (constants, nested ops) before binding variables
+    _steps = tuple(sorted(_compile_pattern(_row.pattern), key=lambda s: s[1] == "var"))
+    _BY_OP.setdefault(_row.pattern[0], []).append((_row, _steps))
 
 
 # -- the rewriter -----------------------------------------------------------------------------
@@ -261,7 +293,7 @@ class _Rewriter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.nodes = graph.nx.nodes
+        self.nodes = graph.nx._node  # the attribute dicts themselves: no view overhead
         self._float: dict[int, bool] = {}
         self._fill: dict[int, Any] = {}
         self.fired: dict[str, int] = {}
@@ -278,32 +310,35 @@ class _Rewriter:
         return node["op"] == "constant" and isinstance(node["value"], bool | int | float)
 
     def is_float(self, nid: int) -> bool:
-        """True where the value is certainly floating point (even with dtype unknown)."""
+        """True where the value is certainly floating point (even with dtype unknown).
+
+        Computed when a node is created (its arguments already have theirs), so
+        looking it up never walks the graph.
+        """
         found = self._float.get(nid)
-        if found is not None:
-            return found
-        node = self.nodes[nid]
+        if found is None:
+            found = self._float[nid] = self._float_from_args(self.nodes[nid])
+        return found
+
+    def _float_from_args(self, node: dict) -> bool:
         dt = node["dtype"]
         if dt is not None:
-            res = dt.kind == "f"
-        elif node["op"] == "constant":
-            res = isinstance(node["value"], float)
-        else:
-            op = OPS.get(node["op"])
-            kind = None if op is None or op.custom else op.dtype
-            args = node["args"]
-            if kind == "float":
-                res = True
-            elif kind == "promote":
-                res = any(self.is_float(a) for a in args)
-            elif kind == "first":
-                res = self.is_float(args[0])
-            elif node["op"] == "where":
-                res = self.is_float(args[1]) or self.is_float(args[2])
-            else:
-                res = False
-        self._float[nid] = res
-        return res
+            return dt.kind == "f"
+        if node["op"] == "constant":
+            return isinstance(node["value"], float)
+        op = OPS.get(node["op"])
+        kind = None if op is None or op.custom else op.dtype
+        known = self._float
+        args = node["args"]
+        if kind == "float":
+            return True
+        if kind == "promote":
+            return any(known.get(a, False) for a in args)
+        if kind == "first":
+            return known.get(args[0], False)
+        if node["op"] == "where":
+            return known.get(args[1], False) or known.get(args[2], False)
+        return False
 
     def same_shape(self, a: int, b: int) -> bool:
         sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
@@ -378,21 +413,38 @@ class _Rewriter:
         if g._next != before:  # a new node: give it the old node's role and shape class
             node = self.nodes[nid]
             node["role"] = role
-            op = OPS.get(op_name)
-            if op is None:
-                node["sclass"] = frozenset([nid])
-            else:
-                node["sclass"] = _shape_class(op, g, args, shape, nid)
+            node["sclass"] = self._sclass(OPS.get(op_name), args, shape, nid)
+            for a in args:
+                self.is_float(a)  # leaves get theirs here; inner nodes already have one
+            self._float[nid] = self._float_from_args(node)
         return nid
+
+    def _sclass(self, op: Any, args: tuple[int, ...], shape: Any, nid: int) -> frozenset:
+        """The symbolic shape class (see ``ops.core.shape_class``) of a new node."""
+        nodes = self.nodes
+        if op is not None and op.shape_of is not None:
+            return nodes[args[op.shape_of]]["sclass"]
+        if op is not None and op.elementwise:
+            out: frozenset = frozenset()
+            for a in args:
+                cls = nodes[a]["sclass"]
+                if cls:
+                    out = out | cls if out else cls
+            return out
+        if shape is not None:
+            return frozenset() if shape == () else frozenset([shape])
+        return frozenset([nid])
 
     def _step(self, nid: int) -> int | None:
         node = self.nodes[nid]
         folded = self._fold(nid, node)
         if folded is not None:
             return folded
-        for row in _BY_OP.get(node["op"], ()):
-            b = self._match(row.pattern, nid)
-            if b is None or (row.guard is not None and not row.guard(self, nid, b)):
+        for row, steps in _BY_OP.get(node["op"], ()):
+            b: dict[str, int] = {}
+            if not self._match(steps, node["args"], b) or (
+                row.guard is not None and not row.guard(self, nid, b)
+            ):
                 continue
             rep = row.replace
             if isinstance(rep, _Var):
@@ -413,24 +465,24 @@ class _Rewriter:
                 return out
         return None
 
-    def _match(self, pattern: tuple, nid: int) -> dict | None:
-        binding: dict[str, int] = {}
-        stack = [(pattern, nid)]
+    def _match(self, steps: tuple, args: tuple, binding: dict) -> bool:
+        """Match compiled pattern steps against argument ids (nesting only as deep as
+        the pattern, so this recursion is bounded by the rows, not by the graph)."""
+        if len(args) != len(steps):
+            return False
         nodes = self.nodes
-        while stack:
-            pat, n = stack.pop()
-            if isinstance(pat, _Var):
-                if binding.setdefault(pat, n) != n:
-                    return None
-            elif isinstance(pat, _Const):
-                if self.fill(n) != pat.value:
-                    return None
-            else:
-                node = nodes[n]
-                if node["op"] != pat[0] or len(node["args"]) != len(pat) - 1:
-                    return None
-                stack.extend(zip(pat[1:], node["args"], strict=True))
-        return binding
+        for i, kind, payload in steps:
+            a = args[i]
+            if kind == "const":
+                if self.fill(a) != payload:
+                    return False
+            elif kind == "op":
+                node = nodes[a]
+                if node["op"] != payload[0] or not self._match(payload[1], node["args"], binding):
+                    return False
+            elif binding.setdefault(payload, a) != a:
+                return False
+        return True
 
     def _fold(self, nid: int, node: dict) -> int | None:
         """Evaluate an op whose arguments are all constants, if the result is small."""
@@ -465,6 +517,23 @@ class _Rewriter:
 # -- the passes ---------------------------------------------------------------------------------
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a pass allocates many long-lived objects.
+
+    A pass over a 10^5-node graph creates millions of dicts and tuples; each
+    full collection would walk all of them again, which makes a linear pass
+    look quadratic.  Nothing here creates reference cycles worth collecting.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def optimize_ids(
     graph: Graph, outputs: Sequence[int], inputs: Iterable[int] = (), *, rewrite: bool = True
 ) -> tuple[Graph, list[int], dict[int, int]]:
@@ -474,9 +543,16 @@ def optimize_ids(
     old node ids to new ones.  ``inputs`` are input nodes to keep even if
     unused.  With ``rewrite=False`` the copy is exact (no folding or rows).
     """
+    with gc_paused():
+        return _optimize_ids(graph, outputs, inputs, rewrite)
+
+
+def _optimize_ids(
+    graph: Graph, outputs: Sequence[int], inputs: Iterable[int], rewrite: bool
+) -> tuple[Graph, list[int], dict[int, int]]:
     new = Graph()
     rw = _Rewriter(new)
-    nodes = graph.nx.nodes
+    nodes = graph.nx._node
     mapping: dict[int, int] = {}
     for i in sorted(set(inputs)):
         mapping[i] = _copy_input(rw, nodes[i])
@@ -529,14 +605,17 @@ def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:
 def _carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
     """Keep the "this node is d output / d node" marks, in new ids, where both ends survive."""
     old_nodes, new_nodes = old.nx.nodes, new.nx.nodes
+    seen: dict[int, set] = {}  # one node can hold many adjoints (the seed of a long sum)
     for n, m in mapping.items():
         marks = old_nodes[n].get("adjoint")
         if not marks or m not in new_nodes:
             continue
         target = new_nodes[m].setdefault("adjoint", [])
+        have = seen.setdefault(m, set(target))
         for out, of in marks:
             pair = (mapping.get(out), mapping.get(of))
-            if None not in pair and pair not in target:
+            if None not in pair and pair not in have:
+                have.add(pair)
                 target.append(pair)
         if not target:
             del new_nodes[m]["adjoint"]

@@ -1,0 +1,167 @@
+"""Compiler scaling: gradient node-count ratios, compile times, generated-code speed.
+
+Run from the repository root::
+
+    python3 -m benchmarks.compile_scaling            # everything
+    python3 -m benchmarks.compile_scaling --quick    # smaller sizes
+
+Prints three tables:
+
+1. node counts: forward graph vs the optimized gradient graph (targets: <= ~3x);
+2. compile time (grad + rewrite + codegen) for 10^3 / 10^4 / 10^5-node forward
+   graphs (target: linear growth);
+3. evaluation speed of the gradient of a 1,000-variable scalar Rosenbrock:
+   generated code vs the interpreter (target >= 10x) and t(gradient) / t(function)
+   (target <= 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+
+import numpy as np
+
+import graphad as ga
+from graphad.graph import ancestors
+from graphad.interp import evaluate
+from graphad.rewrite import optimize
+
+
+def rosenbrock(n: int, shape: tuple | None = ()) -> tuple[ga.Expr, list[ga.Expr]]:
+    """Scalar-form Rosenbrock over inputs x0..x{n-1}."""
+    xs = [ga.symbol(f"x{i}", shape=shape) for i in range(n)]
+    f = None
+    for i in range(n - 1):
+        term = 100.0 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1.0 - xs[i]) ** 2
+        f = term if f is None else f + term
+    return f, xs
+
+
+def product(n: int) -> tuple[ga.Expr, list[ga.Expr]]:
+    xs = [ga.symbol(f"x{i}", shape=()) for i in range(n)]
+    f = xs[0]
+    for x in xs[1:]:
+        f = f * x
+    return f, xs
+
+
+def sin_chain(depth: int) -> tuple[ga.Expr, list[ga.Expr]]:
+    x = ga.symbol("x", shape=())
+    f = x
+    for _ in range(depth):
+        f = ga.sin(f)
+    return f, [x]
+
+
+def mlp(layers: int = 4, width: int = 64, batch: int = 32) -> tuple[ga.Expr, list[ga.Expr]]:
+    X = ga.symbol("X", shape=(batch, width))
+    t = ga.symbol("t", shape=(batch, 10))
+    params = []
+    h = X
+    for k in range(layers):
+        W = ga.symbol(f"W{k}", shape=(width, width))
+        b = ga.symbol(f"b{k}", shape=(width,))
+        params += [W, b]
+        h = ga.relu(h @ W + b)
+    Wo = ga.symbol("Wo", shape=(width, 10))
+    params.append(Wo)
+    loss = -ga.mean(ga.sum(ga.log_softmax(h @ Wo) * t, axis=-1))
+    return loss, params
+
+
+def node_counts() -> None:
+    print("== 1. gradient graph size (optimized) / forward graph size ==")
+    print("   python3 -m benchmarks.compile_scaling  (section 1)")
+    cases = [
+        ("rosenbrock n=1000, shape=()", lambda: rosenbrock(1000)),
+        ("rosenbrock n=1000, shapes unknown", lambda: rosenbrock(1000, None)),
+        ("x1*...*xn n=1000", lambda: product(1000)),
+        ("sin(sin(...x)) depth 1000", lambda: sin_chain(1000)),
+        ("MLP 4 hidden layers", mlp),
+    ]
+    print(f"{'graph':38s} {'forward':>8s} {'grad':>8s} {'ratio':>6s} {'f+grad':>8s} {'ratio':>6s}")
+    for name, build in cases:
+        with ga.Graph():
+            f, xs = build()
+            fwd = len(ancestors(f.graph, [f.id]))
+            grads = ga.grad(f, xs)
+            g_only, _ = optimize(grads)
+            both, _ = optimize([f, *grads])
+        print(
+            f"{name:38s} {fwd:8d} {len(g_only):8d} {len(g_only) / fwd:6.2f} "
+            f"{len(both):8d} {len(both) / fwd:6.2f}"
+        )
+
+
+def compile_times(sizes: list[int]) -> None:
+    print("\n== 2. compile time: grad + rewrite + codegen (Rosenbrock, shape=()) ==")
+    print(
+        f"{'forward nodes':>14s} {'grad s':>8s} {'compile s':>10s} {'total s':>8s} {'us/node':>8s}"
+    )
+    for target in sizes:
+        n = max(2, target // 8)
+        with ga.Graph():
+            f, xs = rosenbrock(n)
+            fwd = len(ancestors(f.graph, [f.id]))
+            gc.collect()
+            t0 = time.perf_counter()
+            grads = ga.grad(f, xs)
+            t1 = time.perf_counter()
+            ga.compile([f, *grads], inputs=xs)
+            t2 = time.perf_counter()
+        total = t2 - t0
+        print(f"{fwd:14d} {t1 - t0:8.3f} {t2 - t1:10.3f} {total:8.3f} {1e6 * total / fwd:8.1f}")
+
+
+def _best(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def speed(n: int = 1000, repeat: int = 20) -> None:
+    print(f"\n== 3. gradient of the {n}-variable scalar Rosenbrock: evaluation time ==")
+    rng = np.random.default_rng(0)
+    with ga.Graph() as g:
+        f, xs = rosenbrock(n)
+        grads = ga.grad(f, xs)
+        fn_f = ga.compile([f], inputs=xs)
+        fn_g = ga.compile(grads, inputs=xs)
+        values = [float(v) for v in rng.uniform(-1, 1, n)]
+        by_name = {x.name: v for x, v in zip(xs, values, strict=True)}
+        ids = [e.id for e in grads]
+        t_interp = _best(lambda: evaluate(g, ids, by_name), max(3, repeat // 5))
+        t_grad = _best(lambda: fn_g(*values), repeat)
+        t_func = _best(lambda: fn_f(*values), repeat)
+        # the generated function alone, inputs already checked
+        arrays = [np.asarray(v) for v in values]
+        t_raw = _best(lambda: fn_g._fn(*arrays), repeat)
+    print(f"interpreter gradient     {1e3 * t_interp:9.3f} ms")
+    print(
+        f"compiled gradient        {1e3 * t_grad:9.3f} ms   (generated body only: "
+        f"{1e3 * t_raw:.3f} ms)"
+    )
+    print(f"compiled function        {1e3 * t_func:9.3f} ms")
+    print(f"speed-up vs interpreter  {t_interp / t_grad:9.1f} x   (target >= 10)")
+    print(f"t(gradient) / t(function) {t_grad / t_func:8.2f}     (target <= 3)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args(argv)
+    sys.setrecursionlimit(1000)  # prove nothing recurses over the graph
+    node_counts()
+    compile_times([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    speed(repeat=5 if args.quick else 20)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
