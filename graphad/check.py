@@ -1,0 +1,665 @@
+"""Gradient checking: graphad's AD against finite differences and SymPy, with a verdict.
+
+Three witnesses are compared for every input element (or, for large tensors,
+along random directions):
+
+* **AD**: ``ga.vjp`` of the expression, built on a private copy of the graph
+  (the user's graph gains no nodes) and evaluated in the expression's own dtype.
+* **Finite differences**: central differences at the steps ``2h, h, h/2`` with
+  ``h = cbrt(eps) * max(1, |x|)``, combined by Richardson extrapolation; the
+  spread between the two extrapolations plus a rounding bound is the error
+  estimate.  The perturbed inputs are fed as float64 values that bypass the
+  cast of declared float32 inputs (as ``evaluate(known=...)`` does), so
+  float32 graphs are differenced in float64.  One-sided differences at the same points detect
+  kinks (a jump between the slopes that does not shrink with the step) and
+  give the subgradient interval there.
+* **SymPy**: the symbolic derivative of scalar graphs (time-limited, never
+  expanded); "n/a" where the graph does not convert, never a failure.
+
+The verdict is three-valued: ``pass``, ``fail``, or ``inconclusive`` (the
+finite-difference noise exceeds the tolerance, the function is not finite
+nearby, or the point sits on a kink).  On a failure every op node's own VJP
+rule is checked at the values it saw (:func:`localize`), and the earliest
+node whose rule disagrees with its numerical derivative is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._checkfd import FDEstimate, fd_derivative, fd_sweep, localize
+from ._checkreport import ElementCheck, GradCheckReport, InputCheck
+from .errors import GradientCheckError, GraphadError, MissingInputError
+from .expr import Expr
+from .graph import Graph, topo_order
+from .interp import evaluate, prepare_input
+from .ops import OPS, apply, as_expr
+
+__all__ = [
+    "GradCheckReport",
+    "assert_grad",
+    "check_grad",
+    "default_tolerances",
+    "fd_derivative",
+    "localize",
+]
+
+# (rtol, atol base) by the dtype the AD result is computed in; atol is scaled by
+# max(1, max|fd|) of each input, since a gradient element that cancels to zero
+# carries rounding error in proportion to the terms that cancelled.
+_TOLERANCES = {"float16": (3e-2, 1e-2), "float32": (1e-3, 1e-4), "float64": (1e-6, 1e-9)}
+
+
+def default_tolerances(dtype: Any) -> tuple[float, float]:
+    """``(rtol, atol_base)`` used for gradients computed in ``dtype``.
+
+    Examples
+    --------
+    >>> from graphad.check import default_tolerances
+    >>> default_tolerances("float32")
+    (0.001, 0.0001)
+    """
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or dt.itemsize >= 8:
+        return _TOLERANCES["float64"]
+    return _TOLERANCES["float16" if dt.itemsize <= 2 else "float32"]
+
+
+# -- the problem being checked ----------------------------------------------------------------
+
+
+class _Forward:
+    """Re-evaluates only the nodes downstream of some inputs; the rest is computed once.
+
+    Finite differences evaluate the same graph dozens of times at points that
+    differ in one input, so the schedule is prepared once and the interpreter's
+    per-call bookkeeping is skipped.  Moving inputs take their values as given
+    (float64), like ``evaluate(known=...)``.
+    """
+
+    def __init__(self, graph: Graph, out: int, values: Mapping[str, Any], moving: set[int]):
+        order = topo_order(graph, [out])
+        nodes = graph.nx.nodes
+        moved = set(moving)
+        for n in order:
+            if any(a in moved for a in nodes[n]["args"]):
+                moved.add(n)
+        static = sorted(
+            {a for n in order if n in moved for a in nodes[n]["args"] if a not in moved}
+            | ({out} - moved)
+        )
+        self.env0 = dict(zip(static, evaluate(graph, static, values), strict=True))
+        self.steps = [
+            (n, OPS[nodes[n]["op"]].impl, dict(nodes[n]["params"]), nodes[n]["args"])
+            for n in order
+            if n in moved and n not in moving
+        ]
+        self.out = out
+        self.moved = moved
+
+    def __call__(self, point: Mapping[int, Any], keep: bool = False) -> Any:
+        env = dict(self.env0)
+        env.update(point)
+        with np.errstate(all="ignore"):
+            for n, impl, params, args in self.steps:
+                env[n] = impl(*[env[a] for a in args], **params)
+        return env if keep else env[self.out]
+
+
+@dataclass
+class _Problem:
+    graph: Graph
+    out: int
+    wrt: list[int]  # input node ids
+    names: list[str]
+    values: dict[str, Any]  # prepared input values by name (as the AD sees them)
+    label: str
+    w: np.ndarray | None = None  # random cotangent for a non-scalar output
+    eps: float = float(np.finfo(np.float64).eps)
+    base: dict[int, np.ndarray] = field(default_factory=dict)  # float64 points
+    forward: _Forward | None = None
+
+    def objective(self, point: Mapping[int, np.ndarray]) -> np.ndarray:
+        """<w, f(point)> in float64; wrt inputs enter as given (no cast back to float32)."""
+        if self.forward is None:
+            self.forward = _Forward(self.graph, self.out, self.values, set(self.wrt))
+        y = np.asarray(self.forward(point), dtype=np.float64)
+        return y if self.w is None else np.sum(self.w * y)
+
+    def along(self, k: int, direction: np.ndarray) -> Callable[[float], np.ndarray]:
+        nid = self.wrt[k]
+        base = self.base[nid]
+
+        def phi(t: float) -> np.ndarray:
+            point = dict(self.base)
+            point[nid] = base + t * direction
+            return self.objective(point)
+
+        return phi
+
+
+def _prepare(f: Any, at: Any, wrt: Any) -> _Problem:
+    if isinstance(f, Expr):
+        return _prepare_expr(f, at, wrt)
+    if callable(f):
+        return _prepare_callable(f, at, wrt)
+    raise GraphadError(f"check_grad expects an Expr or a callable, got {type(f).__name__}")
+
+
+def _prepare_expr(e: Expr, at: Any, wrt: Any) -> _Problem:
+    graph = e.graph
+    values: dict[str, Any] = {}
+    for key, v in dict(at or {}).items():
+        values[key.name if isinstance(key, Expr) else str(key)] = v
+    needed = [n for n in topo_order(graph, [e.id]) if graph.op(n) == "input"]
+    missing = sorted(graph.node(n)["name"] for n in needed if graph.node(n)["name"] not in values)
+    if missing:
+        raise MissingInputError(
+            f"check_grad: no value given for input(s) "
+            f"{', '.join(map(repr, missing))}; pass at={{name: value}}"
+        )
+    if wrt is None:
+        names = [graph.node(n)["name"] for n in needed]
+        names = sorted(
+            n for n in names if np.asarray(values[n]).dtype.kind in "biuf" and _float_ok(graph, n)
+        )
+    else:
+        items = [wrt] if isinstance(wrt, str | Expr) else list(wrt)
+        names = [w.name if isinstance(w, Expr) else str(w) for w in items]
+    return _finish_problem(graph, e.id, names, values, str(e))
+
+
+def _float_ok(graph: Graph, name: str) -> bool:
+    nid = graph.input_id(name)
+    dt = graph.node(nid)["dtype"] if nid is not None else None
+    return dt is None or dt.kind == "f"
+
+
+def _prepare_callable(fn: Callable, at: Any, wrt: Any) -> _Problem:
+    args = tuple(at) if isinstance(at, list | tuple) else (at,)
+    graph = Graph()
+    values: dict[str, Any] = {}
+    with graph:
+        syms = []
+        for i, a in enumerate(args):
+            arr = np.asarray(a)
+            if arr.dtype.kind in "iu":  # 3 means 3.0; booleans stay masks
+                arr = arr.astype(np.float64)
+            name = f"a{i}"
+            values[name] = arr
+            syms.append(Expr(graph, graph.input(name, arr.shape, arr.dtype)))
+        out = fn(*syms)
+    if isinstance(out, list | tuple):
+        raise GraphadError(
+            f"check_grad: the function must return one array expression, not a {type(out).__name__}"
+        )
+    out = as_expr(out, graph)
+    if wrt is None:
+        idx = [i for i in range(len(args)) if values[f"a{i}"].dtype.kind == "f"]
+    else:
+        items = [wrt] if isinstance(wrt, int | str) else list(wrt)
+        idx = [int(w[1:]) if isinstance(w, str) and w.startswith("a") else int(w) for w in items]
+    label = getattr(fn, "__name__", "f") + "(" + ", ".join(f"a{i}" for i in range(len(args))) + ")"
+    return _finish_problem(graph, out.id, [f"a{i}" for i in idx], values, label)
+
+
+def _finish_problem(
+    graph: Graph, out: int, names: list[str], values: dict[str, Any], label: str
+) -> _Problem:
+    prepared: dict[str, Any] = {}
+    for name, v in values.items():
+        nid = graph.input_id(name)
+        arr = np.asarray(v)
+        if name in names and arr.dtype.kind in "biu":
+            arr = arr.astype(np.float64)
+        prepared[name] = prepare_input(graph, nid, arr) if nid is not None else arr
+    wrt: list[int] = []
+    for name in names:
+        nid = graph.input_id(name)
+        if nid is None:  # an input the expression never uses: gradient 0
+            nid = graph.input(name)
+        if name not in prepared:
+            raise MissingInputError(f"check_grad: no value given for input {name!r}")
+        if np.asarray(prepared[name]).dtype.kind != "f":
+            raise GraphadError(
+                f"check_grad: cannot differentiate with respect to {name!r} "
+                f"of dtype {np.asarray(prepared[name]).dtype}"
+            )
+        wrt.append(nid)
+    prob = _Problem(graph, out, wrt, names, prepared, label)
+    prob.base = {
+        nid: np.asarray(prepared[n], dtype=np.float64) for nid, n in zip(wrt, names, strict=True)
+    }
+    return prob
+
+
+# -- the AD witness ----------------------------------------------------------------------------
+
+
+def replay(graph: Graph, outputs: Sequence[int]) -> tuple[Graph, dict[int, int]]:
+    """Copy the nodes ``outputs`` need into a fresh graph; returns it and the id map."""
+    new = Graph()
+    ids: dict[int, int] = {}
+    nodes = graph.nx.nodes
+    for n in topo_order(graph, outputs):
+        node = nodes[n]
+        op = node["op"]
+        if op == "input":
+            ids[n] = new.input(node["name"], node["shape"], node["dtype"])
+        elif op == "constant":
+            ids[n] = new.constant(node["value"])
+        else:
+            args = [Expr(new, ids[a]) for a in node["args"]]
+            params = dict(node["params"])
+            e = apply(op, args, **params) if OPS[op].nargs is None else apply(op, *args, **params)
+            ids[n] = e.id
+    return new, ids
+
+
+def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
+    from .autodiff import vjp
+
+    copy, ids = replay(prob.graph, [prob.out])
+    out = Expr(copy, ids[prob.out])
+    wrt = [Expr(copy, ids[n]) if n in ids else prob.names[k] for k, n in enumerate(prob.wrt)]
+    cot = None if prob.w is None else [np.asarray(prob.w, dtype=y.dtype)]
+    grads = vjp([out], wrt, cot)
+    vals = evaluate(copy, [g.id for g in grads], prob.values)
+    return [np.asarray(v) for v in vals]
+
+
+# -- the SymPy witness -------------------------------------------------------------------------
+
+
+class _Timeout(BaseException):  # BaseException: SymPy's own `except Exception` must not eat it
+    pass
+
+
+def _time_limited(fn: Callable[[], Any], seconds: float) -> Any:
+    """Run ``fn`` with a wall-clock limit (SIGALRM in the main thread, else a helper thread)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    if main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+
+        def _alarm(signum: int, frame: Any) -> None:
+            raise _Timeout()
+
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    box: dict[str, Any] = {}
+
+    def _run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # reported to the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=_run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        raise _Timeout()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _sympy_witness(prob: _Problem, timeout: float) -> tuple[list[float | None], str]:
+    """SymPy's derivative per wrt input at the point, or Nones and the reason."""
+    none: list[float | None] = [None] * len(prob.wrt)
+    if any(np.ndim(prob.values[n]) for n in prob.values) or prob.w is not None:
+        return none, "n/a: SymPy checks scalar graphs only"
+    if len(topo_order(prob.graph, [prob.out])) > 2000:
+        return none, "n/a: graph too large for SymPy"
+
+    def work() -> list[float | None]:
+        import sympy as sp
+
+        from .sympy_bridge import to_sympy
+
+        expr = to_sympy(Expr(prob.graph, prob.out))
+        syms = {s.name: s for s in expr.free_symbols}
+        subs = {syms[n]: sp.Float(float(v), 17) for n, v in prob.values.items() if n in syms}
+        out: list[float | None] = []
+        for name in prob.names:
+            if name not in syms:
+                out.append(0.0)
+                continue
+            d = sp.diff(expr, syms[name]).xreplace(subs).evalf(17)
+            try:
+                z = complex(d)
+            except (TypeError, ValueError):
+                out.append(None)  # unevaluated (DiracDelta(0), Derivative, ...)
+                continue
+            ok = np.isfinite(z.real) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
+            out.append(float(z.real) if ok else None)
+        return out
+
+    try:
+        vals = _time_limited(work, timeout)
+    except _Timeout:
+        return none, f"n/a: SymPy took longer than {timeout:g} s"
+    except Exception as exc:
+        return none, f"n/a: {type(exc).__name__}: {exc}"[:160]
+    return vals, "" if all(v is not None for v in vals) else "n/a at this point for some inputs"
+
+
+# -- decisions ----------------------------------------------------------------------------------
+
+
+def _decide(
+    ad: float, fd: FDEstimate, sym: float | None, rtol: float, atol: float
+) -> tuple[str, str]:
+    """Status of one element: pass / fail / noisy / kink / kink? / jump / nonfinite."""
+    kind, val, err = str(fd.kind), float(fd.value), float(fd.err)
+    if not np.isfinite(ad):
+        if kind == "nonfinite" or not np.isfinite(val):
+            return "nonfinite", "AD and the function are not finite here"
+        return "fail", "AD is not finite but the finite difference is"
+    if kind == "nonfinite" or not np.isfinite(val):
+        return "nonfinite", "the function is not finite within the step"
+    if kind == "kink":
+        lo, hi = float(fd.lo), float(fd.hi)
+        where = f"one-sided slopes give [{lo:.6g}, {hi:.6g}]"
+        if lo - atol <= ad <= hi + atol:
+            return "kink", f"kink: AD lies in the subgradient interval, {where}"
+        return "kink?", f"kink: AD outside the subgradient interval, {where}"
+    tol = atol + rtol * abs(val)
+    diff = abs(ad - val)
+    if diff <= tol:
+        status, note = "pass", ""
+    elif kind == "jump":
+        status, note = "jump", "a discontinuity lies within the step"
+    elif diff > tol + 2 * err:
+        status, note = "fail", ""
+    else:
+        status, note = "noisy", f"finite-difference error {err:.2g} exceeds the tolerance"
+    if sym is not None and np.isfinite(sym):
+        agrees = abs(ad - sym) <= atol + rtol * abs(sym)
+        if status in ("noisy", "jump"):
+            status, note = ("pass" if agrees else "fail"), f"decided by SymPy ({note})"
+        elif status == "fail" and agrees:
+            status, note = "noisy", "finite differences disagree, SymPy agrees with AD"
+        elif status == "pass" and not agrees and abs(val - sym) > atol + rtol * abs(sym):
+            note = "SymPy disagrees with both AD and finite differences"
+    return status, note
+
+
+_VERDICT_OF = {"pass": "pass", "kink": "pass", "fail": "fail"}
+
+
+def _combine(statuses: Sequence[str]) -> str:
+    verdicts = {_VERDICT_OF.get(s, "inconclusive") for s in statuses}
+    if "fail" in verdicts:
+        return "fail"
+    return "inconclusive" if "inconclusive" in verdicts else "pass"
+
+
+def _check_input(
+    prob: _Problem,
+    k: int,
+    ad: np.ndarray,
+    sym: float | None,
+    rtol: float,
+    atol_base: float,
+    atol: float | None,
+    rng: np.random.Generator,
+    max_full: int,
+    projections: int,
+    max_elements: int,
+) -> InputCheck:
+    nid = prob.wrt[k]
+    x = prob.base[nid]
+    name = prob.names[k]
+    eps_h = np.cbrt(prob.eps)
+    dtype = str(np.asarray(prob.values[name]).dtype)
+    size = x.size
+    if ad.shape != x.shape:
+        note = f"AD returned shape {ad.shape} for an input of shape {x.shape}"
+        return InputCheck(name, x.shape, dtype, "shape", rtol, atol or 0.0, [], "fail", [note])
+    rows: list[tuple[Any, float, FDEstimate]] = []
+    mode = "full"
+    if size > max_full:
+        mode = "projection"
+        for p in range(projections):
+            v = rng.standard_normal(x.shape)
+            v /= np.max(np.abs(v))
+            h = eps_h * max(1.0, float(np.max(np.abs(x))))
+            fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base)
+            rows.append((f"proj{p}", float(np.sum(ad * v)), fd))
+    if mode == "full" or _projections_fail(rows, rtol, atol_base):
+        if mode == "projection":
+            mode = "projection+full"
+        flat = np.arange(size)
+        if size > max_elements:
+            flat = np.sort(rng.choice(size, max_elements, replace=False))
+        for j in flat:
+            idx = np.unravel_index(int(j), x.shape)
+            v = np.zeros_like(x)
+            v[idx] = 1.0
+            h = eps_h * max(1.0, abs(float(x[idx])))
+            fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base)
+            rows.append((tuple(int(i) for i in idx), float(ad[idx]), fd))
+    fds = [float(r[2].value) for r in rows if np.isfinite(float(r[2].value))]
+    atol_used = atol if atol is not None else atol_base * max([1.0, *map(abs, fds)])
+    elements = []
+    for index, a, fd in rows:
+        status, note = _decide(a, fd, sym, rtol, atol_used)
+        interval = (float(fd.lo), float(fd.hi)) if str(fd.kind) == "kink" else None
+        elements.append(
+            ElementCheck(
+                index,
+                a,
+                float(fd.value),
+                float(fd.err),
+                sym,
+                status,
+                note,
+                float(fd.step),
+                interval,
+            )
+        )
+    # after a projection failed, the elementwise rows decide, but a decisive projection
+    # failure still counts (the elements may be a sample)
+    checked = [
+        e.status
+        for e in elements
+        if mode != "projection+full" or isinstance(e.index, tuple) or e.status == "fail"
+    ]
+    verdict = _combine(checked)
+    return InputCheck(name, x.shape, dtype, mode, rtol, atol_used, elements, verdict, [])
+
+
+def _projections_fail(rows: list, rtol: float, atol: float) -> bool:
+    scale = max([1.0, *(abs(float(fd.value)) for _, _, fd in rows)])
+    return any(
+        _decide(a, fd, None, rtol, atol * scale)[0] not in ("pass", "kink") for _, a, fd in rows
+    )
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def check_grad(
+    f: Any,
+    at: Any = None,
+    *,
+    wrt: Any = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+    sympy: bool = True,
+    strict: bool = False,
+    localize_on_fail: bool = True,
+    max_full: int = 64,
+    projections: int = 2,
+    max_elements: int = 1024,
+    sympy_timeout: float = 2.0,
+) -> GradCheckReport:
+    """Check graphad's gradient of ``f`` against finite differences and SymPy.
+
+    Parameters
+    ----------
+    f : Expr or callable
+        An expression (``at`` maps input names, or input Exprs, to values) or
+        a Python function of Exprs (``at`` is the tuple of its positional
+        arguments; it is traced with inputs ``a0, a1, ...`` of their shapes and
+        dtypes).  A non-scalar result is checked through ``<w, f>`` for a
+        random ``w``.
+    wrt : str, Expr, int or a list of them, optional
+        Inputs to check (names/Exprs; argument positions for a callable).
+        Default: every floating-point input.
+    rtol, atol : float, optional
+        Pass when ``|ad - fd| <= atol + rtol*|fd|``.  Defaults by the least
+        precise float dtype among the inputs, the output and the gradients
+        (:func:`default_tolerances`; atol is scaled by ``max(1, max|fd|)`` of
+        each input).
+    seed : int
+        Seed of the random directions and cotangents (checks are reproducible).
+    sympy : bool
+        Use SymPy as a third witness for scalar graphs (limited to
+        ``sympy_timeout`` seconds).
+    strict : bool
+        Make ``report.ok`` False for an inconclusive verdict too.
+    localize_on_fail : bool
+        On a failure, check each node's own rule and name the culprit.
+    max_full, projections, max_elements : int
+        Inputs with at most ``max_full`` elements get a full Jacobian check;
+        larger ones ``projections`` random directional checks, and on their
+        failure an elementwise check of at most ``max_elements`` elements.
+
+    Returns
+    -------
+    GradCheckReport
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> report = ga.check_grad(x**2 + ga.sin(x * y), at={"x": 3.0, "y": 2.0})
+    >>> report.verdict, report.ok
+    ('pass', True)
+    >>> ga.check_grad(lambda a: ga.relu(a), at=(0.0,)).verdict
+    'pass'
+    """
+    prob = _prepare(f, at, wrt)
+    rng = np.random.default_rng(seed)
+    (y,) = evaluate(prob.graph, [prob.out], prob.values)
+    y = np.asarray(y)
+    if y.dtype.kind not in "f":
+        raise GraphadError(f"check_grad: the output has dtype {y.dtype}; it must be floating")
+    if y.ndim:
+        prob.w = rng.standard_normal(y.shape)
+        prob.w = np.asarray(prob.w.astype(y.dtype), dtype=np.float64)
+    ad = _ad_gradients(prob, y)
+    ad_dtype = _least_precise([*ad, y, *prob.values.values()])
+    rtol_d, atol_base = default_tolerances(ad_dtype)
+    rtol = rtol_d if rtol is None else float(rtol)
+    if not _evaluates_in_float64(prob):
+        prob.eps = float(np.finfo(np.float32).eps)
+    syms, sym_note = ([None] * len(prob.wrt), "not requested")
+    if sympy:
+        syms, sym_note = _sympy_witness(prob, sympy_timeout)
+    inputs = [
+        _check_input(
+            prob, k, ad[k], syms[k], rtol, atol_base, atol, rng, max_full, projections, max_elements
+        )
+        for k in range(len(prob.wrt))
+    ]
+    verdict = _combine([i.verdict for i in inputs]) if inputs else "pass"
+    report = GradCheckReport(
+        verdict=verdict,
+        inputs=inputs,
+        graph=prob.graph,
+        outputs=[prob.out],
+        label=prob.label,
+        point={n: np.asarray(v) for n, v in prob.values.items()},
+        dtype=str(ad_dtype),
+        sympy_note=sym_note,
+        strict=strict,
+        output_shape=tuple(y.shape),
+    )
+    if not np.all(np.isfinite(y)):
+        report.notes.append("the function value is not finite at this point")
+    if verdict == "fail" and localize_on_fail:
+        _attach_culprit(report, prob, seed, rtol)
+    return report
+
+
+def _least_precise(arrays: Sequence[Any]) -> np.dtype:
+    """The float dtype of least precision among the arrays: what the AD was limited to
+    (a float32 graph can return a float64 gradient when a rule promotes)."""
+    floats = [np.asarray(a).dtype for a in arrays if np.asarray(a).dtype.kind == "f"]
+    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+
+
+def _evaluates_in_float64(prob: _Problem) -> bool:
+    """False when a node that depends on the inputs computes in less than float64
+    (e.g. a custom op's implementation), so the differences need a float32 step."""
+    prob.objective(prob.base)
+    env = prob.forward(prob.base, keep=True)
+    return all(
+        np.asarray(env[n]).dtype.kind != "f" or np.asarray(env[n]).dtype.itemsize >= 8
+        for n in prob.forward.moved
+        if n in env
+    )
+
+
+def _attach_culprit(report: GradCheckReport, prob: _Problem, seed: int, rtol: float) -> None:
+    checks = localize(prob.graph, prob.out, prob.values, prob.wrt, seed=seed, rtol=max(rtol, 1e-7))
+    report.node_checks = [c for c in checks if c.status != "pass"]
+    failing = [c for c in checks if c.status == "fail"]
+    if failing:
+        c = failing[0]
+        report.culprit = c.node
+        report.culprit_reason = c.short()
+        return
+    kinks = [c for c in checks if c.status == "kink"]
+    if kinks:
+        report.verdict = "inconclusive"
+        where = ", ".join(f"v{c.node} {c.op}" for c in kinks[:5])
+        for i in report.inputs:
+            for e in i.elements:
+                if e.status == "fail":
+                    e.status, e.note = "kink?", f"the point sits on a kink of {where}"
+            i.verdict = _combine([e.status for e in i.elements])
+        report.notes.append(
+            f"no node's own rule fails its check, and the point sits on a kink "
+            f"of {where}: AD's convention there need not match the derivative "
+            f"of the composition; verdict downgraded to inconclusive"
+        )
+    else:
+        report.notes.append("no single node's rule fails its local check")
+
+
+def assert_grad(f: Any, at: Any = None, **kwargs: Any) -> GradCheckReport:
+    """:func:`check_grad`, raising :class:`GradientCheckError` when the verdict is "fail"
+    (or, with ``strict=True``, inconclusive); returns the report otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbols("x")
+    >>> ga.assert_grad(ga.tanh(x) * x, at={"x": 0.5}).verdict
+    'pass'
+    >>> bad = ga.defop("bad_exp_doc", np.exp, vjp=lambda g, x: [g * x])
+    >>> ga.assert_grad(bad(x), at={"x": 0.5})
+    Traceback (most recent call last):
+    ...
+    graphad.errors.GradientCheckError: ...
+    """
+    report = check_grad(f, at, **kwargs)
+    if not report.ok or report.verdict == "fail":
+        raise GradientCheckError(report.summary(), report)
+    return report
