@@ -999,11 +999,16 @@ def load(path: str | os.PathLike) -> Sequential:
 
 
 def _progress(verbose: int, steps: int, epoch: int, epochs: int):
-    """A tqdm bar for verbose=1 on a terminal; None means one line per epoch (or silence)."""
-    if verbose != 1 or not sys.stdout.isatty():
+    """A tqdm bar for verbose=1 on a terminal or in Jupyter; None means one line per epoch
+    (or silence)."""
+    notebook = "ipykernel" in sys.modules
+    if verbose != 1 or not (notebook or sys.stdout.isatty()):
         return None
     try:
-        from tqdm import tqdm
+        if notebook:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
     except ImportError:
         return None
     return tqdm(

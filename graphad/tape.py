@@ -176,6 +176,15 @@ class _EagerMixin:
     def __len__(self) -> int:
         return len(_value_of(self))
 
+    def __getitem__(self, index: Any) -> Tensor:
+        # no indexing op in the op table yet: refuse rather than silently detach a gradient
+        if any(t._recording and t._tracks(self) for t in _active_tapes()):
+            raise GraphadError(
+                "indexing a recorded tensor is not differentiable in graphad; "
+                "index the result outside the tape, or use ga.sum/reshape"
+            )
+        return Tensor._make(np.asarray(_value_of(self))[index], None)
+
     def __format__(self, spec: str) -> str:
         value = self.numpy()
         return str(value) if not spec else format(value, spec)

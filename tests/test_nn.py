@@ -284,3 +284,38 @@ def test_train_command_and_demo(tmp_path):
     out = io.StringIO()
     train.demo(out)
     assert float(out.getvalue().split("test accuracy")[1].split()[0]) > 0.9
+
+
+class _FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(monkeypatch):
+    pytest.importorskip("tqdm")
+    import sys
+
+    term = _FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    model = small_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    model.fit(X, np.arange(40) % 3, epochs=2, batch_size=10, verbose=1)
+    text = term.getvalue()
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text and "4/4" in text and "accuracy=" in text
+
+
+def test_optimizer_minimize_over_a_model():
+    model = small_model()
+    opt = ga.optim.SGD(0.5)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(32, 4)).astype(np.float32)
+    y = np.arange(32) % 3
+
+    def loss():
+        return ga.mean(ga.nn.sparse_categorical_crossentropy(y, model(X)))
+
+    first = opt.minimize(loss, model.trainable_weights)
+    for _ in range(20):
+        last = opt.minimize(loss, model.trainable_weights)
+    assert last < first and len(opt._cache) == 1

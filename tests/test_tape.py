@@ -275,3 +275,13 @@ def test_call_expr_replays_a_parsed_expression_eagerly():
     assert float(f) == pytest.approx(9 + np.sin(6.0))
     assert gx == pytest.approx(6 + 2 * np.cos(6.0))
     assert gy == pytest.approx(3 * np.cos(6.0))
+
+
+def test_indexing_is_eager_only():
+    x = ga.Variable(np.array([1.0, 2.0, 3.0]))
+    assert float((x * 2)[1]) == 4.0
+    with ga.GradientTape() as t:
+        y = x * 2
+        with pytest.raises(ga.GraphadError, match="indexing"):
+            y[0]
+    assert t.gradient(y, x).tolist() == [2.0, 2.0, 2.0]
