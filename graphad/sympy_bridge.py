@@ -30,13 +30,41 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
     >>> ga.to_sympy(x**2 + ga.sin(x))
     x**2 + sin(x)
     """
-    import numpy as np
     import sympy as sp
 
-    graph = e.graph
+    order = sorted(ancestors(e.graph, [e.id]))
+    depth = _depth(e.graph, order)
+    try:
+        if depth > _EVALUATE_DEPTH:
+            # SymPy's automatic simplification recurses once per level; a deep
+            # expression is built unevaluated, which SymPy handles iteratively enough
+            with sp.core.parameters.evaluate(False):
+                return _build_sympy(sp, e, order, real)
+        return _build_sympy(sp, e, order, real)
+    except RecursionError:
+        raise GraphadError(
+            f"to_sympy: the expression is {depth} levels deep, too deep for "
+            "SymPy's recursive algorithms"
+        ) from None
+
+
+_EVALUATE_DEPTH = 200
+
+
+def _depth(graph: Graph, order: list[int]) -> int:
     nodes = graph._nodes
+    depth: dict[int, int] = {}
+    for n in order:
+        depth[n] = 1 + max((depth[a] for a in nodes[n]["args"]), default=0)
+    return depth[order[-1]] if order else 0
+
+
+def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
+    import numpy as np
+
+    nodes = e.graph._nodes
     out: dict[int, Any] = {}
-    for n in sorted(ancestors(graph, [e.id])):
+    for n in order:
         node = nodes[n]
         op = node["op"]
         if op == "input":
