@@ -153,3 +153,13 @@ def test_train_command_on_mnist_files(tmp_path):
         out,
     )
     assert code == 0 and "test accuracy" in out.getvalue()
+
+
+def test_docstring_examples_run():
+    pytest.importorskip("sklearn")
+    import doctest
+
+    import graphad.datasets
+
+    result = doctest.testmod(graphad.datasets, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0

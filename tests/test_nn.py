@@ -319,3 +319,12 @@ def test_optimizer_minimize_over_a_model():
     for _ in range(20):
         last = opt.minimize(loss, model.trainable_weights)
     assert last < first and len(opt._cache) == 1
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import graphad.nn
+
+    result = doctest.testmod(graphad.nn, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0

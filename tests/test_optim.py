@@ -286,3 +286,12 @@ def test_minimize_demo():
     minimize.demo(out)
     text = out.getvalue()
     assert "Epoch : 0 [3.0, 11.0]" in text and "Epoch : 29" in text
+
+
+@pytest.mark.parametrize("module", ["graphad.optim", "graphad.tape"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 5 and result.failed == 0
