@@ -433,7 +433,8 @@ def compile(
     [0.0, 3.0]
     """
     from .expr import Expr
-    from .rewrite import gc_paused, optimize_ids
+    from .graph import gc_paused
+    from .rewrite import optimize_ids
 
     single = isinstance(outputs, Expr)
     outs = [outputs] if single else list(outputs)

@@ -19,20 +19,18 @@ step is an iterative loop over the nodes: linear in the graph's size.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import GraphadError
-from .graph import Graph, _constant_key, ancestors
+from .graph import Graph, _constant_key, ancestors, gc_paused
 from .ops import OPS
 
-__all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "gc_paused", "optimize", "optimize_ids"]
+__all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 
 # Constant folding never creates an array with more elements than this: a
 # folded constant is held in memory and, on export, written out.
@@ -188,6 +186,20 @@ def _filled(fill: float) -> Callable[..., int | None]:
     return replace
 
 
+def _fill_like_arg(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``ones_like(f(a, ...))`` -> ``ones_like(a)`` where a has f's shape and dtype image,
+    so that the seed of a gradient does not make the forward value necessary."""
+    node = rw.nodes[nid]
+    x = b["X"]
+    target = rw.float_image(x)
+    if target is None:
+        return None
+    for a in rw.args(x):
+        if rw.same_shape(a, x) and rw.float_image(a) == target:
+            return rw.make(node["op"], (a,), (), node, role=node["role"])
+    return None
+
+
 def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     node = rw.nodes[nid]
     return rw.make("reshape", (b["X"],), node["params"], node, role=node["role"])
@@ -261,6 +273,8 @@ RULES: list[Row] = [
     Row("transpose(transpose(x))", ("transpose", ("transpose", X)), _transpose_twice),
     Row("ones_like(static shape)", ("ones_like", X), _filled(1)),
     Row("zeros_like(static shape)", ("zeros_like", X), _filled(0)),
+    Row("ones_like(f(x)) -> ones_like(x)", ("ones_like", X), _fill_like_arg),
+    Row("zeros_like(f(x)) -> zeros_like(x)", ("zeros_like", X), _fill_like_arg),
     Row("numel(static shape)", ("numel", X), _numel),
 ]
 
@@ -296,6 +310,7 @@ class _Rewriter:
         self.nodes = graph.nx._node  # the attribute dicts themselves: no view overhead
         self._float: dict[int, bool] = {}
         self._fill: dict[int, Any] = {}
+        self._image: dict[int, Any] = {}
         self.fired: dict[str, int] = {}
 
     # facts about new-graph nodes
@@ -339,6 +354,42 @@ class _Rewriter:
         if node["op"] == "where":
             return known.get(args[1], False) or known.get(args[2], False)
         return False
+
+    def float_image(self, nid: int) -> Any:
+        """A symbolic stand-in for the dtype ``ones_like(node)`` has (the node's dtype
+        if floating, else float64), known even when the dtype is not.
+
+        ``None`` for weak Python scalars (they never change it); a dtype where
+        known; for an input of unknown dtype, a token naming it.  Where every
+        non-weak argument has the same image, NumPy's promotion keeps it.
+        """
+        found = self._image.get(nid)
+        if found is None and nid not in self._image:
+            found = self._image[nid] = self._image_from_args(nid, self.nodes[nid])
+        return found
+
+    def _image_from_args(self, nid: int, node: dict) -> Any:
+        dt = node["dtype"]
+        if dt is not None:
+            return dt if dt.kind == "f" else np.dtype(np.float64)
+        op_name = node["op"]
+        if op_name == "constant":
+            return None
+        if op_name == "input":
+            return ("input", nid)
+        op = OPS.get(op_name)
+        kind = None if op is None or op.custom else op.dtype
+        args = node["args"]
+        if kind == "bool":
+            return np.dtype(np.float64)
+        if kind == "first":
+            return self._image.get(args[0], ("node", nid))
+        if op_name == "where":
+            args = args[1:]
+        elif kind not in ("promote", "float"):
+            return ("node", nid)
+        images = {self._image.get(a, ("node", nid)) for a in args} - {None}
+        return images.pop() if len(images) == 1 else ("node", nid)
 
     def same_shape(self, a: int, b: int) -> bool:
         sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
@@ -416,7 +467,9 @@ class _Rewriter:
             node["sclass"] = self._sclass(OPS.get(op_name), args, shape, nid)
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
+                self.float_image(a)
             self._float[nid] = self._float_from_args(node)
+            self._image[nid] = self._image_from_args(nid, node)
         return nid
 
     def _sclass(self, op: Any, args: tuple[int, ...], shape: Any, nid: int) -> frozenset:
@@ -515,23 +568,6 @@ class _Rewriter:
 
 
 # -- the passes ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a pass allocates many long-lived objects.
-
-    A pass over a 10^5-node graph creates millions of dicts and tuples; each
-    full collection would walk all of them again, which makes a linear pass
-    look quadratic.  Nothing here creates reference cycles worth collecting.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def optimize_ids(

@@ -1,0 +1,273 @@
+"""Graph rewrites: every row keeps values and gradients; the user's graph is never touched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphad as ga
+from graphad.expr import Expr
+from graphad.graph import ancestors
+from graphad.interp import evaluate
+from graphad.rewrite import FOLD_MAX_SIZE, RULES, optimize, optimize_ids
+
+F64 = "float64"
+
+
+def _values(graph, names, rng, shapes, positive=()):
+    out = {}
+    for n in names:
+        node = graph.node(graph.input_id(n))
+        shape = node["shape"] if node["shape"] is not None else shapes.get(n, ())
+        v = rng.uniform(0.2, 1.5, size=shape) if n in positive else rng.uniform(-1.5, 1.5, shape)
+        out[n] = v.astype(node["dtype"] or np.float64)
+    return out
+
+
+# Each case: (row name, builder(x, y) -> Expr, declared inputs, positive inputs)
+def _sym(name, shape=None, dtype=F64):
+    return ga.symbol(name, shape=shape, dtype=dtype)
+
+
+CASES = {
+    "x*1": lambda: _sym("x") * 1.0,
+    "1*x": lambda: 1 * _sym("x"),
+    "x*0": lambda: _sym("x", (2, 3)) * 0.0,
+    "0*x": lambda: 0.0 * _sym("x", (2, 3)),
+    "x*-1": lambda: _sym("x") * -1.0,
+    "-1*x": lambda: -1 * _sym("x"),
+    "x/1": lambda: _sym("x") / 1,
+    "x/-1": lambda: _sym("x") / -1.0,
+    "x+0": lambda: _sym("x") + 0.0,
+    "0+x": lambda: 0 + _sym("x"),
+    "x-0": lambda: _sym("x") - 0,
+    "0-x": lambda: 0.0 - _sym("x"),
+    "--x": lambda: ga.negative(ga.negative(ga.sin(_sym("x")))),
+    "x+-y": lambda: _sym("x") + -_sym("y"),
+    "-x+y": lambda: -_sym("x") + _sym("y"),
+    "x--y": lambda: _sym("x") - -_sym("y"),
+    "x**1": lambda: _sym("x") ** 1,
+    "exp(log(x))": lambda: ga.exp(ga.log(ga.exp(_sym("x")))),
+    "sum_to_like(x, same shape)": lambda: ga.ops.apply("sum_to_like", ga.sin(_sym("x")), _sym("x")),
+    "broadcast_like(x, same shape)": lambda: ga.ops.apply(
+        "broadcast_like", ga.sin(_sym("x")), _sym("x")
+    ),
+    "reshape_like(x, same shape)": lambda: ga.ops.apply(
+        "reshape_like", ga.sin(_sym("x")), _sym("x")
+    ),
+    "astype_like(x, same dtype)": lambda: ga.ops.apply(
+        "astype_like", ga.sin(_sym("x", (3,))), _sym("y", (3,))
+    ),
+    "reshape(x, its shape)": lambda: ga.reshape(_sym("x", (2, 3)), (2, 3)),
+    "reshape(reshape(x))": lambda: ga.reshape(ga.reshape(_sym("x", (2, 3)), (3, 2)), (6,)),
+    "broadcast_to(x, its shape)": lambda: ga.broadcast_to(_sym("x", (2, 3)), (2, 3)),
+    "transpose(transpose(x))": lambda: ga.transpose(
+        ga.transpose(_sym("x", (2, 3, 4)), (1, 2, 0)), (2, 0, 1)
+    ),
+    "ones_like(static shape)": lambda: _sym("x", (2, 2)) * ga.ones_like(_sym("x", (2, 2))),
+    "zeros_like(static shape)": lambda: _sym("x", (2, 2)) + ga.zeros_like(_sym("x", (2, 2))),
+    "ones_like(f(x)) -> ones_like(x)": lambda: (
+        ga.ones_like(ga.sin(_sym("x", None, None)) * 2.0) * _sym("x", None, None)
+    ),
+    "zeros_like(f(x)) -> zeros_like(x)": lambda: (
+        ga.zeros_like(ga.exp(_sym("x", None, None))) + _sym("x", None, None)
+    ),
+    "numel(static shape)": lambda: (
+        ga.mean(_sym("x", (3, 4)), axis=0) * ga.ops.apply("numel", _sym("x", (3, 4)), axis=0)
+    ),
+}
+
+
+def test_every_row_has_a_case():
+    assert {row.name for row in RULES} == set(CASES)
+
+
+@pytest.mark.parametrize("row", sorted(CASES))
+def test_row_fires_and_preserves_values_and_gradients(row):
+    rng = np.random.default_rng(abs(hash(row)) % 2**32)
+    with ga.Graph() as g:
+        e = CASES[row]()
+        names = list(e.free_symbols)
+        before = len(g)
+        new, (out,) = optimize(e)
+        assert len(g) == before  # the user's graph is untouched
+        assert new.rewrites_fired.get(row, 0) >= 1, new.rewrites_fired
+        opt = Expr(new, out)
+        assert opt.shape == e.shape and opt.dtype == e.dtype
+        grads = ga.grad(e, names)
+        with new:
+            opt_grads = ga.grad(opt, names)
+        for _ in range(3):
+            vals = _values(g, names, rng, {"x": (3,), "y": (3,)})
+            want = evaluate(g, [e.id] + [gr.id for gr in grads], vals)
+            got = evaluate(new, [out] + [gr.id for gr in opt_grads], vals)
+            for w, v in zip(want, got, strict=True):
+                assert np.shape(w) == np.shape(v)
+                assert np.asarray(w).dtype == np.asarray(v).dtype
+                np.testing.assert_allclose(v, w, rtol=1e-12, atol=1e-12)
+
+
+def test_optimize_is_a_fixed_point():
+    with ga.Graph():
+        x, y = ga.symbol("x", dtype=F64), ga.symbol("y", dtype=F64)
+        e = (
+            ga.sin(x * 1.0 + 0.0) * ga.negative(ga.negative(y))
+            + ga.exp(ga.log(ga.exp(x)))
+            - 0.0 * x
+        )
+        g1, (o1,) = optimize(e)
+        g2, _ = optimize(Expr(g1, o1))
+    assert len(g2) == len(g1)
+    assert not g2.rewrites_fired
+
+
+def test_user_graph_is_never_mutated():
+    with ga.Graph() as g:
+        x = ga.symbol("x", dtype=F64)
+        e = (x * 1.0 + 0.0) * (ga.constant(2.0) + ga.constant(np.float64(3.0)))
+        gx = ga.grad(e, x)
+        snapshot = {n: dict(g.node(n)) for n in g.nodes()}
+        edges = set(g.nx.edges)
+        ga.compile([e, gx], [x])
+        optimize([e, gx])
+    assert {n: dict(g.node(n)) for n in g.nodes()} == snapshot
+    assert set(g.nx.edges) == edges
+
+
+def test_constant_folding_caps_size_and_skips_integer_powers():
+    with ga.Graph():
+        x = ga.symbol("x", dtype=F64)
+        small = ga.constant(np.arange(4.0)) * np.float64(2.0)
+        big = ga.constant(np.ones(FOLD_MAX_SIZE + 1)) * np.float64(2.0)
+        ipow = ga.constant(np.int64(3)) ** ga.constant(np.int64(50))
+        g, (s, b, p) = optimize([x + small, x + big, ipow])
+    ops = {g.op(n) for n in ancestors(g, [s])}
+    assert "multiply" not in ops  # folded
+    assert "multiply" in {g.op(n) for n in ancestors(g, [b])}  # too big to fold
+    assert g.op(p) == "power"  # int64 overflow is left to run time, as NumPy does it
+    folded = [g.node(n)["value"] for n in ancestors(g, [s]) if g.op(n) == "constant"]
+    np.testing.assert_array_equal(folded[0], [0.0, 2.0, 4.0, 6.0])
+
+
+def test_folding_keeps_strong_dtypes():
+    with ga.Graph():
+        x = ga.symbol("x", shape=(2,), dtype="float32")
+        c = ga.constant(np.float64(1.0)) + ga.constant(np.float64(2.0))  # a strong float64
+        e = x * c
+        g, (out,) = optimize(e)
+        v = evaluate(g, [out], {"x": np.ones(2, np.float32)})[0]
+    assert e.dtype == np.float64 and v.dtype == np.float64  # as NumPy 2 computes it
+
+
+def test_zero_times_x_needs_a_static_shape_and_keeps_dtype():
+    with ga.Graph():
+        x = ga.symbol("x", dtype=F64)  # shape unknown: 0*x must stay
+        g, (out,) = optimize(0.0 * x)
+        assert g.op(out) == "multiply"
+        v = evaluate(g, [out], {"x": np.ones((2, 3))})[0]
+        assert v.shape == (2, 3)
+        y = ga.symbol("y", shape=(2, 3), dtype="float32")
+        g, (out,) = optimize(0.0 * y)
+    assert g.op(out) == "constant"
+    assert g.node(out)["value"].dtype == np.float32 and g.node(out)["value"].shape == (2, 3)
+
+
+def test_x_times_one_keeps_integer_promotion():
+    with ga.Graph():
+        i = ga.symbol("i", dtype="int64")
+        u = ga.symbol("u")  # dtype unknown: could be an int, so x*1.0 must stay
+        g, outs = optimize([i * 1.0, u * 1.0, i * 1])
+    assert [g.op(o) for o in outs] == ["multiply", "multiply", "input"]
+    assert evaluate(g, outs[:1], {"i": np.int64(3)})[0].dtype == np.float64
+
+
+def test_exp_log_only_where_the_argument_is_nonnegative():
+    with ga.Graph():
+        x = ga.symbol("x", dtype=F64)
+        g, (plain, safe) = optimize([ga.exp(ga.log(x)), ga.exp(ga.log(ga.sqrt(x)))])
+    assert g.op(plain) == "exp"  # exp(log(-1)) is NaN, not -1
+    assert g.op(safe) == "sqrt"
+    got = evaluate(g, [plain, safe], {"x": np.array([-1.0, 0.0, 4.0])})
+    np.testing.assert_array_equal(got[0], [np.nan, 0.0, 4.0])
+    np.testing.assert_array_equal(got[1], [np.nan, 0.0, 2.0])
+
+
+def test_cse_after_rewrites_and_dce():
+    with ga.Graph():
+        x = ga.symbol("x", dtype=F64)
+        e = ga.sin(x * 1.0) + ga.sin(x)  # two sin nodes in the user's graph
+        g, (out,) = optimize(e)
+    assert sum(1 for n in g.nodes() if g.op(n) == "sin") == 1
+    assert set(g.nodes()) == ancestors(g, [out])  # nothing dead left
+    assert len(g) == 3  # x, sin(x), the sum
+
+
+def test_roles_and_adjoints_survive():
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        e = x * y + ga.sin(x)
+        gx = ga.grad(e, x)
+        g, (fo, go) = optimize([e, gx])
+    assert g.node(go)["role"] == "grad"
+    assert g.node(fo)["role"] == "forward"
+    marked = [(n, g.node(n)["adjoint"]) for n in g.nodes() if g.node(n).get("adjoint")]
+    assert marked, "adjoint marks were dropped"
+    for _, marks in marked:
+        for out, of in marks:
+            assert out == fo and of in g  # ids are the new graph's
+
+
+def test_optimize_keeps_requested_unused_inputs():
+    with ga.Graph() as g:
+        x, y = ga.symbols("x y")
+        new, _, mapping = optimize_ids(g, [(x * 2.0).id], [x.id, y.id])
+    assert new.input_id("y") is not None and mapping[y.id] == new.input_id("y")
+
+
+def _ratio(build):
+    with ga.Graph():
+        f, xs = build()
+        fwd = len(ancestors(f.graph, [f.id]))
+        g, _ = optimize(ga.grad(f, xs))
+    return len(g) / fwd
+
+
+def _product():
+    xs = [ga.symbol(f"x{i}", shape=()) for i in range(1000)]
+    f = xs[0]
+    for x in xs[1:]:
+        f = f * x
+    return f, xs
+
+
+def _sin_chain():
+    x = ga.symbol("x", shape=())
+    f = x
+    for _ in range(1000):
+        f = ga.sin(f)
+    return f, [x]
+
+
+def _rosenbrock(n, shape):
+    xs = [ga.symbol(f"x{i}", shape=shape) for i in range(n)]
+    f = ga.constant(0.0)
+    for i in range(n - 1):
+        f = f + 100.0 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1.0 - xs[i]) ** 2
+    return f, xs
+
+
+def test_gradient_node_count_product_chain():
+    assert _ratio(_product) <= 2.01
+
+
+def test_gradient_node_count_sin_chain():
+    assert _ratio(_sin_chain) <= 3.01  # cos(s_k) and a product per level, plus the forward
+
+
+def test_gradient_node_count_scalar_rosenbrock():
+    assert _ratio(lambda: _rosenbrock(1000, ())) <= 1.5
+
+
+def test_gradient_node_count_rosenbrock_unknown_shapes():
+    # shapes unknown until run time: each partial sum's gradient needs a sum_to
+    assert _ratio(lambda: _rosenbrock(200, None)) <= 3.0
