@@ -22,7 +22,7 @@ from typing import Any, Literal
 import graphviz
 import numpy as np
 
-from .errors import GraphadError
+from .errors import GraphadError, MissingInputError
 from .expr import Expr, _named_values, to_string
 from .graph import Graph, ancestors
 from .ops import OPS
@@ -151,9 +151,10 @@ def _resolve(obj: Any) -> _Target:
         target.highlight[cid] = str(
             reason or "culprit: its local derivative rule disagrees with its numerical check"
         )
-    at = getattr(obj, "at", None)
-    if isinstance(at, Mapping):
-        target.at = at
+    for attr in ("at", "point"):  # the point a report was checked at
+        at = getattr(obj, attr, None)
+        if isinstance(at, Mapping) and target.at is None:
+            target.at = at
     known = getattr(obj, "values", None)
     if isinstance(known, Mapping):
         target.known = {k: v for k, v in known.items() if isinstance(k, int)}
@@ -264,7 +265,12 @@ def _values(target: _Target, ids: list[int], at: Mapping[Any, Any]) -> dict[int,
             skip.add(n)
     wanted = [n for n in ids if n not in skip]
     known = {k: v for k, v in target.known.items() if k in graph}
-    values = evaluate(graph, wanted, _named_values(at, {}), known=known)
+    try:
+        values = evaluate(graph, wanted, _named_values(at or {}, {}), known=known)
+    except MissingInputError:
+        if at is not None:
+            raise
+        return {n: known[n] for n in wanted if n in known}  # a tape's partial record
     return dict(zip(wanted, values, strict=True))
 
 
@@ -523,7 +529,8 @@ def _legend(ctx: _Ctx, extras: list[str]) -> str:
     if any(n in ctx.outputs for n in ctx.drawn):
         extras.append("<b>thick border</b>: output")
     if ctx.values:
-        extras.append(f'<font color="{_ADJ}">∂f/∂v = …</font>: adjoint of that node')
+        if ctx.holders:
+            extras.append(f'<font color="{_ADJ}">∂f/∂v = …</font>: adjoint of that node')
         if any(np.ndim(v) for v in ctx.values.values()):
             extras.append("tensor: [min … max] μ=mean (tooltip: all values)")
         if any(not _finite(v) for n, v in ctx.values.items() if n in set(ctx.drawn)):
@@ -663,7 +670,7 @@ def render(
 def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) -> _Ctx:
     graph = target.graph
     ids = sorted(ancestors(graph, target.outputs))
-    values = _values(target, ids, at) if at is not None else {}
+    values = _values(target, ids, at) if at is not None or target.known else {}
     first_bad = next((n for n in ids if n in values and not _finite(values[n])), None)
     keep = set(target.outputs) | set(target.highlight)
     if first_bad is not None:

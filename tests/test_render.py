@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -47,18 +49,18 @@ def quadratic():
 
 
 def test_quadratic_nodes_edges_and_clusters(quadratic):
-    g, x, f, gx = quadratic
+    g, _, f, gx = quadratic
     src = render([f, gx]).source
     ids = sorted(int(n[1:]) for n in node_names(src))
     assert ids == sorted(ga.graph.ancestors(g, [f.id, gx.id]))  # the true DAG, each node once
     # argument positions on the edges of two-input ops; forward edges solid, dark
-    assert "\tn0 -> n2 [label=0 color=\"#374151\"]" in src
-    assert "\tn1 -> n2 [label=1 color=\"#374151\"]" in src
-    assert "\tn3 -> n5 [label=0 color=\"#374151\"]" in src
+    assert '\tn0 -> n2 [label=0 color="#374151"]' in src
+    assert '\tn1 -> n2 [label=1 color="#374151"]' in src
+    assert '\tn3 -> n5 [label=0 color="#374151"]' in src
     # the backward pass reads forward values: dashed grey edges; grad -> grad: orange
-    assert "\tn0 -> n7 [label=1 color=\"#a1a7b0\" style=dashed]" in src
-    assert "\tn5 -> n6 [color=\"#a1a7b0\" style=dashed]" in src
-    assert "\tn6 -> n16 [label=0 color=\"#c2410c\"]" in src
+    assert '\tn0 -> n7 [label=1 color="#a1a7b0" style=dashed]' in src
+    assert '\tn5 -> n6 [color="#a1a7b0" style=dashed]' in src
+    assert '\tn6 -> n16 [label=0 color="#c2410c"]' in src
     # forward and backward parts in their own clusters
     fwd = src[src.index("subgraph cluster_forward") : src.index("subgraph cluster_backward")]
     bwd = src[src.index("subgraph cluster_backward") :]
@@ -67,7 +69,7 @@ def test_quadratic_nodes_edges_and_clusters(quadratic):
 
 
 def test_styles_differ_by_role_and_legend_explains_them(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     src = render([f, gx]).source
     assert 'fillcolor="#dcfce7" shape=ellipse' in node_line(src, "n0")  # input
     assert 'fillcolor="#f3f4f6"' in node_line(src, "n1")  # constant
@@ -85,7 +87,7 @@ def test_styles_differ_by_role_and_legend_explains_them(quadratic):
 
 
 def test_labels_ops_ids_and_adjoints(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     src = render([f, gx]).source
     assert node_line(src, "n2").startswith(
         'label=<<b>pow</b><br/><font point-size="9" color="#6b7280">v2</font>>'
@@ -95,7 +97,7 @@ def test_labels_ops_ids_and_adjoints(quadratic):
     assert '<font color="#9a3412">= ∂f/∂x</font>' in node_line(src, "n17")
     assert "= ∂f/∂v5 = ∂f/∂v3 = ∂f/∂v2" in node_line(src, "n6")
     assert 'tooltip="v17 = add(v6, v16)   (grad)\nholds ∂f/∂x"' in node_line(src, "n17")
-    assert "label=\"f = x ** 2 + x - 1\\l\"" in src  # the title, left-justified
+    assert 'label="f = x ** 2 + x - 1\\l"' in src  # the title, left-justified
 
 
 def test_edge_positions_repeated_and_single_arguments():
@@ -126,9 +128,9 @@ def test_params_and_shapes_shown():
         z = ga.symbol("z", shape=(5, 2), dtype="float32")
         src = render(ga.log_softmax(z, axis=0), title=False).source
     line = node_line(src, "n1")
-    assert "<b>log_softmax</b> <font point-size=\"9\" color=\"#6b7280\">axis=0</font>" in line
+    assert '<b>log_softmax</b> <font point-size="9" color="#6b7280">axis=0</font>' in line
     assert "v1 (5, 2) float32" in line
-    assert "<b>z</b><br/><font point-size=\"9\" color=\"#6b7280\">(5, 2) float32</font>" in (
+    assert '<b>z</b><br/><font point-size="9" color="#6b7280">(5, 2) float32</font>' in (
         node_line(src, "n0")
     )
 
@@ -144,7 +146,7 @@ def test_html_special_characters_are_escaped():
 
 
 def test_same_graph_twice_gives_identical_dot(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     at = {"x": 3.0}
     assert render([f, gx], at=at).source == render([f, gx], at=at).source
     with ga.Graph():  # rebuilt from scratch: same ids, same bytes
@@ -158,7 +160,7 @@ def test_same_graph_twice_gives_identical_dot(quadratic):
 
 
 def test_values_and_adjoints_at_a_point(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     src = render([f, gx], at={"x": 3.0}).source
     # x = 3: x**2 = 9, + x = 12, - 1 = 11; df/dx = 2x + 1 = 7, and every df/dv_i = 1
     assert '<b>x</b><br/><font color="#111827">3</font><br/><font color="#9a3412">∂f/∂x = 7' in (
@@ -226,11 +228,11 @@ def test_nan_values_are_red_and_the_first_one_is_marked():
 
 
 def test_highlight_marks_a_node_with_its_reason(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     src = render([f, gx], highlight={gx.args[1]: "rule disagrees"}).source
     line = node_line(src, "n16")
     assert 'color="#dc2626"' in line and "penwidth=3" in line
-    assert '<b>⚠ rule disagrees</b>' in line and "\n⚠ rule disagrees" in line
+    assert "<b>⚠ rule disagrees</b>" in line and "\n⚠ rule disagrees" in line
     assert "⚠" not in node_line(src, "n17")
 
 
@@ -253,7 +255,7 @@ def test_dict_names_outputs_in_adjoint_labels():
         loss = (W * W).sum()
         src = render({"loss": loss, "dW": ga.grad(loss, W)}).source
     assert "∂loss/∂W" in src and "∂f/∂W" not in src
-    assert "label=\"loss = sum(W * W" in src
+    assert 'label="loss = sum(W * W' in src
 
 
 def test_report_like_objects_highlight_their_culprit_and_use_their_point():
@@ -261,13 +263,13 @@ def test_report_like_objects_highlight_their_culprit_and_use_their_point():
         x = ga.symbols("x")
         f = ga.sin(x) * x
 
-    class Report:  # what a gradient-check report carries
-        expr = f
-        culprit = f.args[0]
-        culprit_reason = "sin: VJP disagrees with finite differences"
-        at = {"x": 1.0}
-
-    src = render(Report()).source
+    report = SimpleNamespace(  # what a gradient-check report carries
+        expr=f,
+        culprit=f.args[0],
+        culprit_reason="sin: VJP disagrees with finite differences",
+        at={"x": 1.0},
+    )
+    src = render(report).source
     line = node_line(src, f"n{f.args[0].id}")
     assert "⚠ sin: VJP disagrees with finite differences" in line and "penwidth=3" in line
     assert f">{math.sin(1.0):.4g}<" in line
@@ -279,18 +281,38 @@ def test_function_and_tape_like_objects():
         e = ga.exp(x)
         unused = ga.cos(x)
 
-    class Function:  # compiled function: a graph and output ids
-        graph = g
-        outputs = (e.id,)
-
-    class Tape:  # a tape: its graph, everything recorded
-        graph = g
-
-    assert node_names(render(Function()).source) == ["n0", f"n{e.id}"]
-    assert set(node_names(render(Tape()).source)) == {"n0", f"n{e.id}", f"n{unused.id}"}
+    function = SimpleNamespace(graph=g, output_ids=(e.id,))  # a graph and output ids
+    tape = SimpleNamespace(graph=g)  # a graph: draw everything recorded
+    assert node_names(render(function).source) == ["n0", f"n{e.id}"]
+    assert set(node_names(render(tape).source)) == {"n0", f"n{e.id}", f"n{unused.id}"}
     assert set(node_names(render(g).source)) == {"n0", f"n{e.id}", f"n{unused.id}"}
     with pytest.raises(ga.GraphadError, match="cannot draw"):
         render(object())
+
+
+def test_real_tape_check_report_and_function():
+    x = ga.Variable(3.0)
+    with ga.GradientTape(persistent=True) as tape:
+        y = x * x + x - 1
+    assert float(tape.gradient(y, x)) == 7.0
+    src = render(tape).source  # the tape's recorded values are shown without at=
+    assert "∂f/∂Variable = 7<" in src and '<font color="#111827">11</font>' in src
+
+    bad = ga.defop("render_test_badsin", np.sin, vjp=lambda g, x: [g * ga.sin(x)])  # wrong rule
+    with ga.Graph():
+        x = ga.symbols("x")
+        report = ga.check_grad(bad(x) * x, at={"x": 0.5})
+    assert report.verdict == "fail"
+    line = node_line(render(report).source, f"n{report.culprit}")
+    assert "<b>render_test_badsin</b>" in line and "penwidth=3" in line
+    assert f"⚠ {report.culprit_reason}" in line
+    assert f">{math.sin(0.5):.4g}<" in line  # drawn at the point it was checked at
+
+    with ga.Graph():
+        x = ga.symbols("x")
+        fn = ga.compile([ga.exp(x), ga.grad(ga.exp(x), x)], inputs=[x])
+    src = render(fn, at={"x": 0.0}).source
+    assert "∂f/∂x = 1<" in src
 
 
 def test_exprs_from_different_graphs_are_rejected():
@@ -306,10 +328,10 @@ def test_exprs_from_different_graphs_are_rejected():
 
 
 def test_rankdir_cluster_legend_title_options(quadratic):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     src = render([f, gx], rankdir="LR", cluster=False, legend=False, title="hello").source
     assert "rankdir=LR" in src and "cluster_" not in src and "legend" not in src
-    assert 'label=hello' in src
+    assert "label=hello" in src
     with pytest.raises(ga.GraphadError, match="rankdir"):
         render(f, rankdir="XY")
 
@@ -326,14 +348,14 @@ def test_long_chains_collapse_beyond_max_nodes():
     assert len(node_names(full)) == 42
     names = node_names(src)
     assert names == ["n0", "n1", "n40", "n41"]  # ends of the chain, the input, the output
-    assert '\tc2_39 [label=<<b>⋯ chain of 38 nodes</b>' in src
+    assert "\tc2_39 [label=<<b>⋯ chain of 38 nodes</b>" in src
     assert "\tn1 -> c2_39 " in src and "\tc2_39 -> n40 " in src
 
 
 def test_wide_graphs_hide_what_is_far_from_the_outputs():
     with ga.Graph():
         xs = ga.symbols(" ".join(f"x{i}" for i in range(30)))
-        terms = [ga.sin(a) * ga.cos(b) for a, b in zip(xs, xs[1:], strict=False)]
+        terms = [ga.sin(a) * ga.cos(b) for a, b in itertools.pairwise(xs)]
         total = terms[0]
         for t in terms[1:]:
             total = total + t
@@ -359,7 +381,7 @@ def test_hundred_thousand_node_chain_renders_without_recursion():
 
 
 def test_dot_files_need_no_graphviz(quadratic, tmp_path, monkeypatch):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     dot = render([f, gx], tmp_path / "g.dot", at={"x": 3.0})
     assert (tmp_path / "g.dot").read_text(encoding="utf-8") == dot.source
@@ -369,7 +391,7 @@ def test_dot_files_need_no_graphviz(quadratic, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("suffix", ["svg", "png", "pdf"])
 def test_without_dot_other_formats_say_how_to_install(quadratic, tmp_path, monkeypatch, suffix):
-    _, x, f, gx = quadratic
+    _, _, f, _ = quadratic
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ga.GraphadError) as info:
@@ -390,7 +412,7 @@ def test_unknown_suffix_is_an_error(quadratic, tmp_path):
 @needs_dot
 @skip_no_dot
 def test_svg_is_well_formed_with_tooltips(quadratic, tmp_path):
-    g, x, f, gx = quadratic
+    g, _, f, gx = quadratic
     render([f, gx], tmp_path / "q.svg", at={"x": 3.0})
     root = ET.parse(tmp_path / "q.svg").getroot()
     nodes = [el for el in root.iter(f"{SVG}g") if el.get("class") == "node"]
@@ -405,7 +427,7 @@ def test_svg_is_well_formed_with_tooltips(quadratic, tmp_path):
 @needs_dot
 @skip_no_dot
 def test_png_pdf_and_jupyter(quadratic, tmp_path):
-    _, x, f, gx = quadratic
+    _, _, f, gx = quadratic
     render(f, tmp_path / "q.png")
     render(f, tmp_path / "q.pdf")
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -413,10 +435,7 @@ def test_png_pdf_and_jupyter(quadratic, tmp_path):
     svg = f._repr_svg_()
     assert svg is not None and ET.fromstring(svg).tag == f"{SVG}svg"
 
-    class Report:
-        expr = [f, gx]
-
-    assert "∂f/∂x" in repr_svg(Report())
+    assert "∂f/∂x" in repr_svg(SimpleNamespace(expr=[f, gx]))
 
 
 def test_import_graphad_does_not_import_graphviz():
