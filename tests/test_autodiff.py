@@ -339,3 +339,22 @@ def test_100k_node_chain_differentiates_and_evaluates_without_recursion():
         assert str(e).endswith("-node expression>")
         assert repr(e).startswith("<graphad.Expr")
     assert sys.getrecursionlimit() == limit
+
+
+@pytest.mark.parametrize(("values", "want"), [
+    ([2.0, 0.0, 3.0], [0.0, 6.0, 0.0]),   # one zero: its gradient is the product of the others
+    ([0.0, 0.0, 3.0], [0.0, 0.0, 0.0]),   # two zeros: every product of "others" holds a zero
+    ([2.0, 4.0, 3.0], [12.0, 6.0, 8.0]),
+])  # fmt: skip
+def test_prod_gradient_is_exact_at_zeros(values, want):
+    with ga.Graph():
+        x = ga.symbols("x")
+        g = ga.grad(ga.prod(x), x)
+        np.testing.assert_array_equal(g.eval(x=np.array(values)), want)
+        if values.count(0.0) > 1:
+            return  # second derivatives there are documented as not exact (see ga.prod)
+        # second derivatives at a zero: d2/dx0dx1 prod([a, b, c]) = c
+        h = ga.jacobian(ga.grad(ga.prod(ga.symbol("v", shape=(3,))), "v"), "v")
+        hv = h.eval(v=np.array(values))
+        a, b, c = values
+        np.testing.assert_allclose(hv, [[0, c, b], [c, 0, a], [b, a, 0]])

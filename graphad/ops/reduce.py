@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .core import Op, apply, register
-from .elementwise import divide, equal, multiply
+from .elementwise import divide, equal, multiply, where
 from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp"]
@@ -92,14 +92,31 @@ mean = _reduction(
     sympy=_sum_sympy,
     doc="Arithmetic mean over ``axis`` (all axes by default).",
 )
+
+
+def _prod_vjp(g, ans, x, axis, keepdims):
+    # d prod / d x_i is the product of the other elements. Away from zeros that is
+    # ans / x_i; at a zero it is the product of the non-zero elements when the
+    # slice holds exactly one zero, and 0 when it holds more.
+    zero = equal(x, 0)
+    safe = where(zero, 1.0, x)
+    others_at_zero = multiply(
+        apply("prod", safe, axis=axis, keepdims=True),
+        equal(apply("sum", zero, axis=axis, keepdims=True), 1),
+    )
+    local = where(zero, others_at_zero, divide(unreduce(ans, x, axis, keepdims), safe))
+    return [multiply(unreduce(g, x, axis, keepdims), local)]
+
+
 prod = _reduction(
     "prod",
     np.prod,
-    lambda g, ans, x, axis, keepdims: [divide(unreduce(multiply(g, ans), x, axis, keepdims), x)],
+    _prod_vjp,
     sympy=_sum_sympy,
     domain=[(0.5, 2.0)],
-    doc="Product over ``axis``.  Its gradient divides by x, so it is not finite where an "
-    "element is exactly 0.",
+    doc="Product over ``axis``.  Its gradient is exact at zeros too (the product of the "
+    "other elements).  Second derivatives are exact except in a slice holding two or more "
+    "zeros, where they come out 0.",
 )
 
 
