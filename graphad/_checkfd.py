@@ -161,10 +161,11 @@ def localize(
             on_path.add(n)
     env = dict(zip(order, evaluate(graph, order, values), strict=True))
     results = []
+    cache: dict[tuple, Any] = {}
     for n in order:
         if n not in on_path or nodes[n]["op"] in ("input", "constant") or len(results) > max_nodes:
             continue
-        check = _check_node(graph, n, env, on_path, rng, rtol)
+        check = _check_node(graph, n, env, on_path, rng, rtol, cache)
         if check is not None:
             results.append(check)
     return results
@@ -177,6 +178,7 @@ def _check_node(
     on_path: set[int],
     rng: np.random.Generator,
     rtol: float,
+    cache: dict[tuple, Any],
 ) -> NodeCheck | None:
     node = graph.node(n)
     op = OPS.get(node["op"])
@@ -199,7 +201,7 @@ def _check_node(
     u = rng.standard_normal(out.shape)
     vs = {i: rng.standard_normal(vals[i].shape) for i in positions}
     try:
-        rule = _rule_products(graph, n, vals, positions, u, vs)
+        rule = _rule_products(graph, n, vals, positions, u, vs, cache)
     except Exception as exc:
         check.status, check.note = "fail", f"the VJP rule raised {type(exc).__name__}: {exc}"
         return check
@@ -248,26 +250,26 @@ def _rule_products(
     positions: list[int],
     u: np.ndarray,
     vs: Mapping[int, np.ndarray],
+    cache: dict[tuple, tuple[Graph, list[int], list[int]]],
 ) -> dict[int, float | str]:
-    """<VJP_i(u), v_i> from the op's rule on a fresh graph holding only this op."""
-    from .autodiff import vjp
+    """<VJP_i(u), v_i> from the op's rule on a small graph holding only this op.
 
+    Its inputs are the cotangent ``u`` and the node's non-constant arguments;
+    constant arguments stay constants (rules special-case them, e.g. ``x**2``),
+    so the graph is built once per op signature and reused for every such node.
+    """
     node = graph.node(n)
-    small = Graph()
-    ins = []
-    for i, a in enumerate(node["args"]):
-        arg = graph.node(a)
-        if i in positions:
-            ins.append(Expr(small, small.input(f"p{i}", arg["shape"], None)))
-        elif arg["op"] == "constant":  # keep Python scalars weak: rules special-case them
-            ins.append(Expr(small, small.constant(arg["value"])))
-        else:
-            ins.append(Expr(small, small.constant(vals[i])))
-    params = dict(node["params"])
-    op = node["op"]
-    y = apply(op, ins, **params) if OPS[op].nargs is None else apply(op, *ins, **params)
-    cots = vjp([y], [ins[i] for i in positions], [u])
-    got = evaluate(small, [c.id for c in cots], {f"p{i}": vals[i] for i in positions})
+    args = [graph.node(a) for a in node["args"]]
+    sig = tuple(
+        ("c", arg["key"]) if arg["op"] == "constant" else ("in", arg["shape"]) for arg in args
+    )
+    key = (node["op"], node["params"], tuple(positions), sig, node["shape"])
+    if key not in cache:
+        cache[key] = _build_rule_graph(node, args, positions)
+    small, cot_ids, fed = cache[key]
+    feed = {f"p{i}": vals[i] for i in fed}
+    feed["u"] = u
+    got = evaluate(small, cot_ids, feed)
     out: dict[int, float | str] = {}
     for i, c in zip(positions, got, strict=True):
         c = np.asarray(c, dtype=np.float64)
@@ -276,3 +278,25 @@ def _rule_products(
         else:
             out[i] = float(np.sum(c * vs[i]))
     return out
+
+
+def _build_rule_graph(
+    node: Mapping[str, Any], args: list[Mapping[str, Any]], positions: list[int]
+) -> tuple[Graph, list[int], list[int]]:
+    from .autodiff import vjp
+
+    small = Graph()
+    ins = []
+    fed = []
+    for i, arg in enumerate(args):
+        if arg["op"] == "constant":
+            ins.append(Expr(small, small.constant(arg["value"])))
+        else:
+            ins.append(Expr(small, small.input(f"p{i}", arg["shape"], None)))
+            fed.append(i)
+    params = dict(node["params"])
+    op = node["op"]
+    y = apply(op, ins, **params) if OPS[op].nargs is None else apply(op, *ins, **params)
+    u = Expr(small, small.input("u", node["shape"], None))
+    cots = vjp([y], [ins[i] for i in positions], [u])
+    return small, [c.id for c in cots], fed

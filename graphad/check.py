@@ -170,7 +170,21 @@ def _prepare_expr(e: Expr, at: Any, wrt: Any) -> _Problem:
     else:
         items = [wrt] if isinstance(wrt, str | Expr) else list(wrt)
         names = [w.name if isinstance(w, Expr) else str(w) for w in items]
-    return _finish_problem(graph, e.id, names, values, str(e))
+    return _finish_problem(graph, e.id, names, values, _label(e))
+
+
+def _label(e: Expr, limit: int = 400) -> str:
+    """``str(e)`` when short; a summary otherwise.  The text writes a shared
+    subexpression at each use, so its length is estimated first (a DAG of
+    doublings would otherwise need exponential memory)."""
+    nodes = e.graph.nx.nodes
+    order = topo_order(e.graph, [e.id])
+    size: dict[int, int] = {}
+    for n in order:
+        size[n] = min(limit + 1, 8 + sum(size[a] for a in nodes[n]["args"]))
+    if size[e.id] > limit:
+        return f"<{nodes[e.id]['op']} expression of {len(order)} nodes, v{e.id}>"
+    return str(e)
 
 
 def _float_ok(graph: Graph, name: str) -> bool:
@@ -323,11 +337,11 @@ def _sympy_witness(prob: _Problem, timeout: float) -> tuple[list[float | None], 
     if len(topo_order(prob.graph, [prob.out])) > 2000:
         return none, "n/a: graph too large for SymPy"
 
+    import sympy as sp  # imported outside the time limit: the first import alone takes ~1 s
+
+    from .sympy_bridge import to_sympy
+
     def work() -> list[float | None]:
-        import sympy as sp
-
-        from .sympy_bridge import to_sympy
-
         expr = to_sympy(Expr(prob.graph, prob.out))
         syms = {s.name: s for s in expr.free_symbols}
         subs = {syms[n]: sp.Float(float(v), 17) for n, v in prob.values.items() if n in syms}

@@ -52,7 +52,7 @@ def mutated(name, **changes):
 def test_pass_matches_hand_derivatives_and_sympy():
     with ga.Graph():
         x, y = ga.symbols("x y")
-        r = ga.check_grad(x**2 + ga.sin(x * y), at={"x": 3.0, "y": 2.0})
+        r = ga.check_grad(x**2 + ga.sin(x * y), at={"x": 3.0, "y": 2.0}, sympy_timeout=60)
     assert r.verdict == "pass" and r.ok
     ex, ey = r.input("x").elements[0], r.input("y").elements[0]
     assert ex.ad == pytest.approx(6 + 2 * math.cos(6), rel=1e-14)
@@ -149,7 +149,8 @@ def test_every_builtin_op_passes_in_its_domain(name, params):
             at = {f"p{i}": rng.uniform(*domains[min(i, len(domains) - 1)], size=s)
                   for i, s in enumerate(shp)}  # fmt: skip
             wrt = [f"p{i}" for i in range(len(shp)) if not (name == "where" and i == 0)]
-            r = ga.check_grad(e, at=at, wrt=wrt, sympy=shp == shapes and op.elementwise)
+            use_sympy = shp == shapes and op.elementwise
+            r = ga.check_grad(e, at=at, wrt=wrt, sympy=use_sympy, sympy_timeout=60)
         assert r.verdict == "pass", str(r)
         if op.elementwise and shp == shapes and op.sympy is not None and name != "where":
             assert r.inputs[0].elements[0].sympy is not None, r.sympy_note
@@ -400,7 +401,7 @@ def test_noisy_differences_are_inconclusive_and_sympy_decides():
         assert not strict.ok
         with pytest.raises(ga.GradientCheckError):
             ga.assert_grad(e, at={"x": 0.0}, sympy=False, strict=True)
-        r = ga.check_grad(e, at={"x": 0.0})
+        r = ga.check_grad(e, at={"x": 0.0}, sympy_timeout=60)
         assert r.verdict == "pass" and "decided by SymPy" in r.inputs[0].elements[0].note
 
 
