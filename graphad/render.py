@@ -11,9 +11,6 @@ level keeps ``import graphad`` free of it.
 
 from __future__ import annotations
 
-import html
-import textwrap
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,46 +19,28 @@ from typing import Any, Literal
 import graphviz
 import numpy as np
 
+from ._render_labels import (
+    FONT,
+    GREY,
+    LEGEND_ATTRS,
+    STYLES,
+    Namer,
+    finite,
+    group_attrs,
+    legend_label,
+    node_attrs,
+    op_text,
+    title_text,
+)
 from .errors import GraphadError, MissingInputError
-from .expr import Expr, _named_values, to_string
+from .expr import Expr, _named_values
 from .graph import Graph, ancestors
-from .ops import OPS
 
 __all__ = ["render", "repr_svg", "FORMATS", "STYLES"]
 
 #: File suffixes :func:`render` writes; ``dot``/``gv`` need no Graphviz program.
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 
-_FONT = "Helvetica,Arial,sans-serif"
-_GREY = "#6b7280"
-_ADJ = "#9a3412"  # text colour of everything about adjoints
-_RED = "#b91c1c"
-
-
-def _box(fill: str, border: str, style: str = "rounded,filled", **more: str) -> dict[str, str]:
-    return {"shape": "box", "style": style, "fillcolor": fill, "color": border, **more}
-
-
-#: Node styles by kind; the legend explains each one drawn.
-STYLES: dict[str, dict[str, str]] = {
-    "input": _box("#dcfce7", "#15803d", "filled", shape="ellipse"),
-    "constant": _box("#f3f4f6", "#9ca3af", fontsize="10"),
-    "forward": _box("#e0e7ff", "#4338ca"),
-    "grad": _box("#ffedd5", "#c2410c"),
-    "adjoint": _box("#fdba74", "#9a3412", "rounded,filled,bold"),
-    "summary": _box("#fafafa", _GREY, "rounded,dashed,filled"),
-}
-_LEGEND_TEXT = {
-    "input": "input",
-    "constant": "constant",
-    "forward": "forward op",
-    "grad": "gradient op (chain rule)",
-    "adjoint": "gradient op holding an adjoint ∂f/∂v",
-    "summary": "collapsed nodes (see tooltip)",
-}
-_LEGEND = {"shape": "box", "style": "rounded", "color": "#d1d5db", "fontsize": "10"}
-_NONFINITE = {"fillcolor": "#fecaca", "color": _RED}
-_HIGHLIGHT = {"color": "#dc2626", "penwidth": "3"}
 _EDGES = {
     "fwd": {"color": "#374151"},
     "grad": {"color": "#c2410c"},
@@ -274,115 +253,6 @@ def _values(target: _Target, ids: list[int], at: Mapping[Any, Any]) -> dict[int,
     return dict(zip(wanted, values, strict=True))
 
 
-def _finite(value: Any) -> bool:
-    arr = np.asarray(value)
-    return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
-
-
-def _scalar_text(x: Any) -> str:
-    if isinstance(x, bool | np.bool_):
-        return str(bool(x))
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    return f"{float(x) + 0.0:.4g}"  # + 0.0 shows -0.0 as 0
-
-
-def _short(value: Any) -> str:
-    """One line: a scalar as ``%.4g``, a tensor as its few values or ``[min … max] μ=mean``."""
-    arr = np.asarray(value)
-    if arr.size == 1 and arr.ndim == 0:
-        return _scalar_text(arr.item())
-    if arr.size <= 4:
-        return "[" + ", ".join(_scalar_text(v) for v in arr.ravel().tolist()) + "]"
-    if arr.dtype.kind == "b":
-        return f"{int(arr.sum())} of {arr.size} true"
-    flat = arr.astype(np.float64).ravel()
-    bad = ~np.isfinite(flat)
-    text = ""
-    if bad.any():
-        text = f"{int(np.isnan(flat).sum())} nan, {int(np.isinf(flat).sum())} inf; "
-        flat = flat[~bad]
-    if flat.size:
-        lo, hi, mean = (float(v) + 0.0 for v in (flat.min(), flat.max(), flat.mean()))
-        if abs(mean) <= 1e-12 * max(abs(lo), abs(hi)):
-            mean = 0.0  # rounding noise of a sum that is zero, e.g. a softmax gradient
-        text += f"[{lo:.3g} … {hi:.3g}] μ={mean:.3g}"
-    return text.rstrip("; ")
-
-
-def _full(value: Any, limit: int = 1500) -> str:
-    """The numbers for a tooltip, NumPy-summarised for big arrays."""
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        return repr(arr.item())
-    text = np.array2string(arr, threshold=60, edgeitems=3, precision=6, max_line_width=72)
-    text = f"{arr.shape} {arr.dtype}\n{text}"
-    return text if len(text) <= limit else text[:limit] + " …"
-
-
-# -- labels ----------------------------------------------------------------------------------
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _small(text: str, color: str = _GREY) -> str:
-    return f'<font point-size="9" color="{color}">{_esc(text)}</font>'
-
-
-def _params_text(params: tuple) -> str:
-    parts = []
-    for k, v in params:
-        if v is None or v is False:
-            continue
-        parts.append(k if v is True else f"{k}={v}")
-    return ", ".join(parts)
-
-
-def _shape_text(node: dict) -> str:
-    shape, dtype = node.get("shape"), node.get("dtype")
-    parts = []
-    if shape not in (None, ()):
-        parts.append(str(tuple(shape)))
-    if dtype is not None and np.dtype(dtype) != np.float64:
-        parts.append(str(np.dtype(dtype)))
-    return " ".join(parts)
-
-
-def _const_text(value: Any) -> str:
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        return _scalar_text(arr.item())
-    return f"const {arr.shape}"
-
-
-class _Namer:
-    """Names in ∂f/∂v labels: outputs are f (or f₁, f₂ ...), other nodes their graph label."""
-
-    _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-    def __init__(self, graph: Graph, functions: list[int], user: dict[int, str]):
-        self.graph = graph
-        self.user = user
-        self.out: dict[int, str] = {}
-        for i, o in enumerate(functions, 1):
-            if o in user:
-                self.out[o] = user[o]
-            elif graph.node(o)["op"] == "input":
-                self.out[o] = graph.label(o)
-            elif len(functions) == 1:
-                self.out[o] = "f"
-            else:
-                self.out[o] = "f" + str(i).translate(self._SUB)
-
-    def node(self, nid: int) -> str:
-        return self.user.get(nid) or self.graph.label(nid)
-
-    def adj(self, output: int, nid: int) -> str:
-        return f"∂{self.out.get(output) or self.node(output)}/∂{self.node(nid)}"
-
-
 def _adjoints(graph: Graph, drawn: set[int]) -> tuple[dict[int, list], dict[int, list]]:
     """Held adjoints per holder and, per node, the holders of its adjoints (drawn only)."""
     held: dict[int, list[tuple[int, int]]] = {}
@@ -403,7 +273,7 @@ class _Ctx:
     drawn: list[int]
     groups: list[_Group]
     hidden: list[int]
-    names: _Namer
+    names: Namer
     held: dict[int, list]  # holder -> [(output, node)]
     holders: dict[int, list]  # node -> [(output, holder)]
     values: dict[int, Any]
@@ -413,165 +283,6 @@ class _Ctx:
         self.graph = self.target.graph
         self.outputs = set(self.target.outputs)
         self.highlight = self.target.highlight
-
-
-def _kind(ctx: _Ctx, nid: int) -> str:
-    role = ctx.graph.node(nid)["role"]
-    if role in ("input", "constant"):
-        return role
-    if role == "grad":
-        return "adjoint" if nid in ctx.held else "grad"
-    return "forward"
-
-
-def _op_text(node: dict) -> str:
-    op = OPS.get(node["op"])
-    return op.display if op is not None else node["op"]
-
-
-def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
-    """HTML label lines and plain tooltip lines of one node."""
-    graph, names = ctx.graph, ctx.names
-    node = graph.node(nid)
-    op = node["op"]
-    shape = _shape_text(node)
-    if op == "input":
-        lines = [f"<b>{_esc(node['name'])}</b>"] + ([_small(shape)] if shape else [])
-        tip = [f"input {node['name']}"]
-    elif op == "constant":
-        lines = [_esc(_const_text(node["value"]))]
-        tip = [f"{graph.label(nid)} = constant"]
-        if np.ndim(node["value"]):
-            lines.append(_small(_short(node["value"])))
-            tip.append(_full(node["value"]))
-    else:
-        params = _params_text(node["params"])
-        head = f"<b>{_esc(_op_text(node))}</b>"
-        lines = [head + (" " + _small(params) if params else "")]
-        lines.append(_small(" ".join(filter(None, [graph.label(nid), shape]))))
-        args = ", ".join(
-            _const_text(graph.node(a)["value"]) if graph.op(a) == "constant" else names.node(a)
-            for a in node["args"]
-        )
-        extra = f", {params}" if params else ""
-        tip = [f"{names.node(nid)} = {node['op']}({args}{extra})   ({node['role']})"]
-    if shape and op != "constant":
-        tip.append(f"shape {shape}")
-    header = names.out.get(nid) or names.user.get(nid)
-    if header and op != "input" and (nid in ctx.outputs or nid in names.out):
-        lines.insert(0, f'<font color="#111827"><b>{_esc(header)}</b></font>')
-    marks = ctx.held.get(nid, [])
-    if marks:
-        text = " = ".join(names.adj(o, n) for o, n in marks[:3])
-        if len(marks) > 3:
-            text += f" (+{len(marks) - 3})"
-        lines.append(f'<font color="{_ADJ}">= {_esc(text)}</font>')
-        tip.append("holds " + ", ".join(names.adj(o, n) for o, n in marks))
-    if nid in ctx.values:
-        value = ctx.values[nid]
-        color = "#111827" if _finite(value) else _RED
-        if op != "constant":
-            lines.append(f'<font color="{color}">{_esc(_short(value))}</font>')
-        tip.append("value: " + _full(value))
-    for o, h in ctx.holders.get(nid, []):
-        if h == nid:
-            continue
-        label = names.adj(o, nid)
-        if h in ctx.values:
-            color = _ADJ if _finite(ctx.values[h]) else _RED
-            lines.append(
-                f'<font color="{color}">{_esc(label)} = {_esc(_short(ctx.values[h]))}</font>'
-            )
-            tip.append(f"{label} (in {names.node(h)}): {_full(ctx.values[h])}")
-        else:
-            tip.append(f"{label} is computed by {names.node(h)}")
-    if nid == ctx.first_bad:
-        lines.append(f'<font color="{_RED}"><b>⚠ first NaN/inf</b></font>')
-        tip.append("the first node (in topological order) whose value is NaN or inf")
-    if nid in ctx.highlight:
-        reason = ctx.highlight[nid]
-        if reason:
-            lines.append(f'<font color="{_RED}"><b>⚠ {_esc(reason)}</b></font>')
-            tip.append("⚠ " + reason)
-    return lines, tip
-
-
-def _node_attrs(ctx: _Ctx, nid: int) -> dict[str, str]:
-    kind = _kind(ctx, nid)
-    attrs = dict(STYLES[kind])
-    lines, tip = _node_lines(ctx, nid)
-    attrs["label"] = "<" + "<br/>".join(lines) + ">"
-    attrs["tooltip"] = "\n".join(tip)
-    if nid in ctx.values and not _finite(ctx.values[nid]):
-        attrs.update(_NONFINITE)
-    if nid in ctx.outputs:
-        attrs["penwidth"] = "2.5"
-    if nid in ctx.highlight:
-        attrs.update(_HIGHLIGHT)
-    return attrs
-
-
-def _group_attrs(graph: Graph, group: _Group) -> dict[str, str]:
-    ops = [_op_text(graph.node(m)) for m in group.members]
-    common = ", ".join(f"{op}×{c}" if c > 1 else op for op, c in Counter(ops).most_common(4))
-    tip = "collapsed chain: " + " → ".join(ops)
-    attrs = dict(STYLES["summary"])
-    attrs["label"] = f"<<b>⋯ chain of {len(ops)} nodes</b><br/>{_small(common)}>"
-    attrs["tooltip"] = tip if len(tip) <= 1500 else tip[:1500] + " …"
-    return attrs
-
-
-# -- the picture -----------------------------------------------------------------------------
-
-
-def _legend(ctx: _Ctx, extras: list[str]) -> str:
-    kinds = {_kind(ctx, n) for n in ctx.drawn} | ({"summary"} if ctx.groups else set())
-    if any(n in ctx.outputs for n in ctx.drawn):
-        extras.append("<b>thick border</b>: output")
-    if ctx.values:
-        if ctx.holders:
-            extras.append(f'<font color="{_ADJ}">∂f/∂v = …</font>: adjoint of that node')
-        if any(np.ndim(v) for v in ctx.values.values()):
-            extras.append("tensor: [min … max] μ=mean (tooltip: all values)")
-        if any(not _finite(v) for n, v in ctx.values.items() if n in set(ctx.drawn)):
-            extras.append(f'<font color="{_RED}">red</font>: NaN or inf value')
-    if set(ctx.highlight) & set(ctx.drawn):
-        extras.append(f'<font color="{_RED}"><b>red border</b></font>: highlighted (⚠ why)')
-    rows = []
-    for kind in ("input", "constant", "forward", "grad", "adjoint", "summary"):
-        if kind in kinds:
-            st = STYLES[kind]
-            rows.append(
-                f'<tr><td bgcolor="{st["fillcolor"]}" border="1" color="{st["color"]}" '
-                f'style="rounded">  </td><td align="left">{_esc(_LEGEND_TEXT[kind])}'
-                "</td></tr>"
-            )
-    rows += [f'<tr><td colspan="2" align="left">{e}</td></tr>' for e in extras]
-    return (
-        '<<table border="0" cellborder="0" cellspacing="3" cellpadding="2">'
-        '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>>"
-    )
-
-
-def _title(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
-    graph, target = ctx.graph, ctx.target
-    lines = []
-    for o in target.outputs:
-        if graph.node(o)["role"] != "grad" and graph.op(o) != "input" and len(lines) < 3:
-            text = f"{ctx.names.out.get(o, ctx.names.node(o))} = "
-            text += to_string(Expr(graph, o), max_nodes=200)
-            wrapped = textwrap.wrap(text, 100, subsequent_indent="    ")
-            lines += wrapped[:2] if len(wrapped) <= 2 else [*wrapped[:2], "    …"]
-    if at:
-        vals = []
-        for k, v in _named_values(at, {}).items():
-            v = getattr(v, "__graphad_value__", lambda v=v: v)()
-            vals.append(f"{k}={_short(v)}" if np.size(v) <= 1 else f"{k}: {np.shape(v)}")
-        lines.append("at " + ", ".join(vals))
-    if ctx.hidden:
-        shown = len(ctx.drawn) + sum(len(g.members) for g in ctx.groups)
-        lines.append(f"(showing {shown} of {shown + len(ctx.hidden)} nodes: max_nodes)")
-    return "".join(line + "\\l" for line in lines)  # "\\l" ends a left-justified line
 
 
 def render(
@@ -649,11 +360,11 @@ def render(
     ctx = _plan(target, at, max_nodes)
     dot = graphviz.Digraph(
         "graphad",
-        node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "9", "arrowsize": "0.7", "fontcolor": _GREY},
+        node_attr={"fontname": FONT, "fontsize": "11"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "fontcolor": GREY},
     )
-    dot.attr(rankdir=rankdir, fontname=_FONT, fontsize="12", nodesep="0.3", ranksep="0.4")
-    text = _title(ctx, at) if title is True else (title or "")
+    dot.attr(rankdir=rankdir, fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.4")
+    text = title_text(ctx, at) if title is True else (title or "")
     if text:
         dot.attr(label=text, labelloc="t", labeljust="l")
     edges, stand_ins, extras = _edges(ctx)
@@ -661,7 +372,7 @@ def render(
     for tail, head, attrs in edges:
         dot.edge(tail, head, **attrs)
     if legend:
-        dot.node("legend", label=_legend(ctx, extras), **_LEGEND)
+        dot.node("legend", label=legend_label(ctx, extras), **LEGEND_ATTRS)
     if path is not None:
         _write(dot, Path(path))
     return dot
@@ -671,7 +382,7 @@ def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) 
     graph = target.graph
     ids = sorted(ancestors(graph, target.outputs))
     values = _values(target, ids, at) if at is not None or target.known else {}
-    first_bad = next((n for n in ids if n in values and not _finite(values[n])), None)
+    first_bad = next((n for n in ids if n in values and not finite(values[n])), None)
     keep = set(target.outputs) | set(target.highlight)
     if first_bad is not None:
         keep.add(first_bad)
@@ -680,7 +391,7 @@ def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) 
     # the functions: outputs given that are not gradients, and whatever was differentiated
     functions = [o for o in target.outputs if graph.node(o)["role"] != "grad"]
     functions += sorted({o for marks in held.values() for o, _ in marks} - set(functions))
-    names = _Namer(graph, functions, target.names)
+    names = Namer(graph, functions, target.names)
     return _Ctx(target, drawn, groups, hidden, names, held, holders, values, first_bad)
 
 
@@ -710,10 +421,10 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
             )
             subgraphs.append(sub)
     for n in ctx.drawn:
-        parts[_part(ctx, n, drawn)].node(f"n{n}", **_node_attrs(ctx, n))
+        parts[_part(ctx, n, drawn)].node(f"n{n}", **node_attrs(ctx, n))
     for g in ctx.groups:
         grad = all(graph.node(m)["role"] == "grad" for m in g.members)
-        parts["backward" if grad else "forward"].node(g.name, **_group_attrs(graph, g))
+        parts["backward" if grad else "forward"].node(g.name, **group_attrs(graph, g))
     for name, (src, user) in stand_ins.items():
         label = graph.label(src)
         if src in drawn:
@@ -721,11 +432,11 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
         else:
             label = "⋯ " + label
             tip = (
-                f"{label[2:]} = {_op_text(graph.node(src))}(...) and the nodes it needs "
+                f"{label[2:]} = {op_text(graph.node(src))}(...) and the nodes it needs "
                 f"are not drawn: {len(ctx.hidden)} nodes hidden (max_nodes)"
             )
         parts[_part(ctx, user, drawn)].node(
-            name, label=label, shape="plaintext", fontcolor=_GREY, fontsize="9", tooltip=tip
+            name, label=label, shape="plaintext", fontcolor=GREY, fontsize="9", tooltip=tip
         )
     for sub in subgraphs:
         dot.subgraph(sub)
@@ -790,12 +501,12 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
     if "pos" in kinds:
         extras.append("edge label k: argument k of the op")
     if "read" in kinds:
-        extras.append(f'<font color="{_GREY}">- - -  </font>backward op reads a forward value')
+        extras.append(f'<font color="{GREY}">- - -  </font>backward op reads a forward value')
     if "far" in kinds:
-        extras.append(f'<font color="{_GREY}">v12</font>: node v12, drawn further up')
+        extras.append(f'<font color="{GREY}">v12</font>: node v12, drawn further up')
     if "hidden" in kinds:
         extras.append(
-            f'<font color="{_GREY}">⋯ v12</font>: node v12 and what it needs, not drawn (max_nodes)'
+            f'<font color="{GREY}">⋯ v12</font>: node v12 and what it needs, not drawn (max_nodes)'
         )
     return edges, stand_ins, extras
 
