@@ -1,0 +1,58 @@
+"""One module per system, each exposing ``version()`` and ``build(workload, data)``.
+
+``build`` does what a user of that system would do to get a gradient (trace,
+differentiate, compile) and returns a :class:`Built`; the child process times
+it and then times the calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# system name -> module (sympy and sympy-cse share one module)
+MODULES = {
+    "numpy": "numpy_sys",
+    "graphad": "graphad_sys",
+    "autograd": "autograd_sys",
+    "torch": "torch_sys",
+    "jax": "jax_sys",
+    "pytensor": "pytensor_sys",
+    "sympy": "sympy_sys",
+    "sympy-cse": "sympy_sys",
+    "casadi": "casadi_sys",
+}
+# what each system needs importable (the runner checks before starting children)
+REQUIRES = {
+    "numpy": "numpy",
+    "graphad": "graphad",
+    "autograd": "autograd",
+    "torch": "torch",
+    "jax": "jax",
+    "pytensor": "pytensor",
+    "sympy": "sympy",
+    "sympy-cse": "sympy",
+    "casadi": "casadi",
+}
+
+
+class NotSupported(Exception):
+    """This system has no way to express the workload (reported, not an error)."""
+
+
+@dataclass
+class Built:
+    """What a build returns.
+
+    grad : the timed call (one gradient, or one training step); returns native values
+    convert : native values -> list of NumPy arrays, compared with the reference
+    fun : the plain function, when the workload has one (for t(gradient) / t(function))
+    sizes : callable giving {"grad": ops, "fun": ops} (operation counts), or None
+    """
+
+    grad: Callable[[], Any]
+    convert: Callable[[Any], list]
+    fun: Callable[[], Any] | None = None
+    fun_convert: Callable[[Any], Any] | None = None
+    sizes: Callable[[], dict] | None = None
