@@ -34,6 +34,7 @@ from .ops import OPS
 __all__ = ["Function", "compile", "export", "generate"]
 
 FUNCTION_NAME = "graphad_function"
+BODY_NAME = "_graphad_body"  # the straight-line code; FUNCTION_NAME adds np.errstate
 # Array constants with at most this many elements are written into .source;
 # larger ones are bound in the namespace (and, on export, stored in a .npz).
 INLINE_MAX = 16
@@ -44,8 +45,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 FINISH_SRC = """
 def _ga_finish(v):
-    v = np.asarray(v)
-    return v[()] if v.ndim == 0 else v
+    if type(v) is np.ndarray:
+        return v[()] if v.ndim == 0 else v
+    return v if isinstance(v, np.generic) else np.asarray(v)[()]
 """
 ARRAY_SRC = """
 def _ga_array(flat, dtype, shape):
@@ -247,13 +249,16 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     if any(r.startswith("_ga_finish") for r in rets):
         prog.helpers.append(FINISH_SRC)
     params_src = ", ".join(f"x{k}" for k in range(len(inputs)))
-    body = [
+    prog.body = [
         f"def {FUNCTION_NAME}({params_src}):",
         '    with np.errstate(all="ignore"):  # NaN/inf are results, not warnings',
+        f"        return {BODY_NAME}({params_src})",
+        "",
+        "",
+        f"def {BODY_NAME}({params_src}):",
+        *("    " + line for line in lines),
+        f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})",
     ]
-    body.extend("        " + line for line in lines)
-    body.append(f"        return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
-    prog.body = body
     return prog
 
 
@@ -271,25 +276,85 @@ def _constant_name(prog: Program, nid: int, value: Any) -> str:
 # -- the Function ----------------------------------------------------------------------------
 
 
-def _make_check(graph: Graph, nid: int):
-    """The input check of the interpreter, with a fast path for ready arrays."""
+# The caller the Function runs: input checks inlined, errors silenced the way
+# np.errstate(all="ignore") does it but without rebuilding NumPy's error-state
+# object on every call (that alone cost more than a small graph's arithmetic).
+try:  # NumPy >= 2: error state is a context variable holding an opaque object
+    from numpy._core._ufunc_config import _extobj_contextvar as _EXTOBJ
+    from numpy._core._ufunc_config import _make_extobj
+except ImportError:  # pragma: no cover - older NumPy: use the public context manager
+    _EXTOBJ = None
+_QUIET: dict[Any, Any] = {}
+
+
+def _quiet_for(current: Any) -> Any:
+    """The "ignore all" error state derived from ``current`` (cached per state)."""
+    if len(_QUIET) > 64:
+        _QUIET.clear()
+    q = _QUIET[current] = _make_extobj(all="ignore")
+    return q
+
+
+def _caller_source(graph: Graph, inputs: Sequence[int], single: bool) -> str:
+    nodes = graph._nodes
+    params = ", ".join(f"x{k}" for k in range(len(inputs)))
+    lines = [f"def _ga_call({params}):"]
+    for k, nid in enumerate(inputs):
+        conds = [f"type(x{k}) is _nd"]
+        if nodes[nid]["dtype"] is not None:
+            conds.append(f"x{k}.dtype == _dt{k}")
+        else:
+            conds.append(f'x{k}.dtype.kind in "biuf"')
+        if nodes[nid]["shape"] is not None:
+            conds.append(f"x{k}.shape == _sh{k}")
+        lines += [f"    if not ({' and '.join(conds)}):", f"        x{k} = _prep{k}(x{k})"]
+    pick = "[0]" if single else ""
+    if _EXTOBJ is not None:
+        lines += [
+            "    _cur = _get()",
+            "    _tok = _set(_QUIET.get(_cur) or _quiet_for(_cur))",
+            "    try:",
+            f"        return _body({params}){pick}",
+            "    except (ValueError, IndexError) as _exc:",
+            f"        raise _failed(_exc, ({params}{',' if len(inputs) == 1 else ''})) from _exc",
+            "    finally:",
+            "        _reset(_tok)",
+        ]
+    else:  # pragma: no cover
+        lines += [
+            "    try:",
+            '        with _np.errstate(all="ignore"):',
+            f"            return _body({params}){pick}",
+            "    except (ValueError, IndexError) as _exc:",
+            f"        raise _failed(_exc, ({params}{',' if len(inputs) == 1 else ''})) from _exc",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _make_caller(
+    graph: Graph, inputs: Sequence[int], single: bool, body: Any, names: Sequence[str]
+) -> Any:
+    from functools import partial
+
     from .interp import prepare_input
 
-    node = graph.node(nid)
-    shape, dtype = node["shape"], node["dtype"]
-    ndarray = np.ndarray
+    def failed(exc: Exception, values: tuple) -> ShapeError:
+        shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(names, values, strict=True))
+        return ShapeError(f"compiled function failed on inputs of shapes ({shapes}): {exc}")
 
-    def check(v: Any) -> Any:
-        if (
-            type(v) is ndarray
-            and v.dtype.kind in "biuf"
-            and (dtype is None or v.dtype == dtype)
-            and (shape is None or v.shape == shape)
-        ):
-            return v
-        return prepare_input(graph, nid, v)
-
-    return check
+    ns: dict[str, Any] = {"_nd": np.ndarray, "_np": np, "_body": body, "_failed": failed,
+                          "_QUIET": _QUIET, "_quiet_for": _quiet_for}  # fmt: skip
+    if _EXTOBJ is not None:
+        ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
+    for k, nid in enumerate(inputs):
+        ns[f"_prep{k}"] = partial(prepare_input, graph, nid)
+        ns[f"_dt{k}"] = graph._nodes[nid]["dtype"]
+        ns[f"_sh{k}"] = graph._nodes[nid]["shape"]
+    src = _caller_source(graph, inputs, single)
+    filename = f"<graphad-call-{next(_counter)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    exec(builtins.compile(src, filename, "exec"), ns)  # generated names only
+    return ns["_ga_call"], filename
 
 
 class Function:
@@ -335,24 +400,15 @@ class Function:
         weakref.finalize(self, linecache.cache.pop, self._filename, None)
         exec(code, ns)  # our generated text: every name in it is generated
         self._fn = ns[FUNCTION_NAME]
-        self._checks = tuple(_make_check(graph, i) for i in inputs)
+        self._call, call_file = _make_caller(graph, inputs, single, ns[BODY_NAME], self.input_names)
+        weakref.finalize(self, linecache.cache.pop, call_file, None)
         self._positions = {name: k for k, name in enumerate(self.input_names)}
         self._n = len(inputs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n:
             args = self._bind(args, kwargs)
-        vals = [check(a) for check, a in zip(self._checks, args, strict=True)]
-        try:
-            out = self._fn(*vals)
-        except (ValueError, IndexError) as exc:
-            shapes = ", ".join(
-                f"{n}: {np.shape(v)}" for n, v in zip(self.input_names, vals, strict=True)
-            )
-            raise ShapeError(
-                f"compiled function failed on inputs of shapes ({shapes}): {exc}"
-            ) from exc
-        return out[0] if self._single else out
+        return self._call(*args)
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         if len(args) > self._n:

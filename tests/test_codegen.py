@@ -468,3 +468,22 @@ def test_codegen_command_prints_value_and_gradient_source():
     demo = io.StringIO()
     codegen.demo(demo)
     assert "graphad_function(3.0) = 7" in demo.getvalue()
+
+
+def test_no_warnings_and_error_state_restored():
+    import warnings
+
+    with ga.Graph():
+        x = ga.symbols("x")
+        f = ga.compile([ga.log(x), 1.0 / x])
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lg, inv = f(np.array([0.0, -1.0]))
+        with np.errstate(divide="raise"):
+            f(np.array([0.0]))  # NaN/inf are results here, as in the interpreter
+    assert np.geterr() == before
+    assert lg[0] == -np.inf and np.isnan(lg[1]) and inv[0] == np.inf
+    with pytest.raises(ga.ShapeError):
+        ga.compile(ga.symbols("x") + ga.symbols("y"))(np.ones(2), np.ones(3))
+    assert np.geterr() == before
