@@ -103,6 +103,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "export": (".codegen", "export"),
     "Function": (".codegen", "Function"),
     "optimize": (".rewrite", "optimize"),
+    "jit": (".trace", "jit"),
     "render": (".render", "render"),
     "check_grad": (".check", "check_grad"),
     "assert_grad": (".check", "assert_grad"),
@@ -116,6 +117,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "testing": (".testing", None),
     "save": (".persist", "save"),
     "load": (".persist", "load"),
+    "limits": (".limits", None),
 }
 
 __all__ = [

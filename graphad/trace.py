@@ -286,8 +286,7 @@ def jit(f: Callable) -> Callable:
     Examples
     --------
     >>> import numpy as np, graphad as ga
-    >>> from graphad.trace import jit
-    >>> fast = jit(lambda x: ga.tanh(x) * 2)
+    >>> fast = ga.jit(lambda x: ga.tanh(x) * 2)
     >>> fast(np.zeros(3))
     array([0., 0., 0.])
     """

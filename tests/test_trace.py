@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.trace import jit
 
 
 def _fd(fun, args, index, eps=1e-6):
@@ -139,7 +138,7 @@ def test_jit_runs_compiled_code():
         calls.append(1)
         return {"sum": x + y, "prod": [x * y, ga.sin(x)]}
 
-    fast = jit(f)
+    fast = ga.jit(f)
     out = fast(np.array([1.0, 2.0]), 3.0)
     out2 = fast(np.array([0.0, 1.0]), 1.0)
     assert len(calls) == 1
