@@ -138,8 +138,15 @@ def vjp(
     outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
     graph = outs[0].graph
     wrt_ids = [_resolve(graph, x) for x in wrt]
+    # The lock is held from the scope's start to its prune: otherwise the prune could
+    # drop a node another thread has just made and not yet used.
+    with graph._lock:
+        return _vjp_locked(graph, outs, wrt_ids, cotangents)
+
+
+def _vjp_locked(graph: Graph, outs: list[Expr], wrt_ids: list[int], cotangents: Any) -> list:
     scope = _Scope(graph)
-    with gc_paused(), graph._lock, graph.role("grad"):
+    with gc_paused(), graph.role("grad"):
         if cotangents is None:
             seeds = [_seed(o) for o in outs]
         else:
@@ -154,7 +161,9 @@ def vjp(
 
 
 def _seed(out: Expr) -> Expr:
-    if out.shape == ():
+    # a weak Python 1.0 is the tidiest seed, but 1.0 * bool is float64, so a
+    # float32 scalar output is seeded with a float32 one
+    if out.shape == () and (out.dtype is None or out.dtype == np.float64):
         return as_expr(1.0, out.graph)
     return ones_like(out)
 
@@ -223,9 +232,14 @@ def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
     tan: dict[int, Expr] = {}
     for k, v in tangents.items():
         tan[_resolve(graph, k)] = as_expr(v, graph)
+    with graph._lock:  # held until the prune (see vjp)
+        return _jvp_locked(graph, f, tan)
+
+
+def _jvp_locked(graph: Graph, f: Expr, tan: dict[int, Expr]) -> Expr:
     scope = _Scope(graph)
     nodes = graph._nodes
-    with gc_paused(), graph._lock, graph.role("grad"):
+    with gc_paused(), graph.role("grad"):
         for n in _relevant(graph, [f.id], tan):
             node = nodes[n]
             if n in tan or node["op"] in ("input", "constant"):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -299,8 +299,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def ancestors(graph: Graph, outputs: Iterable[int]) -> set[int]:
-    """Every node the outputs depend on, the outputs included (iterative)."""
+def ancestors(graph: Graph, outputs: Iterable[int], stop: Container[int] = ()) -> set[int]:
+    """Every node the outputs depend on, the outputs included (iterative).
+
+    Nodes in ``stop`` are included but their arguments are not followed (values
+    already known need nothing below them).
+    """
     seen: set[int] = set()
     stack = list(outputs)
     nodes = graph._nodes
@@ -309,6 +313,8 @@ def ancestors(graph: Graph, outputs: Iterable[int]) -> set[int]:
         if n in seen:
             continue
         seen.add(n)
+        if n in stop:
+            continue
         for a in nodes[n]["args"]:
             if a not in seen:
                 stack.append(a)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DTypeError, GraphadError, MissingInputError, ShapeError
-from .graph import Graph, topo_order
+from .graph import Graph, ancestors
 from .ops import OPS
 
 __all__ = ["evaluate", "prepare_input", "run_node"]
@@ -73,7 +73,7 @@ def evaluate(
     """
     outputs = list(outputs)
     known = known or {}
-    order = _needed(graph, outputs, known)
+    order = sorted(ancestors(graph, outputs, stop=known))
     nodes = graph._nodes
     missing = sorted(
         nodes[n]["name"]
@@ -111,23 +111,6 @@ def evaluate(
                 if uses[a] == 0 and a not in keep:
                     del env[a]
     return [_finish(env[o]) for o in outputs]
-
-
-def _needed(graph: Graph, outputs: list[int], known: Mapping[int, Any]) -> list[int]:
-    """Topological order of what must be computed; known nodes cut the walk."""
-    if not known:
-        return topo_order(graph, outputs)
-    seen: set[int] = set()
-    stack = list(outputs)
-    nodes = graph._nodes
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if n not in known:
-            stack.extend(nodes[n]["args"])
-    return sorted(seen)
 
 
 def _finish(value: Any) -> Any:

@@ -32,7 +32,7 @@ import numpy as np
 from . import ops as _ops
 from .errors import DTypeError, GraphadError, ShapeError
 from .expr import Expr
-from .graph import Graph, topo_order
+from .graph import Graph, ancestors, topo_order
 from .interp import evaluate, run_node
 
 __all__ = ["GradientTape", "Tensor", "Variable", "convert_to_tensor", "tracing"]
@@ -653,7 +653,7 @@ class GradientTape:
         # the outer tape records it and can differentiate it again.
         env: dict[int, Any] = {}
         nodes = self.graph.nx.nodes
-        for n in _needed(self.graph, ids, self._objects):
+        for n in sorted(ancestors(self.graph, ids, stop=self._objects)):
             node = nodes[n]
             if n in self._objects:
                 env[n] = self._objects[n]
@@ -687,20 +687,6 @@ class GradientTape:
         return (
             f"<graphad.GradientTape persistent={self.persistent} {len(self.graph)} nodes recorded>"
         )
-
-
-def _needed(graph: Graph, outputs: list[int], known: dict) -> list[int]:
-    seen: set[int] = set()
-    stack = list(outputs)
-    nodes = graph.nx.nodes
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if n not in known:
-            stack.extend(nodes[n]["args"])
-    return sorted(seen)
 
 
 def _ops_vjp(outs: list[Expr], wrt: list[Expr], cotangents: Any) -> list[Expr]:

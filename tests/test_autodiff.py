@@ -358,3 +358,16 @@ def test_prod_gradient_is_exact_at_zeros(values, want):
         hv = h.eval(v=np.array(values))
         a, b, c = values
         np.testing.assert_allclose(hv, [[0, c, b], [c, 0, a], [b, a, 0]])
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: ga.relu(x), lambda x: ga.maximum(x, 0.0), lambda x: ga.minimum(x, x * 2),
+    lambda x: ga.clip(x, -0.5, 0.5), lambda x: ga.abs(x), lambda x: ga.max(x * x),
+])  # fmt: skip
+@pytest.mark.parametrize("shape", [(), (4,), None])
+def test_boolean_partials_keep_float32(build, shape):
+    with ga.Graph():
+        x = ga.symbol("x", shape=shape, dtype="float32")
+        g = ga.grad(build(x), x)
+        xv = np.zeros((), np.float32) if shape == () else np.array([-1, 0, 0.25, 2], np.float32)
+        assert np.asarray(g.eval(x=xv)).dtype == np.float32

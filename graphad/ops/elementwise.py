@@ -270,7 +270,9 @@ sign = _elementwise(
 def _extremum_partials(first_wins):
     # ties split the gradient 0.5/0.5, as JAX does
     def partials(ans, a, b):
-        tie = multiply(0.5, equal(a, b))
+        # the 0.5 is applied to a cast of the tie mask, not to the bool itself:
+        # 0.5 * bool is float64, which would turn float32 gradients float64
+        tie = multiply(apply("astype_like", equal(a, b), ans), 0.5)
         return [add(first_wins(a, b), tie), add(first_wins(b, a), tie)]
 
     return partials
