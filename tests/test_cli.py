@@ -1,0 +1,70 @@
+"""The command line: `graphad grad`, exit codes, errors on stderr, fast start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from graphad.cli import COMMANDS, main
+
+
+def test_grad_prints_derivative_and_value(capsys):
+    assert main(["grad", "x**2 + x - 1", "--wrt", "x", "--at", "x=3"]) == 0
+    out = capsys.readouterr().out
+    assert "f = x ** 2 + x - 1  =  11" in out
+    assert out.strip().splitlines()[-1].endswith("=  7")
+
+
+def test_grad_all_inputs_by_default_and_hessian(capsys):
+    assert main(["grad", "x*y**2", "--at", "x=2,y=3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("d/dx") and lines[1].endswith("=  9")
+    assert lines[2].startswith("d/dy") and lines[2].endswith("=  12")
+    assert main(["grad", "x*y**2", "--at", "x=2,y=3", "--order", "2"]) == 0
+    vals = [float(line.rsplit("=", 1)[1]) for line in capsys.readouterr().out.splitlines()[1:]]
+    np.testing.assert_allclose(vals, [0, 6, 6, 4])
+
+
+@pytest.mark.parametrize("argv", [
+    ["grad", "2x"], ["grad", "x +"], ["grad", "__import__('os')"], ["grad", "x", "--at", "x=a"],
+    ["grad", "x", "--at", "3"], ["grad", "x", "--wrt", "1x"],
+])  # fmt: skip
+def test_bad_input_exits_2_with_the_error_on_stderr(argv, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error:" in captured.err
+
+
+def test_missing_value_is_bad_input(capsys):
+    assert main(["grad", "x*y", "--at", "x=1"]) == 2
+    assert "'y'" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys):
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert "usage: graphad " + name in capsys.readouterr().out
+
+
+def test_module_entry_point_and_stderr():
+    r = subprocess.run(
+        [sys.executable, "-m", "graphad", "grad", "2x"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert "2*x" in r.stderr and r.stdout == ""
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from graphad.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('sympy', 'graphviz', 'matplotlib', 'tqdm', 'sklearn') "
+        "if m in sys.modules]\nprint(heavy)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip().splitlines()[-1] == "[]"
