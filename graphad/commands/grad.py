@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     with ga.Graph():
-        e = ga.parse(args.expr)
+        e = parse_scalar(args.expr)
         wrt = parse_names(args.wrt) or list(e.free_symbols)
         values = parse_assignments(args.at)
         if args.order == 1:
@@ -43,6 +43,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             else:
                 print(f"{label} = {text}", file=out)
     return 0
+
+
+def parse_scalar(text: str):
+    """Parse ``text`` with every input declared a float64 scalar, as command-line values are.
+
+    Static scalar shapes let the gradient drop the shape bookkeeping (``ones_like``,
+    ``sum_to``) that inputs of unknown shape need, so it prints as a person writes it.
+    """
+    import graphad as ga
+
+    with ga.Graph():
+        names = ga.parse(text).free_symbols  # a scratch graph, only to learn the names
+    for name in names:
+        ga.symbol(name, shape=(), dtype="float64")
+    return ga.parse(text)
 
 
 def _simplified(g) -> str:
@@ -72,7 +87,7 @@ def demo(out: TextIO) -> None:
 
     print("== Differentiating the notebook's f(x) = x**2 + x - 1 ==", file=out)
     with ga.Graph() as g:
-        e = ga.parse("x**2 + x - 1")
+        e = parse_scalar("x**2 + x - 1")
         gx = ga.grad(e, "x")
         print(f"f(x)      = {e}", file=out)
         print(f"f'(x)     = {_simplified(gx)}", file=out)
