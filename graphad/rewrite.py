@@ -29,6 +29,7 @@ import numpy as np
 from .errors import GraphadError
 from .graph import Graph, _constant_key, ancestors, gc_paused
 from .ops import OPS
+from .ops.core import _result_dtype
 
 __all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 
@@ -233,6 +234,56 @@ def _numel(rw: _Rewriter, nid: int, b: dict) -> int | None:
         return None
     axis = dict(rw.nodes[nid]["params"]).get("axis")
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+def _matmul_grad_2d(which: str) -> Callable[..., int | None]:
+    """``matmul_grad_a(g, a, b)`` -> ``g @ b.T`` and ``matmul_grad_b`` -> ``a.T @ g`` where all
+    three are static 2-D: one BLAS call on transposed views instead of the general helper
+    (which handles 1-D operands and batches)."""
+
+    def replace(rw: _Rewriter, nid: int, b: dict) -> int | None:
+        g, a, m = b["X"], b["Y"], b["Z"]
+        nodes = rw.nodes
+        shapes = [nodes[i]["shape"] for i in (g, a, m)]
+        if any(s is None or len(s) != 2 for s in shapes):
+            return None
+        node = nodes[nid]
+        other = m if which == "a" else a
+        dg, do, dn = rw.dtype(g), rw.dtype(other), node["dtype"]
+        if dg is None or do is None or dn is None or np.result_type(dg, do) != dn:
+            return None
+        role = node["role"]
+        t_shape = nodes[other]["shape"][::-1]
+        t = rw.make("transpose", (other,), (("axes", None),), {"shape": t_shape, "dtype": do}, role)
+        args = (g, t) if which == "a" else (t, g)
+        return rw.make("matmul", args, (), node, role)
+
+    return replace
+
+
+def _sum_to_static(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``sum_to_like(g, x)`` with static shapes: a plain ``np.sum`` over the broadcast axes."""
+    nodes = rw.nodes
+    gs, xs = nodes[b["X"]]["shape"], nodes[b["Y"]]["shape"]
+    node = nodes[nid]
+    dt = node["dtype"]
+    if gs is None or xs is None or dt is None or dt.kind != "f" or len(gs) < len(xs):
+        return None  # np.sum promotes small ints: keep the helper's exact dtype there
+    lead = len(gs) - len(xs)
+    ones = tuple(lead + i for i, n in enumerate(xs) if n == 1 and gs[lead + i] != 1)
+    axes = tuple(range(lead)) + ones
+    if not axes:
+        return None
+    role = node["role"]
+    kept = tuple(n for i, n in enumerate(gs) if i not in axes)
+    axis = axes[0] if len(axes) == 1 else axes
+    like = {"shape": kept, "dtype": dt}
+    out = rw.make("sum", (b["X"],), (("axis", axis), ("keepdims", False)), like, role)
+    if kept != xs:
+        out = rw.make("reshape", (out,), (("shape", xs),), node, role)
+    return out
+
+
+_Z = _Var("Z")
+
     try:
         return rw.constant(float(math.prod(shape[a] for a in axes)))
     except IndexError:
@@ -265,6 +316,9 @@ RULES: list[Row] = [
     Row("exp(log(x))", ("exp", ("log", X)), X, _nonneg_float("X")),
     Row("sum_to_like(x, same shape)", ("sum_to_like", X, Y), X, _same_shape("X", "Y")),
     Row("broadcast_like(x, same shape)", ("broadcast_like", X, Y), X, _same_shape("X", "Y")),
+    Row("matmul_grad_a 2-D -> g @ b.T", ("matmul_grad_a", X, Y, _Z), _matmul_grad_2d("a")),
+    Row("matmul_grad_b 2-D -> a.T @ g", ("matmul_grad_b", X, Y, _Z), _matmul_grad_2d("b")),
+    Row("sum_to_like(static shapes) -> sum", ("sum_to_like", X, Y), _sum_to_static),
     Row("reshape_like(x, same shape)", ("reshape_like", X, Y), X, _same_shape("X", "Y")),
     Row("astype_like(x, same dtype)", ("astype_like", X, Y), X, _same_dtype("X", "Y")),
     Row("reshape(x, its shape)", ("reshape", X), X, _reshape_noop),
@@ -447,7 +501,27 @@ class _Rewriter:
         self, op_name: str, args: tuple[int, ...], params: tuple, like: dict, role: str
     ) -> int:
         """The normal form of ``op(*args)`` with ``like``'s shape and dtype."""
-        nid = self._raw(op_name, args, params, like["shape"], like["dtype"], role)
+    def _dtype_from_args(self, op_name: str, args: tuple[int, ...]) -> np.dtype | None:
+        """A dtype unknown when the node was built may be known now that its arguments
+        are rewritten (a folded ``numel`` is a weak Python float): infer it as ``apply`` does."""
+        op = OPS.get(op_name)
+        if op is None or op.custom or not isinstance(op.dtype, str):
+            return None
+        keys = []
+        for a in args:
+            node = self.nodes[a]
+            dt = node["dtype"]
+            if dt is None:
+                if node["op"] != "constant":
+                    return None
+                dt = type(node["value"])
+            keys.append(dt)
+        return _result_dtype(op.dtype, tuple(keys))
+
+        dtype = like["dtype"]
+        if dtype is None:
+            dtype = self._dtype_from_args(op_name, args)
+        nid = self._raw(op_name, args, params, like["shape"], dtype, role)
         for _ in range(64):  # every row shrinks the graph, so this ends long before
             new = self._step(nid)
             if new is None or new == nid:
