@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Op, apply, const_value, register, shape_class
+from .core import Op, apply, as_expr, const_value, register, shape_class
 
 __all__ = [
     "sum_to",
@@ -43,7 +43,8 @@ def _ga_sum_to(g, x):
     shape = np.shape(x)
     if np.shape(g) == shape:
         return g
-    g = np.asarray(g)
+    if not hasattr(g, "__array_function__"):  # Dask arrays stay lazy
+        g = np.asarray(g)
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
@@ -51,16 +52,34 @@ def _ga_sum_to(g, x):
 """
 UNREDUCE_SRC = """
 def _ga_unreduce(g, x, axis, keepdims):
-    if not isinstance(g, np.ndarray):  # a weak Python seed (1.0) must not make float32 float64
+    if not hasattr(g, "__array_function__"):  # a weak Python seed must not make float32 float64
         g = np.asarray(g, dtype=np.result_type(g, x))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
+    if isinstance(g, np.ndarray) and hasattr(x, "__array_function__") and not isinstance(
+            x, np.ndarray):
+        g = np.asarray(g, like=x)  # x is a Dask (CuPy ...) array: so is its gradient
     return np.broadcast_to(g, np.shape(x))
+"""
+KIND_SRC = """
+def _ga_kind(a, ref):
+    # a NumPy value as an array of ref's library (NEP 35's like=) when ref is not NumPy's,
+    # so that broadcasting it to the shape of a Dask array stays lazy
+    if isinstance(ref, np.ndarray) or not hasattr(ref, "__array_function__"):
+        return a
+    return a if hasattr(a, "__array_function__") and not isinstance(
+        a, np.ndarray) else np.asarray(a, like=ref)
+"""
+ASTYPE_SRC = """
+def _ga_astype(a, ref):
+    if not hasattr(a, "__array_function__"):  # Dask arrays stay lazy
+        a = np.asarray(a)
+    return a.astype(np.result_type(ref))
 """
 ZEROS_SRC = """
 def _ga_zeros_like(x):
     dt = np.result_type(x)
-    return np.zeros(np.shape(x), dt if dt.kind in "fc" else np.float64)
+    return np.zeros_like(x, dtype=dt if dt.kind in "fc" else np.float64)
 """
 ONES_SRC = ZEROS_SRC.replace("zeros", "ones")
 NUMEL_SRC = """
@@ -73,7 +92,7 @@ def _ga_numel(x, axis):
 """
 ASSERT_SCALAR_SRC = """
 def _ga_assert_scalar(v):
-    if np.size(v) != 1:
+    if int(np.prod(np.shape(v))) != 1:  # np.size would compute a Dask array
         raise ValueError(
             "jacobian/hessian of an expression whose shape was unknown when the graph was "
             "built assumed a scalar, but got shape %s; declare shapes with "
@@ -146,6 +165,8 @@ register(
         shape=lambda a, ref: ref,
         dtype="first",
         emit="np.broadcast_to({0}, np.shape({1}))",
+        duck_emit="np.broadcast_to(_ga_kind({0}, {1}), np.shape({1}))",
+        helper=KIND_SRC,
         label="broadcast",
         shape_of=1,
         sympy=lambda sp, a, ref: a,
@@ -161,24 +182,24 @@ register(
         shape=lambda a, ref: ref,
         dtype="first",
         emit="np.reshape({0}, np.shape({1}))",
+        # Dask reshapes only by merging or splitting axes: through 1-D is both
+        duck_emit="np.reshape(np.reshape({0}, (-1,)), np.shape({1}))",
         label="reshape",
         shape_of=1,
     )
 )
-register(
-    Op(
-        name="astype_like",
-        impl=lambda a, ref: np.asarray(a).astype(np.result_type(ref)),
-        nargs=2,
-        vjp=lambda g, ans, a, ref: [astype_like(g, a), None],
-        jvp=_linear_jvp("astype_like"),
-        shape=lambda a, ref: a,
-        dtype=lambda a, ref: ref,
-        emit="np.asarray({0}).astype(np.result_type({1}))",
-        label="cast",
-        sympy=lambda sp, a, ref: a,
-        shape_of=0,
-    )
+_reg(
+    "astype_like",
+    ASTYPE_SRC,
+    "_ga_astype",
+    2,
+    lambda g, ans, a, ref: [astype_like(g, a), None],
+    jvp=_linear_jvp("astype_like"),
+    shape=lambda a, ref: a,
+    dtype=lambda a, ref: ref,
+    label="cast",
+    sympy=lambda sp, a, ref: a,
+    shape_of=0,
 )
 _reg(
     "zeros_like",
@@ -273,6 +294,12 @@ def astype_like(a, like):
 
 def unreduce(g, like, axis, keepdims):
     """The VJP of a reduction: ``g`` expanded back over the reduced axes of ``like``."""
+    c = const_value(g)
+    dt = like.graph.node(like.id)["dtype"]
+    if type(c) is float and dt is not None and dt.kind == "f":
+        # a weak seed takes like's float dtype at run time; say so statically too, so that
+        # dtype-guarded rewrites downstream (and the reported dtype) are not lost
+        g = as_expr(np.asarray(c, dtype=dt), g.graph)
     return apply("unreduce", g, like, axis=axis, keepdims=keepdims)
 
 
