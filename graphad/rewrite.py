@@ -234,6 +234,17 @@ def _numel(rw: _Rewriter, nid: int, b: dict) -> int | None:
         return None
     axis = dict(rw.nodes[nid]["params"]).get("axis")
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    try:
+        return rw.constant(float(math.prod(shape[a] for a in axes)))
+    except IndexError:
+        return None  # a bad axis: let the run time report it
+
+
+def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
+    shape = rw.nodes[b["X"]]["shape"]
+    return shape is not None and shape == rw.nodes[nid]["shape"]
+
+
 def _matmul_grad_2d(which: str) -> Callable[..., int | None]:
     """``matmul_grad_a(g, a, b)`` -> ``g @ b.T`` and ``matmul_grad_b`` -> ``a.T @ g`` where all
     three are static 2-D: one BLAS call on transposed views instead of the general helper
@@ -284,17 +295,6 @@ def _sum_to_static(rw: _Rewriter, nid: int, b: dict) -> int | None:
 
 _Z = _Var("Z")
 
-    try:
-        return rw.constant(float(math.prod(shape[a] for a in axes)))
-    except IndexError:
-        return None  # a bad axis: let the run time report it
-
-
-def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
-    shape = rw.nodes[b["X"]]["shape"]
-    return shape is not None and shape == rw.nodes[nid]["shape"]
-
-
 RULES: list[Row] = [
     Row("x*1", ("multiply", X, ONE), X, _keeps("X")),
     Row("1*x", ("multiply", ONE, X), X, _keeps("X")),
@@ -316,9 +316,6 @@ RULES: list[Row] = [
     Row("exp(log(x))", ("exp", ("log", X)), X, _nonneg_float("X")),
     Row("sum_to_like(x, same shape)", ("sum_to_like", X, Y), X, _same_shape("X", "Y")),
     Row("broadcast_like(x, same shape)", ("broadcast_like", X, Y), X, _same_shape("X", "Y")),
-    Row("matmul_grad_a 2-D -> g @ b.T", ("matmul_grad_a", X, Y, _Z), _matmul_grad_2d("a")),
-    Row("matmul_grad_b 2-D -> a.T @ g", ("matmul_grad_b", X, Y, _Z), _matmul_grad_2d("b")),
-    Row("sum_to_like(static shapes) -> sum", ("sum_to_like", X, Y), _sum_to_static),
     Row("reshape_like(x, same shape)", ("reshape_like", X, Y), X, _same_shape("X", "Y")),
     Row("astype_like(x, same dtype)", ("astype_like", X, Y), X, _same_dtype("X", "Y")),
     Row("reshape(x, its shape)", ("reshape", X), X, _reshape_noop),
@@ -330,6 +327,9 @@ RULES: list[Row] = [
     Row("ones_like(f(x)) -> ones_like(x)", ("ones_like", X), _fill_like_arg),
     Row("zeros_like(f(x)) -> zeros_like(x)", ("zeros_like", X), _fill_like_arg),
     Row("numel(static shape)", ("numel", X), _numel),
+    Row("matmul_grad_a 2-D -> g @ b.T", ("matmul_grad_a", X, Y, _Z), _matmul_grad_2d("a")),
+    Row("matmul_grad_b 2-D -> a.T @ g", ("matmul_grad_b", X, Y, _Z), _matmul_grad_2d("b")),
+    Row("sum_to_like(static shapes) -> sum", ("sum_to_like", X, Y), _sum_to_static),
 ]
 
 
@@ -501,6 +501,17 @@ class _Rewriter:
         self, op_name: str, args: tuple[int, ...], params: tuple, like: dict, role: str
     ) -> int:
         """The normal form of ``op(*args)`` with ``like``'s shape and dtype."""
+        dtype = like["dtype"]
+        if dtype is None:
+            dtype = self._dtype_from_args(op_name, args)
+        nid = self._raw(op_name, args, params, like["shape"], dtype, role)
+        for _ in range(64):  # every row shrinks the graph, so this ends long before
+            new = self._step(nid)
+            if new is None or new == nid:
+                return nid
+            nid = new
+        return nid
+
     def _dtype_from_args(self, op_name: str, args: tuple[int, ...]) -> np.dtype | None:
         """A dtype unknown when the node was built may be known now that its arguments
         are rewritten (a folded ``numel`` is a weak Python float): infer it as ``apply`` does."""
@@ -517,17 +528,6 @@ class _Rewriter:
                 dt = type(node["value"])
             keys.append(dt)
         return _result_dtype(op.dtype, tuple(keys))
-
-        dtype = like["dtype"]
-        if dtype is None:
-            dtype = self._dtype_from_args(op_name, args)
-        nid = self._raw(op_name, args, params, like["shape"], dtype, role)
-        for _ in range(64):  # every row shrinks the graph, so this ends long before
-            new = self._step(nid)
-            if new is None or new == nid:
-                return nid
-            nid = new
-        return nid
 
     def _raw(
         self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
