@@ -60,6 +60,12 @@ class Op:
         ``emit(arg_sources, params) -> str``.
     helper : str, optional
         Source of module-level function definitions ``emit`` refers to.
+    duck_emit : str or callable, optional
+        Source (as ``emit``) used when an argument is not NumPy's but another
+        library's array reached through NumPy's dispatch protocols (a Dask
+        array, say): a formulation such libraries run lazily, for ops whose
+        NumPy form they cannot (``reshape`` across chunk boundaries).  The
+        generated code picks one per call (``_ga_numpy``); results are identical.
     domain : sequence of (lo, hi), optional
         Per-argument sampling interval for the op-table tests.
     shape_of : int, optional
@@ -78,6 +84,7 @@ class Op:
     sympy: Callable[..., Any] | None = None
     emit: str | Callable[..., str] | None = None
     helper: str | None = None
+    duck_emit: str | Callable[..., str] | None = None
     label: str | None = None
     infix: str | None = None
     precedence: int = 100
@@ -93,13 +100,15 @@ class Op:
     def display(self) -> str:
         return self.label or self.name
 
-    def source(self, args: Sequence[str], params: dict[str, Any]) -> str:
-        """The Python/NumPy source of this op applied to argument sources."""
-        if self.emit is None:
+    def source(self, args: Sequence[str], params: dict[str, Any], duck: bool = False) -> str:
+        """The Python/NumPy source of this op applied to argument sources
+        (``duck``: the form for other array libraries, ``duck_emit``, if any)."""
+        emit = self.duck_emit if duck and self.duck_emit is not None else self.emit
+        if emit is None:
             raise GraphadError(f"op {self.name!r} has no source form")
-        if callable(self.emit):
-            return self.emit(list(args), params)
-        return self.emit.format(*args, **{k: repr(v) for k, v in params.items()})
+        if callable(emit):
+            return emit(list(args), params)
+        return emit.format(*args, **{k: repr(v) for k, v in params.items()})
 
 
 OPS: dict[str, Op] = {}

@@ -21,10 +21,15 @@ from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like
 __all__ = ["matmul", "dot", "transpose", "reshape", "broadcast_to", "concatenate", "stack"]
 
 MATMUL_GRAD_SRC = """
+def _ga_nd(v):
+    # NumPy for Python and NumPy scalars; another library's array (Dask's) stays lazy
+    return v if hasattr(v, "__array_function__") else np.asarray(v)
+
+
 def _ga_as_2d(g, a, b):
     a1 = a[None, :] if np.ndim(a) == 1 else a
     b1 = b[:, None] if np.ndim(b) == 1 else b
-    g1 = np.asarray(g)
+    g1 = _ga_nd(g)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         g1 = g1.reshape(1, 1)
     elif np.ndim(a) == 1:
@@ -46,13 +51,13 @@ def _ga_reduce_to(r, x):
 
 
 def _ga_matmul_grad_a(g, a, b):
-    g1, a1, b1 = _ga_as_2d(g, np.asarray(a), np.asarray(b))
+    g1, a1, b1 = _ga_as_2d(g, _ga_nd(a), _ga_nd(b))
     r = np.matmul(g1, np.swapaxes(b1, -1, -2))
     return _ga_reduce_to(r, a1).reshape(np.shape(a))
 
 
 def _ga_matmul_grad_b(g, a, b):
-    g1, a1, b1 = _ga_as_2d(g, np.asarray(a), np.asarray(b))
+    g1, a1, b1 = _ga_as_2d(g, _ga_nd(a), _ga_nd(b))
     r = np.matmul(np.swapaxes(a1, -1, -2), g1)
     return _ga_reduce_to(r, b1).reshape(np.shape(b))
 """
@@ -229,6 +234,8 @@ register(
         shape=_reshape_shape,
         dtype="first",
         emit="np.reshape({0}, {shape})",
+        # Dask reshapes only by merging or splitting axes: through 1-D is both
+        duck_emit="np.reshape(np.reshape({0}, (-1,)), {shape})",
         sympy=lambda sp, x, shape: x,
         label="reshape",
         test_params=({"shape": (-1,)},),

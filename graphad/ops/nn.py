@@ -67,7 +67,8 @@ def _log_softmax_jvp(tangents, ans, x, axis):
 
 LOG_SOFTMAX_SRC = """
 def _ga_log_softmax(x, axis=-1):
-    x = np.asarray(x)
+    if not hasattr(x, "__array_function__"):  # Dask arrays stay lazy
+        x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
     s = x - np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):

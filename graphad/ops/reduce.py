@@ -144,7 +144,8 @@ min = _reduction(
 
 LOGSUMEXP_SRC = """
 def _ga_logsumexp(x, axis=None, keepdims=False):
-    x = np.asarray(x)
+    if not hasattr(x, "__array_function__"):  # Dask arrays stay lazy
+        x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) slices: shift by 0
     with np.errstate(divide="ignore"):
@@ -153,7 +154,8 @@ def _ga_logsumexp(x, axis=None, keepdims=False):
 """
 SOFTMAX_SRC = """
 def _ga_softmax(x, axis=-1):
-    x = np.asarray(x)
+    if not hasattr(x, "__array_function__"):  # Dask arrays stay lazy
+        x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - np.where(np.isfinite(m), m, 0))
     s = np.sum(e, axis=axis, keepdims=True)
