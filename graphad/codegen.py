@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphadError, MissingInputError, ShapeError, UnknownNameError
+from .errors import DTypeError, GraphadError, MissingInputError, ShapeError, UnknownNameError
 from .graph import Graph, topo_order
 from .ops import OPS
 
@@ -47,7 +47,19 @@ FINISH_SRC = """
 def _ga_finish(v):
     if type(v) is np.ndarray:
         return v[()] if v.ndim == 0 else v
-    return v if isinstance(v, np.generic) else np.asarray(v)[()]
+    if isinstance(v, np.generic) or (
+            hasattr(v, "__array_function__") and not isinstance(v, np.ndarray)):
+        return v  # another library's array (a lazy Dask array) stays what it is
+    return np.asarray(v)[()]
+"""
+NUMPY_SRC = """
+def _ga_numpy(*values):
+    # True unless a value is another library's array (Dask, CuPy): ops whose NumPy
+    # form such arrays cannot run lazily have a second form for them
+    for v in values:
+        if hasattr(v, "__array_function__") and not isinstance(v, np.ndarray):
+            return False
+    return True
 """
 ARRAY_SRC = """
 def _ga_array(flat, dtype, shape):
@@ -233,6 +245,12 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
                         f"cannot be written as source"
                     )
             expr = op.source(args, params)
+            if op.duck_emit is not None:
+                duck = op.source(args, params, duck=True)
+                expr = f"({expr} if _ga_numpy({', '.join(args)}) else {duck})"
+                if NUMPY_SRC not in seen_helpers:
+                    seen_helpers.add(NUMPY_SRC)
+                    prog.helpers.append(NUMPY_SRC)
             if op.helper and op.helper not in seen_helpers:
                 seen_helpers.add(op.helper)
                 prog.helpers.append(op.helper)
@@ -331,12 +349,32 @@ def _caller_source(graph: Graph, inputs: Sequence[int], single: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
+    """The interpreter's input check; another library's array (Dask's, CuPy's: anything
+    with ``__array_function__``) is checked through its ``dtype`` and ``shape`` and cast
+    with its own ``astype``, never converted to NumPy (that would compute a Dask array)."""
+    from .interp import prepare_input
+
+    if isinstance(value, np.ndarray) or not hasattr(value, "__array_function__"):
+        return prepare_input(graph, nid, value)
+    node = graph.node(nid)
+    name, want, shape = node["name"], node["dtype"], node["shape"]
+    have = np.dtype(value.dtype)
+    if have.kind not in "biuf":
+        raise DTypeError(f"input {name!r}: expected numbers, got dtype {have}")
+    if want is not None and have != want:
+        if not np.can_cast(have, want, casting="same_kind"):
+            raise DTypeError(f"input {name!r} is declared {want}, got {have}")
+        value = value.astype(want)
+    if shape is not None and tuple(value.shape) != shape:
+        raise ShapeError(f"input {name!r} is declared with shape {shape}, got {value.shape}")
+    return value
+
+
 def _make_caller(
     graph: Graph, inputs: Sequence[int], single: bool, body: Any, names: Sequence[str]
 ) -> Any:
     from functools import partial
-
-    from .interp import prepare_input
 
     def failed(exc: Exception, values: tuple) -> ShapeError:
         shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(names, values, strict=True))
@@ -347,7 +385,7 @@ def _make_caller(
     if _EXTOBJ is not None:
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
     for k, nid in enumerate(inputs):
-        ns[f"_prep{k}"] = partial(prepare_input, graph, nid)
+        ns[f"_prep{k}"] = partial(_prepare_any, graph, nid)
         ns[f"_dt{k}"] = graph._nodes[nid]["dtype"]
         ns[f"_sh{k}"] = graph._nodes[nid]["shape"]
     src = _caller_source(graph, inputs, single)
@@ -518,6 +556,7 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
     if isinstance(inputs, Expr | str):
         inputs = [inputs]
     ids: list[int] = []
+    seen: set[int] = set()
     for x in inputs:
         if isinstance(x, Expr):
             if x.graph is not graph:
@@ -532,8 +571,9 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
             raise GraphadError(
                 f"compile: expected an Expr or an input name, got {type(x).__name__}"
             )
-        if nid in ids:
+        if nid in seen:
             raise GraphadError(f"compile: input {nodes[nid]['name']!r} listed twice")
+        seen.add(nid)
         ids.append(nid)
     return ids
 

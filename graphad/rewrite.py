@@ -39,20 +39,10 @@ FOLD_MAX_SIZE = 10_000
 # Ops never folded: impure or expensive user code, and nodes that must not run.
 _NO_FOLD = {"placeholder_like", "assert_scalar"}
 # Ops whose result is >= 0 or NaN for every input (exp(log(x)) == x there).
-_NONNEG_OPS = {
-    "exp",
-    "sqrt",
-    "square",
-    "abs",
-    "relu",
-    "sigmoid",
-    "softplus",
-    "softmax",
-    "cosh",
-    "ones_like",
-    "zeros_like",
-    "numel",
-}
+_NONNEG_OPS = frozenset(
+    {"exp", "sqrt", "square", "abs", "relu", "sigmoid", "softplus", "softmax", "cosh",
+     "ones_like", "zeros_like", "numel"}
+)  # fmt: skip
 
 
 # -- patterns ----------------------------------------------------------------------------
@@ -721,7 +711,9 @@ def _carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
         if not marks or m not in new_nodes:
             continue
         target = new_nodes[m].setdefault("adjoint", [])
-        have = seen.setdefault(m, set(target))
+        have = seen.get(m)
+        if have is None:
+            have = seen[m] = set(target)
         for out, of in marks:
             pair = (mapping.get(out), mapping.get(of))
             if None not in pair and pair not in have:

@@ -72,6 +72,15 @@ CASES = {
     "zeros_like(f(x)) -> zeros_like(x)": lambda: (
         ga.zeros_like(ga.exp(_sym("x", None, None))) + _sym("x", None, None)
     ),
+    "matmul_grad_a 2-D -> g @ b.T": lambda: ga.ops.apply(
+        "matmul_grad_a", ga.sin(_sym("g", (3, 2))), _sym("x", (3, 4)), _sym("y", (4, 2))
+    ),
+    "matmul_grad_b 2-D -> a.T @ g": lambda: ga.ops.apply(
+        "matmul_grad_b", ga.sin(_sym("g", (3, 2))), _sym("x", (3, 4)), _sym("y", (4, 2))
+    ),
+    "sum_to_like(static shapes) -> sum": lambda: ga.ops.apply(
+        "sum_to_like", ga.sin(_sym("x", (2, 3, 4))), _sym("y", (3, 1))
+    ),
     "numel(static shape)": lambda: (
         ga.mean(_sym("x", (3, 4)), axis=0) * ga.ops.apply("numel", _sym("x", (3, 4)), axis=0)
     ),
