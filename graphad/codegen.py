@@ -556,7 +556,6 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
     if isinstance(inputs, Expr | str):
         inputs = [inputs]
     ids: list[int] = []
-    seen: set[int] = set()
     for x in inputs:
         if isinstance(x, Expr):
             if x.graph is not graph:
@@ -571,9 +570,8 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
             raise GraphadError(
                 f"compile: expected an Expr or an input name, got {type(x).__name__}"
             )
-        if nid in seen:
+        if nid in ids:
             raise GraphadError(f"compile: input {nodes[nid]['name']!r} listed twice")
-        seen.add(nid)
         ids.append(nid)
     return ids
 
