@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import ops as _ops
-from .errors import GraphadError, ParseError, UnknownNameError
+from .errors import GraphadError, LimitError, ParseError, UnknownNameError
 from .graph import Graph, ancestors, get_default_graph
 
 __all__ = ["Expr", "symbols", "symbol", "constant", "parse", "to_string"]
@@ -41,10 +41,11 @@ class Expr:
         cache = graph._exprs
         found = cache.get(nid)
         if found is None:
-            found = object.__new__(cls)
-            found.graph = graph
-            found.id = nid
-            cache[nid] = found
+            new = object.__new__(cls)
+            new.graph = graph
+            new.id = nid
+            # setdefault is atomic: two threads get the same handle, never two
+            found = cache.setdefault(nid, new)
         return found
 
     # -- node facts ---------------------------------------------------------------
@@ -178,6 +179,10 @@ class Expr:
             "the truth value of a graphad Expr is ambiguous: it is a symbolic "
             "value; use ga.where(...) for a condition, or evaluate it first"
         )
+
+    def __getitem__(self, index):
+        """Basic indexing with ints and slices (``x[1:]``, ``m[:, 0]``): a view, as in NumPy."""
+        return _ops.getitem(self, index)
 
     def __iter__(self):
         raise TypeError("a graphad Expr is not iterable")
@@ -453,24 +458,49 @@ class _GraphBuilder:
         "!=": _ops.not_equal,
     }
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, max_nodes: int = 0, max_elements: int = 0):
         self.graph = graph
+        # limits (graphad.limits): nodes this parse adds, elements of a static shape
+        self.stop = graph._next + max_nodes if max_nodes else None
+        self.max_nodes = max_nodes
+        self.max_elements = max_elements
+
+    def _checked(self, e: Expr) -> Expr:
+        if self.stop is not None and self.graph._next > self.stop:
+            raise LimitError(
+                f"the expression needs more than {self.max_nodes} graph nodes; "
+                f"the limit is max_nodes={self.max_nodes} (see ga.limits)"
+            )
+        shape = self.graph._nodes[e.id]["shape"]
+        if self.max_elements and shape and math.prod(shape) > self.max_elements:
+            raise LimitError(
+                f"a tensor of shape {shape} has more than {self.max_elements} elements; "
+                f"the limit is max_elements={self.max_elements} (see ga.limits)"
+            )
+        return e
 
     def number(self, value, text=""):
-        return Expr(self.graph, self.graph.constant(value))
+        if type(value) is int and not -(2**63) <= value < 2**63:
+            digits = str(abs(value))
+            shown = digits if len(digits) <= 30 else f"{digits[:12]}... ({len(digits)} digits)"
+            raise ParseError(
+                f"integer literal {shown} does not fit in int64; write it as a float, "
+                f"e.g. {'-' if value < 0 else ''}{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+            )
+        return self._checked(Expr(self.graph, self.graph.constant(value)))
 
     def name(self, ident: str):
         if ident == "pi":
             return Expr(self.graph, self.graph.constant(math.pi))
         if ident == "e":
             return Expr(self.graph, self.graph.constant(math.e))
-        return Expr(self.graph, self.graph.input(ident))
+        return self._checked(Expr(self.graph, self.graph.input(ident)))
 
     def unary(self, op: str, operand):
-        return _ops.negative(operand) if op == "-" else operand
+        return self._checked(_ops.negative(operand)) if op == "-" else operand
 
     def binary(self, op: str, left, right):
-        return self._BINARY[op](left, right)
+        return self._checked(self._BINARY[op](left, right))
 
     def is_function(self, name: str) -> bool:
         return name in _PARSE_FUNCTIONS or (name in _ops.OPS and _ops.OPS[name].custom)
@@ -484,17 +514,43 @@ class _GraphBuilder:
                 return _ops.apply(func, *a)
         else:
             raise UnknownNameError(f"unknown function {func!r}")
+        stack = [*args, *kwargs.values()]
+        while stack:  # ints in tuples and keywords (shapes, axes) must fit in int64 too
+            v = stack.pop()
+            if isinstance(v, list | tuple):
+                stack.extend(v)
+            elif type(v) is int and not -(2**63) <= v < 2**63:
+                self.number(v)  # raises the int64 error
         args = [self._wrap(a) for a in args]
         try:
-            return fn(*args, **kwargs)
+            return self._checked(fn(*args, **kwargs))
         except TypeError as exc:
             raise ParseError(f"bad arguments to {func}(): {exc}") from None
 
     def _wrap(self, a):
-        if isinstance(a, list):
-            return [self._wrap(v) for v in a]
+        """Numbers in (nested) list arguments become constants; iterative, as lists
+        may nest as deep as the parser's max_depth."""
+        if not isinstance(a, list):
+            return self._leaf(a)
+        out: list = []
+        stack = [(a, 0, out)]
+        while stack:
+            items, i, dest = stack.pop()
+            while i < len(items):
+                v = items[i]
+                i += 1
+                if isinstance(v, list):
+                    inner: list = []
+                    dest.append(inner)
+                    stack.append((items, i, dest))
+                    stack.append((v, 0, inner))
+                    break
+                dest.append(self._leaf(v))
+        return out
+
+    def _leaf(self, a):
         if isinstance(a, int | float) and not isinstance(a, bool):
-            return Expr(self.graph, self.graph.constant(a))
+            return self.number(a)
         return a
 
 
@@ -504,10 +560,20 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
     Names become inputs (the same node as ``ga.symbols`` of that name), ``pi``
     and ``e`` are constants, and calls may use the ``ga`` functions.
 
+    Parameters
+    ----------
+    text : str
+    graph : Graph, optional
+        Where the nodes go (default: the current graph).
+    limits : graphad.limits.Limits or graphad.parse.ParseLimits, optional
+        Resource limits; default ``ga.limits.current()``.  Integer literals
+        must fit in int64.
+
     Raises
     ------
     ParseError
-        With ``.position`` and a caret display under the fault.
+        With ``.position`` and a caret display under the fault; also for an
+        exceeded limit, naming it (``max_nodes=...``).
 
     Examples
     --------
@@ -519,10 +585,15 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
     ...
     graphad.errors.ParseError: ...
     """
+    from .limits import Limits, current
     from .parse import parse as _parse
 
     if not isinstance(text, str):
         raise ParseError(f"expected a string, got {type(text).__name__}")
     g = graph or get_default_graph()
-    kwargs = {} if limits is None else {"limits": limits}
-    return _parse(text, _GraphBuilder(g), **kwargs)
+    lim = current()
+    if isinstance(limits, Limits):
+        lim, limits = limits, None
+    plimits = lim.parse_limits() if limits is None else limits
+    builder = _GraphBuilder(g, lim.max_nodes, lim.max_elements)
+    return _parse(text, builder, limits=plimits)

@@ -84,8 +84,36 @@ def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
             spec = OPS.get(op)
             if spec is None or spec.sympy is None:
                 raise GraphadError(f"to_sympy: op {op!r} (node v{n}) has no SymPy equivalent")
-            out[n] = spec.sympy(sp, *[out[a] for a in node["args"]], **dict(node["params"]))
+            sargs = [out[a] for a in node["args"]]
+            if op == "power" and all(getattr(s, "is_Number", False) for s in sargs):
+                out[n] = _number_power(sp, *sargs)  # SymPy would compute 9**10**14 exactly
+            else:
+                out[n] = spec.sympy(sp, *sargs, **dict(node["params"]))
     return out[e.id]
+
+
+# Exact rational powers are kept while their result has at most this many bits.
+_EXACT_POWER_BITS = 4096
+
+
+def _number_power(sp, base, exponent):
+    """``base**exponent`` for SymPy numbers without unbounded exact arithmetic.
+
+    Small exact powers stay exact (``2**10`` is 1024); larger ones become the
+    float64 value NumPy computes at run time (``inf`` past the float range),
+    as constant folding does, so conversion never hangs or exhausts memory.
+    """
+    if base.is_Rational and exponent.is_Rational:
+        size = max(abs(base.p).bit_length(), abs(base.q).bit_length(), 1)
+        if abs(exponent.p) * size <= _EXACT_POWER_BITS and exponent.q <= 64:
+            return base**exponent
+    elif not (base.is_Rational or exponent.is_Rational):
+        return base**exponent  # Floats (and oo, nan) are evaluated at fixed precision
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        value = float(np.power(np.float64(float(base)), np.float64(float(exponent))))
+    return sp.Float(value)
 
 
 def _sympy_table(sp) -> dict[Any, Any]:
@@ -118,6 +146,12 @@ def from_sympy(expr: Any, *, graph: Graph | None = None) -> Expr:
     """
     import sympy as sp
 
+    if isinstance(expr, str | bytes):
+        # sympify would run eval() on text; graphad never evaluates strings
+        raise GraphadError(
+            "from_sympy takes a SymPy expression, not text (SymPy would eval it); "
+            "use ga.parse for strings"
+        )
     g = graph or get_default_graph()
     table = _sympy_table(sp)
     done: dict[Any, Expr] = {}
