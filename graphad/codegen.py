@@ -325,7 +325,12 @@ def _caller_source(graph: Graph, inputs: Sequence[int], single: bool) -> str:
             conds.append(f'x{k}.dtype.kind in "biuf"')
         if nodes[nid]["shape"] is not None:
             conds.append(f"x{k}.shape == _sh{k}")
-        lines += [f"    if not ({' and '.join(conds)}):", f"        x{k} = _prep{k}(x{k})"]
+        lines += [f"    if not ({' and '.join(conds)}):"]
+        if nodes[nid]["dtype"] in (None, np.float64) and nodes[nid]["shape"] in (None, ()):
+            # a Python float becomes the float64 scalar the checks would make of it
+            lines.append(f"        x{k} = _f64(x{k}) if type(x{k}) is float else _prep{k}(x{k})")
+        else:
+            lines.append(f"        x{k} = _prep{k}(x{k})")
     pick = "[0]" if single else ""
     if _EXTOBJ is not None:
         lines += [
@@ -380,8 +385,10 @@ def _make_caller(
         shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(names, values, strict=True))
         return ShapeError(f"compiled function failed on inputs of shapes ({shapes}): {exc}")
 
-    ns: dict[str, Any] = {"_nd": np.ndarray, "_np": np, "_body": body, "_failed": failed,
-                          "_QUIET": _QUIET, "_quiet_for": _quiet_for}  # fmt: skip
+    ns: dict[str, Any] = {
+        "_nd": np.ndarray, "_np": np, "_f64": np.float64, "_body": body, "_failed": failed,
+        "_QUIET": _QUIET, "_quiet_for": _quiet_for,
+    }  # fmt: skip
     if _EXTOBJ is not None:
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
     for k, nid in enumerate(inputs):
@@ -556,6 +563,7 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
     if isinstance(inputs, Expr | str):
         inputs = [inputs]
     ids: list[int] = []
+    seen: set[int] = set()
     for x in inputs:
         if isinstance(x, Expr):
             if x.graph is not graph:
@@ -570,8 +578,9 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
             raise GraphadError(
                 f"compile: expected an Expr or an input name, got {type(x).__name__}"
             )
-        if nid in ids:
+        if nid in seen:
             raise GraphadError(f"compile: input {nodes[nid]['name']!r} listed twice")
+        seen.add(nid)
         ids.append(nid)
     return ids
 
