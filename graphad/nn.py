@@ -763,6 +763,8 @@ class Sequential:
         ----------
         x, y : arrays
             Samples and targets (integer labels for ``sparse_categorical_crossentropy``).
+            Dask arrays train data-parallel on the chunks, on the active
+            ``dask.distributed`` client if any (:func:`graphad.distributed.fit`).
         epochs, batch_size : int
         validation_data : (x_val, y_val), optional
             Evaluated after each epoch ("val_loss", "val_accuracy"...).
@@ -777,6 +779,10 @@ class Sequential:
         History
         """
         self._need_compiled()
+        if _is_dask(x) or _is_dask(y):
+            from .distributed import fit as fit_dask
+
+            return fit_dask(self, x, y, epochs, batch_size, validation_data, shuffle, seed, verbose)
         X = self._prepare_x(x)
         Y = self._prepare_y(y, len(X))
         n = len(X)
@@ -826,8 +832,14 @@ class Sequential:
         return history
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 0) -> Any:
-        """The loss (and metrics) over a data set: ``[loss, accuracy]``, or the loss alone."""
+        """The loss (and metrics) over a data set: ``[loss, accuracy]``, or the loss alone.
+
+        Dask arrays are evaluated chunk by chunk on the cluster (``batch_size`` unused)."""
         self._need_compiled()
+        if _is_dask(x) or _is_dask(y):
+            from .distributed import evaluate as evaluate_dask
+
+            return evaluate_dask(self, x, y)
         X = self._prepare_x(x)
         Y = self._prepare_y(y, len(X))
         n = len(X)
@@ -966,7 +978,15 @@ def load(path: str | os.PathLike) -> Sequential:
         raise
     except FileNotFoundError:
         raise GraphadError(f"no such model file: {path!r}") from None
-    except (OSError, ValueError, EOFError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        UnicodeDecodeError,
+        RecursionError,  # JSON nested thousands deep
+        zipfile.BadZipFile,
+    ) as exc:
         raise GraphadError(
             f"cannot read model file {path!r}: it is truncated, corrupt or not "
             f"a graphad model ({type(exc).__name__}: {exc})"
@@ -996,6 +1016,11 @@ def load(path: str | os.PathLike) -> Sequential:
 
 
 # -- progress ---------------------------------------------------------------------------------
+
+
+def _is_dask(value: Any) -> bool:
+    """A Dask collection (checked without importing Dask)."""
+    return hasattr(type(value), "__dask_graph__")
 
 
 def _progress(verbose: int, steps: int, epoch: int, epochs: int):
