@@ -1,0 +1,448 @@
+"""Scale past one machine on Dask: lazy arrays, data-parallel gradients and training,
+gradient checks fanned out over a cluster.
+
+graphad grows no distributed engine of its own.  Three layers meet Dask:
+
+* **Compiled code on Dask arrays.**  A :class:`graphad.Function` called with
+  ``dask.array`` inputs returns Dask arrays: nothing is computed until the
+  caller asks (``dask.compute``).  The generated code takes its array library
+  from its inputs through NumPy's own dispatch protocols (NEP 13
+  ``__array_ufunc__``, NEP 18 ``__array_function__``, NEP 35 ``like=``) rather
+  than through ``array_api_compat.array_namespace``.  Why: the SPEC fixes
+  ``f.source`` as a module that imports NumPy alone and runs without graphad;
+  with dispatch that very text runs on NumPy, Dask and CuPy (both implement
+  the protocols), costs nothing on the NumPy path (a NumPy call stays a NumPy
+  call; no namespace lookup per call), and needs no run-time dependency.  An
+  Array-API namespace would rename half the emitted calls (``asin``,
+  ``pow``, ``permute_dims``, ``concat``) and tie exported code to
+  ``array_api_compat``.  Where the protocols do not reach, the op table's
+  helpers avoid what materialises (``np.asarray``, ``np.size`` on a Dask
+  array) and create arrays of their input's kind (``np.zeros_like``,
+  ``np.asarray(a, like=x)``); an op whose NumPy form Dask cannot run lazily
+  carries a second form, :attr:`graphad.ops.Op.duck_emit`, chosen per call in
+  the generated code (``reshape`` goes through 1-D, which Dask can).  PyTorch
+  tensors implement neither protocol: supporting them means switching the
+  emits to an Array-API namespace, a change confined to the op table.
+* **Data parallelism.**  :func:`grad_over_chunks` computes a gradient per
+  row-chunk of a Dask dataset with the compiled NumPy code, on the workers
+  holding the chunks, and sums the (small) gradients in a tree; so does
+  ``model.fit`` on Dask arrays, per mini-batch (:func:`fit`).  A
+  ``dask.distributed`` client, when one is active, runs the tasks; otherwise
+  Dask's local scheduler does.
+* **Checks.**  :func:`check_grad_many` (``ga.check_grad_many``) sends a batch
+  of gradient checks to the workers.  Expressions travel as text (graphad's
+  JSON graph format, or Python-syntax strings), never as pickled graphs.
+
+Dask is imported on first use, never by ``import graphad``
+(``pip install graphad[dask]``).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import GraphadError, ShapeError
+
+__all__ = [
+    "check_grad_many",
+    "evaluate",
+    "fit",
+    "grad_over_chunks",
+    "is_dask",
+    "value_and_grad_over_chunks",
+]
+
+FANIN = 8  # partial results summed per reduction task
+
+
+def is_dask(value: Any) -> bool:
+    """True for a Dask collection (``dask.array.Array``, ``Delayed`` ...), without importing Dask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from graphad.distributed import is_dask
+    >>> is_dask(np.ones(3))
+    False
+    """
+    return hasattr(type(value), "__dask_graph__")
+
+
+def _dask_array():
+    try:
+        import dask.array as da
+    except ImportError:
+        raise GraphadError(
+            "this needs Dask: pip install 'graphad[dask]'  (dask[array] and distributed)"
+        ) from None
+    return da
+
+
+def _client(client: Any) -> Any:
+    """The given client, else the active ``dask.distributed`` client, else None."""
+    if client is not None:
+        return client
+    import sys
+
+    if "distributed" not in sys.modules:  # no client can exist without it
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _compute(tasks: list, client: Any) -> list:
+    """Compute Dask collections on ``client`` (or the active one, or the local scheduler)."""
+    import dask
+
+    if client is not None:
+        return list(client.gather(client.compute(tasks)))
+    return list(dask.compute(*tasks))
+
+
+def _tree(parts: list, combine: Callable) -> Any:
+    """Reduce delayed partial results ``FANIN`` at a time (a tree, not a chain)."""
+    from dask import delayed
+
+    while len(parts) > 1:
+        parts = [
+            delayed(combine, pure=True)(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)
+        ]
+    return parts[0]
+
+
+def _add(*parts: Any) -> Any:
+    """Sum nested lists of arrays elementwise (``parts`` have the same structure)."""
+    first = parts[0]
+    if isinstance(first, list | tuple):
+        return [_add(*items) for items in zip(*parts, strict=True)]
+    total = first
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+# -- keys for functions: the workers cache what they compiled per key -----------------------
+
+_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 16
+
+
+def _key(fn: Any) -> str:
+    """A key naming ``fn`` for as long as it lives (a fresh one for unhashable callables)."""
+    try:
+        return _KEYS.setdefault(fn, f"graphad-{uuid.uuid4().hex}")
+    except TypeError:
+        return f"graphad-{uuid.uuid4().hex}"
+
+
+def _cached(key: str, make: Callable[[], Any]) -> Any:
+    """The object ``make()`` built for ``key`` in this process (worker), LRU-bounded."""
+    with _CACHE_LOCK:
+        value = _CACHE.get(key)
+        if value is not None:
+            _CACHE.move_to_end(key)
+            return value
+    value = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+# -- row-chunked data ---------------------------------------------------------------------------
+
+
+def _rows(X: Any, name: str, chunks: tuple | None = None) -> Any:
+    """``X`` as a Dask array chunked along the first axis only (rows as ``chunks``)."""
+    da = _dask_array()
+    if not is_dask(X):
+        X = np.asarray(X)
+    if X.ndim == 0:
+        raise ShapeError(f"{name} must have a first (samples) axis, got a 0-d array")
+    if not is_dask(X):
+        X = da.from_array(X, chunks=(chunks or (max(1, len(X)),), *X.shape[1:]))
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ShapeError(f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() first")
+    spec: dict[int, Any] = {i: -1 for i in range(1, X.ndim)}
+    if chunks is not None:
+        spec[0] = chunks
+    return X.rechunk(spec) if spec else X
+
+
+def _blocks(X: Any) -> list:
+    return list(X.to_delayed(optimize_graph=False).reshape(-1))
+
+
+def _aligned(X: Any, y: Any) -> tuple[Any, Any]:
+    X = _rows(X, "X")
+    if y is None:
+        return X, None
+    if len(y) != X.shape[0]:
+        raise ShapeError(f"{X.shape[0]} input samples but {len(y)} targets")
+    return X, _rows(y, "y", X.chunks[0])
+
+
+# -- gradients over chunks -----------------------------------------------------------------------
+
+
+def _chunk_value_and_grad(key: str, fn: Callable, params: Any, xb: Any, yb: Any, weight: float):
+    from .trace import _flatten, value_and_grad_function
+
+    vg = _cached(key, lambda: value_and_grad_function(fn, argnums=0))
+    value, grads = vg(params, xb) if yb is None else vg(params, xb, yb)
+    leaves, _ = _flatten(grads)
+    return [value * weight, [g * weight for g in leaves]]
+
+
+def value_and_grad_over_chunks(
+    fn: Callable,
+    params: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    reduction: Literal["mean", "sum"] = "mean",
+    client: Any = None,
+) -> tuple[Any, Any]:
+    """``fn(params, X, y)`` and its gradient in ``params`` over a Dask data set, chunk by chunk.
+
+    Each row-chunk of ``X`` (with the matching rows of ``y``) becomes one task
+    that runs ``ga.value_and_grad(fn)`` on NumPy blocks (traced and compiled
+    once per chunk shape on each worker); the per-chunk results are summed in
+    a tree on the cluster.  Only one chunk per task is ever in memory, so the
+    data set may be far larger than any machine's memory.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(params, X, y)`` (``fn(params, X)`` when ``y`` is None) written
+        with the ``ga`` namespace, returning a scalar: the *mean* loss over
+        the rows it is given (``reduction="mean"``) or their *sum* (``"sum"``).
+    params : array or list, tuple, dict of arrays
+        The point; gradients come back in the same structure.
+    X, y : dask.array.Array or array
+        Samples along the first axis (rechunked so that only that axis is
+        split); ``y`` is aligned to ``X``'s row chunks.
+    reduction : "mean" or "sum"
+        How per-chunk values combine: a mean weighted by chunk size (the
+        gradient of ``fn`` over all rows at once), or a sum.
+    client : distributed.Client, optional
+        Default: the active client if there is one, else Dask's local scheduler.
+
+    Returns
+    -------
+    (value, grads)
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da, graphad as ga
+    >>> from graphad.distributed import value_and_grad_over_chunks
+    >>> X = da.from_array(np.arange(8.0).reshape(4, 2), chunks=(2, 2))
+    >>> loss = lambda w, X: ga.mean(ga.square(X @ w))
+    >>> value, g = value_and_grad_over_chunks(loss, np.array([1.0, -1.0]), X)
+    >>> float(value), g
+    (1.0, array([-6., -8.]))
+    """
+    from dask import delayed
+
+    from .trace import _flatten, _unflatten
+
+    if reduction not in ("mean", "sum"):
+        raise GraphadError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    X, y = _aligned(X, y)
+    n = X.shape[0]
+    if n == 0:
+        raise ShapeError("no samples: X has 0 rows")
+    xs = _blocks(X)
+    ys = _blocks(y) if y is not None else [None] * len(xs)
+    key = _key(fn)
+    _, spec = _flatten(params)
+    point = delayed(params, name=f"graphad-params-{uuid.uuid4().hex}", traverse=False)
+    parts = [
+        delayed(_chunk_value_and_grad, pure=False)(
+            key, fn, point, xb, yb, rows / n if reduction == "mean" else 1.0
+        )
+        for xb, yb, rows in zip(xs, ys, X.chunks[0], strict=True)
+    ]
+    (total,) = _compute([_tree(parts, _add)], _client(client))
+    value, leaves = total
+    return value, _unflatten(spec, leaves)
+
+
+def grad_over_chunks(
+    fn: Callable,
+    params: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    reduction: Literal["mean", "sum"] = "mean",
+    client: Any = None,
+) -> Any:
+    """The gradient of ``fn(params, X, y)`` in ``params`` over a Dask data set, chunk by chunk.
+
+    As :func:`value_and_grad_over_chunks`, without the value.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da, graphad as ga
+    >>> from graphad.distributed import grad_over_chunks
+    >>> X = da.from_array(np.ones((6, 2)), chunks=(2, 2))
+    >>> y = da.from_array(np.arange(6.0), chunks=3)
+    >>> grad_over_chunks(lambda w, X, y: ga.mean(X @ w - y), np.zeros(2), X, y)
+    array([1., 1.])
+    """
+    return value_and_grad_over_chunks(fn, params, X, y, reduction=reduction, client=client)[1]
+
+
+# -- gradient checks on a cluster ---------------------------------------------------------------
+
+
+def _encode(e: Any, k: int) -> tuple[str, str]:
+    """An expression as text to send: ("text", Python syntax) or ("json", graphad's format)."""
+    from .expr import Expr
+
+    if isinstance(e, str):
+        return "text", e
+    if not isinstance(e, Expr):
+        raise GraphadError(
+            f"check_grad_many: expression {k} is a {type(e).__name__}; give Exprs or strings "
+            "(Python functions cannot be sent as text)"
+        )
+    try:
+        from .persist import dumps
+    except ImportError:  # no JSON format here: Python syntax, when it round-trips
+        text = str(e)
+        if "const(" in text:
+            raise GraphadError(
+                f"check_grad_many: expression {k} holds an array constant, which has no "
+                "Python-syntax form; send it as graphad JSON (graphad.persist) instead"
+            ) from None
+        return "text", text
+    return "json", dumps(e)
+
+
+def _decode(kind: str, text: str) -> Any:
+    from .expr import parse
+
+    if kind == "text":
+        return parse(text)
+    from .persist import loads
+
+    return loads(text)[0]
+
+
+def _encode_point(at: Any, k: int) -> dict[str, Any]:
+    from .expr import Expr
+
+    if not isinstance(at, Mapping):
+        raise GraphadError(
+            f"check_grad_many: point {k} must map input names to values, got {type(at).__name__}"
+        )
+    return {
+        (key.name if isinstance(key, Expr) else str(key)): np.asarray(v) for key, v in at.items()
+    }
+
+
+def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
+    """Run one check on a worker; the report comes back without its graph (the client
+    rebuilds it from the same text), and errors as text (some do not pickle)."""
+    from .check import check_grad
+    from .graph import Graph
+
+    try:
+        with Graph():
+            report = check_grad(_decode(kind, text), at=at, **kwargs)
+    except GraphadError as exc:
+        return "error", type(exc).__name__, str(exc)
+    report.graph = None
+    return "ok", report
+
+
+def check_grad_many(
+    exprs: Sequence[Any],
+    points: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    client: Any = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """Run a batch of gradient checks on a Dask cluster and gather their reports.
+
+    Each expression travels as text (graphad's JSON graph format for an Expr,
+    as written by ``graphad.persist``; the string itself for a string) and is
+    rebuilt and checked on a worker; graphs are never pickled.  Custom ops
+    (``ga.defop``) travel by name and must be registered on the workers too
+    (import the module defining them there, e.g. with ``client.run``).
+
+    Parameters
+    ----------
+    exprs : sequence of Expr or str
+        Expressions (strings are parsed with ``ga.parse``).
+    points : mapping or sequence of mappings
+        Input values by name: one mapping per expression, or one for all.
+    client : distributed.Client, optional
+        Default: the active client, else Dask's local scheduler (threads).
+    **kwargs
+        Passed to :func:`graphad.check_grad` (``rtol``, ``seed``, ``sympy`` ...).
+
+    Returns
+    -------
+    list of GradCheckReport
+        In the order of ``exprs``; each report's graph is rebuilt on the
+        client from the same text, so culprit node ids refer to it.
+
+    Raises
+    ------
+    GraphadError
+        If an expression cannot be sent or a check fails to run (the first
+        such error, naming the expression's position).
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> reports = ga.check_grad_many(["x**2 + sin(x*y)", "exp(x) / y"], {"x": 0.5, "y": 2.0})
+    >>> [r.verdict for r in reports]
+    ['pass', 'pass']
+    """
+    from dask import delayed
+
+    from .graph import Graph
+
+    items = list(exprs)
+    if isinstance(points, Mapping):
+        points = [points] * len(items)
+    points = list(points)
+    if len(points) != len(items):
+        raise GraphadError(f"check_grad_many: {len(items)} expressions but {len(points)} points")
+    sent = [_encode(e, k) for k, e in enumerate(items)]
+    ats = [_encode_point(p, k) for k, p in enumerate(points)]
+    tasks = [
+        delayed(_check_task, pure=False)(kind, text, at, kwargs)
+        for (kind, text), at in zip(sent, ats, strict=True)
+    ]
+    results = _compute(tasks, _client(client))
+    reports = []
+    for k, ((kind, text), res) in enumerate(zip(sent, results, strict=True)):
+        if res[0] == "error":
+            raise GraphadError(f"check_grad_many: expression {k}: {res[1]}: {res[2]}")
+        report = res[1]
+        with Graph() as graph:
+            _decode(kind, text)
+        report.graph = graph
+        reports.append(report)
+    return reports
+
+
+# the model functions live in a sibling module that uses the helpers above
+from ._distributed_nn import evaluate, fit  # noqa: E402
