@@ -103,6 +103,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "export": (".codegen", "export"),
     "Function": (".codegen", "Function"),
     "optimize": (".rewrite", "optimize"),
+    "getitem": (".ops", "getitem"),
     "jit": (".trace", "jit"),
     "render": (".render", "render"),
     "check_grad": (".check", "check_grad"),

@@ -285,6 +285,52 @@ def _sum_to_static(rw: _Rewriter, nid: int, b: dict) -> int | None:
 
 _Z = _Var("Z")
 
+
+def _scalar_unreduce(rw: _Rewriter, u: int) -> bool:
+    """``u`` is ``unreduce(c, x)`` of a 0-d ``c``: the broadcast of one value to x's shape."""
+    node = rw.nodes[u]
+    return node["op"] == "unreduce" and rw.nodes[node["args"][0]]["shape"] == ()
+
+
+def _absorb_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``unreduce(c, x) * z``: broadcasting does what unreduce did, so the gradient no
+    longer needs x's value (often the whole forward pass, only for its shape).
+
+    With a full-shaped ``z`` the product is ``c * z``; with a 0-d ``z`` the constant
+    factors gather inside the unreduce (``unreduce(c * z, x)``), where they fold.
+    """
+    node = rw.nodes[nid]
+    op_name = node["op"]
+    args = node["args"]
+    for k in (0, 1):
+        u, z = args[k], args[1 - k]
+        if not _scalar_unreduce(rw, u) or (op_name == "divide" and k == 1):
+            continue
+        c, ref = rw.args(u)
+        shape, role = node["shape"], node["role"]
+        z_shape = rw.nodes[z]["shape"]
+        if z_shape == () and rw.nodes[u]["dtype"] is not None and node["dtype"] is not None:
+            if rw.nodes[u]["dtype"] != node["dtype"]:
+                continue
+            pair = (c, z) if k == 0 else (z, c)
+            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node["dtype"]}, role)
+            return rw.make("unreduce", (inner, ref), rw.nodes[u]["params"], node, role)
+        if shape is not None and z_shape == shape:
+            pair = (c, z) if k == 0 else (z, c)
+            return rw.make(op_name, pair, (), node, role)
+    return None
+
+
+def _negate_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    u = b["X"]
+    if not _scalar_unreduce(rw, u):
+        return None
+    c, ref = rw.args(u)
+    node = rw.nodes[nid]
+    neg = rw.make("negative", (c,), (), rw.nodes[c], node["role"])
+    return rw.make("unreduce", (neg, ref), rw.nodes[u]["params"], node, node["role"])
+
+
 RULES: list[Row] = [
     Row("x*1", ("multiply", X, ONE), X, _keeps("X")),
     Row("1*x", ("multiply", ONE, X), X, _keeps("X")),
@@ -320,6 +366,9 @@ RULES: list[Row] = [
     Row("matmul_grad_a 2-D -> g @ b.T", ("matmul_grad_a", X, Y, _Z), _matmul_grad_2d("a")),
     Row("matmul_grad_b 2-D -> a.T @ g", ("matmul_grad_b", X, Y, _Z), _matmul_grad_2d("b")),
     Row("sum_to_like(static shapes) -> sum", ("sum_to_like", X, Y), _sum_to_static),
+    Row("unreduce(c, x) * z -> c * z", ("multiply", X, Y), _absorb_unreduce),
+    Row("unreduce(c, x) / z -> c / z", ("divide", X, Y), _absorb_unreduce),
+    Row("-unreduce(c, x) -> unreduce(-c, x)", ("negative", X), _negate_unreduce),
 ]
 
 

@@ -19,7 +19,7 @@ from graphad.ops import OPS
 INTERNAL = {
     "sum_to_like", "unreduce", "broadcast_like", "reshape_like", "astype_like", "zeros_like",
     "ones_like", "numel", "assert_scalar", "matmul_grad_a", "matmul_grad_b", "concat_part",
-    "stack_part", "unflatten_lead", "placeholder_like",
+    "stack_part", "unflatten_lead", "placeholder_like", "getitem_grad",
 }  # fmt: skip
 NOT_DIFFERENTIABLE = {
     "less",
@@ -63,6 +63,11 @@ CASES: dict[str, list[tuple[list, dict]]] = {
         ([(3,), (2,)], {"axis": -1}),
     ],
     "stack": [([(2, 3), (2, 3)], {"axis": 0}), ([(2, 3), (2, 3), (2, 3)], {"axis": -1})],
+    "getitem": [
+        ([(5,)], {"index": (("slice", 1, None, None),)}),
+        ([(3, 4)], {"index": (("slice", None, None, None), 2)}),
+        ([(3, 4)], {"index": (1, ("slice", None, None, -2))}),
+    ],
     "softmax": [([(5,)], {"axis": -1}), ([(2, 3, 4)], {"axis": 0}), ([(2, 3)], {"axis": -1})],
     "log_softmax": [([(5,)], {"axis": -1}), ([(2, 3, 4)], {"axis": 1})],
 }

@@ -29,6 +29,12 @@ def _sym(name, shape=None, dtype=F64):
     return ga.symbol(name, shape=shape, dtype=dtype)
 
 
+def _unreduced():
+    """A 0-d value broadcast back over a reduced shape (a reduction's VJP)."""
+    c, x = ga.sin(_sym("c", ())), ga.exp(_sym("x", (2, 3)))
+    return ga.ops.apply("unreduce", c, x, axis=None, keepdims=False)
+
+
 CASES = {
     "x*1": lambda: _sym("x") * 1.0,
     "1*x": lambda: 1 * _sym("x"),
@@ -84,6 +90,9 @@ CASES = {
     "numel(static shape)": lambda: (
         ga.mean(_sym("x", (3, 4)), axis=0) * ga.ops.apply("numel", _sym("x", (3, 4)), axis=0)
     ),
+    "unreduce(c, x) * z -> c * z": lambda: _unreduced() * ga.cos(_sym("y", (2, 3))),
+    "unreduce(c, x) / z -> c / z": lambda: _unreduced() / 4.0,
+    "-unreduce(c, x) -> unreduce(-c, x)": lambda: -_unreduced(),
 }
 
 

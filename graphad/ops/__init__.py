@@ -48,6 +48,7 @@ from .elementwise import (
     where,
 )  # fmt: skip
 from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
+from .indexing import getitem
 from .nn import log_softmax, relu, sigmoid, softmax, softplus
 from .reduce import logsumexp, max, mean, min, prod, sum
 from .rules import ones_like, sum_to, zeros_like
@@ -58,7 +59,7 @@ __all__ = [
     "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p", "log2", "log10",
     "maximum", "minimum", "multiply", "negative", "not_equal", "power", "sign", "sin", "sinh",
     "sqrt", "square", "subtract", "tan", "tanh", "where",
-    "broadcast_to", "concatenate", "dot", "matmul", "reshape", "stack", "transpose",
+    "broadcast_to", "concatenate", "dot", "matmul", "reshape", "stack", "transpose", "getitem",
     "log_softmax", "relu", "sigmoid", "softmax", "softplus",
     "logsumexp", "max", "mean", "min", "prod", "sum", "ones_like", "zeros_like", "sum_to",
 ]  # fmt: skip
