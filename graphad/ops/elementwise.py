@@ -142,10 +142,12 @@ negative = _elementwise(
 def _power_partials(ans, a, b):
     c = const_value(b)
     if isinstance(c, int | float) and not isinstance(c, bool):
-        # constant exponent: fold c - 1 now so x**2 differentiates to 2*x
+        # constant exponent: fold c - 1 now so x**2 differentiates to 2*x; x**0 is constant
         da = multiply(c, a) if c == 2 else multiply(c, power(a, c - 1)) if c != 1 else 1
+        da = None if c == 0 else da
     else:
-        da = multiply(b, power(a, subtract(b, 1)))
+        # PyTorch's convention: d/da is 0 where b == 0 (not 0 * 0**-1 = NaN at a == 0)
+        da = where(equal(b, 0), 0.0, multiply(b, power(a, subtract(b, 1))))
     # PyTorch's convention: d/db a**b is 0 where a == 0 and b >= 0 (log(0) is -inf there)
     safe_log = where(equal(a, 0), 0.0, log(where(equal(a, 0), 1.0, a)))
     return [da, multiply(ans, safe_log)]
@@ -163,8 +165,9 @@ power = _elementwise(
     emit="{0} ** {1}",
     label="pow",
     domain=[(0.5, 2.0), (-2.0, 2.0)],
-    doc="``a ** b``.  Convention: d/db is 0 where a == 0 (as PyTorch), so "
-    "``0**y`` has a finite gradient in y; d/da at a == 0 follows ``b * a**(b-1)``.",
+    doc="``a ** b``.  Conventions (PyTorch's): d/db is 0 where a == 0 and b >= 0, so "
+    "``0**y`` has a finite gradient in y; d/da is 0 where b == 0 (``x**0`` is constant, "
+    "also at 0) and otherwise follows ``b * a**(b-1)`` (inf at a == 0 for 0 < b < 1).",
 )
 
 # -- math functions ----------------------------------------------------------------
