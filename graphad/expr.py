@@ -290,7 +290,7 @@ def symbol(
     """
     if not isinstance(name, str) or not name:
         raise GraphadError(f"a symbol's name must be a non-empty string, not {name!r}")
-    g = graph or get_default_graph()
+    g = graph if graph is not None else get_default_graph()  # an empty Graph is falsy
     return Expr(g, g.input(name, shape, dtype))
 
 
@@ -330,7 +330,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Ex
     """
     if dtype is not None:
         value = np.asarray(value, dtype=dtype)
-    return _ops.as_expr(value, graph or get_default_graph())
+    return _ops.as_expr(value, graph if graph is not None else get_default_graph())
 
 
 # -- string form ------------------------------------------------------------------------------
@@ -594,7 +594,7 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
 
     if not isinstance(text, str):
         raise ParseError(f"expected a string, got {type(text).__name__}")
-    g = graph or get_default_graph()
+    g = graph if graph is not None else get_default_graph()  # an empty Graph is falsy
     lim = current()
     if isinstance(limits, Limits):
         lim, limits = limits, None

@@ -152,7 +152,7 @@ def from_sympy(expr: Any, *, graph: Graph | None = None) -> Expr:
             "from_sympy takes a SymPy expression, not text (SymPy would eval it); "
             "use ga.parse for strings"
         )
-    g = graph or get_default_graph()
+    g = graph if graph is not None else get_default_graph()  # an empty Graph is falsy
     table = _sympy_table(sp)
     done: dict[Any, Expr] = {}
     stack: list[tuple[Any, bool]] = [(sp.sympify(expr), False)]

@@ -17,6 +17,7 @@ cache key (as ``static_argnums`` in JAX).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -156,9 +157,12 @@ class _Transformed:
             entry = self._trace(key[0], arrays, layout)
             self._cache[key] = entry
             if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+                with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
+                    self._cache.popitem(last=False)
         else:
-            self._cache.move_to_end(key)
+            # another thread may have evicted the key since get(); the entry is still good
+            with contextlib.suppress(KeyError):
+                self._cache.move_to_end(key)
         fn, finish = entry
         return finish(fn(*arrays))
 
