@@ -78,6 +78,24 @@ def _ga_getitem_grad(g, x, index):
     out = np.zeros(np.shape(x), np.result_type(g))
     out[index] = g
     return out
+
+
+def _ga_getitem_grad_duck(g, x, index):
+    # for Dask arrays: zeros of x's kind, and slices only (Dask assigns lazily into
+    # slices; an int becomes a length-1 slice of an expanded g)
+    sl, axes = [], []
+    for k, it in enumerate(index):
+        if isinstance(it, int):
+            i = it % np.shape(x)[k]
+            sl.append(slice(i, i + 1))
+            axes.append(k)
+        else:
+            sl.append(it)
+    if axes:
+        g = np.expand_dims(g, tuple(axes))
+    out = np.zeros_like(x, dtype=np.result_type(g))
+    out[tuple(sl)] = g
+    return out
 """
 
 
@@ -124,6 +142,9 @@ register(
         shape=lambda g, x, index: x,
         dtype="first",
         emit=lambda a, p: f"_ga_getitem_grad({a[0]}, {a[1]}, {_np_index_source(p['index'])})",
+        duck_emit=lambda a, p: (
+            f"_ga_getitem_grad_duck({a[0]}, {a[1]}, {_np_index_source(p['index'])})"
+        ),
         helper=SCATTER_SRC,
         label="scatter",
         shape_of=1,
