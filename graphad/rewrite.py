@@ -390,6 +390,27 @@ for _row in RULES:
     # cheap, selective checks (constants, nested ops) before binding variables
     _steps = tuple(sorted(_compile_pattern(_row.pattern), key=lambda s: s[1] == "var"))
     _BY_OP.setdefault(_row.pattern[0], []).append((_row, _steps))
+_CANDIDATES: dict[tuple, list[tuple[Row, tuple]]] = {}
+
+
+def _candidates(op_name: str, args: tuple, nodes: dict) -> list[tuple[Row, tuple]]:
+    """The rows whose argument ops can match (a constant where the pattern has one, the
+    nested op where it has one), cached per (op, argument ops): most nodes try none."""
+    key = (op_name, *(nodes[a]["op"] for a in args))
+    found = _CANDIDATES.get(key)
+    if found is None:
+        found = [
+            (row, steps)
+            for row, steps in _BY_OP.get(op_name, ())
+            if len(steps) == len(args)
+            and all(
+                kind == "var" or key[1 + i] == ("constant" if kind == "const" else payload[0])
+                for i, kind, payload in steps
+            )
+        ]
+        if len(_CANDIDATES) < 4096:
+            _CANDIDATES[key] = found
+    return found
 
 
 # -- the rewriter -----------------------------------------------------------------------------
@@ -606,7 +627,7 @@ class _Rewriter:
         folded = self._fold(nid, node)
         if folded is not None:
             return folded
-        for row, steps in _BY_OP.get(node["op"], ()):
+        for row, steps in _candidates(node["op"], node["args"], self.nodes):
             b: dict[str, int] = {}
             if not self._match(steps, node["args"], b) or (
                 row.guard is not None and not row.guard(self, nid, b)
