@@ -475,7 +475,11 @@ class _GraphBuilder:
                 f"the expression needs more than {self.max_nodes} graph nodes; "
                 f"the limit is max_nodes={self.max_nodes} (see ga.limits)"
             )
-        shape = self.graph._nodes[e.id]["shape"]
+        node = self.graph._nodes[e.id]
+        shape = node["shape"]
+        if shape is None and node["params"]:  # broadcast_to/reshape of an unknown shape
+            shape = dict(node["params"]).get("shape")
+            shape = shape if type(shape) is tuple and all(type(s) is int for s in shape) else None
         if self.max_elements and shape and math.prod(shape) > self.max_elements:
             raise LimitError(
                 f"a tensor of shape {shape} has more than {self.max_elements} elements; "

@@ -296,7 +296,8 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
             try:
                 return float(base) ** ex
             except (OverflowError, ZeroDivisionError):
-                return math.inf if base > 0 or ex % 2 == 0 else -math.inf
+                # IEEE pow: 0**-n is +inf, as np.power(0.0, -1.0)
+                return math.inf if base >= 0 or ex % 2 == 0 else -math.inf
     with np.errstate(all="ignore"):
         try:
             out = op.impl(*values)
