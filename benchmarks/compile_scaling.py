@@ -156,11 +156,15 @@ def speed(n: int = 1000, repeat: int = 20) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only", choices=("counts", "compile", "speed"), help="one section")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(1000)  # prove nothing recurses over the graph
-    node_counts()
-    compile_times([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
-    speed(repeat=5 if args.quick else 20)
+    if args.only in (None, "counts"):
+        node_counts()
+    if args.only in (None, "compile"):
+        compile_times([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+    if args.only in (None, "speed"):
+        speed(repeat=5 if args.quick else 20)
     return 0
 
 

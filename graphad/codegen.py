@@ -2,14 +2,14 @@
 
 The schedule is the topological order of the nodes the outputs need (node
 ids ascend topologically).  Each node is one SSA line (``v7 = np.sin(v3)``)
-followed by ``del`` of the values it used for the last time, so peak memory
-stays near what the live values need.  Every name in the source is
-generated (``x0`` for the first input, ``v<id>`` for nodes, ``c<id>`` for
-array constants, ``f<k>`` for custom ops): input names, which are arbitrary
-user strings, never reach the text.  Large constants and the implementations
-of custom ops are passed in the module's namespace; small ones are written
-out.  The source is compiled under a unique file name registered in
-:mod:`linecache`, so a traceback shows the generated line.
+followed by ``del`` of the arrays it used for the last time, so peak memory
+stays near what the live values need (0-d values are left to the function's
+end).  Every name in the source is generated (``x0`` for the first input,
+``v<id>`` for nodes, ``c<id>`` for array constants, ``f<k>`` for custom ops):
+input names, which are arbitrary user strings, never reach the text.  Large
+constants and the implementations of custom ops are passed in the module's
+namespace; small ones are written out.  The source is compiled under a unique
+file name registered in :mod:`linecache`, so a traceback shows the generated line.
 """
 
 from __future__ import annotations
@@ -189,15 +189,19 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             f"compile: the outputs use input(s) {', '.join(map(repr, labels))} not listed in "
             f"inputs=; add them (or leave inputs=None to take all, sorted by name)"
         )
-    # liveness: the position of each value's last use
+    from . import fusion  # numexpr itself is imported only when a kernel is built
+
+    fused = fusion.plan(graph, order, set(outputs))
+    # liveness: the position of each value's last use (a fused kernel reads its leaves)
     last: dict[int, int] = {}
     for pos, n in enumerate(order):
-        for a in nodes[n]["args"]:
+        for a in fused.args_of(n, nodes):
             last[a] = pos
     outset = set(outputs)
     dead_after: dict[int, list[int]] = {}
     for n, pos in last.items():
-        if n not in outset and nodes[n]["op"] != "constant":
+        # 0-d values are a few bytes: releasing them early saves nothing but a line
+        if n not in outset and nodes[n]["op"] != "constant" and nodes[n]["shape"] != ():
             dead_after.setdefault(pos, []).append(n)
     seen_helpers: set[str] = set()
     impl_names: dict[str, str] = {}
@@ -213,16 +217,25 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             if names[n] != f"c{n}":
                 literal.add(n)
             continue
+        if n in fused.members:
+            continue
+        kernel = fused.kernels.get(n)
         op = OPS.get(op_name)
         if op is None:
             raise GraphadError(f"node v{n} uses unknown op {op_name!r}")
-        args = [names[a] for a in node["args"]]
+        args = [names[a] for a in node["args"]] if kernel is None else []
         if args and all(a in literal for a in node["args"]):
             # Python would compute 2 + 3 as a Python int; NumPy gives np.int64, as the
             # interpreter does
             args = [f"np.asarray({s})" for s in args]
         params = dict(node["params"])
-        if op.custom or op.emit is None:
+        if kernel is not None:
+            expr = fusion.call_source(kernel, nodes, names)
+            for src in kernel.helpers:
+                if src not in seen_helpers:
+                    seen_helpers.add(src)
+                    prog.helpers.append(src)
+        elif op.custom or op.emit is None:
             if op.emit is None and not op.custom:
                 raise GraphadError(
                     f"op {op_name!r} (node v{n}) cannot be compiled: it has no source form"
