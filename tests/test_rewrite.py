@@ -289,3 +289,21 @@ def test_gradient_node_count_scalar_rosenbrock():
 def test_gradient_node_count_rosenbrock_unknown_shapes():
     # shapes unknown until run time: each partial sum's gradient needs a sum_to
     assert _ratio(lambda: _rosenbrock(200, None)) <= 3.0
+
+
+def test_adjoint_marks_of_a_long_sum_are_unique():
+    # regression (autodiff._mark_adjoints): the seed is the adjoint of every partial
+    # sum; its marks are kept in a set-checked list, once each
+    with ga.Graph() as g:
+        xs = [ga.symbol(f"x{i}", shape=()) for i in range(300)]
+        f = xs[0]
+        for x in xs[1:]:
+            f = f + x
+        ga.grad(f, xs)
+        ga.grad(f, xs)  # a second gradient must not duplicate marks
+        marks = [m for n in g.nodes() for m in g.node(n).get("adjoint", ())]
+        new, _ = optimize([f, *ga.grad(f, xs)])
+    assert len(marks) == len(set(marks))
+    assert sum(1 for out, of in marks if out == f.id) >= 300 + 299  # inputs + partial sums
+    new_marks = [m for n in new.nodes() for m in new.node(n).get("adjoint", ())]
+    assert len(new_marks) == len(set(new_marks)) >= 300
