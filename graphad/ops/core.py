@@ -315,6 +315,9 @@ def _fmt_shapes(shapes: Sequence[Shape]) -> str:
 
 
 def broadcast_shape(op_name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    first = shapes[0]
+    if all(s == first or s == () for s in shapes):  # the common cases, without NumPy
+        return first if first or len(shapes) == 1 else max(shapes, key=len)
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:

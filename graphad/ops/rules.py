@@ -337,12 +337,18 @@ def _scale(g, p):
     return multiply(g, p)
 
 
+def _force(p):
+    """A partial may be a thunk, so that an unneeded one is never built."""
+    return p() if callable(p) else p
+
+
 def derived_vjp(op: Op, g, ans, args, needed):
     parts = op.partials(ans, *args)
-    return [
-        sum_to(_scale(g, p), a) if need and p is not None else None
-        for p, a, need in zip(parts, args, needed, strict=True)
-    ]
+    out = []
+    for p, a, need in zip(parts, args, needed, strict=True):
+        p = _force(p) if need else None
+        out.append(None if p is None else sum_to(_scale(g, p), a))
+    return out
 
 
 def derived_jvp(op: Op, tangents, ans, args):
@@ -351,7 +357,7 @@ def derived_jvp(op: Op, tangents, ans, args):
     parts = op.partials(ans, *args)
     total = None
     for p, t in zip(parts, tangents, strict=True):
-        if p is None or t is None:
+        if t is None or (p := _force(p)) is None:
             continue
         term = _scale(t, p)
         if term is not None:
