@@ -273,17 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="about one minute: graphad + NumPy")
     parser.add_argument("--systems", nargs="+", help="systems to run (default: all installed)")
     parser.add_argument("--workloads", nargs="+", help="workload names or families")
-    parser.add_argument("--rounds", type=int, help="rounds per cell (default 5, quick 2)")
-    parser.add_argument("--timeout", type=float, help="seconds per child (default 120, quick 30)")
+    parser.add_argument("--rounds", type=int, help="rounds per cell (default 3, quick 2)")
+    parser.add_argument("--timeout", type=float, help="seconds per child (default 90, quick 30)")
     parser.add_argument("--python", help="interpreter for the children")
     parser.add_argument("--out", help="JSON file to write (default benchmarks/results/)")
     args = parser.parse_args(argv)
 
     python = args.python or (str(PEERS_PYTHON) if PEERS_PYTHON.exists() else sys.executable)
     quick = args.quick
-    timeout = args.timeout or (30.0 if quick else 120.0)
-    rounds = args.rounds or (2 if quick else 5)
-    build_rounds = max(1, min(rounds, 1 if quick else 3))
+    timeout = args.timeout or (30.0 if quick else 90.0)
+    rounds = args.rounds or (2 if quick else 3)
+    build_rounds = max(1, min(rounds, 1 if quick else 2))
     budget = 60.0 if quick else 15 * 60.0
     have = _installed(python)
     all_systems = list(dict.fromkeys(s for w in WORKLOADS for s in w.systems))
@@ -307,50 +307,57 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     results: dict[str, dict] = {}
     done: dict[tuple[str, str], dict] = {}
-    # graphad and NumPy first everywhere, then the peers while the time budget lasts
-    for pass_systems in ([s for s in systems if s in core], [s for s in systems if s not in core]):
-        for w in chosen:
-            cells = results.setdefault(w.name, {})
-            todo = [s for s in pass_systems if s in w.systems]
-            if not todo:
-                continue
-            if w.kind == "startup":
-                n = rounds + 2
-                cells.update(run_startup(python, todo, n))
-                for s in todo:
-                    cells[s] = aggregate([cells[s]]) if cells[s]["status"] == "ok" else cells[s]
-                print(f"{w.name}: done", flush=True)
-                continue
-            per: dict[str, list[dict]] = {s: [] for s in todo}
-            active = list(todo)
+    # every system of a workload runs in the same rounds (interleaved, order rotated), so that
+    # drift of the machine hits all alike; past the time budget only first rounds still run
+    # (in quick mode, peers are then skipped altogether)
+    for w in chosen:
+        cells = results.setdefault(w.name, {})
+        todo = [s for s in systems if s in w.systems]
+        if not todo:
+            continue
+        if w.kind == "startup":
+            cells.update(run_startup(python, todo, rounds + 2))
             for s in todo:
-                why = _family_prediction(done, w, s, timeout)
-                if why:
-                    per[s].append({"status": "timeout", "error": why})
-                    active.remove(s)
-            n_rounds = rounds if w.kind == "run" else build_rounds
-            for r in range(n_rounds):
-                order = active[r % max(len(active), 1) :] + active[: r % max(len(active), 1)]
-                for s in order:
-                    if time.perf_counter() - start > budget and (per[s] or s not in core):
-                        if not per[s]:
-                            per[s].append({"status": "skipped", "error": "time budget spent"})
-                        continue
-                    res = run_child(python, s, w, quick, timeout)
-                    per[s].append(res)
-                    line = f"  {w.name:22s} {s:10s} round {r + 1}: {res.get('status')}"
-                    if res.get("status") == "ok":
-                        line += f"  build {_fmt_s(res.get('build_s'))}"
-                        line += f"  grad {_fmt_s(res.get('grad_med'))}"
-                    elif res.get("error"):
-                        line += f"  {res['error'][:100]}"
-                    print(line, flush=True)
-                    if res.get("status") != "ok" or res.get("build_s", 0) > SLOW_BUILD:
-                        active.remove(s)
-            for s in todo:
-                cells[s] = aggregate(per[s])
-                cells[s]["rounds"] = per[s]
-                done[(w.name, s)] = cells[s]
+                cells[s] = aggregate([cells[s]]) if cells[s]["status"] == "ok" else cells[s]
+            print(f"  {w.name}: done", flush=True)
+            continue
+        per: dict[str, list[dict]] = {s: [] for s in todo}
+        active = list(todo)
+        for s in todo:
+            why = _family_prediction(done, w, s, timeout)
+            if why:
+                per[s].append({"status": "timeout", "error": why})
+                active.remove(s)
+        n_rounds = rounds if w.kind == "run" else build_rounds
+        for r in range(n_rounds):
+            k = r % max(len(active), 1)
+            for s in active[k:] + active[:k]:
+                over = time.perf_counter() - start > budget
+                if over and (per[s] or (quick and s not in core)):
+                    if not per[s]:
+                        per[s].append({"status": "skipped", "error": "time budget spent"})
+                    continue
+                res = run_child(python, s, w, quick, timeout)
+                per[s].append(res)
+                line = f"  {w.name:22s} {s:10s} round {r + 1}: {res.get('status')}"
+                if res.get("status") == "ok":
+                    line += f"  build {_fmt_s(res.get('build_s'))}"
+                    line += f"  grad {_fmt_s(res.get('grad_med'))}"
+                elif res.get("error"):
+                    line += f"  {res['error'][:100]}"
+                print(line, flush=True)
+            # one round is enough for a system that failed or builds slowly
+            active = [
+                s
+                for s in active
+                if per[s]
+                and per[s][-1].get("status") == "ok"
+                and per[s][-1].get("build_s", 0) <= SLOW_BUILD
+            ]
+        for s in todo:
+            cells[s] = aggregate(per[s])
+            cells[s]["rounds"] = per[s]
+            done[(w.name, s)] = cells[s]
     elapsed = time.perf_counter() - start
 
     versions = _versions(

@@ -45,6 +45,7 @@ def _mlp(w, data) -> Built:
         params[:] = out[1:]
         return out[0]
 
+    step.function = fn  # for profiling the generated code
     return Built(step, lambda loss: [np.asarray(loss), *params])
 
 
