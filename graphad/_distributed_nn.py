@@ -1,10 +1,11 @@
-"""Keras-style models on Dask data: ``Sequential.fit`` and ``evaluate`` over chunks.
+"""Keras-style models on Dask data: the work behind :func:`graphad.distributed.fit`
+and :func:`graphad.distributed.evaluate`.
 
-Part of :mod:`graphad.distributed` (which re-exports :func:`fit` and
-:func:`evaluate`).  A worker rebuilds the model's structure from its layers'
-JSON configuration and compiles per-shard functions (loss sum, metric sums,
-gradient of the loss sum) once per shape; only weights, row indices and
-gradients travel per step.
+A worker rebuilds the model's structure from its layers' JSON configuration
+and compiles per-shard functions (loss sum, metric sums, gradient of the
+loss sum) once per shape; only weights, row indices and gradients travel per
+step.  This module imports :mod:`graphad.distributed`, never the reverse at
+import time (a worker unpickling a task imports this module first).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from .distributed import _add, _aligned, _blocks, _cached, _client, _compute, _key, _tree
 from .errors import GraphadError, ShapeError
 
-__all__ = ["evaluate", "fit"]
+__all__ = ["evaluate_model", "fit_model"]
 
 
 def _model_spec(model: Any) -> tuple[str, Any, str]:
@@ -135,7 +136,7 @@ def _weights_task(model: Any) -> Any:
     return delayed(ws, name=f"graphad-weights-{uuid.uuid4().hex}", traverse=False)
 
 
-def fit(
+def fit_model(
     model: Any,
     x: Any,
     y: Any,
@@ -147,45 +148,7 @@ def fit(
     verbose: int = 1,
     client: Any = None,
 ) -> Any:
-    """``model.fit`` on Dask arrays: synchronous data-parallel mini-batch training.
-
-    ``Sequential.fit`` calls this when ``x`` or ``y`` is a Dask array.  The
-    batches are those of the in-memory ``fit`` (same shuffling for the same
-    ``seed``).  For each batch, every row-chunk of ``x`` holding some of its
-    rows computes the loss sum and its gradient for those rows, where the
-    chunk lives; the gradients are summed on the cluster and the optimizer
-    steps on the client.  With a ``dask.distributed`` client the data is
-    persisted on the workers first, so only weights and gradients travel.
-    The weights equal those of the in-memory run up to float rounding
-    (the batch's sum is added in another order).
-
-    Parameters
-    ----------
-    model : graphad.nn.Sequential
-        Compiled (``model.compile``); its layers must have named activations
-        and initializers (their configuration is sent to the workers).
-    x, y : dask.array.Array or array
-    epochs, batch_size, validation_data, shuffle, seed, verbose
-        As ``Sequential.fit``.
-    client : distributed.Client, optional
-        Default: the active client, else Dask's local scheduler.
-
-    Returns
-    -------
-    graphad.nn.History
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da, graphad as ga
-    >>> ga.nn.set_random_seed(0)
-    >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
-    >>> t = (X[:, 0] > 0).astype(int)
-    >>> model = ga.nn.Sequential([ga.nn.Dense(2, activation="softmax", input_shape=(2,))])
-    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    >>> h = model.fit(da.from_array(X, chunks=16), da.from_array(t, chunks=16), verbose=0)
-    >>> len(h.history["loss"])
-    1
-    """
+    """The work of :func:`graphad.distributed.fit` (see there)."""
     from dask import delayed
 
     from . import nn
@@ -236,7 +199,7 @@ def fit(
         logs = {k: t / n for k, t in zip(names, totals, strict=True)}
         if validation_data is not None:
             vx, vy = validation_data
-            vals = evaluate(model, vx, vy, client=client)
+            vals = evaluate_model(model, vx, vy, client=client)
             vals = vals if isinstance(vals, list) else [vals]
             logs.update({f"val_{k}": v for k, v in zip(names, vals, strict=True)})
         seconds = time.perf_counter() - start
@@ -249,20 +212,8 @@ def fit(
     return history
 
 
-def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
-    """``model.evaluate`` on Dask arrays: per-chunk loss and metric sums, summed on the cluster.
-
-    Returns ``[loss, metric...]``, or the loss alone when the model has no metrics.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da, graphad as ga
-    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,), kernel_initializer="ones")])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> X = da.from_array(np.ones((4, 2), "float32"), chunks=2)
-    >>> float(model.evaluate(X, da.from_array(np.full(4, 3.0), chunks=2)))
-    1.0
-    """
+def evaluate_model(model: Any, x: Any, y: Any, client: Any = None) -> Any:
+    """The work of :func:`graphad.distributed.evaluate` (see there)."""
     from dask import delayed
 
     model._need_compiled()

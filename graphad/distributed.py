@@ -216,6 +216,7 @@ def value_and_grad_over_chunks(
     *,
     reduction: Literal["mean", "sum"] = "mean",
     client: Any = None,
+    compute: bool = True,
 ) -> tuple[Any, Any]:
     """``fn(params, X, y)`` and its gradient in ``params`` over a Dask data set, chunk by chunk.
 
@@ -241,10 +242,13 @@ def value_and_grad_over_chunks(
         gradient of ``fn`` over all rows at once), or a sum.
     client : distributed.Client, optional
         Default: the active client if there is one, else Dask's local scheduler.
+    compute : bool
+        False: return a ``dask.delayed`` object of ``(value, grads)`` instead,
+        to compute along with other work (chunks shared by both are made once).
 
     Returns
     -------
-    (value, grads)
+    (value, grads), or a Delayed of it
 
     Examples
     --------
@@ -258,7 +262,7 @@ def value_and_grad_over_chunks(
     """
     from dask import delayed
 
-    from .trace import _flatten, _unflatten
+    from .trace import _flatten
 
     if reduction not in ("mean", "sum"):
         raise GraphadError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -277,9 +281,16 @@ def value_and_grad_over_chunks(
         )
         for xb, yb, rows in zip(xs, ys, X.chunks[0], strict=True)
     ]
-    (total,) = _compute([_tree(parts, _add)], _client(client))
-    value, leaves = total
-    return value, _unflatten(spec, leaves)
+    total = delayed(_finish_grads, pure=True)(_tree(parts, _add), spec)
+    if not compute:
+        return total
+    return _compute([total], _client(client))[0]
+
+
+def _finish_grads(total: list, spec: Any) -> tuple[Any, Any]:
+    from .trace import _unflatten
+
+    return total[0], _unflatten(spec, total[1])
 
 
 def grad_over_chunks(
@@ -305,6 +316,86 @@ def grad_over_chunks(
     array([1., 1.])
     """
     return value_and_grad_over_chunks(fn, params, X, y, reduction=reduction, client=client)[1]
+
+
+# -- Keras-style models on Dask data (the work is in graphad._distributed_nn) ------------------
+
+
+def fit(
+    model: Any,
+    x: Any,
+    y: Any,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: tuple | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    verbose: int = 1,
+    client: Any = None,
+) -> Any:
+    """``model.fit`` on Dask arrays: synchronous data-parallel mini-batch training.
+
+    ``Sequential.fit`` calls this when ``x`` or ``y`` is a Dask array.  The
+    batches are those of the in-memory ``fit`` (same shuffling for the same
+    ``seed``).  For each batch, every row-chunk of ``x`` holding some of its
+    rows computes the loss sum and its gradient for those rows, where the
+    chunk lives; the gradients are summed on the cluster and the optimizer
+    steps on the client.  With a ``dask.distributed`` client the data is
+    persisted on the workers first, so only weights and gradients travel.
+    The weights equal those of the in-memory run up to float rounding
+    (the batch's sum is added in another order).
+
+    Parameters
+    ----------
+    model : graphad.nn.Sequential
+        Compiled (``model.compile``); its layers must have named activations
+        and initializers (their configuration is sent to the workers).
+    x, y : dask.array.Array or array
+    epochs, batch_size, validation_data, shuffle, seed, verbose
+        As ``Sequential.fit``.
+    client : distributed.Client, optional
+        Default: the active client, else Dask's local scheduler.
+
+    Returns
+    -------
+    graphad.nn.History
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da, graphad as ga
+    >>> ga.nn.set_random_seed(0)
+    >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    >>> t = (X[:, 0] > 0).astype(int)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(2, activation="softmax", input_shape=(2,))])
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    >>> h = model.fit(da.from_array(X, chunks=16), da.from_array(t, chunks=16), verbose=0)
+    >>> len(h.history["loss"])
+    1
+    """
+    from ._distributed_nn import fit_model
+
+    return fit_model(
+        model, x, y, epochs, batch_size, validation_data, shuffle, seed, verbose, client
+    )
+
+
+def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
+    """``model.evaluate`` on Dask arrays: per-chunk loss and metric sums, summed on the cluster.
+
+    Returns ``[loss, metric...]``, or the loss alone when the model has no metrics.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da, graphad as ga
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,), kernel_initializer="ones")])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> X = da.from_array(np.ones((4, 2), "float32"), chunks=2)
+    >>> float(model.evaluate(X, da.from_array(np.full(4, 3.0), chunks=2)))
+    1.0
+    """
+    from ._distributed_nn import evaluate_model
+
+    return evaluate_model(model, x, y, client)
 
 
 # -- gradient checks on a cluster ---------------------------------------------------------------
@@ -442,7 +533,3 @@ def check_grad_many(
         report.graph = graph
         reports.append(report)
     return reports
-
-
-# the model functions live in a sibling module that uses the helpers above
-from ._distributed_nn import evaluate, fit  # noqa: E402
