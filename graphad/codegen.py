@@ -258,6 +258,9 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
                         f"cannot be written as source"
                     )
             expr = op.source(args, params)
+            inplace = fusion.inplace_source(fused, n, nodes, args, dead_after.get(pos, ()))
+            if inplace is not None:  # the buffer of an argument that dies here
+                expr = inplace % expr
             if op.duck_emit is not None:
                 duck = op.source(args, params, duck=True)
                 expr = f"({expr} if _ga_numpy({', '.join(args)}) else {duck})"

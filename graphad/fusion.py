@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,7 @@ class Kernel:
 class Plan:
     kernels: dict[int, Kernel]  # by root id
     members: set[int]  # non-root members: not emitted on their own
+    donors: set[int] = field(default_factory=set)  # buffers an op may overwrite at last use
 
     def args_of(self, nid: int, nodes: dict) -> Sequence[int]:
         """The values a node's line reads (a kernel reads its leaves; members read nothing)."""
@@ -200,7 +201,76 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
             continue  # one op: plain NumPy is as good
         kernels[root] = _kernel(nodes, root, ms, f"_ga_k{root}")
         members.update(m for m in ms if m != root)
-    return Plan(kernels, members)
+    return Plan(kernels, members, _donors(nodes, order, users, outputs, kernels, members))
+
+
+# -- in-place reuse of dying buffers --------------------------------------------------------
+
+_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "logsumexp"}
+# users that read their arguments and keep no view of them
+_READERS = _REDUCTIONS | {"matmul", "softmax", "log_softmax"}
+
+
+def _ufunc_name(op_name: str) -> str | None:
+    """The NumPy ufunc an elementwise op is (``out=`` capable), else None."""
+    if op_name == "relu":
+        return "maximum"
+    op = OPS.get(op_name)
+    if op is None or not op.elementwise or op.custom or not isinstance(op.impl, np.ufunc):
+        return None
+    return op.impl.__name__
+
+
+def _donors(
+    nodes: dict, order: Sequence[int], users: dict, outputs: set, kernels: dict, members: set
+) -> set[int]:
+    """Values whose buffer the function allocated itself and that no view ever aliases:
+    at their last use an elementwise op may write its result into them (``out=``)."""
+    out: set[int] = set()
+    for n in order:
+        node = nodes[n]
+        shape, op_name = node["shape"], node["op"]
+        if n in outputs or n in members or not shape or node["dtype"] is None:
+            continue
+        fresh = (
+            n in kernels
+            or op_name == "matmul"
+            or _ufunc_name(op_name) is not None
+            or (op_name in _REDUCTIONS and dict(node["params"]).get("axis") is not None)
+        )
+        if not fresh:
+            continue
+        if all(
+            u in kernels or nodes[u]["op"] in _READERS or _ufunc_name(nodes[u]["op"]) is not None
+            for u in users.get(n, ())
+        ):
+            out.add(n)
+    return out
+
+
+def inplace_source(
+    plan: Plan, n: int, nodes: dict, arg_srcs: Sequence[str], dying: Sequence[int]
+) -> str | None:
+    """``np.<ufunc>(a, b, out=a)`` when an argument's buffer dies here and fits the result
+    (a NumPy array: other array libraries take the plain expression)."""
+    node = nodes[n]
+    ufunc = _ufunc_name(node["op"])
+    if ufunc is None or not node["shape"] or not dying:
+        return None
+    for a, src in zip(node["args"], arg_srcs, strict=True):
+        an = nodes[a]
+        if (
+            a in plan.donors
+            and a in dying
+            and an["shape"] == node["shape"]
+            and an["dtype"] == node["dtype"]
+        ):
+            call_args = [*arg_srcs, "0"] if node["op"] == "relu" else list(arg_srcs)
+            return (
+                f"(np.{ufunc}({', '.join(call_args)}, out={src}) "
+                f"if type({src}) is np.ndarray else %s)"
+            )
+    return None
 
 
 SCATTER_SUM_SRC = """

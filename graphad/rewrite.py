@@ -321,6 +321,19 @@ def _absorb_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
     return None
 
 
+def _unreduce_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``unreduce(unreduce(c, y), z)`` of a 0-d ``c``: every element is c, so one broadcast."""
+    inner = rw.args(nid)[0]
+    if not _scalar_unreduce(rw, inner):
+        return None
+    node = rw.nodes[nid]
+    c = rw.args(inner)[0]
+    if rw.nodes[c]["dtype"] is None or rw.nodes[c]["dtype"] != node["dtype"]:
+        return None
+    params = (("axis", None), ("keepdims", False))
+    return rw.make("unreduce", (c, b["Z"]), params, node, node["role"])
+
+
 def _negate_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
     u = b["X"]
     if not _scalar_unreduce(rw, u):
@@ -369,6 +382,7 @@ RULES: list[Row] = [
     Row("unreduce(c, x) * z -> c * z", ("multiply", X, Y), _absorb_unreduce),
     Row("unreduce(c, x) / z -> c / z", ("divide", X, Y), _absorb_unreduce),
     Row("-unreduce(c, x) -> unreduce(-c, x)", ("negative", X), _negate_unreduce),
+    Row("unreduce(unreduce(c, y), z) -> unreduce(c, z)", ("unreduce", X, _Z), _unreduce_twice),
 ]
 
 

@@ -178,3 +178,41 @@ def test_exported_module_with_kernels_runs(tmp_path):
     spec.loader.exec_module(mod)
     xv = np.linspace(0, 3, N)
     np.testing.assert_allclose(mod.graphad_function(xv)[0], f(xv), rtol=1e-14)
+
+
+# -- in-place reuse of dying buffers ------------------------------------------------------------
+
+
+def test_dying_buffers_are_reused_with_the_same_values():
+    rng = np.random.default_rng(5)
+    Xv, Wv, bv = rng.standard_normal((8, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+    with ga.Graph():
+        X, W, b = (
+            ga.symbol(n, shape=v.shape, dtype="float64")
+            for n, v in (("X", Xv), ("W", Wv), ("b", bv))
+        )
+        h = ga.relu(X @ W + b)
+        loss = ga.sum(ga.tanh(h) * 2.0 - h)
+        outs = [loss, *ga.grad(loss, [W, b])]
+        f = ga.compile(outs, inputs=[X, W, b])
+        want = [np.asarray(o.eval(X=Xv, W=Wv, b=bv)) for o in outs]
+    assert ", out=" in f.source
+    for g, w in zip(f(Xv, Wv, bv), want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
+
+
+def test_buffers_seen_through_a_view_or_returned_are_never_overwritten():
+    xv = np.arange(1.0, 9.0)
+    with ga.Graph():
+        x = ga.symbol("x", shape=(8,), dtype="float64")
+        v = x * 2.0  # dies in `v * 3.0`, but a slice of it is still alive there
+        tail = v[1:]
+        w = v * 3.0
+        out = w[:-1] + tail
+        u = ga.exp(x)  # an output: must keep its value although u + 1 is its last use
+        f = ga.compile([out, u, u + 1.0], inputs=[x])
+    got = f(xv)
+    np.testing.assert_allclose(got[0], (xv * 6.0)[:-1] + (xv * 2.0)[1:])
+    np.testing.assert_allclose(got[1], np.exp(xv))
+    np.testing.assert_allclose(got[2], np.exp(xv) + 1.0)
+    assert got[1] is not got[2]

@@ -93,6 +93,9 @@ CASES = {
     "unreduce(c, x) * z -> c * z": lambda: _unreduced() * ga.cos(_sym("y", (2, 3))),
     "unreduce(c, x) / z -> c / z": lambda: _unreduced() / 4.0,
     "-unreduce(c, x) -> unreduce(-c, x)": lambda: -_unreduced(),
+    "unreduce(unreduce(c, y), z) -> unreduce(c, z)": lambda: ga.ops.apply(
+        "unreduce", _unreduced(), ga.sin(_sym("z", (5, 2, 3))), axis=0, keepdims=False
+    ),
 }
 
 
