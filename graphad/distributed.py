@@ -425,14 +425,17 @@ def _encode(e: Any, k: int) -> tuple[str, str]:
     return "json", dumps(e)
 
 
-def _decode(kind: str, text: str) -> Any:
-    from .expr import parse
-
+def _decode(kind: str, text: str, graph: Any) -> Any:
+    """The expression sent as ``text``, rebuilt in ``graph`` (a fresh graph gives the same
+    node ids on the worker and on the client)."""
     if kind == "text":
-        return parse(text)
+        from .expr import parse
+
+        with graph:
+            return parse(text)
     from .persist import loads
 
-    return loads(text)[0]
+    return loads(text, graph=graph)[0]
 
 
 def _encode_point(at: Any, k: int) -> dict[str, Any]:
@@ -454,8 +457,7 @@ def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
     from .graph import Graph
 
     try:
-        with Graph():
-            report = check_grad(_decode(kind, text), at=at, **kwargs)
+        report = check_grad(_decode(kind, text, Graph()), at=at, **kwargs)
     except GraphadError as exc:
         return "error", type(exc).__name__, str(exc)
     report.graph = None
@@ -528,8 +530,6 @@ def check_grad_many(
         if res[0] == "error":
             raise GraphadError(f"check_grad_many: expression {k}: {res[1]}: {res[2]}")
         report = res[1]
-        with Graph() as graph:
-            _decode(kind, text)
-        report.graph = graph
+        report.graph = _decode(kind, text, Graph()).graph
         reports.append(report)
     return reports
