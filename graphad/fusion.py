@@ -151,6 +151,11 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
     if not ENABLED:
         return _EMPTY
     nodes = graph._nodes
+    for n in order:  # scalar graphs (every shape ()) have nothing to fuse or reuse: done
+        if nodes[n]["shape"] != ():
+            break
+    else:
+        return _EMPTY
     users: dict[int, list[int]] = {}
     for n in order:
         for a in nodes[n]["args"]:
