@@ -34,10 +34,13 @@ from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from .errors import GraphadError
+
+# networkx is imported by the first Graph, not by `import graphad`: it is a third of
+# the start-up time of `graphad --help`, which never builds a graph
+nx: Any = None
 
 __all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused"]
 
@@ -85,6 +88,11 @@ class Graph:
     """
 
     def __init__(self) -> None:
+        global nx
+        if nx is None:
+            import networkx
+
+            nx = networkx
         self.nx = nx.DiGraph()
         # the node-attribute dict itself: networkx's ``nodes[...]`` view costs a
         # method call per lookup, which dominates traversals of large graphs
@@ -327,7 +335,8 @@ def topo_order(graph: Graph, outputs: Iterable[int]) -> list[int]:
 
 
 _local = threading.local()
-_default = Graph()
+_default_lock = threading.Lock()
+_default: Graph | None = None  # made on first use (see the networkx note above)
 
 
 def _stack() -> list[Graph]:
@@ -339,5 +348,12 @@ def _stack() -> list[Graph]:
 
 def get_default_graph() -> Graph:
     """The graph new symbols go into: the innermost ``with Graph():``, else a global one."""
+    global _default
     stack = _stack()
-    return stack[-1] if stack else _default
+    if stack:
+        return stack[-1]
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Graph()
+    return _default
