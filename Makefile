@@ -17,7 +17,7 @@ STAMP  := $(VENV)/.installed
 # and ruff fails on a path that is missing.
 SRC_DIRS := $(wildcard graphad tests benchmarks)
 
-.PHONY: all venv demo lint test format bench bench-quick clean
+.PHONY: all venv demo lint test format bench bench-quick fuzz clean
 
 all: test
 
@@ -61,6 +61,21 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
+
+# Fuzz the text -> graph pipeline for FUZZ_TIME seconds with atheris (libFuzzer), or, where
+# atheris cannot be installed, with a long randomized Hypothesis run.  The corpus grows in
+# .venv/fuzz-corpus; a crashing input is written to fuzz/crash-<hash>.
+FUZZ_TIME ?= 60
+fuzz: $(STAMP)
+	@if $(BIN)/pip install --quiet atheris; then \
+		$(BIN)/python fuzz/parse_fuzz.py -max_total_time=$(FUZZ_TIME) -timeout=20 \
+			-rss_limit_mb=3000 -dict=fuzz/parse.dict -artifact_prefix=fuzz/ \
+			$(VENV)/fuzz-corpus; \
+	else \
+		echo "atheris is not installable here: fuzzing with Hypothesis instead"; \
+		GRAPHAD_FUZZ_EXAMPLES=20000 timeout $(FUZZ_TIME) $(BIN)/python -m pytest -q \
+			tests/test_fuzz_props.py; status=$$?; [ $$status -eq 124 ] || exit $$status; \
+	fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .eggs

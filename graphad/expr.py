@@ -340,10 +340,12 @@ _FUNCS_PRINTED_AS = {"negative": None, "matmul": None}
 
 def _const_text(value: Any) -> tuple[str, int]:
     if isinstance(value, bool):
-        return repr(value), 100
+        # a folded comparison; "True" parses only as a call argument, this anywhere
+        return ("(0 == 0)" if value else "(0 == 1)"), 100
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            return ("(1/0)" if value > 0 else "(-1/0)") if not math.isnan(value) else "nan", 100
+            # "nan" would re-parse as an input named nan
+            return ("(1/0)" if value > 0 else "(-1/0)") if not math.isnan(value) else "(0/0)", 100
         text = repr(value)
         return text, (30 if value < 0 else 100)
     arr = np.asarray(value)

@@ -339,6 +339,8 @@ class _Loader:
 
     def fail(self, message: str) -> GraphadError:
         where = f"{self.where}: " if self.where else ""
+        if len(message) > 300:  # a hostile file must not make a megabyte message
+            message = message[:300] + "..."
         return GraphadError(f"load: {self.source}: {where}{message}")
 
     def run(self, doc: Any) -> list[Expr]:
@@ -399,8 +401,9 @@ class _Loader:
             if name in names:
                 raise self.fail(f"input {name!r} appears twice")
             names.add(name)
+            shape, dtype = self.shape(rec.get("shape")), self.dtype(rec.get("dtype"))
             try:
-                return graph.input(name, self.shape(rec.get("shape")), self.dtype(rec.get("dtype")))
+                return graph.input(name, shape, dtype)
             except GraphadError as exc:
                 raise self.fail(str(exc)) from None
         if op == "constant":
@@ -551,7 +554,7 @@ class _Loader:
             try:
                 return float(v)
             except OverflowError:
-                raise self.fail(f"float constant {v} is out of range") from None
+                raise self.fail(f"float constant out of range: {v}") from None
         if kind == "float" and v in _NONFINITE:
             return _NONFINITE[v]
         raise self.fail(f"bad scalar constant {rec!r}")

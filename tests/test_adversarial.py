@@ -83,7 +83,7 @@ def test_corpus_is_large_and_varied():
     assert len(ENTRIES) >= 200
     cats = {e["category"] for e in ENTRIES}
     assert cats >= {"injection", "dunder-attribute", "python-forms", "brackets", "literals",
-                    "unicode-control", "shapes"}  # fmt: skip
+                    "unicode-control", "shapes", "findings"}  # fmt: skip
     texts = [e["text"] for e in ENTRIES]
     assert len(set(texts)) == len(texts)
     assert sum("\0" in t for t in texts) >= 5

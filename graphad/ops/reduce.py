@@ -13,6 +13,8 @@ __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp"]
 
 
 def _norm_axis(axis):
+    if isinstance(axis, bool):  # an int to Python, but NumPy raises at run time
+        raise TypeError(f"axis must be None, an int or a tuple of ints, not {axis!r}")
     if axis is None or isinstance(axis, int):
         return axis
     return tuple(int(a) for a in axis)
