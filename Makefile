@@ -56,7 +56,18 @@ format: $(STAMP)
 	$(BIN)/ruff format $(SRC_DIRS)
 	$(BIN)/ruff check --fix $(SRC_DIRS)
 
-bench: $(STAMP)
+# The peers (PyTorch CPU, JAX, PyTensor, CasADi, autograd, numexpr) live in their own
+# environment; the runner starts every measurement there when it exists.
+PEERS       := benchmarks/.peers-venv
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): benchmarks/requirements.txt pyproject.toml
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/pip install --quiet -r benchmarks/requirements.txt -e .
+	@touch $@
+
+bench: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 bench-quick: $(STAMP)
