@@ -279,16 +279,17 @@ def inplace_source(
 
 
 SCATTER_SUM_SRC = """
-def _ga_scatter_sum(x, *terms):
+def _ga_scatter_sum(x, dtype, *terms):
     # the sum of scatters of g into zeros of x's shape, in one buffer
-    dtype = np.result_type(*[g for g, _ in terms])
     if type(x) is not np.ndarray:  # another array library: slice assignment only
         out = np.zeros_like(x, dtype=dtype)
         for g, index in terms:
             out[index] = out[index] + g
         return out
     out = np.zeros(x.shape, dtype)
-    for g, index in terms:
+    g, index = terms[0]
+    out[index] = g
+    for g, index in terms[1:]:
         out[index] += g
     return out
 """
@@ -399,7 +400,8 @@ def call_source(kernel: Kernel, nodes: dict, names: dict[int, str]) -> str:
             f"({names[g]}, {numpy_index_source(dict(nodes[t]['params'])['index'])})"
             for g, t in zip(gs, scatters, strict=True)
         ]
-        return f"_ga_scatter_sum({names[x]}, {', '.join(terms)})"
+        dtype = nodes[kernel.root]["dtype"].name
+        return f"_ga_scatter_sum({names[x]}, np.{dtype}, {', '.join(terms)})"
     dt = nodes[kernel.root]["dtype"]
     args = []
     for a in kernel.leaves:
