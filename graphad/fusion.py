@@ -271,10 +271,14 @@ def inplace_source(
             and an["dtype"] == node["dtype"]
         ):
             call_args = [*arg_srcs, "0"] if node["op"] == "relu" else list(arg_srcs)
-            return (
-                f"(np.{ufunc}({', '.join(call_args)}, out={src}) "
-                f"if type({src}) is np.ndarray else %s)"
-            )
+            # every array argument a NumPy array: another library's (Dask) takes the plain form
+            arrays = [
+                s
+                for b, s in zip(node["args"], arg_srcs, strict=True)
+                if _scalar_constant(nodes[b]) is None
+            ]
+            checks = " and ".join(f"type({s}) is np.ndarray" for s in dict.fromkeys(arrays))
+            return f"(np.{ufunc}({', '.join(call_args)}, out={src}) if {checks} else %s)"
     return None
 
 
