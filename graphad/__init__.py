@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import copyreg
 import sys
 import types
 from importlib import import_module
@@ -154,6 +155,15 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+
+
+def _reduce_package(module: types.ModuleType) -> tuple:
+    # pickled by reference, as modules are: cloudpickle (Dask, multiprocessing) sends a
+    # function from __main__ with its globals, and `ga` is one of them
+    return import_module, (module.__name__,)
+
+
+copyreg.pickle(_Package, _reduce_package)
 
 
 def __getattr__(name: str) -> Any:

@@ -69,6 +69,20 @@ def test_import_graphad_does_not_import_dask():
     assert out.stdout.strip() == "False", out.stderr
 
 
+def test_functions_using_ga_pickle_by_value():
+    # Dask sends a function defined in __main__ (a script, a notebook) with its globals;
+    # `ga` is one of them, and the package is pickled by reference, as modules are
+    import pickle
+
+    import cloudpickle
+
+    namespace = {"ga": ga, "__name__": "__main__"}
+    exec("def f(x):\n    return ga.sin(x) * 2\n", namespace)
+    g = pickle.loads(cloudpickle.dumps(namespace["f"]))
+    assert g.__globals__["ga"] is ga
+    assert float(ga.compile(g(ga.symbol("x")))(0.5)) == pytest.approx(2 * np.sin(0.5))
+
+
 def test_the_lazy_guard_catches_materialisation():
     x = chunked(np.ones((4, 4)))
     with lazy_only(), pytest.raises(AssertionError, match="computed"):
