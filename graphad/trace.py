@@ -78,7 +78,8 @@ def _as_array(v: Any, position: int, differentiated: bool) -> np.ndarray:
         v = to_array()
     if differentiated and isinstance(v, int) and not isinstance(v, bool):
         v = float(v)  # grad(f)(3) means grad at 3.0
-    arr = np.asarray(v)
+    # another library's array (Dask's) is traced by its shape and dtype, never converted
+    arr = v if _is_duck(v) else np.asarray(v)
     if arr.dtype.kind not in "biuf":
         raise DTypeError(
             f"argument {position}: expected numbers, got {type(v).__name__} (dtype {arr.dtype})"
@@ -91,13 +92,22 @@ def _as_array(v: Any, position: int, differentiated: bool) -> np.ndarray:
     return arr
 
 
+def _is_duck(v: Any) -> bool:
+    """An array of another library reached through NumPy's dispatch (a Dask array)."""
+    return (
+        hasattr(v, "__array_function__") and hasattr(v, "dtype") and not isinstance(v, np.ndarray)
+    )
+
+
 def _traceable(v: Any) -> bool:
     """A non-differentiated argument is traced if it is (a container of) arrays or floats."""
     if isinstance(v, bool) or (isinstance(v, int) and not isinstance(v, np.integer)):
         return False
     leaves, _ = _flatten(v) if isinstance(v, list | tuple | dict) else ([v], _LEAF)
     return bool(leaves) and all(
-        isinstance(x, np.ndarray | np.generic | float) or hasattr(x, "__graphad_value__")
+        isinstance(x, np.ndarray | np.generic | float)
+        or hasattr(x, "__graphad_value__")
+        or _is_duck(x)
         for x in leaves
     )
 

@@ -235,6 +235,22 @@ def test_mlp_gradient_compiled_on_dask_matches_numpy(mlp_data):
     np.testing.assert_allclose(np_out[1], got[1], rtol=1e-12)
 
 
+def test_grad_and_jit_of_python_functions_stay_lazy(mlp_data):
+    X, labels, params, k = mlp_data
+    want_loss, want_grads = _mlp_reference(X, np.eye(k)[labels], *params)
+    Xd, ld = da.from_array(X, chunks=(100, 6)), da.from_array(labels, chunks=100)
+    vg = ga.value_and_grad(lambda p, X, t: _mlp_loss(p, X, t, k))
+    with lazy_only():
+        value, grads = vg(params, Xd, ld)  # traced by shape and dtype, run on Dask arrays
+        doubled = ga.jit(lambda a: ga.tanh(a) * 2)(Xd)
+    assert is_dask(value) and all(is_dask(g) for g in grads) and is_dask(doubled)
+    value, grads, doubled = dask.compute(value, grads, doubled)
+    assert float(value) == pytest.approx(want_loss, rel=1e-12)
+    for g, w in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(doubled, np.tanh(X) * 2, rtol=1e-15)
+
+
 def test_dask_inputs_are_checked_and_cast_lazily():
     with ga.Graph():
         x = ga.symbol("x", (4, 3), "float32")
