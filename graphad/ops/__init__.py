@@ -47,8 +47,8 @@ from .elementwise import (
     tanh,
     where,
 )  # fmt: skip
-from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
 from .indexing import getitem
+from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
 from .nn import log_softmax, relu, sigmoid, softmax, softplus
 from .reduce import logsumexp, max, mean, min, prod, sum
 from .rules import ones_like, sum_to, zeros_like
