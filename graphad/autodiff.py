@@ -367,6 +367,7 @@ def _register_helper_ops() -> None:
     register(
         Op(
             name="placeholder_like",
+            internal=True,
             impl=_no_value,
             nargs=1,
             vjp=lambda g, ans, x: [None],
@@ -380,6 +381,7 @@ def _register_helper_ops() -> None:
     register(
         Op(
             name="unflatten_lead",
+            internal=True,
             impl=lambda a, shape: np.reshape(a, tuple(shape) + np.shape(a)[1:]),
             nargs=1,
             vjp=lambda g, ans, a, shape: [apply("reshape_like", g, a)],

@@ -360,9 +360,15 @@ def test_crafted_names_cannot_change_the_source():
 
 
 def _run_isolated(code: str, cwd) -> str:
-    """Run code in a fresh interpreter that cannot import graphad (only NumPy)."""
+    """Run code in a fresh interpreter that cannot import graphad (only NumPy).
+
+    graphad may be installed (``make test`` installs it), so it is blocked
+    outright: a ``None`` entry in ``sys.modules`` makes every import of it fail.
+    """
     prelude = textwrap.dedent("""
         import importlib.util, sys
+        for name in ("graphad", "sympy", "networkx"):
+            sys.modules[name] = None
         try:
             import graphad
         except ImportError:

@@ -135,6 +135,7 @@ register(
 register(
     Op(
         name="getitem_grad",
+        internal=True,
         impl=_impl_scatter,
         nargs=2,
         vjp=lambda h, ans, g, x, index: [apply("getitem", h, index=index), None],

@@ -124,6 +124,7 @@ _grad_impls = {
 register(
     Op(
         name="matmul_grad_a",
+        internal=True,
         impl=_grad_impls["matmul_grad_a"],
         nargs=3,
         vjp=lambda h, ans, g, a, b: [
@@ -142,6 +143,7 @@ register(
 register(
     Op(
         name="matmul_grad_b",
+        internal=True,
         impl=_grad_impls["matmul_grad_b"],
         nargs=3,
         vjp=lambda h, ans, g, a, b: [
@@ -340,6 +342,7 @@ def _concat_part_vjp(h, ans, g, *xs, index, axis):
 register(
     Op(
         name="concat_part",
+        internal=True,
         impl=_exec_helper(CONCAT_PART_SRC, "_ga_concat_part"),
         nargs=None,
         vjp=_concat_part_vjp,
@@ -395,6 +398,7 @@ register(
 register(
     Op(
         name="stack_part",
+        internal=True,
         impl=lambda g, index, count, axis: np.take(g, index, axis=axis),
         vjp=_stack_part_vjp,
         jvp=_linear_jvp("stack_part"),

@@ -111,6 +111,8 @@ def _linear_jvp(name):
 
 
 def _reg(name, src, fn_name, nargs, vjp, *, shape=None, dtype="first", sympy=None, **kw):
+    """Register a rule helper op (internal unless the ``ga`` namespace offers it)."""
+    kw.setdefault("internal", name not in ("zeros_like", "ones_like"))
     impl = _exec_helper(src, fn_name)
     params = kw.pop("param_names", ())
     sig = ", ".join([f"{{{i}}}" for i in range(nargs)] + [f"{p}={{{p}}}" for p in params])
@@ -158,6 +160,7 @@ _reg(
 register(
     Op(
         name="broadcast_like",
+        internal=True,
         impl=lambda a, ref: np.broadcast_to(a, np.shape(ref)),
         nargs=2,
         vjp=lambda g, ans, a, ref: [sum_to(g, a), None],
@@ -175,6 +178,7 @@ register(
 register(
     Op(
         name="reshape_like",
+        internal=True,
         impl=lambda a, ref: np.reshape(a, np.shape(ref)),
         nargs=2,
         vjp=lambda g, ans, a, ref: [reshape_like(g, a), None],
