@@ -29,7 +29,7 @@ import numpy as np
 from .errors import GraphadError
 from .graph import Graph, _constant_key, ancestors, gc_paused
 from .ops import OPS
-from .ops.core import _result_dtype
+from .ops.core import SCLASS_MAX_ATOMS, _result_dtype
 
 __all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 
@@ -631,7 +631,8 @@ class _Rewriter:
                 cls = nodes[a]["sclass"]
                 if cls:
                     out = out | cls if out else cls
-            return out
+            if len(out) <= SCLASS_MAX_ATOMS:  # else opaque, as in ops.core
+                return out
         if shape is not None:
             return frozenset() if shape == () else frozenset([shape])
         return frozenset([nid])

@@ -59,15 +59,53 @@ def _depth(graph: Graph, order: list[int]) -> int:
     return depth[order[-1]] if order else 0
 
 
+# Chains of one associative op become one n-ary SymPy Add/Mul: built pairwise, a
+# 30,000-term sum was a 30,000-deep nest of unevaluated binary Adds, which SymPy's
+# recursive algorithms (printing, diff, lambdify) cannot handle.
+_CHAIN = {"add": "add", "subtract": "add", "multiply": "mul"}
+
+
+def _chain_members(nodes: dict, order: list[int], root: int) -> set[int]:
+    """Nodes folded into their only user's n-ary Add/Mul (never the output itself)."""
+    uses: dict[int, int] = {}
+    user: dict[int, int] = {}
+    for n in order:
+        for a in nodes[n]["args"]:
+            uses[a] = uses.get(a, 0) + 1
+            user[a] = n
+    members = set()
+    for n in order:
+        kind = _CHAIN.get(nodes[n]["op"])
+        if kind is None or n == root or uses.get(n) != 1:
+            continue
+        u = nodes[user[n]]
+        if _CHAIN.get(u["op"]) == kind and not (u["op"] == "subtract" and u["args"][1] == n):
+            members.add(n)
+    return members
+
+
 def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
     import numpy as np
 
     nodes = e.graph._nodes
     out: dict[int, Any] = {}
+    members = _chain_members(nodes, order, e.id)
+    terms: dict[int, list] = {}  # the operands collected so far for each chain node
     for n in order:
         node = nodes[n]
         op = node["op"]
-        if op == "input":
+        if op in _CHAIN and not node["params"]:
+            collected: list = []
+            for i, a in enumerate(node["args"]):
+                if a in members:
+                    collected.extend(terms.pop(a))
+                else:
+                    collected.append(-out[a] if op == "subtract" and i == 1 else out[a])
+            if n in members:
+                terms[n] = collected
+            else:
+                out[n] = (sp.Mul if op == "multiply" else sp.Add)(*collected)
+        elif op == "input":
             out[n] = sp.Symbol(node["name"], real=real)
         elif op == "constant":
             v = np.asarray(node["value"])
