@@ -54,8 +54,8 @@ def _ga_finish(v):
 """
 NUMPY_SRC = """
 def _ga_numpy(*values):
-    # True unless a value is another library's array (Dask, CuPy): ops whose NumPy
-    # form such arrays cannot run lazily have a second form for them
+    # True unless an input is another library's array (Dask, CuPy): ops whose NumPy
+    # form such arrays cannot run lazily then take their second form (right for any array)
     for v in values:
         if hasattr(v, "__array_function__") and not isinstance(v, np.ndarray):
             return False
@@ -262,8 +262,8 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             if inplace is not None:  # the buffer of an argument that dies here
                 expr = inplace % expr
             if op.duck_emit is not None:
-                duck = op.source(args, params, duck=True)
-                expr = f"({expr} if _ga_numpy({', '.join(args)}) else {duck})"
+                # valid for any arrays, the duck form is needed only for non-NumPy inputs
+                expr = f"({op.source(args, params, duck=True)} if _ga_duck else {expr})"
                 if NUMPY_SRC not in seen_helpers:
                     seen_helpers.add(NUMPY_SRC)
                     prog.helpers.append(NUMPY_SRC)
@@ -283,6 +283,8 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     if any(r.startswith("_ga_finish") for r in rets):
         prog.helpers.append(FINISH_SRC)
     params_src = ", ".join(f"x{k}" for k in range(len(inputs)))
+    if NUMPY_SRC in seen_helpers:  # decided once per call, from the inputs
+        lines.insert(0, f"_ga_duck = not _ga_numpy({params_src})")
     prog.body = [
         f"def {FUNCTION_NAME}({params_src}):",
         '    with np.errstate(all="ignore"):  # NaN/inf are results, not warnings',

@@ -64,8 +64,10 @@ class Op:
         Source (as ``emit``) used when an argument is not NumPy's but another
         library's array reached through NumPy's dispatch protocols (a Dask
         array, say): a formulation such libraries run lazily, for ops whose
-        NumPy form they cannot (``reshape`` across chunk boundaries).  The
-        generated code picks one per call (``_ga_numpy``); results are identical.
+        NumPy form they cannot (``reshape`` across chunk boundaries).  It must
+        give identical results on NumPy arrays too: the generated code takes it
+        for every such node when any input is not NumPy's (``_ga_numpy``, once
+        per call), and ``emit`` otherwise.
     domain : sequence of (lo, hi), optional
         Per-argument sampling interval for the op-table tests.
     internal : bool
