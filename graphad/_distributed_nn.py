@@ -18,10 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from .distributed import _add, _aligned, _blocks, _cached, _client, _compute, _key, _tree
+from .distributed import (
+    _add,
+    _aligned,
+    _blocks,
+    _cached,
+    _client,
+    _compute,
+    _dask_array,
+    _key,
+    _rows,
+    _tree,
+)
 from .errors import GraphadError, ShapeError
 
-__all__ = ["evaluate_model", "fit_model"]
+__all__ = ["evaluate_model", "fit_model", "predict_model"]
 
 
 def _model_spec(model: Any) -> tuple[str, Any, str]:
@@ -65,7 +76,7 @@ class _Shard:
         self.fns: dict[tuple, Any] = {}
         self.lock = threading.Lock()
 
-    def function(self, grad: bool, x_shape: tuple, y_shape: tuple) -> Any:
+    def function(self, grad: bool | None, x_shape: tuple, y_shape: tuple | None) -> Any:
         key = (grad, x_shape, y_shape)
         with self.lock:
             fn = self.fns.get(key)
@@ -73,7 +84,8 @@ class _Shard:
                 fn = self.fns[key] = self._make(grad, x_shape, y_shape)
         return fn
 
-    def _make(self, grad: bool, x_shape: tuple, y_shape: tuple) -> Any:
+    def _make(self, grad: bool | None, x_shape: tuple, y_shape: tuple | None) -> Any:
+        """grad True: loss sum, metric sums, gradients; False: the sums; None: outputs."""
         from . import nn
         from . import ops as _ops
         from .autodiff import vjp
@@ -84,9 +96,11 @@ class _Shard:
         m = self.model
         with Graph():
             X = symbol("X", x_shape, nn.FLOATX)
-            Y = symbol("Y", y_shape, nn.FLOATX)
             params = [symbol(f"p{k}", w.shape, w.dtype) for k, w in enumerate(m.weights)]
             out, pre = m._forward(X, params)
+            if grad is None:
+                return ga_compile([out], inputs=[X, *params])
+            Y = symbol("Y", y_shape, nn.FLOATX)
             loss = _ops.sum(nn._loss_per_sample(m.loss, m._last_activation(), Y, out, pre))
             sums = [nn._metric_sum(k, m.loss, Y, out, pre) for k in m.metrics]
             grads = vjp(loss, params) if grad else []
@@ -109,6 +123,36 @@ class _Shard:
             out = [np.asarray(v) for v in out]
             total = out if total is None else _add(total, out)
         return total
+
+
+def _predict_task(key: str, text: str, loss: Any, weights: list, xb: Any) -> np.ndarray:
+    shard = _cached(key, lambda: _Shard(text, loss))
+    X = shard.model._prepare_x(xb)
+    return np.asarray(shard.function(None, X.shape, None)(X, *weights)[0])
+
+
+def predict_model(model: Any, x: Any) -> Any:
+    """The work of :func:`graphad.distributed.predict` (see there)."""
+    from dask import delayed
+
+    da = _dask_array()
+    X = _rows(x, "x")
+    model._need_built(X)
+    want = tuple(model._input_shape[1:])
+    if tuple(X.shape[1:]) != want:
+        raise ShapeError(f"the model expects samples of shape {want}, got {tuple(X.shape[1:])}")
+    text, loss, key = _model_spec(model)
+    weights = _weights_task(model)
+    tail = tuple(model.layers[-1].output_shape[1:])
+    parts = [
+        da.from_delayed(
+            delayed(_predict_task, pure=False)(key, text, loss, weights, xb),
+            shape=(rows, *tail),
+            dtype=np.float32,
+        )
+        for xb, rows in zip(_blocks(X), X.chunks[0], strict=True)
+    ]
+    return da.concatenate(parts)
 
 
 def _pieces(n: int) -> list[int]:

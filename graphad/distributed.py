@@ -56,6 +56,7 @@ __all__ = [
     "fit",
     "grad_over_chunks",
     "is_dask",
+    "predict",
     "value_and_grad_over_chunks",
 ]
 
@@ -343,7 +344,9 @@ def fit(
     steps on the client.  With a ``dask.distributed`` client the data is
     persisted on the workers first, so only weights and gradients travel.
     The weights equal those of the in-memory run up to float rounding
-    (the batch's sum is added in another order).
+    (the batch's sum is added in another order).  Without a client, a chunk
+    is recomputed for every step that uses it (cheap for ``da.from_array``
+    data; persist generated data that fits in memory).
 
     Parameters
     ----------
@@ -396,6 +399,25 @@ def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
     from ._distributed_nn import evaluate_model
 
     return evaluate_model(model, x, y, client)
+
+
+def predict(model: Any, x: Any) -> Any:
+    """``model.predict`` on a Dask array: a lazy Dask array of the model's outputs.
+
+    Each row-chunk becomes one task running the compiled forward pass where
+    the chunk lives; nothing runs until the result is computed.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da, graphad as ga
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,), kernel_initializer="ones")])
+    >>> out = model.predict(da.from_array(np.ones((4, 2), "float32"), chunks=2))
+    >>> out.shape, out.compute().ravel().tolist()
+    ((4, 1), [2.0, 2.0, 2.0, 2.0])
+    """
+    from ._distributed_nn import predict_model
+
+    return predict_model(model, x)
 
 
 # -- gradient checks on a cluster ---------------------------------------------------------------

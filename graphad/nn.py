@@ -863,7 +863,13 @@ class Sequential:
         return out if self.metrics else out[0]
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """The model's outputs for ``x``, computed in batches by the compiled forward pass."""
+        """The model's outputs for ``x``, computed in batches by the compiled forward pass.
+
+        A Dask array gives a lazy Dask array (one task per row-chunk, ``batch_size`` unused)."""
+        if _is_dask(x):
+            from .distributed import predict as predict_dask
+
+            return predict_dask(self, x)
         X = self._prepare_x(x)
         ws = [w._value for w in self.weights]
         parts = []

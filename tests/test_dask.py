@@ -307,6 +307,37 @@ def test_grad_over_chunks_equals_the_full_batch_gradient():
         grad_over_chunks(_logreg, p, Xd, y, reduction="max")
 
 
+def test_sequential_on_dask_with_the_local_scheduler():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3)).astype("float32")
+    t = (X[:, 0] - X[:, 2] > 0).astype(int)
+
+    def model():
+        ga.nn.set_random_seed(1)
+        m = ga.nn.Sequential(
+            [ga.nn.Dense(5, activation="tanh", input_shape=(3,)), ga.nn.Dense(2, "softmax")]
+        )
+        m.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["acc"])
+        return m
+
+    mem, lazy = model(), model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=16, seed=5, verbose=0)
+    Xd = da.from_array(X, chunks=(45, 3))
+    h_lazy = lazy.fit(Xd, t, epochs=2, batch_size=16, seed=5, verbose=0)  # NumPy targets too
+    for a, b in zip(mem.get_weights(), lazy.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h_lazy.history["loss"], h_mem.history["loss"], rtol=1e-5)
+    with lazy_only():
+        out = lazy.predict(Xd)  # a lazy Dask array of the outputs
+    assert is_dask(out) and out.shape == (200, 2)
+    np.testing.assert_allclose(out.compute(), lazy.predict(X), rtol=1e-6)
+    np.testing.assert_allclose(
+        lazy.evaluate(Xd, da.from_array(t, chunks=45)), lazy.evaluate(X, t), rtol=1e-5
+    )
+    with pytest.raises(ga.ShapeError, match="expects samples of shape"):
+        lazy.predict(da.from_array(np.ones((4, 2), "float32")))
+
+
 # -- on a LocalCluster --------------------------------------------------------------------------
 
 
