@@ -185,10 +185,16 @@ def _fill_like_arg(rw: _Rewriter, nid: int, b: dict) -> int | None:
     target = rw.float_image(x)
     if target is None:
         return None
-    for a in rw.args(x):
-        if rw.same_shape(a, x) and rw.float_image(a) == target:
-            return rw.make(node["op"], (a,), (), node, role=node["role"])
-    return None
+    found = None
+    while True:  # down a whole chain here: one level per make() recursed once per node
+        a = next((a for a in rw.args(x) if rw.same_shape(a, x) and rw.float_image(a) == target),
+                 None)  # fmt: skip
+        if a is None:
+            break
+        found = x = a
+    if found is None:
+        return None
+    return rw.make(node["op"], (found,), (), node, role=node["role"])
 
 
 def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:

@@ -296,6 +296,15 @@ def test_wide_sums_of_distinct_inputs_stay_linear():
     assert float(got[0]) == n - 1 and [float(v) for v in got[1:]] == [1.0, 1.0, 1.0]
 
 
+def test_compiling_the_gradient_of_a_deep_chain_does_not_recurse():
+    """A rewrite recursed once per level (RecursionError from ``graphad codegen``)."""
+    with ga.Graph():
+        e = ga.parse("sin(" * 1200 + "x" + ")" * 1200)
+        g = ga.grad(e, "x")
+        value, slope = ga.compile([e, g])(0.5)
+        assert value == e.eval(x=0.5) and slope == pytest.approx(float(g.eval(x=0.5)), rel=1e-12)
+
+
 BOMBS = r"""
 import json, re, time, graphad as ga, sympy as sp
 x, y, z = ga.symbols("x y z")
