@@ -9,6 +9,7 @@ JSON, one defect each.
 from __future__ import annotations
 
 import ast
+import doctest
 import json
 import os
 from pathlib import Path
@@ -440,3 +441,11 @@ def test_save_rejects_what_it_cannot_write(tmp_path):
         ga.save([a, b], tmp_path / "f.json")
     with pytest.raises(ga.GraphadError, match="expected str"):
         loads(b"{}")
+
+
+def test_docstring_examples_run():
+    from graphad import limits
+
+    for module in (persist, limits):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
