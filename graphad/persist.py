@@ -68,8 +68,8 @@ _MAX_NDIM = 32
 _INT64 = (-(2**63), 2**63)
 
 _KEYS = {
-    "input": {"id", "op", "name", "shape", "dtype"},
-    "constant": {"id", "op", "value"},
+    "input": {"id", "op", "name", "shape", "dtype", "adjoint"},
+    "constant": {"id", "op", "value", "adjoint"},
     "op": {"id", "op", "args", "params", "role", "shape", "dtype", "custom", "adjoint"},
 }
 
@@ -174,12 +174,21 @@ def _version() -> str:
 def _node_record(graph: Graph, nid: int, node: dict, index: dict[int, int]) -> dict:
     op = node["op"]
     rec: dict[str, Any] = {"id": index[nid], "op": op}
+    # any node can hold an adjoint: d(x*y)/dx is the input y itself
+    marks = [[index[o], index[m]] for o, m in node.get("adjoint", ()) if o in index and m in index]
     if op == "input":
         rec.update(name=node["name"], shape=_shape_out(node["shape"]), dtype=_dtype_out(node))
-        return rec
-    if op == "constant":
+    elif op == "constant":
         rec["value"] = _encode_value(node["value"])
-        return rec
+    else:
+        _op_fields(rec, nid, node, index)
+    if marks:
+        rec["adjoint"] = marks
+    return rec
+
+
+def _op_fields(rec: dict, nid: int, node: dict, index: dict[int, int]) -> None:
+    op = rec["op"]
     rec["args"] = [index[a] for a in node["args"]]
     if node["params"]:
         rec["params"] = {
@@ -191,10 +200,6 @@ def _node_record(graph: Graph, nid: int, node: dict, index: dict[int, int]) -> d
     spec = OPS.get(op)
     if spec is not None and spec.custom:
         rec["custom"] = True
-    marks = [[index[o], index[m]] for o, m in node.get("adjoint", ()) if o in index and m in index]
-    if marks:
-        rec["adjoint"] = marks
-    return rec
 
 
 def _shape_out(shape: tuple | None) -> list | None:

@@ -121,6 +121,16 @@ def test_tensor_network_with_float32_round_trips(tmp_path):
     assert back[1].shape == (4, 3) and got[1].shape == (4, 3)
 
 
+def test_indexing_parameters_round_trip(tmp_path):
+    with ga.Graph():
+        x = ga.symbol("x", shape=(4, 3))
+        e = ga.sum(x[1:, 0] ** 2) + ga.sum(x[::2, ::-1])
+        back = _roundtrip([e, ga.grad(e, x)], tmp_path, {"x": np.arange(12.0).reshape(4, 3)})
+    np.testing.assert_array_equal(
+        back[1].eval(x=np.ones((4, 3))), [[1, 1, 1], [2, 0, 0], [3, 1, 1], [2, 0, 0]]
+    )
+
+
 CONSTANTS = [
     2, -(2**63), 2**63 - 1, 0.1, -0.0, float("inf"), float("-inf"), float("nan"), True,
     np.float32(1.5), np.arange(6, dtype=np.int16).reshape(2, 3), np.array([], dtype=np.float32),
