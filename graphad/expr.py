@@ -184,10 +184,6 @@ class Expr:
         """Basic indexing with ints and slices (``x[1:]``, ``m[:, 0]``): a view, as in NumPy."""
         return _ops.getitem(self, index)
 
-    def __getitem__(self, index):
-        """Basic indexing with ints and slices (``x[1:]``, ``m[:, 0]``): a view, as in NumPy."""
-        return _ops.getitem(self, index)
-
     def __iter__(self):
         raise TypeError("a graphad Expr is not iterable")
 
