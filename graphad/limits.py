@@ -33,7 +33,7 @@ Examples
 >>> import graphad as ga
 >>> ga.limits.current().max_nodes
 250000
->>> with ga.limits.override(max_nodes=3):
+>>> with ga.Graph(), ga.limits.override(max_nodes=3):
 ...     ga.parse("x + y + z")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
