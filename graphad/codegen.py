@@ -189,8 +189,22 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             f"compile: the outputs use input(s) {', '.join(map(repr, labels))} not listed in "
             f"inputs=; add them (or leave inputs=None to take all, sorted by name)"
         )
-    from . import fusion  # numexpr itself is imported only when a kernel is built
+    from . import batching, fusion  # numexpr itself is imported only when a kernel is built
 
+    batched = batching.plan(graph, order, outputs, inputs)
+    if batched is not None:  # a wide scalar graph: one vectorized line per (level, op)
+        body, prog.constants = batched
+        params_src = ", ".join(f"x{k}" for k in range(len(inputs)))
+        prog.body = [
+            f"def {FUNCTION_NAME}({params_src}):",
+            '    with np.errstate(all="ignore"):  # NaN/inf are results, not warnings',
+            f"        return {BODY_NAME}({params_src})",
+            "",
+            "",
+            f"def {BODY_NAME}({params_src}):",
+            *("    " + line for line in body),
+        ]
+        return prog
     fused = fusion.plan(graph, order, set(outputs))
     # liveness: the position of each value's last use (a fused kernel reads its leaves)
     last: dict[int, int] = {}

@@ -120,6 +120,12 @@ class Plan:
 _EMPTY = Plan({}, set())
 
 
+def _same(a: np.dtype | None, b: np.dtype | None) -> bool:
+    """Both dtypes known and equal (``np.dtype("float64") == None`` is True: NumPy reads
+    None as the default dtype, so an unknown dtype must be ruled out first)."""
+    return a is not None and b is not None and a == b
+
+
 def numexpr_available() -> bool:
     try:
         import numexpr  # noqa: F401
@@ -191,7 +197,7 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
             and len(us) == 1
             and us[0] in group
             and nodes[us[0]]["args"].count(n) == 1
-            and nodes[group[us[0]]]["dtype"] == dt
+            and _same(nodes[group[us[0]]]["dtype"], dt)
             and not (nodes[us[0]]["op"] == "where" and nodes[us[0]]["args"][0] == n)
         ):
             group[n] = group[us[0]]
@@ -268,7 +274,7 @@ def inplace_source(
             a in plan.donors
             and a in dying
             and an["shape"] == node["shape"]
-            and an["dtype"] == node["dtype"]
+            and _same(an["dtype"], node["dtype"])
         ):
             call_args = [*arg_srcs, "0"] if node["op"] == "relu" else list(arg_srcs)
             # every array argument a NumPy array: another library's (Dask) takes the plain form
@@ -316,10 +322,10 @@ def _scatter_sum(
         an = nodes[a]
         if a in outputs or len(users.get(a, ())) != 1:
             return
-        if an["op"] == "add" and an["shape"] == node["shape"] and an["dtype"] == node["dtype"]:
+        if an["op"] == "add" and an["shape"] == node["shape"] and _same(an["dtype"], node["dtype"]):
             inner.append(a)
             stack.extend(an["args"])
-        elif an["op"] == "getitem_grad" and an["dtype"] == node["dtype"]:
+        elif an["op"] == "getitem_grad" and _same(an["dtype"], node["dtype"]):
             terms.append(a)
         else:
             return
@@ -346,7 +352,7 @@ def _args_fit(nodes: dict, node: dict, dt: np.dtype) -> bool:
         an = nodes[a]
         if _scalar_constant(an) is not None:
             continue
-        if an["dtype"] != dt and not (an["op"] in _COMPARISONS and node["op"] == "where"):
+        if not _same(an["dtype"], dt) and not (an["op"] in _COMPARISONS and node["op"] == "where"):
             return False
     return True
 

@@ -216,3 +216,15 @@ def test_buffers_seen_through_a_view_or_returned_are_never_overwritten():
     np.testing.assert_allclose(got[1], np.exp(xv))
     np.testing.assert_allclose(got[2], np.exp(xv) + 1.0)
     assert got[1] is not got[2]
+
+
+def test_an_operand_of_unknown_dtype_is_never_written_into_or_fused():
+    """np.dtype("float64") == None is True in NumPy: unknown dtypes must not pass as float64."""
+    xv = np.linspace(0, 1, N)
+    yv = np.arange(N, dtype=np.int64)  # its dtype is known only at run time
+    with ga.Graph():
+        x = ga.symbol("x", shape=(N,), dtype="float64")
+        y = ga.symbol("y", shape=(N,))
+        f = ga.compile((x * 2.0 + y) * 3.0, inputs=[x, y])
+    assert "_ga_fused(" not in f.source and "out=" not in f.source
+    np.testing.assert_allclose(f(xv, yv), (xv * 2.0 + yv) * 3.0)
