@@ -53,13 +53,15 @@ def _scalar_graph(w):
     import graphad as ga
 
     n = w.size
+    # scalars declared float64 (what CasADi's SX and JAX with x64 compute in): that lets
+    # graphad batch wide scalar graphs into vectorized NumPy calls
     if w.family == "sin_chain":
-        x = ga.symbol("x", shape=())
+        x = ga.symbol("x", shape=(), dtype="float64")
         f = x
         for _ in range(n):
             f = ga.sin(f)
         return f, [x]
-    xs = [ga.symbol(f"x{i}", shape=()) for i in range(n)]
+    xs = [ga.symbol(f"x{i}", shape=(), dtype="float64") for i in range(n)]
     if w.family == "product":
         f = xs[0]
         for x in xs[1:]:
