@@ -27,6 +27,7 @@ for _k, _v in THREAD_ENV.items():
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         res["version"] = mod.version()
         _pin_torch()
         res["import_s"] = time.perf_counter() - t
+        if w.kind == "build":
+            # one-time costs (lazy imports, a JIT backend's start) are not a graph's build
+            # time: every system first builds the same workload at size 2, untimed
+            small = dataclasses.replace(w, size=2)
+            mod.build(small, inputs(small))
         data = inputs(w)
         want = reference(w, data)
         t = time.perf_counter()
