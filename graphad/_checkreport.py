@@ -28,6 +28,9 @@ STATUS = {
     "nonfinite": ("inconclusive", "inconclusive (not finite)"),
 }
 
+# the per-element table's columns, shared by the text and HTML forms of a report
+_COLUMNS = ("input", "index", "AD", "finite diff", "± err", "SymPy", "abs err", "rel err", "status")
+
 
 def _num(x: Any) -> Any:
     """A JSON-safe number: non-finite floats become the strings "nan", "inf", "-inf"."""
@@ -278,17 +281,7 @@ class GradCheckReport:
         ]
         if self.output_shape:
             out.append(f"output shape {self.output_shape}: checked <w, f> for a random w")
-        header = (
-            "input",
-            "index",
-            "AD",
-            "finite diff",
-            "± err",
-            "SymPy",
-            "abs err",
-            "rel err",
-            "status",
-        )
+        header = _COLUMNS
         rows: list[tuple[str, ...]] = []
         for i in self.inputs:
             shown = i.elements if len(i.elements) <= 8 else i.worst(5)
@@ -383,20 +376,7 @@ class GradCheckReport:
                     STATUS[e.status][1],
                 )
                 rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
-        head = "".join(
-            f"<th>{h}</th>"
-            for h in (
-                "input",
-                "index",
-                "AD",
-                "finite diff",
-                "± err",
-                "SymPy",
-                "abs err",
-                "rel err",
-                "status",
-            )
-        )
+        head = "".join(f"<th>{h}</th>" for h in _COLUMNS)
         extra = "".join(
             f"<p>{esc(t)}</p>"
             for t in (

@@ -205,32 +205,20 @@ _reg(
     sympy=lambda sp, a, ref: a,
     shape_of=0,
 )
-_reg(
-    "zeros_like",
-    ZEROS_SRC,
-    "_ga_zeros_like",
-    1,
-    lambda g, ans, x: [None],
-    shape=lambda x: x,
-    dtype="float",
-    differentiable=False,
-    sympy=lambda sp, x: sp.Integer(0),
-    label="zeros",
-    shape_of=0,
-)
-_reg(
-    "ones_like",
-    ONES_SRC,
-    "_ga_ones_like",
-    1,
-    lambda g, ans, x: [None],
-    shape=lambda x: x,
-    dtype="float",
-    differentiable=False,
-    sympy=lambda sp, x: sp.Integer(1),
-    label="ones",
-    shape_of=0,
-)
+for _fill, _src, _value in (("zeros", ZEROS_SRC, 0), ("ones", ONES_SRC, 1)):
+    _reg(
+        f"{_fill}_like",
+        _src,
+        f"_ga_{_fill}_like",
+        1,
+        lambda g, ans, x: [None],
+        shape=lambda x: x,
+        dtype="float",
+        differentiable=False,
+        sympy=lambda sp, x, _v=_value: sp.Integer(_v),
+        label=_fill,
+        shape_of=0,
+    )
 _reg(
     "numel",
     NUMEL_SRC,
