@@ -24,7 +24,7 @@ from .expr import Expr
 from .graph import Graph, ancestors, gc_paused
 from .ops import OPS, apply, as_expr
 from .ops.elementwise import add, multiply
-from .ops.rules import assert_scalar, derived_jvp, derived_vjp, ones_like, zeros_like
+from .ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
 
 __all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
 
@@ -82,14 +82,24 @@ def _cotangent_pass(
     nodes = graph._nodes
     relevant = _relevant(graph, outputs, wrt)
     rel = set(relevant)
-    adj: dict[int, Expr] = {}
+    # contributions to each adjoint, summed once all have arrived (the node's turn):
+    # in the order of the nodes that use it, so d/dx (x**2 + sin(x*y)) reads
+    # 2 * x + cos(x * y) * y, as the expression is written
+    parts: dict[int, list[Expr]] = {}
     for o, s in zip(outputs, seeds, strict=True):
         if o in rel:
-            adj[o] = s if o not in adj else add(adj[o], s)
+            parts.setdefault(o, []).append(s)
+    adj: dict[int, Expr] = {}
     for n in reversed(relevant):
-        g = adj.get(n)
+        terms = parts.pop(n, None)
+        if terms is None:
+            continue
+        g = terms[-1]
+        for t in reversed(terms[:-1]):
+            g = add(g, t)
+        adj[n] = g
         node = nodes[n]
-        if g is None or node["op"] in ("input", "constant"):
+        if node["op"] in ("input", "constant"):
             continue
         op = OPS[node["op"]]
         if not op.differentiable:
@@ -109,8 +119,7 @@ def _cotangent_pass(
         for a, c, need in zip(node["args"], cots, needed, strict=True):
             if c is None or not need:
                 continue
-            c = as_expr(c, graph)
-            adj[a] = c if a not in adj else add(adj[a], c)
+            parts.setdefault(a, []).append(as_expr(c, graph))
     return adj
 
 
@@ -309,8 +318,12 @@ def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int])
 def jacobian(v: Expr, x: Any) -> Expr:
     """The Jacobian of ``v`` with respect to ``x``: an Expr of shape ``v.shape + x.shape``.
 
-    Needs ``v``'s shape to be static, or ``v`` to be a scalar; an expression
-    of unknown shape is assumed scalar and checked when evaluated.
+    Where the shapes are static it is built at once, one VJP per element of
+    ``v``.  Where they are not (symbols without declared shapes), the number of
+    rows is not known yet: the result is a ``jacobian`` node that evaluation
+    and compilation expand once they have specialized the graph to the shapes
+    of the values (so a Jacobian of undeclared symbols evaluates to shape
+    ``v.shape + x.shape`` like any other).
 
     Examples
     --------
@@ -319,15 +332,31 @@ def jacobian(v: Expr, x: Any) -> Expr:
     >>> ga.jacobian(x * x, x).eval(x=np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
+    >>> z = ga.symbol("z")                      # no declared shape
+    >>> ga.jacobian(ga.sin(z), z).eval(z=np.zeros(2))
+    array([[1., 0.],
+           [0., 1.]])
     """
     graph = v.graph
-    xid = _resolve(graph, x)
-    xe = Expr(graph, xid)
+    if not isinstance(v, Expr):
+        raise GraphadError(f"jacobian expects an Expr, got {type(v).__name__}")
+    xe = Expr(graph, _resolve(graph, x))
+    if xe.op != "input":
+        raise GraphadError(f"jacobian: {xe!r} is not an input")
+    if v.shape is not None and xe.shape is not None:
+        return _static_jacobian(v, xe)
+    # the node keeps the gradient of v's sum beside it: the Jacobian itself where v turns
+    # out a scalar, and the per-element formula a printer shows (d/dx of v)
+    return apply("jacobian", v, xe, grad(v, xe))
+
+
+def _static_jacobian(v: Expr, xe: Expr, d: Expr | None = None) -> Expr | None:
+    """The Jacobian as rows of VJPs with one-hot cotangents (static shapes)."""
+    if xe.op != "input":
+        return None
     shape = v.shape
-    if shape is None:
-        return grad(assert_scalar(v), xe)
     if shape == ():
-        return grad(v, xe)
+        return d if d is not None else grad(v, xe)
     n = int(np.prod(shape))
     rows = []
     for k in range(n):
@@ -336,10 +365,15 @@ def jacobian(v: Expr, x: Any) -> Expr:
         rows.append(vjp([v], [xe], [onehot.reshape(shape)])[0])
     from .ops.linalg import reshape, stack
 
-    stacked = stack(rows, axis=0)
-    if xe.shape is not None:
-        return reshape(stacked, tuple(shape) + tuple(xe.shape))
-    return apply("unflatten_lead", stacked, shape=tuple(shape))
+    return reshape(stack(rows, axis=0), tuple(shape) + tuple(xe.shape))
+
+
+def _jacobian_vjp(g: Any, ans: Any, v: Any, x: Any, d: Any) -> list:
+    raise GraphadError(
+        "differentiating a Jacobian of expressions whose shapes are unknown when the graph "
+        "is built is not supported; declare the shapes (ga.symbol(name, shape=...)) or "
+        "differentiate the function with ga.jacfwd/ga.hessian on a callable"
+    )
 
 
 def hessian(f: Expr, wrt: Any) -> Any:
@@ -375,21 +409,29 @@ def _register_helper_ops() -> None:
             dtype="first",
             differentiable=False,
             label="u",
-            shape_of=0,
         )
     )
     register(
         Op(
-            name="unflatten_lead",
+            name="jacobian",
             internal=True,
-            impl=lambda a, shape: np.reshape(a, tuple(shape) + np.shape(a)[1:]),
-            nargs=1,
-            vjp=lambda g, ans, a, shape: [apply("reshape_like", g, a)],
-            shape=lambda s, shape: tuple(shape) + s[1:],
-            dtype="first",
-            emit="np.reshape({0}, {shape} + np.shape({0})[1:])",
-            label="reshape",
+            impl=_unexpanded,
+            nargs=3,
+            vjp=_jacobian_vjp,
+            shape=lambda v, x, d: tuple(v) + tuple(x),
+            dtype=lambda v, x, d: d,
+            label="jacobian",
+            lower=_static_jacobian,
+            sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
+            doc="d v / d x, expanded into VJPs once the shapes are static.",
         )
+    )
+
+
+def _unexpanded(*_: Any) -> Any:
+    raise GraphadError(
+        "a jacobian node runs only in a graph specialized to concrete shapes "
+        "(Expr.eval and ga.compile do that); this is a bug in the caller"
     )
 
 

@@ -434,6 +434,45 @@ def _make_caller(
     return ns["_ga_call"], filename
 
 
+class _Compiled:
+    """One specialization of a Function: an optimized graph, its program and its caller."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        outputs: Sequence[int],
+        inputs: Sequence[int],
+        single: bool,
+        names: Sequence[str],
+        header: str = "",
+    ) -> None:
+        self.graph = graph
+        self.output_ids = tuple(outputs)
+        self.input_ids = tuple(inputs)
+        self.program = generate(graph, outputs, inputs)
+        self.source = header + self.program.module()
+        self.filename = f"<graphad-compiled-{next(_counter)}>"
+        ns: dict[str, Any] = {"__name__": "graphad_compiled"}
+        ns.update(self.program.constants)
+        ns.update(self.program.impls)
+        code = builtins.compile(self.source, self.filename, "exec")
+        linecache.cache[self.filename] = (
+            len(self.source),
+            None,
+            self.source.splitlines(True),
+            self.filename,
+        )
+        weakref.finalize(self, linecache.cache.pop, self.filename, None)
+        exec(code, ns)  # our generated text: every name in it is generated
+        self.fn = ns[FUNCTION_NAME]
+        self.call, call_file = _make_caller(graph, inputs, single, ns[BODY_NAME], names)
+        weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+
+def _type_text(shape: tuple[int, ...], dtype: np.dtype) -> str:
+    return f"{np.dtype(dtype).name}{list(shape)}"
+
+
 class Function:
     """A compiled graph: call it with NumPy values, read its generated ``source``.
 
@@ -441,47 +480,200 @@ class Function:
     ``input_names``) or by name; returns a tuple of outputs (a single value
     when ``compile`` was given a single Expr rather than a list).
 
+    Like ``jax.jit``, a Function is specialized to the types of the values it
+    is called with: each new signature (shape and dtype of every input whose
+    shape or dtype was not declared, and whether an input is NumPy's or
+    another library's array) specializes the graph to those types
+    (:mod:`graphad.specialize`), optimizes and compiles it, and caches the result
+    (the :data:`~graphad.specialize.CACHE_SIZE` most recent signatures).  Inputs
+    declared with both shape and dtype are fixed: a Function whose inputs are
+    all declared is compiled once, when it is made.
+
     Attributes
     ----------
     source : str
-        The generated module: imports NumPy as ``np`` and defines
-        ``graphad_function(x0, x1, ...)`` returning the tuple of outputs.
+        The generated module of the specialization last called: it imports
+        NumPy as ``np`` and defines ``graphad_function(x0, x1, ...)`` returning
+        the tuple of outputs; its first line names the input types it is for.
+        Before the first call, inputs without declared types are taken as
+        float64 scalars where the graph allows it, else the source is the
+        generic (shape-polymorphic) program.  :meth:`source_for` gives the
+        source for other argument types, :attr:`signatures` lists those cached.
     graph : Graph
-        The optimized graph the source was generated from.
+        The optimized graph ``source`` was generated from.
     input_names, output_names : tuple of str
     """
 
     def __init__(
-        self, graph: Graph, outputs: Sequence[int], inputs: Sequence[int], single: bool = False
+        self,
+        graph: Graph,
+        outputs: Sequence[int],
+        inputs: Sequence[int],
+        single: bool = False,
+        *,
+        optimize: bool = True,
     ) -> None:
-        nodes = graph.nx.nodes
-        self.graph = graph
-        self.output_ids = tuple(outputs)
-        self.input_ids = tuple(inputs)
+        from collections import OrderedDict
+
+        nodes = graph._nodes
+        self._user_graph = graph
+        self._outputs = tuple(outputs)
+        self._inputs = tuple(inputs)
+        self._optimize = optimize
         self.input_names = tuple(nodes[i]["name"] for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
-        self._program = generate(graph, outputs, inputs)
-        self.source = self._program.module()
-        self._filename = f"<graphad-compiled-{next(_counter)}>"
-        ns: dict[str, Any] = {"__name__": "graphad_compiled"}
-        ns.update(self._program.constants)
-        ns.update(self._program.impls)
-        code = builtins.compile(self.source, self._filename, "exec")
-        linecache.cache[self._filename] = (
-            len(self.source),
-            None,
-            self.source.splitlines(True),
-            self._filename,
-        )
-        weakref.finalize(self, linecache.cache.pop, self._filename, None)
-        exec(code, ns)  # our generated text: every name in it is generated
-        self._fn = ns[FUNCTION_NAME]
-        self._call, call_file = _make_caller(graph, inputs, single, ns[BODY_NAME], self.input_names)
-        weakref.finalize(self, linecache.cache.pop, call_file, None)
         self._positions = {name: k for k, name in enumerate(self.input_names)}
         self._n = len(inputs)
+        # per input: its declared (shape, dtype) when both are declared, else None
+        self._fixed = tuple(
+            (nodes[i]["shape"], nodes[i]["dtype"])
+            if nodes[i]["shape"] is not None and nodes[i]["dtype"] is not None
+            else None
+            for i in inputs
+        )
+        self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self._by_types: dict[tuple, _Compiled] = {}  # all-scalar calls: keyed by type alone
+        self._current: _Compiled | None = None
+        self._generic: _Compiled | None = None
+        if all(f is not None for f in self._fixed):
+            self._current = self._specialization(tuple((*f, False) for f in self._fixed))
+            self._call = self._current.call  # one signature: no dispatch at all
+        else:
+            self._call = self._dispatch
 
+    # -- specializations ------------------------------------------------------------------
+    def _specialization(self, key: tuple) -> _Compiled:
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        from .rewrite import optimize_ids
+        from .specialize import CACHE_SIZE, specialize
+
+        graph = self._user_graph
+        types = [(shape, dtype) for shape, dtype, _ in key]
+        with graph._lock:
+            spec = specialize(graph, self._outputs, self._inputs, types)
+        new, outs, mapping = optimize_ids(
+            spec.graph, spec.outputs, spec.inputs, rewrite=self._optimize
+        )
+        # generated parameter names only: input names are user text and never reach source
+        header = "# specialized for " + ", ".join(
+            f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"
+            for k, (shape, dtype, duck) in enumerate(key)
+        )
+        compiled = _Compiled(
+            new,
+            outs,
+            [mapping[i] for i in spec.inputs],
+            self._single,
+            self.input_names,
+            header=(header if self._n else "# no inputs") + "\n",
+        )
+        duck = [k for k, (_, _, d) in enumerate(key) if d]
+        if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
+            compiled.call = _same_kind(compiled.call, duck[0], self._single)
+        self._cache[key] = compiled
+        while len(self._cache) > CACHE_SIZE:
+            _, old = self._cache.popitem(last=False)
+            self._by_types = {k: v for k, v in self._by_types.items() if v is not old}
+        return compiled
+
+    def _key(self, args: Sequence[Any]) -> tuple:
+        key = []
+        for v, fixed, name in zip(args, self._fixed, self.input_names, strict=True):
+            if fixed is not None:
+                key.append((*fixed, False))
+                continue
+            try:
+                key.append(_value_key(v))
+            except DTypeError as exc:
+                raise DTypeError(f"input {name!r}: {exc}") from None
+        return tuple(key)
+
+    def _dispatch(self, *args: Any) -> Any:
+        tkey = tuple(map(type, args))
+        compiled = self._by_types.get(tkey)
+        if compiled is None:
+            key = self._key(args)
+            compiled = self._cache.get(key)
+            if compiled is None:
+                compiled = self._specialization(key)
+            if all(t in _SCALAR_TYPES for t in tkey):
+                self._by_types[tkey] = compiled  # the types alone fix the signature
+        self._current = compiled
+        return compiled.call(*args)
+
+    def _default(self) -> _Compiled:
+        """The specialization ``source`` shows before any call (see the class docstring)."""
+        if self._current is not None:
+            return self._current
+        key = tuple((*f, False) if f is not None else ((), _F64, False) for f in self._fixed)
+        try:
+            return self._specialization(key)
+        except GraphadError:
+            return self._generic_program()
+
+    def _generic_program(self) -> _Compiled:
+        if self._generic is None:
+            from .rewrite import optimize_ids
+
+            graph = self._user_graph
+            new, outs, mapping = optimize_ids(
+                graph, self._outputs, self._inputs, rewrite=self._optimize
+            )
+            self._generic = _Compiled(
+                new,
+                outs,
+                [mapping[i] for i in self._inputs],
+                self._single,
+                self.input_names,
+                header="# generic: runs for inputs of any shape (not specialized)\n",
+            )
+        return self._generic
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The generated source specialized to the types of these arguments (not run)."""
+        if kwargs or len(args) != self._n:
+            args = tuple(self._bind(args, kwargs))
+        return self._specialization(self._key(args)).source
+
+    @property
+    def signatures(self) -> list[str]:
+        """The cached specializations, oldest first, as ``"x: float64[3], y: float64[]"``."""
+        return [
+            ", ".join(
+                f"{name}: {_type_text(shape, dtype)}"
+                for name, (shape, dtype, _) in zip(self.input_names, key, strict=True)
+            )
+            for key in self._cache
+        ]
+
+    @property
+    def source(self) -> str:
+        return self._default().source
+
+    @property
+    def graph(self) -> Graph:
+        return self._default().graph
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        return self._default().output_ids
+
+    @property
+    def input_ids(self) -> tuple[int, ...]:
+        return self._default().input_ids
+
+    @property
+    def _program(self) -> Program:
+        return self._default().program
+
+    @property
+    def _fn(self) -> Any:
+        return self._default().fn
+
+    # -- calling ------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n:
             args = self._bind(args, kwargs)
@@ -509,9 +701,9 @@ class Function:
 
     def __repr__(self) -> str:
         ins = ", ".join(self.input_names)
-        lines = self._program.body
+        lines = self._default().program.body
         return (
-            f"<graphad.Function ({ins}) -> {len(self.output_ids)} output(s), "
+            f"<graphad.Function ({ins}) -> {len(self._outputs)} output(s), "
             f"{sum(1 for ln in lines if ' = ' in ln)} lines>"
         )
 
@@ -520,9 +712,53 @@ class Function:
             from .expr import Expr
             from .render import render
 
-            return render([Expr(self.graph, o) for o in self.output_ids])._repr_image_svg_xml()
+            compiled = self._default()
+            return render(
+                [Expr(compiled.graph, o) for o in compiled.output_ids]
+            )._repr_image_svg_xml()
         except Exception:  # no renderer or no dot program: Jupyter shows the repr
             return None
+
+
+_F64 = np.dtype(np.float64)
+_SCALAR_TYPES = frozenset({float, int, bool})
+
+
+def _same_kind(call: Any, ref: int, single: bool) -> Any:
+    """Wrap a caller so NumPy outputs come back as arrays of argument ``ref``'s library
+    (NEP 35's ``like=``): with Dask inputs every output is a lazy Dask array."""
+
+    def convert(v: Any, like: Any) -> Any:
+        if isinstance(v, np.ndarray | np.generic):
+            return np.asarray(v, like=like)
+        return v
+
+    def wrapped(*args: Any) -> Any:
+        out = call(*args)
+        like = args[ref]
+        if single:
+            return convert(out, like)
+        return tuple(convert(v, like) for v in out)
+
+    return wrapped
+
+
+def _value_key(v: Any) -> tuple:
+    """(shape, dtype, not NumPy's) of an argument, as the caller will see it."""
+    t = type(v)
+    if t is np.ndarray:
+        return (v.shape, v.dtype, False)
+    if t is float:
+        return ((), _F64, False)
+    to_array = getattr(v, "__graphad_value__", None)  # a tape Variable
+    if to_array is not None:
+        v = to_array()
+    if hasattr(v, "__array_function__") and not isinstance(v, np.ndarray | np.generic):
+        return (tuple(v.shape), np.dtype(v.dtype), True)  # a Dask array stays lazy
+    arr = np.asarray(v)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise DTypeError(f"expected numbers, got dtype {arr.dtype} (from {t.__name__})")
+    return (arr.shape, arr.dtype, False)
 
 
 class _Missing:
@@ -567,7 +803,6 @@ def compile(
     """
     from .expr import Expr
     from .graph import gc_paused
-    from .rewrite import optimize_ids
 
     single = isinstance(outputs, Expr)
     outs = [outputs] if single else list(outputs)
@@ -580,9 +815,8 @@ def compile(
         raise GraphadError("compile: outputs belong to different graphs")
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
-    new, new_outs, mapping = optimize_ids(graph, out_ids, in_ids, rewrite=optimize)
     with gc_paused():
-        return Function(new, new_outs, [mapping[i] for i in in_ids], single=single)
+        return Function(graph, out_ids, in_ids, single=single, optimize=optimize)
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:
@@ -623,6 +857,9 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
 def export(f: Any, path: str | os.PathLike) -> None:
     """Write a compiled function as a standalone module that imports only NumPy.
 
+    Where every input of ``f`` has a declared shape and dtype, the module is the
+    code specialized to them; otherwise it is the generic program, which runs
+    for inputs of any shape (a specialization would be right only for its own).
     Small array constants are written as literals; larger ones go into a
     sibling ``.npz`` file (same name, ``.npz`` suffix) loaded when the module
     is imported.  Files are written atomically.  The module defines
@@ -645,7 +882,10 @@ def export(f: Any, path: str | os.PathLike) -> None:
     """
     if not isinstance(f, Function):
         f = compile(f)
-    prog = f._program
+    # a module runs with whatever it is given: specialized code only where the inputs
+    # are declared, else the generic program, right for every shape
+    fixed = all(t is not None for t in f._fixed)
+    prog = (f._default() if fixed else f._generic_program()).program
     if prog.impls:
         raise GraphadError(
             "export: the function uses custom op(s) (ga.defop) whose Python "

@@ -383,6 +383,16 @@ def to_string(e: Expr, max_nodes: int = 10_000, max_chars: int = 1_000_000) -> s
     return text[e.id][0]
 
 
+# Shape plumbing of gradients over inputs of unknown shape, printed as what it means per
+# element (broadcasting is summed when evaluated): sum_to_like(g, x) is g, ones_like(f)
+# is 1.  The graph keeps them; specialization lowers them once shapes are known.
+_SEE_THROUGH = frozenset(
+    {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
+)
+_FILLS = {"ones_like": ("1", 100), "zeros_like": ("0", 100)}
+_ONES = frozenset({"1", "1.0"})
+
+
 def _node_text(node: dict, args: list[tuple[str, int]]) -> tuple[str, int]:
     """One node's (text, precedence) from its arguments' (precedence-aware parentheses)."""
     op = node["op"]
@@ -390,6 +400,19 @@ def _node_text(node: dict, args: list[tuple[str, int]]) -> tuple[str, int]:
         return node["name"], 100
     if op == "constant":
         return _const_text(node["value"])
+    if op in _SEE_THROUGH:
+        return args[0]
+    if op == "jacobian":  # per element, the Jacobian is the derivative it holds
+        return args[2]
+    if op in _FILLS:
+        return _FILLS[op]
+    if node["role"] == "grad" and op in ("multiply", "divide"):
+        # a chain-rule factor of one: 1 * g is g (the seed of a scalar output)
+        (ls, _), (rs, _) = args
+        if rs in _ONES:
+            return args[0]
+        if ls in _ONES and op == "multiply":
+            return args[1]
     spec = _ops.OPS.get(op)
     params = dict(node["params"])
     if op == "negative":

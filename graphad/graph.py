@@ -221,6 +221,28 @@ class Graph:
                 },
             )
 
+    def adopt_constant(self, value: Any) -> int:
+        """A constant node for a value that is already a graph constant (a Python scalar,
+        or a private read-only array): shared, not copied (passes that copy graphs)."""
+        if not isinstance(value, np.ndarray) or value.flags.writeable:
+            return self.constant(value)
+        key = _constant_key(value)
+        with self._lock:
+            if key[1] == "id":
+                self._pinned.append(value)
+            return self._new(
+                key,
+                {
+                    "op": "constant",
+                    "args": (),
+                    "params": (),
+                    "role": "constant",
+                    "value": value,
+                    "shape": value.shape,
+                    "dtype": value.dtype,
+                },
+            )
+
     def apply(
         self,
         op: str,

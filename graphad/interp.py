@@ -68,20 +68,44 @@ def evaluate(
     """Evaluate the output nodes given input values by name.
 
     Values for inputs the outputs do not use are ignored; a missing one raises
-    :class:`MissingInputError` naming it.  ``known`` maps node ids to values
-    already computed (a tape's forward values), which are reused, not recomputed.
+    :class:`MissingInputError` naming it.  The graph is specialized to the
+    types of the values first (:mod:`graphad.specialize`, cached), so shape
+    helpers are plain ops and nothing is computed only for its shape.
+
+    ``known`` maps node ids to values already computed (a tape's forward
+    values), which are reused, not recomputed; the graph is then interpreted
+    as it is (its helpers run their generic implementations).
     """
     outputs = list(outputs)
-    known = known or {}
-    order = sorted(ancestors(graph, outputs, stop=known))
+    if known:
+        return _interpret(graph, outputs, values, known)
+    from .specialize import specialized, value_type
+
     nodes = graph._nodes
+    needed = [n for n in ancestors(graph, outputs) if nodes[n]["op"] == "input"]
+    _check_missing(nodes, needed, values, {})
+    inputs = sorted(needed)
+    arrays = [prepare_input(graph, n, values[nodes[n]["name"]]) for n in inputs]
+    spec = specialized(graph, outputs, inputs, [value_type(a) for a in arrays])
+    feed = dict(zip(spec.inputs, arrays, strict=True))
+    return _interpret(spec.graph, list(spec.outputs), {}, feed)
+
+
+def _check_missing(nodes: dict, inputs: Iterable[int], values: Mapping, known: Mapping) -> None:
     missing = sorted(
-        nodes[n]["name"]
-        for n in order
-        if nodes[n]["op"] == "input" and nodes[n]["name"] not in values and n not in known
+        nodes[n]["name"] for n in inputs if nodes[n]["name"] not in values and n not in known
     )
     if missing:
         raise MissingInputError(f"no value given for input(s) {', '.join(map(repr, missing))}")
+
+
+def _interpret(
+    graph: Graph, outputs: list[int], values: Mapping[str, Any], known: Mapping[int, Any]
+) -> list[Any]:
+    """The reference interpreter: every node the outputs need, in topological order."""
+    order = sorted(ancestors(graph, outputs, stop=known))
+    nodes = graph._nodes
+    _check_missing(nodes, (n for n in order if nodes[n]["op"] == "input"), values, known)
     # remaining uses of each value, so that it can be dropped after the last one
     uses: dict[int, int] = {}
     for n in order:

@@ -378,10 +378,65 @@ def render(
     return dot
 
 
-def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) -> _Ctx:
+# Shape plumbing, drawn as what it means per element: broadcasting undone (or redone) is
+# its argument; a fill (the seed of a gradient) or an element count reads only its
+# argument's shape, so the arrow from it is not drawn.
+_SEE_THROUGH = frozenset(
+    {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
+)
+_SHAPE_ONLY = frozenset({"ones_like", "zeros_like", "numel"})
+
+
+def _without_plumbing(target: _Target, ids: list[int]) -> tuple[_Target, list[int]]:
+    """A view of the graph, same node ids, with the shape helpers of an unspecialized
+    gradient contracted (their adjoint marks move to the node they stand for)."""
     graph = target.graph
-    ids = sorted(ancestors(graph, target.outputs))
+    nodes = graph._nodes
+    alias: dict[int, int] = {}
+    for n in ids:  # ascending: an argument's alias is known before its user's
+        if nodes[n]["op"] in _SEE_THROUGH:
+            a = nodes[n]["args"][0]
+            alias[n] = alias.get(a, a)
+    if not alias and not any(nodes[n]["op"] in _SHAPE_ONLY for n in ids):
+        return target, ids
+    view = Graph()
+    keep = [n for n in ids if n not in alias]
+    for n in keep:
+        node = dict(nodes[n])
+        if node["op"] in _SHAPE_ONLY:
+            node["args"] = ()
+        else:
+            node["args"] = tuple(alias.get(a, a) for a in node["args"])
+        node.pop("adjoint", None)
+        view.nx.add_node(n, **node)
+        for a in node["args"]:
+            view.nx.add_edge(a, n)
+        if node["op"] == "input":
+            view._inputs[node["name"]] = n
+    for n in ids:
+        marks = nodes[n].get("adjoint")
+        if marks:
+            holder = view._nodes[alias.get(n, n)].setdefault("adjoint", [])
+            for o, of in marks:
+                mark = (alias.get(o, o), of)
+                if mark not in holder:
+                    holder.append(mark)
+    view._next = graph._next
+
+    def see(mapping: dict[int, Any]) -> dict[int, Any]:
+        return {alias.get(k, k): v for k, v in mapping.items()}
+
+    outputs = list(dict.fromkeys(alias.get(o, o) for o in target.outputs))
+    shown = _Target(view, outputs, see(target.names), see(target.highlight), target.at)
+    shown.known = {k: v for k, v in target.known.items() if k not in alias}
+    return shown, keep
+
+
+def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) -> _Ctx:
+    ids = sorted(ancestors(target.graph, target.outputs))
     values = _values(target, ids, at) if at is not None or target.known else {}
+    target, ids = _without_plumbing(target, ids)
+    graph = target.graph
     first_bad = next((n for n in ids if n in values and not finite(values[n])), None)
     keep = set(target.outputs) | set(target.highlight)
     if first_bad is not None:

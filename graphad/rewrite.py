@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphadError
-from .graph import Graph, _constant_key, ancestors, gc_paused
+from .graph import Graph, ancestors, gc_paused
 from .ops import OPS
-from .ops.core import SCLASS_MAX_ATOMS, _result_dtype
+from .ops.core import _result_dtype
 
 __all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 
@@ -37,14 +37,9 @@ __all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 # folded constant is held in memory and, on export, written out.
 FOLD_MAX_SIZE = 10_000
 # Ops never folded: impure or expensive user code, and nodes that must not run.
-_NO_FOLD = {"placeholder_like", "assert_scalar"}
-# Ops whose result is >= 0 or NaN for every input (exp(log(x)) == x there).
-_NONNEG_OPS = frozenset(
-    {"exp", "sqrt", "square", "abs", "relu", "sigmoid", "softplus", "softmax", "cosh",
-     "ones_like", "zeros_like", "numel"}
-)  # fmt: skip
-
-
+# broadcast_to of a constant stays a (free, read-only) view: folded, it would be a full
+# array, and the rows below absorb it into the operation that uses it instead.
+_NO_FOLD = {"placeholder_like", "jacobian", "broadcast_to"}
 # -- patterns ----------------------------------------------------------------------------
 
 
@@ -106,43 +101,59 @@ def _keeps(var: str) -> Callable[..., bool]:
 
     def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
         x = b[var]
-        if not rw.same_shape(nid, x):
+        others = [a for a in rw.args(nid) if a != x]
+        # broadcasting against 0-d operands leaves x's shape, known or not
+        if not (rw.same_shape(nid, x) or all(rw.nodes[a]["shape"] == () for a in others)):
             return False
         dn, dx = rw.dtype(nid), rw.dtype(x)
         if dn is not None and dx is not None:
             return dn == dx
-        others = [a for a in rw.args(nid) if a != x]
         return rw.is_float(x) and all(rw.is_weak(a) for a in others)
 
     return guard
 
 
-def _same_shape(a: str, b: str) -> Callable[..., bool]:
-    return lambda rw, nid, bind: rw.same_shape(bind[a], bind[b])
+def _int_zero(var: str) -> Callable[..., bool]:
+    """``0 * x`` is 0 only for integers: a float x may be inf or NaN, and 0.0 * -1 is -0.0."""
+    keeps = _keeps(var)
+
+    def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
+        dt = rw.dtype(nid)
+        return dt is not None and dt.kind in "biu" and keeps(rw, nid, b)
+
+    return guard
+
+
+# Ops whose result is never -0.0 (so adding +0.0 to it changes nothing).
+_NO_NEGATIVE_ZERO = frozenset({"exp", "square", "abs", "cosh", "sigmoid", "softplus", "softmax"})
+
+
+def _adds_zero(var: str, negative_zero: bool) -> Callable[..., bool]:
+    """``x + z`` with z all zeros is x where IEEE says so: always for integers; for
+    floats where z is -0.0 (``x + -0.0``, ``-0.0 - x``) or +0.0 (``x - 0.0``)
+    as ``negative_zero`` says, or where x is never -0.0 itself."""
+    keeps = _keeps(var)
+
+    def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
+        if not keeps(rw, nid, b):
+            return False
+        x = b[var]
+        dt = rw.dtype(x)
+        if dt is not None and dt.kind in "biu":
+            return True
+        zero = next(a for a in rw.args(nid) if a != x or rw.args(nid).count(a) == 2)
+        value = rw.nodes[zero]["value"]
+        if bool(np.all(np.signbit(value))) == negative_zero:
+            return True
+        return negative_zero and rw.nodes[x]["op"] in _NO_NEGATIVE_ZERO
+
+    return guard
 
 
 def _same_dtype(a: str, b: str) -> Callable[..., bool]:
     def guard(rw: _Rewriter, nid: int, bind: dict) -> bool:
         da, db = rw.dtype(bind[a]), rw.dtype(bind[b])
         return da is not None and da == db
-
-    return guard
-
-
-def _nonneg_float(var: str) -> Callable[..., bool]:
-    """exp(log(x)) == x where x >= 0 (log(0) = -inf, exp(-inf) = 0) or NaN."""
-
-    def guard(rw: _Rewriter, nid: int, b: dict) -> bool:
-        x = b[var]
-        if not (rw.is_float(x) and rw.same_shape(nid, x)):
-            return False
-        dn, dx = rw.dtype(nid), rw.dtype(x)
-        if dn is not None and dx is not None and dn != dx:
-            return False
-        node = rw.nodes[x]
-        if node["op"] == "constant":
-            return bool(np.all(~(np.asarray(node["value"]) < 0)))
-        return node["op"] in _NONNEG_OPS
 
     return guard
 
@@ -162,39 +173,6 @@ def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
     if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
         return None
     return rw.constant(np.zeros(shape, dtype))
-
-
-def _filled(fill: float) -> Callable[..., int | None]:
-    """``ones_like(x)`` / ``zeros_like(x)`` with a static shape: a (small) constant."""
-
-    def replace(rw: _Rewriter, nid: int, b: dict) -> int | None:
-        node = rw.nodes[nid]
-        shape, dtype = node["shape"], node["dtype"]
-        if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
-            return None
-        return rw.constant(np.full(shape, fill, dtype))
-
-    return replace
-
-
-def _fill_like_arg(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    """``ones_like(f(a, ...))`` -> ``ones_like(a)`` where a has f's shape and dtype image,
-    so that the seed of a gradient does not make the forward value necessary."""
-    node = rw.nodes[nid]
-    x = b["X"]
-    target = rw.float_image(x)
-    if target is None:
-        return None
-    found = None
-    while True:  # down a whole chain here: one level per make() recursed once per node
-        a = next((a for a in rw.args(x) if rw.same_shape(a, x) and rw.float_image(a) == target),
-                 None)  # fmt: skip
-        if a is None:
-            break
-        found = x = a
-    if found is None:
-        return None
-    return rw.make(node["op"], (found,), (), node, role=node["role"])
 
 
 def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
@@ -223,172 +201,87 @@ def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     return rw.make("transpose", (x,), (("axes", perm),), node, role=node["role"])
 
 
-def _numel(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    """The element count of a static shape, as the Python float the helper returns."""
-    shape = rw.nodes[b["X"]]["shape"]
-    if shape is None:
-        return None
-    axis = dict(rw.nodes[nid]["params"]).get("axis")
-    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    try:
-        return rw.constant(float(math.prod(shape[a] for a in axes)))
-    except IndexError:
-        return None  # a bad axis: let the run time report it
-
-
 def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
     return shape is not None and shape == rw.nodes[nid]["shape"]
 
 
-def _matmul_grad_2d(which: str) -> Callable[..., int | None]:
-    """``matmul_grad_a(g, a, b)`` -> ``g @ b.T`` and ``matmul_grad_b`` -> ``a.T @ g`` where all
-    three are static 2-D: one BLAS call on transposed views instead of the general helper
-    (which handles 1-D operands and batches)."""
-
-    def replace(rw: _Rewriter, nid: int, b: dict) -> int | None:
-        g, a, m = b["X"], b["Y"], b["Z"]
-        nodes = rw.nodes
-        shapes = [nodes[i]["shape"] for i in (g, a, m)]
-        if any(s is None or len(s) != 2 for s in shapes):
-            return None
-        node = nodes[nid]
-        other = m if which == "a" else a
-        dg, do, dn = rw.dtype(g), rw.dtype(other), node["dtype"]
-        if dg is None or do is None or dn is None or np.result_type(dg, do) != dn:
-            return None
-        role = node["role"]
-        t_shape = nodes[other]["shape"][::-1]
-        t = rw.make("transpose", (other,), (("axes", None),), {"shape": t_shape, "dtype": do}, role)
-        args = (g, t) if which == "a" else (t, g)
-        return rw.make("matmul", args, (), node, role)
-
-    return replace
+def _static_shape(rw: _Rewriter, nid: int) -> Any:
+    return rw.nodes[nid]["shape"]
 
 
-def _sum_to_static(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    """``sum_to_like(g, x)`` with static shapes: a plain ``np.sum`` over the broadcast axes."""
-    nodes = rw.nodes
-    gs, xs = nodes[b["X"]]["shape"], nodes[b["Y"]]["shape"]
-    node = nodes[nid]
-    dt = node["dtype"]
-    if gs is None or xs is None or dt is None or dt.kind != "f" or len(gs) < len(xs):
-        return None  # np.sum promotes small ints: keep the helper's exact dtype there
-    lead = len(gs) - len(xs)
-    ones = tuple(lead + i for i, n in enumerate(xs) if n == 1 and gs[lead + i] != 1)
-    axes = tuple(range(lead)) + ones
-    if not axes:
-        return None
-    role = node["role"]
-    kept = tuple(n for i, n in enumerate(gs) if i not in axes)
-    axis = axes[0] if len(axes) == 1 else axes
-    like = {"shape": kept, "dtype": dt}
-    out = rw.make("sum", (b["X"],), (("axis", axis), ("keepdims", False)), like, role)
-    if kept != xs:
-        out = rw.make("reshape", (out,), (("shape", xs),), node, role)
-    return out
+def _absorb_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``broadcast_to(c, s) * z`` (or ``/``): broadcasting does what broadcast_to did.
 
-
-_Z = _Var("Z")
-
-
-def _scalar_unreduce(rw: _Rewriter, u: int) -> bool:
-    """``u`` is ``unreduce(c, x)`` of a 0-d ``c``: the broadcast of one value to x's shape."""
-    node = rw.nodes[u]
-    return node["op"] == "unreduce" and rw.nodes[node["args"][0]]["shape"] == ()
-
-
-def _absorb_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    """``unreduce(c, x) * z``: broadcasting does what unreduce did, so the gradient no
-    longer needs x's value (often the whole forward pass, only for its shape).
-
-    With a full-shaped ``z`` the product is ``c * z``; with a 0-d ``z`` the constant
-    factors gather inside the unreduce (``unreduce(c * z, x)``), where they fold.
+    A reduction's cotangent seed is a scalar broadcast to the reduced array's shape;
+    with a full-shaped ``z`` the product is ``c * z`` and the broadcast array is never
+    made.  With a 0-d ``z`` the scalars gather inside the broadcast
+    (``broadcast_to(c * z, s)``), where constants fold.  Values and dtype are those of
+    NumPy's broadcasting, so the result is the same to the bit.
     """
     node = rw.nodes[nid]
-    op_name = node["op"]
-    args = node["args"]
+    op_name, args, shape = node["op"], node["args"], node["shape"]
+    if shape is None:
+        return None
     for k in (0, 1):
         u, z = args[k], args[1 - k]
-        if not _scalar_unreduce(rw, u) or (op_name == "divide" and k == 1):
+        if rw.nodes[u]["op"] != "broadcast_to" or (op_name == "divide" and k == 1):
             continue
-        c, ref = rw.args(u)
-        shape, role = node["shape"], node["role"]
+        c = rw.args(u)[0]
+        pair = (c, z) if k == 0 else (z, c)
         z_shape = rw.nodes[z]["shape"]
-        if z_shape == () and rw.nodes[u]["dtype"] is not None and node["dtype"] is not None:
-            if rw.nodes[u]["dtype"] != node["dtype"]:
-                continue
-            pair = (c, z) if k == 0 else (z, c)
-            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node["dtype"]}, role)
-            return rw.make("unreduce", (inner, ref), rw.nodes[u]["params"], node, role)
-        if shape is not None and z_shape == shape:
-            pair = (c, z) if k == 0 else (z, c)
-            return rw.make(op_name, pair, (), node, role)
+        if z_shape == shape:
+            return rw.make(op_name, pair, (), node, node["role"])
+        if z_shape == () and rw.nodes[c]["shape"] == ():
+            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node["dtype"]}, node["role"])
+            return rw.make("broadcast_to", (inner,), (("shape", shape),), node, node["role"])
     return None
 
 
-def _unreduce_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    """``unreduce(unreduce(c, y), z)`` of a 0-d ``c``: every element is c, so one broadcast."""
-    inner = rw.args(nid)[0]
-    if not _scalar_unreduce(rw, inner):
-        return None
-    node = rw.nodes[nid]
-    c = rw.args(inner)[0]
-    if rw.nodes[c]["dtype"] is None or rw.nodes[c]["dtype"] != node["dtype"]:
-        return None
-    params = (("axis", None), ("keepdims", False))
-    return rw.make("unreduce", (c, b["Z"]), params, node, node["role"])
-
-
-def _negate_unreduce(rw: _Rewriter, nid: int, b: dict) -> int | None:
-    u = b["X"]
-    if not _scalar_unreduce(rw, u):
-        return None
-    c, ref = rw.args(u)
+def _negate_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``-broadcast_to(c, s)`` -> ``broadcast_to(-c, s)``: a constant c folds."""
+    u, c = rw.args(nid)[0], b["X"]
     node = rw.nodes[nid]
     neg = rw.make("negative", (c,), (), rw.nodes[c], node["role"])
-    return rw.make("unreduce", (neg, ref), rw.nodes[u]["params"], node, node["role"])
+    return rw.make("broadcast_to", (neg,), rw.nodes[u]["params"], node, node["role"])
+
+
+def _broadcast_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
+    """``broadcast_to(broadcast_to(c, s), t)`` -> ``broadcast_to(c, t)``."""
+    node = rw.nodes[nid]
+    return rw.make("broadcast_to", (b["X"],), node["params"], node, node["role"])
 
 
 RULES: list[Row] = [
+    # IEEE 754: x*1, x/1, x*-1, x/-1, x**1, --x and x + (-y) == x - y are exact for every
+    # x, NaN, inf and -0.0 included.  x + 0.0 is not (-0.0 + 0.0 is +0.0), nor is 0 * x
+    # (0 * inf is NaN, 0.0 * -1 is -0.0): their guards say where they are.
     Row("x*1", ("multiply", X, ONE), X, _keeps("X")),
     Row("1*x", ("multiply", ONE, X), X, _keeps("X")),
-    Row("x*0", ("multiply", X, ZERO), _zeros, _keeps("X")),
-    Row("0*x", ("multiply", ZERO, X), _zeros, _keeps("X")),
+    Row("x*0", ("multiply", X, ZERO), _zeros, _int_zero("X")),
+    Row("0*x", ("multiply", ZERO, X), _zeros, _int_zero("X")),
     Row("x*-1", ("multiply", X, MINUS_ONE), ("negative", X), _keeps("X")),
     Row("-1*x", ("multiply", MINUS_ONE, X), ("negative", X), _keeps("X")),
     Row("x/1", ("divide", X, ONE), X, _keeps("X")),
     Row("x/-1", ("divide", X, MINUS_ONE), ("negative", X), _keeps("X")),
-    Row("x+0", ("add", X, ZERO), X, _keeps("X")),
-    Row("0+x", ("add", ZERO, X), X, _keeps("X")),
-    Row("x-0", ("subtract", X, ZERO), X, _keeps("X")),
-    Row("0-x", ("subtract", ZERO, X), ("negative", X), _keeps("X")),
+    Row("x+0", ("add", X, ZERO), X, _adds_zero("X", negative_zero=True)),
+    Row("0+x", ("add", ZERO, X), X, _adds_zero("X", negative_zero=True)),
+    Row("x-0", ("subtract", X, ZERO), X, _adds_zero("X", negative_zero=False)),
+    Row("0-x", ("subtract", ZERO, X), ("negative", X), _adds_zero("X", negative_zero=True)),
     Row("--x", ("negative", ("negative", X)), X),
     Row("x+-y", ("add", X, ("negative", Y)), ("subtract", X, Y)),
     Row("-x+y", ("add", ("negative", X), Y), ("subtract", Y, X)),
     Row("x--y", ("subtract", X, ("negative", Y)), ("add", X, Y)),
     Row("x**1", ("power", X, ONE), X, _keeps("X")),
-    Row("exp(log(x))", ("exp", ("log", X)), X, _nonneg_float("X")),
-    Row("sum_to_like(x, same shape)", ("sum_to_like", X, Y), X, _same_shape("X", "Y")),
-    Row("broadcast_like(x, same shape)", ("broadcast_like", X, Y), X, _same_shape("X", "Y")),
-    Row("reshape_like(x, same shape)", ("reshape_like", X, Y), X, _same_shape("X", "Y")),
     Row("astype_like(x, same dtype)", ("astype_like", X, Y), X, _same_dtype("X", "Y")),
     Row("reshape(x, its shape)", ("reshape", X), X, _reshape_noop),
     Row("reshape(reshape(x))", ("reshape", ("reshape", X)), _reshape_twice),
     Row("broadcast_to(x, its shape)", ("broadcast_to", X), X, _static_same_shape),
+    Row("broadcast_to(broadcast_to(x))", ("broadcast_to", ("broadcast_to", X)), _broadcast_twice),
     Row("transpose(transpose(x))", ("transpose", ("transpose", X)), _transpose_twice),
-    Row("ones_like(static shape)", ("ones_like", X), _filled(1)),
-    Row("zeros_like(static shape)", ("zeros_like", X), _filled(0)),
-    Row("ones_like(f(x)) -> ones_like(x)", ("ones_like", X), _fill_like_arg),
-    Row("zeros_like(f(x)) -> zeros_like(x)", ("zeros_like", X), _fill_like_arg),
-    Row("numel(static shape)", ("numel", X), _numel),
-    Row("matmul_grad_a 2-D -> g @ b.T", ("matmul_grad_a", X, Y, _Z), _matmul_grad_2d("a")),
-    Row("matmul_grad_b 2-D -> a.T @ g", ("matmul_grad_b", X, Y, _Z), _matmul_grad_2d("b")),
-    Row("sum_to_like(static shapes) -> sum", ("sum_to_like", X, Y), _sum_to_static),
-    Row("unreduce(c, x) * z -> c * z", ("multiply", X, Y), _absorb_unreduce),
-    Row("unreduce(c, x) / z -> c / z", ("divide", X, Y), _absorb_unreduce),
-    Row("-unreduce(c, x) -> unreduce(-c, x)", ("negative", X), _negate_unreduce),
-    Row("unreduce(unreduce(c, y), z) -> unreduce(c, z)", ("unreduce", X, _Z), _unreduce_twice),
+    Row("broadcast_to(c) * z -> c * z", ("multiply", X, Y), _absorb_broadcast),
+    Row("broadcast_to(c) / z -> c / z", ("divide", X, Y), _absorb_broadcast),
+    Row("-broadcast_to(c)", ("negative", ("broadcast_to", X)), _negate_broadcast),
 ]
 
 
@@ -529,7 +422,7 @@ class _Rewriter:
         sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
         if sa is not None and sb is not None:
             return sa == sb
-        return self.nodes[a]["sclass"] == self.nodes[b]["sclass"]
+        return a == b
 
     def fill(self, nid: int) -> Any:
         """The value every element of a constant node equals, else None."""
@@ -552,30 +445,7 @@ class _Rewriter:
 
     # building
     def constant(self, value: Any) -> int:
-        g = self.graph
-        if isinstance(value, np.ndarray) and not value.flags.writeable:
-            # already a private read-only array: share it instead of copying
-            key = _constant_key(value)
-            if key[1] == "id":
-                g._pinned.append(value)
-            nid = g._new(
-                key,
-                {
-                    "op": "constant",
-                    "args": (),
-                    "params": (),
-                    "role": "constant",
-                    "value": value,
-                    "shape": value.shape,
-                    "dtype": value.dtype,
-                },
-            )
-        else:
-            nid = g.constant(value)
-        node = self.nodes[nid]
-        if "sclass" not in node:
-            node["sclass"] = frozenset() if node["shape"] == () else frozenset([node["shape"]])
-        return nid
+        return self.graph.adopt_constant(value)
 
     def make(
         self, op_name: str, args: tuple[int, ...], params: tuple, like: dict, role: str
@@ -615,33 +485,15 @@ class _Rewriter:
         g = self.graph
         before = g._next
         nid = g.apply(op_name, args, params, shape, dtype)
-        if g._next != before:  # a new node: give it the old node's role and shape class
+        if g._next != before:  # a new node: give it the old node's role
             node = self.nodes[nid]
             node["role"] = role
-            node["sclass"] = self._sclass(OPS.get(op_name), args, shape, nid)
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
                 self.float_image(a)
             self._float[nid] = self._float_from_args(node)
             self._image[nid] = self._image_from_args(nid, node)
         return nid
-
-    def _sclass(self, op: Any, args: tuple[int, ...], shape: Any, nid: int) -> frozenset:
-        """The symbolic shape class (see ``ops.core.shape_class``) of a new node."""
-        nodes = self.nodes
-        if op is not None and op.shape_of is not None:
-            return nodes[args[op.shape_of]]["sclass"]
-        if op is not None and op.elementwise:
-            out: frozenset = frozenset()
-            for a in args:
-                cls = nodes[a]["sclass"]
-                if cls:
-                    out = out | cls if out else cls
-            if len(out) <= SCLASS_MAX_ATOMS:  # else opaque, as in ops.core
-                return out
-        if shape is not None:
-            return frozenset() if shape == () else frozenset([shape])
-        return frozenset([nid])
 
     def _step(self, nid: int) -> int | None:
         node = self.nodes[nid]
@@ -773,15 +625,7 @@ def _optimize_ids(
 
 
 def _copy_input(rw: _Rewriter, node: dict) -> int:
-    nid = rw.graph.input(node["name"], node["shape"], node["dtype"])
-    new = rw.nodes[nid]
-    if "sclass" not in new:
-        new["sclass"] = (
-            frozenset([nid])
-            if node["shape"] is None
-            else (frozenset() if node["shape"] == () else frozenset([node["shape"]]))
-        )
-    return nid
+    return rw.graph.input(node["name"], node["shape"], node["dtype"])
 
 
 def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:

@@ -274,23 +274,20 @@ def test_weak_constant_folding_of_huge_powers_gives_floats():
 
 
 def test_wide_sums_of_distinct_inputs_stay_linear():
-    """16,000 distinct terms took 30 s and 6.7 GB (shape classes grew by one atom per
-    term); SymPy got a 16,000-deep nest of binary Adds.  Both are bounded now."""
-    from graphad.ops.core import SCLASS_MAX_ATOMS
-
+    """16,000 distinct terms took 30 s and 6.7 GB (per-node shape facts grew by one atom
+    per term); SymPy got a 16,000-deep nest of binary Adds.  Both are bounded now: nodes
+    carry no symbolic shape facts, and the gradient adds a bounded number per node."""
     n = 1500
     with ga.Graph() as g:
         e = ga.parse(
             "+".join(f"x{i}" for i in range(n)) + " - " + "*".join(f"y{i}" for i in range(n))
         )
-        assert max(len(node["sclass"]) for node in g._nodes.values() if "sclass" in node) <= (
-            SCLASS_MAX_ATOMS
-        )
+        forward = len(g)
         s = ga.to_sympy(e)
         assert s.func.__name__ == "Add" and len(s.args) == n + 1  # flat, not nested
         gx = ga.grad(e, [f"x{i}" for i in range(0, n, 500)])
+        assert len(g) <= 5 * forward
         f = ga.compile([e, *gx])
-        assert max(len(node["sclass"]) for node in f.graph._nodes.values()) <= SCLASS_MAX_ATOMS
     values = {f"x{i}": 1.0 for i in range(n)} | {f"y{i}": 1.0 for i in range(n)}
     got = f(**values)
     assert float(got[0]) == n - 1 and [float(v) for v in got[1:]] == [1.0, 1.0, 1.0]

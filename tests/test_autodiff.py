@@ -112,13 +112,39 @@ def test_hessian_and_jacobian():
         np.testing.assert_allclose(J.eval(v=vv), want, rtol=1e-13)
 
 
-def test_jacobian_of_unknown_shape_checks_scalar_at_evaluation():
+def test_jacobian_of_unknown_shape_has_the_shape_of_the_values():
+    """Undeclared shapes: the Jacobian is expanded when the graph is specialized to the
+    values, with shape v.shape + x.shape (a scalar for scalars)."""
     with ga.Graph():
         x = ga.symbols("x")
         J = ga.jacobian(x * 2.0, x)
         assert J.eval(x=1.5) == 2.0
-        with pytest.raises(ga.GraphadError, match="assumed a scalar"):
-            J.eval(x=np.ones(3))
+        np.testing.assert_array_equal(J.eval(x=np.ones(3)), 2.0 * np.eye(3))
+        f = ga.compile(J)
+        np.testing.assert_array_equal(f(np.ones((2, 2))), 2.0 * np.eye(4).reshape(2, 2, 2, 2))
+
+
+def test_jacobian_and_hessian_of_undeclared_tensors():
+    """The issue's examples: tanh(W @ x) with x undeclared, and the Hessian of sum(x**3)."""
+    W = np.array([[0.5, -1.0], [2.0, 0.25], [-0.3, 0.7]])
+    xv = np.array([0.4, -0.9])
+    with ga.Graph():
+        x = ga.symbol("x")
+        J = ga.jacobian(ga.tanh(ga.constant(W) @ x), x)
+        H = ga.hessian(ga.sum(x**3), x)
+        got_j, got_h = J.eval(x=xv), H.eval(x=xv)
+    want_j = (1 - np.tanh(W @ xv) ** 2)[:, None] * W  # d tanh(Wx)_i / d x_j by hand
+    np.testing.assert_allclose(got_j, want_j, rtol=1e-14)
+    assert got_j.shape == (3, 2)
+    np.testing.assert_array_equal(got_h, np.diag(6.0 * xv))
+
+
+def test_differentiating_an_unexpanded_jacobian_is_a_clear_error():
+    with ga.Graph():
+        x = ga.symbol("x")
+        J = ga.jacobian(ga.sin(x), x)
+        with pytest.raises(ga.GraphadError, match="declare the shapes"):
+            ga.grad(J, x)
 
 
 def test_jvp_forward_mode():

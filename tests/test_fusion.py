@@ -85,12 +85,18 @@ def test_small_static_arrays_stay_plain_numpy():
     assert "_ga_fused(" not in fused.source
 
 
-def test_unknown_shapes_decide_per_call():
-    fused, plain = _compile(EXPRESSIONS["polynomial"], "float64", None, None, static=False)
-    assert "_ga_fused(" in fused.source
-    for n in (5, N):  # below and above MIN_SIZE
-        xv, yv = _values("float64", (n,), (n,), seed=n)
-        _assert_same(fused(xv, yv), plain(xv, yv), "float64")
+def test_undeclared_inputs_fuse_once_specialized(monkeypatch):
+    """Symbols without shapes or dtypes: each call's specialization knows both, so large
+    arrays fuse and small ones stay plain NumPy, as with declared shapes."""
+    fused, plain = _compile(EXPRESSIONS["polynomial"], None, None, None, static=False)
+    small, large = _values("float64", (5,), (5,), seed=5), _values("float64", (N,), (N,), 1)
+    assert "_ga_fused(" in fused.source_for(*large)
+    assert "_ga_fused(" not in fused.source_for(*small)
+    monkeypatch.setattr(fusion, "ENABLED", False)  # plain specializes with fusion off
+    for xv, yv in (small, large):
+        want = plain(xv, yv)
+        assert "_ga_fused(" not in plain.source
+        _assert_same(fused(xv, yv), want, "float64")
 
 
 def test_without_numexpr_the_numpy_form_is_bitwise_the_plain_path(monkeypatch):
@@ -218,13 +224,19 @@ def test_buffers_seen_through_a_view_or_returned_are_never_overwritten():
     assert got[1] is not got[2]
 
 
-def test_an_operand_of_unknown_dtype_is_never_written_into_or_fused():
-    """np.dtype("float64") == None is True in NumPy: unknown dtypes must not pass as float64."""
+def test_an_operand_of_undeclared_dtype_is_typed_by_its_specialization():
+    """np.dtype("float64") == None is True in NumPy: an unknown dtype must never pass as
+    float64.  The specialization to an int64 array knows it is int64: the integer input is
+    never written into, and the result is NumPy's (float64)."""
     xv = np.linspace(0, 1, N)
     yv = np.arange(N, dtype=np.int64)  # its dtype is known only at run time
     with ga.Graph():
         x = ga.symbol("x", shape=(N,), dtype="float64")
         y = ga.symbol("y", shape=(N,))
         f = ga.compile((x * 2.0 + y) * 3.0, inputs=[x, y])
-    assert "_ga_fused(" not in f.source and "out=" not in f.source
-    np.testing.assert_allclose(f(xv, yv), (xv * 2.0 + yv) * 3.0)
+    y_before = yv.copy()
+    got = f(xv, yv)
+    assert "x1: int64" in f.source
+    np.testing.assert_array_equal(yv, y_before)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, (xv * 2.0 + yv) * 3.0, rtol=1e-15)

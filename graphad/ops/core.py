@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import GraphadError, ShapeError
 from ..graph import Graph, get_default_graph
 
-__all__ = ["Op", "OPS", "register", "apply", "as_expr", "graph_of", "const_value"]
+__all__ = ["Op", "OPS", "register", "apply", "infer", "as_expr", "graph_of", "const_value"]
 
 Shape = tuple[int, ...] | None
 Expr: Any = None  # graphad.expr.Expr, bound by that module (it imports this one)
@@ -74,9 +74,13 @@ class Op:
         True for ops that only gradients emit (``sum_to_like``, ``matmul_grad_a``
         ...): not in the ``ga`` namespace, not in the parser, tested through the
         gradients of public ops.
-    shape_of : int, optional
-        Index of the argument whose shape the result always has (``ones_like``,
-        ``sum_to_like`` ...), so that shape facts survive unknown shapes.
+    lower : callable, optional
+        For shape helpers (``sum_to_like``, ``ones_like``, ``matmul_grad_a`` ...):
+        ``lower(*arg_exprs, **params) -> Expr or None``, the same value built from
+        plain ops once every argument's shape is static (``None``: keep the op,
+        e.g. while a dtype it needs is unknown).  :func:`apply` calls it, so a
+        graph built from declared shapes, or specialized to the shapes it runs
+        with, holds no helper that has a plain form.
     """
 
     name: str
@@ -99,8 +103,8 @@ class Op:
     elementwise: bool = False
     test_params: Sequence[dict] = field(default_factory=lambda: ({},))
     custom: bool = False
-    shape_of: int | None = None
     internal: bool = False
+    lower: Callable[..., Any] | None = None
     doc: str = ""
 
     @property
@@ -235,6 +239,19 @@ def apply(op_name: str, *args: Any, **params: Any):
         if folded is not None:
             return Expr(graph, graph.constant(folded))
     shapes = [n["shape"] for n in arg_nodes]
+    if op.lower is not None and None not in shapes:
+        lowered = op.lower(*(Expr(graph, i) for i in ids), **params)
+        if lowered is not None:
+            return lowered
+    shape, dtype = infer(op, arg_nodes, params)
+    params_t = tuple(sorted(params.items())) if params else ()
+    return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
+
+
+def infer(op: Op, arg_nodes: Sequence[dict], params: dict) -> tuple[Shape, Any]:
+    """The static shape (``None`` where an argument's is unknown) and dtype of
+    ``op(*args, **params)``; a ``ShapeError`` naming the op where shapes do not fit."""
+    shapes = [n["shape"] for n in arg_nodes]
     shape: Shape = None
     if op.shape is not None and None not in shapes:
         try:
@@ -243,7 +260,7 @@ def apply(op_name: str, *args: Any, **params: Any):
             raise
         except (ValueError, IndexError, TypeError) as exc:
             raise ShapeError(
-                f"{op_name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}"
+                f"{op.name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}"
             ) from None
     if callable(op.dtype):
         dtype = op.dtype(*[n["dtype"] for n in arg_nodes], **params)
@@ -255,48 +272,7 @@ def apply(op_name: str, *args: Any, **params: Any):
                 for n in arg_nodes
             ),
         )
-    params_t = tuple(sorted(params.items())) if params else ()
-    nid = graph.apply(op_name, ids, params_t, shape, dtype)
-    node = nodes[nid]
-    if "sclass" not in node:
-        node["sclass"] = _shape_class(op, graph, ids, shape, nid)
-    return Expr(graph, nid)
-
-
-def shape_class(graph: Graph, nid: int) -> frozenset:
-    """A symbolic stand-in for a node's shape, known even when the shape is not.
-
-    It is the set of broadcast "atoms" whose broadcast is the shape: static
-    shapes, and nodes of unknown shape.  Broadcasting is associative,
-    commutative and idempotent, so an elementwise op's class is the union of
-    its arguments' classes, and two nodes with equal classes have equal shapes.
-    """
-    node = graph.node(nid)
-    cls = node.get("sclass")
-    if cls is None:
-        shape = node["shape"]
-        cls = frozenset() if shape == () else frozenset([shape if shape is not None else nid])
-        node["sclass"] = cls
-    return cls
-
-
-# A union of more atoms than this becomes an opaque class (the node's own): a sum of
-# 16,000 distinct inputs of unknown shape otherwise took 30 s and 6.7 GB to build.
-SCLASS_MAX_ATOMS = 32
-
-
-def _shape_class(op: Op, graph: Graph, ids: tuple[int, ...], shape: Shape, nid: int):
-    if op.shape_of is not None:
-        return shape_class(graph, ids[op.shape_of])
-    if op.elementwise:
-        out: frozenset = frozenset()
-        for i in ids:
-            out |= shape_class(graph, i)
-        if len(out) <= SCLASS_MAX_ATOMS:
-            return out
-    if shape is not None:
-        return frozenset() if shape == () else frozenset([shape])
-    return frozenset([nid])
+    return shape, dtype
 
 
 def _fold_weak(op: Op, values: list) -> bool | int | float | None:

@@ -148,7 +148,6 @@ register(
         ),
         helper=SCATTER_SRC,
         label="scatter",
-        shape_of=1,
     )
 )
 

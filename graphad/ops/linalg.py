@@ -3,7 +3,8 @@ broadcast_to, concatenate, stack.
 
 The matmul VJPs are ops of their own (``matmul_grad_a``, ``matmul_grad_b``)
 because which formula applies depends on whether an operand is 1-D, which is
-unknown until evaluation when shapes are not static.  Each is linear in its
+unknown until evaluation when shapes are not static; once they are, each lowers
+to ``g @ b.T`` / ``a.T @ g`` (summed over broadcast batch axes).  Each is linear in its
 operands, so their own VJPs are again matmuls: second derivatives work.
 """
 
@@ -85,6 +86,42 @@ def _matmul_shape(a, b):
     return tuple(out)
 
 
+def _swap_last(x):
+    nd = len(x.shape)
+    return transpose(x) if nd == 2 else transpose(x, (*range(nd - 2), nd - 1, nd - 2))
+
+
+def _as_matrices(g, a, b):
+    """Operands and cotangent with 1-D operands made 2-D, as matmul treats them."""
+    a2 = reshape(a, (1, a.shape[0])) if len(a.shape) == 1 else a
+    b2 = reshape(b, (b.shape[0], 1)) if len(b.shape) == 1 else b
+    gs = g.shape
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        g2 = reshape(g, (1, 1))
+    elif len(a.shape) == 1:
+        g2 = reshape(g, (*gs[:-1], 1, gs[-1]))
+    elif len(b.shape) == 1:
+        g2 = reshape(g, (*gs, 1))
+    else:
+        g2 = g
+    return g2, a2, b2
+
+
+def _lower_matmul_grad(which):
+    """``g @ b^T`` (or ``a^T @ g``) summed to the operand's shape, once shapes are static."""
+
+    def lower(g, a, b):
+        g2, a2, b2 = _as_matrices(g, a, b)
+        if which == "a":
+            r, target, x = matmul(g2, _swap_last(b2)), a2, a
+        else:
+            r, target, x = matmul(_swap_last(a2), g2), b2, b
+        r = sum_to(r, target)
+        return r if r.shape == x.shape else reshape(r, x.shape)
+
+    return lower
+
+
 def _matmul_vjp(g, ans, a, b):
     return [apply("matmul_grad_a", g, a, b), apply("matmul_grad_b", g, a, b)]
 
@@ -137,7 +174,7 @@ register(
         emit="_ga_matmul_grad_a({0}, {1}, {2})",
         helper=MATMUL_GRAD_SRC,
         label="matmul_grad_a",
-        shape_of=1,
+        lower=_lower_matmul_grad("a"),
     )
 )
 register(
@@ -156,7 +193,7 @@ register(
         emit="_ga_matmul_grad_b({0}, {1}, {2})",
         helper=MATMUL_GRAD_SRC,
         label="matmul_grad_b",
-        shape_of=2,
+        lower=_lower_matmul_grad("b"),
     )
 )
 

@@ -2,13 +2,25 @@
 
 Broadcasting is undone in exactly one place, :func:`sum_to`; a rule never sums
 over broadcast axes itself.
+
+The shape helpers (``sum_to_like``, ``unreduce``, ``broadcast_like``,
+``reshape_like``, ``astype_like``, ``ones_like``, ``zeros_like``, ``numel``)
+stand for "the shape (or dtype) of that other node", which a graph over inputs
+of unknown shape cannot say yet.  Each declares a ``lower`` facet: once the
+shapes are static (declared, or fixed by specializing the graph to the values
+it runs with) the helper becomes plain ops (``sum``, ``reshape``,
+``broadcast_to``, a constant) or vanishes.  Their generic implementations run
+only where a shape is still unknown when evaluated (the reference interpreter
+on an unspecialized graph, a custom op without a shape rule).  Printers show
+them as what they mean per element: ``sum_to_like(g, x)`` reads ``g``,
+``ones_like(f)`` reads ``1``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .core import Op, apply, as_expr, const_value, register, shape_class
+from .core import Op, apply, as_expr, const_value, register
 
 __all__ = [
     "sum_to",
@@ -19,7 +31,6 @@ __all__ = [
     "astype_like",
     "reshape_like",
     "numel",
-    "assert_scalar",
     "derived_vjp",
     "derived_jvp",
 ]
@@ -90,15 +101,91 @@ def _ga_numel(x, axis):
     axes = axis if isinstance(axis, tuple) else (axis,)
     return float(np.prod([shape[a] for a in axes]))
 """
-ASSERT_SCALAR_SRC = """
-def _ga_assert_scalar(v):
-    if int(np.prod(np.shape(v))) != 1:  # np.size would compute a Dask array
-        raise ValueError(
-            "jacobian/hessian of an expression whose shape was unknown when the graph was "
-            "built assumed a scalar, but got shape %s; declare shapes with "
-            "ga.symbol(name, shape=...)" % (np.shape(v),))
-    return v
-"""
+
+# Fills of at most this many elements become constants when lowered; larger ones a
+# broadcast scalar (a read-only view costing no memory).
+_FILL_CONSTANT_MAX = 16
+
+
+def _static(*exprs) -> bool:
+    return all(e.shape is not None for e in exprs)
+
+
+def _known_dtype(*exprs) -> bool:
+    return all(e.dtype is not None for e in exprs)
+
+
+def _lower_sum_to(g, ref):
+    """Sum ``g`` over the axes broadcasting added to ``ref``'s shape."""
+    gs, rs = g.shape, ref.shape
+    if gs == rs:
+        return g
+    lead = len(gs) - len(rs)
+    if lead < 0 or any(r not in (1, n) for r, n in zip(rs, gs[lead:], strict=True)):
+        # a cotangent narrower than its target: broadcasting it is the adjoint's meaning
+        return apply("broadcast_to", g, shape=rs)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, r in enumerate(rs) if r == 1 and gs[lead + i] != 1
+    )
+    out = apply("sum", g, axis=axes, keepdims=False) if axes else g
+    return out if out.shape == rs else apply("reshape", out, shape=rs)
+
+
+def _lower_unreduce(g, x, axis, keepdims):
+    """A reduction's cotangent spread back over the reduced axes of ``x``."""
+    if type(const_value(g)) is float:
+        if x.dtype is None:
+            return None  # the weak seed takes x's float dtype: wait until it is known
+        if x.dtype.kind == "f":
+            g = as_expr(np.asarray(const_value(g), dtype=x.dtype), g.graph)
+    if axis is not None and not keepdims:
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        nd = len(x.shape)
+        kept = sorted(a % nd for a in axes)
+        shape = list(g.shape)
+        for a in kept:
+            shape.insert(a, 1)
+        g = apply("reshape", g, shape=tuple(shape))
+    if g.shape == x.shape:
+        return g
+    return apply("broadcast_to", g, shape=x.shape)
+
+
+def _lower_like(op_name):
+    def lower(a, ref):
+        if a.shape == ref.shape:
+            return a
+        return apply(op_name, a, shape=ref.shape)
+
+    return lower
+
+
+def _lower_astype(a, ref):
+    if not _known_dtype(a, ref):
+        return None
+    want = ref.dtype
+    return a if a.dtype == want else None
+
+
+def _lower_fill(fill):
+    def lower(x):
+        if x.dtype is None:
+            return None
+        dt = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+        shape = x.shape
+        if int(np.prod(shape)) <= _FILL_CONSTANT_MAX:
+            return as_expr(np.full(shape, fill, dtype=dt), x.graph)
+        return apply("broadcast_to", as_expr(np.asarray(fill, dtype=dt), x.graph), shape=shape)
+
+    return lower
+
+
+def _lower_numel(x, axis):
+    shape = x.shape
+    if axis is None:
+        return as_expr(float(np.prod(shape)), x.graph)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return as_expr(float(np.prod([shape[a] for a in axes])), x.graph)
 
 
 def _linear_jvp(name):
@@ -141,8 +228,8 @@ _reg(
     jvp=_linear_jvp("sum_to_like"),
     shape=lambda a, ref: ref,
     label="sum_to",
-    shape_of=1,
     sympy=lambda sp, a, ref: a,
+    lower=_lower_sum_to,
 )
 _reg(
     "unreduce",
@@ -154,8 +241,8 @@ _reg(
     shape=lambda a, ref, **p: ref,
     param_names=("axis", "keepdims"),
     label="unreduce",
-    shape_of=1,
     sympy=lambda sp, a, ref, **p: a,
+    lower=_lower_unreduce,
 )
 register(
     Op(
@@ -171,8 +258,8 @@ register(
         duck_emit="np.broadcast_to(_ga_kind({0}, {1}), np.shape({1}))",
         helper=KIND_SRC,
         label="broadcast",
-        shape_of=1,
         sympy=lambda sp, a, ref: a,
+        lower=_lower_like("broadcast_to"),
     )
 )
 register(
@@ -189,7 +276,8 @@ register(
         # Dask reshapes only by merging or splitting axes: through 1-D is both
         duck_emit="np.reshape(np.reshape({0}, (-1,)), np.shape({1}))",
         label="reshape",
-        shape_of=1,
+        sympy=lambda sp, a, ref: a,
+        lower=_lower_like("reshape"),
     )
 )
 _reg(
@@ -203,7 +291,7 @@ _reg(
     dtype=lambda a, ref: ref,
     label="cast",
     sympy=lambda sp, a, ref: a,
-    shape_of=0,
+    lower=_lower_astype,
 )
 for _fill, _src, _value in (("zeros", ZEROS_SRC, 0), ("ones", ONES_SRC, 1)):
     _reg(
@@ -217,7 +305,7 @@ for _fill, _src, _value in (("zeros", ZEROS_SRC, 0), ("ones", ONES_SRC, 1)):
         differentiable=False,
         sympy=lambda sp, x, _v=_value: sp.Integer(_v),
         label=_fill,
-        shape_of=0,
+        lower=_lower_fill(_value),
     )
 _reg(
     "numel",
@@ -230,18 +318,7 @@ _reg(
     differentiable=False,
     param_names=("axis",),
     label="count",
-)
-_reg(
-    "assert_scalar",
-    ASSERT_SCALAR_SRC,
-    "_ga_assert_scalar",
-    1,
-    lambda g, ans, v: [g],
-    jvp=lambda t, ans, v: t[0],
-    shape=lambda v: v,
-    label="scalar?",
-    sympy=lambda sp, v: v,
-    shape_of=0,
+    lower=_lower_numel,
 )
 
 
@@ -249,17 +326,18 @@ _reg(
 
 
 def _same_shape(a, b) -> bool:
-    """True when a and b certainly have the same shape (static or symbolic)."""
-    s_a, s_b = a.graph.node(a.id)["shape"], b.graph.node(b.id)["shape"]
-    if s_a is not None and s_b is not None:
-        return s_a == s_b
-    return shape_class(a.graph, a.id) == shape_class(b.graph, b.id)
+    """True when a and b certainly have the same shape: the same node, or equal static shapes."""
+    if a.id == b.id:
+        return True
+    s_a = a.graph._nodes[a.id]["shape"]
+    return s_a is not None and s_a == b.graph._nodes[b.id]["shape"]
 
 
 def sum_to(g, like):
     """``g`` summed over the axes broadcasting added, down to the shape of ``like``.
 
-    The one place where broadcasting is undone.  Free when shapes are static and equal.
+    The one place where broadcasting is undone.  Free when shapes are static and equal;
+    otherwise a ``sum_to_like`` node that lowers to ``sum`` once shapes are known.
     """
     if g is None:
         return None
@@ -286,12 +364,6 @@ def astype_like(a, like):
 
 def unreduce(g, like, axis, keepdims):
     """The VJP of a reduction: ``g`` expanded back over the reduced axes of ``like``."""
-    c = const_value(g)
-    dt = like.graph.node(like.id)["dtype"]
-    if type(c) is float and dt is not None and dt.kind == "f":
-        # a weak seed takes like's float dtype at run time; say so statically too, so that
-        # dtype-guarded rewrites downstream (and the reported dtype) are not lost
-        g = as_expr(np.asarray(c, dtype=dt), g.graph)
     return apply("unreduce", g, like, axis=axis, keepdims=keepdims)
 
 
@@ -305,10 +377,6 @@ def ones_like(x):
 
 def numel(x, axis=None):
     return apply("numel", x, axis=axis)
-
-
-def assert_scalar(v):
-    return apply("assert_scalar", v)
 
 
 # -- rules derived from elementwise partials ------------------------------------------------
@@ -326,6 +394,11 @@ def _scale(g, p):
             return negative(g)
         if c == 0:
             return None
+    seed = const_value(g)
+    if type(seed) is float and seed == 1.0 and not isinstance(p, int | float):
+        dt = p.graph._nodes[p.id]["dtype"]
+        if dt is not None and dt.kind == "f":
+            return p  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
     return multiply(g, p)
 
 
@@ -336,10 +409,15 @@ def _force(p):
 
 def derived_vjp(op: Op, g, ans, args, needed):
     parts = op.partials(ans, *args)
+    unary = len(args) == 1  # the result has its argument's shape: nothing to undo
     out = []
     for p, a, need in zip(parts, args, needed, strict=True):
         p = _force(p) if need else None
-        out.append(None if p is None else sum_to(_scale(g, p), a))
+        if p is None:
+            out.append(None)
+            continue
+        term = _scale(g, p)
+        out.append(term if unary else sum_to(term, a))
     return out
 
 

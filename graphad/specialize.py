@@ -1,0 +1,153 @@
+"""Specialization: a graph fixed to the concrete types of the values it runs with.
+
+Graphs over symbols without declared shapes stay shape-polymorphic while they
+are built, printed and drawn: a gradient holds ``sum_to_like(g, x)`` where
+broadcasting may have happened, ``ones_like(f)`` as the seed of a non-scalar
+output, ``jacobian(v, x)`` where the number of rows is not known yet.
+Evaluation and compilation do what ``jax.jit`` does per input signature: they
+replay the graph into a fresh copy whose inputs are declared with the shapes
+and dtypes of the actual values.  Each op is rebuilt through the op table's
+:func:`~graphad.ops.core.apply`, so shape and dtype inference runs on concrete
+types (a mismatch is a :class:`~graphad.errors.ShapeError` naming the op), and
+every shape helper lowers to plain ops or vanishes (its ``lower`` facet).  The
+copy then holds exactly what a graph built from declared shapes would, and the
+rewrite rows, fusion, batching and code generation see static shapes and
+dtypes everywhere.
+
+The copy is made once per (outputs, input types) and cached on the graph
+(bounded, least recently used first out); nodes of a graph never change once
+built, so a cached copy stays valid while the graph grows.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import MissingInputError
+from .graph import Graph, ancestors, gc_paused
+
+__all__ = ["Specialized", "specialize", "specialized", "value_type", "CACHE_SIZE"]
+
+# Specializations kept per graph (and per compiled Function).
+CACHE_SIZE = 32
+
+InputType = tuple[tuple[int, ...], np.dtype]
+
+
+@dataclass(frozen=True)
+class Specialized:
+    """A specialized copy: ``graph``, and the ids of the outputs and inputs in it."""
+
+    graph: Graph
+    outputs: tuple[int, ...]
+    inputs: tuple[int, ...]
+    mapping: dict[int, int]
+
+
+def value_type(value: Any) -> InputType:
+    """The (shape, dtype) a value gives an input (NumPy's rules: a Python float is float64)."""
+    if type(value) is float:
+        return (), _F64
+    if isinstance(value, np.ndarray | np.generic):
+        return value.shape, value.dtype
+    arr = np.asarray(value)
+    return arr.shape, arr.dtype
+
+
+_F64 = np.dtype(np.float64)
+
+
+def specialize(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[InputType],
+    *,
+    marks: bool = True,
+) -> Specialized:
+    """Replay what ``outputs`` need into a new graph whose ``inputs`` have ``types``.
+
+    Inputs with a declared shape or dtype keep it (a value of another type is
+    checked and cast before it reaches the specialized code).  Roles, and with
+    ``marks`` the adjoint marks, are carried over, so a specialized gradient still
+    draws as one.
+    """
+    from .ops import OPS
+    from .ops.core import Expr, apply, infer
+    from .rewrite import _carry_adjoints
+
+    nodes = graph._nodes
+    new = Graph()
+    new_nodes = new._nodes
+    mapping: dict[int, int] = {}
+    with gc_paused():
+        for nid, (shape, dtype) in zip(inputs, types, strict=True):
+            node = nodes[nid]
+            mapping[nid] = new.input(
+                node["name"],
+                node["shape"] if node["shape"] is not None else shape,
+                node["dtype"] if node["dtype"] is not None else dtype,
+            )
+        roles = new._role_stack
+        for n in sorted(ancestors(graph, outputs)):
+            if n in mapping:
+                continue
+            node = nodes[n]
+            op_name = node["op"]
+            if op_name == "input":
+                raise MissingInputError(f"no value given for input {node['name']!r}")
+            if op_name == "constant":
+                mapping[n] = new.adopt_constant(node["value"])
+                continue
+            op = OPS[op_name]
+            ids = tuple(mapping[a] for a in node["args"])
+            params = node["params"]
+            roles.append(node["role"])
+            try:
+                if op.lower is None and op.nargs is not None:
+                    # the common case, without apply's generality: infer, then hash-cons
+                    shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params))
+                    mapping[n] = new.apply(op_name, ids, params, shape, dtype)
+                    continue
+                args = [Expr(new, i) for i in ids]
+                if op.nargs is None:
+                    args = [args]
+                mapping[n] = apply(op_name, *args, **dict(params)).id
+            finally:
+                roles.pop()
+        if marks:
+            _carry_adjoints(graph, new, mapping)
+    return Specialized(
+        new,
+        tuple(mapping[o] for o in outputs),
+        tuple(mapping[i] for i in inputs),
+        mapping,
+    )
+
+
+def specialized(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[InputType],
+) -> Specialized:
+    """:func:`specialize` without adjoint marks (for evaluation), cached on ``graph``
+    per (outputs, inputs, types)."""
+    key = (tuple(outputs), tuple(inputs), tuple(types))
+    with graph._lock:
+        cache = graph.__dict__.setdefault("_specialized", OrderedDict())
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+    spec = specialize(graph, outputs, inputs, types, marks=False)
+    with graph._lock:
+        cache[key] = spec
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return spec
