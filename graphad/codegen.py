@@ -135,6 +135,7 @@ class Program:
         self.impls: dict[str, Any] = {}
         self.impl_notes: dict[str, str] = {}
         self.body: list[str] = []
+        self.batched = False  # one vectorized line per (level, op): see graphad.batching
 
     def module(self, inline_max: int = INLINE_MAX, *, npz: bool = False) -> str:
         """The module text; constants over ``inline_max`` elements are bound by name
@@ -194,6 +195,7 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     batched = batching.plan(graph, order, outputs, inputs)
     if batched is not None:  # a wide scalar graph: one vectorized line per (level, op)
         body, prog.constants = batched
+        prog.batched = True
         params_src = ", ".join(f"x{k}" for k in range(len(inputs)))
         prog.body = [
             f"def {FUNCTION_NAME}({params_src}):",
@@ -345,11 +347,22 @@ def _quiet_for(current: Any) -> Any:
     return q
 
 
-def _caller_source(graph: Graph, inputs: Sequence[int], single: bool) -> str:
+def _caller_source(
+    graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool = False
+) -> str:
+    """The caller's source; ``floats_ok``: the body stores float64 scalar inputs into a
+    float64 buffer (batched code), so a Python float needs no conversion first."""
     nodes = graph._nodes
     params = ", ".join(f"x{k}" for k in range(len(inputs)))
     lines = [f"def _ga_call({params}):"]
     for k, nid in enumerate(inputs):
+        if floats_ok and nodes[nid]["dtype"] == np.float64 and nodes[nid]["shape"] == ():
+            lines += [
+                f"    if type(x{k}) is not float and not (",
+                f"            type(x{k}) is _nd and x{k}.dtype == _dt{k} and x{k}.shape == ()):",
+                f"        x{k} = _prep{k}(x{k})",
+            ]
+            continue
         conds = [f"type(x{k}) is _nd"]
         if nodes[nid]["dtype"] is not None:
             conds.append(f"x{k}.dtype == _dt{k}")
@@ -409,7 +422,12 @@ def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
 
 
 def _make_caller(
-    graph: Graph, inputs: Sequence[int], single: bool, body: Any, names: Sequence[str]
+    graph: Graph,
+    inputs: Sequence[int],
+    single: bool,
+    body: Any,
+    names: Sequence[str],
+    floats_ok: bool = False,
 ) -> Any:
     from functools import partial
 
@@ -427,7 +445,7 @@ def _make_caller(
         ns[f"_prep{k}"] = partial(_prepare_any, graph, nid)
         ns[f"_dt{k}"] = graph._nodes[nid]["dtype"]
         ns[f"_sh{k}"] = graph._nodes[nid]["shape"]
-    src = _caller_source(graph, inputs, single)
+    src = _caller_source(graph, inputs, single, floats_ok)
     filename = f"<graphad-call-{next(_counter)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     exec(builtins.compile(src, filename, "exec"), ns)  # generated names only
@@ -465,7 +483,9 @@ class _Compiled:
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
         exec(code, ns)  # our generated text: every name in it is generated
         self.fn = ns[FUNCTION_NAME]
-        self.call, call_file = _make_caller(graph, inputs, single, ns[BODY_NAME], names)
+        self.call, call_file = _make_caller(
+            graph, inputs, single, ns[BODY_NAME], names, floats_ok=self.program.batched
+        )
         weakref.finalize(self, linecache.cache.pop, call_file, None)
 
 
@@ -595,7 +615,16 @@ class Function:
         tkey = tuple(map(type, args))
         compiled = self._by_types.get(tkey)
         if compiled is None:
-            key = self._key(args)
+            key = []
+            for v, fixed in zip(args, self._fixed, strict=True):  # the common kinds inline
+                if fixed is not None:
+                    key.append((*fixed, False))
+                elif type(v) is np.ndarray:
+                    key.append((v.shape, v.dtype, False))
+                else:
+                    key = None
+                    break
+            key = self._key(args) if key is None else tuple(key)
             compiled = self._cache.get(key)
             if compiled is None:
                 compiled = self._specialization(key)

@@ -157,26 +157,30 @@ class Graph:
             return nid
 
     def input(self, name: str, shape: tuple[int, ...] | None = None, dtype: Any = None) -> int:
-        """The input node called ``name`` (created on first use)."""
+        """The input node called ``name`` (created on first use).
+
+        A declaration is a constraint on the input, fixed when it is made: asking
+        again with no shape or dtype, or with the same ones, returns the same node;
+        a different shape or dtype (including one where the first said none) is an
+        error that changes nothing, since expressions already built rely on it.
+        """
         with self._lock:
             nid = self._inputs.get(name)
             dt = None if dtype is None else np.dtype(dtype)
             shp = None if shape is None else tuple(int(s) for s in shape)
             if nid is not None:
-                node = self.nx.nodes[nid]
-                if shp is not None and node["shape"] not in (None, shp):
-                    raise GraphadError(
-                        f"input {name!r} was already declared with shape {node['shape']}, "
-                        f"not {shp}; use a new name or a separate ga.Graph()"
-                    )
-                if dt is not None and node["dtype"] not in (None, dt):
-                    raise GraphadError(
-                        f"input {name!r} was already declared with dtype {node['dtype']}, not {dt}"
-                    )
-                if shp is not None:
-                    node["shape"] = shp
-                if dt is not None:
-                    node["dtype"] = dt
+                node = self._nodes[nid]
+                for what, want, have in (
+                    ("shape", shp, node["shape"]),
+                    ("dtype", dt, node["dtype"]),
+                ):
+                    if want is not None and have != want:
+                        said = "no " + what if have is None else f"{what} {have}"
+                        raise GraphadError(
+                            f"input {name!r} was already declared with {said}, not {want}; "
+                            f"declare it once (the first ga.symbol), or use a new name or a "
+                            f"separate ga.Graph()"
+                        )
                 return nid
             nid = self._new(
                 None,

@@ -212,3 +212,21 @@ def test_weak_python_scalars_fold_without_overflow():
         e = ga.parse("9**9**9")  # folds to inf instead of building a huge integer
         assert e.op == "constant" and e.eval() == np.inf
         assert ga.parse("2**-1").eval() == 0.5
+
+
+def test_redeclaring_an_input_is_an_error_that_changes_nothing():
+    """A declared shape or dtype is a constraint fixed at the first ga.symbol: declaring the
+    input again differently raises, and what was built with it still evaluates."""
+    with ga.Graph() as g:
+        x = ga.symbol("x")
+        e = ga.sin(x)
+        with pytest.raises(ga.GraphadError, match="already declared with no shape"):
+            ga.symbol("x", shape=(2,))
+        with pytest.raises(ga.GraphadError, match="already declared with no dtype"):
+            ga.symbol("x", dtype="float32")
+        assert g.node(x.id)["shape"] is None and g.node(x.id)["dtype"] is None
+        assert float(e.eval(x=1.0)) == np.sin(1.0)
+        y = ga.symbol("y", shape=(3,), dtype="float64")
+        assert ga.symbol("y", shape=(3,)) is y and ga.symbols("y") is y  # same, or unsaid
+        with pytest.raises(ga.GraphadError, match=r"shape \(3,\), not \(4,\)"):
+            ga.symbol("y", shape=(4,))

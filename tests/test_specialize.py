@@ -1,0 +1,221 @@
+"""Specialization to the types a graph runs with: the default path (symbols without
+declared shapes) computes, compiles and prints like the declared path.
+
+References: NumPy on the same values, SymPy's derivatives, hand-written formulas, and the
+graph built from declared shapes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy
+
+import graphad as ga
+from graphad.specialize import CACHE_SIZE, specialize
+
+
+def _plain(e):
+    """to_sympy with graphad's symbols (which carry assumptions) renamed to plain ones."""
+    s = ga.to_sympy(e).doit()
+    return s.subs({v: sympy.Symbol(v.name) for v in s.free_symbols})
+
+
+def _ops(fn):
+    return [fn.graph.op(n) for n in fn.graph.nodes()]
+
+
+class TestPrinting:
+    def test_gradient_reads_as_a_person_writes_it(self):
+        with ga.Graph():
+            x, _ = ga.symbols("x y")
+            g = ga.grad(ga.parse("x**2 + sin(x*y)"), "x")
+            assert str(g) == "2 * x + cos(x * y) * y"
+            assert str(ga.grad(x**2 + x - 1, x)) == "2 * x + 1"
+
+    def test_hessian_entries_are_short_formulas_equal_to_sympy(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            h = ga.hessian(ga.parse("x**2 + sin(x*y)"), [x, y])
+            sx, sy = sympy.symbols("x y")
+            f = sx**2 + sympy.sin(sx * sy)
+            for i, a in enumerate((sx, sy)):
+                for j, b in enumerate((sx, sy)):
+                    text = str(h[i][j])
+                    assert len(text) < 40 and "_like" not in text and "jacobian" not in text
+                    assert sympy.simplify(_plain(h[i][j]) - sympy.diff(f, a, b)) == 0
+                    want = float(sympy.diff(f, a, b).subs({sx: 3.0, sy: 2.0}))
+                    assert float(h[i][j].eval(x=3.0, y=2.0)) == pytest.approx(want, rel=1e-14)
+
+    def test_latex_and_sympy_show_no_plumbing(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            g = ga.grad(x * ga.exp(y) / (1 + x**2), y)
+            latex = g._repr_latex_()
+            assert "like" not in latex and "sum" not in latex
+            sx, sy = sympy.symbols("x y")
+            want = sympy.diff(sx * sympy.exp(sy) / (1 + sx**2), sy)
+            assert sympy.simplify(_plain(g) - want) == 0
+
+    def test_command_line_prints_the_short_form(self):
+        out = subprocess.run(
+            [sys.executable, "-m", "graphad", "grad", "x**2 + sin(x*y)", "--wrt", "x"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "2 * x + cos(x * y) * y" in out
+
+
+class TestJacobians:
+    def test_undeclared_matrix_vector_jacobian(self):
+        W = np.array([[1.0, -2.0], [0.5, 0.25], [3.0, 1.0]])
+        xv = np.array([0.3, -0.2])
+        with ga.Graph():
+            x = ga.symbol("x")
+            J = ga.jacobian(ga.tanh(ga.constant(W) @ x), x)
+            f = ga.compile(J)
+            got, compiled = J.eval(x=xv), f(xv)
+        want = (1.0 - np.tanh(W @ xv) ** 2)[:, None] * W
+        assert got.shape == compiled.shape == (3, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+        assert got.tobytes() == compiled.tobytes()
+
+    def test_hessian_of_a_vector_input_is_the_full_matrix(self):
+        xv = np.array([0.5, -1.0, 2.0])
+        with ga.Graph():
+            x = ga.symbol("x")
+            H = ga.hessian(ga.sum(x**3) + ga.sum(x) ** 2, x)
+            got = H.eval(x=xv)
+        assert np.array_equal(got, np.diag(6.0 * xv) + 2.0 * np.ones((3, 3)))
+
+    def test_same_graph_different_shapes(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            J = ga.jacobian(x**2, x)
+            f = ga.compile(J)
+        assert float(f(3.0)) == 6.0
+        np.testing.assert_array_equal(f(np.array([1.0, 2.0])), np.diag([2.0, 4.0]))
+        assert len(f.signatures) == 2
+
+
+class TestNoWastedWork:
+    def test_dead_forward_nodes_are_not_computed_for_their_shape(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            f = ga.compile([ga.grad(x**2 + ga.exp(y), x)])
+            assert float(f(3.0, 1.0)[0]) == 6.0
+            assert "exp" not in _ops(f) and "np.exp" not in f.source
+            f_arr = ga.compile([ga.grad(x**2 + ga.exp(y), x)])
+            got = f_arr(np.arange(3.0), np.ones(3))[0]
+            assert "np.exp" not in f_arr.source
+        np.testing.assert_array_equal(got, 2.0 * np.arange(3.0))
+
+    def test_times_one_folds_and_plus_zero_only_where_ieee_allows(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            f = ga.compile(x * 1 + 0)
+            assert f(np.int64(5)) == 5 and _ops(f) == ["input"]  # integers: both fold
+            z = f(-0.0)  # floats: -0.0 * 1 + 0 is +0.0, so the + 0 must stay
+            assert z == 0.0 and not np.signbit(z) and _ops(f) == ["input", "constant", "add"]
+            g = ga.compile(x * 1.0)
+            assert g(-0.0) == 0.0 and np.signbit(g(-0.0)) and _ops(g) == ["input"]
+            nan = ga.compile(0.0 * x)
+            assert np.isnan(nan(np.inf)) and np.isnan(nan(np.nan))
+
+    def test_specialized_graph_is_the_declared_graph(self):
+        """Undeclared symbols specialized to float64 (3,) give the same optimized graph,
+        node for node, as symbols declared float64 (3,)."""
+
+        def build(x, y):
+            return ga.grad(ga.sum(ga.tanh(x * y) + x**2), [x, y])
+
+        with ga.Graph():
+            a = ga.compile(build(*ga.symbols("x y")))
+            a(np.ones(3), np.ones(3))
+        with ga.Graph():
+            x = ga.symbol("x", shape=(3,), dtype="float64")
+            y = ga.symbol("y", shape=(3,), dtype="float64")
+            b = ga.compile(build(x, y))
+        assert sorted(_ops(a)) == sorted(_ops(b))
+        assert _renumbered(a.source) == _renumbered(b.source)
+
+
+def _renumbered(source):
+    """The body with node names numbered in order of appearance (ids differ per graph)."""
+    import re
+
+    body = source[source.index("def graphad_function") :]
+    names: dict[str, str] = {}
+    return re.sub(r"\bv\d+\b", lambda m: names.setdefault(m.group(0), f"v{len(names)}"), body)
+
+
+class TestFunctionSignatures:
+    def test_broadcasting_is_summed_per_signature(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            f = ga.compile(ga.grad(x * y, [x, y]))
+        gx, gy = f(2.0, 5.0)
+        assert (float(gx), float(gy)) == (5.0, 2.0)
+        gx, gy = f(2.0, np.array([1.0, 2.0, 3.0]))  # x broadcast over y: its gradient sums
+        assert float(gx) == 6.0 and np.array_equal(gy, [2.0, 2.0, 2.0])
+        gx, gy = f(np.ones((2, 1)), np.ones(3))
+        assert np.array_equal(gx, [[3.0], [3.0]]) and np.array_equal(gy, [2.0, 2.0, 2.0])
+        assert f.signatures == [
+            "x: float64[], y: float64[]",
+            "x: float64[], y: float64[3]",
+            "x: float64[2, 1], y: float64[3]",
+        ]
+        assert f.source.startswith("# specialized for x0: float64[2, 1], x1: float64[3]")
+
+    def test_dtype_is_part_of_the_signature(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            f = ga.compile(x * 2.0)
+        assert f(np.float32(1.5)).dtype == np.float32
+        assert f(np.array([1, 2], dtype=np.int8)).dtype == np.float64
+
+    def test_the_cache_is_bounded(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            f = ga.compile(ga.sin(x))
+        for n in range(CACHE_SIZE + 5):
+            assert f(np.zeros(n + 1)).shape == (n + 1,)
+        assert len(f.signatures) == CACHE_SIZE
+
+    def test_shape_errors_name_the_op_when_called(self):
+        with ga.Graph():
+            a, b = ga.symbols("a b")
+            f = ga.compile(a @ b)
+        np.testing.assert_array_equal(f(np.eye(2), np.ones(2)), [1.0, 1.0])
+        with pytest.raises(ga.ShapeError, match=r"matmul: shapes \(2, 3\) and \(2,\)"):
+            f(np.ones((2, 3)), np.ones(2))
+
+    def test_export_of_undeclared_inputs_runs_for_any_shape(self, tmp_path):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            f = ga.compile(ga.grad(x * y, x))
+        f(1.0, 2.0)  # a scalar specialization exists; the module must not be it
+        path = tmp_path / "gx.py"
+        ga.export(f, path)
+        spec = importlib.util.spec_from_file_location("gx", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        (got,) = mod.graphad_function(np.float64(2.0), np.array([1.0, 2.0, 3.0]))
+        assert float(got) == 6.0
+
+    def test_specialize_leaves_the_graph_alone(self):
+        with ga.Graph() as g:
+            x = ga.symbol("x")
+            e = ga.grad(ga.sum(x**2), x)
+            before = len(g)
+            spec = specialize(g, [e.id], [x.id], [((4,), np.dtype("float32"))])
+        assert len(g) == before
+        assert spec.graph.node(spec.outputs[0])["shape"] == (4,)
+        assert spec.graph.node(spec.outputs[0])["dtype"] == np.float32
+        helpers = {"sum_to_like", "ones_like", "unreduce", "broadcast_like", "numel"}
+        assert not helpers & {spec.graph.op(n) for n in spec.graph.nodes()}
