@@ -163,9 +163,12 @@ VS_DECLARED = [
 ]
 
 
-def _verdict(value: float | None, goal: float) -> str:
+def _verdict(value: float | None, goal: float, default_cell: dict | None = None) -> str:
+    """met / not met; a default path that ran and failed (wrong values, an error, a timeout)
+    has not met its target; a figure missing for another reason is "not measured"."""
     if value is None:
-        return "not measured"
+        failed = default_cell and default_cell.get("status") not in ("ok", "skipped", "n/a")
+        return "not met" if failed else "not measured"
     return "met" if value <= goal else "not met"
 
 
@@ -189,7 +192,9 @@ def targets(doc: dict, slack: float = SLACK) -> tuple[str, dict[str, int]]:
             measured = _why_missing(results, wl, ("numpy", DEFAULT))
         else:
             measured = f"{r:.2f}x" + (f" (declared {rd:.2f}x)" if rd is not None else "")
-        rows.append((title, measured, f"<= {goal:g}x", _verdict(r, goal)))
+        rows.append(
+            (title, measured, f"<= {goal:g}x", _verdict(r, goal, _cell(results, wl, DEFAULT)))
+        )
 
     title, wl, goal = CASADI_TARGET
     g = _med(_cell(results, wl, DEFAULT), "grad_s")
@@ -202,7 +207,7 @@ def targets(doc: dict, slack: float = SLACK) -> tuple[str, dict[str, int]]:
         measured = f"{r:.1f}x ({_fmt_s(g)} / {_fmt_s(c)})"
         if gd is not None:
             measured += f"; declared {gd / c:.1f}x"
-    rows.append((title, measured, f"<= {goal:g}x", _verdict(r, goal)))
+    rows.append((title, measured, f"<= {goal:g}x", _verdict(r, goal, _cell(results, wl, DEFAULT))))
 
     for wl, figures in VS_DECLARED:
         if wl not in results:
@@ -223,7 +228,7 @@ def targets(doc: dict, slack: float = SLACK) -> tuple[str, dict[str, int]]:
                 f"`{wl}`: default / declared path",
                 measured,
                 f"<= 1 (+{slack:.0%} noise)",
-                _verdict(worst, 1 + slack),
+                _verdict(worst, 1 + slack, _cell(results, wl, DEFAULT)),
             )
         )
     counts = {v: sum(1 for row in rows if row[3] == v) for v in ("met", "not met", "not measured")}
