@@ -38,7 +38,7 @@ import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from .systems import MODULES, NotSupported  # noqa: E402
+from .systems import MODULES, VARIANTS, NotSupported  # noqa: E402
 from .workloads import BY_NAME, function_reference, inputs, reference  # noqa: E402
 
 
@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.perf_counter()
         mod = importlib.import_module(f"benchmarks.systems.{MODULES[args.system]}")
-        if args.system == "sympy-cse":
-            mod.CSE = True
+        if args.system in VARIANTS:  # e.g. sympy-cse, graphad-declared: one flag of a module
+            flag, value = VARIANTS[args.system]
+            setattr(mod, flag, value)
         res["version"] = mod.version()
         _pin_torch()
         res["import_s"] = time.perf_counter() - t

@@ -5,11 +5,14 @@ Run from the repository root::
     python3 -m benchmarks.compile_scaling            # everything
     python3 -m benchmarks.compile_scaling --quick    # smaller sizes
 
-Prints three tables:
+Prints three tables, each for graphad's two paths: the **default** path (inputs are
+``ga.symbol(name)`` with no shape or dtype, as a user writes them) and the **declared**
+path (every input's shape and dtype declared, e.g. ``shape=(), dtype="float64"``):
 
 1. node counts: forward graph vs the optimized gradient graph (targets: <= ~3x);
 2. compile time (grad + rewrite + codegen) for 10^3 / 10^4 / 10^5-node forward
-   graphs (target: linear growth);
+   graphs (target: linear growth; issue 12: the default path's 10^4-node build no
+   slower than today's);
 3. evaluation speed of the gradient of a 1,000-variable scalar Rosenbrock:
    generated code vs the interpreter (target >= 10x) and t(gradient) / t(function)
    (target <= 3).
@@ -29,10 +32,19 @@ from graphad.graph import ancestors
 from graphad.interp import evaluate
 from graphad.rewrite import optimize
 
+PATHS = ("default", "declared")
 
-def rosenbrock(n: int, shape: tuple | None = ()) -> tuple[ga.Expr, list[ga.Expr]]:
+
+def scalar(name: str, path: str) -> ga.Expr:
+    """One scalar input: ``ga.symbol(name)`` (default path) or declared float64 of shape ()."""
+    if path == "default":
+        return ga.symbol(name)
+    return ga.symbol(name, shape=(), dtype="float64")
+
+
+def rosenbrock(n: int, path: str = "declared") -> tuple[ga.Expr, list[ga.Expr]]:
     """Scalar-form Rosenbrock over inputs x0..x{n-1}."""
-    xs = [ga.symbol(f"x{i}", shape=shape) for i in range(n)]
+    xs = [scalar(f"x{i}", path) for i in range(n)]
     f = None
     for i in range(n - 1):
         term = 100.0 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1.0 - xs[i]) ** 2
@@ -40,33 +52,38 @@ def rosenbrock(n: int, shape: tuple | None = ()) -> tuple[ga.Expr, list[ga.Expr]
     return f, xs
 
 
-def product(n: int) -> tuple[ga.Expr, list[ga.Expr]]:
-    xs = [ga.symbol(f"x{i}", shape=()) for i in range(n)]
+def product(n: int, path: str = "declared") -> tuple[ga.Expr, list[ga.Expr]]:
+    xs = [scalar(f"x{i}", path) for i in range(n)]
     f = xs[0]
     for x in xs[1:]:
         f = f * x
     return f, xs
 
 
-def sin_chain(depth: int) -> tuple[ga.Expr, list[ga.Expr]]:
-    x = ga.symbol("x", shape=())
+def sin_chain(depth: int, path: str = "declared") -> tuple[ga.Expr, list[ga.Expr]]:
+    x = scalar("x", path)
     f = x
     for _ in range(depth):
         f = ga.sin(f)
     return f, [x]
 
 
-def mlp(layers: int = 4, width: int = 64, batch: int = 32) -> tuple[ga.Expr, list[ga.Expr]]:
-    X = ga.symbol("X", shape=(batch, width))
-    t = ga.symbol("t", shape=(batch, 10))
+def mlp(
+    layers: int = 4, width: int = 64, batch: int = 32, path: str = "declared"
+) -> tuple[ga.Expr, list[ga.Expr]]:
+    def sym(name, shape):
+        return ga.symbol(name) if path == "default" else ga.symbol(name, shape=shape)
+
+    X = sym("X", (batch, width))
+    t = sym("t", (batch, 10))
     params = []
     h = X
     for k in range(layers):
-        W = ga.symbol(f"W{k}", shape=(width, width))
-        b = ga.symbol(f"b{k}", shape=(width,))
+        W = sym(f"W{k}", (width, width))
+        b = sym(f"b{k}", (width,))
         params += [W, b]
         h = ga.relu(h @ W + b)
-    Wo = ga.symbol("Wo", shape=(width, 10))
+    Wo = sym("Wo", (width, 10))
     params.append(Wo)
     loss = -ga.mean(ga.sum(ga.log_softmax(h @ Wo) * t, axis=-1))
     return loss, params
@@ -76,11 +93,14 @@ def node_counts() -> None:
     print("== 1. gradient graph size (optimized) / forward graph size ==")
     print("   python3 -m benchmarks.compile_scaling  (section 1)")
     cases = [
-        ("rosenbrock n=1000, shape=()", lambda: rosenbrock(1000)),
-        ("rosenbrock n=1000, shapes unknown", lambda: rosenbrock(1000, None)),
-        ("x1*...*xn n=1000", lambda: product(1000)),
-        ("sin(sin(...x)) depth 1000", lambda: sin_chain(1000)),
-        ("MLP 4 hidden layers", mlp),
+        (f"{title}, {path}", lambda build=build, path=path: build(path=path))
+        for title, build in (
+            ("rosenbrock n=1000", lambda path: rosenbrock(1000, path)),
+            ("x1*...*xn n=1000", lambda path: product(1000, path)),
+            ("sin(sin(...x)) depth 1000", lambda path: sin_chain(1000, path)),
+            ("MLP 4 hidden layers", lambda path: mlp(path=path)),
+        )
+        for path in PATHS
     ]
     print(f"{'graph':38s} {'forward':>8s} {'grad':>8s} {'ratio':>6s} {'f+grad':>8s} {'ratio':>6s}")
     for name, build in cases:
@@ -97,14 +117,15 @@ def node_counts() -> None:
 
 
 def compile_times(sizes: list[int]) -> None:
-    print("\n== 2. compile time: grad + rewrite + codegen (Rosenbrock, shape=()) ==")
+    print("\n== 2. compile time: grad + rewrite + codegen (scalar Rosenbrock) ==")
     print(
-        f"{'forward nodes':>14s} {'grad s':>8s} {'compile s':>10s} {'total s':>8s} {'us/node':>8s}"
+        f"{'path':>9s} {'forward nodes':>14s} {'grad s':>8s} {'compile s':>10s} {'total s':>8s} "
+        f"{'us/node':>8s}"
     )
-    for target in sizes:
+    for target, path in ((t, p) for t in sizes for p in PATHS):
         n = max(2, target // 8)
         with ga.Graph():
-            f, xs = rosenbrock(n)
+            f, xs = rosenbrock(n, path)
             fwd = len(ancestors(f.graph, [f.id]))
             gc.collect()
             t0 = time.perf_counter()
@@ -113,7 +134,10 @@ def compile_times(sizes: list[int]) -> None:
             ga.compile([f, *grads], inputs=xs)
             t2 = time.perf_counter()
         total = t2 - t0
-        print(f"{fwd:14d} {t1 - t0:8.3f} {t2 - t1:10.3f} {total:8.3f} {1e6 * total / fwd:8.1f}")
+        print(
+            f"{path:>9s} {fwd:14d} {t1 - t0:8.3f} {t2 - t1:10.3f} {total:8.3f} "
+            f"{1e6 * total / fwd:8.1f}"
+        )
 
 
 def _best(fn, repeat: int) -> float:
@@ -128,29 +152,30 @@ def _best(fn, repeat: int) -> float:
 def speed(n: int = 1000, repeat: int = 20) -> None:
     print(f"\n== 3. gradient of the {n}-variable scalar Rosenbrock: evaluation time ==")
     rng = np.random.default_rng(0)
-    with ga.Graph() as g:
-        f, xs = rosenbrock(n)
-        grads = ga.grad(f, xs)
-        fn_f = ga.compile([f], inputs=xs)
-        fn_g = ga.compile(grads, inputs=xs)
-        values = [float(v) for v in rng.uniform(-1, 1, n)]
-        by_name = {x.name: v for x, v in zip(xs, values, strict=True)}
-        ids = [e.id for e in grads]
-        t_interp = _best(lambda: evaluate(g, ids, by_name), max(3, repeat // 5))
-        t_grad = _best(lambda: fn_g(*values), repeat)
-        t_func = _best(lambda: fn_f(*values), repeat)
-        # the generated straight-line body alone, inputs already converted
-        scalars = [np.float64(v) for v in values]
-        body = fn_g._fn.__globals__["_graphad_body"]
-        t_raw = _best(lambda: body(*scalars), repeat)
-    print(f"interpreter gradient     {1e3 * t_interp:9.3f} ms")
-    print(
-        f"compiled gradient        {1e3 * t_grad:9.3f} ms   (generated body only: "
-        f"{1e3 * t_raw:.3f} ms)"
-    )
-    print(f"compiled function        {1e3 * t_func:9.3f} ms")
-    print(f"speed-up vs interpreter  {t_interp / t_grad:9.1f} x   (target >= 10)")
-    print(f"t(gradient) / t(function) {t_grad / t_func:8.2f}     (target <= 3)")
+    values = [float(v) for v in rng.uniform(-1, 1, n)]
+    for path in PATHS:
+        with ga.Graph() as g:
+            f, xs = rosenbrock(n, path)
+            grads = ga.grad(f, xs)
+            fn_f = ga.compile([f], inputs=xs)
+            fn_g = ga.compile(grads, inputs=xs)
+            by_name = {x.name: v for x, v in zip(xs, values, strict=True)}
+            ids = [e.id for e in grads]
+            t_interp = _best(lambda: evaluate(g, ids, by_name), max(3, repeat // 5))  # noqa: B023
+            t_grad = _best(lambda: fn_g(*values), repeat)  # noqa: B023
+            t_func = _best(lambda: fn_f(*values), repeat)  # noqa: B023
+            # the generated straight-line body alone, inputs already converted (when the
+            # Function has one body: a Function specialized per signature may not)
+            scalars = [np.float64(v) for v in values]
+            body = getattr(getattr(fn_g, "_fn", None), "__globals__", {}).get("_graphad_body")
+            t_raw = _best(lambda: body(*scalars), repeat) if body else None  # noqa: B023
+        raw = f"{1e3 * t_raw:.3f} ms" if t_raw is not None else "n/a"
+        print(f"-- {path} path")
+        print(f"interpreter gradient     {1e3 * t_interp:9.3f} ms")
+        print(f"compiled gradient        {1e3 * t_grad:9.3f} ms   (generated body only: {raw})")
+        print(f"compiled function        {1e3 * t_func:9.3f} ms")
+        print(f"speed-up vs interpreter  {t_interp / t_grad:9.1f} x   (target >= 10)")
+        print(f"t(gradient) / t(function) {t_grad / t_func:8.2f}     (target <= 3)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,10 @@ rounds, peak memory of the child (ru_maxrss), the ratio to hand-written NumPy
 and t(gradient) / t(function).  Values are checked against the NumPy
 reference before anything is timed.  Results go to ``benchmarks/results/``.
 
+graphad runs as two systems on every workload: ``graphad``, its default path
+(inputs without declared shapes or dtypes), and ``graphad-declared`` (shown as
+"graphad (declared)"), the same graphs with every input's shape and dtype declared.
+
 The children run under ``benchmarks/.peers-venv/bin/python`` when that
 environment exists (``make bench`` creates it), else under this interpreter;
 systems that are not importable there are reported as "not installed".
@@ -27,7 +31,7 @@ import time
 from pathlib import Path
 
 from .child import THREAD_ENV
-from .systems import REQUIRES
+from .systems import GRAPHAD_SYSTEMS, REQUIRES, label
 from .workloads import BY_NAME, WORKLOADS, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,10 +219,12 @@ def table(results: dict, systems_order: list[str]) -> str:
                     continue
                 cmd = "graphad --help" if s == "graphad" else f"import {REQUIRES[s]}"
                 if c["status"] != "ok":
-                    out.append(f"| {s} | `{cmd}` | {_status_text(c)} | |")
+                    out.append(f"| {label(s)} | `{cmd}` | {_status_text(c)} | |")
                     continue
                 st = c["startup_s"]
-                out.append(f"| {s} | `{cmd}` | {_fmt_s(st['median'])} | {_fmt_s(st['min'])} |")
+                out.append(
+                    f"| {label(s)} | `{cmd}` | {_fmt_s(st['median'])} | {_fmt_s(st['min'])} |"
+                )
             continue
         base = cells.get("numpy", {})
         base_t = base.get("grad_s", {}).get("median") if base.get("status") == "ok" else None
@@ -240,7 +246,7 @@ def table(results: dict, systems_order: list[str]) -> str:
             if not c or c.get("status") == "n/a":
                 continue
             if c["status"] != "ok":
-                out.append(f"| {s} | {_status_text(c)} | | | | | |")
+                out.append(f"| {label(s)} | {_status_text(c)} | | | | | |")
                 continue
             g = c.get("grad_s", {})
             f = c.get("fun_s", {})
@@ -253,14 +259,15 @@ def table(results: dict, systems_order: list[str]) -> str:
                 if s == "numpy":
                     ratio = "1.00"
                 out.append(
-                    f"| {s} | {_fmt_s(g.get('median'))} ({_fmt_s(g.get('min'))}) | {ratio} | "
-                    f"{_fmt_s(f.get('median'))} | {gof_s} | {_fmt_s(b.get('median'))} | {rss} |"
+                    f"| {label(s)} | {_fmt_s(g.get('median'))} ({_fmt_s(g.get('min'))}) | "
+                    f"{ratio} | {_fmt_s(f.get('median'))} | {gof_s} | "
+                    f"{_fmt_s(b.get('median'))} | {rss} |"
                 )
             else:
                 sz = c.get("sizes")
                 sz_s = f"{sz['grad']}/{sz['fun']} = {sz['ratio']:.2f}" if sz else "-"
                 out.append(
-                    f"| {s} | {_fmt_s(b.get('median'))} ({_fmt_s(b.get('min'))}) | "
+                    f"| {label(s)} | {_fmt_s(b.get('median'))} ({_fmt_s(b.get('min'))}) | "
                     f"{_fmt_s(g.get('median'))} | {_fmt_s(f.get('median'))} | {gof_s} | "
                     f"{sz_s} | {rss} |"
                 )
@@ -270,7 +277,9 @@ def table(results: dict, systems_order: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about one minute: graphad + NumPy")
+    parser.add_argument(
+        "--quick", action="store_true", help="about a minute: graphad's two paths + NumPy"
+    )
     parser.add_argument("--systems", nargs="+", help="systems to run (default: all installed)")
     parser.add_argument("--workloads", nargs="+", help="workload names or families")
     parser.add_argument("--rounds", type=int, help="rounds per cell (default 3, quick 2)")
@@ -287,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = 40.0 if quick else 15 * 60.0  # quick: peers only while this lasts
     have = _installed(python)
     all_systems = list(dict.fromkeys(s for w in WORKLOADS for s in w.systems))
-    all_systems = ["numpy", "graphad"] + [s for s in all_systems if s not in ("numpy", "graphad")]
+    first = ("numpy", *GRAPHAD_SYSTEMS)
+    all_systems = [*first] + [s for s in all_systems if s not in first]
     wanted = args.systems or all_systems
     unknown = [s for s in wanted if s not in REQUIRES]
     if unknown:
@@ -298,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [w for w in WORKLOADS if w.name in args.workloads or w.family in args.workloads]
     else:
         chosen = [w for w in WORKLOADS if w.quick or not quick]
-    core = ("numpy", "graphad")
+    core = ("numpy", *GRAPHAD_SYSTEMS)
     print(f"interpreter: {python}")
     print(f"systems: {', '.join(systems)}" + (f"  (not installed: {missing})" if missing else ""))
     print(f"workloads: {', '.join(w.name for w in chosen)}")
@@ -335,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             k = r % max(len(active), 1)
             for s in active[k:] + active[:k]:
                 over = time.perf_counter() - start > budget
-                if over and (per[s] or (quick and s not in core)):
+                needed = s in core or s in w.quick_peers
+                if over and (per[s] or (quick and not needed)):
                     if not per[s]:
                         per[s].append({"status": "skipped", "error": "time budget spent"})
                     continue
@@ -371,12 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     versions["python"] = subprocess.run(
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     ).stdout.strip()
-    order = ["numpy", "graphad"] + [s for s in all_systems if s not in ("numpy", "graphad")]
+    order = all_systems
     for cells in results.values():
         for c in cells.values():
             c.pop("rounds", None) if quick else None
     doc = {
-        "command": "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (argv or [])),
+        "command": "python -m benchmarks.run "
+        + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "threads": THREAD_ENV | {"torch": "set_num_threads(1)"},
@@ -384,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         "interpreter": python,
         "not_installed": missing,
         "elapsed_s": elapsed,
+        # which graphad system is which path (files written before issue 12 have only
+        # "graphad", and it was the declared path: benchmarks.summary reads them so)
+        "graphad_paths": {"graphad": "default", "graphad-declared": "declared"},
         "results": results,
     }
     md = table(results, order)

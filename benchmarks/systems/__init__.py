@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# system name -> module (sympy and sympy-cse share one module)
+# system name -> module (sympy and sympy-cse share one module, and so do graphad's two paths)
 MODULES = {
     "numpy": "numpy_sys",
     "graphad": "graphad_sys",
+    "graphad-declared": "graphad_sys",
     "autograd": "autograd_sys",
     "torch": "torch_sys",
     "jax": "jax_sys",
@@ -27,6 +28,7 @@ MODULES = {
 REQUIRES = {
     "numpy": "numpy",
     "graphad": "graphad",
+    "graphad-declared": "graphad",
     "autograd": "autograd",
     "torch": "torch",
     "jax": "jax",
@@ -35,6 +37,21 @@ REQUIRES = {
     "sympy-cse": "sympy",
     "casadi": "casadi",
 }
+
+# systems that are a module with one flag set (the child sets it before building)
+VARIANTS = {
+    "sympy-cse": ("CSE", True),
+    "graphad-declared": ("DECLARED", True),
+}
+# graphad's two paths: "graphad" is the default path (inputs without declared shapes or dtypes,
+# as a user writes ``ga.symbol("x")``); "graphad-declared" declares every input's shape and dtype
+GRAPHAD_SYSTEMS = ("graphad", "graphad-declared")
+# how a system is named in tables (the key stays a plain word for the command line)
+LABELS = {"graphad-declared": "graphad (declared)"}
+
+
+def label(system: str) -> str:
+    return LABELS.get(system, system)
 
 
 class NotSupported(Exception):

@@ -1,10 +1,27 @@
-"""graphad: build the graph with the ga namespace, ga.grad, ga.compile."""
+"""graphad: build the graph with the ga namespace, ga.grad, ga.compile.
+
+Two systems share this module:
+
+``graphad``
+    the **default path**: every input is ``ga.symbol("x")`` with no shape and no
+    dtype, exactly as the README's first example (and most users) write it; the
+    scalar workloads use one undeclared symbol per scalar.
+``graphad-declared`` (shown as "graphad (declared)")
+    the same graphs with every input's shape and dtype declared
+    (``ga.symbol("x", shape=(n,), dtype="float64")``), which lets graphad fold
+    shape plumbing and batch wide scalar graphs before it runs.
+
+Both build the same expression with the same operations; only the ``symbol``
+calls differ (see :func:`_sym`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import Built, NotSupported
+
+DECLARED = False  # set by the child for the "graphad-declared" system
 
 
 def version() -> str:
@@ -13,10 +30,29 @@ def version() -> str:
     return getattr(graphad, "__version__", "dev")
 
 
-def _ops(fn) -> int:
-    """Operation count of a compiled Function: its graph's nodes minus inputs and constants."""
-    nodes = fn.graph._nodes
+def _sym(name: str, shape: tuple, dtype):
+    """One input: undeclared on the default path, with its shape and dtype when declared."""
+    import graphad as ga
+
+    if DECLARED:
+        return ga.symbol(name, shape=shape, dtype=dtype)
+    return ga.symbol(name)
+
+
+def _ops(fn) -> int | None:
+    """Operation count of a compiled Function: its graph's nodes minus inputs and constants.
+
+    None when the Function exposes no single graph (then no count is reported).
+    """
+    nodes = getattr(getattr(fn, "graph", None), "_nodes", None)
+    if nodes is None:
+        return None
     return sum(1 for n in nodes.values() if n["op"] not in ("input", "constant"))
+
+
+def _sizes(gfn, ffn) -> dict | None:
+    grad, fun = _ops(gfn), _ops(ffn)
+    return None if grad is None or fun is None else {"grad": grad, "fun": fun}
 
 
 def _mlp(w, data) -> Built:
@@ -24,9 +60,9 @@ def _mlp(w, data) -> Built:
 
     f32 = np.float32
     with ga.Graph():
-        X = ga.symbol("X", shape=data["X"].shape, dtype=f32)
-        Y = ga.symbol("Y", shape=data["Y"].shape, dtype=f32)
-        ps = [ga.symbol(f"p{k}", shape=p.shape, dtype=f32) for k, p in enumerate(data["params"])]
+        X = _sym("X", data["X"].shape, f32)
+        Y = _sym("Y", data["Y"].shape, f32)
+        ps = [_sym(f"p{k}", p.shape, f32) for k, p in enumerate(data["params"])]
         h = X
         for k in range(0, len(ps), 2):
             h = h @ ps[k] + ps[k + 1]
@@ -53,15 +89,16 @@ def _scalar_graph(w):
     import graphad as ga
 
     n = w.size
-    # scalars declared float64 (what CasADi's SX and JAX with x64 compute in): that lets
-    # graphad batch wide scalar graphs into vectorized NumPy calls
+    # declared: scalars of dtype float64 (what CasADi's SX and JAX with x64 compute in), which
+    # lets graphad batch wide scalar graphs into vectorized NumPy calls; default: ga.symbol(name)
+    f64 = np.float64
     if w.family == "sin_chain":
-        x = ga.symbol("x", shape=(), dtype="float64")
+        x = _sym("x", (), f64)
         f = x
         for _ in range(n):
             f = ga.sin(f)
         return f, [x]
-    xs = [ga.symbol(f"x{i}", shape=(), dtype="float64") for i in range(n)]
+    xs = [_sym(f"x{i}", (), f64) for i in range(n)]
     if w.family == "product":
         f = xs[0]
         for x in xs[1:]:
@@ -96,7 +133,7 @@ def _scalar(w, data) -> Built:
         lambda out: [np.array([float(v) for v in out]).reshape(np.shape(data["x"]))],
         lambda: fun_fn()(*vals),
         np.asarray,
-        lambda: {"grad": _ops(gfn), "fun": _ops(fun_fn())},
+        lambda: _sizes(gfn, fun_fn()),
     )
 
 
@@ -104,7 +141,7 @@ def _rosen_vector(w, data) -> Built:
     import graphad as ga
 
     with ga.Graph():
-        x = ga.symbol("x", shape=data["x"].shape, dtype=np.float64)
+        x = _sym("x", data["x"].shape, np.float64)
         f = ga.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
         gfn = ga.compile(ga.grad(f, x), inputs=[x])
         ffn = ga.compile(f, inputs=[x])
