@@ -47,6 +47,7 @@ __all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused"]
 # Arrays with more elements than this are keyed by identity, not by content,
 # when hash-consing constants (hashing megabytes per node would dominate).
 _CONTENT_KEY_MAX = 1 << 16
+_UNSET = object()
 
 
 def _freeze(value: Any) -> Any:
@@ -126,6 +127,62 @@ class Graph:
         finally:
             with self._lock:
                 self._role_stack.pop()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Graph]:
+        """All or nothing: if the block raises, the graph is put back as it was.
+
+        Nodes created inside the block are removed (newest first), the input
+        table is restored, and inputs that existed before get back the shape and
+        dtype they were declared with.  The graph's lock is held throughout, so
+        no other thread can build a node that would be removed with the block's,
+        or hash-cons onto one of them.  Node ids are not reused: handles to the
+        removed nodes name nothing rather than some later node.  Changes other
+        than creating nodes and declaring inputs (e.g. adjoint marks written
+        into existing nodes) are the caller's to avoid until the block can no
+        longer fail.
+
+        Examples
+        --------
+        >>> import graphad as ga
+        >>> g = ga.Graph()
+        >>> x = ga.symbol("x", graph=g)
+        >>> try:
+        ...     with g.transaction():
+        ...         y = ga.sin(x) + ga.symbol("y", graph=g)
+        ...         raise ValueError("changed my mind")
+        ... except ValueError:
+        ...     pass
+        >>> len(g), sorted(g.inputs())
+        (1, ['x'])
+        """
+        with self._lock:
+            start, pinned = self._next, len(self._pinned)
+            inputs = dict(self._inputs)
+            # what declaring an existing input again may change (shape_class caches "sclass")
+            facts = ("shape", "dtype", "sclass")
+            declared = {n: [self._nodes[n].get(f, _UNSET) for f in facts] for n in inputs.values()}
+            try:
+                yield self
+            except BaseException:
+                for nid in range(self._next - 1, start - 1, -1):
+                    if nid in self._nodes:
+                        self._exprs.pop(nid, None)
+                        node = self._nodes[nid]
+                        if node.get("key") is not None and self._cons.get(node["key"]) == nid:
+                            del self._cons[node["key"]]
+                        self.nx.remove_node(nid)
+                self._inputs.clear()
+                self._inputs.update(inputs)
+                for nid, old in declared.items():
+                    node = self._nodes[nid]
+                    for f, v in zip(facts, old, strict=True):
+                        if v is _UNSET:
+                            node.pop(f, None)
+                        else:
+                            node[f] = v
+                del self._pinned[pinned:]
+                raise
 
     # -- node creation --------------------------------------------------------
     def _new(self, key: tuple | None, attrs: dict[str, Any]) -> int:

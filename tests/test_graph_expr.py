@@ -212,3 +212,104 @@ def test_weak_python_scalars_fold_without_overflow():
         e = ga.parse("9**9**9")  # folds to inf instead of building a huge integer
         assert e.op == "constant" and e.eval() == np.inf
         assert ga.parse("2**-1").eval() == 0.5
+
+
+# -- Graph.transaction: all or nothing -------------------------------------------------------------
+
+
+def _graph_state(g):
+    """Everything a failed call must leave as it was (sclass is a lazy cache, left out)."""
+    nodes = []
+    for n in sorted(g.nodes()):
+        node = g.node(n)
+        facts = ("op", "args", "params", "role", "shape", "dtype", "name", "adjoint")
+        nodes.append((n, *(repr(node.get(f)) for f in facts)))
+    return nodes, g.inputs(), dict(g._cons), len(g._pinned)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_transaction_keeps_what_a_successful_block_built():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    with g.transaction():
+        e = ga.sin(x) + ga.symbol("y", graph=g)
+    assert sorted(g.inputs()) == ["x", "y"]
+    assert float(e.eval(x=0.0, y=2.0)) == 2.0
+
+
+def test_transaction_undoes_nodes_inputs_and_redeclared_shapes():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    kept = ga.exp(x) * 2.0
+    before = _graph_state(g)
+    with pytest.raises(_Stop), g.transaction():
+        ga.symbol("x", shape=(3,), graph=g)  # re-declares an existing input
+        y = ga.symbol("y", shape=(3,), dtype="float32", graph=g)
+        big = ga.constant(np.arange(100_000.0), graph=g)  # pinned: keyed by identity
+        ga.sum(ga.sin(x) * y + big[:3])
+        assert x.shape == (3,)
+        raise _Stop
+    assert _graph_state(g) == before
+    assert x.shape is None and "y" not in g.inputs()
+    # the graph works as before, and a new x of another shape is still possible
+    assert float((kept + 1.0).eval(x=0.0)) == 3.0
+    np.testing.assert_array_equal((x * 2.0).eval(x=np.ones((2, 2))), np.full((2, 2), 2.0))
+    # a node built again after the rollback is a new node, not a stale handle's id
+    s = ga.sin(x)
+    assert s.id in g and float(s.eval(x=0.0)) == 0.0
+
+
+def test_transaction_restores_the_shape_class_of_a_redeclared_input():
+    from graphad.ops.core import shape_class
+
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    y = ga.symbol("y", graph=g)
+    with pytest.raises(_Stop), g.transaction():
+        ga.symbol("x", shape=(3,), graph=g)
+        ga.symbol("y", shape=(3,), graph=g)
+        # cached from the new shapes: x and y would be known to have equal shapes
+        assert shape_class(g, x.id) == shape_class(g, y.id) == frozenset([(3,)])
+        raise _Stop
+    # unknown shapes again: each its own atom, not known to be equal
+    assert shape_class(g, x.id) == frozenset([x.id])
+    assert shape_class(g, y.id) == frozenset([y.id])
+
+
+def test_nested_transactions_undo_only_their_own_block():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    with g.transaction():
+        a = ga.sin(x)
+        inner_before = _graph_state(g)
+        with pytest.raises(_Stop), g.transaction():
+            ga.cos(a) + ga.symbol("z", graph=g)
+            raise _Stop
+        assert _graph_state(g) == inner_before
+        b = ga.cos(a)
+    assert float(b.eval(x=0.0)) == 1.0 and sorted(g.inputs()) == ["x"]
+
+
+def test_transaction_blocks_other_threads_so_their_nodes_survive_a_rollback():
+    import threading
+
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    got = {}
+
+    def build():
+        got["e"] = ga.tanh(x) * 3.0
+
+    with pytest.raises(_Stop), g.transaction():
+        ga.sin(x)
+        t = threading.Thread(target=build)
+        t.start()
+        t.join(0.2)  # it waits for the graph's lock, whenever it gets there
+        raise _Stop
+    t.join(10)
+    e = got["e"]
+    assert e.id in g and float(e.eval(x=0.0)) == 0.0
+    assert not any(g.op(n) == "sin" for n in g.nodes())
