@@ -279,9 +279,14 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
 
     copy, ids = replay(prob.graph, [prob.out])
     out = Expr(copy, ids[prob.out])
-    wrt = [Expr(copy, ids[n]) if n in ids else prob.names[k] for k, n in enumerate(prob.wrt)]
+    # an input the output does not use is not in the copy: declared there, its gradient is 0
+    wrt = [
+        Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
+        for k, n in enumerate(prob.wrt)
+    ]
     cot = None if prob.w is None else [np.asarray(prob.w, dtype=y.dtype)]
-    grads = vjp([out], wrt, cot)
+    with copy:  # the rules' own nodes (ga.constant(...) in a custom VJP) belong here too
+        grads = vjp([out], wrt, cot)
     vals = evaluate(copy, [g.id for g in grads], prob.values)
     return [np.asarray(v) for v in vals]
 
