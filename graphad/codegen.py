@@ -20,13 +20,13 @@ import linecache
 import math
 import os
 import re
-import tempfile
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write_many
 from .errors import DTypeError, GraphadError, MissingInputError, ShapeError, UnknownNameError
 from .graph import Graph, topo_order
 from .ops import OPS
@@ -654,19 +654,9 @@ def export(f: Any, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     src = prog.module(EXPORT_INLINE_MAX, npz=True)
     big = {k: v for k, v in prog.constants.items() if v.size > EXPORT_INLINE_MAX}
+    files: list = []
     if big:
-        _atomic_write(os.path.splitext(path)[0] + ".npz", lambda fh: np.savez(fh, **big))
-    _atomic_write(path, lambda fh: fh.write(src.encode("utf-8")))
-
-
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".graphad-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        files.append((os.path.splitext(path)[0] + ".npz", lambda fh: np.savez(fh, **big)))
+    files.append((path, lambda fh: fh.write(src.encode("utf-8"))))
+    # all or nothing: a module that cannot be written leaves no new .npz behind
+    atomic_write_many(files)

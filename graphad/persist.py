@@ -39,12 +39,12 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .errors import GraphadError
 from .expr import Expr
 from .graph import Graph, ancestors
@@ -137,23 +137,8 @@ def save(exprs: Expr | Sequence[Expr], path: str | os.PathLike) -> None:
     >>> float(f.eval(x=3.0, y=2.0)), float(gx.eval(x=3.0, y=2.0))
     (18.0, 12.0)
     """
-    text = dumps(exprs)
-    _atomic_write(os.fspath(path), text.encode("utf-8"))
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".graphad-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = dumps(exprs).encode("utf-8")
+    atomic_write(os.fspath(path), lambda fh: fh.write(data))
 
 
 def _outputs(exprs: Any) -> list[Expr]:
