@@ -35,10 +35,12 @@ is renamed over the target, so an interrupted save leaves the old file.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
 import os
 import re
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +50,7 @@ from ._atomic import atomic_write
 from .errors import GraphadError
 from .expr import Expr
 from .graph import Graph, ancestors
-from .ops import OPS, apply
+from .ops import OPS, Op, apply
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "dumps", "loads"]
 
@@ -307,6 +309,43 @@ def loads(text: str, *, graph: Graph | None = None) -> list[Expr]:
     return _loads(text, graph, "<text>")
 
 
+_PARAM_NAMES: dict[str, tuple[Op, frozenset[str]]] = {}
+
+
+def _param_names(spec: Op) -> frozenset[str]:
+    """The parameters an op's declaration uses, so a file can give no others.
+
+    Derived from the op table, not listed by hand: the keys of the op's
+    ``test_params``, the named fields of its ``emit`` template, and, when its
+    ``impl`` is a Python function (not a NumPy function or ufunc, whose
+    signatures hold ``out=``, ``where=`` and the like), the parameters it takes
+    beyond its graph arguments.  Elementwise ops take none (``where=`` on
+    ``sin`` would leave elements of the result uninitialised), nor do custom
+    ops, which ``ga.defop`` makes without parameters.
+    """
+    cached = _PARAM_NAMES.get(spec.name)
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    names: set[str] = set()
+    if not spec.custom:
+        names.update(k for d in spec.test_params for k in d)
+        if isinstance(spec.emit, str):
+            fields = string.Formatter().parse(spec.emit)
+            names.update(f for _, f, _, _ in fields if f and not f.isdigit())
+        if inspect.isfunction(spec.impl):
+            sig = list(inspect.signature(spec.impl).parameters.values())
+            if all(p.kind is not p.VAR_KEYWORD for p in sig):
+                positional = [
+                    p for p in sig if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
+                n_args = len(positional) if spec.nargs is None else spec.nargs
+                names.update(p.name for p in positional[n_args:])
+                names.update(p.name for p in sig if p.kind is p.KEYWORD_ONLY)
+    allowed = frozenset(names)
+    _PARAM_NAMES[spec.name] = (spec, allowed)
+    return allowed
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -358,16 +397,24 @@ class _Loader:
         graph = self.graph
         ids: list[int] = []
         names: set[str] = set()
-        with graph._lock:  # the role stack is the graph's: hold it while building
+        # all or nothing: a bad node anywhere leaves the target graph as it was (the
+        # transaction holds the graph's lock, which the role stack needs too)
+        with graph.transaction():
             for i, rec in enumerate(records):
                 self.where = f"node {i}"
                 ids.append(self.node(i, rec, ids, names))
                 self.check_size(ids[-1])
             self.where = "outputs"
             outs = [ids[self.ref(o, len(ids))] for o in outputs]
+            marks = []
             for i, rec in enumerate(records):
                 self.where = f"node {i}"
-                self.marks(rec, ids)
+                marks.extend(self.marks(rec, ids))
+            # adjoint marks change existing nodes too: written once nothing can fail
+            for nid, mark in marks:
+                target = graph.node(nid).setdefault("adjoint", [])
+                if mark not in target:
+                    target.append(mark)
         return [Expr(graph, o) for o in outs]
 
     # -- one node --------------------------------------------------------------------------------
@@ -425,6 +472,12 @@ class _Loader:
         if spec.nargs is not None and len(arg_ids) != spec.nargs:
             raise self.fail(f"{op} takes {spec.nargs} argument(s), got {len(arg_ids)}")
         params = self.params(rec.get("params", {}))
+        allowed = _param_names(spec)
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            takes = f"takes only {', '.join(sorted(allowed))}" if allowed else "takes no parameters"
+            raise self.fail(f"{op} {takes}, not {', '.join(unknown)}")
+        self.check_shape_params(op, params)
         role = rec.get("role")
         if role not in _OP_ROLES:
             raise self.fail(f'"role" must be one of {sorted(_OP_ROLES)}, not {role!r}')
@@ -447,20 +500,20 @@ class _Loader:
             raise self.fail(f"{op} has dtype {node['dtype']} here, but the file says {dtype}")
         return e.id
 
-    def marks(self, rec: dict, ids: list[int]) -> None:
+    def marks(self, rec: dict, ids: list[int]) -> list[tuple[int, tuple[int, int]]]:
+        """The node's adjoint marks, checked: ``(node id, (output, node))`` pairs."""
         marks = rec.get("adjoint")
         if marks is None:
-            return
+            return []
         if not isinstance(marks, list):
             raise self.fail('"adjoint" must be a list of [output, node] pairs')
-        node = self.graph.node(ids[rec["id"]])
-        target = node.setdefault("adjoint", [])
+        nid = ids[rec["id"]]
+        out = []
         for pair in marks:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise self.fail('"adjoint" must be a list of [output, node] pairs')
-            mark = (ids[self.ref(pair[0], len(ids))], ids[self.ref(pair[1], len(ids))])
-            if mark not in target:
-                target.append(mark)
+            out.append((nid, (ids[self.ref(pair[0], len(ids))], ids[self.ref(pair[1], len(ids))])))
+        return out
 
     def check_size(self, nid: int) -> None:
         shape = self.graph.node(nid)["shape"]
@@ -468,6 +521,22 @@ class _Loader:
             raise self.fail(
                 f"shape {shape} has more than {self.max_elements} elements; the limit is "
                 f"max_elements={self.max_elements} (see ga.limits)"
+            )
+
+    def check_shape_params(self, op: str, params: dict[str, Any]) -> None:
+        """The parser's limit on a shape parameter (``broadcast_to``, ``reshape`` ...),
+        before the node exists: of an input of unknown shape, the node's own shape is
+        unknown too, and the tensor would be allocated only when evaluated."""
+        shape = params.get("shape")
+        if not isinstance(shape, tuple) or not all(type(s) is int for s in shape):
+            return  # not a shape: the op's own checks say what is wrong with it
+        if len(shape) > _MAX_NDIM:
+            raise self.fail(f"{op}: a shape may have at most {_MAX_NDIM} dimensions")
+        # |s|: reshape's -1 stands for at least one element
+        if math.prod(max(abs(s), 1) for s in shape) > self.max_elements:
+            raise self.fail(
+                f"{op} to shape {shape} has more than {self.max_elements} elements; the limit "
+                f"is max_elements={self.max_elements} (see ga.limits)"
             )
 
     # -- fields ------------------------------------------------------------------------------

@@ -16,10 +16,15 @@ References are hand computed, NumPy, or Python's exact integer arithmetic.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import graphad as ga
+from graphad.ops import OPS
+from graphad.persist import _param_names, dumps, loads
 
 RNG = np.random.default_rng(1313)
 
@@ -178,3 +183,161 @@ class TestMixedGraphs:
         want = float(np.mean(np.sum(weights * (Y - P) ** 2, axis=-1)))
         assert got == pytest.approx(want, rel=1e-5)
         model.fit(X, Y, epochs=1, batch_size=8, verbose=0)  # trains without a graph error
+
+
+# -- class 4 (ga.load) ---------------------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "corpus" / "persist_hostile.jsonl"
+
+
+def _corpus():
+    with CORPUS.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _doc(build):
+    with ga.Graph():
+        return json.loads(dumps(build()))
+
+
+def _node(doc, op):
+    return next(n for n in doc["nodes"] if n["op"] == op)
+
+
+class TestLoadLimits:
+    def test_corpus_covers_limits_and_params(self):
+        entries = _corpus()
+        assert len(entries) >= 15
+        assert {e["category"] for e in entries} == {"limits", "params"}
+        assert len({e["name"] for e in entries}) == len(entries)
+
+    @pytest.mark.parametrize("entry", _corpus(), ids=lambda e: e["name"])
+    def test_crafted_file_is_refused_and_changes_nothing(self, entry, tmp_path):
+        g = ga.Graph()
+        x = ga.symbol("x", graph=g)
+        ga.sin(x) * 2.0
+        before = _graph_state(g)
+        path = tmp_path / "crafted.json"
+        path.write_text(json.dumps(entry["doc"]), encoding="utf-8")
+        with pytest.raises(ga.GraphadError, match=entry["error"]) as info:
+            ga.load(path, graph=g)
+        assert str(path) in str(info.value)
+        assert _graph_state(g) == before
+
+    def test_shape_parameters_obey_max_elements_as_the_parser_does(self):
+        doc = _doc(lambda: ga.broadcast_to(ga.symbol("x"), (10, 99)))
+        text = json.dumps(doc)
+        with ga.limits.override(max_elements=990):
+            (e,) = loads(text)  # 990 elements: at the limit
+            np.testing.assert_array_equal(e.eval(x=2.0), np.full((10, 99), 2.0))
+        with ga.limits.override(max_elements=989):
+            with pytest.raises(ga.GraphadError, match="max_elements=989"):
+                loads(text)
+            # the parser refuses the same text, naming the same limit
+            with pytest.raises(ga.ParseError, match="max_elements=989"), ga.Graph():
+                ga.parse("broadcast_to(x, (10, 99))")
+
+    def test_huge_shape_is_refused_before_anything_is_allocated(self):
+        import tracemalloc
+
+        doc = _doc(lambda: ga.broadcast_to(ga.symbol("x"), (2, 2)))
+        _node(doc, "broadcast_to")["params"]["shape"] = [100_000, 100_000, 100_000]
+        text = json.dumps(doc)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ga.GraphadError, match="max_elements"):
+                loads(text)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 10_000_000  # a few MB of bookkeeping, not 8e15 bytes
+
+    @pytest.mark.parametrize(
+        "name", sorted(n for n, op in OPS.items() if op.elementwise and not op.custom)
+    )
+    def test_every_elementwise_op_refuses_any_parameter(self, name):
+        op = OPS[name]
+        assert _param_names(op) == frozenset()
+        doc = _doc(lambda: ga.ops.apply(name, *[ga.symbol(f"a{i}") for i in range(op.nargs)]))
+        for params in ({"where": False}, {"out": None}, {"dtype": "float16"}):
+            _node(doc, name)["params"] = params
+            with pytest.raises(ga.GraphadError, match=f"{name} takes no parameters"):
+                loads(json.dumps(doc))
+
+    def test_allowed_parameters_are_those_of_the_op_declaration(self):
+        # hand-written references for a few ops, one per way the set is derived
+        assert _param_names(OPS["sum"]) == {"axis", "keepdims"}  # test_params, emit
+        assert _param_names(OPS["broadcast_to"]) == {"shape"}
+        assert _param_names(OPS["concat_part"]) == {"index", "axis"}  # impl's keyword-only
+        assert _param_names(OPS["stack_part"]) == {"index", "count", "axis"}  # impl's extras
+        assert _param_names(OPS["matmul"]) == frozenset()  # ufunc: signature not used
+        cube = ga.defop("rs_cube", lambda x: x**3, vjp=lambda g, x: [3 * g * x * x])
+        assert _param_names(cube.op) == frozenset()
+
+    def test_everything_graphad_writes_still_loads(self):
+        # every public op with each of its test parameters, its gradient, a forward-mode
+        # derivative and a second derivative: all parameters graphad itself writes
+        used: dict[str, set] = {}
+        for name, op in sorted(OPS.items()):
+            if op.internal or op.custom:
+                continue
+            for params in op.test_params:
+                with ga.Graph() as g:
+                    n = 2 if op.nargs is None else op.nargs
+                    syms = [ga.symbol(f"a{i}") for i in range(n)]
+                    fn = getattr(ga, name)
+                    e = fn(syms, **params) if op.nargs is None else fn(*syms, **params)
+                    outs = [e]
+                    if op.differentiable:
+                        gs = ga.grad(ga.sum(e), syms)
+                        outs += [*gs, ga.jvp(e, {s: ga.ones_like(s) for s in syms})]
+                        outs += ga.grad(ga.sum(gs[0] * gs[0]), syms)
+                    for nid in g.nodes():
+                        for key, _ in g.node(nid)["params"]:
+                            used.setdefault(g.op(nid), set()).add(key)
+                    back = loads(dumps(outs))
+                    assert [str(b) for b in back] == [str(o) for o in outs]
+        for op_name, keys in used.items():
+            assert keys <= _param_names(OPS[op_name]), op_name
+        assert {"unreduce", "concat_part", "stack_part", "getitem_grad"} <= set(used)
+
+    def test_failed_load_leaves_the_target_graph_exactly_as_it_was(self):
+        with ga.Graph():
+            x = ga.symbol("x", shape=(3,))
+            y = ga.symbol("fresh", shape=(3,))
+            doc = json.loads(dumps([ga.sin(x) * y, ga.cos(x)]))
+        _node(doc, "cos")["params"] = {"where": False}  # the last node is bad
+        g = ga.Graph()
+        xg = ga.symbol("x", graph=g)  # declared without a shape: the file would declare it
+        kept = ga.sin(xg)  # the file's sin(x) is this very node
+        before = _graph_state(g)
+        with pytest.raises(ga.GraphadError, match="cos takes no parameters"):
+            loads(json.dumps(doc), graph=g)
+        assert _graph_state(g) == before
+        assert xg.shape is None and "fresh" not in g.inputs()
+        np.testing.assert_allclose(kept.eval(x=np.ones(5)), np.sin(np.ones(5)))
+
+    def test_bad_adjoint_mark_leaves_no_mark_on_existing_nodes(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            e = x**2
+            doc = json.loads(dumps([e, ga.grad(e, x)]))
+        doc["nodes"][-1]["adjoint"] = [[0, 99]]  # checked after the others are read
+        g = ga.Graph()
+        with g:
+            xg = ga.symbol("x")
+            eg = xg**2
+            gg = ga.grad(eg, xg)
+        for n in g.nodes():  # a graph without marks, sharing every node with the file
+            g.node(n).pop("adjoint", None)
+        before = _graph_state(g)
+        with pytest.raises(ga.GraphadError, match="99 is not the id"):
+            loads(json.dumps(doc), graph=g)
+        assert _graph_state(g) == before
+        assert all("adjoint" not in g.node(n) for n in g.nodes())
+        assert float(gg.eval(x=3.0)) == 6.0
+        # the good file writes its marks
+        doc["nodes"][-1].pop("adjoint")
+        good = json.loads(dumps([e, ga.grad(e, x)]))
+        loads(json.dumps(good), graph=g)
+        assert any("adjoint" in g.node(n) for n in g.nodes())
