@@ -605,7 +605,12 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
             nid = x.id
         elif isinstance(x, str):
             found = graph.input_id(x)
-            nid = found if found is not None else graph.input(x)
+            if found is None:  # a typo must not become a new input of the user's graph
+                raise UnknownNameError(
+                    f"compile: no input named {x[:100]!r} in the outputs' graph; "
+                    "declare it first (ga.symbols) to take a value the outputs do not use"
+                )
+            nid = found
         else:
             raise GraphadError(
                 f"compile: expected an Expr or an input name, got {type(x).__name__}"

@@ -619,4 +619,5 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
         lim, limits = limits, None
     plimits = lim.parse_limits() if limits is None else limits
     builder = _GraphBuilder(g, lim.max_nodes, lim.max_elements)
-    return _parse(text, builder, limits=plimits)
+    with g.transaction():  # a rejected text leaves no nodes or inputs behind
+        return _parse(text, builder, limits=plimits)

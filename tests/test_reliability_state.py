@@ -17,10 +17,14 @@ References are hand computed, NumPy, or Python's exact integer arithmetic.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphad as ga
 from graphad.ops import OPS
@@ -341,3 +345,184 @@ class TestLoadLimits:
         good = json.loads(dumps([e, ga.grad(e, x)]))
         loads(json.dumps(good), graph=g)
         assert any("adjoint" in g.node(n) for n in g.nodes())
+
+
+# -- class 7 -------------------------------------------------------------------------------------
+
+TERMS = ["a", "b", "sin(c)", "d*e", "exp(f)", "2.5", "g**2"]
+BAD_TEXTS = [
+    "a1 + b1 + sin(c1) + 2x",  # fails after three inputs and two nodes
+    "u1*v1 + broadcast_to(w1, (100000, 100000, 100000))",  # max_elements, late
+    "p1 + q1 +",
+    "m1 @ n1 + where(k1)",  # a call with the wrong arity
+    "s1 * t1 + reshape(3.0, (2, 3))",  # ShapeError, which propagates unchanged
+    "exp(r1) + nosuchfunction(r1)",
+]
+
+
+class TestFailedCallsChangeNothing:
+    @pytest.mark.parametrize("text", BAD_TEXTS)
+    def test_rejected_parse_leaves_the_default_graph_as_it_was(self, text):
+        with ga.Graph() as g:
+            x = ga.symbols("x")
+            ga.sin(x) + 1.0
+            before = _graph_state(g)
+            with pytest.raises(ga.GraphadError):
+                ga.parse(text)
+            assert _graph_state(g) == before
+        # the shared global default graph too
+        shared = ga.get_default_graph()
+        before = _graph_state(shared)
+        with pytest.raises(ga.GraphadError):
+            ga.parse(text)
+        assert _graph_state(shared) == before
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        terms=st.lists(st.sampled_from(TERMS), min_size=1, max_size=6),
+        fault=st.sampled_from(["* /", "2z", ")", "sin(", "h +* i", "broadcast_to(j, (10**9,))"]),
+        cut=st.integers(0, 6),
+    )
+    def test_parse_is_all_or_nothing(self, terms, fault, cut):
+        g = ga.Graph()
+        ga.symbol("a", graph=g) * 2.0
+        before = _graph_state(g)
+        parts = list(terms)
+        parts.insert(min(cut, len(parts)), fault)
+        with pytest.raises(ga.GraphadError):
+            ga.parse(" + ".join(parts), graph=g)
+        assert _graph_state(g) == before
+        # the same terms without the fault still parse, into the same graph
+        good = ga.parse(" + ".join(terms), graph=g)
+        assert good.graph is g
+
+    def test_unknown_input_names_are_errors_that_add_nothing(self):
+        with ga.Graph() as g:
+            x, y, _ = ga.symbols("x y unused")
+            e = x * y
+            before = _graph_state(g)
+            with pytest.raises(ga.UnknownNameError, match="typo"):
+                ga.compile(e, inputs=[x, "typo"])
+            with pytest.raises(ga.UnknownNameError, match=r"'nope'.*inputs: 'unused', 'x', 'y'"):
+                ga.grad(e, "nope")
+            with pytest.raises(ga.UnknownNameError, match="nope"):
+                ga.grad(e, [x, "nope"])
+            with pytest.raises(ga.UnknownNameError, match="nope"):
+                ga.jvp(e, {"nope": 1.0})
+            with pytest.raises(ga.UnknownNameError, match="nope"):
+                ga.hessian(e, ["x", "nope"])
+            assert _graph_state(g) == before
+            # a declared input e does not use still has a zero gradient of its shape
+            gu = ga.grad(e, "unused")
+            got = gu.eval(x=1.0, y=2.0, unused=np.ones((2, 3)))
+            np.testing.assert_array_equal(got, np.zeros((2, 3)))
+            f = ga.compile(e, inputs=[x, y, "unused"])
+            assert f(2.0, 3.0, 7.0) == 6.0
+
+    def test_differentiating_with_respect_to_a_non_input_is_a_clear_error(self):
+        with ga.Graph() as g:
+            x, y = ga.symbols("x y")
+            e = ga.sin(x * y)
+            xy, two = x * y, ga.constant(2.0)  # made by the test, before the snapshot
+            before = _graph_state(g)
+            with pytest.raises(ga.GraphadError, match="not the multiply node"):
+                ga.grad(e, xy)
+            with pytest.raises(ga.GraphadError, match="not a constant"):
+                ga.grad(e, two)
+            with pytest.raises(ga.GraphadError, match="got int"):
+                ga.grad(e, 3)
+            with pytest.raises(ga.GraphadError, match="got NoneType"):
+                ga.grad(e, [x, None])
+            with pytest.raises(ga.GraphadError, match="not the sin node"):
+                ga.jacobian(e, e)
+            assert _graph_state(g) == before
+
+    def test_a_tape_still_differentiates_with_respect_to_intermediate_tensors(self):
+        x = ga.Variable(2.0)
+        with ga.GradientTape(persistent=True) as tape:
+            y = x * x
+            z = y * 3.0 + ga.sin(y)
+        assert float(tape.gradient(z, y)) == pytest.approx(3.0 + np.cos(4.0), rel=1e-14)
+        assert float(tape.gradient(z, x)) == pytest.approx((3.0 + np.cos(4.0)) * 4.0, rel=1e-14)
+
+    @pytest.mark.parametrize("name", ["input", "constant", "sin", "sum", "dot", "e", "pi",
+                                      "sum_to_like", "placeholder_like"])  # fmt: skip
+    def test_defop_refuses_reserved_and_built_in_names(self, name):
+        before = dict(OPS)
+        with pytest.raises(ga.GraphadError, match=r"reserved|built-in"):
+            ga.defop(name, np.sin, vjp=lambda g, x: [g * ga.cos(x)])
+        assert before == OPS  # nothing registered or replaced
+        with ga.Graph():
+            e = ga.parse("sin(x) * e + pi + dot(x, x)") + ga.constant(1.0)
+            xv = np.array([0.5, -1.0])
+            want = np.sin(xv) * np.e + np.pi + xv @ xv + 1.0
+            np.testing.assert_allclose(e.eval(x=xv), want, rtol=1e-15)
+
+    def test_export_that_cannot_write_the_module_leaves_no_npz(self, tmp_path):
+        with ga.Graph():
+            x = ga.symbol("x", shape=(500,))
+            f = ga.compile(x * ga.constant(np.arange(500.0)))
+        target = tmp_path / "mod.py"
+        target.mkdir()  # a directory where the module should go: the rename fails
+        with pytest.raises(OSError):
+            ga.export(f, target)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mod.py"]
+        # an .npz that was there before is put back as it was
+        old = tmp_path / "mod.npz"
+        old.write_bytes(b"old contents")
+        with pytest.raises(OSError):
+            ga.export(f, target)
+        assert old.read_bytes() == b"old contents"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mod.npz", "mod.py"]
+
+    def test_export_writes_both_files_when_it_can(self, tmp_path):
+        with ga.Graph():
+            x = ga.symbol("x", shape=(500,))
+            f = ga.compile(x * ga.constant(np.arange(500.0)))
+        ga.export(f, tmp_path / "ok.py")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npz", "ok.py"]
+        ns: dict = {"__file__": str(tmp_path / "ok.py")}
+        exec(compile((tmp_path / "ok.py").read_text(), str(tmp_path / "ok.py"), "exec"), ns)
+        np.testing.assert_array_equal(ns["graphad_function"](np.ones(500))[0], np.arange(500.0))
+
+    @staticmethod
+    def _savers(tmp_path):
+        with ga.Graph():
+            x = ga.symbol("x", shape=(500,))
+            e = x * ga.constant(np.arange(500.0))
+            f = ga.compile(e)
+        ga.nn.set_random_seed(0)
+        model = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,))])
+        model.build((None, 3))
+        return {
+            "graph.json": lambda p: ga.save(e, p),
+            "module.py": lambda p: ga.export(f, p),
+            "model.npz": lambda p: model.save(p),
+        }
+
+    @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+    def test_new_files_get_the_umask_default_mode(self, tmp_path, umask):
+        savers = self._savers(tmp_path)
+        old = os.umask(umask)
+        try:
+            for name, save in savers.items():
+                save(tmp_path / name)
+        finally:
+            os.umask(old)
+        want = 0o666 & ~umask
+        for p in tmp_path.iterdir():  # module.npz too
+            assert stat.S_IMODE(p.stat().st_mode) == want, p.name
+        assert (tmp_path / "module.npz").exists()
+
+    def test_replaced_files_keep_their_mode(self, tmp_path):
+        savers = self._savers(tmp_path)
+        modes = {"graph.json": 0o644, "module.py": 0o604, "module.npz": 0o640, "model.npz": 0o600}
+        for name, mode in modes.items():
+            (tmp_path / name).write_bytes(b"old")
+            os.chmod(tmp_path / name, mode)
+        for name, save in savers.items():
+            save(tmp_path / name)
+        for name, mode in modes.items():
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+            assert (tmp_path / name).read_bytes() != b"old"
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(modes)  # no temp files
