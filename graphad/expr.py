@@ -324,6 +324,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Ex
     >>> ga.constant(np.eye(2)).shape
     (2, 2)
     """
+    _ops.core._refuse_masked(value, "constant")  # before asarray drops the mask
     if dtype is not None:
         value = np.asarray(value, dtype=dtype)
     return _ops.as_expr(value, graph if graph is not None else get_default_graph())

@@ -526,3 +526,103 @@ class TestFailedCallsChangeNothing:
             assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
             assert (tmp_path / name).read_bytes() != b"old"
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(modes)  # no temp files
+
+
+# -- class 6 (folding, masked arrays) ------------------------------------------------------------
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _exact_or_float(v: int):
+    """The reference: Python's exact result if int64 holds it, else the nearest float."""
+    return v if INT64_MIN <= v <= INT64_MAX else float(v)
+
+
+class TestFoldingAndMaskedArrays:
+    def test_issue_example_does_not_wrap(self):
+        with ga.Graph():
+            e = ga.constant(2**62) + ga.constant(2**62)
+            assert e.op == "constant"
+            assert type(e.graph.node(e.id)["value"]) is float
+            assert float(e.eval()) == 2.0**63  # not -2**63
+            assert float(ga.compile(e)()) == 2.0**63
+            p = ga.parse("4611686018427387904 + 4611686018427387904")
+            assert float(p.eval()) == 2.0**63
+            # in range: still the exact int, with NumPy's integer dtype
+            q = ga.constant(2**62) + ga.constant(2**62 - 1)
+            assert q.eval() == INT64_MAX and q.eval().dtype.kind == "i"
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        a=st.integers(INT64_MIN, INT64_MAX),
+        b=st.integers(INT64_MIN, INT64_MAX),
+        op=st.sampled_from(["add", "subtract", "multiply"]),
+    )
+    def test_binary_int_folding_matches_exact_arithmetic(self, a, b, op):
+        exact = {"add": a + b, "subtract": a - b, "multiply": a * b}[op]
+        with ga.Graph():
+            e = getattr(ga, op)(ga.constant(a), ga.constant(b))
+            assert e.op == "constant"
+            got = e.graph.node(e.id)["value"]
+        want = _exact_or_float(exact)
+        assert type(got) is type(want) and got == want
+
+    @pytest.mark.parametrize(
+        ("op", "value", "want"),
+        [
+            ("negative", INT64_MIN, float(2**63)),
+            ("abs", INT64_MIN, float(2**63)),
+            ("square", 2**32, float(2**64)),
+            ("square", 3_037_000_499, 3_037_000_499**2),  # the largest square in int64
+            ("negative", INT64_MAX, -INT64_MAX),
+        ],
+    )
+    def test_unary_int_folding(self, op, value, want):
+        with ga.Graph():
+            e = getattr(ga, op)(ga.constant(value))
+            got = e.graph.node(e.id)["value"]
+        assert type(got) is type(want) and got == want
+
+    def test_other_folds_are_unchanged(self):
+        with ga.Graph():
+            cases = {
+                "divide": (ga.divide(ga.constant(7), ga.constant(2)), 3.5),
+                "less": (ga.less(ga.constant(1), ga.constant(2)), True),
+                "maximum": (ga.maximum(ga.constant(-3), ga.constant(5)), 5),
+                "power": (ga.power(ga.constant(2), ga.constant(70)), 2.0**70),
+                "sin": (ga.sin(ga.constant(0)), 0.0),
+            }
+            for name, (e, want) in cases.items():
+                got = e.graph.node(e.id)["value"]
+                assert type(got) is type(want) and got == want, name
+
+    MASKED = np.ma.array([1.0, 2.0, 3.0], mask=[False, True, False])
+
+    def test_masked_input_values_are_refused_by_the_interpreter_and_compiled_code(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            e = ga.sum(x * 2.0)
+            f = ga.compile(e)
+            xs = ga.symbol("xs", shape=(3,), dtype="float64")
+            fs = ga.compile(ga.sum(xs))
+        for call in (lambda: e.eval(x=self.MASKED), lambda: f(self.MASKED),
+                     lambda: fs(self.MASKED), lambda: f(x=self.MASKED)):  # fmt: skip
+            with pytest.raises(ga.DTypeError, match="masked arrays"):
+                call()
+        # plain arrays (the data, or filled) still work and agree
+        data = self.MASKED.filled(0.0)
+        assert float(e.eval(x=data)) == float(f(data)) == 8.0
+
+    def test_masked_constants_are_refused(self):
+        with ga.Graph():
+            x = ga.symbol("x")
+            for make in (
+                lambda: ga.constant(self.MASKED),
+                lambda: ga.constant(self.MASKED, dtype="float32"),
+                lambda: x + self.MASKED,
+                lambda: self.MASKED * x,
+                lambda: ga.where(x > 0, self.MASKED, 0.0),
+                lambda: ga.concatenate([x, self.MASKED]),
+            ):
+                with pytest.raises(ga.GraphadError, match="masked arrays"):
+                    make()

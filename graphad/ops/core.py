@@ -395,6 +395,10 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
             except (OverflowError, ZeroDivisionError):
                 # IEEE pow: 0**-n is +inf, as np.power(0.0, -1.0)
                 return math.inf if base >= 0 or ex % 2 == 0 else -math.inf
+    if all(type(v) is int for v in values):
+        exact = _exact_int(op, values)
+        if exact is not None:
+            return exact
     with np.errstate(all="ignore"):
         try:
             out = op.impl(*values)
@@ -405,6 +409,29 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
         return None
     item = out.item()
     return item if type(item) in _WEAK_SAMPLE else None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _exact_int(op: Op, values: list) -> int | float | None:
+    """An integer op on Python ints, computed exactly (NumPy's object loops call
+    Python's own arithmetic), so that ``2**62 + 2**62`` cannot wrap around in int64.
+
+    A result that fits int64 is that int, as NumPy would give it.  One that does
+    not becomes the nearest float, as integer powers already do above: Python's
+    exact answer has no int64 form, NumPy 2 would wrap silently (or raise for a
+    Python int out of range), and a float is the answer closest to the one the
+    user wrote.  ``None``: not an integer result; the NumPy path decides.
+    """
+    try:
+        out = op.impl(*[np.array(v, dtype=object) for v in values])
+    except (ValueError, TypeError, ArithmeticError, AttributeError):
+        return None
+    item = out.item() if isinstance(out, np.ndarray) else out
+    if type(item) is not int:
+        return None
+    return item if _INT64_MIN <= item <= _INT64_MAX else float(item)
 
 
 def _fmt_shapes(shapes: Sequence[Shape]) -> str:
