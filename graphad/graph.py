@@ -48,6 +48,8 @@ __all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused"]
 # when hash-consing constants (hashing megabytes per node would dominate).
 _CONTENT_KEY_MAX = 1 << 16
 _UNSET = object()
+# what declaring an existing input again may change (shape_class caches "sclass")
+_DECLARED = ("shape", "dtype", "sclass")
 
 
 def _freeze(value: Any) -> Any:
@@ -106,6 +108,7 @@ class Graph:
         # keeps large constants alive while they are keyed by id()
         self._pinned: list[Any] = []
         self._exprs: dict[int, Any] = {}  # interned Expr handles, one per node
+        self._journals: list[dict[int, list]] = []  # open transactions (see transaction)
 
     # -- context management -------------------------------------------------
     def __enter__(self) -> Graph:
@@ -157,32 +160,30 @@ class Graph:
         (1, ['x'])
         """
         with self._lock:
+            # O(what the block changes), not O(graph): the counter bounds the new nodes,
+            # and input() journals the old facts of an input it declares again
             start, pinned = self._next, len(self._pinned)
-            inputs = dict(self._inputs)
-            # what declaring an existing input again may change (shape_class caches "sclass")
-            facts = ("shape", "dtype", "sclass")
-            declared = {n: [self._nodes[n].get(f, _UNSET) for f in facts] for n in inputs.values()}
+            journal: dict[int, list] = {}
+            self._journals.append(journal)
             try:
                 yield self
             except BaseException:
-                for nid in range(self._next - 1, start - 1, -1):
+                for nid in range(self._next - 1, start - 1, -1):  # users before arguments
                     if nid in self._nodes:
-                        self._exprs.pop(nid, None)
-                        node = self._nodes[nid]
-                        if node.get("key") is not None and self._cons.get(node["key"]) == nid:
-                            del self._cons[node["key"]]
-                        self.nx.remove_node(nid)
-                self._inputs.clear()
-                self._inputs.update(inputs)
-                for nid, old in declared.items():
+                        self.remove(nid)  # also drops its hash-cons key and input name
+                for nid, old in journal.items():
+                    if nid >= start:  # made in the block, and removed above
+                        continue
                     node = self._nodes[nid]
-                    for f, v in zip(facts, old, strict=True):
+                    for f, v in zip(_DECLARED, old, strict=True):
                         if v is _UNSET:
                             node.pop(f, None)
                         else:
                             node[f] = v
                 del self._pinned[pinned:]
                 raise
+            finally:
+                self._journals.pop()
 
     # -- node creation --------------------------------------------------------
     def _new(self, key: tuple | None, attrs: dict[str, Any]) -> int:
@@ -230,6 +231,8 @@ class Graph:
                     raise GraphadError(
                         f"input {name!r} was already declared with dtype {node['dtype']}, not {dt}"
                     )
+                for journal in self._journals:  # the old facts, for a rollback
+                    journal.setdefault(nid, [node.get(f, _UNSET) for f in _DECLARED])
                 if shp is not None:
                     node["shape"] = shp
                 if dt is not None:

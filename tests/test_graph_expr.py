@@ -313,3 +313,19 @@ def test_transaction_blocks_other_threads_so_their_nodes_survive_a_rollback():
     e = got["e"]
     assert e.id in g and float(e.eval(x=0.0)) == 0.0
     assert not any(g.op(n) == "sin" for n in g.nodes())
+
+
+def test_transaction_handles_an_input_made_and_declared_again_inside_the_block():
+    g = ga.Graph()
+    a = ga.symbol("a", graph=g)
+    before = _graph_state(g)
+    with pytest.raises(_Stop), g.transaction():
+        b = ga.symbol("b", graph=g)
+        ga.symbol("b", shape=(2,), graph=g)  # journaled, but made in the block
+        ga.symbol("a", shape=(4,), graph=g)
+        with pytest.raises(_Stop), g.transaction():
+            ga.symbol("b", dtype="float32", graph=g)  # an outer-block input, re-declared
+            raise _Stop
+        assert b.shape == (2,) and b.dtype is None  # the inner rollback restored it
+        raise _Stop
+    assert _graph_state(g) == before and a.shape is None
