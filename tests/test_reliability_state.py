@@ -575,6 +575,7 @@ class TestFoldingAndMaskedArrays:
             ("square", 2**32, float(2**64)),
             ("square", 3_037_000_499, 3_037_000_499**2),  # the largest square in int64
             ("negative", INT64_MAX, -INT64_MAX),
+            ("square", 10**200, float("inf")),  # past float range: IEEE overflow, as for **
         ],
     )
     def test_unary_int_folding(self, op, value, want):

@@ -431,7 +431,12 @@ def _exact_int(op: Op, values: list) -> int | float | None:
     item = out.item() if isinstance(out, np.ndarray) else out
     if type(item) is not int:
         return None
-    return item if _INT64_MIN <= item <= _INT64_MAX else float(item)
+    if _INT64_MIN <= item <= _INT64_MAX:
+        return item
+    try:
+        return float(item)
+    except OverflowError:  # past float range too (ints from ga.constant are unbounded)
+        return math.inf if item > 0 else -math.inf
 
 
 def _fmt_shapes(shapes: Sequence[Shape]) -> str:
