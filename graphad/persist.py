@@ -5,8 +5,11 @@
 loading a file runs no code from it.  Every node is re-created through
 :func:`graphad.ops.apply`, so shapes are checked again, and everything else
 is validated first (format and version, op names, argument references that
-point only backwards, arity, parameter and value types, sizes); a bad file
-raises :class:`~graphad.errors.GraphadError` saying what and where.
+point only backwards, arity, parameter and value types, parameter names the
+op's declaration uses, sizes and the ``max_elements`` limit on shape
+parameters, as the parser applies it); a bad file raises
+:class:`~graphad.errors.GraphadError` saying what and where, and leaves the
+graph it was loading into as it was.
 
 The file, version 1::
 
@@ -258,7 +261,10 @@ def load(path: str | os.PathLike, *, graph: Graph | None = None) -> list[Expr]:
         For a missing, oversized (``max_file_bytes``, see :mod:`graphad.limits`),
         malformed or wrong-version file, an unknown or unregistered op,
         references to later nodes, wrong arity, parameter or value types, a
-        shape the ops reject, or more than ``max_nodes`` nodes.
+        parameter the op does not take, a shape the ops reject, a shape (or
+        shape parameter) of more than ``max_elements`` elements, or more than
+        ``max_nodes`` nodes.  Nothing is added to ``graph`` then: no nodes,
+        no inputs, no changed declarations.
 
     Examples
     --------
