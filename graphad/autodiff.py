@@ -160,10 +160,13 @@ def _vjp(outputs: Any, wrt: Sequence[Any], cotangents: Any, *, inputs_only: bool
     intermediate nodes (a tape's tensors, a transposition's placeholder)."""
     outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
     graph = outs[0].graph
+    if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
+        raise GraphadError(f"vjp: wrt must be a list of inputs, not {type(wrt).__name__}")
     wrt_ids = [_resolve(graph, x, inputs_only=inputs_only) for x in wrt]
     # The lock is held from the scope's start to its prune: otherwise the prune could
-    # drop a node another thread has just made and not yet used.
-    with graph._lock:
+    # drop a node another thread has just made and not yet used.  A rule that fails
+    # (a custom VJP that raises, say) leaves no partial gradient behind.
+    with graph.transaction():
         return _vjp_locked(graph, outs, wrt_ids, cotangents)
 
 
@@ -253,10 +256,8 @@ def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
     """
     graph = f.graph
     keys = [_resolve(graph, k) for k in tangents]  # all checked before any node is made
-    tan: dict[int, Expr] = {}
-    for nid, v in zip(keys, tangents.values(), strict=True):
-        tan[nid] = as_expr(v, graph)
-    with graph._lock:  # held until the prune (see vjp)
+    with graph.transaction():  # the lock is held until the prune (see vjp)
+        tan = {nid: as_expr(v, graph) for nid, v in zip(keys, tangents.values(), strict=True)}
         return _jvp_locked(graph, f, tan)
 
 

@@ -360,6 +360,14 @@ BAD_TEXTS = [
 ]
 
 
+def _failing_rule_op():
+    def vjp(g, x):
+        ga.exp(x) * g  # builds nodes, then fails
+        raise ValueError("rule failed")
+
+    return ga.defop("rs_failing_rule", np.sin, vjp=vjp)
+
+
 class TestFailedCallsChangeNothing:
     @pytest.mark.parametrize("text", BAD_TEXTS)
     def test_rejected_parse_leaves_the_default_graph_as_it_was(self, text):
@@ -526,6 +534,35 @@ class TestFailedCallsChangeNothing:
             assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
             assert (tmp_path / name).read_bytes() != b"old"
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(modes)  # no temp files
+
+    def test_failed_gradient_with_a_failing_custom_rule_adds_nothing(self):
+        op = _failing_rule_op()
+        with ga.Graph() as g:
+            x = ga.symbol("x")
+            e = ga.sin(op(x) * x)
+            before = _graph_state(g)
+            with pytest.raises(ValueError, match="rule failed"):
+                ga.grad(e, x)
+            assert _graph_state(g) == before
+            with pytest.raises(ValueError, match="rule failed"):
+                ga.jvp(e, {x: 1.0})  # derived by transposition of the VJP
+            assert _graph_state(g) == before
+
+    def test_failed_vjp_with_cotangents_adds_nothing(self):
+        op = _failing_rule_op()
+        with ga.Graph() as g:
+            x = ga.symbol("x", shape=(3,))
+            e = op(x) * 2.0
+            before = _graph_state(g)
+            with pytest.raises(ValueError, match="rule failed"):
+                ga.vjp([e], [x], [np.arange(3.0)])  # the cotangent's constant goes too
+            assert _graph_state(g) == before
+            with pytest.raises(ga.GraphadError, match="wrt must be a list"):
+                ga.vjp([e], x)
+            # a good call still works after the failed ones
+            f = ga.sin(x) * 2.0
+            (gx,) = ga.vjp([f], [x], [np.arange(3.0)])
+            np.testing.assert_allclose(gx.eval(x=np.zeros(3)), 2 * np.arange(3.0))
 
 
 # -- class 6 (folding, masked arrays) ------------------------------------------------------------
