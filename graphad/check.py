@@ -233,11 +233,11 @@ def _finish_problem(
         prepared[name] = prepare_input(graph, nid, arr) if nid is not None else arr
     wrt: list[int] = []
     for name in names:
+        if name not in prepared:  # checked first: a failed call adds no input
+            raise MissingInputError(f"check_grad: no value given for input {name!r}")
         nid = graph.input_id(name)
         if nid is None:  # an input the expression never uses: gradient 0
             nid = graph.input(name)
-        if name not in prepared:
-            raise MissingInputError(f"check_grad: no value given for input {name!r}")
         if np.asarray(prepared[name]).dtype.kind != "f":
             raise GraphadError(
                 f"check_grad: cannot differentiate with respect to {name!r} "

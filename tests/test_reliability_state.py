@@ -535,6 +535,15 @@ class TestFailedCallsChangeNothing:
             assert (tmp_path / name).read_bytes() != b"old"
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(modes)  # no temp files
 
+    def test_check_grad_without_a_value_for_wrt_adds_no_input(self):
+        with ga.Graph() as g:
+            x = ga.symbol("x")
+            e = ga.sin(x)
+            before = _graph_state(g)
+            with pytest.raises(ga.MissingInputError, match="'nope'"):
+                ga.check_grad(e, at={"x": 0.3}, wrt=["x", "nope"])
+            assert _graph_state(g) == before
+
     def test_failed_gradient_with_a_failing_custom_rule_adds_nothing(self):
         op = _failing_rule_op()
         with ga.Graph() as g:
