@@ -296,7 +296,8 @@ def _build_rule_graph(
             fed.append(i)
     params = dict(node["params"])
     op = node["op"]
-    y = apply(op, ins, **params) if OPS[op].nargs is None else apply(op, *ins, **params)
-    u = Expr(small, small.input("u", node["shape"], None))
-    cots = vjp([y], [ins[i] for i in positions], [u])
+    with small:  # the rule's own nodes (ga.constant(...) in a custom VJP) belong here too
+        y = apply(op, ins, **params) if OPS[op].nargs is None else apply(op, *ins, **params)
+        u = Expr(small, small.input("u", node["shape"], None))
+        cots = vjp([y], [ins[i] for i in positions], [u])
     return small, [c.id for c in cots], fed

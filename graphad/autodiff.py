@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphadError
+from .errors import GraphadError, UnknownNameError
 from .expr import Expr
 from .graph import Graph, ancestors, gc_paused
 from .ops import OPS, apply, as_expr
@@ -29,19 +29,36 @@ from .ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
 __all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
 
 
-def _resolve(graph: Graph, x: Any) -> int:
-    """The node id of an input given as an Expr or by name."""
+def _resolve(graph: Graph, x: Any, *, inputs_only: bool = True) -> int:
+    """The node id of an input given as an Expr or by name.
+
+    Resolving changes nothing: a name must be an input of the graph already (one
+    the expression does not use has a zero gradient; one the graph has never
+    seen is most likely a typo, and is an error).  ``inputs_only=False`` admits
+    any node of the graph (a tape's intermediate tensors, a transposition's
+    placeholder); the public functions take inputs only, as the SPEC says.
+    """
     if isinstance(x, Expr):
         if x.graph is not graph:
             raise GraphadError("the variable belongs to a different graph than the expression")
+        if inputs_only and x.op != "input":
+            what = "a constant" if x.op == "constant" else f"the {x.op} node v{x.id}"
+            raise GraphadError(
+                f"can only differentiate with respect to an input, not {what}; "
+                "use a symbol (ga.symbols) or an input name"
+            )
         return x.id
     if isinstance(x, str):
         nid = graph.input_id(x)
         if nid is None:
-            # an input the expression never used: its gradient is zero, so create it
-            return graph.input(x)
+            known = sorted(graph.inputs())
+            shown = ", ".join(map(repr, known[:10])) + (", ..." if len(known) > 10 else "")
+            raise UnknownNameError(
+                f"no input named {x[:100]!r} in the expression's graph (its inputs: "
+                f"{shown or 'none'}); declare it first, e.g. with ga.symbols"
+            )
         return nid
-    raise GraphadError(f"expected an Expr or an input name, got {type(x).__name__}")
+    raise GraphadError(f"expected an input (an Expr or an input name), got {type(x).__name__}")
 
 
 def _relevant(graph: Graph, outputs: Sequence[int], wrt: Iterable[int]) -> list[int]:
@@ -144,18 +161,27 @@ def vjp(
 
     Without ``cotangents``, each output is seeded with ones (the gradient of its sum).
     """
+    return _vjp(outputs, wrt, cotangents, inputs_only=True)
+
+
+def _vjp(outputs: Any, wrt: Sequence[Any], cotangents: Any, *, inputs_only: bool) -> list[Expr]:
+    """:func:`vjp`; ``inputs_only=False`` also differentiates with respect to
+    intermediate nodes (a tape's tensors, a transposition's placeholder)."""
     outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
     graph = outs[0].graph
-    wrt_ids = [_resolve(graph, x) for x in wrt]
+    if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
+        raise GraphadError(f"vjp: wrt must be a list of inputs, not {type(wrt).__name__}")
+    wrt_ids = [_resolve(graph, x, inputs_only=inputs_only) for x in wrt]
     # The lock is held from the scope's start to its prune: otherwise the prune could
-    # drop a node another thread has just made and not yet used.
-    with graph._lock:
+    # drop a node another thread has just made and not yet used.  A rule that fails
+    # (a custom VJP that raises, say) leaves no partial gradient behind.
+    with graph.transaction():
         return _vjp_locked(graph, outs, wrt_ids, cotangents)
 
 
 def _vjp_locked(graph: Graph, outs: list[Expr], wrt_ids: list[int], cotangents: Any) -> list:
     scope = _Scope(graph)
-    with gc_paused(), graph.role("grad"):
+    with gc_paused(), graph, graph.role("grad"):  # graph: where constant-only nodes go
         if cotangents is None:
             seeds = [_seed(o) for o in outs]
         else:
@@ -215,8 +241,8 @@ def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
                 f"(wrt=...); the expression uses {list(names)}"
             )
         wrt = names[0]
-    if isinstance(wrt, Expr | str):
-        return vjp(f, [wrt])[0]
+    if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
+        return vjp(f, [wrt])[0]  # anything but an input is refused by name
     return vjp(f, list(wrt))
 
 
@@ -238,17 +264,16 @@ def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
     2.0
     """
     graph = f.graph
-    tan: dict[int, Expr] = {}
-    for k, v in tangents.items():
-        tan[_resolve(graph, k)] = as_expr(v, graph)
-    with graph._lock:  # held until the prune (see vjp)
+    keys = [_resolve(graph, k) for k in tangents]  # all checked before any node is made
+    with graph.transaction():  # the lock is held until the prune (see vjp)
+        tan = {nid: as_expr(v, graph) for nid, v in zip(keys, tangents.values(), strict=True)}
         return _jvp_locked(graph, f, tan)
 
 
 def _jvp_locked(graph: Graph, f: Expr, tan: dict[int, Expr]) -> Expr:
     scope = _Scope(graph)
     nodes = graph._nodes
-    with gc_paused(), graph.role("grad"):
+    with gc_paused(), graph, graph.role("grad"):
         for n in _relevant(graph, [f.id], tan):
             node = nodes[n]
             if n in tan or node["op"] in ("input", "constant"):
@@ -290,7 +315,7 @@ def _jvp_by_transposition(op, tangents, ans, args, params):
         total = term if total is None else add(total, term)
     if total is None:
         return None
-    (du,) = vjp(total, [u])
+    (du,) = _vjp(total, [u], None, inputs_only=False)
     return Expr(graph, substitute(graph, [du.id], {u.id: ans.id})[0])
 
 

@@ -233,11 +233,11 @@ def _finish_problem(
         prepared[name] = prepare_input(graph, nid, arr) if nid is not None else arr
     wrt: list[int] = []
     for name in names:
+        if name not in prepared:  # checked first: a failed call adds no input
+            raise MissingInputError(f"check_grad: no value given for input {name!r}")
         nid = graph.input_id(name)
         if nid is None:  # an input the expression never uses: gradient 0
             nid = graph.input(name)
-        if name not in prepared:
-            raise MissingInputError(f"check_grad: no value given for input {name!r}")
         if np.asarray(prepared[name]).dtype.kind != "f":
             raise GraphadError(
                 f"check_grad: cannot differentiate with respect to {name!r} "
@@ -279,9 +279,14 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
 
     copy, ids = replay(prob.graph, [prob.out])
     out = Expr(copy, ids[prob.out])
-    wrt = [Expr(copy, ids[n]) if n in ids else prob.names[k] for k, n in enumerate(prob.wrt)]
+    # an input the output does not use is not in the copy: declared there, its gradient is 0
+    wrt = [
+        Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
+        for k, n in enumerate(prob.wrt)
+    ]
     cot = None if prob.w is None else [np.asarray(prob.w, dtype=y.dtype)]
-    grads = vjp([out], wrt, cot)
+    with copy:  # the rules' own nodes (ga.constant(...) in a custom VJP) belong here too
+        grads = vjp([out], wrt, cot)
     vals = evaluate(copy, [g.id for g in grads], prob.values)
     return [np.asarray(v) for v in vals]
 

@@ -20,13 +20,13 @@ import linecache
 import math
 import os
 import re
-import tempfile
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write_many
 from .errors import DTypeError, GraphadError, MissingInputError, ShapeError, UnknownNameError
 from .graph import Graph, topo_order
 from .ops import OPS
@@ -868,7 +868,12 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
             nid = x.id
         elif isinstance(x, str):
             found = graph.input_id(x)
-            nid = found if found is not None else graph.input(x)
+            if found is None:  # a typo must not become a new input of the user's graph
+                raise UnknownNameError(
+                    f"compile: no input named {x[:100]!r} in the outputs' graph; "
+                    "declare it first (ga.symbols) to take a value the outputs do not use"
+                )
+            nid = found
         else:
             raise GraphadError(
                 f"compile: expected an Expr or an input name, got {type(x).__name__}"
@@ -923,19 +928,9 @@ def export(f: Any, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     src = prog.module(EXPORT_INLINE_MAX, npz=True)
     big = {k: v for k, v in prog.constants.items() if v.size > EXPORT_INLINE_MAX}
+    files: list = []
     if big:
-        _atomic_write(os.path.splitext(path)[0] + ".npz", lambda fh: np.savez(fh, **big))
-    _atomic_write(path, lambda fh: fh.write(src.encode("utf-8")))
-
-
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".graphad-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        files.append((os.path.splitext(path)[0] + ".npz", lambda fh: np.savez(fh, **big)))
+    files.append((path, lambda fh: fh.write(src.encode("utf-8"))))
+    # all or nothing: a module that cannot be written leaves no new .npz behind
+    atomic_write_many(files)

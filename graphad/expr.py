@@ -324,6 +324,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Ex
     >>> ga.constant(np.eye(2)).shape
     (2, 2)
     """
+    _ops.core._refuse_masked(value, "constant")  # before asarray drops the mask
     if dtype is not None:
         value = np.asarray(value, dtype=dtype)
     return _ops.as_expr(value, graph if graph is not None else get_default_graph())
@@ -642,4 +643,5 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
         lim, limits = limits, None
     plimits = lim.parse_limits() if limits is None else limits
     builder = _GraphBuilder(g, lim.max_nodes, lim.max_elements)
-    return _parse(text, builder, limits=plimits)
+    with g.transaction():  # a rejected text leaves no nodes or inputs behind
+        return _parse(text, builder, limits=plimits)

@@ -127,6 +127,46 @@ class Graph:
             with self._lock:
                 self._role_stack.pop()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Graph]:
+        """All or nothing: if the block raises, the graph is put back as it was.
+
+        Nodes created inside the block are removed (newest first) with their
+        input names and hash-cons keys (inputs that existed before are never
+        changed: a declaration is fixed when made).  The graph's lock is held throughout, so
+        no other thread can build a node that would be removed with the block's,
+        or hash-cons onto one of them.  Node ids are not reused: handles to the
+        removed nodes name nothing rather than some later node.  Changes other
+        than creating nodes and declaring inputs (e.g. adjoint marks written
+        into existing nodes) are the caller's to avoid until the block can no
+        longer fail.
+
+        Examples
+        --------
+        >>> import graphad as ga
+        >>> g = ga.Graph()
+        >>> x = ga.symbol("x", graph=g)
+        >>> try:
+        ...     with g.transaction():
+        ...         y = ga.sin(x) + ga.symbol("y", graph=g)
+        ...         raise ValueError("changed my mind")
+        ... except ValueError:
+        ...     pass
+        >>> len(g), sorted(g.inputs())
+        (1, ['x'])
+        """
+        with self._lock:
+            # O(what the block changes), not O(graph): the counter bounds the new nodes
+            start, pinned = self._next, len(self._pinned)
+            try:
+                yield self
+            except BaseException:
+                for nid in range(self._next - 1, start - 1, -1):  # users before arguments
+                    if nid in self._nodes:
+                        self.remove(nid)  # also drops its hash-cons key and input name
+                del self._pinned[pinned:]
+                raise
+
     # -- node creation --------------------------------------------------------
     def _new(self, key: tuple | None, attrs: dict[str, Any]) -> int:
         with self._lock:

@@ -26,6 +26,11 @@ def prepare_input(graph: Graph, nid: int, value: Any) -> Any:
     to_array = getattr(value, "__graphad_value__", None)  # e.g. a tape Variable
     if to_array is not None:
         value = to_array()
+    if isinstance(value, np.ma.MaskedArray):  # compiled code checks through here too
+        raise DTypeError(
+            f"input {name!r}: masked arrays (numpy.ma) are not supported, their masks would be "
+            "ignored; pass value.filled(...) or value.data and handle the mask explicitly"
+        )
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise DTypeError(

@@ -33,7 +33,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -932,20 +931,9 @@ class Sequential:
         self._need_built()
         arrays = {f"weight_{k}": w for k, w in enumerate(self.get_weights())}
         arrays["architecture"] = np.frombuffer(json.dumps(self.get_config()).encode(), np.uint8)
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(
-            dir=os.path.dirname(os.path.abspath(path)), prefix=".graphad-", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from ._atomic import atomic_write
+
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
     def __repr__(self) -> str:
         return f"<graphad.nn.Sequential {self.name!r}: {len(self.layers)} layers>"

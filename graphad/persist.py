@@ -5,8 +5,11 @@
 loading a file runs no code from it.  Every node is re-created through
 :func:`graphad.ops.apply`, so shapes are checked again, and everything else
 is validated first (format and version, op names, argument references that
-point only backwards, arity, parameter and value types, sizes); a bad file
-raises :class:`~graphad.errors.GraphadError` saying what and where.
+point only backwards, arity, parameter and value types, parameter names the
+op's declaration uses, sizes and the ``max_elements`` limit on shape
+parameters, as the parser applies it); a bad file raises
+:class:`~graphad.errors.GraphadError` saying what and where, and leaves the
+graph it was loading into as it was.
 
 The file, version 1::
 
@@ -35,20 +38,22 @@ is renamed over the target, so an interrupted save leaves the old file.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
 import os
 import re
-import tempfile
+import string
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .errors import GraphadError
 from .expr import Expr
 from .graph import Graph, ancestors
-from .ops import OPS, apply
+from .ops import OPS, Op, apply
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "dumps", "loads"]
 
@@ -137,23 +142,8 @@ def save(exprs: Expr | Sequence[Expr], path: str | os.PathLike) -> None:
     >>> float(f.eval(x=3.0, y=2.0)), float(gx.eval(x=3.0, y=2.0))
     (18.0, 12.0)
     """
-    text = dumps(exprs)
-    _atomic_write(os.fspath(path), text.encode("utf-8"))
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".graphad-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = dumps(exprs).encode("utf-8")
+    atomic_write(os.fspath(path), lambda fh: fh.write(data))
 
 
 def _outputs(exprs: Any) -> list[Expr]:
@@ -271,7 +261,10 @@ def load(path: str | os.PathLike, *, graph: Graph | None = None) -> list[Expr]:
         For a missing, oversized (``max_file_bytes``, see :mod:`graphad.limits`),
         malformed or wrong-version file, an unknown or unregistered op,
         references to later nodes, wrong arity, parameter or value types, a
-        shape the ops reject, or more than ``max_nodes`` nodes.
+        parameter the op does not take, a shape the ops reject, a shape (or
+        shape parameter) of more than ``max_elements`` elements, or more than
+        ``max_nodes`` nodes.  Nothing is added to ``graph`` then: no nodes,
+        no inputs, no changed declarations.
 
     Examples
     --------
@@ -320,6 +313,43 @@ def loads(text: str, *, graph: Graph | None = None) -> list[Expr]:
     if not isinstance(text, str):
         raise GraphadError(f"loads: expected str, got {type(text).__name__}")
     return _loads(text, graph, "<text>")
+
+
+_PARAM_NAMES: dict[str, tuple[Op, frozenset[str]]] = {}
+
+
+def _param_names(spec: Op) -> frozenset[str]:
+    """The parameters an op's declaration uses, so a file can give no others.
+
+    Derived from the op table, not listed by hand: the keys of the op's
+    ``test_params``, the named fields of its ``emit`` template, and, when its
+    ``impl`` is a Python function (not a NumPy function or ufunc, whose
+    signatures hold ``out=``, ``where=`` and the like), the parameters it takes
+    beyond its graph arguments.  Elementwise ops take none (``where=`` on
+    ``sin`` would leave elements of the result uninitialised), nor do custom
+    ops, which ``ga.defop`` makes without parameters.
+    """
+    cached = _PARAM_NAMES.get(spec.name)
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    names: set[str] = set()
+    if not spec.custom:
+        names.update(k for d in spec.test_params for k in d)
+        if isinstance(spec.emit, str):
+            fields = string.Formatter().parse(spec.emit)
+            names.update(f for _, f, _, _ in fields if f and not f.isdigit())
+        if inspect.isfunction(spec.impl):
+            sig = list(inspect.signature(spec.impl).parameters.values())
+            if all(p.kind is not p.VAR_KEYWORD for p in sig):
+                positional = [
+                    p for p in sig if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
+                n_args = len(positional) if spec.nargs is None else spec.nargs
+                names.update(p.name for p in positional[n_args:])
+                names.update(p.name for p in sig if p.kind is p.KEYWORD_ONLY)
+    allowed = frozenset(names)
+    _PARAM_NAMES[spec.name] = (spec, allowed)
+    return allowed
 
 
 def _reject_constant(name: str) -> Any:
@@ -373,16 +403,24 @@ class _Loader:
         graph = self.graph
         ids: list[int] = []
         names: set[str] = set()
-        with graph._lock:  # the role stack is the graph's: hold it while building
+        # all or nothing: a bad node anywhere leaves the target graph as it was (the
+        # transaction holds the graph's lock, which the role stack needs too)
+        with graph.transaction():
             for i, rec in enumerate(records):
                 self.where = f"node {i}"
                 ids.append(self.node(i, rec, ids, names))
                 self.check_size(ids[-1])
             self.where = "outputs"
             outs = [ids[self.ref(o, len(ids))] for o in outputs]
+            marks = []
             for i, rec in enumerate(records):
                 self.where = f"node {i}"
-                self.marks(rec, ids)
+                marks.extend(self.marks(rec, ids))
+            # adjoint marks change existing nodes too: written once nothing can fail
+            for nid, mark in marks:
+                target = graph.node(nid).setdefault("adjoint", [])
+                if mark not in target:
+                    target.append(mark)
         return [Expr(graph, o) for o in outs]
 
     # -- one node --------------------------------------------------------------------------------
@@ -440,6 +478,12 @@ class _Loader:
         if spec.nargs is not None and len(arg_ids) != spec.nargs:
             raise self.fail(f"{op} takes {spec.nargs} argument(s), got {len(arg_ids)}")
         params = self.params(rec.get("params", {}))
+        allowed = _param_names(spec)
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            takes = f"takes only {', '.join(sorted(allowed))}" if allowed else "takes no parameters"
+            raise self.fail(f"{op} {takes}, not {', '.join(unknown)}")
+        self.check_shape_params(op, params)
         role = rec.get("role")
         if role not in _OP_ROLES:
             raise self.fail(f'"role" must be one of {sorted(_OP_ROLES)}, not {role!r}')
@@ -447,7 +491,7 @@ class _Loader:
         graph = self.graph
         exprs = [Expr(graph, a) for a in arg_ids]
         try:
-            with graph.role(role):
+            with graph, graph.role(role):  # constant-only nodes go here too
                 call_args = (exprs,) if spec.nargs is None else tuple(exprs)
                 e = apply(op, *call_args, **params)
             if spec.emit is not None and not spec.custom:
@@ -462,20 +506,20 @@ class _Loader:
             raise self.fail(f"{op} has dtype {node['dtype']} here, but the file says {dtype}")
         return e.id
 
-    def marks(self, rec: dict, ids: list[int]) -> None:
+    def marks(self, rec: dict, ids: list[int]) -> list[tuple[int, tuple[int, int]]]:
+        """The node's adjoint marks, checked: ``(node id, (output, node))`` pairs."""
         marks = rec.get("adjoint")
         if marks is None:
-            return
+            return []
         if not isinstance(marks, list):
             raise self.fail('"adjoint" must be a list of [output, node] pairs')
-        node = self.graph.node(ids[rec["id"]])
-        target = node.setdefault("adjoint", [])
+        nid = ids[rec["id"]]
+        out = []
         for pair in marks:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise self.fail('"adjoint" must be a list of [output, node] pairs')
-            mark = (ids[self.ref(pair[0], len(ids))], ids[self.ref(pair[1], len(ids))])
-            if mark not in target:
-                target.append(mark)
+            out.append((nid, (ids[self.ref(pair[0], len(ids))], ids[self.ref(pair[1], len(ids))])))
+        return out
 
     def check_size(self, nid: int) -> None:
         shape = self.graph.node(nid)["shape"]
@@ -483,6 +527,22 @@ class _Loader:
             raise self.fail(
                 f"shape {shape} has more than {self.max_elements} elements; the limit is "
                 f"max_elements={self.max_elements} (see ga.limits)"
+            )
+
+    def check_shape_params(self, op: str, params: dict[str, Any]) -> None:
+        """The parser's limit on a shape parameter (``broadcast_to``, ``reshape`` ...),
+        before the node exists: of an input of unknown shape, the node's own shape is
+        unknown too, and the tensor would be allocated only when evaluated."""
+        shape = params.get("shape")
+        if not isinstance(shape, tuple) or not all(type(s) is int for s in shape):
+            return  # not a shape: the op's own checks say what is wrong with it
+        if len(shape) > _MAX_NDIM:
+            raise self.fail(f"{op}: a shape may have at most {_MAX_NDIM} dimensions")
+        # |s|: reshape's -1 stands for at least one element
+        if math.prod(max(abs(s), 1) for s in shape) > self.max_elements:
+            raise self.fail(
+                f"{op} to shape {shape} has more than {self.max_elements} elements; the limit "
+                f"is max_elements={self.max_elements} (see ga.limits)"
             )
 
     # -- fields ------------------------------------------------------------------------------

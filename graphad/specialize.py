@@ -85,7 +85,9 @@ def specialize(
     new = Graph()
     new_nodes = new._nodes
     mapping: dict[int, int] = {}
-    with gc_paused():
+    # new is the default graph while rules and lowerings build: a node made of constants
+    # alone goes to the innermost graph, which must be this one, not the caller's
+    with gc_paused(), new:
         for nid, (shape, dtype) in zip(inputs, types, strict=True):
             node = nodes[nid]
             mapping[nid] = new.input(

@@ -690,9 +690,10 @@ class GradientTape:
 
 
 def _ops_vjp(outs: list[Expr], wrt: list[Expr], cotangents: Any) -> list[Expr]:
-    from .autodiff import vjp
+    from .autodiff import _vjp
 
-    return vjp(outs, wrt, cotangents)
+    # a tape differentiates with respect to intermediate tensors too, as TensorFlow's
+    return _vjp(outs, wrt, cotangents, inputs_only=False)
 
 
 def _ones_like(value: Any) -> np.ndarray:

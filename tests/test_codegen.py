@@ -260,10 +260,14 @@ def test_positional_named_and_result_types():
 
 def test_inputs_default_sorted_and_unused_inputs_allowed():
     with ga.Graph():
-        b, a, z = ga.symbols("b a z")
+        b, a, z, _ = ga.symbols("b a z never_used")
         f = ga.compile(a * b)
         assert f.input_names == ("a", "b")
         g = ga.compile([a * 2.0], inputs=["a", z, "never_used"])
+        # a name the graph has never seen is a typo: an error, and no new input
+        with pytest.raises(ga.UnknownNameError, match="typo"):
+            ga.compile([a * 2.0], inputs=["a", "typo"])
+        assert ga.get_default_graph().input_id("typo") is None
     assert g.input_names == ("a", "z", "never_used")
     assert g(1.5, np.zeros(4), 7) == (3.0,)
 

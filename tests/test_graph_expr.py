@@ -230,3 +230,109 @@ def test_redeclaring_an_input_is_an_error_that_changes_nothing():
         assert ga.symbol("y", shape=(3,)) is y and ga.symbols("y") is y  # same, or unsaid
         with pytest.raises(ga.GraphadError, match=r"shape \(3,\), not \(4,\)"):
             ga.symbol("y", shape=(4,))
+
+
+# -- Graph.transaction: all or nothing -------------------------------------------------------------
+
+
+def _graph_state(g):
+    """Everything a failed call must leave as it was (sclass is a lazy cache, left out)."""
+    nodes = []
+    for n in sorted(g.nodes()):
+        node = g.node(n)
+        facts = ("op", "args", "params", "role", "shape", "dtype", "name", "adjoint")
+        nodes.append((n, *(repr(node.get(f)) for f in facts)))
+    return nodes, g.inputs(), dict(g._cons), len(g._pinned)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_transaction_keeps_what_a_successful_block_built():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    with g.transaction():
+        e = ga.sin(x) + ga.symbol("y", graph=g)
+    assert sorted(g.inputs()) == ["x", "y"]
+    assert float(e.eval(x=0.0, y=2.0)) == 2.0
+
+
+def test_transaction_undoes_nodes_and_inputs():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    kept = ga.exp(x) * 2.0
+    before = _graph_state(g)
+    with pytest.raises(_Stop), g.transaction():
+        y = ga.symbol("y", shape=(3,), dtype="float32", graph=g)
+        big = ga.constant(np.arange(100_000.0), graph=g)  # pinned: keyed by identity
+        ga.sum(ga.sin(x) * y + big[:3])
+        raise _Stop
+    assert _graph_state(g) == before
+    assert x.shape is None and "y" not in g.inputs()
+    # the graph works as before
+    assert float((kept + 1.0).eval(x=0.0)) == 3.0
+    np.testing.assert_array_equal((x * 2.0).eval(x=np.ones((2, 2))), np.full((2, 2), 2.0))
+    # a node built again after the rollback is a new node, not a stale handle's id
+    s = ga.sin(x)
+    assert s.id in g and float(s.eval(x=0.0)) == 0.0
+
+
+def test_a_redeclaration_inside_a_transaction_is_refused_and_rolled_back():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    before = _graph_state(g)
+    with pytest.raises(ga.GraphadError, match="already declared"), g.transaction():
+        ga.sin(x) + ga.symbol("z", graph=g)
+        ga.symbol("x", shape=(3,), graph=g)
+    assert _graph_state(g) == before and x.shape is None
+
+
+def test_nested_transactions_undo_only_their_own_block():
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    with g.transaction():
+        a = ga.sin(x)
+        inner_before = _graph_state(g)
+        with pytest.raises(_Stop), g.transaction():
+            ga.cos(a) + ga.symbol("z", graph=g)
+            raise _Stop
+        assert _graph_state(g) == inner_before
+        b = ga.cos(a)
+    assert float(b.eval(x=0.0)) == 1.0 and sorted(g.inputs()) == ["x"]
+
+
+def test_transaction_blocks_other_threads_so_their_nodes_survive_a_rollback():
+    import threading
+
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    got = {}
+
+    def build():
+        got["e"] = ga.tanh(x) * 3.0
+
+    with pytest.raises(_Stop), g.transaction():
+        ga.sin(x)
+        t = threading.Thread(target=build)
+        t.start()
+        t.join(0.2)  # it waits for the graph's lock, whenever it gets there
+        raise _Stop
+    t.join(10)
+    e = got["e"]
+    assert e.id in g and float(e.eval(x=0.0)) == 0.0
+    assert not any(g.op(n) == "sin" for n in g.nodes())
+
+
+def test_transaction_handles_an_input_made_inside_the_block():
+    g = ga.Graph()
+    a = ga.symbol("a", graph=g)
+    before = _graph_state(g)
+    with pytest.raises(_Stop), g.transaction():
+        b = ga.symbol("b", shape=(2,), graph=g)
+        with pytest.raises(_Stop), g.transaction():
+            ga.sin(b) * ga.symbol("c", graph=g)
+            raise _Stop
+        assert sorted(g.inputs()) == ["a", "b"]
+        raise _Stop
+    assert _graph_state(g) == before and a.shape is None

@@ -219,3 +219,18 @@ class TestFunctionSignatures:
         assert spec.graph.node(spec.outputs[0])["dtype"] == np.float32
         helpers = {"sum_to_like", "ones_like", "unreduce", "broadcast_like", "numel"}
         assert not helpers & {spec.graph.op(n) for n in spec.graph.nodes()}
+
+
+class TestWhereNodesGo:
+    def test_gradients_build_in_their_own_graph_whatever_the_default(self):
+        """A rule or lowering that builds a node of constants alone (a reduction's seed
+        broadcast) puts it in the expression's graph, not the innermost ``with`` graph."""
+        g = ga.Graph()
+        x = ga.symbol("x", shape=(3,), dtype="float32", graph=g)
+        with ga.Graph() as other:
+            gx = ga.grad(ga.sum(x * 2.0), x)
+            got = gx.eval(x=np.ones(3, np.float32))
+            f = ga.compile(ga.grad(ga.sum(ga.symbol("y", graph=g) ** 2), "y"))
+            assert np.array_equal(f(np.arange(3.0)), [0.0, 2.0, 4.0])
+        assert len(other) == 0
+        assert got.dtype == np.float32 and np.array_equal(got, [2.0, 2.0, 2.0])

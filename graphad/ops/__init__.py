@@ -65,6 +65,13 @@ __all__ = [
 ]  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# names with a meaning of their own: every graph's leaves, and the parser's constants
+_RESERVED = {
+    "input": "the op of every graph input",
+    "constant": "the op of every graph constant",
+    "pi": "a constant in parsed text",
+    "e": "a constant in parsed text",
+}
 
 
 def defop(
@@ -112,7 +119,11 @@ def defop(
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise GraphadError(f"defop: invalid op name {name!r} (use letters, digits and _)")
-    if name in OPS and not OPS[name].custom:
+    from ..expr import _PARSE_FUNCTIONS
+
+    if name in _RESERVED:
+        raise GraphadError(f"defop: {name!r} is reserved ({_RESERVED[name]}); choose another name")
+    if (name in OPS and not OPS[name].custom) or name in _PARSE_FUNCTIONS:
         raise GraphadError(f"defop: {name!r} is a built-in op; choose another name")
     if not callable(impl) or not callable(vjp):
         raise GraphadError("defop: impl and vjp must be callables")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphadError, ShapeError
-from ..graph import Graph, get_default_graph
+from ..graph import Graph, _stack, get_default_graph
 
 __all__ = ["Op", "OPS", "register", "apply", "infer", "as_expr", "graph_of", "const_value"]
 
@@ -135,7 +135,18 @@ def register(op: Op) -> Op:
 
 
 def graph_of(*values: Any) -> Graph:
-    """The graph the Expr arguments live in (default graph if none is an Expr)."""
+    """The graph the Expr arguments live in (default graph if none is an Expr).
+
+    A constant is a value, not a computation: a constant of another graph is
+    adopted by the graph being built (see :func:`as_expr`), so
+    ``ga.constant(A) @ w`` works wherever ``w`` lives (a tape's, an optimizer's
+    or the gradient checker's graph).  The graph is the one of the operands
+    that are not constants.  With constants only it is the graph of the
+    innermost ``with Graph():`` block if there is one (an optimizer's trace,
+    the checker's copy: ``Ac.T`` there must not become a node of ``Ac``'s
+    graph), else their graph, else the default graph.  Non-constant operands of
+    different graphs are an error.
+    """
     found: Graph | None = None
     if len(values) <= 3 and not any(type(v) in (list, tuple) for v in values):
         for v in values:  # the common case: a few scalars and Exprs
@@ -143,29 +154,101 @@ def graph_of(*values: Any) -> Graph:
                 if found is None:
                     found = v.graph
                 elif v.graph is not found:
-                    raise GraphadError(
-                        "operands belong to different graphs; build them inside one ga.Graph()"
-                    )
-        return found if found is not None else get_default_graph()
+                    return _mixed_graphs([v for v in values if isinstance(v, Expr)])
+        if found is None:
+            return get_default_graph()
+        entered = _stack()
+        if entered and entered[-1] is not found:
+            return _mixed_graphs([v for v in values if type(v) is Expr])
+        return found
+    exprs: list = []
     stack = list(values)
     while stack:
         v = stack.pop()
         if isinstance(v, Expr):
+            exprs.append(v)
             if found is None:
                 found = v.graph
             elif v.graph is not found:
-                raise GraphadError(
-                    "operands belong to different graphs; build them inside one ga.Graph()"
-                )
+                found = _MIXED
         elif isinstance(v, list | tuple):
             stack.extend(v)
+    if found is None:
+        return get_default_graph()
+    entered = _stack()
+    if found is _MIXED or (entered and entered[-1] is not found):
+        return _mixed_graphs(exprs)
+    return found
+
+
+_MIXED: Any = object()
+
+
+def _mixed_graphs(exprs: list) -> Graph:
+    """The graph for operands of several graphs, or of a graph not the one being
+    built: that of the non-constant ones, else the default graph."""
+    found: Graph | None = None
+    for e in exprs:
+        if e.graph._nodes[e.id]["op"] == "constant":
+            continue
+        if found is None:
+            found = e.graph
+        elif e.graph is not found:
+            raise GraphadError(
+                f"operands belong to different graphs ({_describe(e)} is not in the graph of "
+                "the other operands); only constants move between graphs: build the "
+                "expressions inside one ga.Graph(), or evaluate one of them first"
+            )
     return found if found is not None else get_default_graph()
 
 
+def _describe(e) -> str:
+    node = e.graph._nodes[e.id]
+    if node["op"] == "input":
+        return f"the input {node['name']!r}"[:80]
+    return f"a {node['op']} node"
+
+
+def _adopt(e, graph: Graph):
+    """The constant ``e`` of another graph, re-interned in ``graph`` (the same value:
+    constants hold private read-only copies, so nothing is copied again)."""
+    node = e.graph._nodes[e.id]
+    if node["op"] != "constant":
+        raise GraphadError(
+            f"{_describe(e)} belongs to a different graph; only constants move between "
+            "graphs: build the expressions inside one ga.Graph(), or evaluate it first"
+        )
+    value, key = node["value"], node.get("key")
+    if key is None or key[0] != "constant":
+        return Expr(graph, graph.constant(value))
+    with graph._lock:
+        if key[1] == "id":  # keyed by id(value): keep the object alive in this graph too
+            graph._pinned.append(value)
+        attrs = {"op": "constant", "args": (), "params": (), "role": "constant", "value": value}
+        nid = graph._new(key, {**attrs, "shape": node["shape"], "dtype": node["dtype"]})
+    return Expr(graph, nid)
+
+
+def _refuse_masked(value: Any, what: str) -> None:
+    """Masked arrays are refused: graphad's ops and compiled code ignore the mask, so
+    NumPy's masked semantics could not be followed everywhere alike."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise GraphadError(
+            f"{what}: masked arrays (numpy.ma) are not supported; pass plain arrays, "
+            "e.g. value.filled(fill) or value.data, and handle the mask explicitly"
+        )
+
+
 def as_expr(value: Any, graph: Graph | None = None):
-    """Wrap a Python/NumPy value as a constant Expr (Exprs pass through)."""
-    if type(value) is Expr:
-        return value
+    """Wrap a Python/NumPy value as a constant Expr (Exprs pass through).
+
+    An Expr of another graph than ``graph`` is adopted if it is a constant
+    (see :func:`graph_of`) and an error otherwise.
+    """
+    if isinstance(value, Expr):
+        if graph is None or value.graph is graph:
+            return value
+        return _adopt(value, graph)
     to_expr = getattr(value, "__graphad_expr__", None)  # e.g. a tape's Variable
     if to_expr is not None:
         return to_expr(graph)
@@ -173,6 +256,7 @@ def as_expr(value: Any, graph: Graph | None = None):
         graph = get_default_graph()
     if isinstance(value, bool | int | float):
         return Expr(graph, graph.constant(value))
+    _refuse_masked(value, "constant")
     arr = np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise GraphadError(f"cannot use a value of type {type(value).__name__} in an expression")
@@ -287,6 +371,10 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
             except (OverflowError, ZeroDivisionError):
                 # IEEE pow: 0**-n is +inf, as np.power(0.0, -1.0)
                 return math.inf if base >= 0 or ex % 2 == 0 else -math.inf
+    if all(type(v) is int for v in values):
+        exact = _exact_int(op, values)
+        if exact is not None:
+            return exact
     with np.errstate(all="ignore"):
         try:
             out = op.impl(*values)
@@ -297,6 +385,34 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
         return None
     item = out.item()
     return item if type(item) in _WEAK_SAMPLE else None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _exact_int(op: Op, values: list) -> int | float | None:
+    """An integer op on Python ints, computed exactly (NumPy's object loops call
+    Python's own arithmetic), so that ``2**62 + 2**62`` cannot wrap around in int64.
+
+    A result that fits int64 is that int, as NumPy would give it.  One that does
+    not becomes the nearest float, as integer powers already do above: Python's
+    exact answer has no int64 form, NumPy 2 would wrap silently (or raise for a
+    Python int out of range), and a float is the answer closest to the one the
+    user wrote.  ``None``: not an integer result; the NumPy path decides.
+    """
+    try:
+        out = op.impl(*[np.array(v, dtype=object) for v in values])
+    except (ValueError, TypeError, ArithmeticError, AttributeError):
+        return None
+    item = out.item() if isinstance(out, np.ndarray) else out
+    if type(item) is not int:
+        return None
+    if _INT64_MIN <= item <= _INT64_MAX:
+        return item
+    try:
+        return float(item)
+    except OverflowError:  # past float range too (ints from ga.constant are unbounded)
+        return math.inf if item > 0 else -math.inf
 
 
 def _fmt_shapes(shapes: Sequence[Shape]) -> str:
