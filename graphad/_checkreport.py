@@ -7,13 +7,14 @@ mark the culprit: ``.graph``, ``.outputs``, ``.culprit`` and ``.culprit_reason``
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._escape import html_text
 
 __all__ = ["ElementCheck", "GradCheckReport", "InputCheck", "NodeCheck"]
 
@@ -27,6 +28,9 @@ STATUS = {
     "jump": ("inconclusive", "inconclusive (discontinuity)"),
     "nonfinite": ("inconclusive", "inconclusive (not finite)"),
 }
+
+# an automatic display stays small whatever the number of inputs
+_HTML_ROWS, _HTML_NOTES = 40, 20
 
 # the per-element table's columns, shared by the text and HTML forms of a report
 _COLUMNS = ("input", "index", "AD", "finite diff", "± err", "SymPy", "abs err", "rel err", "status")
@@ -359,32 +363,39 @@ class GradCheckReport:
 
     # -- Jupyter -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        esc = html.escape
+        esc = html_text  # every cell and note: user names included
         color = {"pass": "#2a7", "fail": "#c33", "inconclusive": "#c80"}[self.verdict]
         rows = []
-        for i in self.inputs:
-            for e in i.elements if len(i.elements) <= 8 else i.worst(5):
-                cells = (
-                    i.name,
-                    _index_text(e.index),
-                    _fmt(e.ad),
-                    _fmt(e.fd),
-                    f"{e.fd_err:.1g}",
-                    _fmt(e.sympy),
-                    f"{e.abs_err:.2g}",
-                    f"{e.rel_err:.2g}",
-                    STATUS[e.status][1],
-                )
-                rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in _COLUMNS)
-        extra = "".join(
-            f"<p>{esc(t)}</p>"
-            for t in (
-                [f"pass if {i.formula}" for i in self.inputs]
-                + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
-                + self.notes
+        shown = [
+            (i, e)
+            for i in self.inputs
+            for e in (i.elements if len(i.elements) <= 8 else i.worst(5))
+        ]
+        for i, e in shown[:_HTML_ROWS]:
+            cells = (
+                i.name,
+                _index_text(e.index),
+                _fmt(e.ad),
+                _fmt(e.fd),
+                f"{e.fd_err:.1g}",
+                _fmt(e.sympy),
+                f"{e.abs_err:.2g}",
+                f"{e.rel_err:.2g}",
+                STATUS[e.status][1],
             )
+            rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        if len(shown) > _HTML_ROWS:
+            more = f"… {len(shown) - _HTML_ROWS} more rows: print(report) or report.to_json()"
+            rows.append(f"<tr><td colspan='{len(_COLUMNS)}'>{esc(more)}</td></tr>")
+        head = "".join(f"<th>{esc(h)}</th>" for h in _COLUMNS)
+        texts = (
+            [f"pass if {i.formula}" for i in self.inputs]
+            + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
+            + self.notes
         )
+        if len(texts) > _HTML_NOTES:
+            texts = [*texts[:_HTML_NOTES], f"… {len(texts) - _HTML_NOTES} more notes"]
+        extra = "".join(f"<p>{esc(t)}</p>" for t in texts)
         return (
             f"<div><p><b>Gradient check</b> of <code>{esc(self._short_label())}</code>: "
             f"<b style='color:{color}'>{self.verdict.upper()}</b></p>"
@@ -393,9 +404,9 @@ class GradCheckReport:
 
     def _repr_svg_(self) -> str | None:
         try:
-            from .render import render
+            from .render import repr_svg
 
-            return render(self)._repr_image_svg_xml()
+            return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
 

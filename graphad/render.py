@@ -19,6 +19,7 @@ from typing import Any, Literal
 import graphviz
 import numpy as np
 
+from ._escape import dot_string, short_name
 from ._render_labels import (
     FONT,
     GREY,
@@ -356,6 +357,20 @@ def render(
     target = _resolve(exprs)
     for k, v in (highlight or {}).items():
         target.highlight[_node_id(k, target.graph)[1]] = "" if v is None else str(v)
+    return _draw(target, path, at, rankdir, cluster, max_nodes, legend, title)
+
+
+def _draw(
+    target: _Target,
+    path: str | Path | None,
+    at: Mapping[Any, Any] | None,
+    rankdir: str,
+    cluster: bool,
+    max_nodes: int | None,
+    legend: bool,
+    title: str | bool,
+    note: str = "",
+) -> graphviz.Digraph:
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
     dot = graphviz.Digraph(
@@ -364,7 +379,10 @@ def render(
         edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "fontcolor": GREY},
     )
     dot.attr(rankdir=rankdir, fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.4")
-    text = title_text(ctx, at) if title is True else (title or "")
+    # the caller's own title is shown as it is, never read as DOT or HTML
+    text = title_text(ctx, at) if title is True else dot_string(title or "", limit=2000)
+    if note:
+        text += dot_string(note, limit=300) + "\\l"
     if text:
         dot.attr(label=text, labelloc="t", labeljust="l")
     edges, stand_ins, extras = _edges(ctx)
@@ -426,17 +444,22 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
         grad = all(graph.node(m)["role"] == "grad" for m in g.members)
         parts["backward" if grad else "forward"].node(g.name, **group_attrs(graph, g))
     for name, (src, user) in stand_ins.items():
-        label = graph.label(src)
+        label = short_name(graph.label(src))
         if src in drawn:
             tip = f"{label} is drawn further up (an arrow would cross the picture)"
         else:
-            label = "⋯ " + label
             tip = (
-                f"{label[2:]} = {op_text(graph.node(src))}(...) and the nodes it needs "
+                f"{label} = {op_text(graph.node(src))}(...) and the nodes it needs "
                 f"are not drawn: {len(ctx.hidden)} nodes hidden (max_nodes)"
             )
+            label = "⋯ " + label
         parts[_part(ctx, user, drawn)].node(
-            name, label=label, shape="plaintext", fontcolor=GREY, fontsize="9", tooltip=tip
+            name,
+            label=dot_string(label),
+            shape="plaintext",
+            fontcolor=GREY,
+            fontsize="9",
+            tooltip=dot_string(tip),
         )
     for sub in subgraphs:
         dot.subgraph(sub)
@@ -542,8 +565,32 @@ def _write(dot: graphviz.Digraph, path: Path) -> None:
     path.write_bytes(data)
 
 
+#: Automatic displays draw at most this many boxes, and show values (a report's
+#: point) only for graphs of at most DISPLAY_VALUE_NODES nodes: Jupyter calls
+#: them on every output, so they must stay quick whatever the graph's size.
+DISPLAY_MAX_NODES = 100
+DISPLAY_VALUE_NODES = 2_000
+
+
+def display_dot(obj: Any) -> graphviz.Digraph:
+    """The bounded drawing automatic displays show (see :func:`repr_svg`)."""
+    target = _resolve(obj)
+    if len(target.outputs) > DISPLAY_MAX_NODES:
+        target.outputs = target.outputs[:DISPLAY_MAX_NODES]
+    size = len(ancestors(target.graph, target.outputs))
+    if size > DISPLAY_VALUE_NODES:  # evaluating every node for its label would be slow
+        target.at, target.known = None, {}
+    note = ""
+    if size > DISPLAY_MAX_NODES:
+        note = f"({size} nodes in all: ga.render(..., max_nodes=None) draws every one)"
+    return _draw(target, None, None, "TB", True, DISPLAY_MAX_NODES, True, True, note)
+
+
 def repr_svg(obj: Any) -> str | None:
-    """SVG text of ``render(obj)`` for Jupyter's ``_repr_svg_``; ``None`` without Graphviz.
+    """SVG text for Jupyter's ``_repr_svg_``; ``None`` without Graphviz.
+
+    Bounded for big graphs: at most :data:`DISPLAY_MAX_NODES` boxes are drawn
+    (the picture says how many nodes there are and how to draw them all).
 
     Examples
     --------
@@ -552,6 +599,6 @@ def repr_svg(obj: Any) -> str | None:
     ...         return repr_svg(self)
     """
     try:
-        return render(obj)._repr_image_svg_xml()
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, GraphadError):
+        return display_dot(obj)._repr_image_svg_xml()
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, GraphadError, OSError):
         return None
