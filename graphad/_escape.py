@@ -193,5 +193,10 @@ def latex_name(name: Any, limit: int = 40) -> str | None:
 
 
 def py_comment(text: Any, limit: int = 200) -> str:
-    """Text for one line of a Python comment: ``repr``-escaped, so no line break survives."""
-    return ascii(clean(text, limit))
+    """Text for one line of a Python comment: ``repr`` of it, cut to ``limit`` characters.
+
+    ``repr`` escapes newlines, other unprintable characters and lone
+    surrogates, so the text can neither end the comment nor fail to encode.
+    """
+    text = text if type(text) is str else str(text)
+    return repr(text if len(text) <= limit else text[: limit - 1] + _ELLIPSIS)

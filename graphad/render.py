@@ -551,7 +551,7 @@ def _write(dot: graphviz.Digraph, path: Path) -> None:
             f"use one of {', '.join('.' + f for f in FORMATS)}"
         )
     if fmt in ("dot", "gv"):
-        path.write_text(dot.source, encoding="utf-8")
+        _save(path, dot.source.encode("utf-8"))
         return
     try:
         data = dot.pipe(format=fmt)
@@ -560,9 +560,22 @@ def _write(dot: graphviz.Digraph, path: Path) -> None:
             f"render: writing {path.name} needs the Graphviz `dot` program, "
             f"which is not on PATH; {_INSTALL}"
         ) from None
-    except graphviz.CalledProcessError as exc:
-        raise GraphadError(f"render: Graphviz failed on {path.name}: {exc}") from None
-    path.write_bytes(data)
+    except (graphviz.CalledProcessError, OSError) as exc:  # OSError: dot quit early (pipe)
+        detail = getattr(exc, "stderr", None) or exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        first = str(detail).strip().splitlines()[:1] or [type(exc).__name__]
+        raise GraphadError(f"render: Graphviz failed on {path.name!r}: {first[0][:300]}") from None
+    _save(path, data)
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write the file; a path that cannot be written is a GraphadError naming it."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GraphadError(f"render: cannot write {str(path)!r}: {reason}") from exc
 
 
 #: Automatic displays draw at most this many boxes, and show values (a report's
