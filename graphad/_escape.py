@@ -6,7 +6,7 @@ highlight reasons and custom op names are arbitrary text: quotes, backslashes,
 such text into DOT, SVG, HTML, LaTeX or generated Python goes through one of:
 
 - :func:`dot_string`: the value of a quoted DOT attribute (Graphviz's
-  escString: labels, tooltips, the title);
+  escString: labels, the title), :func:`dot_tooltip` for tooltips;
 - :func:`dot_html`: text inside an HTML-like Graphviz label (``<...>``);
 - :func:`html_text`: text and attribute values of an HTML page (reports);
 - :func:`latex_name`: a name typeset by MathJax/LaTeX in math mode;
@@ -31,6 +31,7 @@ __all__ = [
     "clean",
     "dot_html",
     "dot_string",
+    "dot_tooltip",
     "html_text",
     "latex_name",
     "py_comment",
@@ -98,12 +99,6 @@ def _dot_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class _DotText(str):
-    """An escaped DOT attribute value; graphviz's quoting must not take it for HTML."""
-
-    __slots__ = ()
-
-
 def dot_string(text: Any, limit: int = 2000, budget: int = DOT_MAX_BYTES) -> str:
     """``text`` as the value of a quoted DOT attribute (label, tooltip, title).
 
@@ -115,6 +110,23 @@ def dot_string(text: Any, limit: int = 2000, budget: int = DOT_MAX_BYTES) -> str
     """
     out = _fit(_dot_escape, clean(text, limit), budget)
     return _nohtml(out)
+
+
+#: Shown for a backslash in tooltips and HTML-like labels (U+29F5 REVERSE SOLIDUS
+#: OPERATOR, which looks the same): Graphviz reads backslash escapes there after
+#: decoding entities, differently across versions (see :func:`dot_tooltip`).
+BACKSLASH = "\u29f5"
+
+
+def dot_tooltip(text: Any, limit: int = 3000, budget: int = DOT_MAX_BYTES) -> str:
+    """``text`` as a DOT ``tooltip`` value: :func:`dot_string`, backslashes shown as ``⧵``.
+
+    Graphviz versions read backslashes in tooltips differently (2.43 removes
+    two levels and expands ``\\N`` to the node's name; later versions one
+    level, without ``\\N``), so no escaping of a backslash shows it right
+    everywhere; a look-alike character does.
+    """
+    return dot_string(clean(text, limit).replace("\\", BACKSLASH), limit, budget)
 
 
 def dot_lines(lines: list[str], justify: str = "l", budget: int = DOT_MAX_BYTES) -> str:
@@ -140,8 +152,9 @@ def _nohtml(text: str) -> str:
 
 
 def _html_escape(text: str) -> str:
-    # Graphviz also reads backslash escapes inside HTML-like labels: hide them too.
-    return html.escape(text, quote=True).replace("\\", "&#92;").replace("\n", " ")
+    # Graphviz also reads backslash escapes (\\N: the node's name) in HTML-like labels,
+    # even written as &#92;: show a look-alike instead.
+    return html.escape(text.replace("\\", BACKSLASH), quote=True).replace("\n", " ")
 
 
 def dot_html(text: Any, limit: int = 200, budget: int = DOT_MAX_BYTES // 4) -> str:

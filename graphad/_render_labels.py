@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._escape import DOT_MAX_BYTES, clean, dot_html, dot_lines, dot_string, short_name
+from ._escape import DOT_MAX_BYTES, clean, dot_html, dot_lines, dot_tooltip, short_name
 from .expr import Expr, _named_values, to_string
 from .graph import Graph
 from .ops import OPS
@@ -253,7 +253,7 @@ def node_attrs(ctx: _Ctx, nid: int) -> dict[str, str]:
     if len(label.encode("utf-8")) > DOT_MAX_BYTES:  # many long parts: keep the op only
         label = lines[0] if len(lines[0].encode("utf-8")) <= DOT_MAX_BYTES else "⋯"
     attrs["label"] = "<" + label + ">"
-    attrs["tooltip"] = dot_string("\n".join(tip), limit=3000)
+    attrs["tooltip"] = dot_tooltip("\n".join(tip), limit=3000)
     if nid in ctx.values and not finite(ctx.values[nid]):
         attrs.update(_NONFINITE)
     if nid in ctx.outputs:
@@ -269,7 +269,7 @@ def group_attrs(graph: Graph, group: _Group) -> dict[str, str]:
     tip = "collapsed chain: " + " → ".join(ops)
     attrs = dict(STYLES["summary"])
     attrs["label"] = f"<<b>⋯ chain of {len(ops)} nodes</b><br/>{_small(common)}>"
-    attrs["tooltip"] = dot_string(tip, limit=1500)
+    attrs["tooltip"] = dot_tooltip(tip, limit=1500)
     return attrs
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import graphviz
 import numpy as np
 
-from ._escape import dot_string, short_name
+from ._escape import dot_string, dot_tooltip, short_name
 from ._render_labels import (
     FONT,
     GREY,
@@ -459,7 +459,7 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
             shape="plaintext",
             fontcolor=GREY,
             fontsize="9",
-            tooltip=dot_string(tip),
+            tooltip=dot_tooltip(tip),
         )
     for sub in subgraphs:
         dot.subgraph(sub)
