@@ -489,8 +489,10 @@ def check_grad(
     seed : int
         Seed of the random directions and cotangents (checks are reproducible).
     sympy : bool
-        Use SymPy as a third witness for scalar graphs (limited to
-        ``sympy_timeout`` seconds).
+        Use SymPy as a third witness for scalar graphs.  SymPy runs in a
+        child process, stopped after ``sympy_timeout`` seconds (the column then
+        says n/a); the first check of a session also waits about a second for
+        that process to start and import SymPy.
     strict : bool
         Make ``report.ok`` False for an inconclusive verdict too.
     localize_on_fail : bool
