@@ -151,19 +151,23 @@ class _Group:
 
 def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> list[_Group]:
     """Runs of single-input, single-user nodes of one role (elementwise chains and the like)."""
-    view = graph.nx.nodes
-    nodes = {n: view[n] for n in ids}  # one networkx lookup per node, not seven
+    nodes = graph._nodes  # the node dicts themselves: automatic displays must be quick
     users: dict[int, list[int]] = {n: [] for n in ids}
     for n in ids:
-        for a in dict.fromkeys(nodes[n]["args"]):
+        args = nodes[n]["args"]
+        for a in args if len(args) == 1 else dict.fromkeys(args):
             users[a].append(n)
     run_of: dict[int, list[int]] = {}
     runs: list[list[int]] = []
     for n in ids:
         node = nodes[n]
-        if n in keep or node["op"] in ("input", "constant") or len(users[n]) != 1:
+        if len(users[n]) != 1 or n in keep or node["op"] in ("input", "constant"):
             continue
-        inner = [a for a in dict.fromkeys(node["args"]) if nodes[a]["op"] != "constant"]
+        args = node["args"]
+        if len(args) == 1:
+            inner = args if nodes[args[0]]["op"] != "constant" else ()
+        else:
+            inner = [a for a in dict.fromkeys(args) if nodes[a]["op"] != "constant"]
         if len(inner) != 1:
             continue
         prev = inner[0]
