@@ -44,6 +44,19 @@ def _num(x: Any) -> Any:
     return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
 
 
+def _json_values(v: Any) -> Any:
+    """An array as nested lists of JSON-safe numbers (NaN/inf as strings, as ``_num``)."""
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "fc" or np.isfinite(arr).all():
+        return arr.tolist()
+    if arr.dtype.kind == "c":
+        return [[_num(z.real), _num(z.imag)] for z in arr.ravel().tolist()]
+    if arr.ndim == 0:
+        return _num(arr.item())
+    flat = np.array([_num(x) for x in arr.ravel().tolist()], dtype=object)
+    return flat.reshape(arr.shape).tolist()
+
+
 def _fmt(x: float | None, digits: int = 10) -> str:
     return "n/a" if x is None else f"{x:.{digits}g}"
 
@@ -135,8 +148,8 @@ class InputCheck:
             "dtype": self.dtype,
             "mode": self.mode,
             "verdict": self.verdict,
-            "rtol": self.rtol,
-            "atol": self.atol,
+            "rtol": _num(self.rtol),
+            "atol": _num(self.atol),
             "formula": self.formula,
             "notes": list(self.notes),
             "elements": [e.to_dict() for e in self.elements[:4096]],
@@ -344,7 +357,7 @@ class GradCheckReport:
             "strict": self.strict,
             "expression": self.label,
             "dtype": self.dtype,
-            "point": {n: (np.asarray(v).tolist()) for n, v in self.point.items()},
+            "point": {n: _json_values(v) for n, v in self.point.items()},
             "output_shape": list(self.output_shape),
             "sympy": self.sympy_note,
             "counts": self.counts(),

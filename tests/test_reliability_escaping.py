@@ -539,6 +539,15 @@ class TestCommandLineErrors:
         err = capsys.readouterr().err
         assert err.count("graphad check: error: ") == 2 and "Traceback" not in err
 
+    def test_check_json_with_non_finite_points_and_bad_tolerances(self, capsys):
+        assert main(["check", "x*y", "--at", "x=nan,y=inf", "--json", "--no-sympy"]) == 0
+        report = json.loads(capsys.readouterr().out)  # strict JSON: NaN/inf as strings
+        assert report["point"] == {"x": "nan", "y": "inf"}
+        for argv in (["--rtol", "nan"], ["--atol", "-1"], ["--rtol", "inf"]):
+            assert main(["check", "x", "--at", "x=1", *argv]) == 2
+            err = capsys.readouterr().err.splitlines()
+            assert len(err) == 1 and "must be a finite number >= 0" in err[0]
+
 
 def test_corpus_of_hostile_names_is_varied():
     cats = {e["category"] for e in ENTRIES}
