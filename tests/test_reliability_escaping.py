@@ -248,6 +248,9 @@ class TestEscaping:
         assert "javascript" in src  # the text is shown ...
         assert "<a " not in src and "label=<<a" not in src  # ... never as markup
         assert "&lt;&lt;a href=\\&quot;" not in src  # quotes escaped once, for DOT
+        with ga.Graph():  # the caller's own title is text too, even when it looks like HTML
+            src = render(ga.symbol("z") * 2, title="<b>bold</b>").source
+        assert 'label="&lt;b&gt;bold&lt;/b&gt;"' in src and "label=<<b>bold" not in src
         with ga.Graph():
             _, f, _ = _graph_with("$\\href{javascript:alert(1)}{x}$")
             tex = f._repr_latex_()
