@@ -7,13 +7,14 @@ mark the culprit: ``.graph``, ``.outputs``, ``.culprit`` and ``.culprit_reason``
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ._escape import html_text
 
 __all__ = ["ElementCheck", "GradCheckReport", "InputCheck", "NodeCheck"]
 
@@ -28,6 +29,9 @@ STATUS = {
     "nonfinite": ("inconclusive", "inconclusive (not finite)"),
 }
 
+# an automatic display stays small whatever the number of inputs
+_HTML_ROWS, _HTML_NOTES = 40, 20
+
 # the per-element table's columns, shared by the text and HTML forms of a report
 _COLUMNS = ("input", "index", "AD", "finite diff", "± err", "SymPy", "abs err", "rel err", "status")
 
@@ -38,6 +42,19 @@ def _num(x: Any) -> Any:
         return None
     x = float(x)
     return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
+
+
+def _json_values(v: Any) -> Any:
+    """An array as nested lists of JSON-safe numbers (NaN/inf as strings, as ``_num``)."""
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "fc" or np.isfinite(arr).all():
+        return arr.tolist()
+    if arr.dtype.kind == "c":
+        return [[_num(z.real), _num(z.imag)] for z in arr.ravel().tolist()]
+    if arr.ndim == 0:
+        return _num(arr.item())
+    flat = np.array([_num(x) for x in arr.ravel().tolist()], dtype=object)
+    return flat.reshape(arr.shape).tolist()
 
 
 def _fmt(x: float | None, digits: int = 10) -> str:
@@ -131,8 +148,8 @@ class InputCheck:
             "dtype": self.dtype,
             "mode": self.mode,
             "verdict": self.verdict,
-            "rtol": self.rtol,
-            "atol": self.atol,
+            "rtol": _num(self.rtol),
+            "atol": _num(self.atol),
             "formula": self.formula,
             "notes": list(self.notes),
             "elements": [e.to_dict() for e in self.elements[:4096]],
@@ -340,7 +357,7 @@ class GradCheckReport:
             "strict": self.strict,
             "expression": self.label,
             "dtype": self.dtype,
-            "point": {n: (np.asarray(v).tolist()) for n, v in self.point.items()},
+            "point": {n: _json_values(v) for n, v in self.point.items()},
             "output_shape": list(self.output_shape),
             "sympy": self.sympy_note,
             "counts": self.counts(),
@@ -359,32 +376,39 @@ class GradCheckReport:
 
     # -- Jupyter -----------------------------------------------------------------------------
     def _repr_html_(self) -> str:
-        esc = html.escape
+        esc = html_text  # every cell and note: user names included
         color = {"pass": "#2a7", "fail": "#c33", "inconclusive": "#c80"}[self.verdict]
         rows = []
-        for i in self.inputs:
-            for e in i.elements if len(i.elements) <= 8 else i.worst(5):
-                cells = (
-                    i.name,
-                    _index_text(e.index),
-                    _fmt(e.ad),
-                    _fmt(e.fd),
-                    f"{e.fd_err:.1g}",
-                    _fmt(e.sympy),
-                    f"{e.abs_err:.2g}",
-                    f"{e.rel_err:.2g}",
-                    STATUS[e.status][1],
-                )
-                rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in _COLUMNS)
-        extra = "".join(
-            f"<p>{esc(t)}</p>"
-            for t in (
-                [f"pass if {i.formula}" for i in self.inputs]
-                + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
-                + self.notes
+        shown = [
+            (i, e)
+            for i in self.inputs
+            for e in (i.elements if len(i.elements) <= 8 else i.worst(5))
+        ]
+        for i, e in shown[:_HTML_ROWS]:
+            cells = (
+                i.name,
+                _index_text(e.index),
+                _fmt(e.ad),
+                _fmt(e.fd),
+                f"{e.fd_err:.1g}",
+                _fmt(e.sympy),
+                f"{e.abs_err:.2g}",
+                f"{e.rel_err:.2g}",
+                STATUS[e.status][1],
             )
+            rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        if len(shown) > _HTML_ROWS:
+            more = f"… {len(shown) - _HTML_ROWS} more rows: print(report) or report.to_json()"
+            rows.append(f"<tr><td colspan='{len(_COLUMNS)}'>{esc(more)}</td></tr>")
+        head = "".join(f"<th>{esc(h)}</th>" for h in _COLUMNS)
+        texts = (
+            [f"pass if {i.formula}" for i in self.inputs]
+            + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
+            + self.notes
         )
+        if len(texts) > _HTML_NOTES:
+            texts = [*texts[:_HTML_NOTES], f"… {len(texts) - _HTML_NOTES} more notes"]
+        extra = "".join(f"<p>{esc(t)}</p>" for t in texts)
         return (
             f"<div><p><b>Gradient check</b> of <code>{esc(self._short_label())}</code>: "
             f"<b style='color:{color}'>{self.verdict.upper()}</b></p>"
@@ -393,9 +417,9 @@ class GradCheckReport:
 
     def _repr_svg_(self) -> str | None:
         try:
-            from .render import render
+            from .render import repr_svg
 
-            return render(self)._repr_image_svg_xml()
+            return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
 

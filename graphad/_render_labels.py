@@ -7,7 +7,6 @@ numbers, and the legend that explains the node styles.
 
 from __future__ import annotations
 
-import html
 import textwrap
 from collections import Counter
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._escape import DOT_MAX_BYTES, clean, dot_html, dot_lines, dot_tooltip, short_name
 from .expr import Expr, _named_values, to_string
 from .graph import Graph
 from .ops import OPS
@@ -103,8 +103,8 @@ def _full(value: Any, limit: int = 1500) -> str:
 # -- labels ----------------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
+def _esc(text: str, limit: int = 200) -> str:
+    return dot_html(text, limit)
 
 
 def _small(text: str, color: str = GREY) -> str:
@@ -148,16 +148,17 @@ class Namer:
         self.out: dict[int, str] = {}
         for i, o in enumerate(functions, 1):
             if o in user:
-                self.out[o] = user[o]
+                self.out[o] = short_name(user[o])
             elif graph.node(o)["op"] == "input":
-                self.out[o] = graph.label(o)
+                self.out[o] = short_name(graph.label(o))
             elif len(functions) == 1:
                 self.out[o] = "f"
             else:
                 self.out[o] = "f" + str(i).translate(self._SUB)
 
     def node(self, nid: int) -> str:
-        return self.user.get(nid) or self.graph.label(nid)
+        """The node's name for labels: one line, at most 40 characters."""
+        return short_name(self.user.get(nid) or self.graph.label(nid))
 
     def adj(self, output: int, nid: int) -> str:
         return f"∂{self.out.get(output) or self.node(output)}/∂{self.node(nid)}"
@@ -184,8 +185,8 @@ def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
     op = node["op"]
     shape = _shape_text(node)
     if op == "input":
-        lines = [f"<b>{_esc(node['name'])}</b>"] + ([_small(shape)] if shape else [])
-        tip = [f"input {node['name']}"]
+        lines = [f"<b>{_esc(names.node(nid))}</b>"] + ([_small(shape)] if shape else [])
+        tip = [f"input {clean(node['name'], 1000)}"]
     elif op == "constant":
         lines = [_esc(_const_text(node["value"]))]
         tip = [f"{graph.label(nid)} = constant"]
@@ -205,7 +206,7 @@ def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
         tip = [f"{names.node(nid)} = {node['op']}({args}{extra})   ({node['role']})"]
     if shape and op != "constant":
         tip.append(f"shape {shape}")
-    header = names.out.get(nid) or names.user.get(nid)
+    header = names.out.get(nid) or short_name(names.user.get(nid) or "")
     if header and op != "input" and (nid in ctx.outputs or nid in names.out):
         lines.insert(0, f'<font color="#111827"><b>{_esc(header)}</b></font>')
     marks = ctx.held.get(nid, [])
@@ -240,7 +241,7 @@ def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
         reason = ctx.highlight[nid]
         if reason:
             lines.append(f'<font color="{_RED}"><b>⚠ {_esc(reason)}</b></font>')
-            tip.append("⚠ " + reason)
+            tip.append("⚠ " + clean(reason, 1000))
     return lines, tip
 
 
@@ -248,8 +249,11 @@ def node_attrs(ctx: _Ctx, nid: int) -> dict[str, str]:
     kind = _kind(ctx, nid)
     attrs = dict(STYLES[kind])
     lines, tip = _node_lines(ctx, nid)
-    attrs["label"] = "<" + "<br/>".join(lines) + ">"
-    attrs["tooltip"] = "\n".join(tip)
+    label = "<br/>".join(lines)
+    if len(label.encode("utf-8")) > DOT_MAX_BYTES:  # many long parts: keep the op only
+        label = lines[0] if len(lines[0].encode("utf-8")) <= DOT_MAX_BYTES else "⋯"
+    attrs["label"] = "<" + label + ">"
+    attrs["tooltip"] = dot_tooltip("\n".join(tip), limit=3000)
     if nid in ctx.values and not finite(ctx.values[nid]):
         attrs.update(_NONFINITE)
     if nid in ctx.outputs:
@@ -265,7 +269,7 @@ def group_attrs(graph: Graph, group: _Group) -> dict[str, str]:
     tip = "collapsed chain: " + " → ".join(ops)
     attrs = dict(STYLES["summary"])
     attrs["label"] = f"<<b>⋯ chain of {len(ops)} nodes</b><br/>{_small(common)}>"
-    attrs["tooltip"] = tip if len(tip) <= 1500 else tip[:1500] + " …"
+    attrs["tooltip"] = dot_tooltip(tip, limit=1500)
     return attrs
 
 
@@ -307,16 +311,17 @@ def title_text(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
     for o in target.outputs:
         if graph.node(o)["role"] != "grad" and graph.op(o) != "input" and len(lines) < 3:
             text = f"{ctx.names.out.get(o, ctx.names.node(o))} = "
-            text += to_string(Expr(graph, o), max_nodes=200)
+            text += to_string(Expr(graph, o), max_nodes=200)[:400]  # two lines of 100 are shown
             wrapped = textwrap.wrap(text, 100, subsequent_indent="    ")
             lines += wrapped[:2] if len(wrapped) <= 2 else [*wrapped[:2], "    …"]
     if at:
         vals = []
         for k, v in _named_values(at, {}).items():
             v = getattr(v, "__graphad_value__", lambda v=v: v)()
+            k = short_name(k)
             vals.append(f"{k}={short(v)}" if np.size(v) <= 1 else f"{k}: {np.shape(v)}")
         lines.append("at " + ", ".join(vals))
     if ctx.hidden:
         shown = len(ctx.drawn) + sum(len(g.members) for g in ctx.groups)
         lines.append(f"(showing {shown} of {shown + len(ctx.hidden)} nodes: max_nodes)")
-    return "".join(line + "\\l" for line in lines)  # "\\l" ends a left-justified line
+    return dot_lines(lines)  # each line escaped and ended by "\\l" (left-justified)

@@ -294,81 +294,28 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
 # -- the SymPy witness -------------------------------------------------------------------------
 
 
-class _Timeout(BaseException):  # BaseException: SymPy's own `except Exception` must not eat it
-    pass
-
-
-def _time_limited(fn: Callable[[], Any], seconds: float) -> Any:
-    """Run ``fn`` with a wall-clock limit (SIGALRM in the main thread, else a helper thread)."""
-    import signal
-    import threading
-
-    main = threading.current_thread() is threading.main_thread()
-    if main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
-
-        def _alarm(signum: int, frame: Any) -> None:
-            raise _Timeout()
-
-        old = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-    box: dict[str, Any] = {}
-
-    def _run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # reported to the caller's thread
-            box["error"] = exc
-
-    t = threading.Thread(target=_run, daemon=True)
-    t.start()
-    t.join(seconds)
-    if t.is_alive():
-        raise _Timeout()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def _sympy_witness(prob: _Problem, timeout: float) -> tuple[list[float | None], str]:
-    """SymPy's derivative per wrt input at the point, or Nones and the reason."""
+    """SymPy's derivative per wrt input at the point, or Nones and the reason.
+
+    The expression is converted here (linear in the graph); differentiating
+    and evaluating it, which can take unbounded time, runs in a child process
+    that is killed at ``timeout`` seconds (:mod:`graphad._sympy_box`).
+    """
     none: list[float | None] = [None] * len(prob.wrt)
     if any(np.ndim(prob.values[n]) for n in prob.values) or prob.w is not None:
         return none, "n/a: SymPy checks scalar graphs only"
     if len(topo_order(prob.graph, [prob.out])) > 2000:
         return none, "n/a: graph too large for SymPy"
 
-    import sympy as sp  # imported outside the time limit: the first import alone takes ~1 s
-
+    from . import _sympy_box
     from .sympy_bridge import to_sympy
 
-    def work() -> list[float | None]:
-        expr = to_sympy(Expr(prob.graph, prob.out))
-        syms = {s.name: s for s in expr.free_symbols}
-        subs = {syms[n]: sp.Float(float(v), 17) for n, v in prob.values.items() if n in syms}
-        out: list[float | None] = []
-        for name in prob.names:
-            if name not in syms:
-                out.append(0.0)
-                continue
-            d = sp.diff(expr, syms[name]).xreplace(subs).evalf(17)
-            try:
-                z = complex(d)
-            except (TypeError, ValueError):
-                out.append(None)  # unevaluated (DiracDelta(0), Derivative, ...)
-                continue
-            ok = np.isfinite(z.real) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
-            out.append(float(z.real) if ok else None)
-        return out
-
     try:
-        vals = _time_limited(work, timeout)
-    except _Timeout:
-        return none, f"n/a: SymPy took longer than {timeout:g} s"
+        expr = to_sympy(Expr(prob.graph, prob.out))
+        values = {n: float(v) for n, v in prob.values.items()}
+        vals = _sympy_box.derivatives(expr, list(prob.names), values, timeout)
+    except _sympy_box.SympyTimeout:
+        return none, f"n/a: SymPy took longer than {timeout:g} s (stopped)"
     except Exception as exc:
         return none, f"n/a: {type(exc).__name__}: {exc}"[:160]
     return vals, "" if all(v is not None for v in vals) else "n/a at this point for some inputs"
@@ -547,8 +494,10 @@ def check_grad(
     seed : int
         Seed of the random directions and cotangents (checks are reproducible).
     sympy : bool
-        Use SymPy as a third witness for scalar graphs (limited to
-        ``sympy_timeout`` seconds).
+        Use SymPy as a third witness for scalar graphs.  SymPy runs in a
+        child process, stopped after ``sympy_timeout`` seconds (the column then
+        says n/a); the first check of a session also waits about a second for
+        that process to start and import SymPy.
     strict : bool
         Make ``report.ok`` False for an inconclusive verdict too.
     localize_on_fail : bool

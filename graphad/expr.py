@@ -231,20 +231,18 @@ class Expr:
         return f"Expr({to_string(self)})"
 
     def _repr_svg_(self) -> str | None:
-        try:
-            from .render import render
+        try:  # bounded for big graphs: at most render.DISPLAY_MAX_NODES boxes
+            from .render import repr_svg
 
-            return render(self)._repr_image_svg_xml()
+            return repr_svg(self)
         except Exception:  # no dot program: Jupyter falls back to the next format
             return None
 
     def _repr_latex_(self) -> str | None:
-        try:
-            import sympy
+        try:  # names escaped; a short note past _display.LATEX_MAX_NODES nodes
+            from ._display import latex
 
-            from .sympy_bridge import to_sympy
-
-            return f"${sympy.latex(to_sympy(self))}$"
+            return latex(self)
         except Exception:  # not every graph converts (custom ops, tensors)
             return None
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import graphviz
 import numpy as np
 
+from ._escape import dot_string, dot_tooltip, short_name
 from ._render_labels import (
     FONT,
     GREY,
@@ -150,19 +151,23 @@ class _Group:
 
 def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> list[_Group]:
     """Runs of single-input, single-user nodes of one role (elementwise chains and the like)."""
-    view = graph.nx.nodes
-    nodes = {n: view[n] for n in ids}  # one networkx lookup per node, not seven
+    nodes = graph._nodes  # the node dicts themselves: automatic displays must be quick
     users: dict[int, list[int]] = {n: [] for n in ids}
     for n in ids:
-        for a in dict.fromkeys(nodes[n]["args"]):
+        args = nodes[n]["args"]
+        for a in args if len(args) == 1 else dict.fromkeys(args):
             users[a].append(n)
     run_of: dict[int, list[int]] = {}
     runs: list[list[int]] = []
     for n in ids:
         node = nodes[n]
-        if n in keep or node["op"] in ("input", "constant") or len(users[n]) != 1:
+        if len(users[n]) != 1 or n in keep or node["op"] in ("input", "constant"):
             continue
-        inner = [a for a in dict.fromkeys(node["args"]) if nodes[a]["op"] != "constant"]
+        args = node["args"]
+        if len(args) == 1:
+            inner = args if nodes[args[0]]["op"] != "constant" else ()
+        else:
+            inner = [a for a in dict.fromkeys(args) if nodes[a]["op"] != "constant"]
         if len(inner) != 1:
             continue
         prev = inner[0]
@@ -356,6 +361,20 @@ def render(
     target = _resolve(exprs)
     for k, v in (highlight or {}).items():
         target.highlight[_node_id(k, target.graph)[1]] = "" if v is None else str(v)
+    return _draw(target, path, at, rankdir, cluster, max_nodes, legend, title)
+
+
+def _draw(
+    target: _Target,
+    path: str | Path | None,
+    at: Mapping[Any, Any] | None,
+    rankdir: str,
+    cluster: bool,
+    max_nodes: int | None,
+    legend: bool,
+    title: str | bool,
+    note: str = "",
+) -> graphviz.Digraph:
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
     dot = graphviz.Digraph(
@@ -364,7 +383,10 @@ def render(
         edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "fontcolor": GREY},
     )
     dot.attr(rankdir=rankdir, fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.4")
-    text = title_text(ctx, at) if title is True else (title or "")
+    # the caller's own title is shown as it is, never read as DOT or HTML
+    text = title_text(ctx, at) if title is True else dot_string(title or "", limit=2000)
+    if note:
+        text += dot_string(note, limit=300) + "\\l"
     if text:
         dot.attr(label=text, labelloc="t", labeljust="l")
     edges, stand_ins, extras = _edges(ctx)
@@ -481,17 +503,22 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
         grad = all(graph.node(m)["role"] == "grad" for m in g.members)
         parts["backward" if grad else "forward"].node(g.name, **group_attrs(graph, g))
     for name, (src, user) in stand_ins.items():
-        label = graph.label(src)
+        label = short_name(graph.label(src))
         if src in drawn:
             tip = f"{label} is drawn further up (an arrow would cross the picture)"
         else:
-            label = "⋯ " + label
             tip = (
-                f"{label[2:]} = {op_text(graph.node(src))}(...) and the nodes it needs "
+                f"{label} = {op_text(graph.node(src))}(...) and the nodes it needs "
                 f"are not drawn: {len(ctx.hidden)} nodes hidden (max_nodes)"
             )
+            label = "⋯ " + label
         parts[_part(ctx, user, drawn)].node(
-            name, label=label, shape="plaintext", fontcolor=GREY, fontsize="9", tooltip=tip
+            name,
+            label=dot_string(label),
+            shape="plaintext",
+            fontcolor=GREY,
+            fontsize="9",
+            tooltip=dot_tooltip(tip),
         )
     for sub in subgraphs:
         dot.subgraph(sub)
@@ -583,7 +610,7 @@ def _write(dot: graphviz.Digraph, path: Path) -> None:
             f"use one of {', '.join('.' + f for f in FORMATS)}"
         )
     if fmt in ("dot", "gv"):
-        path.write_text(dot.source, encoding="utf-8")
+        _save(path, dot.source.encode("utf-8"))
         return
     try:
         data = dot.pipe(format=fmt)
@@ -592,13 +619,50 @@ def _write(dot: graphviz.Digraph, path: Path) -> None:
             f"render: writing {path.name} needs the Graphviz `dot` program, "
             f"which is not on PATH; {_INSTALL}"
         ) from None
-    except graphviz.CalledProcessError as exc:
-        raise GraphadError(f"render: Graphviz failed on {path.name}: {exc}") from None
-    path.write_bytes(data)
+    except (graphviz.CalledProcessError, OSError) as exc:  # OSError: dot quit early (pipe)
+        detail = getattr(exc, "stderr", None) or exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        first = str(detail).strip().splitlines()[:1] or [type(exc).__name__]
+        raise GraphadError(f"render: Graphviz failed on {path.name!r}: {first[0][:300]}") from None
+    _save(path, data)
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write the file; a path that cannot be written is a GraphadError naming it."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GraphadError(f"render: cannot write {str(path)!r}: {reason}") from exc
+
+
+#: Automatic displays draw at most this many boxes, and show values (a report's
+#: point) only for graphs of at most DISPLAY_VALUE_NODES nodes: Jupyter calls
+#: them on every output, so they must stay quick whatever the graph's size.
+DISPLAY_MAX_NODES = 100
+DISPLAY_VALUE_NODES = 2_000
+
+
+def display_dot(obj: Any) -> graphviz.Digraph:
+    """The bounded drawing automatic displays show (see :func:`repr_svg`)."""
+    target = _resolve(obj)
+    if len(target.outputs) > DISPLAY_MAX_NODES:
+        target.outputs = target.outputs[:DISPLAY_MAX_NODES]
+    size = len(ancestors(target.graph, target.outputs))
+    if size > DISPLAY_VALUE_NODES:  # evaluating every node for its label would be slow
+        target.at, target.known = None, {}
+    note = ""
+    if size > DISPLAY_MAX_NODES:
+        note = f"({size} nodes in all: ga.render(..., max_nodes=None) draws every one)"
+    return _draw(target, None, None, "TB", True, DISPLAY_MAX_NODES, True, True, note)
 
 
 def repr_svg(obj: Any) -> str | None:
-    """SVG text of ``render(obj)`` for Jupyter's ``_repr_svg_``; ``None`` without Graphviz.
+    """SVG text for Jupyter's ``_repr_svg_``; ``None`` without Graphviz.
+
+    Bounded for big graphs: at most :data:`DISPLAY_MAX_NODES` boxes are drawn
+    (the picture says how many nodes there are and how to draw them all).
 
     Examples
     --------
@@ -607,6 +671,6 @@ def repr_svg(obj: Any) -> str | None:
     ...         return repr_svg(self)
     """
     try:
-        return render(obj)._repr_image_svg_xml()
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, GraphadError):
+        return display_dot(obj)._repr_image_svg_xml()
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, GraphadError, OSError):
         return None

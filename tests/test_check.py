@@ -12,9 +12,8 @@ import dataclasses
 import io
 import json
 import math
+import os
 import shutil
-import threading
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -494,22 +493,32 @@ def test_repr_svg_is_best_effort():
     assert svg is None or "<svg" in svg
 
 
-def test_sympy_time_limit():
-    with pytest.raises(check._Timeout):
-        check._time_limited(lambda: time.sleep(5), 0.05)
-    box = {}
+def _slow_for_sympy(depth=30):
+    """Small as a graph, huge for SymPy: every level uses the previous one three times."""
+    x, y = ga.symbols("x y")
+    e = x
+    for _ in range(depth):
+        e = ga.sin(e) * ga.cos(e) + e * y
+    return e
 
-    def in_thread():
-        try:
-            check._time_limited(lambda: time.sleep(5), 0.05)
-        except check._Timeout:
-            box["timed_out"] = True
 
-    t = threading.Thread(target=in_thread)
-    t.start()
-    t.join(2)
-    assert box == {"timed_out": True}
-    assert check._time_limited(lambda: 42, 1.0) == 42
+def test_sympy_time_limit_stops_the_work():
+    from graphad import _sympy_box
+
+    with ga.Graph():
+        r = ga.check_grad(_slow_for_sympy(), at={"x": 0.3, "y": 0.5}, sympy_timeout=0.3)
+    assert r.sympy_note == "n/a: SymPy took longer than 0.3 s (stopped)"
+    assert r.inputs[0].elements[0].sympy is None and r.verdict == "pass"  # AD vs FD still
+    pid = _sympy_box.last_pid
+    with pytest.raises(ChildProcessError):  # killed and already reaped: no zombie
+        os.waitpid(pid, os.WNOHANG)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with ga.Graph():  # the next check starts a fresh SymPy process and gets its numbers
+        x, y = ga.symbols("x y")
+        ok = ga.check_grad(x * ga.sin(y), at={"x": 2.0, "y": 0.5}, sympy_timeout=60)
+    assert ok.input("y").elements[0].sympy == pytest.approx(2 * math.cos(0.5), rel=1e-12)
+    assert _sympy_box.last_pid != pid
 
 
 # -- command line --------------------------------------------------------------------------------

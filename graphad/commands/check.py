@@ -30,6 +30,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     import graphad as ga
 
     out = out or sys.stdout
+    for flag in ("rtol", "atol"):
+        tol = getattr(args, flag)
+        if tol is not None and not (tol >= 0 and tol != float("inf")):
+            raise ga.GraphadError(f"--{flag} must be a finite number >= 0, not {tol}")
     values = parse_assignments(args.at)
     with ga.Graph():
         e = ga.parse(args.expr)

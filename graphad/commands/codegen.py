@@ -38,11 +38,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             outputs += ga.grad(e, wrt)
         inputs = sorted(set(e.free_symbols) | set(wrt))
         f = ga.compile(outputs, inputs=inputs, optimize=not args.no_optimize)
+    if args.output:  # first: a path that cannot be written prints nothing but the error
+        try:
+            ga.export(f, args.output)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ga.GraphadError(f"cannot write {args.output!r}: {reason}") from None
     _header(f, wrt if not args.no_grad else [], out)
     print(f.source, end="", file=out)
     if args.output:
-        ga.export(f, args.output)
-        print(f"# written to {args.output}", file=out)
+        print(f"# written to {args.output!r}", file=out)
     return 0
 
 
@@ -50,12 +55,14 @@ def _header(f, wrt: list[str], out: TextIO) -> None:
     """Which parameter is which input and which result is which output.
 
     Input names are printed here, as comments outside the generated source,
-    with ``repr`` so that no name can start a new line.
+    with ``repr`` so that no name can start a new line (cut to 200 characters).
     """
+    from graphad._escape import py_comment
+
     print("# parameters:", file=out)
     for k, name in enumerate(f.input_names):
-        print(f"#   x{k} = {name!r}", file=out)
-    results = ["value"] + [f"d/d{w!r}" for w in wrt]
+        print(f"#   x{k} = {py_comment(name)}", file=out)
+    results = ["value"] + [f"d/d{py_comment(w)}" for w in wrt]
     print(f"# returns ({', '.join(results)})", file=out)
 
 

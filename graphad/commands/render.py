@@ -42,6 +42,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 raise ga.GraphadError("--grad: the expression has no inputs to differentiate")
             exprs += ga.grad(e, wrt)
         values = parse_assignments(args.at) or None
+        if args.max_nodes is not None and args.max_nodes < 1:
+            raise ga.GraphadError(f"--max-nodes must be at least 1, not {args.max_nodes}")
+        # a path that cannot be written, or Graphviz failing, is a GraphadError (exit 2)
         ga.render(exprs, args.output, at=values, rankdir=args.rankdir, max_nodes=args.max_nodes)
     print(args.output, file=out)
     return 0

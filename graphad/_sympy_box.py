@@ -1,0 +1,299 @@
+"""SymPy's derivatives in a child process that is killed at the deadline.
+
+The gradient checker's SymPy witness can take unbounded time (differentiating
+a graph with shared subexpressions writes out a tree that can be exponentially
+large).  A thread cannot be stopped, so a time box around SymPy in a thread
+reported a timeout while the thread kept burning CPU.  Here the work runs in a
+separate Python process instead: at the deadline it is killed and reaped, so
+nothing keeps running.
+
+The parent builds the SymPy expression (``to_sympy``: linear in the graph)
+and sends it pickled, with the input names and the point as floats; the child
+only differentiates and evaluates.  No text is ever passed to ``sympify``.
+
+Starting a process and importing SymPy costs about a second, so a few idle
+workers are kept for the next check (one per concurrent caller, at most
+``MAX_IDLE`` idle); a killed worker is replaced on the next call.  Workers are
+started with ``python -c`` running this file (not ``multiprocessing``, whose
+``spawn`` start re-imports the caller's ``__main__`` script), import only the
+standard library and SymPy, and exit when their parent closes the pipe.
+
+This file runs in the child too (see :func:`_child_main`), so it imports only
+the standard library at module level.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any, BinaryIO
+
+__all__ = ["SympyBoxError", "SympyTimeout", "derivatives", "shutdown"]
+
+#: Idle workers kept for later checks.
+MAX_IDLE = 2
+#: Seconds a new worker may take to start and import SymPy (not counted in the timeout).
+STARTUP_SECONDS = 120.0
+
+_HEADER = struct.Struct("!Q")
+_MAX_MESSAGE = 256 * 1024 * 1024  # a reply or request larger than this is a broken stream
+
+# The child: drop the current directory from the path (a stray sympy.py there
+# must not be imported) and run this file as its main module.
+_BOOT = (
+    "import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "runpy.run_path(sys.argv[1], run_name='__graphad_sympy_child__')"
+)
+
+
+class SympyTimeout(Exception):
+    """SymPy did not finish within the time box; its process was killed."""
+
+
+class SympyBoxError(Exception):
+    """The SymPy process failed: the message says how (the witness reports n/a)."""
+
+
+# -- framing (both sides) -------------------------------------------------------------------
+
+
+def _send(stream: BinaryIO, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
+    parts, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _recv(stream: BinaryIO) -> Any:
+    """The next message, or ``None`` at the end of the stream."""
+    head = _read_exact(stream, _HEADER.size)
+    if head is None:
+        return None
+    (size,) = _HEADER.unpack(head)
+    if size > _MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes")
+    data = _read_exact(stream, size)
+    if data is None:
+        return None
+    return pickle.loads(data)  # only ever from our own parent or child
+
+
+# -- the child --------------------------------------------------------------------------------
+
+
+def _derivatives(expr: Any, names: list[str], values: dict[str, float]) -> list[float | None]:
+    """d expr / d name at ``values`` for each name; None where SymPy gives no finite number."""
+    import math
+
+    import sympy as sp
+
+    syms = {s.name: s for s in expr.free_symbols}
+    subs = {syms[n]: sp.Float(v, 17) for n, v in values.items() if n in syms}
+    out: list[float | None] = []
+    for name in names:
+        if name not in syms:
+            out.append(0.0)
+            continue
+        d = sp.diff(expr, syms[name]).xreplace(subs).evalf(17)
+        try:
+            z = complex(d)
+        except (TypeError, ValueError):
+            out.append(None)  # unevaluated (DiracDelta(0), Derivative, ...)
+            continue
+        ok = math.isfinite(z.real) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
+        out.append(float(z.real) if ok else None)
+    return out
+
+
+def _child_main() -> None:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the replies
+    import sympy  # noqa: F401 - the slow part of starting, done before saying ready
+
+    _send(stdout, ("ready", os.getpid()))
+    while True:
+        try:
+            job = _recv(stdin)
+        except Exception as exc:
+            _send(stdout, ("error", f"bad request: {type(exc).__name__}: {exc}"[:200]))
+            return
+        if job is None:  # the parent closed the pipe (or died)
+            return
+        try:
+            _send(stdout, ("ok", _derivatives(*job)))
+        except RecursionError:
+            _send(stdout, ("error", "RecursionError: the expression is too deep for SymPy"))
+        except Exception as exc:
+            _send(stdout, ("error", f"{type(exc).__name__}: {exc}"[:200]))
+
+
+# -- the parent -------------------------------------------------------------------------------
+
+
+class _Worker:
+    """One child process and a thread reading its replies into a queue."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        self.pid = self.proc.pid
+        self.ready = False
+        self.replies: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=self._read, name="graphad-sympy-reader", daemon=True)
+        reader.start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                msg = _recv(self.proc.stdout)
+                if msg is None:
+                    break
+                self.replies.put(msg)
+        except Exception:
+            pass
+        self.replies.put(None)
+
+    def reply(self, seconds: float) -> Any:
+        try:
+            msg = self.replies.get(timeout=max(seconds, 0.0))
+        except queue.Empty:
+            raise SympyTimeout() from None
+        if msg is None:
+            raise SympyBoxError("the SymPy process ended unexpectedly")
+        return msg
+
+    def start(self) -> None:
+        if not self.ready:
+            try:
+                kind, _ = self.reply(STARTUP_SECONDS)
+            except SympyTimeout:
+                raise SympyBoxError(
+                    f"the SymPy process did not start within {STARTUP_SECONDS:g} s"
+                ) from None
+            if kind != "ready":
+                raise SympyBoxError("the SymPy process did not start")
+            self.ready = True
+
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Stop the process now and reap it (no zombie, no CPU used afterwards)."""
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        self._close_pipes()
+
+    def close(self) -> None:
+        """Ask the process to exit (end of its input); kill it if it does not."""
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+_idle: list[_Worker] = []
+_lock = threading.Lock()
+#: pid of the worker that ran the latest request (tests check that a timed-out one is gone)
+last_pid: int | None = None
+
+
+def _take() -> _Worker:
+    with _lock:
+        while _idle:
+            w = _idle.pop()
+            if w.alive():
+                return w
+    return _Worker()
+
+
+def _give_back(w: _Worker) -> None:
+    with _lock:
+        if len(_idle) < MAX_IDLE and w.alive():
+            _idle.append(w)
+            return
+    w.close()
+
+
+def derivatives(
+    expr: Any, names: list[str], values: dict[str, float], timeout: float
+) -> list[float | None]:
+    """SymPy's ``d expr/d name`` at ``values`` for each name, within ``timeout`` seconds.
+
+    Raises :class:`SympyTimeout` (the child was killed and reaped) or
+    :class:`SympyBoxError` (it failed; the message says how).
+    """
+    global last_pid
+    try:
+        job = pickle.dumps((expr, list(names), dict(values)), protocol=pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        raise SympyBoxError("RecursionError: the expression is too deep for SymPy") from None
+    except Exception as exc:  # e.g. a custom op's SymPy form that does not pickle
+        raise SympyBoxError(f"cannot send the expression to SymPy: {exc}"[:200]) from None
+    w = _take()
+    try:
+        w.start()
+        last_pid = w.pid
+        w.proc.stdin.write(_HEADER.pack(len(job)) + job)
+        w.proc.stdin.flush()
+        kind, value = w.reply(timeout)
+    except SympyTimeout:
+        w.kill()
+        raise
+    except (OSError, SympyBoxError) as exc:
+        w.kill()
+        if isinstance(exc, SympyBoxError):
+            raise
+        raise SympyBoxError(f"the SymPy process failed: {exc}") from None
+    except BaseException:  # KeyboardInterrupt and the like: leave nothing running
+        w.kill()
+        raise
+    _give_back(w)
+    if kind != "ok":
+        raise SympyBoxError(str(value))
+    return value
+
+
+@atexit.register
+def shutdown() -> None:
+    """Stop the idle workers (at exit; also safe to call any time)."""
+    with _lock:
+        workers = list(_idle)
+        _idle.clear()
+    for w in workers:
+        if w.owner == os.getpid():
+            w.close()
+
+
+if __name__ == "__graphad_sympy_child__":
+    _child_main()
