@@ -71,13 +71,72 @@ __all__ = [
 
 FLOATX = np.dtype(np.float32)
 _EPS = 1e-7
+_MAX_SEED = 2**32 - 1  # NumPy's legacy global generator takes seeds below 2**32
 _rng = np.random.default_rng()
 
 
 def set_random_seed(seed: int | None) -> None:
-    """Seed the generator that initializes weights (``keras.utils.set_random_seed``)."""
+    """Make a whole run reproducible, as ``keras.utils.set_random_seed`` does.
+
+    Seeds graphad's own generator, from which everything random in graphad
+    draws: weight initializers, ``fit``'s per-epoch shuffling (when ``fit`` gets
+    no ``seed`` of its own), data-parallel ``fit`` on Dask.  Like Keras, it also
+    seeds Python's :mod:`random` and NumPy's global generator (``np.random.*``),
+    so that initializers written with those are reproducible too.  Two runs
+    that start from the same seed and make the same calls give bit-identical
+    weights and histories.
+
+    Parameters
+    ----------
+    seed : int in [0, 2**32 - 1], or None
+        None seeds everything afresh from the operating system's entropy.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> ga.nn.set_random_seed(3)
+    >>> a = ga.nn.Dense(2, input_shape=(2,)).kernel.numpy()
+    >>> ga.nn.set_random_seed(3)
+    >>> bool((ga.nn.Dense(2, input_shape=(2,)).kernel.numpy() == a).all())
+    True
+    """
+    import random
+
     global _rng
+    if seed is not None:
+        seed = _check_seed(seed, "set_random_seed: seed")
+    random.seed(seed)
+    np.random.seed(seed)
     _rng = np.random.default_rng(seed)
+
+
+def _check_seed(seed: Any, what: str) -> int:
+    """``seed`` as an int in [0, 2**32 - 1], else a GraphadError naming ``what``."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise GraphadError(f"{what} must be an integer in [0, {_MAX_SEED}], got {seed!r}")
+    if not 0 <= int(seed) <= _MAX_SEED:
+        raise GraphadError(f"{what} must be in [0, {_MAX_SEED}], got {int(seed)}")
+    return int(seed)
+
+
+def _generator(seed: int | None = None) -> np.random.Generator:
+    """The generator of one random task (a ``fit`` run's shuffling...).
+
+    With ``seed``, its own stream; without, a stream drawn from graphad's generator,
+    which :func:`set_random_seed` seeds, so the whole run stays reproducible.
+    """
+    if seed is not None:
+        return np.random.default_rng(_check_seed(seed, "seed"))
+    return np.random.default_rng(int(_rng.integers(0, 2**63)))
+
+
+def _check_count(value: Any, what: str, minimum: int = 1) -> int:
+    """A non-bool integer ``>= minimum``, else a GraphadError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise GraphadError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise GraphadError(f"{what} must be an integer >= {minimum}, got {int(value)}")
+    return int(value)
 
 
 # -- initializers -------------------------------------------------------------------------------
@@ -251,15 +310,15 @@ class Dense(Layer):
         seed: int | None = None,
     ):
         super().__init__(name)
-        if int(units) <= 0:
-            raise GraphadError(f"Dense: units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = _check_count(units, "Dense: units")
         self.activation = activation
         self._act = _activation(activation)
+        _initializer(kernel_initializer)  # an unknown name fails here, not at build
+        _initializer(bias_initializer)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self.seed = seed
+        self.seed = None if seed is None else _check_seed(seed, "Dense: seed")
         self.kernel: Variable | None = None
         self.bias: Variable | None = None
         if input_shape is not None:
@@ -594,11 +653,23 @@ class Sequential:
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, arrays: Sequence[Any]) -> None:
+        """Set every weight; all shapes and dtypes are checked first, so a failed call
+        changes nothing."""
         ws = self.weights
+        arrays = [np.asarray(a) for a in arrays]
         if len(arrays) != len(ws):
             raise GraphadError(f"set_weights: expected {len(ws)} arrays, got {len(arrays)}")
+        for k, (w, a) in enumerate(zip(ws, arrays, strict=True)):
+            if a.shape != w.shape:
+                raise ShapeError(
+                    f"set_weights: array {k} has shape {a.shape}, weight {w.name!r} has {w.shape}"
+                )
+            if not np.can_cast(a.dtype, w.dtype, casting="same_kind"):
+                raise GraphadError(
+                    f"set_weights: array {k} has dtype {a.dtype}, weight {w.name!r} is {w.dtype}"
+                )
         for w, a in zip(ws, arrays, strict=True):
-            w.assign(np.asarray(a))
+            w.assign(a)
 
     def count_params(self) -> int:
         return sum(int(np.prod(w.shape)) for w in self.weights)
@@ -779,6 +850,10 @@ class Sequential:
         History
         """
         self._need_compiled()
+        epochs = _check_count(epochs, "fit: epochs", minimum=0)
+        batch_size = _check_count(32 if batch_size is None else batch_size, "fit: batch_size")
+        if seed is not None:
+            seed = _check_seed(seed, "fit: seed")
         if _is_dask(x) or _is_dask(y):
             from .distributed import fit as fit_dask
 
@@ -788,12 +863,11 @@ class Sequential:
         n = len(X)
         if n == 0:
             raise GraphadError("fit: no samples")
-        batch_size = int(batch_size or 32)
         steps = -(-n // batch_size)
-        rng = np.random.default_rng(seed)
+        rng = _generator(seed)
         history = History()
         names = ["loss", *self.metrics]
-        for epoch in range(int(epochs)):
+        for epoch in range(epochs):
             start = time.perf_counter()
             perm = rng.permutation(n) if shuffle else None
             totals = [0.0] * len(names)
@@ -836,6 +910,7 @@ class Sequential:
 
         Dask arrays are evaluated chunk by chunk on the cluster (``batch_size`` unused)."""
         self._need_compiled()
+        batch_size = _check_count(32 if batch_size is None else batch_size, "evaluate: batch_size")
         if _is_dask(x) or _is_dask(y):
             from .distributed import evaluate as evaluate_dask
 
@@ -847,7 +922,7 @@ class Sequential:
             raise GraphadError("evaluate: no samples")
         ws = [w._value for w in self.weights]
         totals = [0.0] * (1 + len(self.metrics))
-        for lo in range(0, n, int(batch_size)):
+        for lo in range(0, n, batch_size):
             xb, yb = X[lo : lo + batch_size], Y[lo : lo + batch_size]
             res = self._function("evaluate", xb.shape, yb.shape)(xb, yb, *ws)
             totals[0] += float(res[0]) * len(xb)
@@ -866,6 +941,7 @@ class Sequential:
         """The model's outputs for ``x``, computed in batches by the compiled forward pass.
 
         A Dask array gives a lazy Dask array (one task per row-chunk, ``batch_size`` unused)."""
+        batch_size = _check_count(32 if batch_size is None else batch_size, "predict: batch_size")
         if _is_dask(x):
             from .distributed import predict as predict_dask
 
@@ -873,7 +949,7 @@ class Sequential:
         X = self._prepare_x(x)
         ws = [w._value for w in self.weights]
         parts = []
-        for lo in range(0, len(X), int(batch_size)):
+        for lo in range(0, len(X), batch_size):
             xb = X[lo : lo + batch_size]
             parts.append(np.asarray(self._function("predict", xb.shape)(xb, *ws)[0]))
         if not parts:
