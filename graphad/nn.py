@@ -34,6 +34,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -176,6 +177,31 @@ initializers = SimpleNamespace(
 )
 
 
+def _init_call(spec: str | Callable, shape: tuple[int, ...], rng: Any) -> np.ndarray:
+    """The initial value of a weight: graphad's initializers draw from ``rng`` (else
+    graphad's seeded generator); a user's callable gets ``(shape, dtype)`` as documented.
+
+    While :func:`load` builds a model, the next array of the file instead."""
+    feed = getattr(_feed, "arrays", None)
+    if feed is not None:
+        if not feed:
+            raise GraphadError("the architecture uses more weights than the file holds")
+        if feed[0].shape != tuple(shape):
+            raise ShapeError(
+                f"the architecture needs a weight of shape {tuple(shape)} where the "
+                f"file holds one of shape {feed[0].shape}"
+            )
+        return feed.pop(0)
+    fn = _initializer(spec)
+    if callable(spec) and fn not in vars(initializers).values():
+        value = np.asarray(fn(shape, FLOATX))
+    else:
+        value = np.asarray(fn(shape, FLOATX, rng=rng))
+    if value.shape != tuple(shape):
+        raise ShapeError(f"the initializer {spec!r} gave shape {value.shape}, not {tuple(shape)}")
+    return value
+
+
 def _initializer(spec: str | Callable) -> Callable:
     if callable(spec):
         return spec
@@ -216,6 +242,8 @@ class Layer:
     kind = "layer"
 
     def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise GraphadError(f"a layer name must be a string, got {type(name).__name__}")
         self.name = name
         self.built = False
         self.input_shape: tuple | None = None
@@ -232,6 +260,10 @@ class Layer:
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+    def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
+        """The shapes of the weights ``build(input_shape)`` would create (nothing allocated)."""
+        return []
 
     def forward(self, x: Any, params: Sequence[Any]) -> tuple[Any, Any]:
         """``(output, pre-activation)`` for ``x`` with these parameter values."""
@@ -330,19 +362,47 @@ class Dense(Layer):
             return []
         return [self.kernel, self.bias] if self.use_bias else [self.kernel]
 
-    def build(self, input_shape: tuple) -> None:
+    def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
+        """``[(features, units), (units,)]``, checked against ``ga.limits`` ``max_elements``.
+
+        Raises ShapeError for inputs that are not ``(batch, features)`` and
+        LimitError for a kernel of more than ``max_elements`` elements."""
         if len(input_shape) != 2 or input_shape[1] is None:
             raise ShapeError(
                 f"Dense expects inputs of shape (batch, features), got "
-                f"{input_shape}; put a Flatten() layer first"
+                f"{tuple(input_shape)}; put a Flatten() layer first"
             )
+        features = input_shape[1]
+        if isinstance(features, bool) or not isinstance(features, int | np.integer):
+            raise ShapeError(
+                f"Dense: the number of input features must be an int, got {features!r}"
+            )
+        if features < 1:
+            raise ShapeError(
+                f"Dense: the number of input features must be positive, got {features}"
+            )
+        from .limits import current
+
+        limit = current().max_elements
+        if int(features) * self.units > limit:
+            from .errors import LimitError
+
+            raise LimitError(
+                f"Dense({self.units}) on {int(features)} input features needs a kernel of "
+                f"{int(features) * self.units:,} elements, more than max_elements={limit} "
+                "(raise it with ga.limits.override(max_elements=...))"
+            )
+        shape = (int(features), self.units)
+        return [shape, (self.units,)] if self.use_bias else [shape]
+
+    def build(self, input_shape: tuple) -> None:
+        shapes = self.weight_shapes(tuple(input_shape))  # refuses before any allocation
         super().build(input_shape)
         rng = None if self.seed is None else np.random.default_rng(self.seed)
-        shape = (int(input_shape[1]), self.units)
-        kernel = _initializer(self.kernel_initializer)(shape, FLOATX, rng=rng)
+        kernel = _init_call(self.kernel_initializer, shapes[0], rng)
         self.kernel = Variable(np.asarray(kernel, FLOATX), name=f"{self.name or 'dense'}_kernel")
         if self.use_bias:
-            bias = _initializer(self.bias_initializer)((self.units,), FLOATX, rng=rng)
+            bias = _init_call(self.bias_initializer, shapes[1], rng)
             self.bias = Variable(np.asarray(bias, FLOATX), name=f"{self.name or 'dense'}_bias")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -1030,10 +1090,19 @@ class Sequential:
 def load(path: str | os.PathLike) -> Sequential:
     """Read a model written by :meth:`Sequential.save` (compiled again if it was).
 
+    Every size the file declares is checked against :mod:`graphad.limits`
+    before anything is allocated: the file's size and the size its members
+    expand to (``max_file_bytes``), each weight's ``.npy`` header
+    (``max_ndim``, ``max_elements``, and the bytes the member really holds),
+    and each layer the architecture describes (a ``Dense`` kernel is at most
+    ``max_elements``).  The layers are built directly from the file's weights:
+    no initializer runs.
+
     Raises
     ------
     GraphadError
-        If the file is missing, truncated, corrupt or not a graphad model.
+        If the file is missing, truncated, corrupt or not a graphad model
+        (``LimitError`` when it declares more than a limit allows).
 
     Examples
     --------
@@ -1046,18 +1115,15 @@ def load(path: str | os.PathLike) -> Sequential:
     """
     import zipfile
 
+    from .errors import LimitError
+
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "architecture" not in data.files:
-                raise GraphadError(f"{path!r} is not a graphad model file (no architecture)")
-            cfg = json.loads(bytes(data["architecture"]).decode())
-            weights = [
-                data[f"weight_{k}"]
-                for k in range(sum(1 for f in data.files if f.startswith("weight_")))
-            ]
-    except GraphadError:
-        raise
+        cfg, weights = _read_model_file(path)
+    except LimitError as exc:
+        raise LimitError(f"cannot load model file {path!r}: {exc}") from None
+    except GraphadError as exc:
+        raise GraphadError(f"cannot load model file {path!r}: {exc}") from None
     except FileNotFoundError:
         raise GraphadError(f"no such model file: {path!r}") from None
     except (
@@ -1068,13 +1134,15 @@ def load(path: str | os.PathLike) -> Sequential:
         UnicodeDecodeError,
         RecursionError,  # JSON nested thousands deep
         zipfile.BadZipFile,
+        zipfile.LargeZipFile,
     ) as exc:
         raise GraphadError(
             f"cannot read model file {path!r}: it is truncated, corrupt or not "
             f"a graphad model ({type(exc).__name__}: {exc})"
         ) from None
+    _feed.arrays = list(weights)  # the layers' builds take these instead of initializing
     try:
-        if cfg.get("format") != "graphad.nn.Sequential":
+        if not isinstance(cfg, dict) or cfg.get("format") != "graphad.nn.Sequential":
             raise GraphadError("unknown format")
         model = Sequential(name=cfg.get("name", "sequential"))
         if cfg.get("input_shape") is not None:
@@ -1083,18 +1151,119 @@ def load(path: str | os.PathLike) -> Sequential:
             lc = dict(lc)
             cls = _LAYERS[lc.pop("class")]
             model.add(cls(**lc))
-        model.set_weights(weights)
+        if _feed.arrays:
+            raise GraphadError(
+                f"the file holds {len(weights)} weight arrays, the architecture uses "
+                f"{len(weights) - len(_feed.arrays)}"
+            )
+        model.set_weights(weights)  # in the model's order, whatever order the layers built in
         if "compile" in cfg:
             c = cfg["compile"]
             model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    except LimitError as exc:
+        raise LimitError(f"cannot load model file {path!r}: {exc}") from None
     except GraphadError as exc:
         raise GraphadError(f"cannot load model file {path!r}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise GraphadError(
             f"cannot load model file {path!r}: its architecture is invalid "
             f"({type(exc).__name__}: {exc})"
         ) from None
+    finally:
+        _feed.arrays = None
     return model
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_feed = threading.local()  # weights a model file hands to the layers being built
+
+
+def _read_model_file(path: str) -> tuple[Any, list[np.ndarray]]:
+    """The architecture (parsed JSON) and the weights of a model file, read with bounds."""
+    import zipfile
+
+    from .errors import LimitError
+    from .limits import current
+
+    limits = current()
+    size = os.stat(path).st_size
+    if size > limits.max_file_bytes:
+        raise LimitError(
+            f"the file has {size:,} bytes, more than max_file_bytes={limits.max_file_bytes}"
+        )
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if head == _NPY_MAGIC:
+        raise GraphadError(
+            "it is a single NumPy array (.npy), not a graphad model file "
+            "(the .npz that Sequential.save writes)"
+        )
+    with zipfile.ZipFile(path) as zf:
+        members = {info.filename: info for info in zf.infolist()}
+        expands = sum(info.file_size for info in members.values())
+        if expands > limits.max_file_bytes:
+            raise LimitError(
+                f"its members expand to {expands:,} bytes, more than "
+                f"max_file_bytes={limits.max_file_bytes}"
+            )
+        if "architecture.npy" not in members:
+            raise GraphadError("it is not a graphad model file (no architecture)")
+        # the JSON text: bounded by max_file_bytes (checked above), not by max_elements
+        arch = _read_npy_member(zf, members["architecture.npy"], limits, weight=False)
+        if arch.dtype != np.uint8 or arch.ndim != 1:
+            raise GraphadError("the architecture is not a JSON text")
+        cfg = json.loads(arch.tobytes().decode())
+        count = sum(1 for name in members if name.startswith("weight_"))
+        weights = []
+        for k in range(count):
+            info = members.get(f"weight_{k}.npy")
+            if info is None:
+                raise GraphadError(f"weight_{k} is missing")
+            weights.append(_read_npy_member(zf, info, limits))
+    return cfg, weights
+
+
+def _read_npy_member(zf: Any, info: Any, limits: Any, weight: bool = True) -> np.ndarray:
+    """One ``.npy`` member of a zip file, its header checked before its data is read
+    (a weight against ``max_elements`` too)."""
+    from numpy.lib import format as npy
+
+    from .errors import LimitError
+
+    name = info.filename
+    with zf.open(info) as fp:
+        version = npy.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npy.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = npy.read_array_header_2_0(fp)
+        else:
+            raise GraphadError(f"{name}: unsupported .npy format version {version}")
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise GraphadError(f"{name}: arrays of dtype {dtype} are not weights")
+        if len(shape) > limits.max_ndim:
+            raise LimitError(
+                f"{name} declares {len(shape)} dimensions, more than max_ndim={limits.max_ndim}"
+            )
+        if any(d < 0 for d in shape):
+            raise GraphadError(f"{name} declares the shape {shape}")
+        count = math.prod(shape)
+        if weight and count > limits.max_elements:
+            raise LimitError(
+                f"{name} declares the shape {shape} ({count:,} elements), more than "
+                f"max_elements={limits.max_elements}"
+            )
+        nbytes = count * dtype.itemsize
+        held = info.file_size - fp.tell()
+        if nbytes != held:
+            raise GraphadError(
+                f"{name} declares {nbytes:,} bytes of data (shape {shape}) but holds {held:,}"
+            )
+        data = fp.read(nbytes)  # at most what the member holds, itself within the limits
+    if len(data) != nbytes:
+        raise GraphadError(f"{name} is truncated")
+    order = "F" if fortran_order else "C"
+    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
 
 
 # -- progress ---------------------------------------------------------------------------------
