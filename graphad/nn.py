@@ -628,7 +628,11 @@ class History:
             ax.legend()
         fig.tight_layout()
         if path is not None:
-            fig.savefig(os.fspath(path))
+            path = os.fspath(path)
+            try:
+                fig.savefig(path)
+            except ValueError as exc:  # a suffix matplotlib has no writer for
+                raise GraphadError(f"cannot write the plot to {path!r}: {exc}") from None
         return fig
 
     def __repr__(self) -> str:
