@@ -66,10 +66,16 @@ class _Shard:
         from . import nn
 
         cfg = json.loads(text)
-        model = nn.Sequential([nn.Input(cfg["input_shape"])])
-        for lc in cfg["layers"]:
-            lc = dict(lc)
-            model.add(nn._LAYERS[lc.pop("class")](**lc))
+        # the weights come with every task: build with zeros, not with draws from the
+        # generator set_random_seed seeded (with the threaded scheduler, the client's own)
+        nn._feed.placeholders = True
+        try:
+            model = nn.Sequential([nn.Input(cfg["input_shape"])])
+            for lc in cfg["layers"]:
+                lc = dict(lc)
+                model.add(nn._LAYERS[lc.pop("class")](**lc))
+        finally:
+            nn._feed.placeholders = False
         model.loss = loss if loss is not None else cfg["loss"]
         model.metrics = cfg["metrics"]
         self.model = model

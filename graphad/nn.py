@@ -181,7 +181,11 @@ def _init_call(spec: str | Callable, shape: tuple[int, ...], rng: Any) -> np.nda
     """The initial value of a weight: graphad's initializers draw from ``rng`` (else
     graphad's seeded generator); a user's callable gets ``(shape, dtype)`` as documented.
 
-    While :func:`load` builds a model, the next array of the file instead."""
+    While :func:`load` builds a model, the next array of the file instead; while a
+    worker rebuilds a model whose weights it is sent (``_feed.placeholders``), zeros,
+    so that it takes nothing from the seeded generator of the run."""
+    if getattr(_feed, "placeholders", False):
+        return np.zeros(shape, FLOATX)
     feed = getattr(_feed, "arrays", None)
     if feed is not None:
         if not feed:

@@ -151,6 +151,20 @@ class TestReproducibleRuns:
         for a, b in zip(*out, strict=True):
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)  # batch sums reordered
 
+    def test_dask_workers_take_nothing_from_the_seeded_stream(self):
+        da = pytest.importorskip("dask.array")
+        X, y = _blobs(48)
+        kernels = []
+        for lazy in (False, True):
+            ga.nn.set_random_seed(6)
+            model = ga.nn.Sequential([ga.nn.Dense(3, "softmax", input_shape=(4,), name="h1w")])
+            model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+            data = (da.from_array(X, chunks=(20, 4)), y) if lazy else (X, y)
+            model.fit(*data, epochs=1, batch_size=16, verbose=0)
+            # the worker's rebuilt model (threads of this process) drew nothing
+            kernels.append(ga.nn.Dense(5, input_shape=(4,)).kernel.numpy())
+        np.testing.assert_array_equal(kernels[0], kernels[1])
+
     @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "1", np.float64(2.0)])
     def test_bad_seeds_are_refused_and_change_nothing(self, seed):
         ga.nn.set_random_seed(9)
