@@ -1076,23 +1076,62 @@ class Sequential:
         self._need_built()
         arrays = {f"weight_{k}": w for k, w in enumerate(self.get_weights())}
         arrays["architecture"] = np.frombuffer(json.dumps(self.get_config()).encode(), np.uint8)
+        _write_npz(os.fspath(path), arrays)
+
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write only the weights to an ``.npz`` file, atomically (``model.save_weights``).
+
+        Unlike :meth:`save` it needs no JSON form of the layers, so models with
+        Python activations or initializers can keep their weights too.
+
+        Examples
+        --------
+        >>> import graphad as ga, numpy as np, os, tempfile
+        >>> a = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,), activation=ga.tanh)])
+        >>> p = os.path.join(tempfile.mkdtemp(), "w.npz")
+        >>> a.save_weights(p)
+        >>> b = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,), activation=ga.tanh)])
+        >>> b.load_weights(p)
+        >>> all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+        True
+        """
+        self._need_built()
+        _write_npz(os.fspath(path), {f"weight_{k}": w for k, w in enumerate(self.get_weights())})
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Set the weights from a file of :meth:`save_weights` or :meth:`save`.
+
+        The file is read with the limits of :func:`load` (every ``.npy`` header
+        checked before its data is read), and its arrays must match this model's
+        weights in number and shape; otherwise nothing changes.
+        """
+        self._need_built()
         path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(
-            dir=os.path.dirname(os.path.abspath(path)), prefix=".graphad-", suffix=".tmp"
-        )
+        _, weights = _read_checked(path, "weights file", architecture=False)
         try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            self.set_weights(weights)
+        except GraphadError as exc:
+            raise type(exc)(f"cannot load weights file {path!r}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"<graphad.nn.Sequential {self.name!r}: {len(self.layers)} layers>"
+
+
+def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` through a temporary file renamed over it."""
+    fd, tmp = tempfile.mkstemp(
+        dir=os.path.dirname(os.path.abspath(path)), prefix=".graphad-", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def load(path: str | os.PathLike) -> Sequential:
@@ -1121,33 +1160,10 @@ def load(path: str | os.PathLike) -> Sequential:
     >>> np.array_equal(ga.nn.load(path).get_weights()[0], m.get_weights()[0])
     True
     """
-    import zipfile
-
     from .errors import LimitError
 
     path = os.fspath(path)
-    try:
-        cfg, weights = _read_model_file(path)
-    except LimitError as exc:
-        raise LimitError(f"cannot load model file {path!r}: {exc}") from None
-    except GraphadError as exc:
-        raise GraphadError(f"cannot load model file {path!r}: {exc}") from None
-    except FileNotFoundError:
-        raise GraphadError(f"no such model file: {path!r}") from None
-    except (
-        OSError,
-        ValueError,
-        EOFError,
-        KeyError,
-        UnicodeDecodeError,
-        RecursionError,  # JSON nested thousands deep
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-    ) as exc:
-        raise GraphadError(
-            f"cannot read model file {path!r}: it is truncated, corrupt or not "
-            f"a graphad model ({type(exc).__name__}: {exc})"
-        ) from None
+    cfg, weights = _read_checked(path, "model file", architecture=True)
     _feed.arrays = list(weights)  # the layers' builds take these instead of initializing
     try:
         if not isinstance(cfg, dict) or cfg.get("format") != "graphad.nn.Sequential":
@@ -1186,8 +1202,39 @@ _NPY_MAGIC = b"\x93NUMPY"
 _feed = threading.local()  # weights a model file hands to the layers being built
 
 
-def _read_model_file(path: str) -> tuple[Any, list[np.ndarray]]:
-    """The architecture (parsed JSON) and the weights of a model file, read with bounds."""
+def _read_checked(path: str, what: str, architecture: bool) -> tuple[Any, list[np.ndarray]]:
+    """:func:`_read_model_file`, every failure a GraphadError naming the file."""
+    import zipfile
+
+    from .errors import LimitError
+
+    try:
+        return _read_model_file(path, architecture)
+    except LimitError as exc:
+        raise LimitError(f"cannot load {what} {path!r}: {exc}") from None
+    except GraphadError as exc:
+        raise GraphadError(f"cannot load {what} {path!r}: {exc}") from None
+    except FileNotFoundError:
+        raise GraphadError(f"no such {what}: {path!r}") from None
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        UnicodeDecodeError,
+        RecursionError,  # JSON nested thousands deep
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+    ) as exc:
+        raise GraphadError(
+            f"cannot read {what} {path!r}: it is truncated, corrupt or not "
+            f"a graphad model ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_model_file(path: str, architecture: bool = True) -> tuple[Any, list[np.ndarray]]:
+    """The architecture (parsed JSON, or None when not asked for) and the weights of a
+    model or weights file, read with bounds."""
     import zipfile
 
     from .errors import LimitError
@@ -1214,13 +1261,15 @@ def _read_model_file(path: str) -> tuple[Any, list[np.ndarray]]:
                 f"its members expand to {expands:,} bytes, more than "
                 f"max_file_bytes={limits.max_file_bytes}"
             )
-        if "architecture.npy" not in members:
-            raise GraphadError("it is not a graphad model file (no architecture)")
-        # the JSON text: bounded by max_file_bytes (checked above), not by max_elements
-        arch = _read_npy_member(zf, members["architecture.npy"], limits, weight=False)
-        if arch.dtype != np.uint8 or arch.ndim != 1:
-            raise GraphadError("the architecture is not a JSON text")
-        cfg = json.loads(arch.tobytes().decode())
+        cfg = None
+        if architecture:
+            if "architecture.npy" not in members:
+                raise GraphadError("it is not a graphad model file (no architecture)")
+            # the JSON text: bounded by max_file_bytes (checked above), not by max_elements
+            arch = _read_npy_member(zf, members["architecture.npy"], limits, weight=False)
+            if arch.dtype != np.uint8 or arch.ndim != 1:
+                raise GraphadError("the architecture is not a JSON text")
+            cfg = json.loads(arch.tobytes().decode())
         count = sum(1 for name in members if name.startswith("weight_"))
         weights = []
         for k in range(count):

@@ -222,6 +222,42 @@ class TestLoaderLimits:
         # several of these described gigabytes (up to 364 TiB) and allocated them
         assert peak < 16 * 2**20, f"{entry['name']}: {peak:,} bytes traced"
 
+    @pytest.mark.parametrize(
+        "entry",
+        [e for e in FILE_ENTRIES if e["category"] in ("npy-header", "zip-claims", "wrong-kind")],
+        ids=lambda e: e["name"],
+    )
+    def test_load_weights_reads_with_the_same_bounds(self, tmp_path, entry):
+        _warm_up(tmp_path)
+        path = _write_entry(tmp_path, entry)
+        ga.nn.set_random_seed(0)
+        model = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,))])
+        before = model.get_weights()
+        exc, peak = _peak_bytes(lambda: model.load_weights(path))
+        assert isinstance(exc, getattr(ga, entry["error"])), repr(exc)
+        assert entry["name"] in str(exc) and peak < 16 * 2**20
+        for a, b in zip(before, model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+    def test_save_weights_and_load_weights(self, tmp_path):
+        ga.nn.set_random_seed(1)
+        a = _model()
+        a.save_weights(tmp_path / "w.npz")
+        with np.load(tmp_path / "w.npz", allow_pickle=False) as data:
+            assert sorted(data.files) == ["weight_0", "weight_1", "weight_2", "weight_3"]
+        b = _model()
+        b.load_weights(tmp_path / "w.npz")
+        for u, v in zip(a.get_weights(), b.get_weights(), strict=True):
+            np.testing.assert_array_equal(u, v)
+        a.save(tmp_path / "full.npz")  # a whole-model file gives its weights too
+        b.load_weights(tmp_path / "full.npz")
+        wider = _model(units=9)
+        before = wider.get_weights()
+        with pytest.raises(ga.ShapeError, match=r"w\.npz.*array 0 has shape \(4, 8\)"):
+            wider.load_weights(tmp_path / "w.npz")
+        for u, v in zip(before, wider.get_weights(), strict=True):
+            np.testing.assert_array_equal(u, v)
+
     def test_an_npy_file_is_not_a_model(self, tmp_path):
         np.save(tmp_path / "w.npy", np.ones((2, 2)))
         with pytest.raises(ga.GraphadError, match=r"w\.npy.*single NumPy array"):
