@@ -501,17 +501,20 @@ class TestTrainingArguments:
         ],
     )
     def test_check_grad_refuses_bad_numeric_arguments(self, kwargs, name):
-        x = ga.symbol("x")
-        with pytest.raises(ga.GraphadError, match=f"check_grad: {name} must"):
-            ga.check_grad(x**2, at={"x": 1.5}, sympy=False, **kwargs)
+        with ga.Graph():  # a private graph: nothing shared with other tests
+            x = ga.symbol("x")
+            with pytest.raises(ga.GraphadError, match=f"check_grad: {name} must"):
+                ga.check_grad(x**2, at={"x": 1.5}, sympy=False, **kwargs)
 
     def test_check_grad_accepts_valid_tolerances(self):
-        x = ga.symbol("x")
-        for kwargs in ({"rtol": 0, "atol": 1e-6}, {"rtol": np.float32(1e-4)}, {"atol": 0.0}):
-            assert ga.check_grad(x**2, at={"x": 1.5}, sympy=False, **kwargs).verdict == "pass"
-        # and a wrong gradient still fails with them: the tolerances are used
-        bad = ga.defop("h1_badsq", np.square, vjp=lambda g, a: [g * 3.0 * a])
-        assert ga.check_grad(bad(x), at={"x": 1.5}, sympy=False, rtol=1e-4).verdict == "fail"
+        with ga.Graph():
+            x = ga.symbol("x")
+            for kwargs in ({"rtol": 0, "atol": 1e-6}, {"rtol": np.float32(1e-4)}, {"atol": 0.0}):
+                report = ga.check_grad(x**2, at={"x": 1.5}, sympy=False, **kwargs)
+                assert report.verdict == "pass"
+            # and a wrong gradient still fails with them: the tolerances are used
+            bad = ga.defop("h1_badsq", np.square, vjp=lambda g, a: [g * 3.0 * a])
+            assert ga.check_grad(bad(x), at={"x": 1.5}, sympy=False, rtol=1e-4).verdict == "fail"
 
     @pytest.mark.parametrize("units", [0, -3, 2.5, True, "8"])
     def test_dense_units_must_be_a_positive_integer(self, units):
