@@ -1289,13 +1289,20 @@ def _read_npy_member(zf: Any, info: Any, limits: Any, weight: bool = True) -> np
 
     name = info.filename
     with zf.open(info) as fp:
-        version = npy.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran_order, dtype = npy.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = npy.read_array_header_2_0(fp)
-        else:
-            raise GraphadError(f"{name}: unsupported .npy format version {version}")
+        try:
+            version = npy.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran_order, dtype = npy.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = npy.read_array_header_2_0(fp)
+            else:
+                raise GraphadError(f"{name}: unsupported .npy format version {version}")
+        except GraphadError:
+            raise
+        except Exception as exc:  # NumPy parses the header text: TokenError, SyntaxError...
+            raise GraphadError(
+                f"{name}: unreadable .npy header ({type(exc).__name__}: {exc})"
+            ) from None
         if dtype.hasobject or dtype.kind not in "biuf":
             raise GraphadError(f"{name}: arrays of dtype {dtype} are not weights")
         if len(shape) > limits.max_ndim:

@@ -15,10 +15,13 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphad as ga
 from graphad.datasets import read_idx, write_idx
@@ -187,6 +190,27 @@ class TestReproducibleRuns:
 
 
 # -- class 4: loaders check declared sizes before allocating ----------------------------------
+
+
+# derandomized for CI; GRAPHAD_FUZZ_EXAMPLES=N explores further (as tests/test_fuzz_props.py)
+_EXAMPLES = int(os.environ.get("GRAPHAD_FUZZ_EXAMPLES", "0"))
+FUZZ = settings(
+    max_examples=_EXAMPLES or 150, deadline=None, derandomize=not _EXAMPLES, database=None
+)
+
+
+def _tiny_model_members():
+    model = ga.nn.Sequential([ga.nn.Dense(3, "relu", input_shape=(2,)), ga.nn.Dense(2)])
+    buf = io.BytesIO()
+    model._need_built()
+    arrays = {f"weight_{k}": w for k, w in enumerate(model.get_weights())}
+    arrays["architecture"] = np.frombuffer(json.dumps(model.get_config()).encode(), np.uint8)
+    np.savez(buf, **arrays)
+    with zipfile.ZipFile(buf) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+_TINY_MODEL_MEMBERS = _tiny_model_members()
 
 
 def _write_entry(tmp_path, entry):
@@ -379,6 +403,50 @@ class TestLoaderLimits:
             pytest.raises(ga.LimitError, match="max_file_bytes="),
         ):
             read_idx(tmp_path / "a.idx.gz")
+
+    @FUZZ
+    @given(data=st.data())
+    def test_mutated_model_files_load_or_give_a_graphad_error(self, data, tmp_path_factory):
+        # members rewritten with valid CRCs, so the mutations reach the parsers and checks
+        members = dict(_TINY_MODEL_MEMBERS)
+        name = data.draw(st.sampled_from(sorted(members)))
+        raw = bytearray(members[name])
+        for _ in range(data.draw(st.integers(1, 4))):
+            at = data.draw(st.integers(0, min(len(raw), 140) - 1))  # the .npy header region
+            raw[at] = data.draw(st.integers(0, 255))
+        if data.draw(st.booleans()):
+            raw = raw[: data.draw(st.integers(0, len(raw)))]
+        members[name] = bytes(raw)
+        path = tmp_path_factory.mktemp("fuzz") / "m.npz"
+        with zipfile.ZipFile(path, "w") as z:
+            for member, content in members.items():
+                z.writestr(member, content)
+        with ga.limits.override(max_elements=10_000, max_file_bytes=1 << 20):
+            try:
+                model = ga.nn.load(path)
+            except ga.GraphadError:
+                return
+        assert all(w.size <= 10_000 for w in model.get_weights())
+
+    @FUZZ
+    @given(data=st.data())
+    def test_mutated_idx_files_read_or_give_a_graphad_error(self, data, tmp_path_factory):
+        arr = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+        body = bytearray(bytes([0, 0, 0x0B, 3]) + b"".join(n.to_bytes(4, "big") for n in arr.shape))
+        body += arr.astype(">i2").tobytes()
+        for _ in range(data.draw(st.integers(1, 4))):
+            body[data.draw(st.integers(0, 15))] = data.draw(st.integers(0, 255))  # the header
+        cut = data.draw(st.integers(0, len(body) + 8))
+        body = body[:cut] + bytes(max(0, cut - len(body)))
+        compress = data.draw(st.booleans())
+        path = tmp_path_factory.mktemp("fuzz") / ("a.idx.gz" if compress else "a.idx")
+        path.write_bytes(gzip.compress(bytes(body)) if compress else bytes(body))
+        with ga.limits.override(max_elements=10_000, max_file_bytes=1 << 20):
+            try:
+                out = read_idx(path)
+            except ga.GraphadError:
+                return
+        assert out.size <= 10_000 and 1 <= out.ndim <= 32
 
     def test_new_limit_is_validated_like_the_others(self):
         with pytest.raises(ValueError, match="max_ndim"):
