@@ -19,7 +19,14 @@ import stat
 from collections.abc import Callable, Sequence
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_many"]
+from .errors import GraphadError
+
+__all__ = ["atomic_write", "atomic_write_many", "NotRegularFileError"]
+
+
+class NotRegularFileError(GraphadError, OSError):
+    """The target exists and is not a regular file: renaming over it would replace it."""
+
 
 Writer = Callable[[IO[bytes]], object]
 
@@ -87,9 +94,14 @@ def _temp_name(path: str) -> str:
 def _stage(path: str, write: Writer) -> str:
     """Write a temporary file next to ``path`` with the mode ``path`` should end with."""
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.stat(path)
     except OSError:  # a new file (or one we cannot stat): the umask decides
         mode = None
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            # a rename would replace a device (/dev/full), a FIFO or a directory entry
+            raise NotRegularFileError(f"cannot write {path!r}: it exists and is not a regular file")
+        mode = stat.S_IMODE(st.st_mode)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         tmp = _temp_name(path)

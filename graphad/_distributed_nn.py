@@ -66,10 +66,16 @@ class _Shard:
         from . import nn
 
         cfg = json.loads(text)
-        model = nn.Sequential([nn.Input(cfg["input_shape"])])
-        for lc in cfg["layers"]:
-            lc = dict(lc)
-            model.add(nn._LAYERS[lc.pop("class")](**lc))
+        # the weights come with every task: build with zeros, not with draws from the
+        # generator set_random_seed seeded (with the threaded scheduler, the client's own)
+        nn._feed.placeholders = True
+        try:
+            model = nn.Sequential([nn.Input(cfg["input_shape"])])
+            for lc in cfg["layers"]:
+                lc = dict(lc)
+                model.add(nn._LAYERS[lc.pop("class")](**lc))
+        finally:
+            nn._feed.placeholders = False
         model.loss = loss if loss is not None else cfg["loss"]
         model.metrics = cfg["metrics"]
         self.model = model
@@ -198,6 +204,9 @@ def fit_model(
     from . import nn
 
     model._need_compiled()
+    epochs = nn._check_count(epochs, "fit: epochs", minimum=0)
+    batch_size = nn._check_count(32 if batch_size is None else batch_size, "fit: batch_size")
+    rng = nn._generator(seed)  # without a seed, from the one set_random_seed seeds
     X, Y = _model_data(model, x, y)
     n = X.shape[0]
     if n == 0:
@@ -208,13 +217,11 @@ def fit_model(
     xs, ys = _blocks(X), _blocks(Y)
     bounds = np.concatenate([[0], np.cumsum(X.chunks[0])])
     text, loss, key = _model_spec(model)
-    batch_size = int(batch_size or 32)
     steps = -(-n // batch_size)
-    rng = np.random.default_rng(seed)
     history = nn.History()
     names = ["loss", *model.metrics]
     ws = model.weights
-    for epoch in range(int(epochs)):
+    for epoch in range(epochs):
         start = time.perf_counter()
         perm = rng.permutation(n) if shuffle else None
         totals = [0.0] * len(names)

@@ -521,6 +521,15 @@ def check_grad(
     >>> ga.check_grad(lambda a: ga.relu(a), at=(0.0,)).verdict
     'pass'
     """
+    _check_arguments(
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+        max_full=max_full,
+        projections=projections,
+        max_elements=max_elements,
+        sympy_timeout=sympy_timeout,
+    )
     prob = _prepare(f, at, wrt)
     rng = np.random.default_rng(seed)
     (y,) = evaluate(prob.graph, [prob.out], prob.values)
@@ -563,6 +572,36 @@ def check_grad(
     if verdict == "fail" and localize_on_fail:
         _attach_culprit(report, prob, seed, rtol)
     return report
+
+
+def _check_arguments(**args: Any) -> None:
+    """check_grad's numeric arguments, refused with an error naming the argument: a NaN or
+    negative tolerance would silently turn every comparison into a failure (or a pass)."""
+    import math
+
+    def real(name: str) -> float:
+        value = args[name]
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise GraphadError(f"check_grad: {name} must be a real number, got {value!r}")
+        return float(value)
+
+    for name in ("rtol", "atol"):
+        if args[name] is not None:
+            value = real(name)
+            if not (math.isfinite(value) and value >= 0):
+                raise GraphadError(
+                    f"check_grad: {name} must be a finite number >= 0 (or None for the "
+                    f"dtype's default), got {value!r}"
+                )
+    timeout = real("sympy_timeout")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise GraphadError(
+            f"check_grad: sympy_timeout must be a finite number > 0, got {timeout!r}"
+        )
+    for name, least in (("seed", 0), ("max_full", 0), ("projections", 1), ("max_elements", 1)):
+        value = args[name]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise GraphadError(f"check_grad: {name} must be an integer >= {least}, got {value!r}")
 
 
 def _least_precise(arrays: Sequence[Any]) -> np.dtype:

@@ -75,22 +75,31 @@ def load_digits(
 
 # IDX type codes (the third byte of the magic number) -> big-endian NumPy dtypes
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_MAX_BYTES = 1 << 32  # refuse headers claiming more than 4 GiB of data
+_NUMPY_MAX_NDIM = 64
+_CHUNK = 1 << 20  # compressed data is read 1 MiB at a time, never past what the header claims
 
 
 def _open(path: str):
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return gzip.open(path, "rb") if gz else open(path, "rb"), gz
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (raw or gzip-compressed), validating its header and length.
 
+    The header is checked against :mod:`graphad.limits` before any data is
+    read: at most ``max_ndim`` dimensions, ``max_elements`` elements and
+    ``max_file_bytes`` bytes of data (and of file).  A raw file's length must
+    match the header; compressed data is read in bounded chunks and never past
+    what the header claims, so a small gzip that expands to gigabytes is
+    refused after reading one byte more than its header allows.
+
     Raises
     ------
     GraphadError
-        For a missing file, a bad magic number, or a truncated or corrupt file.
+        For a missing file, a bad magic number, or a truncated or corrupt file
+        (``LimitError``, naming the limit, for a header that claims too much).
 
     Examples
     --------
@@ -102,24 +111,64 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array([[0, 1, 2],
            [3, 4, 5]], dtype=uint8)
     """
+    from .errors import LimitError
+    from .limits import current
+
+    limits = current()
     path = os.fspath(path)
     try:
-        with _open(path) as f:
+        size = os.stat(path).st_size
+        if size > limits.max_file_bytes:
+            raise LimitError(
+                f"{path!r} has {size:,} bytes, more than max_file_bytes={limits.max_file_bytes}"
+            )
+        handle, compressed = _open(path)
+        with handle as f:
             head = f.read(4)
             if len(head) < 4:
                 raise GraphadError(f"{path!r} is too short to be an IDX file")
-            if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
+            if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
                 raise GraphadError(f"{path!r} is not an IDX file (bad magic number 0x{head.hex()})")
             ndim = head[3]
+            if ndim == 0:
+                raise GraphadError(
+                    f"{path!r}: its IDX header declares 0 dimensions; an IDX array has 1 or more"
+                )
+            if ndim > limits.max_ndim:
+                raise LimitError(
+                    f"{path!r}: its IDX header declares {ndim} dimensions, more than "
+                    f"max_ndim={limits.max_ndim}"
+                )
+            if ndim > _NUMPY_MAX_NDIM:  # only when max_ndim was raised past NumPy's own limit
+                raise GraphadError(
+                    f"{path!r}: its IDX header declares {ndim} dimensions; NumPy arrays have "
+                    f"at most {_NUMPY_MAX_NDIM}"
+                )
             raw_dims = f.read(4 * ndim)
             if len(raw_dims) < 4 * ndim:
                 raise GraphadError(f"{path!r} is truncated inside its header")
             dims = tuple(int(d) for d in np.frombuffer(raw_dims, ">u4"))
             dtype = np.dtype(_IDX_TYPES[head[2]])
-            nbytes = math.prod(dims) * dtype.itemsize
-            if nbytes > _MAX_BYTES:
-                raise GraphadError(f"{path!r} claims {nbytes} bytes of data; refusing")
-            data = f.read(nbytes + 1)
+            count = math.prod(dims)
+            if count > limits.max_elements:
+                raise LimitError(
+                    f"{path!r}: its IDX header claims the shape {dims} ({count:,} elements), "
+                    f"more than max_elements={limits.max_elements}"
+                )
+            nbytes = count * dtype.itemsize
+            if nbytes > limits.max_file_bytes:
+                raise LimitError(
+                    f"{path!r}: its IDX header claims {nbytes:,} bytes of data, more than "
+                    f"max_file_bytes={limits.max_file_bytes}"
+                )
+            if not compressed and size != 4 + 4 * ndim + nbytes:
+                found = size - 4 - 4 * ndim
+                what = "truncated" if found < nbytes else "longer than its header says"
+                raise GraphadError(
+                    f"{path!r} is {what}: the header promises {nbytes} bytes of data "
+                    f"for shape {dims}, found {found}"
+                )
+            data = _read_bounded(f, nbytes + 1)  # one byte more detects a longer stream
     except GraphadError:
         raise
     except FileNotFoundError:
@@ -136,6 +185,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"{'+' if len(data) > nbytes else ''}"
         )
     return np.frombuffer(data, dtype).astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def _read_bounded(f: Any, limit: int) -> bytearray:
+    """At most ``limit`` bytes of ``f``, read in chunks (the buffer grows with the data
+    actually there, not with what a header claims)."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = f.read(min(_CHUNK, limit - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def write_idx(path: str | os.PathLike, array: Any, compress: bool | None = None) -> None:

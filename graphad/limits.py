@@ -15,10 +15,18 @@ limit                  default         what it bounds
 ``max_nodes``          250,000         graph nodes one ``ga.parse`` or ``ga.load`` adds
 ``max_elements``       100,000,000     elements of a static shape in text or a file
 ``max_file_bytes``     268,435,456     size of a file ``ga.load`` reads (256 MiB)
+``max_ndim``           32              dimensions of one array in a file
 =====================  ==============  ==============================================
 
 The parser's limits are :class:`graphad.parse.ParseLimits`; the others are
 enforced by ``ga.parse`` (nodes, elements) and ``ga.load`` (nodes, bytes).
+The file readers of :mod:`graphad.nn` (``ga.nn.load``) and
+:mod:`graphad.datasets` (``read_idx``, ``load_mnist``) check every size a file
+declares (array shapes in its headers, a model's layer sizes) against
+``max_ndim``, ``max_elements`` and ``max_file_bytes`` (the file itself, and the
+data it holds once decompressed) before they allocate anything, and read
+compressed data with that bound.  A ``Dense`` layer refuses a kernel of more
+than ``max_elements`` elements.
 Integer literals must also fit in int64 (write larger numbers as floats,
 ``1e30``), and integer powers of constants fold to floats (``9**9**9`` is
 ``inf``), so no big-integer arithmetic ever runs on user input.
@@ -66,7 +74,11 @@ class Limits:
         Elements of a tensor whose static shape expression text or a loaded
         file fixes (``broadcast_to(1.0, (100000, 100000))`` describes 80 GB).
     max_file_bytes : int, default 256 MiB
-        Size of a file ``ga.load`` accepts.
+        Size of a file ``ga.load``, ``ga.nn.load`` or ``graphad.datasets.read_idx``
+        accepts, and of the data a compressed file may expand to.
+    max_ndim : int, default 32
+        Dimensions of one array declared by a file (an ``.npy`` header inside
+        a model file, an IDX header).
 
     Examples
     --------
@@ -82,6 +94,7 @@ class Limits:
     max_nodes: int = 250_000
     max_elements: int = 100_000_000
     max_file_bytes: int = 256 * 1024 * 1024
+    max_ndim: int = 32
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -70,13 +71,72 @@ __all__ = [
 
 FLOATX = np.dtype(np.float32)
 _EPS = 1e-7
+_MAX_SEED = 2**32 - 1  # NumPy's legacy global generator takes seeds below 2**32
 _rng = np.random.default_rng()
 
 
 def set_random_seed(seed: int | None) -> None:
-    """Seed the generator that initializes weights (``keras.utils.set_random_seed``)."""
+    """Make a whole run reproducible, as ``keras.utils.set_random_seed`` does.
+
+    Seeds graphad's own generator, from which everything random in graphad
+    draws: weight initializers, ``fit``'s per-epoch shuffling (when ``fit`` gets
+    no ``seed`` of its own), data-parallel ``fit`` on Dask.  Like Keras, it also
+    seeds Python's :mod:`random` and NumPy's global generator (``np.random.*``),
+    so that initializers written with those are reproducible too.  Two runs
+    that start from the same seed and make the same calls give bit-identical
+    weights and histories.
+
+    Parameters
+    ----------
+    seed : int in [0, 2**32 - 1], or None
+        None seeds everything afresh from the operating system's entropy.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> ga.nn.set_random_seed(3)
+    >>> a = ga.nn.Dense(2, input_shape=(2,)).kernel.numpy()
+    >>> ga.nn.set_random_seed(3)
+    >>> bool((ga.nn.Dense(2, input_shape=(2,)).kernel.numpy() == a).all())
+    True
+    """
+    import random
+
     global _rng
+    if seed is not None:
+        seed = _check_seed(seed, "set_random_seed: seed")
+    random.seed(seed)
+    np.random.seed(seed)
     _rng = np.random.default_rng(seed)
+
+
+def _check_seed(seed: Any, what: str) -> int:
+    """``seed`` as an int in [0, 2**32 - 1], else a GraphadError naming ``what``."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise GraphadError(f"{what} must be an integer in [0, {_MAX_SEED}], got {seed!r}")
+    if not 0 <= int(seed) <= _MAX_SEED:
+        raise GraphadError(f"{what} must be in [0, {_MAX_SEED}], got {int(seed)}")
+    return int(seed)
+
+
+def _generator(seed: int | None = None) -> np.random.Generator:
+    """The generator of one random task (a ``fit`` run's shuffling...).
+
+    With ``seed``, its own stream; without, a stream drawn from graphad's generator,
+    which :func:`set_random_seed` seeds, so the whole run stays reproducible.
+    """
+    if seed is not None:
+        return np.random.default_rng(_check_seed(seed, "seed"))
+    return np.random.default_rng(int(_rng.integers(0, 2**63)))
+
+
+def _check_count(value: Any, what: str, minimum: int = 1) -> int:
+    """A non-bool integer ``>= minimum``, else a GraphadError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise GraphadError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise GraphadError(f"{what} must be an integer >= {minimum}, got {int(value)}")
+    return int(value)
 
 
 # -- initializers -------------------------------------------------------------------------------
@@ -114,6 +174,35 @@ def ones(shape, dtype=FLOATX, rng=None):
 initializers = SimpleNamespace(
     glorot_uniform=glorot_uniform, he_uniform=he_uniform, zeros=zeros, ones=ones
 )
+
+
+def _init_call(spec: str | Callable, shape: tuple[int, ...], rng: Any) -> np.ndarray:
+    """The initial value of a weight: graphad's initializers draw from ``rng`` (else
+    graphad's seeded generator); a user's callable gets ``(shape, dtype)`` as documented.
+
+    While :func:`load` builds a model, the next array of the file instead; while a
+    worker rebuilds a model whose weights it is sent (``_feed.placeholders``), zeros,
+    so that it takes nothing from the seeded generator of the run."""
+    if getattr(_feed, "placeholders", False):
+        return np.zeros(shape, FLOATX)
+    feed = getattr(_feed, "arrays", None)
+    if feed is not None:
+        if not feed:
+            raise GraphadError("the architecture uses more weights than the file holds")
+        if feed[0].shape != tuple(shape):
+            raise ShapeError(
+                f"the architecture needs a weight of shape {tuple(shape)} where the "
+                f"file holds one of shape {feed[0].shape}"
+            )
+        return feed.pop(0)
+    fn = _initializer(spec)
+    if callable(spec) and fn not in vars(initializers).values():
+        value = np.asarray(fn(shape, FLOATX))
+    else:
+        value = np.asarray(fn(shape, FLOATX, rng=rng))
+    if value.shape != tuple(shape):
+        raise ShapeError(f"the initializer {spec!r} gave shape {value.shape}, not {tuple(shape)}")
+    return value
 
 
 def _initializer(spec: str | Callable) -> Callable:
@@ -156,6 +245,8 @@ class Layer:
     kind = "layer"
 
     def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise GraphadError(f"a layer name must be a string, got {type(name).__name__}")
         self.name = name
         self.built = False
         self.input_shape: tuple | None = None
@@ -172,6 +263,10 @@ class Layer:
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
+
+    def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
+        """The shapes of the weights ``build(input_shape)`` would create (nothing allocated)."""
+        return []
 
     def forward(self, x: Any, params: Sequence[Any]) -> tuple[Any, Any]:
         """``(output, pre-activation)`` for ``x`` with these parameter values."""
@@ -250,15 +345,15 @@ class Dense(Layer):
         seed: int | None = None,
     ):
         super().__init__(name)
-        if int(units) <= 0:
-            raise GraphadError(f"Dense: units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = _check_count(units, "Dense: units")
         self.activation = activation
         self._act = _activation(activation)
+        _initializer(kernel_initializer)  # an unknown name fails here, not at build
+        _initializer(bias_initializer)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self.seed = seed
+        self.seed = None if seed is None else _check_seed(seed, "Dense: seed")
         self.kernel: Variable | None = None
         self.bias: Variable | None = None
         if input_shape is not None:
@@ -270,19 +365,47 @@ class Dense(Layer):
             return []
         return [self.kernel, self.bias] if self.use_bias else [self.kernel]
 
-    def build(self, input_shape: tuple) -> None:
+    def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
+        """``[(features, units), (units,)]``, checked against ``ga.limits`` ``max_elements``.
+
+        Raises ShapeError for inputs that are not ``(batch, features)`` and
+        LimitError for a kernel of more than ``max_elements`` elements."""
         if len(input_shape) != 2 or input_shape[1] is None:
             raise ShapeError(
                 f"Dense expects inputs of shape (batch, features), got "
-                f"{input_shape}; put a Flatten() layer first"
+                f"{tuple(input_shape)}; put a Flatten() layer first"
             )
+        features = input_shape[1]
+        if isinstance(features, bool) or not isinstance(features, int | np.integer):
+            raise ShapeError(
+                f"Dense: the number of input features must be an int, got {features!r}"
+            )
+        if features < 1:
+            raise ShapeError(
+                f"Dense: the number of input features must be positive, got {features}"
+            )
+        from .limits import current
+
+        limit = current().max_elements
+        if int(features) * self.units > limit:
+            from .errors import LimitError
+
+            raise LimitError(
+                f"Dense({self.units}) on {int(features)} input features needs a kernel of "
+                f"{int(features) * self.units:,} elements, more than max_elements={limit} "
+                "(raise it with ga.limits.override(max_elements=...))"
+            )
+        shape = (int(features), self.units)
+        return [shape, (self.units,)] if self.use_bias else [shape]
+
+    def build(self, input_shape: tuple) -> None:
+        shapes = self.weight_shapes(tuple(input_shape))  # refuses before any allocation
         super().build(input_shape)
         rng = None if self.seed is None else np.random.default_rng(self.seed)
-        shape = (int(input_shape[1]), self.units)
-        kernel = _initializer(self.kernel_initializer)(shape, FLOATX, rng=rng)
+        kernel = _init_call(self.kernel_initializer, shapes[0], rng)
         self.kernel = Variable(np.asarray(kernel, FLOATX), name=f"{self.name or 'dense'}_kernel")
         if self.use_bias:
-            bias = _initializer(self.bias_initializer)((self.units,), FLOATX, rng=rng)
+            bias = _init_call(self.bias_initializer, shapes[1], rng)
             self.bias = Variable(np.asarray(bias, FLOATX), name=f"{self.name or 'dense'}_bias")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -508,7 +631,11 @@ class History:
             ax.legend()
         fig.tight_layout()
         if path is not None:
-            fig.savefig(os.fspath(path))
+            path = os.fspath(path)
+            try:
+                fig.savefig(path)
+            except ValueError as exc:  # a suffix matplotlib has no writer for
+                raise GraphadError(f"cannot write the plot to {path!r}: {exc}") from None
         return fig
 
     def __repr__(self) -> str:
@@ -593,11 +720,23 @@ class Sequential:
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, arrays: Sequence[Any]) -> None:
+        """Set every weight; all shapes and dtypes are checked first, so a failed call
+        changes nothing."""
         ws = self.weights
+        arrays = [np.asarray(a) for a in arrays]
         if len(arrays) != len(ws):
             raise GraphadError(f"set_weights: expected {len(ws)} arrays, got {len(arrays)}")
+        for k, (w, a) in enumerate(zip(ws, arrays, strict=True)):
+            if a.shape != w.shape:
+                raise ShapeError(
+                    f"set_weights: array {k} has shape {a.shape}, weight {w.name!r} has {w.shape}"
+                )
+            if not np.can_cast(a.dtype, w.dtype, casting="same_kind"):
+                raise GraphadError(
+                    f"set_weights: array {k} has dtype {a.dtype}, weight {w.name!r} is {w.dtype}"
+                )
         for w, a in zip(ws, arrays, strict=True):
-            w.assign(np.asarray(a))
+            w.assign(a)
 
     def count_params(self) -> int:
         return sum(int(np.prod(w.shape)) for w in self.weights)
@@ -778,6 +917,10 @@ class Sequential:
         History
         """
         self._need_compiled()
+        epochs = _check_count(epochs, "fit: epochs", minimum=0)
+        batch_size = _check_count(32 if batch_size is None else batch_size, "fit: batch_size")
+        if seed is not None:
+            seed = _check_seed(seed, "fit: seed")
         if _is_dask(x) or _is_dask(y):
             from .distributed import fit as fit_dask
 
@@ -787,12 +930,11 @@ class Sequential:
         n = len(X)
         if n == 0:
             raise GraphadError("fit: no samples")
-        batch_size = int(batch_size or 32)
         steps = -(-n // batch_size)
-        rng = np.random.default_rng(seed)
+        rng = _generator(seed)
         history = History()
         names = ["loss", *self.metrics]
-        for epoch in range(int(epochs)):
+        for epoch in range(epochs):
             start = time.perf_counter()
             perm = rng.permutation(n) if shuffle else None
             totals = [0.0] * len(names)
@@ -835,6 +977,7 @@ class Sequential:
 
         Dask arrays are evaluated chunk by chunk on the cluster (``batch_size`` unused)."""
         self._need_compiled()
+        batch_size = _check_count(32 if batch_size is None else batch_size, "evaluate: batch_size")
         if _is_dask(x) or _is_dask(y):
             from .distributed import evaluate as evaluate_dask
 
@@ -846,7 +989,7 @@ class Sequential:
             raise GraphadError("evaluate: no samples")
         ws = [w._value for w in self.weights]
         totals = [0.0] * (1 + len(self.metrics))
-        for lo in range(0, n, int(batch_size)):
+        for lo in range(0, n, batch_size):
             xb, yb = X[lo : lo + batch_size], Y[lo : lo + batch_size]
             res = self._function("evaluate", xb.shape, yb.shape)(xb, yb, *ws)
             totals[0] += float(res[0]) * len(xb)
@@ -865,6 +1008,7 @@ class Sequential:
         """The model's outputs for ``x``, computed in batches by the compiled forward pass.
 
         A Dask array gives a lazy Dask array (one task per row-chunk, ``batch_size`` unused)."""
+        batch_size = _check_count(32 if batch_size is None else batch_size, "predict: batch_size")
         if _is_dask(x):
             from .distributed import predict as predict_dask
 
@@ -872,7 +1016,7 @@ class Sequential:
         X = self._prepare_x(x)
         ws = [w._value for w in self.weights]
         parts = []
-        for lo in range(0, len(X), int(batch_size)):
+        for lo in range(0, len(X), batch_size):
             xb = X[lo : lo + batch_size]
             parts.append(np.asarray(self._function("predict", xb.shape)(xb, *ws)[0]))
         if not parts:
@@ -931,21 +1075,70 @@ class Sequential:
         self._need_built()
         arrays = {f"weight_{k}": w for k, w in enumerate(self.get_weights())}
         arrays["architecture"] = np.frombuffer(json.dumps(self.get_config()).encode(), np.uint8)
-        from ._atomic import atomic_write
+        _write_npz(os.fspath(path), arrays)
 
-        atomic_write(path, lambda f: np.savez(f, **arrays))
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write only the weights to an ``.npz`` file, atomically (``model.save_weights``).
+
+        Unlike :meth:`save` it needs no JSON form of the layers, so models with
+        Python activations or initializers can keep their weights too.
+
+        Examples
+        --------
+        >>> import graphad as ga, numpy as np, os, tempfile
+        >>> a = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,), activation=ga.tanh)])
+        >>> p = os.path.join(tempfile.mkdtemp(), "w.npz")
+        >>> a.save_weights(p)
+        >>> b = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,), activation=ga.tanh)])
+        >>> b.load_weights(p)
+        >>> all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+        True
+        """
+        self._need_built()
+        _write_npz(os.fspath(path), {f"weight_{k}": w for k, w in enumerate(self.get_weights())})
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Set the weights from a file of :meth:`save_weights` or :meth:`save`.
+
+        The file is read with the limits of :func:`load` (every ``.npy`` header
+        checked before its data is read), and its arrays must match this model's
+        weights in number and shape; otherwise nothing changes.
+        """
+        self._need_built()
+        path = os.fspath(path)
+        _, weights = _read_checked(path, "weights file", architecture=False)
+        try:
+            self.set_weights(weights)
+        except GraphadError as exc:
+            raise type(exc)(f"cannot load weights file {path!r}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"<graphad.nn.Sequential {self.name!r}: {len(self.layers)} layers>"
 
 
+def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` atomically (a temporary file renamed over it)."""
+    from ._atomic import atomic_write
+
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
 def load(path: str | os.PathLike) -> Sequential:
     """Read a model written by :meth:`Sequential.save` (compiled again if it was).
+
+    Every size the file declares is checked against :mod:`graphad.limits`
+    before anything is allocated: the file's size and the size its members
+    expand to (``max_file_bytes``), each weight's ``.npy`` header
+    (``max_ndim``, ``max_elements``, and the bytes the member really holds),
+    and each layer the architecture describes (a ``Dense`` kernel is at most
+    ``max_elements``).  The layers are built directly from the file's weights:
+    no initializer runs.
 
     Raises
     ------
     GraphadError
-        If the file is missing, truncated, corrupt or not a graphad model.
+        If the file is missing, truncated, corrupt or not a graphad model
+        (``LimitError`` when it declares more than a limit allows).
 
     Examples
     --------
@@ -956,37 +1149,13 @@ def load(path: str | os.PathLike) -> Sequential:
     >>> np.array_equal(ga.nn.load(path).get_weights()[0], m.get_weights()[0])
     True
     """
-    import zipfile
+    from .errors import LimitError
 
     path = os.fspath(path)
+    cfg, weights = _read_checked(path, "model file", architecture=True)
+    _feed.arrays = list(weights)  # the layers' builds take these instead of initializing
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "architecture" not in data.files:
-                raise GraphadError(f"{path!r} is not a graphad model file (no architecture)")
-            cfg = json.loads(bytes(data["architecture"]).decode())
-            weights = [
-                data[f"weight_{k}"]
-                for k in range(sum(1 for f in data.files if f.startswith("weight_")))
-            ]
-    except GraphadError:
-        raise
-    except FileNotFoundError:
-        raise GraphadError(f"no such model file: {path!r}") from None
-    except (
-        OSError,
-        ValueError,
-        EOFError,
-        KeyError,
-        UnicodeDecodeError,
-        RecursionError,  # JSON nested thousands deep
-        zipfile.BadZipFile,
-    ) as exc:
-        raise GraphadError(
-            f"cannot read model file {path!r}: it is truncated, corrupt or not "
-            f"a graphad model ({type(exc).__name__}: {exc})"
-        ) from None
-    try:
-        if cfg.get("format") != "graphad.nn.Sequential":
+        if not isinstance(cfg, dict) or cfg.get("format") != "graphad.nn.Sequential":
             raise GraphadError("unknown format")
         model = Sequential(name=cfg.get("name", "sequential"))
         if cfg.get("input_shape") is not None:
@@ -995,18 +1164,159 @@ def load(path: str | os.PathLike) -> Sequential:
             lc = dict(lc)
             cls = _LAYERS[lc.pop("class")]
             model.add(cls(**lc))
-        model.set_weights(weights)
+        if _feed.arrays:
+            raise GraphadError(
+                f"the file holds {len(weights)} weight arrays, the architecture uses "
+                f"{len(weights) - len(_feed.arrays)}"
+            )
+        model.set_weights(weights)  # in the model's order, whatever order the layers built in
         if "compile" in cfg:
             c = cfg["compile"]
             model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    except LimitError as exc:
+        raise LimitError(f"cannot load model file {path!r}: {exc}") from None
     except GraphadError as exc:
         raise GraphadError(f"cannot load model file {path!r}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise GraphadError(
             f"cannot load model file {path!r}: its architecture is invalid "
             f"({type(exc).__name__}: {exc})"
         ) from None
+    finally:
+        _feed.arrays = None
     return model
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_feed = threading.local()  # weights a model file hands to the layers being built
+
+
+def _read_checked(path: str, what: str, architecture: bool) -> tuple[Any, list[np.ndarray]]:
+    """:func:`_read_model_file`, every failure a GraphadError naming the file."""
+    import zipfile
+
+    from .errors import LimitError
+
+    try:
+        return _read_model_file(path, architecture)
+    except LimitError as exc:
+        raise LimitError(f"cannot load {what} {path!r}: {exc}") from None
+    except GraphadError as exc:
+        raise GraphadError(f"cannot load {what} {path!r}: {exc}") from None
+    except FileNotFoundError:
+        raise GraphadError(f"no such {what}: {path!r}") from None
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        UnicodeDecodeError,
+        RecursionError,  # JSON nested thousands deep
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+    ) as exc:
+        raise GraphadError(
+            f"cannot read {what} {path!r}: it is truncated, corrupt or not "
+            f"a graphad model ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_model_file(path: str, architecture: bool = True) -> tuple[Any, list[np.ndarray]]:
+    """The architecture (parsed JSON, or None when not asked for) and the weights of a
+    model or weights file, read with bounds."""
+    import zipfile
+
+    from .errors import LimitError
+    from .limits import current
+
+    limits = current()
+    size = os.stat(path).st_size
+    if size > limits.max_file_bytes:
+        raise LimitError(
+            f"the file has {size:,} bytes, more than max_file_bytes={limits.max_file_bytes}"
+        )
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if head == _NPY_MAGIC:
+        raise GraphadError(
+            "it is a single NumPy array (.npy), not a graphad model file "
+            "(the .npz that Sequential.save writes)"
+        )
+    with zipfile.ZipFile(path) as zf:
+        members = {info.filename: info for info in zf.infolist()}
+        expands = sum(info.file_size for info in members.values())
+        if expands > limits.max_file_bytes:
+            raise LimitError(
+                f"its members expand to {expands:,} bytes, more than "
+                f"max_file_bytes={limits.max_file_bytes}"
+            )
+        cfg = None
+        if architecture:
+            if "architecture.npy" not in members:
+                raise GraphadError("it is not a graphad model file (no architecture)")
+            # the JSON text: bounded by max_file_bytes (checked above), not by max_elements
+            arch = _read_npy_member(zf, members["architecture.npy"], limits, weight=False)
+            if arch.dtype != np.uint8 or arch.ndim != 1:
+                raise GraphadError("the architecture is not a JSON text")
+            cfg = json.loads(arch.tobytes().decode())
+        count = sum(1 for name in members if name.startswith("weight_"))
+        weights = []
+        for k in range(count):
+            info = members.get(f"weight_{k}.npy")
+            if info is None:
+                raise GraphadError(f"weight_{k} is missing")
+            weights.append(_read_npy_member(zf, info, limits))
+    return cfg, weights
+
+
+def _read_npy_member(zf: Any, info: Any, limits: Any, weight: bool = True) -> np.ndarray:
+    """One ``.npy`` member of a zip file, its header checked before its data is read
+    (a weight against ``max_elements`` too)."""
+    from numpy.lib import format as npy
+
+    from .errors import LimitError
+
+    name = info.filename
+    with zf.open(info) as fp:
+        try:
+            version = npy.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran_order, dtype = npy.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = npy.read_array_header_2_0(fp)
+            else:
+                raise GraphadError(f"{name}: unsupported .npy format version {version}")
+        except GraphadError:
+            raise
+        except Exception as exc:  # NumPy parses the header text: TokenError, SyntaxError...
+            raise GraphadError(
+                f"{name}: unreadable .npy header ({type(exc).__name__}: {exc})"
+            ) from None
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise GraphadError(f"{name}: arrays of dtype {dtype} are not weights")
+        if len(shape) > limits.max_ndim:
+            raise LimitError(
+                f"{name} declares {len(shape)} dimensions, more than max_ndim={limits.max_ndim}"
+            )
+        if any(d < 0 for d in shape):
+            raise GraphadError(f"{name} declares the shape {shape}")
+        count = math.prod(shape)
+        if weight and count > limits.max_elements:
+            raise LimitError(
+                f"{name} declares the shape {shape} ({count:,} elements), more than "
+                f"max_elements={limits.max_elements}"
+            )
+        nbytes = count * dtype.itemsize
+        held = info.file_size - fp.tell()
+        if nbytes != held:
+            raise GraphadError(
+                f"{name} declares {nbytes:,} bytes of data (shape {shape}) but holds {held:,}"
+            )
+        data = fp.read(nbytes)  # at most what the member holds, itself within the limits
+    if len(data) != nbytes:
+        raise GraphadError(f"{name} is truncated")
+    order = "F" if fortran_order else "C"
+    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
 
 
 # -- progress ---------------------------------------------------------------------------------

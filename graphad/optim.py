@@ -257,11 +257,19 @@ class Optimizer:
                     "minimize: give a loss function of no arguments, or a loss "
                     "value together with the tape that recorded it"
                 )
+            if not isinstance(loss, Tensor | Variable):
+                raise GraphadError(
+                    f"minimize: a loss value must be a tensor recorded on the tape, "
+                    f"got a {type(loss).__name__}"
+                )
             grads = tape.gradient(loss, var_list)
             self.apply_gradients(zip(grads, var_list, strict=True))
             return np.asarray(loss)[()]
         with tracing(Graph(), var_list) as tracer:
-            out = tracer.expr_of(loss())
+            result = loss()
+            _check_loss_result(result)
+            out = tracer.expr_of(result)
+        _check_traced_loss(tracer, out)
         graph = tracer.graph
         key = ("minimize", _signature(graph, out.id), self._config_key())
         entry = self._cache.get(key)
@@ -297,6 +305,34 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+def _check_loss_result(result: Any) -> None:
+    """What a loss function returned must be numbers (an expression, a tensor, an array)."""
+    ok = isinstance(result, Expr | Tensor | Variable | int | float | np.ndarray | np.generic)
+    if isinstance(result, bool | np.bool_) or not ok:
+        shown = repr(result)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise GraphadError(
+            f"minimize: the loss function returned a {type(result).__name__} ({shown}); "
+            "it must return a number computed from the variables in var_list"
+        )
+
+
+def _check_traced_loss(tracer: Any, out: Expr) -> None:
+    """The traced loss must be floating and depend on at least one variable of var_list."""
+    from .errors import DTypeError
+    from .graph import ancestors
+
+    dtype = out.dtype
+    if dtype is not None and dtype.kind not in "fc":
+        raise DTypeError(f"minimize: the loss has dtype {dtype}; it must be floating")
+    used = ancestors(tracer.graph, [out.id])
+    if not any(v.id in used for v in tracer.var_inputs):
+        raise GraphadError(
+            "minimize: the loss does not depend on any variable in var_list, so it has no "
+            "gradient to follow (TensorFlow: 'No gradients provided for any variable')"
+        )
 
 
 def _signature(graph: Graph, out: int) -> tuple:

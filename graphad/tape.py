@@ -582,28 +582,26 @@ class GradientTape:
                 "a non-persistent GradientTape can compute gradients only once; "
                 "use ga.GradientTape(persistent=True) for several gradient calls"
             )
-        self._used = True
         flat, rebuild = _flatten_sources(sources)
-        targets = list(target) if isinstance(target, list | tuple) else [target]
+        single = not isinstance(target, list | tuple)
+        targets = [target] if single else list(target)
         if any(isinstance(t, Expr) for t in targets):
             raise GraphadError(
                 "GradientTape.gradient: the target is a symbolic Expr, not a value computed "
                 "from Variables inside the tape; use ga.grad(expr, x) for symbolic expressions"
             )
-        result = self._tape_gradient(targets, flat, output_gradients)
+        cotangents = _check_output_gradients(targets, output_gradients, single)
+        self._used = True  # only now: a call refused above leaves the tape usable
+        result = self._tape_gradient(targets, flat, cotangents)
         if not self.persistent:
             self._values, self._objects = {}, {}
         return rebuild(result)
 
-    def _tape_gradient(self, targets: list, flat: list, output_gradients: Any) -> list:
+    def _tape_gradient(self, targets: list, flat: list, given: list | None) -> list:
         g = self.graph
         outs, cots = [], []
-        cot_list = (
-            output_gradients
-            if isinstance(output_gradients, list | tuple)
-            else [output_gradients] * len(targets)
-        )
-        for t, c in zip(targets, cot_list, strict=False):
+        cot_list = [None] * len(targets) if given is None else given
+        for t, c in zip(targets, cot_list, strict=True):
             if isinstance(t, Tensor) and t._nodes is not None and self in t._nodes:
                 outs.append(Expr(g, t._nodes[self]))
                 cots.append(c)
@@ -687,6 +685,55 @@ class GradientTape:
         return (
             f"<graphad.GradientTape persistent={self.persistent} {len(self.graph)} nodes recorded>"
         )
+
+
+def _check_output_gradients(targets: list, given: Any, single: bool) -> list | None:
+    """One cotangent array (or None) per target, each of its target's shape.
+
+    For a single target, ``given`` is one array (a nested list is an array too);
+    a one-element list holding an array of the target's shape is accepted as well,
+    as TensorFlow does.  For a list of targets, a list of the same length."""
+    if given is None:
+        return None
+    if single:
+        want = (
+            np.shape(_value_of(targets[0])) if isinstance(targets[0], Tensor | Variable) else None
+        )
+        if (
+            isinstance(given, list | tuple)
+            and len(given) == 1
+            and want is not None
+            and np.shape(_value_of(given[0])) == want
+            and np.shape(given) != want
+        ):
+            given = given[0]
+        cots = [given]
+    else:
+        if not isinstance(given, list | tuple) or len(given) != len(targets):
+            got = f"{len(given)} items" if isinstance(given, list | tuple) else "one array"
+            raise GraphadError(
+                f"GradientTape.gradient: output_gradients must be a list with one entry per "
+                f"target ({len(targets)}), got {got}"
+            )
+        cots = list(given)
+    out: list = []
+    for k, (t, c) in enumerate(zip(targets, cots, strict=True)):
+        where = "output_gradients" if single else f"output_gradients[{k}]"
+        if c is None:
+            out.append(None)
+            continue
+        arr = np.asarray(_value_of(c))
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise DTypeError(f"GradientTape.gradient: {where} has dtype {arr.dtype}, not numbers")
+        if isinstance(t, Tensor | Variable):
+            want = np.shape(_value_of(t))
+            if arr.shape != want:
+                raise ShapeError(
+                    f"GradientTape.gradient: {where} has shape {arr.shape}, but its target "
+                    f"has shape {want}"
+                )
+        out.append(arr)
+    return out
 
 
 def _ops_vjp(outs: list[Expr], wrt: list[Expr], cotangents: Any) -> list[Expr]:

@@ -53,6 +53,15 @@ def test_digits_network_reaches_95_percent(digits):
 
 def test_notebook_512_unit_network_with_rmsprop(digits):
     (x, y), (xt, yt) = digits
+    # The seed fixes the weights *and* fit's shuffling (fit draws its order from the
+    # generator set_random_seed seeds), so on one machine this run is deterministic
+    # (test accuracy 0.919 here).  It used to shuffle from fresh entropy and failed
+    # about one run in 40 (0.836 once).  The bound must still hold where float32
+    # rounding differs (another BLAS), which acts like another seed: over seeds 0..39
+    # the test accuracy after these 3 epochs was min 0.850, mean 0.892, sd 0.019,
+    # so 0.83 (mean - 3.3 sd, 1 sd below the worst seed) fails only on a real
+    # regression; chance is 0.10.  The losses fell every epoch for all 40 seeds, and
+    # the test loss was at most 0.41 x the first epoch's.
     ga.nn.set_random_seed(1)
     network = ga.nn.Sequential()
     network.add(ga.nn.Dense(512, activation="relu", input_shape=(64,)))
@@ -62,7 +71,7 @@ def test_notebook_512_unit_network_with_rmsprop(digits):
     losses = history.history["loss"]
     assert losses[0] > losses[1] > losses[2]
     test_loss, test_acc = network.evaluate(xt, ga.nn.to_categorical(yt))
-    assert test_acc > 0.85 and test_loss < losses[0]
+    assert test_acc > 0.83 and test_loss < 0.6 * losses[0]
 
 
 def test_loss_and_accuracy_match_numpy():

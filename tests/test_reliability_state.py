@@ -679,3 +679,21 @@ class TestFoldingAndMaskedArrays:
             ):
                 with pytest.raises(ga.GraphadError, match="masked arrays"):
                     make()
+
+
+def test_saves_never_replace_a_device_or_a_fifo(tmp_path):
+    """Renaming a temporary file over /dev/full replaced the device with a plain file
+    (found the hard way): a target that exists and is not a regular file is refused."""
+    import os
+
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    with ga.Graph():
+        x = ga.symbol("x", shape=(), dtype="float64")
+        f = ga.compile(x * 2.0)
+        with pytest.raises(ga.GraphadError, match="not a regular file"):
+            ga.export(f, fifo)
+        with pytest.raises(ga.GraphadError, match="not a regular file"):
+            ga.save(x * 2.0, fifo)
+    assert fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.py"]  # nothing left behind

@@ -100,7 +100,7 @@ def test_unwatched_constant_and_unconnected_sources_get_zeros():
 
 
 def test_watch_refuses_what_it_cannot_record():
-    with ga.GradientTape() as t:
+    with ga.Graph(), ga.GradientTape() as t:  # a private graph: the default one is shared
         with pytest.raises(ga.GraphadError, match="convert_to_tensor"):
             t.watch(np.ones(2))
         with pytest.raises(ga.GraphadError, match=r"ga\.constant"):
@@ -256,13 +256,14 @@ def test_variable_assign_rules():
 
 def test_symbolic_target_is_refused_with_advice():
     x = ga.Variable(1.0)
-    s = ga.symbols("s_tape_test")
-    with ga.GradientTape() as t:
-        y = s * 2
-    with pytest.raises(ga.GraphadError, match=r"ga\.grad"):
-        t.gradient(y, x)
-    with pytest.raises(ga.GraphadError, match="symbolic"):
-        _ = x * s
+    with ga.Graph():  # a private graph: the default one is shared by every test
+        s = ga.symbols("s_tape_test")
+        with ga.GradientTape() as t:
+            y = s * 2
+        with pytest.raises(ga.GraphadError, match=r"ga\.grad"):
+            t.gradient(y, x)
+        with pytest.raises(ga.GraphadError, match="symbolic"):
+            _ = x * s
 
 
 def test_call_expr_replays_a_parsed_expression_eagerly():

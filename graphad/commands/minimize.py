@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import TextIO
 
 from ._common import parse_assignments
@@ -30,6 +31,18 @@ def table(
     expr_text: str, x0: dict[str, float], lr: float, epochs: int, optimizer: str = "sgd"
 ) -> list[str]:
     """The ``Epoch : i [x, f(x)]`` lines: values before each step, in float32 as TensorFlow."""
+    return list(lines(expr_text, x0, lr, epochs, optimizer))
+
+
+def lines(
+    expr_text: str, x0: dict[str, float], lr: float, epochs: int, optimizer: str = "sgd"
+) -> Iterator[str]:
+    """The lines of :func:`table`, each one as soon as its step is computed.
+
+    The arguments are checked here, before the first line: a bad one raises at
+    once, not when the iteration starts."""
+    import math
+
     import numpy as np
 
     import graphad as ga
@@ -38,6 +51,8 @@ def table(
 
     if epochs < 0:
         raise GraphadError(f"--epochs must be non-negative, got {epochs}")
+    if not math.isfinite(lr):
+        raise GraphadError(f"--lr must be a finite number, got {lr}")
     with ga.Graph():
         e = ga.parse(expr_text)
     names = list(e.free_symbols)
@@ -57,20 +72,29 @@ def table(
     def loss():
         return call_expr(e, variables)
 
-    lines = []
-    for i in range(epochs):
-        before = [v.numpy() for v in var_list]
-        f = opt.minimize(loss, var_list)
-        lines.append(f"Epoch : {i} [{', '.join(str(v) for v in before)}, {f!s}]")
-    return lines
+    def steps() -> Iterator[str]:
+        for i in range(epochs):
+            before = [v.numpy() for v in var_list]
+            f = opt.minimize(loss, var_list)
+            yield f"Epoch : {i} [{', '.join(str(v) for v in before)}, {f!s}]"
+
+    return steps()
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print each line as its step is computed (flushed: a pipe sees it at once)."""
+    import os
     import sys
 
     out = out or sys.stdout
-    for line in table(args.expr, parse_assignments(args.x0), args.lr, args.epochs, args.optimizer):
-        print(line, file=out)
+    try:
+        for line in lines(
+            args.expr, parse_assignments(args.x0), args.lr, args.epochs, args.optimizer
+        ):
+            print(line, file=out, flush=True)
+    except BrokenPipeError:  # `graphad minimize ... | head`: the reader has seen enough
+        if out is sys.stdout:  # keep the interpreter's final flush from failing again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

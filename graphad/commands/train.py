@@ -36,6 +36,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only the result")
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad numbers and unwritable output paths before any training."""
+    import math
+
+    from graphad.errors import GraphadError, LimitError
+    from graphad.limits import current
+    from graphad.nn import _MAX_SEED
+
+    for flag, value in (
+        ("--epochs", args.epochs),
+        ("--units", args.units),
+        ("--batch-size", args.batch_size),
+    ):
+        if value < 1:
+            raise GraphadError(f"{flag} must be a positive integer, got {value}")
+    if not 0 <= args.seed <= _MAX_SEED:
+        raise GraphadError(f"--seed must be an integer in [0, {_MAX_SEED}], got {args.seed}")
+    limit = current().max_elements
+    if args.units > limit:  # the hidden kernel alone (features x units) is at least this
+        raise LimitError(
+            f"--units {args.units} is more than max_elements={limit}, the most elements "
+            "a weight may have"
+        )
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise GraphadError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.save:
+        _check_output_path(args.save, "--save")
+    if args.plot:
+        _check_output_path(args.plot, "--plot")
+        _check_plot_format(args.plot)
+
+
+def _check_output_path(path: str, flag: str) -> None:
+    """``path`` can be created or replaced: its directory exists, and it is not a directory."""
+    import os
+
+    from graphad.errors import GraphadError
+
+    if not path.strip():
+        raise GraphadError(f"{flag}: empty file name")
+    if "\0" in path:
+        raise GraphadError(f"{flag} {path!r}: a file name cannot hold a NUL character")
+    if os.path.isdir(path):
+        raise GraphadError(f"{flag} {path!r} is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise GraphadError(f"{flag} {path!r}: the directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise GraphadError(f"{flag} {path!r}: the directory {directory!r} is not writable")
+
+
+def _check_plot_format(path: str) -> None:
+    """matplotlib can write the format the suffix asks for (and is installed)."""
+    import os
+
+    from graphad.errors import GraphadError
+
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise GraphadError("--plot needs matplotlib: pip install graphad[plot]") from None
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise GraphadError(
+            f"--plot {path!r}: matplotlib writes {', '.join('.' + f for f in sorted(formats))}, "
+            f"not {('.' + suffix) if suffix else 'a file without a suffix'}"
+        )
+
+
 def _data(mnist: str | None):
     import graphad as ga
 
@@ -53,8 +123,7 @@ def train(args: argparse.Namespace, out: TextIO, verbose: int) -> tuple[float, f
     import graphad as ga
     from graphad.errors import GraphadError
 
-    if args.epochs < 1 or args.units < 1 or args.batch_size < 1:
-        raise GraphadError("--epochs, --units and --batch-size must be positive")
+    _check_arguments(args)  # everything that can be checked before an epoch is spent
     name, x, y, xt, yt = _data(args.mnist)
     ga.nn.set_random_seed(args.seed)
     model = ga.nn.Sequential(
@@ -87,12 +156,16 @@ def train(args: argparse.Namespace, out: TextIO, verbose: int) -> tuple[float, f
         file=out,
     )
     print(f"test loss {loss:.4f}, test accuracy {acc:.4f}", file=out)
-    if args.plot:
-        history.plot(args.plot)
-        print(f"wrote {args.plot}", file=out)
-    if args.save:
-        model.save(args.save)
-        print(f"wrote {args.save}", file=out)
+    for flag, path, write in (
+        ("--plot", args.plot, history.plot),
+        ("--save", args.save, model.save),
+    ):
+        if path:
+            try:
+                write(path)
+            except OSError as exc:  # checked before training, but the disk can still fail
+                raise GraphadError(f"{flag} {path!r}: {exc.strerror or exc}") from None
+            print(f"wrote {path}", file=out)
     return loss, acc
 
 
