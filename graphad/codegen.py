@@ -468,7 +468,8 @@ class _Compiled:
         self.output_ids = tuple(outputs)
         self.input_ids = tuple(inputs)
         self.program = generate(graph, outputs, inputs)
-        self.source = header + self.program.module()
+        first, rest = self.program.module().split("\n", 1)  # the docstring stays first
+        self.source = first + "\n" + header + rest
         self.filename = f"<graphad-compiled-{next(_counter)}>"
         ns: dict[str, Any] = {"__name__": "graphad_compiled"}
         ns.update(self.program.constants)

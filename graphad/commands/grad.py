@@ -46,17 +46,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def parse_scalar(text: str):
-    """Parse ``text`` with every input declared a float64 scalar, as command-line values are.
-
-    Static scalar shapes let the gradient drop the shape bookkeeping (``ones_like``,
-    ``sum_to``) that inputs of unknown shape need, so it prints as a person writes it.
-    """
+    """Parse ``text`` once, its inputs undeclared: command-line values are scalars, and a
+    gradient prints per element (as a person writes it) whatever the shapes."""
     import graphad as ga
 
-    with ga.Graph():
-        names = ga.parse(text).free_symbols  # a scratch graph, only to learn the names
-    for name in names:
-        ga.symbol(name, shape=(), dtype="float64")
     return ga.parse(text)
 
 
@@ -93,16 +86,23 @@ def demo(out: TextIO) -> None:
         print(f"f'(x)     = {_simplified(gx)}", file=out)
         print(f"f(3)      = {_fmt(e.eval(x=3.0))}", file=out)
         print(f"f'(3)     = {_fmt(gx.eval(x=3.0))}", file=out)
-        print("gradient graph (node: op(args), role):", file=out)
-        from graphad.graph import topo_order
+        # the graph as it runs for a float64 scalar x: the shape helpers an input of
+        # unknown shape needs are gone (graphad.specialize)
+        import numpy as np
 
-        for n in topo_order(g, [gx.id]):
+        from graphad.graph import topo_order
+        from graphad.specialize import specialize
+
+        spec = specialize(g, [e.id, gx.id], [g.input_id("x")], [((), np.dtype("float64"))])
+        g = spec.graph
+        print("gradient graph for a float64 scalar x (node: op(args), role):", file=out)
+        for n in topo_order(g, list(spec.outputs)):
             node = g.node(n)
             args = ", ".join(g.label(a) for a in node["args"])
             what = (
                 node["name"]
                 if node["op"] == "input"
-                else (repr(node["value"]) if node["op"] == "constant" else f"{node['op']}({args})")
+                else (_fmt(node["value"]) if node["op"] == "constant" else f"{node['op']}({args})")
             )
             marks = ", ".join(f"d{g.label(o)}/d{g.label(m)}" for o, m in node.get("adjoint", []))
             print(
