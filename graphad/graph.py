@@ -42,7 +42,7 @@ from .errors import GraphadError
 # the start-up time of `graphad --help`, which never builds a graph
 nx: Any = None
 
-__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused"]
+__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused", "carry_adjoints"]
 
 # Arrays with more elements than this are keyed by identity, not by content,
 # when hash-consing constants (hashing megabytes per node would dominate).
@@ -393,6 +393,28 @@ def ancestors(graph: Graph, outputs: Iterable[int], stop: Container[int] = ()) -
             if a not in seen:
                 stack.append(a)
     return seen
+
+
+def carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
+    """Copy the "this node is d output / d node" marks of ``old`` into ``new`` (a copy
+    made by a pass, ``mapping`` taking old ids to new), where both ends survive."""
+    old_nodes, new_nodes = old.nx.nodes, new.nx.nodes
+    seen: dict[int, set] = {}  # one node can hold many adjoints (the seed of a long sum)
+    for n, m in mapping.items():
+        marks = old_nodes[n].get("adjoint")
+        if not marks or m not in new_nodes:
+            continue
+        target = new_nodes[m].setdefault("adjoint", [])
+        have = seen.get(m)
+        if have is None:
+            have = seen[m] = set(target)
+        for out, of in marks:
+            pair = (mapping.get(out), mapping.get(of))
+            if None not in pair and pair not in have:
+                have.add(pair)
+                target.append(pair)
+        if not target:
+            del new_nodes[m]["adjoint"]
 
 
 def topo_order(graph: Graph, outputs: Iterable[int]) -> list[int]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphadError
-from .graph import Graph, ancestors, gc_paused
+from .graph import Graph, ancestors, carry_adjoints, gc_paused
 from .ops import OPS
 from .ops.core import _result_dtype
 
@@ -619,7 +619,7 @@ def _optimize_ids(
     outs = [mapping[o] for o in outputs]
     keep = set(outs) | {mapping[i] for i in inputs}
     _eliminate_dead(new, keep)
-    _carry_adjoints(graph, new, mapping)
+    carry_adjoints(graph, new, mapping)
     new.rewrites_fired = dict(rw.fired)  # for reports and tests
     return new, outs, mapping
 
@@ -635,27 +635,6 @@ def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:
     for n in sorted(set(graph.nx.nodes) - live, reverse=True):
         if out_degree(n) == 0:
             graph.remove(n)
-
-
-def _carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
-    """Keep the "this node is d output / d node" marks, in new ids, where both ends survive."""
-    old_nodes, new_nodes = old.nx.nodes, new.nx.nodes
-    seen: dict[int, set] = {}  # one node can hold many adjoints (the seed of a long sum)
-    for n, m in mapping.items():
-        marks = old_nodes[n].get("adjoint")
-        if not marks or m not in new_nodes:
-            continue
-        target = new_nodes[m].setdefault("adjoint", [])
-        have = seen.get(m)
-        if have is None:
-            have = seen[m] = set(target)
-        for out, of in marks:
-            pair = (mapping.get(out), mapping.get(of))
-            if None not in pair and pair not in have:
-                have.add(pair)
-                target.append(pair)
-        if not target:
-            del new_nodes[m]["adjoint"]
 
 
 def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]]:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import MissingInputError
-from .graph import Graph, ancestors, gc_paused
+from .graph import Graph, ancestors, carry_adjoints, gc_paused
 
 __all__ = ["Specialized", "specialize", "specialized", "value_type", "CACHE_SIZE"]
 
@@ -79,7 +79,6 @@ def specialize(
     """
     from .ops import OPS
     from .ops.core import Expr, apply, infer
-    from .rewrite import _carry_adjoints
 
     nodes = graph._nodes
     new = Graph()
@@ -123,7 +122,7 @@ def specialize(
             finally:
                 roles.pop()
         if marks:
-            _carry_adjoints(graph, new, mapping)
+            carry_adjoints(graph, new, mapping)
     return Specialized(
         new,
         tuple(mapping[o] for o in outputs),
