@@ -569,7 +569,7 @@ class Function:
         if found is not None:
             return found
         from .rewrite import optimize_ids
-        from .specialize import CACHE_SIZE, specialize
+        from .specialize import CACHE_SIZE, check_live_elements, specialize
 
         graph = self._user_graph
         types = [(shape, dtype) for shape, dtype, _ in key]
@@ -578,6 +578,7 @@ class Function:
         new, outs, mapping = optimize_ids(
             spec.graph, spec.outputs, spec.inputs, rewrite=self._optimize
         )
+        check_live_elements(new, outs)
         # generated parameter names only: input names are user text and never reach source
         header = "# specialized for " + ", ".join(
             f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"

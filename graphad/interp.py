@@ -84,7 +84,7 @@ def evaluate(
     outputs = list(outputs)
     if known:
         return _interpret(graph, outputs, values, known)
-    from .specialize import specialized, value_type
+    from .specialize import check_live_elements, specialized, value_type
 
     nodes = graph._nodes
     needed = [n for n in ancestors(graph, outputs) if nodes[n]["op"] == "input"]
@@ -92,6 +92,7 @@ def evaluate(
     inputs = sorted(needed)
     arrays = [prepare_input(graph, n, values[nodes[n]["name"]]) for n in inputs]
     spec = specialized(graph, outputs, inputs, [value_type(a) for a in arrays])
+    check_live_elements(spec.graph, spec.outputs)
     feed = dict(zip(spec.inputs, arrays, strict=True))
     return _interpret(spec.graph, list(spec.outputs), {}, feed)
 

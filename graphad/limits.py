@@ -16,6 +16,7 @@ limit                  default         what it bounds
 ``max_elements``       100,000,000     elements of a static shape in text or a file
 ``max_file_bytes``     268,435,456     size of a file ``ga.load`` reads (256 MiB)
 ``max_ndim``           32              dimensions of one array in a file
+``max_live_elements``  1,000,000,000   array elements alive at once while evaluating
 =====================  ==============  ==============================================
 
 The parser's limits are :class:`graphad.parse.ParseLimits`; the others are
@@ -26,7 +27,11 @@ declares (array shapes in its headers, a model's layer sizes) against
 ``max_ndim``, ``max_elements`` and ``max_file_bytes`` (the file itself, and the
 data it holds once decompressed) before they allocate anything, and read
 compressed data with that bound.  A ``Dense`` layer refuses a kernel of more
-than ``max_elements`` elements.
+than ``max_elements`` elements.  Evaluation and compilation check the whole
+computation, not one tensor: once a graph is specialized to its inputs' shapes,
+the peak of elements its schedule holds alive at once (intermediates are freed
+after their last use; views and constants cost nothing) must stay within
+``max_live_elements``, checked before anything runs.
 Integer literals must also fit in int64 (write larger numbers as floats,
 ``1e30``), and integer powers of constants fold to floats (``9**9**9`` is
 ``inf``), so no big-integer arithmetic ever runs on user input.
@@ -79,6 +84,9 @@ class Limits:
     max_ndim : int, default 32
         Dimensions of one array declared by a file (an ``.npy`` header inside
         a model file, an IDX header).
+    max_live_elements : int, default 1_000_000_000
+        Array elements an evaluation may hold alive at once, estimated from the
+        schedule of the graph specialized to its inputs (8 GB of float64).
 
     Examples
     --------
@@ -95,6 +103,7 @@ class Limits:
     max_elements: int = 100_000_000
     max_file_bytes: int = 256 * 1024 * 1024
     max_ndim: int = 32
+    max_live_elements: int = 1_000_000_000
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -21,6 +21,7 @@ built, so a cached copy stays valid while the graph grows.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ import numpy as np
 from .errors import MissingInputError
 from .graph import Graph, ancestors, carry_adjoints, gc_paused
 
-__all__ = ["Specialized", "specialize", "specialized", "value_type", "CACHE_SIZE"]
+__all__ = [
+    "Specialized",
+    "specialize",
+    "specialized",
+    "value_type",
+    "peak_live_elements",
+    "CACHE_SIZE",
+]
 
 # Specializations kept per graph (and per compiled Function).
 CACHE_SIZE = 32
@@ -152,3 +160,60 @@ def specialized(
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
     return spec
+
+
+# Ops whose result is a view of an argument (or of a constant): no new memory.
+_VIEWS = frozenset({"broadcast_to", "reshape", "transpose", "getitem"})
+
+
+def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
+    """The most array elements the schedule of ``outputs`` holds alive at once.
+
+    The schedule is the topological order evaluation and generated code follow,
+    each value freed after its last use (outputs are kept).  Inputs count, views
+    and constants do not; a node of unknown shape counts as its arguments together.
+    """
+    nodes = graph._nodes
+    order = sorted(ancestors(graph, outputs))
+    last: dict[int, int] = {}
+    for pos, n in enumerate(order):
+        for a in nodes[n]["args"]:
+            last[a] = pos
+    keep = set(outputs)
+    size: dict[int, int] = {}
+    free_at: dict[int, list[int]] = {}
+    live = peak = 0
+    for pos, n in enumerate(order):
+        node = nodes[n]
+        shape = node["shape"]
+        if node["op"] == "constant" or node["op"] in _VIEWS:
+            count = 0
+        elif shape is not None:
+            count = math.prod(shape)
+        else:  # a custom op without a shape rule: as large as its arguments together
+            count = max(1, sum(size.get(a, 0) for a in node["args"]))
+        size[n] = count
+        live += count
+        peak = max(peak, live)
+        if n not in keep and n in last:
+            free_at.setdefault(last[n], []).append(n)
+        elif n not in keep:
+            live -= count  # used by nothing: dropped at once
+        for d in free_at.pop(pos, ()):
+            live -= size[d]
+    return peak
+
+
+def check_live_elements(graph: Graph, outputs: Sequence[int]) -> None:
+    """Raise :class:`~graphad.errors.LimitError` if the schedule's peak is over the limit."""
+    from .errors import LimitError
+    from .limits import current
+
+    limit = current().max_live_elements
+    peak = peak_live_elements(graph, outputs)
+    if peak > limit:
+        raise LimitError(
+            f"evaluating this graph holds about {peak:,} array elements alive at once "
+            f"(its schedule's peak for these input shapes), over max_live_elements={limit:,}; "
+            f"raise it with ga.limits.override(max_live_elements=...) if that is intended"
+        )

@@ -234,3 +234,35 @@ class TestWhereNodesGo:
             assert np.array_equal(f(np.arange(3.0)), [0.0, 2.0, 4.0])
         assert len(other) == 0
         assert got.dtype == np.float32 and np.array_equal(got, [2.0, 2.0, 2.0])
+
+
+class TestComputationLimits:
+    """Issue 13, class 5: a limit on the whole computation, not one tensor."""
+
+    def test_peak_of_a_chain_is_two_arrays(self):
+        from graphad.specialize import peak_live_elements
+
+        with ga.Graph() as g:
+            x = ga.symbol("x", shape=(4,), dtype="float64")
+            z = ga.sin(x) * 2.0  # x and sin(x) alive together, then sin(x) and the product
+            assert peak_live_elements(g, [z.id]) == 8
+            view = ga.reshape(ga.broadcast_to(ga.constant(1.0), (1000, 4)), (4000,))
+            assert peak_live_elements(g, [view.id]) == 0  # views of a constant: no memory
+
+    def test_a_schedule_over_the_limit_is_refused_before_it_runs(self):
+        calls = []
+        counted = ga.defop("counted_sin_limits", lambda a: calls.append(1) or np.sin(a),
+                           vjp=lambda g, x: [g * ga.cos(x)])  # fmt: skip
+        with ga.Graph():
+            x = ga.symbol("x")
+            e = ga.stack([counted(x * k) for k in (1.0, 2.0, 3.0)])  # all three alive at once
+            xv = np.ones(5000)
+            with ga.limits.override(max_live_elements=15_000):
+                with pytest.raises(ga.LimitError, match="max_live_elements=15,000"):
+                    e.eval(x=xv)
+                f = ga.compile(e)
+                with pytest.raises(ga.LimitError, match="max_live_elements"):
+                    f(xv)
+                assert calls == []  # refused before anything ran
+                assert f(np.ones(10)).shape == (3, 10)  # small inputs are fine
+            assert e.eval(x=xv).shape == (3, 5000)  # within the default limit
