@@ -191,6 +191,8 @@ def _vjp_locked(graph: Graph, outs: list[Expr], wrt_ids: list[int], cotangents: 
         result = [adj[w] if w in adj else zeros_like(Expr(graph, w)) for w in wrt_ids]
         if len(outs) == 1:
             _mark_adjoints(graph, adj, outs[0].id)
+        for r, w in zip(result, wrt_ids, strict=True):
+            _mark_wrt(graph, r.id, [w])
     scope.prune([r.id for r in result] + [o.id for o in outs])
     return result
 
@@ -296,8 +298,18 @@ def _jvp_locked(graph: Graph, f: Expr, tan: dict[int, Expr]) -> Expr:
         out = tan.get(f.id)
         if out is None:
             out = zeros_like(f)
+        _mark_wrt(graph, out.id, list(tan))
     scope.prune([out.id, f.id])
     return out
+
+
+def _mark_wrt(graph: Graph, nid: int, wrt: Sequence[int]) -> None:
+    """Record on a derivative's node which inputs it differentiates with respect to, so a
+    graph specialized to an integer value of one of them can refuse (gradients of
+    integers computed in integers wrap around: d(x**2)/dx at int8(100) would be -56)."""
+    node = graph._nodes[nid]
+    if node["role"] == "grad":
+        node.setdefault("grad_wrt", set()).update(wrt)
 
 
 def _jvp_by_transposition(op, tangents, ans, args, params):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MissingInputError
+from .errors import DTypeError, MissingInputError
 from .graph import Graph, ancestors, carry_adjoints, gc_paused
 
 __all__ = [
@@ -113,6 +113,8 @@ def specialize(
             if op_name == "constant":
                 mapping[n] = new.adopt_constant(node["value"])
                 continue
+            if "grad_wrt" in node:
+                _refuse_integer_wrt(nodes, new_nodes, mapping, node["grad_wrt"])
             op = OPS[op_name]
             ids = tuple(mapping[a] for a in node["args"])
             params = node["params"]
@@ -137,6 +139,22 @@ def specialize(
         tuple(mapping[i] for i in inputs),
         mapping,
     )
+
+
+def _refuse_integer_wrt(nodes: dict, new_nodes: dict, mapping: dict, wrt: set) -> None:
+    """A derivative with respect to an input given integers is refused, as ``jax.grad``
+    and ``ga.grad(fn)`` refuse it: its chain-rule factors would run in integer
+    arithmetic (d(x**2)/dx at int8(100) wraps to -56)."""
+    for w in wrt:
+        m = mapping.get(w)
+        if m is None or nodes[w]["op"] != "input":
+            continue
+        dt = new_nodes[m]["dtype"]
+        if dt is not None and dt.kind not in "fc":
+            raise DTypeError(
+                f"input {nodes[w]['name']!r} is differentiated but given {dt} values; "
+                f"gradients need floating-point inputs (convert with .astype(float))"
+            )
 
 
 def specialized(

@@ -96,14 +96,14 @@ def test_deep_chains_and_undeclared_dtypes_stay_straight_line():
     batched, _ = _both(product, 200)
     assert "b = _ga_b0.copy()" not in batched.source
     batched, _ = _both(lambda xs: ga.grad(_rosen(xs), xs), 200, dtype=None)
-    # undeclared dtypes: called with ints, the specialization computes in ints, unbatched
+    # undeclared dtypes: a gradient with respect to integers is refused (it would be
+    # computed in integer arithmetic); called with floats, the specialization is batched
     ints = list(range(-100, 100))
-    assert "b = _ga_b0.copy()" not in batched.source_for(*ints)
-    got = batched(*ints)
-    assert all(np.asarray(v).dtype == np.float64 for v in got)  # float constants promote
-    np.testing.assert_array_equal(got, _rosen_grad(np.array(ints, dtype=float)))
-    # and called with floats, the float64 specialization is batched
-    assert "b = _ga_b0.copy()" in batched.source_for(*[float(i) for i in ints])
+    with pytest.raises(ga.DTypeError, match="differentiated but given int64"):
+        batched(*ints)
+    floats = [float(i) for i in ints]
+    assert "b = _ga_b0.copy()" in batched.source_for(*floats)
+    np.testing.assert_array_equal(batched(*floats), _rosen_grad(np.array(floats)))
 
 
 def test_exported_batched_module_runs(tmp_path):

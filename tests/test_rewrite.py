@@ -85,11 +85,13 @@ def test_row_fires_and_preserves_values_and_gradients(row):
         assert new.rewrites_fired.get(row, 0) >= 1, new.rewrites_fired
         opt = Expr(new, out)
         assert opt.shape == e.shape and opt.dtype == e.dtype
-        grads = ga.grad(e, names)
+        # gradients with respect to integer inputs are refused: only float rows have them
+        floats = [n for n in names if g.node(g.input_id(n))["dtype"].kind == "f"]
+        grads = ga.grad(e, floats)
         with new:
             for name in names:  # an input the rewrite dropped (0*x) is declared: gradient 0
                 new.input(name)
-            opt_grads = ga.grad(opt, names)
+            opt_grads = ga.grad(opt, floats)
         for k in range(4):
             vals = _values(g, names, rng, {"x": (3,), "y": (3,)})
             if k == 3:  # IEEE special values: a rewrite must keep NaN, inf and -0.0 too

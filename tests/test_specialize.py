@@ -266,3 +266,23 @@ class TestComputationLimits:
                 assert calls == []  # refused before anything ran
                 assert f(np.ones(10)).shape == (3, 10)  # small inputs are fine
             assert e.eval(x=xv).shape == (3, 5000)  # within the default limit
+
+
+class TestIntegerGradients:
+    """Issue 13, class 6: d(x**2)/dx at int8(100) came out -56 (computed in int8)."""
+
+    def test_gradients_of_integer_values_are_refused(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            g = ga.grad(x**2 * y, x)
+            with pytest.raises(ga.DTypeError, match="'x' is differentiated but given int8"):
+                g.eval(x=np.int8(100), y=1.0)
+            f = ga.compile(g)
+            with pytest.raises(ga.DTypeError, match="'x' is differentiated"):
+                f(np.int8(100), 1.0)
+            assert float(f(100.0, 1.0)) == 200.0  # floats: NumPy's answer
+            assert float(g.eval(x=3.0, y=np.int64(2))) == 12.0  # y is not differentiated
+            assert ga.compile(x**2)(np.int8(3)) == 9  # forward integer code is untouched
+            t = ga.jvp(x**3, {x: 1.0})
+            with pytest.raises(ga.DTypeError):
+                t.eval(x=np.int32(2))
