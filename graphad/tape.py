@@ -70,13 +70,17 @@ def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _expr_constant(e: Expr) -> Any:
+    """The value of an Expr made of constants alone (``ga.constant(A).T``, as TensorFlow
+    computes ops on constants eagerly); one with inputs cannot mix with eager values."""
     node = e.graph.node(e.id)
-    if node["op"] != "constant":
+    if node["op"] == "constant":
+        return node["value"]
+    if e.free_symbols:
         raise GraphadError(
             f"cannot mix the symbolic expression {e!r} with eager values (Variables, tensors); "
             "evaluate it first (e.eval(...)) or build everything symbolically"
         )
-    return node["value"]
+    return e.eval()
 
 
 def _value_of(a: Any) -> Any:

@@ -697,3 +697,18 @@ def test_saves_never_replace_a_device_or_a_fifo(tmp_path):
             ga.save(x * 2.0, fifo)
     assert fifo.is_fifo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.py"]  # nothing left behind
+
+
+def test_a_tape_computes_expressions_of_constants_eagerly():
+    """TensorFlow computes ops on constants at once: ga.constant(A).T inside a tape is a
+    value, so a TF user's `Ac.T @ w` works (it raised "cannot mix" before)."""
+    A, b = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, 1.0])
+    Ac, bc = ga.constant(A), ga.constant(b)
+    w = ga.Variable(np.array([0.5, -0.25]))
+    with ga.GradientTape() as tape:
+        loss = ga.sum((Ac.T @ w - bc) ** 2)
+    grad = tape.gradient(loss, w)
+    np.testing.assert_allclose(grad, 2 * A @ (A.T @ w.numpy() - b), rtol=1e-15)
+    x = ga.symbol("x", graph=ga.Graph())
+    with pytest.raises(ga.GraphadError, match="cannot mix"), ga.GradientTape():
+        _ = x * w  # an expression with inputs still cannot mix with eager values
