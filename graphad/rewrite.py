@@ -337,7 +337,6 @@ class _Rewriter:
         self.nodes = graph.nx._node  # the attribute dicts themselves: no view overhead
         self._float: dict[int, bool] = {}
         self._fill: dict[int, Any] = {}
-        self._image: dict[int, Any] = {}
         self.fired: dict[str, int] = {}
 
     # facts about new-graph nodes
@@ -381,42 +380,6 @@ class _Rewriter:
         if node["op"] == "where":
             return known.get(args[1], False) or known.get(args[2], False)
         return False
-
-    def float_image(self, nid: int) -> Any:
-        """A symbolic stand-in for the dtype ``ones_like(node)`` has (the node's dtype
-        if floating, else float64), known even when the dtype is not.
-
-        ``None`` for weak Python scalars (they never change it); a dtype where
-        known; for an input of unknown dtype, a token naming it.  Where every
-        non-weak argument has the same image, NumPy's promotion keeps it.
-        """
-        found = self._image.get(nid)
-        if found is None and nid not in self._image:
-            found = self._image[nid] = self._image_from_args(nid, self.nodes[nid])
-        return found
-
-    def _image_from_args(self, nid: int, node: dict) -> Any:
-        dt = node["dtype"]
-        if dt is not None:
-            return dt if dt.kind == "f" else np.dtype(np.float64)
-        op_name = node["op"]
-        if op_name == "constant":
-            return None
-        if op_name == "input":
-            return ("input", nid)
-        op = OPS.get(op_name)
-        kind = None if op is None or op.custom else op.dtype
-        args = node["args"]
-        if kind == "bool":
-            return np.dtype(np.float64)
-        if kind == "first":
-            return self._image.get(args[0], ("node", nid))
-        if op_name == "where":
-            args = args[1:]
-        elif kind not in ("promote", "float"):
-            return ("node", nid)
-        images = {self._image.get(a, ("node", nid)) for a in args} - {None}
-        return images.pop() if len(images) == 1 else ("node", nid)
 
     def same_shape(self, a: int, b: int) -> bool:
         sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
@@ -490,9 +453,7 @@ class _Rewriter:
             node["role"] = role
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
-                self.float_image(a)
             self._float[nid] = self._float_from_args(node)
-            self._image[nid] = self._image_from_args(nid, node)
         return nid
 
     def _step(self, nid: int) -> int | None:
