@@ -245,31 +245,19 @@ class Graph:
         if not isinstance(value, bool | int | float):
             value = np.array(value)  # a private copy: later mutation can't change the graph
             value.setflags(write=False)
-            shape, dtype = value.shape, value.dtype
-        else:
-            shape, dtype = (), None
-        key = _constant_key(value)
-        with self._lock:
-            if key[1] == "id":
-                self._pinned.append(value)
-            return self._new(
-                key,
-                {
-                    "op": "constant",
-                    "args": (),
-                    "params": (),
-                    "role": "constant",
-                    "value": value,
-                    "shape": shape,
-                    "dtype": dtype,
-                },
-            )
+        return self._intern_constant(value)
 
     def adopt_constant(self, value: Any) -> int:
         """A constant node for a value that is already a graph constant (a Python scalar,
         or a private read-only array): shared, not copied (passes that copy graphs)."""
         if not isinstance(value, np.ndarray) or value.flags.writeable:
             return self.constant(value)
+        return self._intern_constant(value)
+
+    def _intern_constant(self, value: Any) -> int:
+        """The node of a private constant value (hash-consed by content, or by identity
+        for large arrays, which are then kept alive here)."""
+        weak = isinstance(value, bool | int | float)
         key = _constant_key(value)
         with self._lock:
             if key[1] == "id":
@@ -282,8 +270,8 @@ class Graph:
                     "params": (),
                     "role": "constant",
                     "value": value,
-                    "shape": value.shape,
-                    "dtype": value.dtype,
+                    "shape": () if weak else value.shape,
+                    "dtype": None if weak else value.dtype,
                 },
             )
 
