@@ -630,8 +630,10 @@ class Function:
             compiled = self._cache.get(key)
             if compiled is None:
                 compiled = self._specialization(key)
-            if all(t in _SCALAR_TYPES for t in tkey):
-                self._by_types[tkey] = compiled  # the types alone fix the signature
+                if _SCALAR_TYPES.issuperset(tkey):
+                    self._by_types[tkey] = compiled  # the types alone fix the signature
+            elif tkey[:1] != (np.ndarray,) and _SCALAR_TYPES.issuperset(tkey):
+                self._by_types[tkey] = compiled
         self._current = compiled
         return compiled.call(*args)
 
