@@ -61,9 +61,10 @@ def _freeze(value: Any) -> Any:
 
 
 def _constant_key(value: Any) -> tuple:
-    if isinstance(value, bool | int | float):
+    t = type(value)
+    if t is float or t is int or t is bool:
         # type name keeps 1, 1.0 and True apart; repr keeps 0.0 and -0.0 apart
-        return ("constant", type(value).__name__, repr(value))
+        return ("constant", t.__name__, repr(value))
     arr = np.asarray(value)
     if arr.size <= _CONTENT_KEY_MAX:
         return ("constant", arr.dtype.str, arr.shape, arr.tobytes())
@@ -259,6 +260,9 @@ class Graph:
         for large arrays, which are then kept alive here)."""
         weak = isinstance(value, bool | int | float)
         key = _constant_key(value)
+        found = self._cons.get(key)  # the common case: made before (_new checks again, locked)
+        if found is not None:
+            return found
         with self._lock:
             if key[1] == "id":
                 self._pinned.append(value)

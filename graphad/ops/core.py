@@ -249,6 +249,9 @@ def as_expr(value: Any, graph: Graph | None = None):
         if graph is None or value.graph is graph:
             return value
         return _adopt(value, graph)
+    if type(value) in _WEAK_SAMPLE:  # the common case first: a Python number
+        graph = graph if graph is not None else get_default_graph()
+        return Expr(graph, graph.constant(value))
     to_expr = getattr(value, "__graphad_expr__", None)  # e.g. a tape's Variable
     if to_expr is not None:
         return to_expr(graph)
