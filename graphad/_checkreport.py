@@ -181,11 +181,7 @@ class NodeCheck:
         if self.note:
             return f"{head}: {self.note}"
         bad = [p for p in self.positions if p["status"] == "fail"]
-        parts = [
-            f"argument {p['position']}: rule <VJP(u), v> = {_fmt(p['rule'], 8)}, "
-            f"numerical <u, J v> = {_fmt(p['numerical'], 8)} (± {p['err']:.2g})"
-            for p in bad
-        ]
+        parts = [_position_text(p) for p in bad]
         return head + (": wrong VJP for " + "; ".join(parts) if parts else f": {self.status}")
 
     def short(self) -> str:
@@ -195,14 +191,17 @@ class NodeCheck:
             return f"{self.op} v{self.node}: {self.note or self.status}"
         p = bad[0]
         which = ", ".join(str(q["position"]) for q in bad)
-        return (
-            f"{self.op} v{self.node}: wrong VJP for argument {which} "
-            f"(rule {_fmt(p['rule'], 4)} vs numerical {_fmt(p['numerical'], 4)})"
-        )
+        if p.get("rule") is None or p.get("numerical") is None:
+            detail = p.get("note", "")
+        else:
+            detail = f"rule {_fmt(p['rule'], 4)} vs numerical {_fmt(p['numerical'], 4)}"
+            if p.get("element") is not None:
+                detail += f" at element {list(p['element'])}"
+        return f"{self.op} v{self.node}: wrong VJP for argument {which} ({detail})"
 
     def to_dict(self) -> dict[str, Any]:
         pos = [
-            {k: (_num(v) if k in ("rule", "numerical", "err") else v) for k, v in p.items()}
+            {k: (_num(v) if k in ("rule", "numerical", "err", "step") else v) for k, v in p.items()}
             for p in self.positions
         ]
         return {
@@ -422,6 +421,19 @@ class GradCheckReport:
             return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
+
+
+def _position_text(p: dict[str, Any]) -> str:
+    """One failing argument position of a node check, in words."""
+    if p.get("rule") is None or p.get("numerical") is None:
+        return f"argument {p['position']}: {p.get('note', '')}"
+    text = (
+        f"argument {p['position']}: rule <VJP(u), v> = {_fmt(p['rule'], 8)}, "
+        f"numerical <u, J v> = {_fmt(p['numerical'], 8)} (± {p['err']:.2g})"
+    )
+    if p.get("element") is not None:
+        text += f", mismatch located at argument element {list(p['element'])}"
+    return text
 
 
 def _index_text(index: Any) -> str:

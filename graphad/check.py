@@ -274,7 +274,17 @@ def replay(graph: Graph, outputs: Sequence[int]) -> tuple[Graph, dict[int, int]]
     return new, ids
 
 
-def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
+def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], str]:
+    """AD's gradients at the problem's cotangent (``w``, or 1 for a scalar output), and a
+    note when they are not linear in that cotangent.
+
+    The cotangent is an input of the private copy, so the same gradient graph is also
+    evaluated at ``-2*w``.  Scaling by a power of two commutes with rounding, so a
+    rule linear in its cotangent gives exactly ``-2`` times the gradient; one that
+    ignores (or squares, or takes the absolute value of) its incoming cotangent does
+    not -- also where the output is a scalar, where ``w = 1`` and the differences of
+    ``f`` itself cannot see it.
+    """
     from .autodiff import vjp
 
     copy, ids = replay(prob.graph, [prob.out])
@@ -284,11 +294,38 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> list[np.ndarray]:
         Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
         for k, n in enumerate(prob.wrt)
     ]
-    cot = None if prob.w is None else [np.asarray(prob.w, dtype=y.dtype)]
+    taken = {copy.node(n)["name"] for n in copy.nx.nodes if copy.op(n) == "input"}
+    cot_name = "__cotangent__"
+    while cot_name in taken:
+        cot_name += "_"
+    cot = Expr(copy, copy.input(cot_name, y.shape, y.dtype))
     with copy:  # the rules' own nodes (ga.constant(...) in a custom VJP) belong here too
-        grads = vjp([out], wrt, cot)
-    vals = evaluate(copy, [g.id for g in grads], prob.values)
-    return [np.asarray(v) for v in vals]
+        grads = vjp([out], wrt, [cot])
+    ids_out = [g.id for g in grads]
+    w = np.ones(y.shape) if prob.w is None else prob.w
+
+    def run(c: np.ndarray) -> list[np.ndarray]:
+        feed = dict(prob.values)
+        feed[cot_name] = np.asarray(c, dtype=y.dtype)
+        return [np.asarray(v) for v in evaluate(copy, ids_out, feed)]
+
+    vals = run(w)
+    note = ""
+    for k, (g1, g2) in enumerate(zip(vals, run(-2.0 * w), strict=True)):
+        if np.shape(g1) != np.shape(g2):
+            continue
+        a, b = np.asarray(g1, dtype=np.float64), np.asarray(g2, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            bad = np.abs(b + 2.0 * a) > 1e-9 * np.abs(a) + 1e-300
+        if np.any(bad & np.isfinite(a) & np.isfinite(b)):
+            note = (
+                f"the gradient with respect to {prob.names[k]!r} is not linear in the "
+                f"output's cotangent (scaling it by -2 does not scale the gradient by -2): "
+                f"a rule's result is not multiplied by its incoming gradient "
+                f"(backward not multiplied by grad_output)"
+            )
+            break
+    return vals, note
 
 
 # -- the SymPy witness -------------------------------------------------------------------------
@@ -539,7 +576,7 @@ def check_grad(
     if y.ndim:
         prob.w = rng.standard_normal(y.shape)
         prob.w = np.asarray(prob.w.astype(y.dtype), dtype=np.float64)
-    ad = _ad_gradients(prob, y)
+    ad, linearity_note = _ad_gradients(prob, y)
     ad_dtype = _least_precise([*ad, y, *prob.values.values()])
     rtol_d, atol_base = default_tolerances(ad_dtype)
     rtol = rtol_d if rtol is None else float(rtol)
@@ -569,7 +606,10 @@ def check_grad(
     )
     if not np.all(np.isfinite(y)):
         report.notes.append("the function value is not finite at this point")
-    if verdict == "fail" and localize_on_fail:
+    if linearity_note:
+        report.verdict = "fail"
+        report.notes.append(linearity_note)
+    if report.verdict == "fail" and localize_on_fail:
         _attach_culprit(report, prob, seed, rtol)
     return report
 
