@@ -74,6 +74,7 @@ class ElementCheck:
     note: str = ""
     step: float = 0.0
     interval: tuple[float, float] | None = None  # one-sided slopes, at a kink
+    atol: float | None = None  # this element's absolute tolerance, when per element
 
     @property
     def abs_err(self) -> float:
@@ -98,6 +99,7 @@ class ElementCheck:
             "note": self.note,
             "step": _num(self.step),
             "interval": None if self.interval is None else [_num(v) for v in self.interval],
+            "atol": _num(self.atol),
         }
 
 
@@ -114,13 +116,28 @@ class InputCheck:
     elements: list[ElementCheck]
     verdict: str
     notes: list[str] = field(default_factory=list)
+    atol_scaled: bool = False  # atol is per element: atol * max(1, |fd|) of that element
+    ad_shape: tuple[int, ...] | None = None  # what AD returned, when its shape is wrong
 
     @property
     def formula(self) -> str:
-        return f"|ad - fd| <= atol + rtol*|fd|  (rtol={self.rtol:.3g}, atol={self.atol:.3g})"
+        atol = (
+            f"{self.atol:.3g}*max(1, |fd|) + AD rounding noise"
+            if self.atol_scaled
+            else f"{self.atol:.3g}"
+        )
+        return f"|ad - fd| <= atol + rtol*|fd|  (rtol={self.rtol:.3g}, atol={atol})"
+
+    def atol_of(self, e: ElementCheck) -> float:
+        """The absolute tolerance of one element (scaled by its own magnitude only)."""
+        if not self.atol_scaled:
+            return self.atol
+        if e.atol is not None:
+            return e.atol
+        return self.atol * max(1.0, abs(e.fd) if math.isfinite(e.fd) else 1.0)
 
     def tolerance(self, e: ElementCheck) -> float:
-        return self.atol + self.rtol * abs(e.fd)
+        return self.atol_of(e) + self.rtol * abs(e.fd)
 
     def worst(self, k: int = 5) -> list[ElementCheck]:
         """The k elements farthest from passing: failures first, then by error / tolerance."""
@@ -138,7 +155,7 @@ class InputCheck:
         cmp = "<=" if e.abs_err <= tol else ">"
         return (
             f"|{_fmt(e.ad, 8)} - {_fmt(e.fd, 8)}| = {e.abs_err:.3g} {cmp} "
-            f"{self.atol:.3g} + {self.rtol:.3g}*{abs(e.fd):.6g} = {tol:.3g}"
+            f"{self.atol_of(e):.3g} + {self.rtol:.3g}*{abs(e.fd):.6g} = {tol:.3g}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +167,7 @@ class InputCheck:
             "verdict": self.verdict,
             "rtol": _num(self.rtol),
             "atol": _num(self.atol),
+            "atol_per_element": self.atol_scaled,
             "formula": self.formula,
             "notes": list(self.notes),
             "elements": [e.to_dict() for e in self.elements[:4096]],

@@ -122,13 +122,55 @@ class _Problem:
     eps: float = float(np.finfo(np.float64).eps)
     base: dict[int, np.ndarray] = field(default_factory=dict)  # float64 points
     forward: _Forward | None = None
+    _base_env: dict | None = None
 
     def objective(self, point: Mapping[int, np.ndarray]) -> np.ndarray:
-        """<w, f(point)> in float64; wrt inputs enter as given (no cast back to float32)."""
+        """f(point), or the terms of <w, f(point)>, in float64; wrt inputs enter as given
+        (no cast back to float32).  The terms are differenced one by one (``fd_sweep(...,
+        terms=True)``) so that each one's rounding error scales with that term."""
         if self.forward is None:
             self.forward = _Forward(self.graph, self.out, self.values, set(self.wrt))
         y = np.asarray(self.forward(point), dtype=np.float64)
-        return y if self.w is None else np.sum(self.w * y)
+        return y if self.w is None else self.w * y  # the terms of <w, f>
+
+    def resolution(self, k: int, direction: np.ndarray, h: float) -> float:
+        """The magnitude ``M`` of the forward values that a step of ``h * direction`` in
+        input ``k`` reaches: the largest changed element of any node, or the whole node
+        where the change was rounded away.  A derivative below about ``eps * M / h``
+        leaves the function unchanged, so finite differences cannot see it."""
+        if self.forward is None:
+            self.objective(self.base)
+        assert self.forward is not None
+        if self._base_env is None:
+            self._base_env = self.forward(self.base, keep=True)
+        point = dict(self.base)
+        nid = self.wrt[k]
+        point[nid] = self.base[nid] + h * direction
+        env = self.forward(point, keep=True)
+        big = 0.0
+        nodes = self.graph.nx.nodes
+        with np.errstate(all="ignore"):
+            for n in self.forward.moved:
+                if n in self.forward.env0 or n not in env:
+                    continue
+                a, b = np.asarray(env[n]), np.asarray(self._base_env[n])
+                if a.dtype.kind != "f" or a.shape != b.shape:
+                    continue
+                changed = a != b
+                if np.any(changed):
+                    mag = np.abs(b[changed])
+                elif any(
+                    np.any(np.asarray(env[x]) != np.asarray(self._base_env[x]))
+                    for x in nodes[n]["args"]
+                    if x in env
+                ):
+                    mag = np.abs(b)
+                else:
+                    continue
+                mag = mag[np.isfinite(mag)]
+                if mag.size:
+                    big = max(big, float(np.max(mag)))
+        return big
 
     def along(self, k: int, direction: np.ndarray) -> Callable[[float], np.ndarray]:
         nid = self.wrt[k]
@@ -274,7 +316,7 @@ def replay(graph: Graph, outputs: Sequence[int]) -> tuple[Graph, dict[int, int]]
     return new, ids
 
 
-def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], str]:
+def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], str]:
     """AD's gradients at the problem's cotangent (``w``, or 1 for a scalar output), and a
     note when they are not linear in that cotangent.
 
@@ -304,12 +346,13 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], str]
     ids_out = [g.id for g in grads]
     w = np.ones(y.shape) if prob.w is None else prob.w
 
-    def run(c: np.ndarray) -> list[np.ndarray]:
-        feed = dict(prob.values)
+    def run(c: np.ndarray, values: Mapping[str, Any] | None = None) -> list[np.ndarray]:
+        feed = dict(prob.values if values is None else values)
         feed[cot_name] = np.asarray(c, dtype=y.dtype)
         return [np.asarray(v) for v in evaluate(copy, ids_out, feed)]
 
     vals = run(w)
+    noise = _ad_noise(prob, run, w, vals)
     note = ""
     for k, (g1, g2) in enumerate(zip(vals, run(-2.0 * w), strict=True)):
         if np.shape(g1) != np.shape(g2):
@@ -325,7 +368,34 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], str]
                 f"(backward not multiplied by grad_output)"
             )
             break
-    return vals, note
+    return vals, noise, note
+
+
+def _ad_noise(
+    prob: _Problem, run: Callable, w: np.ndarray, vals: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Per element, how much AD's result moves when the floating-point inputs move by a
+    few units in the last place: the size of its own rounding error, which for an
+    element that cancels to ~0 is set by the terms that cancelled (not by the
+    element, nor by its neighbours).  Eight times the larger of two such moves."""
+    rng = np.random.default_rng(12345)
+    moves = [np.zeros(np.shape(v)) for v in vals]
+    for _ in range(2):
+        values = {}
+        for name, v in prob.values.items():
+            arr = np.asarray(v)
+            if arr.dtype.kind == "f":
+                eps = float(np.finfo(arr.dtype).eps)
+                factor = 1 + 4 * eps * rng.uniform(-1, 1, arr.shape)
+                arr = np.asarray(arr * factor, dtype=arr.dtype)
+            values[name] = arr
+        with np.errstate(all="ignore"):
+            other = run(w, values)
+            for k, (a, b) in enumerate(zip(vals, other, strict=True)):
+                if np.shape(a) == np.shape(b):
+                    gap = np.abs(np.asarray(b, np.float64) - np.asarray(a, np.float64))
+                    moves[k] = np.maximum(moves[k], np.where(np.isfinite(gap), gap, 0.0))
+    return [8 * m for m in moves]
 
 
 # -- the SymPy witness -------------------------------------------------------------------------
@@ -421,44 +491,60 @@ def _check_input(
     max_full: int,
     projections: int,
     max_elements: int,
+    noise: np.ndarray,
 ) -> InputCheck:
+    """One input's rows.  Tolerances are per element: ``atol_base * max(1, |fd|)`` of
+    that element (or the user's ``atol``), so a 10% error in a small element is seen
+    next to an element of 1e6.  A large input is checked along random directions;
+    when one fails, the failing element is found by bisection over the tensor
+    (about ``2*log2(size)`` differences), falling back to a sample of elements only
+    when the mismatch does not narrow to one element."""
     nid = prob.wrt[k]
     x = prob.base[nid]
     name = prob.names[k]
     eps_h = np.cbrt(prob.eps)
     dtype = str(np.asarray(prob.values[name]).dtype)
     size = x.size
+    scaled = atol is None
+    atol_given = atol_base if atol is None else float(atol)
     if ad.shape != x.shape:
         note = f"AD returned shape {ad.shape} for an input of shape {x.shape}"
-        return InputCheck(name, x.shape, dtype, "shape", rtol, atol or 0.0, [], "fail", [note])
-    rows: list[tuple[Any, float, FDEstimate]] = []
+        return InputCheck(
+            name, x.shape, dtype, "shape", rtol, atol_given, [], "fail", [note], scaled, ad.shape
+        )
+    rows: list[tuple[Any, float, FDEstimate, float]] = []
     mode = "full"
+    flat: Any = np.arange(size)
+    h_all = eps_h * max(1.0, float(np.max(np.abs(x), initial=0.0)))
     if size > max_full:
         mode = "projection"
         for p in range(projections):
             v = rng.standard_normal(x.shape)
             v /= np.max(np.abs(v))
-            h = eps_h * max(1.0, float(np.max(np.abs(x))))
-            fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base)
-            rows.append((f"proj{p}", float(np.sum(ad * v)), fd))
-    if mode == "full" or _projections_fail(rows, rtol, atol_base):
-        if mode == "projection":
-            mode = "projection+full"
-        flat = np.arange(size)
-        if size > max_elements:
-            flat = np.sort(rng.choice(size, max_elements, replace=False))
-        for j in flat:
-            idx = np.unravel_index(int(j), x.shape)
-            v = np.zeros_like(x)
-            v[idx] = 1.0
-            h = eps_h * max(1.0, abs(float(x[idx])))
-            fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base)
-            rows.append((tuple(int(i) for i in idx), float(ad[idx]), fd))
-    fds = [float(r[2].value) for r in rows if np.isfinite(float(r[2].value))]
-    atol_used = atol if atol is not None else atol_base * max([1.0, *map(abs, fds)])
+            fd = fd_sweep(prob.along(k, v), h_all, prob.eps, rtol, atol_base, prob.w is not None)
+            extra = float(np.sum(np.abs(v) * noise)) + _unseen(prob, k, v, fd)
+            rows.append((f"proj{p}", float(np.sum(ad * v)), fd, extra))
+        flat = None
+        if _projections_fail(rows, rtol, atol_base, atol):
+            found = _bisect_input(prob, k, ad, rtol, atol_base, atol, rng, h_all, noise)
+            if found is not None:
+                mode, flat = "projection+bisection", [found]
+            else:
+                mode, flat = "projection+full", np.arange(size)
+                if size > max_elements:
+                    flat = np.sort(rng.choice(size, max_elements, replace=False))
+    for j in [] if flat is None else flat:
+        idx = np.unravel_index(int(j), x.shape)
+        v = np.zeros_like(x)
+        v[idx] = 1.0
+        h = eps_h * max(1.0, abs(float(x[idx])))
+        fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base, prob.w is not None)
+        extra = float(noise[idx]) + _unseen(prob, k, v, fd)
+        rows.append((tuple(int(i) for i in idx), float(ad[idx]), fd, extra))
     elements = []
-    for index, a, fd in rows:
-        status, note = _decide(a, fd, sym, rtol, atol_used)
+    for index, a, fd, extra in rows:
+        tol_abs = _element_atol(atol_base, atol, fd, extra)
+        status, note = _decide(a, fd, sym, rtol, tol_abs)
         interval = (float(fd.lo), float(fd.hi)) if str(fd.kind) == "kink" else None
         elements.append(
             ElementCheck(
@@ -471,6 +557,7 @@ def _check_input(
                 note,
                 float(fd.step),
                 interval,
+                tol_abs,
             )
         )
     # after a projection failed, the elementwise rows decide, but a decisive projection
@@ -478,17 +565,89 @@ def _check_input(
     checked = [
         e.status
         for e in elements
-        if mode != "projection+full" or isinstance(e.index, tuple) or e.status == "fail"
+        if mode in ("full", "projection") or isinstance(e.index, tuple) or e.status == "fail"
     ]
     verdict = _combine(checked)
-    return InputCheck(name, x.shape, dtype, mode, rtol, atol_used, elements, verdict, [])
+    return InputCheck(name, x.shape, dtype, mode, rtol, atol_given, elements, verdict, [], scaled)
 
 
-def _projections_fail(rows: list, rtol: float, atol: float) -> bool:
-    scale = max([1.0, *(abs(float(fd.value)) for _, _, fd in rows)])
+def _unseen(prob: _Problem, k: int, v: np.ndarray, fd: FDEstimate) -> float:
+    """The smallest derivative finite differences could have seen along ``v``: a change
+    below the rounding of the forward values the step reaches leaves no trace."""
+    h = float(fd.step)
+    if not h or str(fd.kind) == "nonfinite":
+        return 0.0
+    return 4 * prob.eps * prob.resolution(k, v, h) / h
+
+
+def _element_atol(
+    atol_base: float, atol: float | None, fd: FDEstimate, noise: float = 0.0
+) -> float:
+    """The absolute tolerance of one compared number: the user's, or the dtype's base
+    scaled by that number's own magnitude (never by its neighbours') plus AD's own
+    rounding noise in that number (:func:`_ad_noise`)."""
+    if atol is not None:
+        return float(atol)
+    value = float(fd.value)
+    return atol_base * max(1.0, abs(value) if np.isfinite(value) else 1.0) + noise
+
+
+def _projections_fail(
+    rows: list, rtol: float, atol_base: float, atol: float | None, statuses: tuple = ()
+) -> bool:
     return any(
-        _decide(a, fd, None, rtol, atol * scale)[0] not in ("pass", "kink") for _, a, fd in rows
+        _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra))[0]
+        not in ("pass", "kink")
+        for _, a, fd, extra in rows
     )
+
+
+def _bisect_input(
+    prob: _Problem,
+    k: int,
+    ad: np.ndarray,
+    rtol: float,
+    atol_base: float,
+    atol: float | None,
+    rng: np.random.Generator,
+    h: float,
+    noise: np.ndarray,
+) -> int | None:
+    """The flat index of an element where AD and the differences disagree, found by
+    halving the set of moved elements along a random direction; None when no half
+    fails decisively (noise, or errors that cancel between halves)."""
+    x = prob.base[prob.wrt[k]]
+    v = rng.standard_normal(x.shape)
+    v /= np.max(np.abs(v))
+
+    def fails(idx: np.ndarray) -> bool:
+        mask = np.zeros(x.size)
+        mask[idx] = 1.0
+        d = v * mask.reshape(x.shape)
+        fd = fd_sweep(prob.along(k, d), h, prob.eps, rtol, atol_base, prob.w is not None)
+        return (
+            _decide(
+                float(np.sum(ad * d)),
+                fd,
+                None,
+                rtol,
+                _element_atol(atol_base, atol, fd, float(np.sum(np.abs(d) * noise))),
+            )[0]
+            == "fail"
+        )
+
+    idx = np.arange(x.size)
+    if not fails(idx):
+        return None
+    while idx.size > 1:
+        half, rest = idx[: idx.size // 2], idx[idx.size // 2 :]
+        if fails(half):
+            idx = half
+        elif fails(rest):
+            idx = rest
+        else:
+            return None
+    return int(idx[0])
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -576,7 +735,7 @@ def check_grad(
     if y.ndim:
         prob.w = rng.standard_normal(y.shape)
         prob.w = np.asarray(prob.w.astype(y.dtype), dtype=np.float64)
-    ad, linearity_note = _ad_gradients(prob, y)
+    ad, ad_noise, linearity_note = _ad_gradients(prob, y)
     ad_dtype = _least_precise([*ad, y, *prob.values.values()])
     rtol_d, atol_base = default_tolerances(ad_dtype)
     rtol = rtol_d if rtol is None else float(rtol)
@@ -587,7 +746,18 @@ def check_grad(
         syms, sym_note = _sympy_witness(prob, sympy_timeout)
     inputs = [
         _check_input(
-            prob, k, ad[k], syms[k], rtol, atol_base, atol, rng, max_full, projections, max_elements
+            prob,
+            k,
+            ad[k],
+            syms[k],
+            rtol,
+            atol_base,
+            atol,
+            rng,
+            max_full,
+            projections,
+            max_elements,
+            ad_noise[k],
         )
         for k in range(len(prob.wrt))
     ]

@@ -268,7 +268,8 @@ def test_tensor_rule_mutations_are_localized(op, changes):
     with mutated(op, **changes):
         r = ga.check_grad(f, at=(W, b, X))
     assert r.verdict == "fail" and r.culprit_check.op == op, str(r)
-    assert r.input("a0").mode == "projection+full"  # W has 81 > 64 elements
+    # W has 81 > 64 elements: projections, then bisection to one failing element
+    assert r.input("a0").mode == "projection+bisection"
 
 
 # -- no false failures ------------------------------------------------------------------------
