@@ -270,6 +270,12 @@ class GradCheckReport:
         for i in self.inputs:
             if i.name == name:
                 return i
+        # a callable's inputs are named after its parameters; "a<i>" still finds the i-th
+        if name.startswith("a") and name[1:].isdigit():
+            names = list(self.point)
+            k = int(name[1:])
+            if k < len(names):
+                return self.input(names[k]) if names[k] != name else self.inputs[k]
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:

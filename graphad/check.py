@@ -235,8 +235,28 @@ def _float_ok(graph: Graph, name: str) -> bool:
     return dt is None or dt.kind == "f"
 
 
+def _parameter_names(fn: Callable, count: int) -> list[str]:
+    """Names for a callable's ``count`` positional arguments: its own parameter names
+    (``inspect.signature``), or ``a0, a1, ...`` for those it does not name (``*args``,
+    builtins without a signature, names that clash)."""
+    import inspect
+
+    names = [f"a{i}" for i in range(count)]
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return names
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    own = [p.name for p in params if p.kind in positional]
+    for i in range(min(count, len(own))):
+        if own[i] not in names[i + 1 :] and own[i] != "__cotangent__":
+            names[i] = own[i]
+    return names if len(set(names)) == count else [f"a{i}" for i in range(count)]
+
+
 def _prepare_callable(fn: Callable, at: Any, wrt: Any) -> _Problem:
     args = tuple(at) if isinstance(at, list | tuple) else (at,)
+    arg_names = _parameter_names(fn, len(args))
     graph = Graph()
     values: dict[str, Any] = {}
     with graph:
@@ -245,7 +265,7 @@ def _prepare_callable(fn: Callable, at: Any, wrt: Any) -> _Problem:
             arr = np.asarray(a)
             if arr.dtype.kind in "iu":  # 3 means 3.0; booleans stay masks
                 arr = arr.astype(np.float64)
-            name = f"a{i}"
+            name = arg_names[i]
             values[name] = arr
             syms.append(Expr(graph, graph.input(name, arr.shape, arr.dtype)))
         out = fn(*syms)
@@ -255,12 +275,29 @@ def _prepare_callable(fn: Callable, at: Any, wrt: Any) -> _Problem:
         )
     out = as_expr(out, graph)
     if wrt is None:
-        idx = [i for i in range(len(args)) if values[f"a{i}"].dtype.kind == "f"]
+        idx = [i for i in range(len(args)) if values[arg_names[i]].dtype.kind == "f"]
     else:
         items = [wrt] if isinstance(wrt, int | str) else list(wrt)
-        idx = [int(w[1:]) if isinstance(w, str) and w.startswith("a") else int(w) for w in items]
-    label = getattr(fn, "__name__", "f") + "(" + ", ".join(f"a{i}" for i in range(len(args))) + ")"
-    return _finish_problem(graph, out.id, [f"a{i}" for i in idx], values, label)
+        idx = [_argument_position(w, arg_names) for w in items]
+    label = getattr(fn, "__name__", "f") + "(" + ", ".join(arg_names) + ")"
+    return _finish_problem(graph, out.id, [arg_names[i] for i in idx], values, label)
+
+
+def _argument_position(w: Any, names: list[str]) -> int:
+    """An entry of ``wrt`` for a callable: a position, a parameter name, or ``"a<i>"``."""
+    if isinstance(w, str):
+        if w in names:
+            return names.index(w)
+        if w.startswith("a") and w[1:].isdigit() and int(w[1:]) < len(names):
+            return int(w[1:])
+        raise GraphadError(
+            f"check_grad: wrt names {w!r}, which is not an argument (they are {', '.join(names)})"
+        )
+    if isinstance(w, bool) or not isinstance(w, int | np.integer) or not 0 <= w < len(names):
+        raise GraphadError(
+            f"check_grad: wrt position {w!r} is not one of the {len(names)} arguments"
+        )
+    return int(w)
 
 
 def _finish_problem(

@@ -1,0 +1,127 @@
+"""Issue 15, gradient checker round two: one class per issue item (a) to (g).
+
+Each planted bug is a custom op whose rule is wrong in a known way; the reference values
+(what the right derivative is, which element is wrong) are written by hand here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphad as ga
+
+
+def _op(name, impl, vjp):
+    return ga.defop(f"r2t_{name}", impl, vjp=vjp)
+
+
+class TestA_CustomRuleBuildingConstants:
+    def test_rule_with_ga_constant_is_checked_and_localized(self):
+        good = _op("const_good", np.exp, lambda g, x: [g * ga.exp(x) * ga.constant(1.0)])
+        bad = _op("const_bad", np.exp, lambda g, x: [g * ga.exp(x) * ga.constant(1.5)])
+        with ga.Graph():
+            x = ga.symbols("x")
+            assert ga.check_grad(good(x * 2.0), at={"x": 0.3}).verdict == "pass"
+            r = ga.check_grad(ga.sin(bad(x * 2.0)), at={"x": 0.3})
+        assert r.verdict == "fail" and r.culprit_check.op == "r2t_const_bad", str(r)
+
+
+class TestB_AdaptiveStepNeverCallsSmoothAKink:
+    def test_log_at_sigmoid_minus_20_with_10pct_wrong_rule_fails(self):
+        badlog = _op("badlog", np.log, lambda g, x: [g / x * 1.1])
+        with ga.Graph():
+            x = ga.symbols("x")
+            r = ga.check_grad(badlog(ga.sigmoid(x)), at={"x": -20.0})
+        # d/dx log(sigmoid(x)) = 1 - sigmoid(x) ~ 1; the rule says 1.1
+        assert r.verdict == "fail" and not r.ok, str(r)
+        assert r.culprit_check.op == "r2t_badlog"
+        assert "kink" not in str(r)
+        with pytest.raises(ga.GradientCheckError), ga.Graph():
+            x = ga.symbols("x")
+            ga.assert_grad(badlog(ga.sigmoid(x)), at={"x": -20.0})
+
+    def test_correct_log_at_tiny_argument_passes_and_real_kinks_stay_kinks(self):
+        with ga.Graph():
+            x = ga.symbols("x")
+            assert ga.check_grad(ga.log(ga.sigmoid(x)), at={"x": -20.0}).verdict == "pass"
+            # relu at exactly 0 is a real kink: AD's 0 is in [0, 1]
+            assert ga.check_grad(ga.relu(x), at={"x": 0.0}).verdict == "pass"
+
+    def test_node_check_uses_a_relative_step(self):
+        from graphad.check import localize
+
+        badlog = _op("badlog2", np.log, lambda g, x: [g / x * 1.1])
+        with ga.Graph() as g:
+            x = ga.symbols("x")
+            e = badlog(x)
+        (c,) = localize(g, e.id, {"x": 2e-9})
+        assert c.status == "fail", c.to_dict()
+        p = c.positions[0]
+        # the rule's product is 1.1 times the numerical one
+        assert p["rule"] == pytest.approx(1.1 * p["numerical"], rel=1e-6)
+
+
+class TestC_CotangentLinearity:
+    def test_rule_ignoring_its_cotangent_fails_at_a_scalar_output(self):
+        ign = _op("ignore_g", np.sin, lambda g, x: [ga.cos(x)])
+        with ga.Graph():
+            x = ga.symbols("x")
+            r = ga.check_grad(ign(x), at={"x": 0.3})
+        assert r.verdict == "fail", str(r)
+        assert r.culprit_check is not None and r.culprit_check.op == "r2t_ignore_g"
+        text = str(r)
+        assert "not multiplied by grad_output" in text and "not linear" in text
+        assert "not linear in its incoming cotangent" in r.culprit_reason
+
+    def test_rule_squaring_its_cotangent_fails_inside_a_graph(self):
+        sq = _op("square_g", np.sin, lambda g, x: [g * g * ga.cos(x)])
+        with ga.Graph():
+            x = ga.symbols("x")
+            r = ga.check_grad(ga.exp(sq(x * 2.0)), at={"x": 0.3})
+        assert r.verdict == "fail" and r.culprit_check.op == "r2t_square_g", str(r)
+
+    def test_linear_rules_are_not_flagged(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            r = ga.check_grad(ga.tanh(x * y) + x**3, at={"x": 0.7, "y": -1.2})
+        assert r.verdict == "pass" and not r.notes, str(r)
+
+
+class TestD_PerElementTolerance:
+    def test_10pct_error_in_a_small_element_next_to_a_1e6_one(self):
+        mask = np.array([1.0, 1.0, 1.1])
+        sq = _op("sq_small", np.square, lambda g, x: [g * 2.0 * x * ga.constant(mask)])
+        x = np.array([5e5, 1.0, 1e-3])  # gradients 1e6, 2, 2e-3 (the last one 10% wrong)
+        r = ga.check_grad(lambda a: sq(a), at=(x,))
+        assert r.verdict == "fail", str(r)
+        bad = [e.index for e in r.input("a").elements if e.status == "fail"]
+        assert bad == [(2,)]
+        assert r.culprit_check.op == "r2t_sq_small"
+        assert r.culprit_check.positions[0]["element"] == (2,)
+
+    def test_correct_rule_with_the_same_magnitudes_passes(self):
+        x = np.array([5e5, 1.0, 1e-3])
+        assert ga.check_grad(lambda a: ga.square(a) * 3.0, at=(x,)).verdict == "pass"
+
+
+class TestE_BisectionLocatesTheElement:
+    def test_one_wrong_element_of_50000(self):
+        m = np.ones(50_000)
+        m[12_345] = 1.5
+        s = _op("sin_one", np.sin, lambda g, x: [g * ga.cos(x) * ga.constant(m)])
+        x = np.linspace(0.0, 1.0, 50_000)
+        r = ga.check_grad(lambda a: ga.sum(s(a) * 2.0), at=(x,))
+        assert r.verdict == "fail"
+        inp = r.input("a")
+        assert inp.mode == "projection+bisection"
+        failing = [e for e in inp.elements if isinstance(e.index, tuple) and e.status == "fail"]
+        assert [e.index for e in failing] == [(12_345,)]
+        # AD says 2*1.5*cos(x), the function's slope is 2*cos(x)
+        assert failing[0].ad == pytest.approx(3.0 * np.cos(x[12_345]), rel=1e-12)
+        assert failing[0].fd == pytest.approx(2.0 * np.cos(x[12_345]), rel=1e-8)
+        c = r.culprit_check
+        assert c.op == "r2t_sin_one" and c.positions[0]["element"] == (12_345,)
+        assert "12345" in str(r)
+        # about 2*log2(50000) differences, not 1024 sampled elements
+        assert len(inp.elements) < 10
