@@ -293,6 +293,8 @@ class GradCheckReport:
         )
         lines = [head]
         for i in self.inputs:
+            if i.mode == "shape":
+                lines.append(f"  d/d{i.name}: " + "; ".join(i.notes))
             for e in i.worst(1):
                 if e.status == "fail":
                     where = "" if e.index == () else f"[{_index_text(e.index)}]"
@@ -317,13 +319,15 @@ class GradCheckReport:
         out = [
             f"Gradient check of {self._short_label()} at {self._point_text()}",
             f"verdict: {self.verdict.upper()}   (precision {self.dtype}; "
-            f"SymPy: {self.sympy_note or 'used'})",
+            f"SymPy: {self._sympy_short()})",
         ]
         if self.output_shape:
             out.append(f"output shape {self.output_shape}: checked <w, f> for a random w")
         header = _COLUMNS
         rows: list[tuple[str, ...]] = []
         for i in self.inputs:
+            if i.mode == "shape":
+                rows.append(_shape_row(i))
             shown = i.elements if len(i.elements) <= 8 else i.worst(5)
             for e in shown:
                 rows.append(
@@ -336,7 +340,7 @@ class GradCheckReport:
                         _fmt(e.sympy),
                         f"{e.abs_err:.2g}",
                         f"{e.rel_err:.2g}",
-                        STATUS[e.status][1],
+                        _status_text(e),
                     )
                 )
         widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
@@ -348,24 +352,39 @@ class GradCheckReport:
             counts = {}
             for e in i.elements:
                 counts[STATUS[e.status][0]] = counts.get(STATUS[e.status][0], 0) + 1
-            tally = ", ".join(f"{v} {k}" for k, v in counts.items())
+            tally = ": " + ", ".join(f"{v} {k}" for k, v in counts.items()) if counts else ""
             out.append(
-                f"{i.name}: {i.verdict} ({i.mode}, {len(i.elements)} checked: {tally}); "
+                f"{i.name}: {i.verdict} ({i.mode}, {len(i.elements)} checked{tally}); "
                 f"pass if {i.formula}"
             )
-            for e in i.worst(3 if len(i.elements) > 1 else 1):
-                if e.status != "pass":
+            worst = i.worst(3 if len(i.elements) > 1 else 1)
+            for e in worst:
+                if e.status != "pass" or e.note:
                     out.append(
                         f"    [{_index_text(e.index)}] {i.explain(e)}"
                         + (f"; {e.note}" if e.note else "")
                     )
+            noted = [e for e in i.elements if e.note and e not in worst]
+            out.extend(
+                f"    [{_index_text(e.index)}] {STATUS[e.status][1]}: {e.note}" for e in noted[:3]
+            )
             out.extend(f"    note: {n}" for n in i.notes)
         if self.culprit_check is not None:
             out.append(f"culprit: {self.culprit_check.describe(self.graph)}")
         others = [c for c in self.node_checks if c.node != self.culprit and c.status == "fail"]
         out.extend(f"also failing: {c.describe(self.graph)}" for c in others[:5])
         out.extend(f"note: {n}" for n in self.notes)
+        if self._sympy_short() != (self.sympy_note or "used"):
+            out.append(f"note: SymPy {self.sympy_note}")
         return "\n".join(out)
+
+    def _sympy_short(self) -> str:
+        """The SymPy state for a header: "used", "not requested", or "n/a" (the reason,
+        which can be a long error, goes in a note)."""
+        note = self.sympy_note or "used"
+        if note.startswith("n/a") and len(note) > 40:
+            return "n/a (see note)"
+        return note
 
     def __repr__(self) -> str:
         return f"<GradCheckReport {self.verdict} for {self._short_label(40)}>"
@@ -407,6 +426,9 @@ class GradCheckReport:
             for i in self.inputs
             for e in (i.elements if len(i.elements) <= 8 else i.worst(5))
         ]
+        for i in self.inputs:
+            if i.mode == "shape":
+                rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _shape_row(i)) + "</tr>")
         for i, e in shown[:_HTML_ROWS]:
             cells = (
                 i.name,
@@ -417,7 +439,7 @@ class GradCheckReport:
                 _fmt(e.sympy),
                 f"{e.abs_err:.2g}",
                 f"{e.rel_err:.2g}",
-                STATUS[e.status][1],
+                _status_text(e),
             )
             rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         if len(shown) > _HTML_ROWS:
@@ -425,9 +447,21 @@ class GradCheckReport:
             rows.append(f"<tr><td colspan='{len(_COLUMNS)}'>{esc(more)}</td></tr>")
         head = "".join(f"<th>{esc(h)}</th>" for h in _COLUMNS)
         texts = (
-            [f"pass if {i.formula}" for i in self.inputs]
+            [f"{i.name}: {i.verdict}; pass if {i.formula}" for i in self.inputs]
+            + [f"{i.name}: {n}" for i in self.inputs for n in i.notes]
+            + [
+                f"{i.name}[{_index_text(e.index)}]: {e.note}"
+                for i in self.inputs
+                for e in i.elements
+                if e.note
+            ][:10]
             + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
             + self.notes
+            + (
+                [f"SymPy {self.sympy_note}"]
+                if self._sympy_short() != (self.sympy_note or "used")
+                else []
+            )
         )
         if len(texts) > _HTML_NOTES:
             texts = [*texts[:_HTML_NOTES], f"… {len(texts) - _HTML_NOTES} more notes"]
@@ -445,6 +479,28 @@ class GradCheckReport:
             return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
+
+
+def _status_text(e: ElementCheck) -> str:
+    """The table's status cell; a verdict SymPy decided says so."""
+    text = STATUS[e.status][1]
+    return f"{text} (by SymPy)" if e.note.startswith("decided by SymPy") else text
+
+
+def _shape_row(i: InputCheck) -> tuple[str, ...]:
+    """The table row of an input whose AD gradient has the wrong shape."""
+    got = "?" if i.ad_shape is None else str(tuple(i.ad_shape))
+    return (
+        i.name,
+        "all",
+        f"shape {got}",
+        f"shape {tuple(i.shape)}",
+        "",
+        "",
+        "",
+        "",
+        "FAIL (shape)",
+    )
 
 
 def _position_text(p: dict[str, Any]) -> str:

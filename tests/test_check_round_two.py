@@ -125,3 +125,57 @@ class TestE_BisectionLocatesTheElement:
         assert "12345" in str(r)
         # about 2*log2(50000) differences, not 1024 sampled elements
         assert len(inp.elements) < 10
+
+
+class TestF_ReportText:
+    def test_wrong_shape_rule_gets_a_row_and_a_culprit_line(self):
+        ws = _op("wshape", np.sin, lambda g, x: [ga.sum(g * ga.cos(x))])
+        r = ga.check_grad(lambda x: ga.sum(ws(x)), at=(np.array([0.1, 0.2, 0.3]),))
+        text = str(r)
+        assert r.verdict == "fail"
+        row = next(line for line in text.splitlines() if "FAIL (shape)" in line)
+        assert "shape ()" in row and "shape (3,)" in row and row.split()[0] == "x"
+        culprit = next(line for line in text.splitlines() if line.startswith("culprit:"))
+        assert "r2t_wshape" in culprit and "returned shape ()" in culprit
+        assert "n/a" not in culprit and "= n/a" not in text
+        assert "returned shape ()" in r.summary()
+        assert "FAIL (shape)" in r._repr_html_()
+
+    def test_callable_inputs_are_named_from_its_signature(self):
+        def loss(weights, bias):
+            return ga.sum(ga.tanh(weights) * bias)
+
+        r = ga.check_grad(loss, at=(np.array([0.1, -0.2]), 0.5), wrt="bias")
+        assert [i.name for i in r.inputs] == ["bias"]
+        assert r.label == "loss(weights, bias)" and set(r.point) == {"weights", "bias"}
+        assert r.input("a1") is r.input("bias")  # the positional alias still works
+        # a *args function keeps positional names
+        r = ga.check_grad(lambda *xs: xs[0] * xs[1], at=(2.0, 3.0))
+        assert [i.name for i in r.inputs] == ["a0", "a1"]
+        with pytest.raises(ga.GraphadError, match="not an argument"):
+            ga.check_grad(loss, at=(np.array([0.1, -0.2]), 0.5), wrt="nope")
+
+    def test_sympy_header_is_short_and_the_error_is_a_note(self):
+        bad = _op("nosym", np.sin, lambda g, x: [g * ga.cos(x)])
+        with ga.Graph():
+            x = ga.symbols("x")
+            r = ga.check_grad(bad(x), at={"x": 0.3})
+        head = str(r).splitlines()[1]
+        assert "SymPy: n/a (see note)" in head and "to_sympy" not in head
+        assert any("to_sympy" in line and "note" in line for line in str(r).splitlines())
+
+    def test_decided_by_sympy_is_shown_in_text_and_html(self):
+        with ga.Graph():
+            x = ga.symbols("x")
+            r = ga.check_grad(ga.exp(x) * 1e-30 + x, at={"x": 0.3}, rtol=0, atol=0)
+        e = r.input("x").elements[0]
+        assert e.abs_err > 0 and r.verdict == "pass"  # only SymPy (exactly 1) can say so
+        assert e.sympy == 1.0
+        assert "pass (by SymPy)" in str(r) and "decided by SymPy" in str(r)
+        assert "decided by SymPy" in r._repr_html_()
+
+    def test_html_pass_if_lines_name_their_input(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            html = ga.check_grad(x * y, at={"x": 1.0, "y": 2.0}, sympy=False)._repr_html_()
+        assert "<p>x: pass; pass if" in html and "<p>y: pass; pass if" in html
