@@ -705,6 +705,7 @@ def check_grad(
     projections: int = 2,
     max_elements: int = 1024,
     sympy_timeout: float = 2.0,
+    order: int = 1,
 ) -> GradCheckReport:
     """Check graphad's gradient of ``f`` against finite differences and SymPy.
 
@@ -733,6 +734,12 @@ def check_grad(
         that process to start and import SymPy.
     strict : bool
         Make ``report.ok`` False for an inconclusive verdict too.
+    order : int
+        1 checks the gradient; 2 checks Hessian-vector products: the gradient of
+        ``s = sum_k <r_k, df/dx_k>`` for random ``r`` (built by differentiating
+        graphad's own gradient graph) against finite differences of that gradient.
+        On a failure the culprit is the node of the gradient graph whose own rule
+        is wrong, i.e. the rule whose derivative is wrong.
     localize_on_fail : bool
         On a failure, check each node's own rule and name the culprit.
     max_full, projections, max_elements : int
@@ -763,7 +770,23 @@ def check_grad(
         max_elements=max_elements,
         sympy_timeout=sympy_timeout,
     )
+    if isinstance(order, bool) or order not in (1, 2):
+        raise GraphadError(f"check_grad: order must be 1 or 2, got {order!r}")
     prob = _prepare(f, at, wrt)
+    if order == 2:
+        return _check_second_order(
+            prob,
+            seed=seed,
+            rtol=rtol,
+            atol=atol,
+            sympy=sympy,
+            strict=strict,
+            localize_on_fail=localize_on_fail,
+            max_full=max_full,
+            projections=projections,
+            max_elements=max_elements,
+            sympy_timeout=sympy_timeout,
+        )
     rng = np.random.default_rng(seed)
     (y,) = evaluate(prob.graph, [prob.out], prob.values)
     y = np.asarray(y)
@@ -818,6 +841,47 @@ def check_grad(
         report.notes.append(linearity_note)
     if report.verdict == "fail" and localize_on_fail:
         _attach_culprit(report, prob, seed, rtol)
+    return report
+
+
+def _check_second_order(prob: _Problem, *, seed: int, **kwargs: Any) -> GradCheckReport:
+    """``order=2``: the first-order check of ``s(x) = sum_k <r_k, grad_k f(x)>``, whose
+    gradient is the Hessian-vector product ``H r``, on a private copy of the graph."""
+    from .autodiff import vjp
+
+    rng = np.random.default_rng(seed + 1)
+    copy, ids = replay(prob.graph, [prob.out])
+    out = Expr(copy, ids[prob.out])
+    wrt = [
+        Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
+        for k, n in enumerate(prob.wrt)
+    ]
+    (y,) = evaluate(prob.graph, [prob.out], prob.values)
+    y = np.asarray(y)
+    if y.dtype.kind != "f":
+        raise GraphadError(f"check_grad: the output has dtype {y.dtype}; it must be floating")
+    with copy:  # the rules' own nodes belong to the copy
+        cot = None
+        if y.ndim:
+            cot = [Expr(copy, copy.constant(rng.standard_normal(y.shape).astype(y.dtype)))]
+        grads = vjp([out], wrt, cot)
+        s = None
+        for k, g in enumerate(grads):
+            shape = np.shape(prob.values[prob.names[k]])
+            dt = np.asarray(prob.values[prob.names[k]]).dtype
+            r = Expr(copy, copy.constant(np.asarray(rng.standard_normal(shape), dtype=dt)))
+            term = apply("sum", r * g, axis=None, keepdims=False) if shape else r * g
+            s = term if s is None else s + term
+    if s is None:
+        raise GraphadError("check_grad: order=2 needs at least one input to differentiate")
+    report = check_grad(s, at=dict(prob.values), wrt=list(prob.names), seed=seed, **kwargs)
+    report.label = f"order 2 of {prob.label}"
+    report.notes.insert(
+        0,
+        "order 2: checked the gradient of s = sum_k <r_k, df/dx_k> for random r (its "
+        "gradient is the Hessian-vector product H r) against finite differences of "
+        "graphad's gradient",
+    )
     return report
 
 

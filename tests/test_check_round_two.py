@@ -179,3 +179,60 @@ class TestF_ReportText:
             x, y = ga.symbols("x y")
             html = ga.check_grad(x * y, at={"x": 1.0, "y": 2.0}, sympy=False)._repr_html_()
         assert "<p>x: pass; pass if" in html and "<p>y: pass; pass if" in html
+
+
+# a sine whose rule is right but builds a cosine whose own rule has the wrong sign: only
+# second derivatives see it
+_mycos = ga.defop("r2t_mycos", np.cos, vjp=lambda g, x: [g * ga.sin(x)])
+_mysin = ga.defop("r2t_mysin", np.sin, vjp=lambda g, x: [g * _mycos(x)])
+
+
+class TestG_SecondOrder:
+    def test_wrong_second_derivative_fails_and_names_the_rule(self):
+        with ga.Graph() as graph:
+            x, y = ga.symbols("x y")
+            e = _mysin(x * y) + x**2
+            before = graph.nx.number_of_nodes()
+            at = {"x": 0.7, "y": 1.3}
+            assert ga.check_grad(e, at=at).verdict == "pass"  # first order is right
+            r = ga.check_grad(e, at=at, order=2, seed=3)
+            assert graph.nx.number_of_nodes() == before  # the user's graph gains nothing
+        assert r.verdict == "fail" and r.culprit_check.op == "r2t_mycos", str(r)
+        # the same random r with the correct sine: its AD is the true H r, which the
+        # differences of the (first-order right) gradient must reproduce here
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            good = ga.check_grad(ga.sin(x * y) + x**2, at=at, order=2, seed=3)
+        assert good.verdict == "pass"
+        for name in ("x", "y"):
+            want = good.input(name).elements[0].ad
+            assert r.input(name).elements[0].fd == pytest.approx(want, rel=1e-7)
+            assert r.input(name).elements[0].ad != pytest.approx(want, rel=1e-3)
+        assert "order 2" in str(r)
+
+    def test_correct_functions_pass_at_order_two(self):
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            r = ga.check_grad(ga.sin(x * y) * ga.exp(x), at={"x": 0.7, "y": 1.3}, order=2)
+        assert r.verdict == "pass", str(r)
+        r = ga.check_grad(lambda a: ga.tanh(a) * a, at=(np.array([0.1, 0.5, -2.0]),), order=2)
+        assert r.verdict == "pass", str(r)
+        with pytest.raises(ga.GraphadError, match="order"):
+            ga.check_grad(lambda a: a * a, at=(1.0,), order=3)
+
+    def test_cli_order_two(self):
+        import argparse
+        import io
+
+        from graphad.commands import check as check_cmd
+
+        def cli(argv):
+            parser = argparse.ArgumentParser()
+            check_cmd.add_arguments(parser)
+            out = io.StringIO()
+            return check_cmd.run(parser.parse_args(argv), out), out.getvalue()
+
+        code, text = cli(["r2t_mysin(x) * x", "--at", "x=0.4", "--order", "2"])
+        assert code == 1 and "culprit: r2t_mycos" in text
+        code, text = cli(["sin(x) * x", "--at", "x=0.4", "--order", "2", "--no-sympy"])
+        assert code == 0 and "PASS" in text
