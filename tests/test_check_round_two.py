@@ -236,3 +236,35 @@ class TestG_SecondOrder:
         assert code == 1 and "culprit: r2t_mycos" in text
         code, text = cli(["sin(x) * x", "--at", "x=0.4", "--order", "2", "--no-sympy"])
         assert code == 0 and "PASS" in text
+
+
+def _wrong_above_two(g, x):
+    # right (cos) for x <= 2, 20% off above: only part of the domain shows it
+    return [g * ga.cos(x) * ga.where(x > 2.0, 1.2, 1.0)]
+
+
+class TestCheckOpSamplesTheDeclaredDomain:
+    def test_rule_wrong_only_above_two_is_found(self):
+        op = ga.defop("r2t_above2", np.sin, vjp=_wrong_above_two, domain=[(0.0, 4.0)])
+        assert op.op.domain == ((0.0, 4.0),)
+        for seed in range(5):  # whatever the seed: two strata suffice
+            with pytest.raises(ga.GradientCheckError) as info:
+                ga.testing.check_op(op, n=2, seed=seed)
+            report = info.value.report
+            assert report.culprit_check.op == "r2t_above2"
+            assert float(next(iter(report.point.values()))) > 2.0
+
+    def test_points_cover_every_stratum_of_each_element(self):
+        rng = np.random.default_rng(1)
+        pts = ga.testing.stratified([(0.0, 4.0), (-1.0, 1.0)], [(3,), ()], 5, rng)
+        xs = np.array([p[0] for p in pts])  # (5, 3)
+        ys = np.array([float(p[1]) for p in pts])
+        for col in xs.T:
+            assert sorted(((col - 0.2) // 0.72).astype(int)) == [0, 1, 2, 3, 4]
+        assert sorted(((ys + 0.9) // 0.36).astype(int)) == [0, 1, 2, 3, 4]
+
+    def test_defop_refuses_a_bad_domain(self):
+        with pytest.raises(ga.GraphadError, match="domain"):
+            ga.defop("r2t_baddom", np.sin, vjp=_wrong_above_two, domain=[(1.0, 0.0)])
+        with pytest.raises(ga.GraphadError, match="domain"):
+            ga.defop("r2t_baddom2", np.sin, vjp=_wrong_above_two, domain=[(0, 1), (0, 1)])
