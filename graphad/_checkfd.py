@@ -401,7 +401,24 @@ def _node_fd(
         moved[i] = vals[i] + t * d
         return np.asarray(run_node(node["op"], params, moved), dtype=np.float64)
 
-    return fd_derivative(phi, h, _EPS64, rtol, 0.0)
+    fd = fd_derivative(phi, h, _EPS64, rtol, 0.0)
+    # an output element no step changed by a bit has a derivative below its rounding
+    # (tanh saturated at 1), not exactly 0 -- unless the op is elementwise and that
+    # element's own argument did not move
+    exact = np.asarray(fd.err) == 0
+    if np.any(exact):
+        f0 = np.abs(phi(0.0))
+        # elementwise as far as this step shows: every output that changed had its own
+        # argument element moved
+        still = np.zeros(np.shape(exact), dtype=bool)
+        if np.shape(d) == np.shape(exact):
+            unmoved = np.asarray(d) == 0
+            if not np.any(unmoved & ~exact):
+                still = unmoved
+        with np.errstate(all="ignore"):
+            floor = 2 * np.spacing(np.where(np.isfinite(f0), f0, 0.0)) / h
+        fd.err = np.where(exact & ~still, floor, fd.err)
+    return fd
 
 
 def _bisect_element(

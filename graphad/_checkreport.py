@@ -139,6 +139,26 @@ class InputCheck:
     def tolerance(self, e: ElementCheck) -> float:
         return self.atol_of(e) + self.rtol * abs(e.fd)
 
+    def threshold(self, e: ElementCheck) -> float:
+        """The detection threshold of one element: an error of AD below this could not
+        have been seen (the tolerance, plus twice the differences' own error)."""
+        return self.tolerance(e) + 2 * e.fd_err
+
+    def threshold_text(self) -> str:
+        """The detection threshold in words, absolute and relative to the element."""
+        rows = [e for e in self.elements if math.isfinite(e.fd) and math.isfinite(e.fd_err)]
+        if not rows:
+            return ""
+        worst = max(rows, key=lambda e: self.threshold(e) / max(abs(e.fd), 1e-300))
+        rel = [self.threshold(e) / abs(e.fd) for e in rows if e.fd]
+        text = (
+            f"detection threshold: an error below {self.threshold(worst):.2g} in "
+            f"[{_index_text(worst.index)}] could not have been seen"
+        )
+        if rel:
+            text += f" (relative: {min(rel):.2g} to {max(rel):.2g} over the elements)"
+        return text
+
     def worst(self, k: int = 5) -> list[ElementCheck]:
         """The k elements farthest from passing: failures first, then by error / tolerance."""
         rank = {"fail": 0, "kink?": 1, "jump": 1, "nonfinite": 1, "noisy": 1}
@@ -169,9 +189,13 @@ class InputCheck:
             "atol": _num(self.atol),
             "atol_per_element": self.atol_scaled,
             "formula": self.formula,
+            "detection_threshold": self.threshold_text(),
             "notes": list(self.notes),
             "elements": [e.to_dict() for e in self.elements[:4096]],
-            "worst": [dict(e.to_dict(), formula=self.explain(e)) for e in self.worst()],
+            "worst": [
+                dict(e.to_dict(), formula=self.explain(e), threshold=_num(self.threshold(e)))
+                for e in self.worst()
+            ],
         }
 
 
@@ -357,6 +381,8 @@ class GradCheckReport:
                 f"{i.name}: {i.verdict} ({i.mode}, {len(i.elements)} checked{tally}); "
                 f"pass if {i.formula}"
             )
+            if i.threshold_text():
+                out.append(f"    {i.threshold_text()}")
             worst = i.worst(3 if len(i.elements) > 1 else 1)
             for e in worst:
                 if e.status != "pass" or e.note:

@@ -339,7 +339,7 @@ def test_float32_input_is_differenced_in_float64():
         w = ga.symbol("w", dtype="float32")
         r = ga.check_grad(ga.sin(w) * w**3, at={"w": 1.3})
     e = r.input("w").elements[0]
-    assert r.verdict == "pass" and r.dtype == "float32" and r.input("w").rtol == 1e-3
+    assert r.verdict == "pass" and r.dtype == "float32" and r.input("w").rtol == 2e-5
     x = float(np.float32(1.3))
     exact = math.cos(x) * x**3 + 3 * x**2 * math.sin(x)
     assert e.fd == pytest.approx(exact, rel=1e-9)  # float64-quality differences

@@ -268,3 +268,20 @@ class TestCheckOpSamplesTheDeclaredDomain:
             ga.defop("r2t_baddom", np.sin, vjp=_wrong_above_two, domain=[(1.0, 0.0)])
         with pytest.raises(ga.GraphadError, match="domain"):
             ga.defop("r2t_baddom2", np.sin, vjp=_wrong_above_two, domain=[(0, 1), (0, 1)])
+
+
+class TestRoundingAwareTolerances:
+    def test_float32_rule_off_by_1e4_relative_is_caught_and_named(self):
+        off = _op("tanh_1e4", np.tanh, lambda g, x: [g * (1 - ga.tanh(x) ** 2) * 1.0001])
+        good = _op("tanh_ok", np.tanh, lambda g, x: [g * (1 - ga.tanh(x) ** 2)])
+        for at in (0.3, 1.3, -2.0):
+            with ga.Graph():
+                x = ga.symbol("x", dtype="float32")
+                r = ga.check_grad(ga.exp(off(x * 0.5)), at={"x": at})
+                assert r.verdict == "fail" and r.culprit_check.op == "r2t_tanh_1e4", str(r)
+                # the stated threshold is below the planted error
+                e = r.input("x").elements[0]
+                assert r.input("x").threshold(e) < 1e-4 * abs(e.fd)
+                assert "detection threshold" in str(r)
+                ok = ga.check_grad(ga.exp(good(x * 0.5)), at={"x": at})
+                assert ok.verdict == "pass", str(ok)
