@@ -122,12 +122,20 @@ def fd_sweep(
     if best.kind.ndim:
         return best
     if str(best.kind) == "nonfinite":  # a singularity within the step: shrink it
-        for factor in (1 / 32, 1 / 1024):
+        for factor in (1 / 32, 1 / 1024, 2.0**-15, 2.0**-20, 2.0**-25):
             trial = run(h * factor)
             if str(trial.kind) != "nonfinite":
                 return trial
         return best
     if str(best.kind) != "smooth":
+        # a kink or jump within the step need not be at the point: where a smaller step
+        # sees the function smooth, the derivative there is what AD must give
+        for factor in (1 / 32, 1 / 1024, 2.0**-15):
+            trial = run(h * factor)
+            if str(trial.kind) == "smooth" and float(trial.err) <= atol + rtol * abs(
+                float(trial.value)
+            ):
+                return trial
         return best
     for factor in (1 / 32, 32.0, 1024.0):
         if float(best.err) <= atol + rtol * abs(float(best.value)):
