@@ -16,6 +16,7 @@ checkout first on the path::
 
     PYTHONPATH=. benchmarks/.peers-venv/bin/python -m benchmarks.checker
     PYTHONPATH=. python -m benchmarks.checker --systems graphad   # graphad alone
+    PYTHONPATH=. python -m benchmarks.checker --no-sympy   # graphad without SymPy
 
 It prints a Markdown table and writes ``benchmarks/results/checker.json``.
 """
@@ -357,6 +358,7 @@ class GraphadRunner:
         self.xp = _GA()
         self.np = _NP()
         self.made: dict[str, Any] = {}
+        self.sympy = True
 
     def op(self, op: Op) -> Any:
         if op.name not in self.made:
@@ -374,7 +376,7 @@ class GraphadRunner:
         def f(x):
             return case.fn(self.xp, *ops, x)
 
-        r = self.ga.check_grad(f, at=(case.at,), order=case.order)
+        r = self.ga.check_grad(f, at=(case.at,), order=case.order, sympy=self.sympy)
         culprit = r.culprit_check.op if r.culprit_check is not None else None
         return r.verdict, culprit
 
@@ -474,12 +476,14 @@ RUNNERS = {"graphad": GraphadRunner, "torch": TorchRunner, "jax": JaxRunner}
 # -- the run ------------------------------------------------------------------------------------
 
 
-def run(systems: list[str]) -> dict[str, Any]:
+def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
     bugs, correct = planted_bugs(), correct_cases()
     results: dict[str, Any] = {"cases": {"bugs": len(bugs), "correct": len(correct)}}
     per_case: dict[str, dict[str, Any]] = {}
     for sysname in systems:
         runner = RUNNERS[sysname]()
+        if sysname == "graphad":
+            runner.sympy = sympy
         times, row = [], {"detected": 0, "culprits": 0, "false_alarms": 0, "inconclusive": 0}
         missed, alarms = [], []
         for case in [*bugs, *correct]:
@@ -535,8 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "checker.json"))
+    parser.add_argument("--no-sympy", action="store_true", help="graphad without its SymPy witness")
     args = parser.parse_args(argv)
-    results = run(args.systems)
+    results = run(args.systems, sympy=not args.no_sympy)
+    results["graphad_sympy"] = not args.no_sympy
     text = table(results, args.systems)
     print(text)
     for s in args.systems:
