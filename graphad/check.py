@@ -675,9 +675,7 @@ def _element_atol(
     return atol_base * max(1.0, abs(value) if np.isfinite(value) else 1.0) + noise
 
 
-def _projections_fail(
-    rows: list, rtol: float, atol_base: float, atol: float | None, statuses: tuple = ()
-) -> bool:
+def _projections_fail(rows: list, rtol: float, atol_base: float, atol: float | None) -> bool:
     return any(
         _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra))[0]
         not in ("pass", "kink")
