@@ -66,6 +66,9 @@ def fd_derivative(
         mag = np.maximum.reduce([np.abs(f0), *map(np.abs, plus), *map(np.abs, minus)])
         delta = 4 * eps * mag  # rounding error of one evaluation (a few ulps)
         err = np.abs(r2 - r1) + 3 * delta / h
+        # a term that no step moved by a single bit does not depend on t: no rounding error
+        unchanged = np.all([(v == f0) for v in (*plus, *minus)], axis=0)
+        err = np.where(unchanged, 0.0, err)
         jumps = [(p - 2 * f0 + m) / s for p, m, s in zip(plus, minus, steps, strict=True)]
         tol = atol + rtol * np.abs(r2)
         j_small = np.abs(jumps[2])
@@ -95,28 +98,73 @@ def fd_derivative(
 
 
 def fd_sweep(
-    phi: Callable[[float], np.ndarray], h: float, eps: float, rtol: float, atol: float
+    phi: Callable[[float], np.ndarray],
+    h: float,
+    eps: float,
+    rtol: float,
+    atol: float,
+    terms: bool = False,
 ) -> FDEstimate:
-    """:func:`fd_derivative`, retried at steps h/32 and 32h when noise exceeds the tolerance
-    at ``h`` (a scalar ``phi``); the smooth estimate with the smallest error wins."""
-    best = fd_derivative(phi, h, eps, rtol, atol)
+    """:func:`fd_derivative`, retried at steps h/32, 32h and 1024h when noise exceeds the
+    tolerance at ``h``; the smooth estimate with the smallest error wins.
+
+    With ``terms``, ``phi`` returns the terms of a sum (``w * f`` of a non-scalar
+    output): each term is differenced on its own, so its rounding error scales with
+    that term and not with the largest one, and the estimates are summed
+    (:func:`sum_terms`).  Otherwise ``phi`` must be scalar for the retries.
+    """
+
+    def run(step: float) -> FDEstimate:
+        est = fd_derivative(phi, step, eps, rtol, atol)
+        return sum_terms(est) if terms else est
+
+    best = run(h)
     if best.kind.ndim:
         return best
     if str(best.kind) == "nonfinite":  # a singularity within the step: shrink it
-        for factor in (1 / 32, 1 / 1024):
-            trial = fd_derivative(phi, h * factor, eps, rtol, atol)
+        for factor in (1 / 32, 1 / 1024, 2.0**-15, 2.0**-20, 2.0**-25):
+            trial = run(h * factor)
             if str(trial.kind) != "nonfinite":
                 return trial
         return best
     if str(best.kind) != "smooth":
+        # a kink or jump within the step need not be at the point: where a smaller step
+        # sees the function smooth, the derivative there is what AD must give
+        for factor in (1 / 32, 1 / 1024, 2.0**-15):
+            trial = run(h * factor)
+            if str(trial.kind) == "smooth" and float(trial.err) <= atol + rtol * abs(
+                float(trial.value)
+            ):
+                return trial
         return best
-    for factor in (1 / 32, 32.0):
+    for factor in (1 / 32, 32.0, 1024.0):
         if float(best.err) <= atol + rtol * abs(float(best.value)):
             break
-        trial = fd_derivative(phi, h * factor, eps, rtol, atol)
+        trial = run(h * factor)
         if str(trial.kind) == "smooth" and float(trial.err) < float(best.err):
             best = trial
     return best
+
+
+def sum_terms(est: FDEstimate) -> FDEstimate:
+    """The estimate of a sum from the estimates of its terms: values and errors add, the
+    subgradient interval is the sum of the terms' intervals (a smooth term's is its
+    value), and the kind is the worst of the terms' kinds."""
+    kinds = set(np.ravel(est.kind).tolist())
+    kind = next((k for k in ("nonfinite", "jump", "kink") if k in kinds), "smooth")
+    value = np.asarray(est.value, dtype=np.float64)
+    smooth = np.asarray(est.kind) == "smooth"
+    with np.errstate(all="ignore"):
+        lo = float(np.sum(np.where(smooth, value, est.lo)))
+        hi = float(np.sum(np.where(smooth, value, est.hi)))
+        return FDEstimate(
+            np.asarray(float(np.sum(value))),
+            np.asarray(float(np.sum(est.err))),
+            np.asarray(kind),
+            np.asarray(lo),
+            np.asarray(hi),
+            est.step,
+        )
 
 
 # -- localization -------------------------------------------------------------------------------
@@ -201,62 +249,244 @@ def _check_node(
     u = rng.standard_normal(out.shape)
     vs = {i: rng.standard_normal(vals[i].shape) for i in positions}
     try:
-        rule = _rule_products(graph, n, vals, positions, u, vs, cache)
+        rule, linear = _rule_cotangents(graph, n, vals, positions, u, rng, cache)
     except Exception as exc:
         check.status, check.note = "fail", f"the VJP rule raised {type(exc).__name__}: {exc}"
         return check
-    eps = float(np.finfo(np.float64).eps)
     for i in positions:
-
-        def phi(t: float, i: int = i) -> np.ndarray:
-            moved = list(vals)
-            moved[i] = vals[i] + t * vs[i]
-            return np.asarray(run_node(node["op"], params, moved), dtype=np.float64)
-
-        h = np.cbrt(eps) * max(1.0, float(np.max(np.abs(vals[i]), initial=0.0)))
-        fd = fd_derivative(phi, h, eps, rtol, 0.0)
-        num = float(np.sum(u * fd.value))
-        scale = float(np.sum(np.abs(u) * np.abs(fd.value)))
-        err = float(np.sum(np.abs(u) * fd.err))
-        kinds = set(np.ravel(fd.kind).tolist())
         got = rule[i]
         if isinstance(got, str):
-            status, note = "fail", got
-        elif kinds - {"smooth"}:
-            status, note = "kink", "not smooth here: " + ", ".join(sorted(kinds - {"smooth"}))
+            status, note, entry = "fail", got, {"rule": None, "numerical": None, "err": 0.0}
+        elif linear[i]:
+            status, note = "fail", linear[i]
+            entry = {"rule": None, "numerical": None, "err": 0.0}
         else:
-            tol = rtol * scale + 2 * err + 1e-300
-            status = "pass" if abs(got - num) <= tol else "fail"
-            note = f"|rule - numerical| = {abs(got - num):.3g} vs tolerance {tol:.3g}"
-        check.positions.append(
-            {
-                "position": i,
-                "rule": None if isinstance(got, str) else got,
-                "numerical": num,
-                "err": err,
-                "status": status,
-                "note": note,
-            }
-        )
+            status, note, entry = _compare_position(node, params, vals, i, u, vs[i], got, rtol)
+        check.positions.append({"position": i, **entry, "status": status, "note": note})
     statuses = {p["status"] for p in check.positions}
-    check.status = "fail" if "fail" in statuses else "kink" if "kink" in statuses else "pass"
+    check.status = (
+        "fail"
+        if "fail" in statuses
+        else "kink"
+        if "kink" in statuses
+        else "skipped"
+        if statuses == {"skipped"}
+        else "pass"
+    )
     return check
 
 
-def _rule_products(
+_EPS64 = float(np.finfo(np.float64).eps)
+# the cotangent combination of the linearity check: VJP(A*u1 + B*u2) = A*VJP(u1) + B*VJP(u2)
+_LIN_A, _LIN_B = 1.75, -0.625
+
+
+def _compare_position(
+    node: Mapping[str, Any],
+    params: dict[str, Any],
+    vals: list[np.ndarray],
+    i: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    cot: np.ndarray,
+    rtol: float,
+) -> tuple[str, str, dict[str, Any]]:
+    """Status, note and numbers of one argument position: ``<cot, d>`` against
+    ``<u, J_i d>`` by central differences along a direction ``d``.
+
+    The step adapts to the argument's scale: first ``d = v`` with the step of the
+    whole-graph check (``cbrt(eps) * max(1, max|x|)``); when that is not smooth or
+    too noisy, ``d = v * |x|`` elementwise with relative steps, so ``log`` at
+    ``2e-9`` is differenced at ``1e-14`` rather than across its singularity.  A
+    position is a kink only when no step sees it smooth; a smooth point with a
+    kink within the larger step is reported as a kink only if the rule agrees.
+    """
+    x = vals[i]
+    h_abs = np.cbrt(_EPS64) * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+    rel = np.where(x != 0, np.abs(x), 1.0)
+    scaled = v * rel
+    trials = [(v, h_abs), (scaled, np.cbrt(_EPS64)), (scaled, np.cbrt(_EPS64) / 64)]
+    best, first_kinds, last_kinds = _best_fd(node, params, vals, i, u, trials, rtol)
+    if best is None:
+        entry = {"rule": None, "numerical": None, "err": 0.0}
+        if last_kinds & {"kink", "jump"}:
+            bad = ", ".join(sorted(last_kinds - {"smooth"}))
+            return "kink", f"not smooth here at any step: {bad}", entry
+        return "skipped", "not finite within any step", entry
+    status, note, entry = _judge(node, params, vals, i, u, cot, best, rtol)
+    if status == "pass" and x.size > 1:
+        # the sum above is dominated by the largest terms: again for each decade of
+        # |VJP(u) * x| alone, moving only those elements, so a 10% error in a small
+        # element is seen next to one of 1e6 (for an elementwise op the other output
+        # elements do not move at all, and add no rounding noise)
+        weight = np.abs(cot * rel)
+        with np.errstate(divide="ignore"):
+            decade = np.floor(np.log10(np.where(weight > 0, weight, np.nan)))
+        groups = np.unique(decade[np.isfinite(decade)])
+        if groups.size > 1:
+            for k in groups[-20:]:
+                d = np.where(decade == k, scaled, 0.0)
+                trials = [(d, np.cbrt(_EPS64)), (d, np.cbrt(_EPS64) / 64)]
+                again = _best_fd(node, params, vals, i, u, trials, rtol)[0]
+                if again is not None:
+                    second = _judge(node, params, vals, i, u, cot, again, rtol)
+                    if second[0] == "fail":
+                        return second
+    if status == "pass" and first_kinds & {"kink", "jump"}:
+        h = entry["step"]
+        return "kink", f"smooth at step {h:.3g}, but a kink lies within {h_abs:.3g}", entry
+    return status, note, entry
+
+
+def _best_fd(
+    node: Mapping[str, Any],
+    params: dict[str, Any],
+    vals: list[np.ndarray],
+    i: int,
+    u: np.ndarray,
+    trials: list[tuple[np.ndarray, float]],
+    rtol: float,
+) -> tuple[tuple | None, set[str], set[str]]:
+    """The least noisy smooth estimate of ``<u, J_i d>`` over the (direction, step) trials,
+    stopping at the first within tolerance; and the kinds the first and last trial saw."""
+    first_kinds: set[str] = set()
+    last_kinds: set[str] = set()
+    best = None
+    for t, (d, h) in enumerate(trials):
+        fd = _node_fd(node, params, vals, i, d, h, rtol)
+        kinds = set(np.ravel(fd.kind).tolist())
+        if t == 0:
+            first_kinds = kinds
+        last_kinds = kinds
+        if kinds != {"smooth"}:
+            continue
+        num = float(np.sum(u * fd.value))
+        scale = float(np.sum(np.abs(u) * np.abs(fd.value)))
+        err = float(np.sum(np.abs(u) * fd.err))
+        noise = err / (scale + 1e-300)
+        if best is None or noise < best[0]:
+            best = (noise, d, h, num, scale, err)
+        if err <= rtol * scale:
+            break
+    return best, first_kinds, last_kinds
+
+
+def _judge(
+    node: Mapping[str, Any],
+    params: dict[str, Any],
+    vals: list[np.ndarray],
+    i: int,
+    u: np.ndarray,
+    cot: np.ndarray,
+    best: tuple,
+    rtol: float,
+) -> tuple[str, str, dict[str, Any]]:
+    _, d, h, num, scale, err = best
+    got = float(np.sum(cot * d))
+    tol = rtol * scale + 2 * err + 1e-300
+    entry = {"rule": got, "numerical": num, "err": err, "step": h}
+    note = f"|rule - numerical| = {abs(got - num):.3g} vs tolerance {tol:.3g}"
+    if abs(got - num) <= tol:
+        return "pass", note, entry
+    where = _bisect_element(node, params, vals, i, u, d, h, cot, rtol)
+    if where is not None:
+        entry["element"] = where
+        note += f"; the mismatch is at argument element {list(where)}"
+    return "fail", note, entry
+
+
+def _node_fd(
+    node: Mapping[str, Any],
+    params: dict[str, Any],
+    vals: list[np.ndarray],
+    i: int,
+    d: np.ndarray,
+    h: float,
+    rtol: float,
+) -> FDEstimate:
+    def phi(t: float) -> np.ndarray:
+        moved = list(vals)
+        moved[i] = vals[i] + t * d
+        return np.asarray(run_node(node["op"], params, moved), dtype=np.float64)
+
+    fd = fd_derivative(phi, h, _EPS64, rtol, 0.0)
+    # an output element no step changed by a bit has a derivative below its rounding
+    # (tanh saturated at 1), not exactly 0 -- unless the op is elementwise and that
+    # element's own argument did not move
+    exact = np.asarray(fd.err) == 0
+    if np.any(exact):
+        f0 = np.abs(phi(0.0))
+        # elementwise as far as this step shows: every output that changed had its own
+        # argument element moved
+        still = np.zeros(np.shape(exact), dtype=bool)
+        if np.shape(d) == np.shape(exact):
+            unmoved = np.asarray(d) == 0
+            if not np.any(unmoved & ~exact):
+                still = unmoved
+        with np.errstate(all="ignore"):
+            floor = 2 * np.spacing(np.where(np.isfinite(f0), f0, 0.0)) / h
+        fd.err = np.where(exact & ~still, floor, fd.err)
+    return fd
+
+
+def _bisect_element(
+    node: Mapping[str, Any],
+    params: dict[str, Any],
+    vals: list[np.ndarray],
+    i: int,
+    u: np.ndarray,
+    d: np.ndarray,
+    h: float,
+    cot: np.ndarray,
+    rtol: float,
+) -> tuple[int, ...] | None:
+    """The argument element where rule and differences disagree, found by halving the
+    set of moved elements (about log2(size) difference quotients); None when the
+    mismatch does not narrow to one element (errors that cancel between halves)."""
+    x = vals[i]
+    if x.ndim == 0:
+        return None
+
+    def mismatch(idx: np.ndarray) -> bool:
+        mask = np.zeros(x.size)
+        mask[idx] = 1.0
+        dm = d * mask.reshape(x.shape)
+        fd = _node_fd(node, params, vals, i, dm, h, rtol)
+        num = float(np.sum(u * fd.value))
+        scale = float(np.sum(np.abs(u) * np.abs(fd.value)))
+        err = float(np.sum(np.abs(u) * fd.err))
+        return abs(float(np.sum(cot * dm)) - num) > rtol * scale + 2 * err + 1e-300
+
+    idx = np.arange(x.size)
+    while idx.size > 1:
+        half, rest = idx[: idx.size // 2], idx[idx.size // 2 :]
+        if mismatch(half):
+            idx = half
+        elif mismatch(rest):
+            idx = rest
+        else:
+            return None
+    return tuple(int(k) for k in np.unravel_index(int(idx[0]), x.shape))
+
+
+def _rule_cotangents(
     graph: Graph,
     n: int,
     vals: list[np.ndarray],
     positions: list[int],
     u: np.ndarray,
-    vs: Mapping[int, np.ndarray],
+    rng: np.random.Generator,
     cache: dict[tuple, tuple[Graph, list[int], list[int]]],
-) -> dict[int, float | str]:
-    """<VJP_i(u), v_i> from the op's rule on a small graph holding only this op.
+) -> tuple[dict[int, np.ndarray | str], dict[int, str]]:
+    """``VJP_i(u)`` per position from the op's rule on a small graph holding only this op,
+    and per position a note when the rule is not linear in its cotangent.
 
     Its inputs are the cotangent ``u`` and the node's non-constant arguments;
     constant arguments stay constants (rules special-case them, e.g. ``x**2``),
     so the graph is built once per op signature and reused for every such node.
+    Linearity is checked with a second random cotangent ``u2``: a rule must give
+    ``VJP(A*u + B*u2) = A*VJP(u) + B*VJP(u2)`` -- one that ignores (or squares) its
+    incoming cotangent fails, also at a scalar output.
     """
     node = graph.node(n)
     args = [graph.node(a) for a in node["args"]]
@@ -268,16 +498,32 @@ def _rule_products(
         cache[key] = _build_rule_graph(node, args, positions)
     small, cot_ids, fed = cache[key]
     feed = {f"p{i}": vals[i] for i in fed}
-    feed["u"] = u
-    got = evaluate(small, cot_ids, feed)
-    out: dict[int, float | str] = {}
-    for i, c in zip(positions, got, strict=True):
-        c = np.asarray(c, dtype=np.float64)
+
+    def run(cotangent: np.ndarray) -> list[np.ndarray]:
+        feed["u"] = cotangent
+        return [np.asarray(c, dtype=np.float64) for c in evaluate(small, cot_ids, feed)]
+
+    u2 = rng.standard_normal(u.shape)
+    got, got2, got3 = run(u), run(u2), run(_LIN_A * u + _LIN_B * u2)
+    out: dict[int, np.ndarray | str] = {}
+    linear: dict[int, str] = {}
+    for i, c, c2, c3 in zip(positions, got, got2, got3, strict=True):
+        linear[i] = ""
         if c.shape != vals[i].shape:
             out[i] = f"the rule returned shape {c.shape} for an argument of shape {vals[i].shape}"
-        else:
-            out[i] = float(np.sum(c * vs[i]))
-    return out
+            continue
+        out[i] = c
+        expect = _LIN_A * c + _LIN_B * c2
+        with np.errstate(all="ignore"):
+            gap = np.abs(c3 - expect)
+            bound = 1e-6 * (np.abs(_LIN_A * c) + np.abs(_LIN_B * c2) + np.abs(c3)) + 1e-300
+        finite = np.isfinite(c) & np.isfinite(c2) & np.isfinite(c3)
+        if np.any(finite & (gap > bound)):
+            linear[i] = (
+                "the rule is not linear in its incoming cotangent: VJP(a*u1 + b*u2) != "
+                "a*VJP(u1) + b*VJP(u2) (backward not multiplied by the incoming gradient g?)"
+            )
+    return out, linear
 
 
 def _build_rule_graph(

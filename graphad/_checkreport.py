@@ -74,6 +74,7 @@ class ElementCheck:
     note: str = ""
     step: float = 0.0
     interval: tuple[float, float] | None = None  # one-sided slopes, at a kink
+    atol: float | None = None  # this element's absolute tolerance, when per element
 
     @property
     def abs_err(self) -> float:
@@ -98,6 +99,7 @@ class ElementCheck:
             "note": self.note,
             "step": _num(self.step),
             "interval": None if self.interval is None else [_num(v) for v in self.interval],
+            "atol": _num(self.atol),
         }
 
 
@@ -114,13 +116,48 @@ class InputCheck:
     elements: list[ElementCheck]
     verdict: str
     notes: list[str] = field(default_factory=list)
+    atol_scaled: bool = False  # atol is per element: atol * max(1, |fd|) of that element
+    ad_shape: tuple[int, ...] | None = None  # what AD returned, when its shape is wrong
 
     @property
     def formula(self) -> str:
-        return f"|ad - fd| <= atol + rtol*|fd|  (rtol={self.rtol:.3g}, atol={self.atol:.3g})"
+        atol = (
+            f"{self.atol:.3g}*max(1, |fd|) + AD rounding noise"
+            if self.atol_scaled
+            else f"{self.atol:.3g}"
+        )
+        return f"|ad - fd| <= atol + rtol*|fd|  (rtol={self.rtol:.3g}, atol={atol})"
+
+    def atol_of(self, e: ElementCheck) -> float:
+        """The absolute tolerance of one element (scaled by its own magnitude only)."""
+        if not self.atol_scaled:
+            return self.atol
+        if e.atol is not None:
+            return e.atol
+        return self.atol * max(1.0, abs(e.fd) if math.isfinite(e.fd) else 1.0)
 
     def tolerance(self, e: ElementCheck) -> float:
-        return self.atol + self.rtol * abs(e.fd)
+        return self.atol_of(e) + self.rtol * abs(e.fd)
+
+    def threshold(self, e: ElementCheck) -> float:
+        """The detection threshold of one element: an error of AD below this could not
+        have been seen (the tolerance, plus twice the differences' own error)."""
+        return self.tolerance(e) + 2 * e.fd_err
+
+    def threshold_text(self) -> str:
+        """The detection threshold in words, absolute and relative to the element."""
+        rows = [e for e in self.elements if math.isfinite(e.fd) and math.isfinite(e.fd_err)]
+        if not rows:
+            return ""
+        worst = max(rows, key=lambda e: self.threshold(e) / max(abs(e.fd), 1e-300))
+        rel = [self.threshold(e) / abs(e.fd) for e in rows if e.fd]
+        text = (
+            f"detection threshold: an error below {self.threshold(worst):.2g} in "
+            f"[{_index_text(worst.index)}] could not have been seen"
+        )
+        if rel:
+            text += f" (relative: {min(rel):.2g} to {max(rel):.2g} over the elements)"
+        return text
 
     def worst(self, k: int = 5) -> list[ElementCheck]:
         """The k elements farthest from passing: failures first, then by error / tolerance."""
@@ -138,7 +175,7 @@ class InputCheck:
         cmp = "<=" if e.abs_err <= tol else ">"
         return (
             f"|{_fmt(e.ad, 8)} - {_fmt(e.fd, 8)}| = {e.abs_err:.3g} {cmp} "
-            f"{self.atol:.3g} + {self.rtol:.3g}*{abs(e.fd):.6g} = {tol:.3g}"
+            f"{self.atol_of(e):.3g} + {self.rtol:.3g}*{abs(e.fd):.6g} = {tol:.3g}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,10 +187,15 @@ class InputCheck:
             "verdict": self.verdict,
             "rtol": _num(self.rtol),
             "atol": _num(self.atol),
+            "atol_per_element": self.atol_scaled,
             "formula": self.formula,
+            "detection_threshold": self.threshold_text(),
             "notes": list(self.notes),
             "elements": [e.to_dict() for e in self.elements[:4096]],
-            "worst": [dict(e.to_dict(), formula=self.explain(e)) for e in self.worst()],
+            "worst": [
+                dict(e.to_dict(), formula=self.explain(e), threshold=_num(self.threshold(e)))
+                for e in self.worst()
+            ],
         }
 
 
@@ -181,11 +223,7 @@ class NodeCheck:
         if self.note:
             return f"{head}: {self.note}"
         bad = [p for p in self.positions if p["status"] == "fail"]
-        parts = [
-            f"argument {p['position']}: rule <VJP(u), v> = {_fmt(p['rule'], 8)}, "
-            f"numerical <u, J v> = {_fmt(p['numerical'], 8)} (± {p['err']:.2g})"
-            for p in bad
-        ]
+        parts = [_position_text(p) for p in bad]
         return head + (": wrong VJP for " + "; ".join(parts) if parts else f": {self.status}")
 
     def short(self) -> str:
@@ -195,14 +233,17 @@ class NodeCheck:
             return f"{self.op} v{self.node}: {self.note or self.status}"
         p = bad[0]
         which = ", ".join(str(q["position"]) for q in bad)
-        return (
-            f"{self.op} v{self.node}: wrong VJP for argument {which} "
-            f"(rule {_fmt(p['rule'], 4)} vs numerical {_fmt(p['numerical'], 4)})"
-        )
+        if p.get("rule") is None or p.get("numerical") is None:
+            detail = p.get("note", "")
+        else:
+            detail = f"rule {_fmt(p['rule'], 4)} vs numerical {_fmt(p['numerical'], 4)}"
+            if p.get("element") is not None:
+                detail += f" at element {list(p['element'])}"
+        return f"{self.op} v{self.node}: wrong VJP for argument {which} ({detail})"
 
     def to_dict(self) -> dict[str, Any]:
         pos = [
-            {k: (_num(v) if k in ("rule", "numerical", "err") else v) for k, v in p.items()}
+            {k: (_num(v) if k in ("rule", "numerical", "err", "step") else v) for k, v in p.items()}
             for p in self.positions
         ]
         return {
@@ -253,6 +294,12 @@ class GradCheckReport:
         for i in self.inputs:
             if i.name == name:
                 return i
+        # a callable's inputs are named after its parameters; "a<i>" still finds the i-th
+        if name.startswith("a") and name[1:].isdigit():
+            names = list(self.point)
+            k = int(name[1:])
+            if k < len(names):
+                return self.input(names[k]) if names[k] != name else self.inputs[k]
         raise KeyError(name)
 
     def counts(self) -> dict[str, int]:
@@ -270,6 +317,8 @@ class GradCheckReport:
         )
         lines = [head]
         for i in self.inputs:
+            if i.mode == "shape":
+                lines.append(f"  d/d{i.name}: " + "; ".join(i.notes))
             for e in i.worst(1):
                 if e.status == "fail":
                     where = "" if e.index == () else f"[{_index_text(e.index)}]"
@@ -294,13 +343,15 @@ class GradCheckReport:
         out = [
             f"Gradient check of {self._short_label()} at {self._point_text()}",
             f"verdict: {self.verdict.upper()}   (precision {self.dtype}; "
-            f"SymPy: {self.sympy_note or 'used'})",
+            f"SymPy: {self._sympy_short()})",
         ]
         if self.output_shape:
             out.append(f"output shape {self.output_shape}: checked <w, f> for a random w")
         header = _COLUMNS
         rows: list[tuple[str, ...]] = []
         for i in self.inputs:
+            if i.mode == "shape":
+                rows.append(_shape_row(i))
             shown = i.elements if len(i.elements) <= 8 else i.worst(5)
             for e in shown:
                 rows.append(
@@ -313,7 +364,7 @@ class GradCheckReport:
                         _fmt(e.sympy),
                         f"{e.abs_err:.2g}",
                         f"{e.rel_err:.2g}",
-                        STATUS[e.status][1],
+                        _status_text(e),
                     )
                 )
         widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
@@ -325,24 +376,41 @@ class GradCheckReport:
             counts = {}
             for e in i.elements:
                 counts[STATUS[e.status][0]] = counts.get(STATUS[e.status][0], 0) + 1
-            tally = ", ".join(f"{v} {k}" for k, v in counts.items())
+            tally = ": " + ", ".join(f"{v} {k}" for k, v in counts.items()) if counts else ""
             out.append(
-                f"{i.name}: {i.verdict} ({i.mode}, {len(i.elements)} checked: {tally}); "
+                f"{i.name}: {i.verdict} ({i.mode}, {len(i.elements)} checked{tally}); "
                 f"pass if {i.formula}"
             )
-            for e in i.worst(3 if len(i.elements) > 1 else 1):
-                if e.status != "pass":
+            if i.threshold_text():
+                out.append(f"    {i.threshold_text()}")
+            worst = i.worst(3 if len(i.elements) > 1 else 1)
+            for e in worst:
+                if e.status != "pass" or e.note:
                     out.append(
                         f"    [{_index_text(e.index)}] {i.explain(e)}"
                         + (f"; {e.note}" if e.note else "")
                     )
+            noted = [e for e in i.elements if e.note and e not in worst]
+            out.extend(
+                f"    [{_index_text(e.index)}] {STATUS[e.status][1]}: {e.note}" for e in noted[:3]
+            )
             out.extend(f"    note: {n}" for n in i.notes)
         if self.culprit_check is not None:
             out.append(f"culprit: {self.culprit_check.describe(self.graph)}")
         others = [c for c in self.node_checks if c.node != self.culprit and c.status == "fail"]
         out.extend(f"also failing: {c.describe(self.graph)}" for c in others[:5])
         out.extend(f"note: {n}" for n in self.notes)
+        if self._sympy_short() != (self.sympy_note or "used"):
+            out.append(f"note: SymPy {self.sympy_note}")
         return "\n".join(out)
+
+    def _sympy_short(self) -> str:
+        """The SymPy state for a header: "used", "not requested", or "n/a" (the reason,
+        which can be a long error, goes in a note)."""
+        note = self.sympy_note or "used"
+        if note.startswith("n/a") and len(note) > 40:
+            return "n/a (see note)"
+        return note
 
     def __repr__(self) -> str:
         return f"<GradCheckReport {self.verdict} for {self._short_label(40)}>"
@@ -384,6 +452,9 @@ class GradCheckReport:
             for i in self.inputs
             for e in (i.elements if len(i.elements) <= 8 else i.worst(5))
         ]
+        for i in self.inputs:
+            if i.mode == "shape":
+                rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _shape_row(i)) + "</tr>")
         for i, e in shown[:_HTML_ROWS]:
             cells = (
                 i.name,
@@ -394,7 +465,7 @@ class GradCheckReport:
                 _fmt(e.sympy),
                 f"{e.abs_err:.2g}",
                 f"{e.rel_err:.2g}",
-                STATUS[e.status][1],
+                _status_text(e),
             )
             rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         if len(shown) > _HTML_ROWS:
@@ -402,9 +473,21 @@ class GradCheckReport:
             rows.append(f"<tr><td colspan='{len(_COLUMNS)}'>{esc(more)}</td></tr>")
         head = "".join(f"<th>{esc(h)}</th>" for h in _COLUMNS)
         texts = (
-            [f"pass if {i.formula}" for i in self.inputs]
+            [f"{i.name}: {i.verdict}; pass if {i.formula}" for i in self.inputs]
+            + [f"{i.name}: {n}" for i in self.inputs for n in i.notes]
+            + [
+                f"{i.name}[{_index_text(e.index)}]: {e.note}"
+                for i in self.inputs
+                for e in i.elements
+                if e.note
+            ][:10]
             + ([f"culprit: {self.culprit_reason}"] if self.culprit is not None else [])
             + self.notes
+            + (
+                [f"SymPy {self.sympy_note}"]
+                if self._sympy_short() != (self.sympy_note or "used")
+                else []
+            )
         )
         if len(texts) > _HTML_NOTES:
             texts = [*texts[:_HTML_NOTES], f"… {len(texts) - _HTML_NOTES} more notes"]
@@ -422,6 +505,41 @@ class GradCheckReport:
             return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
+
+
+def _status_text(e: ElementCheck) -> str:
+    """The table's status cell; a verdict SymPy decided says so."""
+    text = STATUS[e.status][1]
+    return f"{text} (by SymPy)" if e.note.startswith("decided by SymPy") else text
+
+
+def _shape_row(i: InputCheck) -> tuple[str, ...]:
+    """The table row of an input whose AD gradient has the wrong shape."""
+    got = "?" if i.ad_shape is None else str(tuple(i.ad_shape))
+    return (
+        i.name,
+        "all",
+        f"shape {got}",
+        f"shape {tuple(i.shape)}",
+        "",
+        "",
+        "",
+        "",
+        "FAIL (shape)",
+    )
+
+
+def _position_text(p: dict[str, Any]) -> str:
+    """One failing argument position of a node check, in words."""
+    if p.get("rule") is None or p.get("numerical") is None:
+        return f"argument {p['position']}: {p.get('note', '')}"
+    text = (
+        f"argument {p['position']}: rule <VJP(u), v> = {_fmt(p['rule'], 8)}, "
+        f"numerical <u, J v> = {_fmt(p['numerical'], 8)} (± {p['err']:.2g})"
+    )
+    if p.get("element") is not None:
+        text += f", mismatch located at argument element {list(p['element'])}"
+    return text
 
 
 def _index_text(index: Any) -> str:

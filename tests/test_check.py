@@ -79,7 +79,7 @@ def test_callable_with_tensor_args_uses_projections_for_large_inputs():
 
     r = ga.check_grad(loss, at=(W, b, X))
     assert r.verdict == "pass"
-    assert [i.name for i in r.inputs] == ["a0", "a1", "a2"]
+    assert [i.name for i in r.inputs] == ["W", "b", "X"]  # the parameter names
     assert r.input("a0").mode == "projection" and len(r.input("a0").elements) == 2
     assert r.input("a1").mode == "full" and len(r.input("a1").elements) == 10
     # the a1 gradient against an independent NumPy formula: mean over rows of softmax
@@ -268,7 +268,8 @@ def test_tensor_rule_mutations_are_localized(op, changes):
     with mutated(op, **changes):
         r = ga.check_grad(f, at=(W, b, X))
     assert r.verdict == "fail" and r.culprit_check.op == op, str(r)
-    assert r.input("a0").mode == "projection+full"  # W has 81 > 64 elements
+    # W has 81 > 64 elements: projections, then bisection to one failing element
+    assert r.input("a0").mode == "projection+bisection"
 
 
 # -- no false failures ------------------------------------------------------------------------
@@ -338,7 +339,7 @@ def test_float32_input_is_differenced_in_float64():
         w = ga.symbol("w", dtype="float32")
         r = ga.check_grad(ga.sin(w) * w**3, at={"w": 1.3})
     e = r.input("w").elements[0]
-    assert r.verdict == "pass" and r.dtype == "float32" and r.input("w").rtol == 1e-3
+    assert r.verdict == "pass" and r.dtype == "float32" and r.input("w").rtol == 2e-5
     x = float(np.float32(1.3))
     exact = math.cos(x) * x**3 + 3 * x**2 * math.sin(x)
     assert e.fd == pytest.approx(exact, rel=1e-9)  # float64-quality differences

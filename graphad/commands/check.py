@@ -18,6 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--atol", type=float, help="absolute tolerance (default: by dtype)")
     parser.add_argument("--no-sympy", action="store_true", help="skip the SymPy witness")
     parser.add_argument(
+        "--order",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="1: the gradient (default); 2: Hessian-vector products vs differences of the gradient",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 1 for an inconclusive verdict too"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             atol=args.atol,
             sympy=not args.no_sympy,
             strict=args.strict,
+            order=getattr(args, "order", 1),
         )
     print(report.to_json() if args.json else str(report), file=out)
     return 0 if report.ok else 1
@@ -71,6 +79,7 @@ def demo(out: TextIO) -> None:
         no_sympy=False,
         strict=False,
         json=False,
+        order=1,
     )
     print(f'$ graphad check "{args.expr}" --at {args.at}', file=out)
     status = run(args, out)

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import GraphadError
@@ -82,6 +83,7 @@ def defop(
     jvp: Callable[..., Any] | None = None,
     sympy: Callable[..., Any] | None = None,
     nargs: int | None = None,
+    domain: Sequence[tuple[float, float]] | None = None,
 ) -> Callable[..., Any]:
     """Register a custom op from a NumPy implementation and a graph-building VJP rule.
 
@@ -103,6 +105,9 @@ def defop(
         SymPy equivalent (e.g. ``sympy.sin``), used by ``to_sympy`` and checks.
     nargs : int, optional
         Number of inputs; taken from ``impl``'s signature when omitted.
+    domain : sequence of (lo, hi), optional
+        Per-input interval where the op is meant to be used; ``ga.testing.check_op``
+        samples it (as the op table's tests sample the built-in ops' domains).
 
     Returns
     -------
@@ -141,6 +146,19 @@ def defop(
         except (TypeError, ValueError):  # NumPy ufuncs have no signature
             nargs = getattr(impl, "nin", 1)
 
+    if domain is not None:
+        try:
+            domain = tuple((float(lo), float(hi)) for lo, hi in domain)
+        except (TypeError, ValueError):
+            raise GraphadError("defop: domain must be a sequence of (lo, hi) pairs") from None
+        if len(domain) != nargs or not all(
+            math.isfinite(lo) and math.isfinite(hi) and lo < hi for lo, hi in domain
+        ):
+            raise GraphadError(
+                f"defop: domain must give one finite (lo, hi) with lo < hi per input "
+                f"({nargs}), got {domain!r}"
+            )
+
     def _vjp(g, ans, *args, **params):
         cots = list(vjp(g, *args))
         if len(cots) != len(args):
@@ -166,6 +184,7 @@ def defop(
             dtype=lambda *a, **p: None,
             sympy=None if sympy is None else (lambda sp, *a, **p: sympy(*a)),
             custom=True,
+            domain=domain,
             label=name,
             doc=getattr(impl, "__doc__", "") or "",
         )
