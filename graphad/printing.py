@@ -127,6 +127,10 @@ def _short_float(v: float) -> Any:
     text = repr(v)
     if len(text) <= 8 and "e" not in text and "n" not in text:
         return _norm(Fraction(text))
+    if math.isfinite(v):
+        near = Fraction(v).limit_denominator(1000)  # 0.333... is exactly the float of 1/3
+        if near.numerator and abs(near.numerator) < 10**6 and float(near) == v:
+            return _norm(near)
     return v
 
 
@@ -142,6 +146,7 @@ def _known_values() -> dict[float, tuple]:
         pi, two = ("num", math.pi), ("num", 2)
         two_pi = ("multiply", (two, pi))
         table = {
+            float(2 * math.pi): two_pi,
             float(np.log(2)): ("log", (two,)),
             float(np.log(10)): ("log", (("num", 10),)),
             float(np.sqrt(2)): ("sqrt", (two,)),
@@ -242,7 +247,27 @@ class _Terms:
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
-        out = tuple((b, x) for b, x in merged.items() if x != 0)
+        out = []
+        for b, x in merged.items():
+            if x == 0:
+                continue
+            if (
+                x != 1
+                and self.kind[b] == _CALL
+                and self.data[b][0] == "exp"
+                and not self.data[b][2]
+            ):
+                # exp(u) ** k is exp(k * u)
+                b, x = self.node("exp", (), [self.mul(self.num(x), self.data[b][1][0])]), 1
+            out.append((b, x))
+        exps = [i for i, (b, _) in enumerate(out) if self._is_exp(b)]
+        if len(exps) > 1:  # exp(a) * exp(b) is exp(a + b)
+            total = self.add([self.data[out[i][0]][1][0] for i in exps])
+            keep = [f for i, f in enumerate(out) if i not in exps]
+            if not (self.kind[total] == _NUM and self.data[total] == 0):
+                keep.insert(exps[0], (self.node("exp", (), [total]), 1))
+            out = keep
+        out = tuple(out)
         if coef == 0 and all(_exact(x) for _, x in out):
             return self.num(0)
         if not out:
@@ -253,6 +278,9 @@ class _Terms:
             # -(a - b) is b - a
             return self.add([self.neg(u) for u in self.data[out[0][0]]])
         return self.make(_MUL, (coef, out))
+
+    def _is_exp(self, t: int) -> bool:
+        return self.kind[t] == _CALL and self.data[t][0] == "exp" and not self.data[t][2]
 
     def mul(self, a: int, b: int) -> int:
         ca, fa = self.split(a)
@@ -276,9 +304,7 @@ class _Terms:
             folded = _npow(self.data[b], n) if _exact(self.data[b]) else None
             if folded is not None:
                 return self.num(folded)
-            if n == -1 or self.data[b] == 0:
-                return self.make(_MUL, (1, ((b, n),)))
-            return self.make(_POW, (b, x))
+            return self.make(_MUL, (1, ((b, n),)))
         if kb == _MUL and type(n) is int:
             c, f = self.data[b]
             cn = _npow(c, n)
@@ -295,7 +321,13 @@ class _Terms:
         acc: dict[Any, Any] = {}
         flat: list[int] = []
         for t in items:
-            flat.extend(self.data[t] if self.kind[t] == _ADD else (t,))
+            k, d = self.kind[t], self.data[t]
+            if k == _MUL and len(d[1]) == 1 and d[1][0][1] == 1 and self.kind[d[1][0][0]] == _ADD:
+                # c * (a + b) inside a sum: c * a + c * b, so that terms collect
+                c = self.num(d[0])
+                flat.extend(self.mul(c, u) for u in self.data[d[1][0][0]])
+            else:
+                flat.extend(d if k == _ADD else (t,))
         for t in flat:
             if self.kind[t] == _NUM:
                 key, c = None, self.data[t]
@@ -332,6 +364,17 @@ class _Terms:
             return self.power(args[0], args[1])
         if op == "square":
             return self.power(args[0], self.num(2))
+        if op == "sqrt":  # a factor a ** (1/2): it merges with other powers of a
+            return self.power(args[0], self.num(Fraction(1, 2)))
+        if op in ("log", "exp") and not params:
+            inner = args[0]
+            undo = "exp" if op == "log" else "log"
+            if (
+                self.kind[inner] == _CALL
+                and self.data[inner][0] == undo
+                and not self.data[inner][2]
+            ):
+                return self.data[inner][1][0]  # log(exp(u)) is u (and exp(log(u)) where defined)
         if spec is not None and spec.infix and len(args) == 2:
             return self.make(_INFIX, (op, args[0], args[1], spec.infix, spec.precedence))
         variadic = spec is not None and spec.nargs is None
@@ -486,6 +529,8 @@ class _PyPrinter:
         s, p = self.of(b)
         if x == 1:
             return s if p > _P_NEG else f"({s})"
+        if x == Fraction(1, 2):
+            return f"sqrt({s})"
         s = s if p == _P_ATOM else f"({s})"
         return f"{s} ** {_exp_text(x)}"
 
@@ -659,6 +704,8 @@ class _LatexPrinter(_PyPrinter):
         s, p = self.of(b)
         if x == 1:
             return s if p > _P_NEG else _paren(s)
+        if x == Fraction(1, 2):
+            return rf"\sqrt{{{s}}}"
         s = s if p == _P_ATOM else _paren(s)
         if isinstance(x, Fraction):
             ex = rf"\frac{{{x.numerator}}}{{{x.denominator}}}"
