@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--depth", type=int, default=3, help="nesting depth (default 3)")
     a = p.parse_args(argv)
     print(
-        f"{a.n} random expressions, depth {a.depth}, seed {a.seed}; printed length / SymPy diff length "
-        "(spaces dropped, ** counted as one character in both)"
+        f"{a.n} random expressions, depth {a.depth}, seed {a.seed}; printed length / "
+        "SymPy diff length (spaces dropped, ** counted as one character in both)"
     )
     for key, r in measure(a.n, a.seed, a.depth).items():
         r = sorted(r)

@@ -260,6 +260,17 @@ class _Terms:
                 # exp(u) ** k is exp(k * u)
                 b, x = self.node("exp", (), [self.mul(self.num(x), self.data[b][1][0])]), 1
             out.append((b, x))
+        c = _nmul(-1, coef)
+        tops = [i for i, (_, x) in enumerate(out) if x > 0]
+        if (
+            (c == 1 or (isinstance(c, Fraction) and c.numerator == 1))
+            and tops
+            and all(out[i][1] == 1 and self.kind[out[i][0]] == _ADD for i in tops)
+        ):
+            # -(a - b) / c is (b - a) / c, as the parser reads it
+            i = tops[0]
+            out[i] = (self.add([self.neg(u) for u in self.data[out[i][0]]]), 1)
+            coef = c
         exps = [i for i, (b, _) in enumerate(out) if self._is_exp(b)]
         if len(exps) > 1:  # exp(a) * exp(b) is exp(a + b)
             total = self.add([self.data[out[i][0]][1][0] for i in exps])
@@ -278,6 +289,24 @@ class _Terms:
             # -(a - b) is b - a
             return self.add([self.neg(u) for u in self.data[out[0][0]]])
         return self.make(_MUL, (coef, out))
+
+    def _fold(self, spec: Any, values: list) -> int | None:
+        """``f(numbers)`` (from collected terms, e.g. ``sigmoid(y - y)``) as the number it
+        is when that number prints exactly (``1 / 2``, ``inf``); else None: kept as a call."""
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            try:
+                out = np.asarray(spec.impl(*[float(v) for v in values]))
+            except (ValueError, TypeError, ArithmeticError):
+                return None
+        if out.ndim != 0 or out.dtype.kind != "f":
+            return None
+        v = float(out)
+        if not math.isfinite(v):
+            return self.const(v)
+        shown = _short_float(v)
+        return None if isinstance(shown, float) else self.num(shown)
 
     def _is_exp(self, t: int) -> bool:
         return self.kind[t] == _CALL and self.data[t][0] == "exp" and not self.data[t][2]
@@ -302,6 +331,9 @@ class _Terms:
         kb = self.kind[b]
         if kb == _NUM:
             folded = _npow(self.data[b], n) if _exact(self.data[b]) else None
+            if folded is None and self.data[b] >= 0 and not isinstance(n, float) and n > 0:
+                shown = _short_float(float(self.data[b]) ** float(n))  # sqrt(4) is 2
+                folded = None if isinstance(shown, float) else shown
             if folded is not None:
                 return self.num(folded)
             return self.make(_MUL, (1, ((b, n),)))
@@ -319,6 +351,7 @@ class _Terms:
 
     def add(self, items: list[int]) -> int:
         acc: dict[Any, Any] = {}
+        units: dict[Any, int] = {}  # factors in any order -> the first unit term seen
         flat: list[int] = []
         for t in items:
             k, d = self.kind[t], self.data[t]
@@ -333,15 +366,17 @@ class _Terms:
                 key, c = None, self.data[t]
             else:
                 c, f = self.split(t)
-                key = self.build_mul(1, list(f))
+                key = tuple(sorted(f, key=lambda bx: (bx[0], str(bx[1]))))
+                units.setdefault(key, self.build_mul(1, list(f)))
             acc[key] = _nadd(acc[key], c) if key in acc else c
         terms = []
         for key, c in acc.items():
             if c == 0:
                 continue
-            terms.append(
-                self.num(c) if key is None else self.build_mul(c, list(self.split(key)[1]))
-            )
+            if key is None:
+                terms.append(self.num(c))
+            else:
+                terms.append(self.build_mul(c, list(self.split(units[key])[1])))
         if not terms:
             return self.num(0)
         if len(terms) == 1:
@@ -375,6 +410,15 @@ class _Terms:
                 and not self.data[inner][2]
             ):
                 return self.data[inner][1][0]  # log(exp(u)) is u (and exp(log(u)) where defined)
+        if (
+            spec is not None
+            and spec.elementwise
+            and not params
+            and all(self.kind[a] == _NUM for a in args)
+        ):
+            folded = self._fold(spec, [self.data[a] for a in args])
+            if folded is not None:
+                return folded
         if spec is not None and spec.infix and len(args) == 2:
             return self.make(_INFIX, (op, args[0], args[1], spec.infix, spec.precedence))
         variadic = spec is not None and spec.nargs is None
@@ -525,6 +569,24 @@ class _PyPrinter:
                 out.append((" - " if neg else " + ") + s)
         return "".join(out), _P_ADD
 
+    def lead(self, coef: Any, factors: tuple) -> tuple:
+        """Factors of ``-c * ...`` in print order: ``-(a - b) * c`` would parse back as
+        ``(b - a) * c``, so a factor that is no sum goes first (``-c * (a - b)``)."""
+        c = _nmul(-1, coef)
+        if not (c == 1 or (isinstance(c, Fraction) and c.numerator == 1)) or not factors:
+            return factors  # a number is printed first: -3 * (a - b) parses back as it is
+
+        def is_sum(b: int, x: Any) -> bool:
+            return x == 1 and self.t.kind[b] == _ADD and b not in self.names
+
+        tops = [i for i, (_, x) in enumerate(factors) if x > 0]
+        if not tops or not is_sum(*factors[tops[0]]):
+            return factors
+        for i in tops:
+            if not is_sum(*factors[i]):
+                return (factors[i], *factors[:i], *factors[i + 1 :])
+        return factors
+
     def factor(self, b: int, x: Any) -> str:
         s, p = self.of(b)
         if x == 1:
@@ -536,7 +598,7 @@ class _PyPrinter:
 
     def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
         if _negative(coef):
-            s, _ = self.mul_text(_nmul(-1, coef), factors)
+            s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num: list[str] = []
         den: list[str] = []
@@ -715,7 +777,7 @@ class _LatexPrinter(_PyPrinter):
 
     def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
         if _negative(coef):
-            s, _ = self.mul_text(_nmul(-1, coef), factors)
+            s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num: list[str] = []
         den: list[str] = []
@@ -780,6 +842,22 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
         i += 1
     named: dict[int, str] = {}
     skip = {_SYM, _NUM, _KNOWN, _RAW}
+    try:
+        _PyPrinter(terms, named, max_chars).run(reach)
+    except TextTooLong:
+        # written out, the text is too long: name shared parts bottom-up as they
+        # grow, so that the text grows with the graph, then go on greedily
+        refs = _uses(terms, reach, root, named)
+        printer = _PyPrinter(terms, named, max_chars)
+        for t in reach:
+            printer.memo[t] = printer.one(t)
+            if (
+                len(named) < _MAX_NAMES
+                and refs.get(t, 0) > 1
+                and terms.kind[t] not in skip
+                and len(printer.memo[t][0]) > 24
+            ):
+                named[t] = "?"
     while len(named) < _MAX_NAMES:
         printer = _PyPrinter(terms, named, max_chars)
         printer.run(reach)
