@@ -868,6 +868,8 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
             k = refs.get(t, 0)
             if k < 2 or t in named or terms.kind[t] in skip:
                 continue
+            if terms.kind[t] == _MUL and _negative(terms.data[t][0]):
+                continue  # a name for -a reads badly in a sum (1 + s): name a instead
             length = len(printer.memo[t][0])
             # k copies become k names; the part is written once more after "where"/","
             gain = (k - 1) * length - k * n - n - 3 - (2 if named else 9)

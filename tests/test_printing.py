@@ -185,3 +185,22 @@ def grad_args(argv):
     sub = p.add_subparsers(dest="cmd")
     grad.add_arguments(sub.add_parser("grad"))
     return p.parse_args(argv)
+
+
+def test_readme_grad_outputs_are_real(capsys):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"^\$ graphad (grad .*)\n(d/d.*)\nSymPy: (.*)$", readme, re.M)
+    assert len(shown) == 3
+    sympy = pytest.importorskip("sympy")
+    for command, output, sympy_text in shown:
+        assert main(shlex.split(command)) == 0
+        assert capsys.readouterr().out == output + "\n"
+        # the SymPy column is SymPy's diff of the same expression (sigmoid spelled out)
+        expr_text, wrt = shlex.split(command)[1], "x"
+        syms = {v: sympy.Symbol(v, real=True) for v in "xyz"}
+        ns = {"sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "pi": sympy.pi, **syms}
+        want = sympy.diff(sympy.parse_expr(expr_text, local_dict=ns), syms[wrt])
+        assert str(want) == sympy_text
