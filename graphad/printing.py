@@ -55,8 +55,10 @@ _FILLS = {"ones_like": 1, "zeros_like": 0}
 
 #: names a ``where`` clause uses first (inputs of the expression are skipped)
 _NAME_POOL = ("t", "s", "u", "v", "w", "p", "q", "r", "a", "b", "c", "d", "f", "g", "h", "k")
-#: most names one text gets
+#: most names one text gets by choosing the best one at a time
 _MAX_NAMES = 40
+#: most names given bottom-up to a text too long to write out (deeply shared graphs)
+_MAX_PRENAMES = 2000
 
 
 class TextTooLong(Exception):
@@ -835,11 +837,6 @@ def _uses(terms: _Terms, reach: list[int], root: int, named: dict[int, str]) -> 
 def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> dict[int, str]:
     """Name shared parts, greedily, while a name makes the whole text shorter."""
     taken = {terms.data[t] for t in reach if terms.kind[t] == _SYM} | {"e", "pi"}
-    pool = [n for n in _NAME_POOL if n not in taken]
-    i = 1
-    while len(pool) < _MAX_NAMES:
-        pool += [f"{n}{i}" for n in _NAME_POOL if f"{n}{i}" not in taken]
-        i += 1
     named: dict[int, str] = {}
     skip = {_SYM, _NUM, _KNOWN, _RAW}
     try:
@@ -849,15 +846,25 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
         # grow, so that the text grows with the graph, then go on greedily
         refs = _uses(terms, reach, root, named)
         printer = _PyPrinter(terms, named, max_chars)
+        budget = 4 * max_chars
         for t in reach:
-            printer.memo[t] = printer.one(t)
+            text = printer.one(t)
+            budget -= len(text[0])
+            if len(text[0]) > max_chars or budget < 0:
+                raise TextTooLong(f"over {max_chars} characters as text") from None
+            printer.memo[t] = text
             if (
-                len(named) < _MAX_NAMES
+                len(named) < _MAX_PRENAMES
                 and refs.get(t, 0) > 1
                 and terms.kind[t] not in skip
-                and len(printer.memo[t][0]) > 24
+                and len(text[0]) > 24
             ):
                 named[t] = "?"
+    pool = [n for n in _NAME_POOL if n not in taken]
+    i = 1
+    while len(pool) < max(len(named), _MAX_NAMES) + 1:
+        pool += [f"{n}{i}" for n in _NAME_POOL if f"{n}{i}" not in taken]
+        i += 1
     while len(named) < _MAX_NAMES:
         printer = _PyPrinter(terms, named, max_chars)
         printer.run(reach)
