@@ -172,6 +172,10 @@ class _Terms:
         self.kind: list[int] = []
         self.data: list[Any] = []
         self._index: dict[tuple, int] = {}
+        #: pull factors common to every term out of sums: done once, on the finished
+        #: terms (:func:`_factor_sums`), so that the result does not depend on the
+        #: order in which a sum was built (what is printed parses back to it)
+        self.factoring = False
 
     def make(self, kind: int, data: Any) -> int:
         key = (kind, type(data).__name__ if kind == _NUM else None, data)
@@ -383,7 +387,36 @@ class _Terms:
             return self.num(0)
         if len(terms) == 1:
             return terms[0]
+        common = self._common(terms) if self.factoring else None
+        if common:  # a * b + a * c is a * (b + c)
+            rest = []
+            for t in terms:
+                c, f = self.split(t)
+                left = dict(f)
+                for b, x in common:
+                    left[b] = _nadd(left[b], -x)
+                rest.append(self.build_mul(c, list(left.items())))
+            return self.mul(self.build_mul(1, common), self.add(rest))
         return self.make(_ADD, tuple(terms))
+
+    def _common(self, terms: list[int]) -> list:
+        """Factors every term of a sum has (integer powers of one sign: the smaller one)."""
+        shared: dict[int, Any] | None = None
+        for t in terms:
+            if self.kind[t] == _NUM:
+                return []
+            f = dict(self.split(t)[1])
+            if shared is None:
+                shared = {b: x for b, x in f.items() if type(x) is int}
+            else:
+                shared = {
+                    b: (min(x, f[b]) if x > 0 else max(x, f[b]))
+                    for b, x in shared.items()
+                    if b in f and type(f[b]) is int and (x > 0) == (f[b] > 0)
+                }
+            if not shared:
+                return []
+        return list(shared.items()) if shared else []
 
     def node(self, op: str, params: tuple, args: list[int], spec: Any = None) -> int:
         """The term of ``op(*args)``."""
@@ -456,6 +489,31 @@ def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
             t = terms.node(op, tuple(node["params"]), args, _ops.OPS.get(op))
         memo[n] = t
     return terms, memo[root]
+
+
+def _factor_sums(terms: _Terms, root: int) -> int:
+    """The terms of ``root`` rebuilt with common factors pulled out of sums."""
+    terms.factoring = True
+    new: dict[int, int] = {}
+    for t in _reach(terms, [root]):
+        k, d = terms.kind[t], terms.data[t]
+        if k == _ADD:
+            new[t] = terms.add([new[u] for u in d])
+        elif k == _MUL:  # through mul and power: a factor may have become a product
+            acc = terms.num(d[0])
+            for b, x in d[1]:
+                acc = terms.mul(acc, new[b] if x == 1 else terms.power(new[b], terms.num(x)))
+            new[t] = acc
+        elif k == _POW:
+            new[t] = terms.make(_POW, (new[d[0]], new[d[1]]))
+        elif k == _CALL:
+            new[t] = terms.make(_CALL, (d[0], tuple(new[a] for a in d[1]), d[2], d[3]))
+        elif k == _INFIX:
+            new[t] = terms.make(_INFIX, (d[0], new[d[1]], new[d[2]], d[3], d[4]))
+        else:
+            new[t] = t
+    terms.factoring = False
+    return new[root]
 
 
 # -- Python-syntax text ---------------------------------------------------------------------
@@ -894,6 +952,7 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
 
 def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
     terms, root = _convert(e.graph, e.id, max_nodes)
+    root = _factor_sums(terms, root)
     reach = _reach(terms, [root])
     named = _pick_names(terms, root, reach, max_chars) if names else {}
     return terms, root, reach, named
