@@ -40,7 +40,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["to_text", "text_parts", "latex", "latex_display"]
+__all__ = ["to_text", "text_parts", "latex", "latex_display", "constant_text"]
 
 # term kinds
 _SYM, _NUM, _KNOWN, _ADD, _MUL, _POW, _CALL, _INFIX, _RAW = range(9)
@@ -993,6 +993,16 @@ def to_text(
     if not defs:
         return main
     return main + "   where " + ", ".join(f"{n} = {s}" for n, s in defs)
+
+
+def constant_text(value: Any, exact: Any = None) -> str:
+    """A scalar constant as people read it (``log(2)``, ``1 / 3``, ``pi``): for
+    drawings, which label a constant node by itself."""
+    terms = _Terms()
+    t = terms.const(value, exact)
+    printer = _PyPrinter(terms, {}, 10_000)
+    printer.run(_reach(terms, [t]))
+    return printer.of(t)[0]
 
 
 def latex(

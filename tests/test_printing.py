@@ -204,3 +204,10 @@ def test_readme_grad_outputs_are_real(capsys):
         ns = {"sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "pi": sympy.pi, **syms}
         want = sympy.diff(sympy.parse_expr(expr_text, local_dict=ns), syms[wrt])
         assert str(want) == sympy_text
+
+
+def test_drawings_label_folded_constants_exactly():
+    with ga.Graph():
+        g = ga.grad(ga.parse("2**x * (1/3)"), "x")
+        src = ga.render(g).source
+    assert "label=<log(2)>" in src and "label=<1 / 3>" in src  # tooltips keep the value
