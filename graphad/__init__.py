@@ -122,6 +122,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "save": (".persist", "save"),
     "load": (".persist", "load"),
     "limits": (".limits", None),
+    "latex": (".printing", "latex"),
 }
 
 __all__ = [

@@ -189,6 +189,11 @@ def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
         tip = [f"input {clean(node['name'], 1000)}"]
     elif op == "constant":
         lines = [_esc(_const_text(node["value"]))]
+        value = node["value"]
+        if type(value) is float and not value.is_integer():  # exact: log(2), not 0.6931
+            from .printing import constant_text
+
+            lines = [_esc(constant_text(node["value"], node.get("exact")))]
         tip = [f"{graph.label(nid)} = constant"]
         if np.ndim(node["value"]):
             lines.append(_small(short(node["value"])))

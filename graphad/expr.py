@@ -239,11 +239,12 @@ class Expr:
             return None
 
     def _repr_latex_(self) -> str | None:
-        try:  # names escaped; a short note past _display.LATEX_MAX_NODES nodes
-            from ._display import latex
+        try:  # names escaped; shared parts named; a short note when too big
+            from ._display import LATEX_MAX_CHARS, LATEX_MAX_NODES
+            from .printing import latex_display
 
-            return latex(self)
-        except Exception:  # not every graph converts (custom ops, tensors)
+            return latex_display(self, 10 * LATEX_MAX_NODES, LATEX_MAX_CHARS)
+        except Exception:  # a display must never raise in a notebook
             return None
 
 
@@ -330,107 +331,20 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Ex
 
 # -- string form ------------------------------------------------------------------------------
 
-_FUNCS_PRINTED_AS = {"negative": None, "matmul": None}
-
-
-def _const_text(value: Any) -> tuple[str, int]:
-    if isinstance(value, bool):
-        # a folded comparison; "True" parses only as a call argument, this anywhere
-        return ("(0 == 0)" if value else "(0 == 1)"), 100
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            # "nan" would re-parse as an input named nan
-            return ("(1/0)" if value > 0 else "(-1/0)") if not math.isnan(value) else "(0/0)", 100
-        text = repr(value)
-        return text, (30 if value < 0 else 100)
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        return _const_text(arr.item())
-    return f"const{arr.shape}", 100
-
 
 def to_string(e: Expr, max_nodes: int = 10_000, max_chars: int = 1_000_000) -> str:
-    """Python-syntax text of an expression (re-parseable for the parser's subset).
+    """Python-syntax text of an expression, as people write it (:mod:`graphad.printing`).
 
-    Iterative; a shared subexpression is written out at each use, so text can
-    grow much faster than the graph (the gradient of 3,000 nested ``sin`` is
-    4.5 million calls): past ``max_nodes`` nodes or ``max_chars`` characters
-    built, a ``<...>`` summary is returned instead.
+    It parses back with :func:`parse` to an expression with the same values
+    (up to rounding: products are collected, constants shown exactly).  A
+    shared subexpression is written out at each use (``ga.printing.to_text(e,
+    names=True)`` names it instead), so text can grow much faster than the
+    graph: past ``max_nodes`` nodes or ``max_chars`` characters a ``<...>``
+    summary is returned instead.
     """
-    graph = e.graph
-    order = sorted(ancestors(graph, [e.id]))
-    if len(order) > max_nodes:
-        return f"<{len(order)}-node expression>"
-    nodes = graph._nodes
-    uses: dict[int, int] = {}
-    for n in order:
-        for a in set(nodes[n]["args"]):
-            uses[a] = uses.get(a, 0) + 1
-    budget = 4 * max_chars  # characters built in all, intermediate texts included
-    text: dict[int, tuple[str, int]] = {}  # node -> (text, precedence), dropped after last use
-    for n in order:
-        node = nodes[n]
-        text[n] = _node_text(node, [text[a] for a in node["args"]])
-        built = len(text[n][0])
-        budget -= built
-        if built > max_chars or budget < 0:
-            return f"<{len(order)}-node expression, over {max_chars} characters as text>"
-        for a in set(node["args"]):
-            uses[a] -= 1
-            if uses[a] == 0:
-                del text[a]
-    return text[e.id][0]
+    from .printing import to_text
 
-
-# Shape plumbing of gradients over inputs of unknown shape, printed as what it means per
-# element (broadcasting is summed when evaluated): sum_to_like(g, x) is g, ones_like(f)
-# is 1.  The graph keeps them; specialization lowers them once shapes are known.
-_SEE_THROUGH = frozenset(
-    {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
-)
-_FILLS = {"ones_like": ("1", 100), "zeros_like": ("0", 100)}
-_ONES = frozenset({"1", "1.0"})
-
-
-def _node_text(node: dict, args: list[tuple[str, int]]) -> tuple[str, int]:
-    """One node's (text, precedence) from its arguments' (precedence-aware parentheses)."""
-    op = node["op"]
-    if op == "input":
-        return node["name"], 100
-    if op == "constant":
-        return _const_text(node["value"])
-    if op in _SEE_THROUGH:
-        return args[0]
-    if op == "jacobian":  # per element, the Jacobian is the derivative it holds
-        return args[2]
-    if op in _FILLS:
-        return _FILLS[op]
-    if node["role"] == "grad" and op in ("multiply", "divide"):
-        # a chain-rule factor of one: 1 * g is g (the seed of a scalar output)
-        (ls, _), (rs, _) = args
-        if rs in _ONES:
-            return args[0]
-        if ls in _ONES and op == "multiply":
-            return args[1]
-    spec = _ops.OPS.get(op)
-    params = dict(node["params"])
-    if op == "negative":
-        s, p = args[0]
-        return "-" + (s if p > 30 else f"({s})"), 30
-    if spec is not None and spec.infix and len(args) == 2:
-        prec = spec.precedence
-        (ls, lp), (rs, rp) = args
-        right_assoc = op == "power"
-        lwrap = lp < prec or (right_assoc and lp == prec) or (op == "power" and lp == 30)
-        rwrap = rp < prec or (not right_assoc and rp == prec)
-        ls = f"({ls})" if lwrap else ls
-        rs = f"({rs})" if rwrap else rs
-        return f"{ls} {spec.infix} {rs}", prec
-    parts = [s for s, _ in args]
-    if spec is not None and spec.nargs is None:
-        parts = ["[" + ", ".join(parts) + "]"]
-    parts += [f"{k}={v!r}" for k, v in params.items()]
-    return f"{op}({', '.join(parts)})", 100
+    return to_text(e, names=False, max_nodes=max_nodes, max_chars=max_chars)
 
 
 # -- parsing ---------------------------------------------------------------------------------

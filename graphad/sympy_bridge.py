@@ -118,6 +118,8 @@ def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
             out[n] = sp.Integer(item) if isinstance(item, int | bool) else sp.Float(item)
             if isinstance(node["value"], float) and float(item).is_integer() and abs(item) < 1e15:
                 out[n] = sp.Integer(int(item))  # 2.0 -> 2 keeps x**2 polynomial in SymPy
+            elif node.get("exact") is not None:  # a fold of Python scalars: log(2), 1/3
+                out[n] = _exact_sympy(sp, node["exact"], out[n])
         else:
             spec = OPS.get(op)
             if spec is None or spec.sympy is None:
@@ -128,6 +130,30 @@ def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
             else:
                 out[n] = spec.sympy(sp, *sargs, **dict(node["params"]))
     return out[e.id]
+
+
+def _exact_sympy(sp, tree: tuple, fallback: Any) -> Any:
+    """The SymPy form of a recorded fold (``graphad.ops.core._note_exact``: at most a
+    few nodes deep), or ``fallback`` (the float) where a part has no SymPy form."""
+    import math
+
+    def build(t: tuple) -> Any:
+        if t[0] == "num":
+            v = t[1]
+            if v == math.pi:
+                return sp.pi
+            if v == math.e:
+                return sp.E
+            if isinstance(v, bool | int) or (float(v).is_integer() and abs(v) < 1e15):
+                return sp.Integer(int(v))
+            return sp.Float(v)
+        spec = OPS.get(t[0])
+        return spec.sympy(sp, *[build(a) for a in t[1]])
+
+    try:
+        return build(tree)
+    except Exception:
+        return fallback
 
 
 # Exact rational powers are kept while their result has at most this many bits.

@@ -261,7 +261,7 @@ def test_dict_names_outputs_in_adjoint_labels():
         loss = (W * W).sum()
         src = render({"loss": loss, "dW": ga.grad(loss, W)}).source
     assert "∂loss/∂W" in src and "∂f/∂W" not in src
-    assert 'label="loss = sum(W * W' in src
+    assert 'label="loss = sum(W ** 2' in src  # W * W collected
 
 
 def test_report_like_objects_highlight_their_culprit_and_use_their_point():

@@ -17,6 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--order", type=int, default=1, choices=(1, 2), help="1: gradient (default), 2: Hessian"
     )
+    parser.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    parser.add_argument(
+        "--no-names",
+        action="store_true",
+        help="write shared parts out at each use (default: name them after 'where')",
+    )
+    parser.add_argument(
+        "--simplify",
+        action="store_true",
+        help="simplify each derivative with SymPy (time-boxed, see --timeout)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds --simplify may take for each derivative (default 10)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -25,6 +42,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     import graphad as ga
 
     out = out or sys.stdout
+    if getattr(args, "simplify", False) and not args.timeout > 0:
+        raise ga.GraphadError(f"--timeout must be a positive number of seconds, not {args.timeout}")
     with ga.Graph():
         e = parse_scalar(args.expr)
         wrt = parse_names(args.wrt) or list(e.free_symbols)
@@ -37,7 +56,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if values:
             print(f"f = {e}  =  {_fmt(e.eval(values))}", file=out)
         for label, g in rows:
-            text = _simplified(g)
+            text = _shown(g, args)
             if values:
                 print(f"{label} = {text}  =  {_fmt(g.eval(values))}", file=out)
             else:
@@ -53,16 +72,57 @@ def parse_scalar(text: str):
     return ga.parse(text)
 
 
-def _simplified(g) -> str:
-    """The gradient's text after the compiler's simplifications, when available."""
-    try:
-        from graphad.expr import Expr
-        from graphad.rewrite import optimize
+def _shown(g, args: argparse.Namespace) -> str:
+    """A derivative as people read it (graphad.printing), or SymPy's simplified form."""
+    from graphad import printing
 
-        graph, (nid,) = optimize([g])
-        return str(Expr(graph, nid))
-    except ImportError:
-        return str(g)
+    names = not getattr(args, "no_names", False)
+    as_latex = getattr(args, "latex", False)
+    if getattr(args, "simplify", False):
+        done, text = _sympy_simplify(g, as_latex, getattr(args, "timeout", 10.0))
+        if done:
+            return text
+        ours = printing.latex(g, names=names) if as_latex else printing.to_text(g, names=names)
+        return f"{ours}   ({text})"
+    if as_latex:
+        return printing.latex(g, names=names)
+    return printing.to_text(g, names=names)
+
+
+# The child: reads a pickled SymPy expression (built here, never from text), simplifies
+# it and writes back its text.  Killed at the deadline by subprocess.run.
+_CHILD = (
+    "import pickle, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "import sympy; e, tex = pickle.load(sys.stdin.buffer); s = sympy.simplify(e); "
+    "sys.stdout.write(sympy.latex(s) if tex else str(s))"
+)
+
+
+def _sympy_simplify(g, as_latex: bool, timeout: float) -> tuple[bool, str]:
+    """(True, SymPy's simplified text) or (False, why not): SymPy runs in a child
+    process that is killed after ``timeout`` seconds, so nothing keeps running."""
+    import pickle
+    import subprocess
+    import sys
+
+    try:
+        from graphad.sympy_bridge import to_sympy
+
+        job = pickle.dumps((to_sympy(g), as_latex))
+    except Exception as exc:  # an op without a SymPy form, SymPy missing
+        return False, f"not simplified: SymPy cannot take it: {type(exc).__name__}"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            input=job,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"SymPy's simplify gave up after {timeout:g} s; shown unsimplified"
+    if done.returncode != 0:
+        return False, "SymPy's simplify failed; shown unsimplified"
+    return True, done.stdout.decode("utf-8", "replace")
 
 
 def _fmt(value) -> str:
@@ -83,7 +143,7 @@ def demo(out: TextIO) -> None:
         e = parse_scalar("x**2 + x - 1")
         gx = ga.grad(e, "x")
         print(f"f(x)      = {e}", file=out)
-        print(f"f'(x)     = {_simplified(gx)}", file=out)
+        print(f"f'(x)     = {gx}", file=out)
         print(f"f(3)      = {_fmt(e.eval(x=3.0))}", file=out)
         print(f"f'(3)     = {_fmt(gx.eval(x=3.0))}", file=out)
         # the graph as it runs for a float64 scalar x: the shape helpers an input of

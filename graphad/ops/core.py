@@ -324,7 +324,9 @@ def apply(op_name: str, *args: Any, **params: Any):
     ):
         folded = _fold_weak(op, [n["value"] for n in arg_nodes])
         if folded is not None:
-            return Expr(graph, graph.constant(folded))
+            nid = graph.constant(folded)
+            _note_exact(graph._nodes[nid], op, arg_nodes)
+            return Expr(graph, nid)
     shapes = [n["shape"] for n in arg_nodes]
     if op.lower is not None and None not in shapes:
         lowered = op.lower(*(Expr(graph, i) for i in ids), **params)
@@ -388,6 +390,38 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
         return None
     item = out.item()
     return item if type(item) in _WEAK_SAMPLE else None
+
+
+#: largest recorded fold (tree nodes): longer chains of folds print as their value
+_EXACT_MAX = 16
+#: folds worth remembering: arithmetic and the functions whose values people write
+#: by name (a selection such as ``where`` or ``maximum`` is its value)
+_EXACT_OPS = frozenset(
+    {
+        *("add", "subtract", "multiply", "divide", "power", "negative", "square", "sqrt"),
+        *("exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "arcsin"),
+        *("arccos", "arctan", "sinh", "cosh", "tanh", "sigmoid", "softplus"),
+    }
+)
+
+
+def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
+    """Remember on a folded float constant what it was folded from (``log(2)``,
+    ``1 / 3``), so that printed and drawn forms stay exact (``graphad.printing``)
+    while values, and compiled code, use the float.  A constant node is shared by
+    equal values: the first exact form recorded for a value is kept."""
+    value = node["value"]
+    if (
+        type(value) is not float
+        or op.name not in _EXACT_OPS
+        or "exact" in node
+        or not math.isfinite(value)
+    ):
+        return
+    args = tuple(n.get("exact") or ("num", n["value"]) for n in arg_nodes)
+    size = 1 + sum(a[2] if a[0] != "num" else 1 for a in args)
+    if size <= _EXACT_MAX:
+        node["exact"] = (op.name, tuple(a[:2] for a in args), size)
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -1,0 +1,213 @@
+"""The printer for people (graphad.printing): clean-up, exact constants, named parts."""
+
+import math
+import random
+import re
+
+import numpy as np
+import pytest
+
+import graphad as ga
+from graphad.cli import main
+from graphad.printing import text_parts, to_text
+
+ISSUE = "sigmoid(log(sigmoid(2**(-(x - z)))))"
+
+
+def _sig(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def test_issue_example_is_short_exact_and_named():
+    with ga.Graph():
+        g = ga.grad(ga.parse(ISSUE), "x")
+        plain = str(g)
+        main_text, defs = text_parts(g)
+    for text in (plain, main_text):
+        assert "1.0" not in text and "--" not in text and "0.693" not in text
+        assert "log(2)" in text
+    assert dict(defs) == {
+        "t": "2 ** (z - x)",
+        "s": "sigmoid(t)",
+        "u": "sigmoid(log(s))",
+    }
+    assert main_text == "-u * (1 - u) * (1 - s) * t * log(2)"
+    # hand-derived: d/dx sigmoid(log(sigmoid(t))), t = 2**(z - x), dt/dx = -t log 2
+    x, z = 0.3, -0.4
+    t = 2.0 ** (z - x)
+    s = _sig(t)
+    u = _sig(np.log(s))
+    want = u * (1 - u) * (1 - s) * (-t * math.log(2))
+    with ga.Graph():
+        got = ga.parse(plain).eval(x=x, z=z)
+    assert float(got) == pytest.approx(want, rel=1e-13)
+
+
+def test_exact_constants_print_exactly_and_keep_their_values():
+    with ga.Graph():
+        x = ga.symbol("x")
+        assert str(x * (1 / 3)) == "x / 3"
+        assert str(ga.log(2.0) * x) == "log(2) * x"
+        assert str(ga.parse("x / sqrt(2 * pi)")) == "x / sqrt(2 * pi)"
+        # the value is the folded float, as before
+        assert float((x * (1 / 3)).eval(x=1.0)) == 1 / 3
+        assert float(ga.parse("x * log(2)").eval(x=1.0)) == math.log(2)
+        # weak typing is unchanged: a folded Python scalar does not promote float32
+        x32 = ga.symbol("a", dtype="float32")
+        assert (x32 * (1.0 / 3)).dtype == np.float32
+        # log2's derivative uses the value log(2): recognised, printed by name
+        assert str(ga.grad(ga.log2(x), x)) == "1 / (x * log(2))"
+
+
+def test_clean_up_rules():
+    with ga.Graph():
+        cases = {
+            "x * 1.0": "x",
+            "-(-x)": "x",
+            "-(x - z)": "z - x",
+            "x * x * y / x": "x * y",
+            "x + x": "2 * x",
+            "exp(x) * exp(-x) * y": "y",
+            "sqrt(x) * x": "x ** 1.5",
+            "log(exp(y))": "y",
+        }
+        for src, want in cases.items():
+            assert str(ga.parse(src)) == want, src
+        s = ga.sigmoid(ga.symbol("x"))
+        assert str(ga.grad(s, "x")) == "sigmoid(x) * (1 - sigmoid(x))"  # kept as written
+
+
+_UNARY = ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "arctan", "log1p")
+
+
+def _random_expression(rng, depth=3):
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice("xyz") if rng.random() < 0.8 else str(rng.randint(2, 5))
+    kind = rng.random()
+    if kind < 0.45:
+        return f"{rng.choice(_UNARY)}({_random_expression(rng, depth - 1)})"
+    if kind < 0.55:
+        return f"({_random_expression(rng, depth - 1)}) ** {rng.randint(2, 3)}"
+    op = rng.choice("+-*/")
+    return f"({_random_expression(rng, depth - 1)}) {op} ({_random_expression(rng, depth - 1)})"
+
+
+def test_printed_derivatives_parse_back_to_the_same_values():
+    rng = random.Random(20)
+    pts = np.random.default_rng(20)
+    at = {v: pts.uniform(0.2, 1.5, size=8) for v in "xyz"}
+    checked = 0
+    for _ in range(40):
+        text = _random_expression(rng)
+        with ga.Graph():
+            e = ga.parse(text)
+            for v in e.free_symbols:
+                g = ga.grad(e, v)
+                printed = str(g)
+                assert "where" not in printed and "1.0 *" not in printed
+                want = np.broadcast_to(g.eval(at), (8,))
+                got = np.broadcast_to(ga.parse(printed).eval(at), (8,))
+                ok = np.isfinite(want)
+                np.testing.assert_allclose(got[ok], want[ok], rtol=1e-9, atol=1e-12, err_msg=text)
+                checked += int(ok.sum())
+                named, defs = text_parts(g)
+                assert len(named) + sum(len(d) for _, d in defs) <= len(printed) + 1
+    assert checked > 300
+
+
+def test_names_are_used_only_when_shorter_and_avoid_inputs():
+    with ga.Graph():
+        e = ga.parse("sigmoid(sigmoid(t * s))")
+        g = ga.grad(e, "t")
+        text = to_text(g, names=True)
+        assert "where" in text
+        names = re.findall(r"(?:where|,) (\w+) =", text)
+        assert names and not {"t", "s"} & set(names)
+        assert len(text) < len(str(g))
+        assert to_text(ga.parse("x + 1"), names=True) == "x + 1"  # nothing shared
+
+
+def test_latex():
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        assert ga.latex(x**2 + ga.sin(x * y)) == r"x^{2} + \sin{\left(x y \right)}"
+        assert ga.latex(x / 3) == r"\frac{x}{3}"
+        g = ga.grad(ga.parse(ISSUE), "x")
+        tex = ga.latex(g)
+        assert r"\text{where}" in tex and r"\log{\left(2 \right)}" in tex
+        assert g._repr_latex_() == f"${tex}$"
+        odd = ga.symbol("$\\href{x}$")
+        assert r"\href" not in ga.latex(odd * 2)
+        with pytest.raises(ga.GraphadError, match="latex"):
+            ga.latex("x")
+
+
+def test_deep_expression_prints_without_recursion():
+    with ga.Graph():
+        e = ga.symbol("x")
+        for _ in range(3000):
+            e = ga.sin(e)
+        g = ga.grad(e, "x")
+        # written out, the text is quadratic in the depth: a summary, quickly
+        assert to_text(g) == "<expression over 1000000 characters as text>"
+
+
+def test_grad_command_latex_and_simplify(capsys):
+    assert main(["grad", ISSUE, "--wrt", "x", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("d/dx = -u") and r"\text{where}" in out
+    assert main(["grad", ISSUE, "--wrt", "x", "--no-names"]) == 0
+    assert "where" not in capsys.readouterr().out
+    assert main(["grad", ISSUE, "--wrt", "x", "--simplify", "--timeout", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "gave up after 0.01 s" in out and out.startswith("d/dx = -u")
+    assert main(["grad", "x", "--simplify", "--timeout", "-1"]) == 2
+
+
+def test_grad_command_simplify_uses_sympy():
+    pytest.importorskip("sympy")
+    from io import StringIO
+
+    from graphad.commands import grad
+
+    out = StringIO()
+    args = grad_args(["grad", "sin(x)**2 + cos(x)**2 + x", "--simplify", "--timeout", "60"])
+    assert grad.run(args, out) == 0
+    assert out.getvalue() == "d/dx = 1\n"
+
+
+def grad_args(argv):
+    import argparse
+
+    from graphad.commands import grad
+
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd")
+    grad.add_arguments(sub.add_parser("grad"))
+    return p.parse_args(argv)
+
+
+def test_readme_grad_outputs_are_real(capsys):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"^\$ graphad (grad .*)\n(d/d.*)\nSymPy: (.*)$", readme, re.M)
+    assert len(shown) == 3
+    sympy = pytest.importorskip("sympy")
+    for command, output, sympy_text in shown:
+        assert main(shlex.split(command)) == 0
+        assert capsys.readouterr().out == output + "\n"
+        # the SymPy column is SymPy's diff of the same expression (sigmoid spelled out)
+        expr_text, wrt = shlex.split(command)[1], "x"
+        syms = {v: sympy.Symbol(v, real=True) for v in "xyz"}
+        ns = {"sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "pi": sympy.pi, **syms}
+        want = sympy.diff(sympy.parse_expr(expr_text, local_dict=ns), syms[wrt])
+        assert str(want) == sympy_text
+
+
+def test_drawings_label_folded_constants_exactly():
+    with ga.Graph():
+        g = ga.grad(ga.parse("2**x * (1/3)"), "x")
+        src = ga.render(g).source
+    assert "label=<log(2)>" in src and "label=<1 / 3>" in src  # tooltips keep the value
