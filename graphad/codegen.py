@@ -555,9 +555,11 @@ class Function:
         )
         self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
         self._by_types: dict[tuple, _Compiled] = {}  # all-scalar calls: keyed by type alone
+        self._by_arrays: dict[tuple, _Compiled] = {}  # all-ndarray calls: (shape, dtype) each
         self._current: _Compiled | None = None
         self._generic: _Compiled | None = None
-        if all(f is not None for f in self._fixed):
+        self._current_only = all(f is not None for f in self._fixed)
+        if self._current_only:
             self._current = self._specialization(tuple((*f, False) for f in self._fixed))
             self._call = self._current.call  # one signature: no dispatch at all
         else:
@@ -599,6 +601,7 @@ class Function:
         while len(self._cache) > CACHE_SIZE:
             _, old = self._cache.popitem(last=False)
             self._by_types = {k: v for k, v in self._by_types.items() if v is not old}
+            self._by_arrays = {k: v for k, v in self._by_arrays.items() if v is not old}
         return compiled
 
     def _key(self, args: Sequence[Any]) -> tuple:
@@ -634,6 +637,8 @@ class Function:
                     self._by_types[tkey] = compiled  # the types alone fix the signature
             elif tkey[:1] != (np.ndarray,) and _SCALAR_TYPES.issuperset(tkey):
                 self._by_types[tkey] = compiled
+            if all(t is np.ndarray for t in tkey):
+                self._by_arrays[tuple([(a.shape, a.dtype) for a in args])] = compiled
         self._current = compiled
         return compiled.call(*args)
 
@@ -710,7 +715,16 @@ class Function:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n:
             args = self._bind(args, kwargs)
-        return self._call(*args)
+        if self._current_only:
+            return self._call(*args)
+        for a in args:  # NumPy arrays only: the signature is their shapes and dtypes
+            if type(a) is not np.ndarray:
+                return self._call(*args)
+        compiled = self._by_arrays.get(tuple([(a.shape, a.dtype) for a in args]))
+        if compiled is None:
+            return self._call(*args)
+        self._current = compiled
+        return compiled.call(*args)
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         if len(args) > self._n:

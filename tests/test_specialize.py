@@ -178,6 +178,10 @@ class TestFunctionSignatures:
             f = ga.compile(x * 2.0)
         assert f(np.float32(1.5)).dtype == np.float32
         assert f(np.array([1, 2], dtype=np.int8)).dtype == np.float64
+        for _ in range(2):  # the second round takes the arrays' fast path: same answers
+            assert f(np.ones(2, np.float32)).dtype == np.float32
+            assert f(np.ones(2, np.float64)).dtype == np.float64
+            assert f(np.ones((2, 2), np.float32)).shape == (2, 2)
 
     def test_the_cache_is_bounded(self):
         with ga.Graph():
