@@ -656,10 +656,8 @@ class _PyPrinter:
         s = s if p == _P_ATOM else f"({s})"
         return f"{s} ** {_exp_text(x)}"
 
-    def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
-        if _negative(coef):
-            s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
-            return "-" + s, _P_NEG
+    def split(self, coef: Any, factors: tuple) -> tuple[list[str], list[str]]:
+        """The texts of a product's numerator and denominator factors (a positive coef)."""
         num: list[str] = []
         den: list[str] = []
         if isinstance(coef, Fraction):
@@ -667,12 +665,22 @@ class _PyPrinter:
                 num.append(str(coef.numerator))
             den.append(str(coef.denominator))
         elif coef != 1:
-            num.append(_num_text(coef)[0])
+            num.append(self.number(coef))
         for b, x in factors:
             if _negative(x):
                 den.append(self.factor(b, _nmul(-1, x)))
             else:
                 num.append(self.factor(b, x))
+        return num, den
+
+    def number(self, v: Any) -> str:
+        return _num_text(v)[0]
+
+    def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
+        if _negative(coef):
+            s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
+            return "-" + s, _P_NEG
+        num, den = self.split(coef, factors)
         text = " * ".join(num) if num else "1"
         if den:  # a lone factor is an atom, a power or parenthesised: safe after /
             text += " / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
@@ -835,23 +843,14 @@ class _LatexPrinter(_PyPrinter):
             ex = _latex_num(x)[0]
         return f"{s}^{{{ex}}}"
 
+    def number(self, v: Any) -> str:
+        return _latex_num(v)[0]
+
     def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
         if _negative(coef):
             s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
-        num: list[str] = []
-        den: list[str] = []
-        if isinstance(coef, Fraction):
-            if coef.numerator != 1:
-                num.append(str(coef.numerator))
-            den.append(str(coef.denominator))
-        elif coef != 1:
-            num.append(_latex_num(coef)[0])
-        for b, x in factors:
-            if _negative(x):
-                den.append(self.factor(b, _nmul(-1, x)))
-            else:
-                num.append(self.factor(b, x))
+        num, den = self.split(coef, factors)
         top = ""
         for s in num:
             top += (" \\cdot " if top and s[:1].isdigit() else " " if top else "") + s
