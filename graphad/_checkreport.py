@@ -354,19 +354,7 @@ class GradCheckReport:
                 rows.append(_shape_row(i))
             shown = i.elements if len(i.elements) <= 8 else i.worst(5)
             for e in shown:
-                rows.append(
-                    (
-                        i.name,
-                        _index_text(e.index),
-                        _fmt(e.ad),
-                        _fmt(e.fd),
-                        f"{e.fd_err:.1g}",
-                        _fmt(e.sympy),
-                        f"{e.abs_err:.2g}",
-                        f"{e.rel_err:.2g}",
-                        _status_text(e),
-                    )
-                )
+                rows.append(_element_cells(i, e))
         widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
         out.append("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         out.extend(
@@ -456,17 +444,7 @@ class GradCheckReport:
             if i.mode == "shape":
                 rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _shape_row(i)) + "</tr>")
         for i, e in shown[:_HTML_ROWS]:
-            cells = (
-                i.name,
-                _index_text(e.index),
-                _fmt(e.ad),
-                _fmt(e.fd),
-                f"{e.fd_err:.1g}",
-                _fmt(e.sympy),
-                f"{e.abs_err:.2g}",
-                f"{e.rel_err:.2g}",
-                _status_text(e),
-            )
+            cells = _element_cells(i, e)
             rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         if len(shown) > _HTML_ROWS:
             more = f"… {len(shown) - _HTML_ROWS} more rows: print(report) or report.to_json()"
@@ -505,6 +483,21 @@ class GradCheckReport:
             return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
+
+
+def _element_cells(i: Any, e: Any) -> tuple[str, ...]:
+    """One checked element's row, in the column order of the text and HTML tables."""
+    return (
+        i.name,
+        _index_text(e.index),
+        _fmt(e.ad),
+        _fmt(e.fd),
+        f"{e.fd_err:.1g}",
+        _fmt(e.sympy),
+        f"{e.abs_err:.2g}",
+        f"{e.rel_err:.2g}",
+        _status_text(e),
+    )
 
 
 def _status_text(e: ElementCheck) -> str:

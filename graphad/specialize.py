@@ -38,6 +38,7 @@ __all__ = [
     "specialized",
     "value_type",
     "peak_live_elements",
+    "check_live_elements",
     "CACHE_SIZE",
 ]
 
@@ -117,23 +118,25 @@ def specialize(
                 _refuse_integer_wrt(nodes, new_nodes, mapping, node["grad_wrt"])
             op = OPS[op_name]
             ids = tuple(mapping[a] for a in node["args"])
-            if op_name in _SAME_SHAPE_IDENTITY:
-                s0, s1 = new_nodes[ids[0]]["shape"], new_nodes[ids[1]]["shape"]
-                if s0 is not None and s0 == s1:  # most of an undeclared gradient's helpers
-                    mapping[n] = ids[0]
-                    continue
             params = node["params"]
             roles.append(node["role"])
             try:
-                if op.lower is None and op.nargs is not None:
+                if op.nargs is None:
+                    mapping[n] = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
+                elif op.lower is None:
                     # the common case, without apply's generality: infer, then hash-cons
                     shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params))
                     mapping[n] = new.apply(op_name, ids, params, shape, dtype)
-                    continue
-                args = [Expr(new, i) for i in ids]
-                if op.nargs is None:
-                    args = [args]
-                mapping[n] = apply(op_name, *args, **dict(params)).id
+                else:
+                    # a shape helper: its lower facet directly (most are the identity here,
+                    # and a gradient over undeclared inputs holds many), else apply
+                    args = [Expr(new, i) for i in ids]
+                    out = None
+                    if all(new_nodes[i]["shape"] is not None for i in ids):
+                        out = op.lower(*args, **dict(params))
+                    mapping[n] = (
+                        out if out is not None else apply(op_name, *args, **dict(params))
+                    ).id
             finally:
                 roles.pop()
         if marks:
@@ -144,11 +147,6 @@ def specialize(
         tuple(mapping[i] for i in inputs),
         mapping,
     )
-
-
-# helpers (g, like) that are g itself where g already has like's shape: the fast path of
-# their lower facets, for the many a gradient over undeclared inputs holds
-_SAME_SHAPE_IDENTITY = frozenset({"sum_to_like", "broadcast_like", "reshape_like"})
 
 
 def _refuse_integer_wrt(nodes: dict, new_nodes: dict, mapping: dict, wrt: set) -> None:

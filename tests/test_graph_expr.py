@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from graph_state import graph_state
 
 import graphad as ga
 
@@ -240,16 +241,6 @@ def test_redeclaring_an_input_is_an_error_that_changes_nothing():
 # -- Graph.transaction: all or nothing -------------------------------------------------------------
 
 
-def _graph_state(g):
-    """Everything a failed call must leave as it was (sclass is a lazy cache, left out)."""
-    nodes = []
-    for n in sorted(g.nodes()):
-        node = g.node(n)
-        facts = ("op", "args", "params", "role", "shape", "dtype", "name", "adjoint")
-        nodes.append((n, *(repr(node.get(f)) for f in facts)))
-    return nodes, g.inputs(), dict(g._cons), len(g._pinned)
-
-
 class _Stop(Exception):
     pass
 
@@ -267,13 +258,13 @@ def test_transaction_undoes_nodes_and_inputs():
     g = ga.Graph()
     x = ga.symbol("x", graph=g)
     kept = ga.exp(x) * 2.0
-    before = _graph_state(g)
+    before = graph_state(g)
     with pytest.raises(_Stop), g.transaction():
         y = ga.symbol("y", shape=(3,), dtype="float32", graph=g)
         big = ga.constant(np.arange(100_000.0), graph=g)  # pinned: keyed by identity
         ga.sum(ga.sin(x) * y + big[:3])
         raise _Stop
-    assert _graph_state(g) == before
+    assert graph_state(g) == before
     assert x.shape is None and "y" not in g.inputs()
     # the graph works as before
     assert float((kept + 1.0).eval(x=0.0)) == 3.0
@@ -286,11 +277,11 @@ def test_transaction_undoes_nodes_and_inputs():
 def test_a_redeclaration_inside_a_transaction_is_refused_and_rolled_back():
     g = ga.Graph()
     x = ga.symbol("x", graph=g)
-    before = _graph_state(g)
+    before = graph_state(g)
     with pytest.raises(ga.GraphadError, match="already declared"), g.transaction():
         ga.sin(x) + ga.symbol("z", graph=g)
         ga.symbol("x", shape=(3,), graph=g)
-    assert _graph_state(g) == before and x.shape is None
+    assert graph_state(g) == before and x.shape is None
 
 
 def test_nested_transactions_undo_only_their_own_block():
@@ -298,11 +289,11 @@ def test_nested_transactions_undo_only_their_own_block():
     x = ga.symbol("x", graph=g)
     with g.transaction():
         a = ga.sin(x)
-        inner_before = _graph_state(g)
+        inner_before = graph_state(g)
         with pytest.raises(_Stop), g.transaction():
             ga.cos(a) + ga.symbol("z", graph=g)
             raise _Stop
-        assert _graph_state(g) == inner_before
+        assert graph_state(g) == inner_before
         b = ga.cos(a)
     assert float(b.eval(x=0.0)) == 1.0 and sorted(g.inputs()) == ["x"]
 
@@ -332,7 +323,7 @@ def test_transaction_blocks_other_threads_so_their_nodes_survive_a_rollback():
 def test_transaction_handles_an_input_made_inside_the_block():
     g = ga.Graph()
     a = ga.symbol("a", graph=g)
-    before = _graph_state(g)
+    before = graph_state(g)
     with pytest.raises(_Stop), g.transaction():
         b = ga.symbol("b", shape=(2,), graph=g)
         with pytest.raises(_Stop), g.transaction():
@@ -340,4 +331,4 @@ def test_transaction_handles_an_input_made_inside_the_block():
             raise _Stop
         assert sorted(g.inputs()) == ["a", "b"]
         raise _Stop
-    assert _graph_state(g) == before and a.shape is None
+    assert graph_state(g) == before and a.shape is None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from graph_state import graph_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,16 +32,6 @@ from graphad.ops import OPS
 from graphad.persist import _param_names, dumps, loads
 
 RNG = np.random.default_rng(1313)
-
-
-def _graph_state(g):
-    """Everything a failed call must leave as it was (``sclass`` is a lazy cache)."""
-    nodes = []
-    for n in sorted(g.nodes()):
-        node = g.node(n)
-        facts = ("op", "args", "params", "role", "shape", "dtype", "name", "adjoint")
-        nodes.append((n, *(repr(node.get(f)) for f in facts)))
-    return nodes, g.inputs(), dict(g._cons)
 
 
 # -- class 2 -------------------------------------------------------------------------------------
@@ -220,13 +211,13 @@ class TestLoadLimits:
         g = ga.Graph()
         x = ga.symbol("x", graph=g)
         ga.sin(x) * 2.0
-        before = _graph_state(g)
+        before = graph_state(g)
         path = tmp_path / "crafted.json"
         path.write_text(json.dumps(entry["doc"]), encoding="utf-8")
         with pytest.raises(ga.GraphadError, match=entry["error"]) as info:
             ga.load(path, graph=g)
         assert str(path) in str(info.value)
-        assert _graph_state(g) == before
+        assert graph_state(g) == before
 
     def test_shape_parameters_obey_max_elements_as_the_parser_does(self):
         doc = _doc(lambda: ga.broadcast_to(ga.symbol("x"), (10, 99)))
@@ -314,18 +305,18 @@ class TestLoadLimits:
         g = ga.Graph()
         xg = ga.symbol("x", shape=(3,), graph=g)  # as the file declares it
         kept = ga.sin(xg)  # the file's sin(x) is this very node
-        before = _graph_state(g)
+        before = graph_state(g)
         with pytest.raises(ga.GraphadError, match="cos takes no parameters"):
             loads(json.dumps(doc), graph=g)
-        assert _graph_state(g) == before
+        assert graph_state(g) == before
         assert xg.shape == (3,) and "fresh" not in g.inputs()
         np.testing.assert_allclose(kept.eval(x=np.ones(3)), np.sin(np.ones(3)))
         g2 = ga.Graph()
         ga.symbol("x", graph=g2)  # declared without a shape: the file's (3,) is refused
-        before = _graph_state(g2)
+        before = graph_state(g2)
         with pytest.raises(ga.GraphadError, match="already declared with no shape"):
             loads(json.dumps(doc), graph=g2)
-        assert _graph_state(g2) == before
+        assert graph_state(g2) == before
 
     def test_bad_adjoint_mark_leaves_no_mark_on_existing_nodes(self):
         with ga.Graph():
@@ -340,10 +331,10 @@ class TestLoadLimits:
             gg = ga.grad(eg, xg)
         for n in g.nodes():  # a graph without marks, sharing every node with the file
             g.node(n).pop("adjoint", None)
-        before = _graph_state(g)
+        before = graph_state(g)
         with pytest.raises(ga.GraphadError, match="99 is not the id"):
             loads(json.dumps(doc), graph=g)
-        assert _graph_state(g) == before
+        assert graph_state(g) == before
         assert all("adjoint" not in g.node(n) for n in g.nodes())
         assert float(gg.eval(x=3.0)) == 6.0
         # the good file writes its marks
@@ -380,16 +371,16 @@ class TestFailedCallsChangeNothing:
         with ga.Graph() as g:
             x = ga.symbols("x")
             ga.sin(x) + 1.0
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ga.GraphadError):
                 ga.parse(text)
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
         # the shared global default graph too
         shared = ga.get_default_graph()
-        before = _graph_state(shared)
+        before = graph_state(shared)
         with pytest.raises(ga.GraphadError):
             ga.parse(text)
-        assert _graph_state(shared) == before
+        assert graph_state(shared) == before
 
     @settings(max_examples=60, deadline=None, derandomize=True, database=None)
     @given(
@@ -400,12 +391,12 @@ class TestFailedCallsChangeNothing:
     def test_parse_is_all_or_nothing(self, terms, fault, cut):
         g = ga.Graph()
         ga.symbol("a", graph=g) * 2.0
-        before = _graph_state(g)
+        before = graph_state(g)
         parts = list(terms)
         parts.insert(min(cut, len(parts)), fault)
         with pytest.raises(ga.GraphadError):
             ga.parse(" + ".join(parts), graph=g)
-        assert _graph_state(g) == before
+        assert graph_state(g) == before
         # the same terms without the fault still parse, into the same graph
         good = ga.parse(" + ".join(terms), graph=g)
         assert good.graph is g
@@ -414,7 +405,7 @@ class TestFailedCallsChangeNothing:
         with ga.Graph() as g:
             x, y, _ = ga.symbols("x y unused")
             e = x * y
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ga.UnknownNameError, match="typo"):
                 ga.compile(e, inputs=[x, "typo"])
             with pytest.raises(ga.UnknownNameError, match=r"'nope'.*inputs: 'unused', 'x', 'y'"):
@@ -425,7 +416,7 @@ class TestFailedCallsChangeNothing:
                 ga.jvp(e, {"nope": 1.0})
             with pytest.raises(ga.UnknownNameError, match="nope"):
                 ga.hessian(e, ["x", "nope"])
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
             # a declared input e does not use still has a zero gradient of its shape
             gu = ga.grad(e, "unused")
             got = gu.eval(x=1.0, y=2.0, unused=np.ones((2, 3)))
@@ -438,7 +429,7 @@ class TestFailedCallsChangeNothing:
             x, y = ga.symbols("x y")
             e = ga.sin(x * y)
             xy, two = x * y, ga.constant(2.0)  # made by the test, before the snapshot
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ga.GraphadError, match="not the multiply node"):
                 ga.grad(e, xy)
             with pytest.raises(ga.GraphadError, match="not a constant"):
@@ -449,7 +440,7 @@ class TestFailedCallsChangeNothing:
                 ga.grad(e, [x, None])
             with pytest.raises(ga.GraphadError, match="not the sin node"):
                 ga.jacobian(e, e)
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
 
     def test_a_tape_still_differentiates_with_respect_to_intermediate_tensors(self):
         x = ga.Variable(2.0)
@@ -545,33 +536,33 @@ class TestFailedCallsChangeNothing:
         with ga.Graph() as g:
             x = ga.symbol("x")
             e = ga.sin(x)
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ga.MissingInputError, match="'nope'"):
                 ga.check_grad(e, at={"x": 0.3}, wrt=["x", "nope"])
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
 
     def test_failed_gradient_with_a_failing_custom_rule_adds_nothing(self):
         op = _failing_rule_op()
         with ga.Graph() as g:
             x = ga.symbol("x")
             e = ga.sin(op(x) * x)
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ValueError, match="rule failed"):
                 ga.grad(e, x)
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
             with pytest.raises(ValueError, match="rule failed"):
                 ga.jvp(e, {x: 1.0})  # derived by transposition of the VJP
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
 
     def test_failed_vjp_with_cotangents_adds_nothing(self):
         op = _failing_rule_op()
         with ga.Graph() as g:
             x = ga.symbol("x", shape=(3,))
             e = op(x) * 2.0
-            before = _graph_state(g)
+            before = graph_state(g)
             with pytest.raises(ValueError, match="rule failed"):
                 ga.vjp([e], [x], [np.arange(3.0)])  # the cotangent's constant goes too
-            assert _graph_state(g) == before
+            assert graph_state(g) == before
             with pytest.raises(ga.GraphadError, match="wrt must be a list"):
                 ga.vjp([e], x)
             # a good call still works after the failed ones

@@ -107,14 +107,6 @@ def _ga_numel(x, axis):
 _FILL_CONSTANT_MAX = 16
 
 
-def _static(*exprs) -> bool:
-    return all(e.shape is not None for e in exprs)
-
-
-def _known_dtype(*exprs) -> bool:
-    return all(e.dtype is not None for e in exprs)
-
-
 def _lower_sum_to(g, ref):
     """Sum ``g`` over the axes broadcasting added to ``ref``'s shape."""
     gs, rs = g.shape, ref.shape
@@ -161,10 +153,9 @@ def _lower_like(op_name):
 
 
 def _lower_astype(a, ref):
-    if not _known_dtype(a, ref):
+    if a.dtype is None or ref.dtype is None:
         return None
-    want = ref.dtype
-    return a if a.dtype == want else None
+    return a if a.dtype == ref.dtype else None
 
 
 def _lower_fill(fill):
