@@ -24,7 +24,7 @@ LATEX_MAX_CHARS = 20_000
 
 def tree_size(graph: Any, order: list[int], cap: int) -> int:
     """Nodes of the expression written out as a tree (no sharing), counted up to ``cap``."""
-    nodes = graph._nodes
+    nodes = graph.records()
     size: dict[int, int] = {}
     for n in order:
         size[n] = min(cap + 1, 1 + sum(size[a] for a in nodes[n]["args"]))

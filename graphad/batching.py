@@ -91,7 +91,7 @@ def plan(
     apply (or would not pay)."""
     if not ENABLED:
         return None
-    nodes = graph._nodes
+    nodes = graph.records()
     inset = set(inputs)
     level: dict[int, int] = {}
     groups: dict[tuple, list[int]] = {}

@@ -177,7 +177,7 @@ class Program:
 
 def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Program:
     """Straight-line source computing ``outputs`` from ``inputs`` (node ids of ``graph``)."""
-    nodes = graph.nx._node
+    nodes = graph.records()
     prog = Program()
     names: dict[int, str] = {}
     for k, i in enumerate(inputs):
@@ -352,7 +352,7 @@ def _caller_source(
 ) -> str:
     """The caller's source; ``floats_ok``: the body stores float64 scalar inputs into a
     float64 buffer (batched code), so a Python float needs no conversion first."""
-    nodes = graph._nodes
+    nodes = graph.records()
     params = ", ".join(f"x{k}" for k in range(len(inputs)))
     lines = [f"def _ga_call({params}):"]
     for k, nid in enumerate(inputs):
@@ -443,8 +443,8 @@ def _make_caller(
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
     for k, nid in enumerate(inputs):
         ns[f"_prep{k}"] = partial(_prepare_any, graph, nid)
-        ns[f"_dt{k}"] = graph._nodes[nid]["dtype"]
-        ns[f"_sh{k}"] = graph._nodes[nid]["shape"]
+        ns[f"_dt{k}"] = graph.records()[nid]["dtype"]
+        ns[f"_sh{k}"] = graph.records()[nid]["shape"]
     src = _caller_source(graph, inputs, single, floats_ok)
     filename = f"<graphad-call-{next(_counter)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
@@ -536,7 +536,7 @@ class Function:
     ) -> None:
         from collections import OrderedDict
 
-        nodes = graph._nodes
+        nodes = graph.records()
         self._user_graph = graph
         self._outputs = tuple(outputs)
         self._inputs = tuple(inputs)
@@ -575,7 +575,7 @@ class Function:
 
         graph = self._user_graph
         types = [(shape, dtype) for shape, dtype, _ in key]
-        with graph._lock:
+        with graph.lock:
             spec = specialize(graph, self._outputs, self._inputs, types)
         new, outs, mapping = optimize_ids(
             spec.graph, spec.outputs, spec.inputs, rewrite=self._optimize
@@ -869,7 +869,7 @@ def compile(
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:
     from .expr import Expr
 
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     if inputs is None:
         used = [n for n in topo_order(graph, outputs) if nodes[n]["op"] == "input"]
         return sorted(used, key=lambda n: nodes[n]["name"])

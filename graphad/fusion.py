@@ -156,7 +156,7 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
     """The fused groups of a schedule (``order``: topological; ``outputs``: must stay)."""
     if not ENABLED:
         return _EMPTY
-    nodes = graph._nodes
+    nodes = graph.records()
     for n in order:  # scalar graphs (every shape ()) have nothing to fuse or reuse: done
         if nodes[n]["shape"] != ():
             break

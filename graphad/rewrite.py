@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphadError
-from .graph import Graph, ancestors, carry_adjoints, gc_paused
+from .graph import Graph, Node, carry_adjoints, gc_paused
 from .ops import OPS
 from .ops.core import _result_dtype
 
@@ -309,7 +309,7 @@ _CANDIDATES: dict[tuple, list[tuple[Row, tuple]]] = {}
 def _candidates(op_name: str, args: tuple, nodes: dict) -> list[tuple[Row, tuple]]:
     """The rows whose argument ops can match (a constant where the pattern has one, the
     nested op where it has one), cached per (op, argument ops): most nodes try none."""
-    key = (op_name, *(nodes[a]["op"] for a in args))
+    key = (op_name, *(nodes[a].op for a in args))
     found = _CANDIDATES.get(key)
     if found is None:
         found = [
@@ -334,21 +334,21 @@ class _Rewriter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.nodes = graph.nx._node  # the attribute dicts themselves: no view overhead
+        self.nodes = graph.records()
         self._float: dict[int, bool] = {}
         self._fill: dict[int, Any] = {}
         self.fired: dict[str, int] = {}
 
     # facts about new-graph nodes
     def args(self, nid: int) -> tuple[int, ...]:
-        return self.nodes[nid]["args"]
+        return self.nodes[nid].args
 
     def dtype(self, nid: int) -> np.dtype | None:
-        return self.nodes[nid]["dtype"]
+        return self.nodes[nid].dtype
 
     def is_weak(self, nid: int) -> bool:
         node = self.nodes[nid]
-        return node["op"] == "constant" and isinstance(node["value"], bool | int | float)
+        return node.op == "constant" and isinstance(node.value, bool | int | float)
 
     def is_float(self, nid: int) -> bool:
         """True where the value is certainly floating point (even with dtype unknown).
@@ -362,27 +362,27 @@ class _Rewriter:
         return found
 
     def _float_from_args(self, node: dict) -> bool:
-        dt = node["dtype"]
+        dt = node.dtype
         if dt is not None:
             return dt.kind == "f"
-        if node["op"] == "constant":
-            return isinstance(node["value"], float)
-        op = OPS.get(node["op"])
+        if node.op == "constant":
+            return isinstance(node.value, float)
+        op = OPS.get(node.op)
         kind = None if op is None or op.custom else op.dtype
         known = self._float
-        args = node["args"]
+        args = node.args
         if kind == "float":
             return True
         if kind == "promote":
             return any(known.get(a, False) for a in args)
         if kind == "first":
             return known.get(args[0], False)
-        if node["op"] == "where":
+        if node.op == "where":
             return known.get(args[1], False) or known.get(args[2], False)
         return False
 
     def same_shape(self, a: int, b: int) -> bool:
-        sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
+        sa, sb = self.nodes[a].shape, self.nodes[b]["shape"]
         if sa is not None and sb is not None:
             return sa == sb
         return a == b
@@ -393,8 +393,8 @@ class _Rewriter:
             return self._fill[nid]
         node = self.nodes[nid]
         res = None
-        if node["op"] == "constant":
-            v = node["value"]
+        if node.op == "constant":
+            v = node.value
             if isinstance(v, bool):
                 res = None
             elif isinstance(v, int | float):
@@ -434,11 +434,11 @@ class _Rewriter:
         keys = []
         for a in args:
             node = self.nodes[a]
-            dt = node["dtype"]
+            dt = node.dtype
             if dt is None:
-                if node["op"] != "constant":
+                if node.op != "constant":
                     return None
-                dt = type(node["value"])
+                dt = type(node.value)
             keys.append(dt)
         return _result_dtype(op.dtype, tuple(keys))
 
@@ -446,11 +446,10 @@ class _Rewriter:
         self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
     ) -> int:
         g = self.graph
-        before = g._next
-        nid = g.apply(op_name, args, params, shape, dtype)
-        if g._next != before:  # a new node: give it the old node's role
+        before = g.next_id
+        nid = g.apply(op_name, args, params, shape, dtype, role)
+        if nid >= before:  # a new node (with the old node's role)
             node = self.nodes[nid]
-            node["role"] = role
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
             self._float[nid] = self._float_from_args(node)
@@ -461,9 +460,9 @@ class _Rewriter:
         folded = self._fold(nid, node)
         if folded is not None:
             return folded
-        for row, steps in _candidates(node["op"], node["args"], self.nodes):
+        for row, steps in _candidates(node.op, node.args, self.nodes):
             b: dict[str, int] = {}
-            if not self._match(steps, node["args"], b) or (
+            if not self._match(steps, node.args, b) or (
                 row.guard is not None and not row.guard(self, nid, b)
             ):
                 continue
@@ -474,10 +473,10 @@ class _Rewriter:
                 out = self._raw(
                     rep[0],
                     tuple(b[v] for v in rep[1:]),
-                    node["params"],
-                    node["shape"],
-                    node["dtype"],
-                    node["role"],
+                    node.params,
+                    node.shape,
+                    node.dtype,
+                    node.role,
                 )
             else:
                 out = rep(self, nid, b)
@@ -499,7 +498,7 @@ class _Rewriter:
                     return False
             elif kind == "op":
                 node = nodes[a]
-                if node["op"] != payload[0] or not self._match(payload[1], node["args"], binding):
+                if node.op != payload[0] or not self._match(payload[1], node.args, binding):
                     return False
             elif binding.setdefault(payload, a) != a:
                 return False
@@ -507,15 +506,15 @@ class _Rewriter:
 
     def _fold(self, nid: int, node: dict) -> int | None:
         """Evaluate an op whose arguments are all constants, if the result is small."""
-        op_name = node["op"]
+        op_name = node.op
         if op_name in ("constant", "input") or op_name in _NO_FOLD:
             return None
         op = OPS.get(op_name)
         nodes = self.nodes
-        args = node["args"]
-        if op is None or op.custom or not all(nodes[a]["op"] == "constant" for a in args):
+        args = node.args
+        if op is None or op.custom or not all(nodes[a].op == "constant" for a in args):
             return None
-        shape, dtype = node["shape"], node["dtype"]
+        shape, dtype = node.shape, node.dtype
         if shape is None or math.prod(shape) > FOLD_MAX_SIZE:
             return None
         if op_name == "power" and (dtype is None or dtype.kind != "f"):
@@ -524,7 +523,7 @@ class _Rewriter:
 
         try:
             with np.errstate(all="ignore"):
-                value = run_node(op_name, dict(node["params"]), [nodes[a]["value"] for a in args])
+                value = run_node(op_name, dict(node.params), [nodes[a].value for a in args])
             arr = np.asarray(value)
         except Exception:  # the interpreter will raise the same error at run time
             return None
@@ -554,48 +553,34 @@ def optimize_ids(
 def _optimize_ids(
     graph: Graph, outputs: Sequence[int], inputs: Iterable[int], rewrite: bool
 ) -> tuple[Graph, list[int], dict[int, int]]:
-    new = Graph()
-    rw = _Rewriter(new)
-    nodes = graph.nx._node
-    mapping: dict[int, int] = {}
+    target = Graph()
+    rw = _Rewriter(target)
+    nodes = graph.records()
+    seed: dict[int, int] = {}
     for i in sorted(set(inputs)):
-        mapping[i] = _copy_input(rw, nodes[i])
-    for n in sorted(ancestors(graph, outputs)):
-        if n in mapping:
-            continue
-        node = nodes[n]
-        op = node["op"]
+        seed[i] = _copy_input(rw, nodes[i])
+
+    def rebuild(new: Graph, n: int, node: Node, args: tuple[int, ...]) -> int | None:
+        op = node.op
         if op == "input":
-            mapping[n] = _copy_input(rw, node)
-        elif op == "constant":
-            mapping[n] = rw.constant(node["value"])
-        else:
-            args = tuple(mapping[a] for a in node["args"])
-            if rewrite:
-                mapping[n] = rw.make(op, args, node["params"], node, node["role"])
-            else:
-                mapping[n] = rw._raw(
-                    op, args, node["params"], node["shape"], node["dtype"], node["role"]
-                )
+            return _copy_input(rw, node)
+        if op == "constant":
+            return None  # shared, as it is
+        if rewrite:
+            return rw.make(op, args, node.params, node, node.role)
+        return rw._raw(op, args, node.params, node.shape, node.dtype, node.role)
+
+    new, mapping = graph.copy(outputs, remap=rebuild, seed=seed, marks=False, into=target)
     outs = [mapping[o] for o in outputs]
     keep = set(outs) | {mapping[i] for i in inputs}
-    _eliminate_dead(new, keep)
+    new.prune(keep)
     carry_adjoints(graph, new, mapping)
     new.rewrites_fired = dict(rw.fired)  # for reports and tests
     return new, outs, mapping
 
 
 def _copy_input(rw: _Rewriter, node: dict) -> int:
-    return rw.graph.input(node["name"], node["shape"], node["dtype"])
-
-
-def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:
-    """Drop every node that nothing in ``keep`` needs, users before their arguments."""
-    live = ancestors(graph, keep)
-    out_degree = graph.nx.out_degree
-    for n in sorted(set(graph.nx.nodes) - live, reverse=True):
-        if out_degree(n) == 0:
-            graph.remove(n)
+    return rw.graph.input(node.name, node.shape, node.dtype)
 
 
 def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]]:
