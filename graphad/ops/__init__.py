@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from .core import OPS, Op, apply, as_expr, const_value, register
 from .elementwise import (
     abs,
@@ -124,7 +124,7 @@ def defop(
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise GraphadError(f"defop: invalid op name {name!r} (use letters, digits and _)")
-    from ..expr import _PARSE_FUNCTIONS
+    from ..core.expr import _PARSE_FUNCTIONS
 
     if name in _RESERVED:
         raise GraphadError(f"defop: {name!r} is reserved ({_RESERVED[name]}); choose another name")
