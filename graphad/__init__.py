@@ -19,6 +19,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from . import _methods
 from .backends.sympy import from_sympy, to_sympy
 from .core.errors import (
     DTypeError,
@@ -30,8 +31,9 @@ from .core.errors import (
     ShapeError,
     UnknownNameError,
 )  # fmt: skip
-from .core.expr import Expr, constant, parse, symbol, symbols
+from .core.expr import Expr, symbol, symbols
 from .core.graph import Graph, get_default_graph
+from .frontends.builder import parse
 from .ops import (
     abs,
     add,
@@ -41,6 +43,7 @@ from .ops import (
     broadcast_to,
     clip,
     concatenate,
+    constant,
     cos,
     cosh,
     defop,
@@ -91,6 +94,8 @@ from .ops import (
     zeros_like,
 )  # fmt: skip
 from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
+
+_methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
 
 __version__ = "0.1.0"
 

@@ -453,7 +453,7 @@ def _decode(kind: str, text: str, graph: Any) -> Any:
     """The expression sent as ``text``, rebuilt in ``graph`` (a fresh graph gives the same
     node ids on the worker and on the client)."""
     if kind == "text":
-        from .core.expr import parse
+        from .frontends.builder import parse
 
         with graph:
             return parse(text)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core._escape import DOT_MAX_BYTES, clean, dot_html, dot_lines, dot_tooltip, short_name
-from ..core.expr import Expr, _named_values, to_string
+from ..core.expr import Expr, _named_values
 from ..core.graph import Graph
 from ..ops import OPS
+from .printing import constant_text, to_text
 
 if TYPE_CHECKING:
     from .render import _Ctx, _Group
@@ -191,8 +192,6 @@ def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
         lines = [_esc(_const_text(node["value"]))]
         value = node["value"]
         if type(value) is float and not value.is_integer():  # exact: log(2), not 0.6931
-            from .printing import constant_text
-
             lines = [_esc(constant_text(node["value"], node.get("exact")))]
         tip = [f"{graph.label(nid)} = constant"]
         if np.ndim(node["value"]):
@@ -316,7 +315,9 @@ def title_text(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
     for o in target.outputs:
         if graph.node(o)["role"] != "grad" and graph.op(o) != "input" and len(lines) < 3:
             text = f"{ctx.names.out.get(o, ctx.names.node(o))} = "
-            text += to_string(Expr(graph, o), max_nodes=200)[:400]  # two lines of 100 are shown
+            text += to_text(Expr(graph, o), names=False, max_nodes=200)[
+                :400
+            ]  # two lines of 100 are shown
             wrapped = textwrap.wrap(text, 100, subsequent_indent="    ")
             lines += wrapped[:2] if len(wrapped) <= 2 else [*wrapped[:2], "    …"]
     if at:

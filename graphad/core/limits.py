@@ -19,7 +19,7 @@ limit                  default         what it bounds
 ``max_live_elements``  1,000,000,000   array elements alive at once while evaluating
 =====================  ==============  ==============================================
 
-The parser's limits are :class:`graphad.frontends.text.ParseLimits`; the others are
+The parser's limits are :class:`ParseLimits`; the others are
 enforced by ``ga.parse`` (nodes, elements) and ``ga.load`` (nodes, bytes).
 The file readers of :mod:`graphad.nn` (``ga.nn.load``) and
 :mod:`graphad.datasets` (``read_idx``, ``load_mnist``) check every size a file
@@ -66,13 +66,41 @@ __all__ = ["Limits", "configure", "current", "override"]
 
 
 @dataclass(frozen=True)
+class ParseLimits:
+    """Resource limits for :func:`parse`; exceeding one raises ``ParseError``.
+
+    Parameters
+    ----------
+    max_length : int, default 1_000_000
+        Characters of input.
+    max_depth : int, default 10_000
+        Nesting depth of brackets (parentheses, calls, lists).
+    max_tokens : int, default 2_000_000
+        Tokens (numbers, names, operators, brackets, commas).
+    max_literal_digits : int, default 400
+        Digits in one numeric literal (underscores and prefixes not counted).
+    """
+
+    max_length: int = 1_000_000
+    max_depth: int = 10_000
+    max_tokens: int = 2_000_000
+    max_literal_digits: int = 400
+
+    def __post_init__(self) -> None:
+        for field_name in ("max_length", "max_depth", "max_tokens", "max_literal_digits"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ParseLimits.{field_name} must be a positive int, got {value!r}")
+
+
+@dataclass(frozen=True)
 class Limits:
     """Every resource limit graphad enforces on untrusted input (see the module docstring).
 
     Parameters
     ----------
     max_length, max_depth, max_tokens, max_literal_digits : int
-        The parser's limits (:class:`graphad.frontends.text.ParseLimits`).
+        The parser's limits (:class:`ParseLimits`).
     max_nodes : int, default 250_000
         Graph nodes one ``ga.parse`` or ``ga.load`` call may add (about 1.6 kB each).
     max_elements : int, default 100_000_000
@@ -112,9 +140,7 @@ class Limits:
                 raise ValueError(f"Limits.{f.name} must be a positive int, got {value!r}")
 
     def parse_limits(self) -> Any:
-        """The parser's share of these limits, as a :class:`graphad.frontends.text.ParseLimits`."""
-        from ..frontends.text import ParseLimits
-
+        """The parser's share of these limits, as a :class:`ParseLimits`."""
         return ParseLimits(
             max_length=self.max_length,
             max_depth=self.max_depth,

@@ -16,10 +16,10 @@ import keyword
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..core.errors import GraphadError, ParseError, ShapeError
+from ..core.limits import ParseLimits
 
 __all__ = ["DEFAULT_LIMITS", "Builder", "ParseLimits", "parse"]
 
@@ -60,34 +60,6 @@ class Builder(Protocol):
 
     def is_function(self, name: str) -> bool:
         """Whether ``name`` may be called (and so may not be used as a value)."""
-
-
-@dataclass(frozen=True)
-class ParseLimits:
-    """Resource limits for :func:`parse`; exceeding one raises ``ParseError``.
-
-    Parameters
-    ----------
-    max_length : int, default 1_000_000
-        Characters of input.
-    max_depth : int, default 10_000
-        Nesting depth of brackets (parentheses, calls, lists).
-    max_tokens : int, default 2_000_000
-        Tokens (numbers, names, operators, brackets, commas).
-    max_literal_digits : int, default 400
-        Digits in one numeric literal (underscores and prefixes not counted).
-    """
-
-    max_length: int = 1_000_000
-    max_depth: int = 10_000
-    max_tokens: int = 2_000_000
-    max_literal_digits: int = 400
-
-    def __post_init__(self) -> None:
-        for field_name in ("max_length", "max_depth", "max_tokens", "max_literal_digits"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ParseLimits.{field_name} must be a positive int, got {value!r}")
 
 
 DEFAULT_LIMITS = ParseLimits()
