@@ -60,7 +60,12 @@ __all__ = [
     "Graph",
     "Node",
     "get_default_graph",
-    "entered_graph", "ancestors", "topo_order", "gc_paused", "carry_adjoints"]
+    "entered_graph",
+    "ancestors",
+    "topo_order",
+    "gc_paused",
+    "carry_adjoints",
+]
 
 # Arrays with more elements than this are keyed by identity, not by content,
 # when hash-consing constants (hashing megabytes per node would dominate).
@@ -568,8 +573,8 @@ class Graph:
                 if m is None:
                     m = new._copy_of(self, n, node, args)
                 mapping[n] = m
-        if marks:
-            carry_adjoints(self, new, mapping)
+            if marks:
+                carry_adjoints(self, new, mapping)
         return new, mapping
 
     def subgraph(

@@ -675,8 +675,7 @@ class GradientTape:
             ids = [
                 n
                 for n in self.graph.nodes()
-                if self.graph.n_users(n) == 0
-                and self.graph.op(n) not in ("input", "constant")
+                if self.graph.n_users(n) == 0 and self.graph.op(n) not in ("input", "constant")
             ]
         return [Expr(self.graph, i) for i in ids]
 
