@@ -571,16 +571,15 @@ class Function:
         found = self._cache.get(key)
         if found is not None:
             return found
-        from ..transforms.rewrite import optimize_ids
-        from ..transforms.specialize import CACHE_SIZE, check_live_elements, specialize
+        from ..transforms.rewrite import optimize_specialized
+        from ..transforms.specialize import CACHE_SIZE, check_live_elements
 
         graph = self._user_graph
         types = [(shape, dtype) for shape, dtype, _ in key]
-        with graph.lock:
-            spec = specialize(graph, self._outputs, self._inputs, types)
-        new, outs, mapping = optimize_ids(
-            spec.graph, spec.outputs, spec.inputs, rewrite=self._optimize
-        )
+        with graph.lock:  # specialized and optimized in one copy, from a consistent snapshot
+            new, outs, new_inputs = optimize_specialized(
+                graph, self._outputs, self._inputs, types, rewrite=self._optimize
+            )
         check_live_elements(new, outs)
         # generated parameter names only: input names are user text and never reach source
         header = "# specialized for " + ", ".join(
@@ -590,7 +589,7 @@ class Function:
         compiled = _Compiled(
             new,
             outs,
-            [mapping[i] for i in spec.inputs],
+            new_inputs,
             self._single,
             self.input_names,
             header=(header if self._n else "# no inputs") + "\n",

@@ -445,15 +445,29 @@ class _Rewriter:
     def _raw(
         self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
     ) -> int:
-        g = self.graph
-        before = g.next_id
-        nid = g.apply(op_name, args, params, shape, dtype, role)
-        if nid >= before:  # a new node (with the old node's role)
+        nid = self.graph.apply(op_name, args, params, shape, dtype, role)
+        if nid not in self._float:  # a new node (with the old node's role), or one made outside
             node = self.nodes[nid]
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
             self._float[nid] = self._float_from_args(node)
         return nid
+
+    def adopt(self, first: int, out: int) -> int:
+        """Put the nodes made since id ``first`` outside the rewriter (a lowering's, an
+        ``apply``'s) through it, as a second pass would; returns what ``out`` became.
+        The originals are left for the final prune."""
+        if out < first:
+            return out
+        nodes = self.nodes
+        done: dict[int, int] = {}
+        for n in range(first, out + 1):
+            node = nodes.get(n)
+            if node is None or node.op in ("input", "constant"):
+                continue
+            args = tuple(done.get(a, a) for a in node.args)
+            done[n] = self.make(node.op, args, node.params, node, node.role)
+        return done.get(out, out)
 
     def _step(self, nid: int) -> int | None:
         node = self.nodes[nid]
@@ -577,6 +591,44 @@ def _optimize_ids(
     carry_adjoints(graph, new, mapping)
     new.rewrites_fired = dict(rw.fired)  # for reports and tests
     return new, outs, mapping
+
+
+def optimize_specialized(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[tuple],
+    *,
+    rewrite: bool = True,
+) -> tuple[Graph, list[int], list[int]]:
+    """:func:`~graphad.transforms.specialize.specialize` and :func:`optimize_ids` in one
+    copy: each node is specialized to the input ``types`` and built through the
+    rewriter at once (one graph copy fewer: the time and peak memory of a compile).
+    Returns the new graph and the new ids of ``outputs`` and ``inputs``."""
+    from .specialize import specialize
+
+    with gc_paused():
+        target = Graph()
+        rw = _Rewriter(target)
+
+        class _Build:
+            @staticmethod
+            def make(op, args, params, shape, dtype, role):
+                if rewrite:
+                    return rw.make(op, args, params, {"shape": shape, "dtype": dtype}, role)
+                return rw._raw(op, args, params, shape, dtype, role)
+
+            @staticmethod
+            def adopt(first, out):
+                return rw.adopt(first, out) if rewrite else out
+
+        spec = specialize(graph, outputs, inputs, types, marks=False, builder=_Build, into=target)
+        new = spec.graph
+        keep = set(spec.outputs) | set(spec.inputs)
+        new.prune(keep)
+        carry_adjoints(graph, new, spec.mapping)
+        new.rewrites_fired = dict(rw.fired)  # for reports and tests
+    return new, list(spec.outputs), list(spec.inputs)
 
 
 def _copy_input(rw: _Rewriter, node: dict) -> int:

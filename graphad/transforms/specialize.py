@@ -78,6 +78,8 @@ def specialize(
     types: Sequence[InputType],
     *,
     marks: bool = True,
+    builder: Any = None,
+    into: Graph | None = None,
 ) -> Specialized:
     """Replay what ``outputs`` need into a new graph whose ``inputs`` have ``types``.
 
@@ -85,6 +87,12 @@ def specialize(
     checked and cast before it reaches the specialized code).  Roles, and with
     ``marks`` the adjoint marks, are carried over, so a specialized gradient still
     draws as one.
+
+    ``builder`` (with ``into``, the graph it builds in) makes each node instead of
+    plain hash-consing: ``builder.make(op, args, params, shape, dtype, role)`` for an
+    op with static inference, ``builder.adopt(first_new_id, out)`` after a lowering or
+    ``apply`` made nodes its own way.  The rewriter is one (specialization and
+    optimization in one copy: :func:`graphad.transforms.rewrite.optimize_specialized`).
     """
     from ..ops import OPS
     from ..ops.core import Expr, apply, infer
@@ -105,20 +113,26 @@ def specialize(
         op = OPS[op_name]
         params = node.params
         if op.nargs is None:
-            return apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
+            before = new.next_id
+            made = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
+            return made if builder is None else builder.adopt(before, made)
         if op.lower is None:
             # the common case, without apply's generality: infer, then hash-cons
             shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params) if params else {})
+            if builder is not None:
+                return builder.make(op_name, ids, params, shape, dtype, node.role)
             return new.apply(op_name, ids, params, shape, dtype)
         # a shape helper: its lower facet directly (most are the identity here, and a
         # gradient over undeclared inputs holds many), else apply
+        before = new.next_id
         args = [Expr(new, i) for i in ids]
         out = None
         if all(new_nodes[i].shape is not None for i in ids):
             out = op.lower(*args, **dict(params))
-        return (out if out is not None else apply(op_name, *args, **dict(params))).id
+        made = (out if out is not None else apply(op_name, *args, **dict(params))).id
+        return made if builder is None else builder.adopt(before, made)
 
-    target = Graph()
+    target = into if into is not None else Graph()
     mapping: dict[int, int] = {}
     for nid, (shape, dtype) in zip(inputs, types, strict=True):
         node = nodes[nid]
