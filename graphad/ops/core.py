@@ -148,19 +148,12 @@ def graph_of(*values: Any) -> Graph:
     different graphs are an error.
     """
     found: Graph | None = None
-    if len(values) <= 3 and not any(type(v) in (list, tuple) for v in values):
-        for v in values:  # the common case: a few scalars and Exprs
-            if type(v) is Expr:
-                if found is None:
-                    found = v.graph
-                elif v.graph is not found:
-                    return _mixed_graphs([v for v in values if isinstance(v, Expr)])
-        if found is None:
-            return get_default_graph()
-        entered = entered_graph()
-        if entered is not None and entered is not found:
-            return _mixed_graphs([v for v in values if type(v) is Expr])
-        return found
+    if len(values) <= 3:
+        for v in values:
+            if type(v) is list or type(v) is tuple:
+                break
+        else:
+            return _graph_of_few(values)
     exprs: list = []
     stack = list(values)
     while stack:
@@ -178,6 +171,23 @@ def graph_of(*values: Any) -> Graph:
     entered = entered_graph()
     if found is _MIXED or (entered is not None and entered is not found):
         return _mixed_graphs(exprs)
+    return found
+
+
+def _graph_of_few(values: tuple) -> Graph:
+    """:func:`graph_of` for a few scalars and Exprs (no sequences): the common case."""
+    found: Graph | None = None
+    for v in values:
+        if type(v) is Expr:
+            if found is None:
+                found = v.graph
+            elif v.graph is not found:
+                return _mixed_graphs([v for v in values if isinstance(v, Expr)])
+    if found is None:
+        return get_default_graph()
+    entered = entered_graph()
+    if entered is not None and entered is not found:
+        return _mixed_graphs([v for v in values if type(v) is Expr])
     return found
 
 
@@ -322,25 +332,28 @@ def apply(op_name: str, *args: Any, **params: Any):
                 return recorder().record(op_name, args, params)
     graph = graph_of(*args)
     ids = tuple(
-        a.id if type(a) is Expr and a.graph is graph else as_expr(a, graph).id for a in args
+        [a.id if type(a) is Expr and a.graph is graph else as_expr(a, graph).id for a in args]
     )
     records = graph.records()
     arg_nodes = [records[i] for i in ids]
-    if (
-        op.elementwise
-        and not params
-        and not op.custom
-        and all(n.op == "constant" and type(n.value) in _WEAK_SAMPLE for n in arg_nodes)
-    ):
-        folded = _fold_weak(op, [n.value for n in arg_nodes])
-        if folded is not None:
-            nid = graph.constant(folded)
-            _note_exact(records[nid], op, arg_nodes)
-            return Expr(graph, nid)
-    if op.lower is not None and all(n.shape is not None for n in arg_nodes):
-        lowered = op.lower(*(Expr(graph, i) for i in ids), **params)
-        if lowered is not None:
-            return lowered
+    if op.elementwise and not params and not op.custom:
+        for n in arg_nodes:
+            if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
+                break
+        else:  # Python scalars only
+            folded = _fold_weak(op, [n.value for n in arg_nodes])
+            if folded is not None:
+                nid = graph.constant(folded)
+                _note_exact(records[nid], op, arg_nodes)
+                return Expr(graph, nid)
+    if op.lower is not None:
+        for n in arg_nodes:
+            if n.shape is None:
+                break
+        else:  # every shape static
+            lowered = op.lower(*[Expr(graph, i) for i in ids], **params)
+            if lowered is not None:
+                return lowered
     shape, dtype = infer(op, arg_nodes, params)
     params_t = tuple(sorted(params.items())) if params else ()
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
@@ -351,9 +364,11 @@ def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
     ``op(*args, **params)``; a ``ShapeError`` naming the op where shapes do not fit."""
     shapes = [n.shape for n in arg_nodes]
     shape: Shape = None
-    if op.elementwise and not op.custom and all(s == () for s in shapes):
+    if None in shapes:
+        pass  # unknown: checked when evaluated
+    elif op.elementwise and not op.custom and shapes.count(()) == len(shapes):
         shape = ()  # the scalar case, without calling the shape rule
-    elif op.shape is not None and None not in shapes:
+    elif op.shape is not None:
         try:
             shape = op.shape(*shapes, **params)
         except ShapeError:
@@ -362,14 +377,17 @@ def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
             raise ShapeError(
                 f"{op.name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}"
             ) from None
-    if callable(op.dtype):
-        dtype = op.dtype(*[n.dtype for n in arg_nodes], **params)
+    kind = op.dtype
+    if callable(kind):
+        dtype = kind(*[n.dtype for n in arg_nodes], **params)
     else:
         dtype = _result_dtype(
-            op.dtype,
+            kind,
             tuple(
-                type(n.value) if n.dtype is None and n.op == "constant" else n.dtype
-                for n in arg_nodes
+                [
+                    type(n.value) if n.dtype is None and n.op == "constant" else n.dtype
+                    for n in arg_nodes
+                ]
             ),
         )
     return shape, dtype
