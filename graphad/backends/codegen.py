@@ -183,9 +183,9 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     for k, i in enumerate(inputs):
         names[i] = f"x{k}"
     order = topo_order(graph, outputs)
-    missing = [n for n in order if nodes[n]["op"] == "input" and n not in names]
+    missing = [n for n in order if nodes[n].op == "input" and n not in names]
     if missing:
-        labels = sorted(nodes[n]["name"] for n in missing)
+        labels = sorted(nodes[n].name for n in missing)
         raise MissingInputError(
             f"compile: the outputs use input(s) {', '.join(map(repr, labels))} not listed in "
             f"inputs=; add them (or leave inputs=None to take all, sorted by name)"
@@ -218,7 +218,7 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     dead_after: dict[int, list[int]] = {}
     for n, pos in last.items():
         # 0-d values are a few bytes: releasing them early saves nothing but a line
-        if n not in outset and nodes[n]["op"] != "constant" and nodes[n]["shape"] != ():
+        if n not in outset and nodes[n].op != "constant" and nodes[n].shape != ():
             dead_after.setdefault(pos, []).append(n)
     seen_helpers: set[str] = set()
     impl_names: dict[str, str] = {}
@@ -226,11 +226,11 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     lines: list[str] = []
     for pos, n in enumerate(order):
         node = nodes[n]
-        op_name = node["op"]
+        op_name = node.op
         if op_name == "input":
             continue
         if op_name == "constant":
-            names[n] = _constant_name(prog, n, node["value"])
+            names[n] = _constant_name(prog, n, node.value)
             if names[n] != f"c{n}":
                 literal.add(n)
             continue
@@ -240,12 +240,12 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
         op = OPS.get(op_name)
         if op is None:
             raise GraphadError(f"node v{n} uses unknown op {op_name!r}")
-        args = [names[a] for a in node["args"]] if kernel is None else []
-        if args and all(a in literal for a in node["args"]):
+        args = [names[a] for a in node.args] if kernel is None else []
+        if args and all(a in literal for a in node.args):
             # Python would compute 2 + 3 as a Python int; NumPy gives np.int64, as the
             # interpreter does
             args = [f"np.asarray({s})" for s in args]
-        params = dict(node["params"])
+        params = dict(node.params)
         if kernel is not None:
             expr = fusion.call_source(kernel, nodes, names)
             for src in kernel.helpers:
@@ -294,7 +294,7 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             lines.append("del " + ", ".join(names[d] for d in sorted(dead)))
     rets = []
     for o in outputs:
-        shape = nodes[o]["shape"]
+        shape = nodes[o].shape
         is_array_op = shape is not None and len(shape) > 0
         rets.append(names[o] if is_array_op else f"_ga_finish({names[o]})")
     if any(r.startswith("_ga_finish") for r in rets):
@@ -357,7 +357,7 @@ def _caller_source(
     params = ", ".join(f"x{k}" for k in range(len(inputs)))
     lines = [f"def _ga_call({params}):"]
     for k, nid in enumerate(inputs):
-        if floats_ok and nodes[nid]["dtype"] == np.float64 and nodes[nid]["shape"] == ():
+        if floats_ok and nodes[nid].dtype == np.float64 and nodes[nid].shape == ():
             lines += [
                 f"    if type(x{k}) is not float and not (",
                 f"            type(x{k}) is _nd and x{k}.dtype == _dt{k} and x{k}.shape == ()):",
@@ -365,14 +365,14 @@ def _caller_source(
             ]
             continue
         conds = [f"type(x{k}) is _nd"]
-        if nodes[nid]["dtype"] is not None:
+        if nodes[nid].dtype is not None:
             conds.append(f"x{k}.dtype == _dt{k}")
         else:
             conds.append(f'x{k}.dtype.kind in "biuf"')
-        if nodes[nid]["shape"] is not None:
+        if nodes[nid].shape is not None:
             conds.append(f"x{k}.shape == _sh{k}")
         lines += [f"    if not ({' and '.join(conds)}):"]
-        if nodes[nid]["dtype"] in (None, np.float64) and nodes[nid]["shape"] in (None, ()):
+        if nodes[nid].dtype in (None, np.float64) and nodes[nid].shape in (None, ()):
             # a Python float becomes the float64 scalar the checks would make of it
             lines.append(f"        x{k} = _f64(x{k}) if type(x{k}) is float else _prep{k}(x{k})")
         else:
@@ -409,7 +409,7 @@ def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
     if isinstance(value, np.ndarray) or not hasattr(value, "__array_function__"):
         return prepare_input(graph, nid, value)
     node = graph.node(nid)
-    name, want, shape = node["name"], node["dtype"], node["shape"]
+    name, want, shape = node.name, node.dtype, node.shape
     have = np.dtype(value.dtype)
     if have.kind not in "biuf":
         raise DTypeError(f"input {name!r}: expected numbers, got dtype {have}")
@@ -444,8 +444,8 @@ def _make_caller(
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
     for k, nid in enumerate(inputs):
         ns[f"_prep{k}"] = partial(_prepare_any, graph, nid)
-        ns[f"_dt{k}"] = graph.records()[nid]["dtype"]
-        ns[f"_sh{k}"] = graph.records()[nid]["shape"]
+        ns[f"_dt{k}"] = graph.records()[nid].dtype
+        ns[f"_sh{k}"] = graph.records()[nid].shape
     src = _caller_source(graph, inputs, single, floats_ok)
     filename = f"<graphad-call-{next(_counter)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
@@ -542,15 +542,15 @@ class Function:
         self._outputs = tuple(outputs)
         self._inputs = tuple(inputs)
         self._optimize = optimize
-        self.input_names = tuple(nodes[i]["name"] for i in inputs)
+        self.input_names = tuple(nodes[i].name for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
         self._positions = {name: k for k, name in enumerate(self.input_names)}
         self._n = len(inputs)
         # per input: its declared (shape, dtype) when both are declared, else None
         self._fixed = tuple(
-            (nodes[i]["shape"], nodes[i]["dtype"])
-            if nodes[i]["shape"] is not None and nodes[i]["dtype"] is not None
+            (nodes[i].shape, nodes[i].dtype)
+            if nodes[i].shape is not None and nodes[i].dtype is not None
             else None
             for i in inputs
         )
@@ -871,8 +871,8 @@ def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -
 
     nodes = graph.records()
     if inputs is None:
-        used = [n for n in topo_order(graph, outputs) if nodes[n]["op"] == "input"]
-        return sorted(used, key=lambda n: nodes[n]["name"])
+        used = [n for n in topo_order(graph, outputs) if nodes[n].op == "input"]
+        return sorted(used, key=lambda n: nodes[n].name)
     if isinstance(inputs, Expr | str):
         inputs = [inputs]
     ids: list[int] = []

@@ -103,7 +103,7 @@ def _keeps(var: str) -> Callable[..., bool]:
         x = b[var]
         others = [a for a in rw.args(nid) if a != x]
         # broadcasting against 0-d operands leaves x's shape, known or not
-        if not (rw.same_shape(nid, x) or all(rw.nodes[a]["shape"] == () for a in others)):
+        if not (rw.same_shape(nid, x) or all(rw.nodes[a].shape == () for a in others)):
             return False
         dn, dx = rw.dtype(nid), rw.dtype(x)
         if dn is not None and dx is not None:
@@ -142,10 +142,10 @@ def _adds_zero(var: str, negative_zero: bool) -> Callable[..., bool]:
         if dt is not None and dt.kind in "biu":
             return True
         zero = next(a for a in rw.args(nid) if a != x or rw.args(nid).count(a) == 2)
-        value = rw.nodes[zero]["value"]
+        value = rw.nodes[zero].value
         if bool(np.all(np.signbit(value))) == negative_zero:
             return True
-        return negative_zero and rw.nodes[x]["op"] in _NO_NEGATIVE_ZERO
+        return negative_zero and rw.nodes[x].op in _NO_NEGATIVE_ZERO
 
     return guard
 
@@ -160,7 +160,7 @@ def _same_dtype(a: str, b: str) -> Callable[..., bool]:
 
 def _static_same_shape(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
-    return shape is not None and shape == rw.nodes[nid]["shape"]
+    return shape is not None and shape == rw.nodes[nid].shape
 
 
 # -- replacements -------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def _static_same_shape(rw: _Rewriter, nid: int, b: dict) -> bool:
 def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``0 * x`` as a constant of zeros: only where the static shape and dtype are known."""
     node = rw.nodes[nid]
-    shape, dtype = node["shape"], node["dtype"]
+    shape, dtype = node.shape, node.dtype
     if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
         return None
     return rw.constant(np.zeros(shape, dtype))
@@ -177,18 +177,18 @@ def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
 
 def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     node = rw.nodes[nid]
-    return rw.make("reshape", (b["X"],), node["params"], node, role=node["role"])
+    return rw.make("reshape", (b["X"],), node.params, node, role=node.role)
 
 
 def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """Compose two permutations; the identity disappears."""
-    outer = dict(rw.nodes[nid]["params"]).get("axes")
+    outer = dict(rw.nodes[nid].params).get("axes")
     inner_id = rw.args(nid)[0]
-    inner = dict(rw.nodes[inner_id]["params"]).get("axes")
+    inner = dict(rw.nodes[inner_id].params).get("axes")
     x = b["X"]
     if outer is None and inner is None:
         return x
-    shape = rw.nodes[x]["shape"]
+    shape = rw.nodes[x].shape
     if shape is None:
         return None
     nd = len(shape)
@@ -198,16 +198,16 @@ def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     if perm == tuple(range(nd)):
         return x
     node = rw.nodes[nid]
-    return rw.make("transpose", (x,), (("axes", perm),), node, role=node["role"])
+    return rw.make("transpose", (x,), (("axes", perm),), node, role=node.role)
 
 
 def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
-    return shape is not None and shape == rw.nodes[nid]["shape"]
+    return shape is not None and shape == rw.nodes[nid].shape
 
 
 def _static_shape(rw: _Rewriter, nid: int) -> Any:
-    return rw.nodes[nid]["shape"]
+    return rw.nodes[nid].shape
 
 
 def _absorb_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
@@ -220,21 +220,21 @@ def _absorb_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
     NumPy's broadcasting, so the result is the same to the bit.
     """
     node = rw.nodes[nid]
-    op_name, args, shape = node["op"], node["args"], node["shape"]
+    op_name, args, shape = node.op, node.args, node.shape
     if shape is None:
         return None
     for k in (0, 1):
         u, z = args[k], args[1 - k]
-        if rw.nodes[u]["op"] != "broadcast_to" or (op_name == "divide" and k == 1):
+        if rw.nodes[u].op != "broadcast_to" or (op_name == "divide" and k == 1):
             continue
         c = rw.args(u)[0]
         pair = (c, z) if k == 0 else (z, c)
-        z_shape = rw.nodes[z]["shape"]
+        z_shape = rw.nodes[z].shape
         if z_shape == shape:
-            return rw.make(op_name, pair, (), node, node["role"])
-        if z_shape == () and rw.nodes[c]["shape"] == ():
-            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node["dtype"]}, node["role"])
-            return rw.make("broadcast_to", (inner,), (("shape", shape),), node, node["role"])
+            return rw.make(op_name, pair, (), node, node.role)
+        if z_shape == () and rw.nodes[c].shape == ():
+            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node.dtype}, node.role)
+            return rw.make("broadcast_to", (inner,), (("shape", shape),), node, node.role)
     return None
 
 
@@ -242,14 +242,14 @@ def _negate_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``-broadcast_to(c, s)`` -> ``broadcast_to(-c, s)``: a constant c folds."""
     u, c = rw.args(nid)[0], b["X"]
     node = rw.nodes[nid]
-    neg = rw.make("negative", (c,), (), rw.nodes[c], node["role"])
-    return rw.make("broadcast_to", (neg,), rw.nodes[u]["params"], node, node["role"])
+    neg = rw.make("negative", (c,), (), rw.nodes[c], node.role)
+    return rw.make("broadcast_to", (neg,), rw.nodes[u].params, node, node.role)
 
 
 def _broadcast_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``broadcast_to(broadcast_to(c, s), t)`` -> ``broadcast_to(c, t)``."""
     node = rw.nodes[nid]
-    return rw.make("broadcast_to", (b["X"],), node["params"], node, node["role"])
+    return rw.make("broadcast_to", (b["X"],), node.params, node, node.role)
 
 
 RULES: list[Row] = [
@@ -382,7 +382,7 @@ class _Rewriter:
         return False
 
     def same_shape(self, a: int, b: int) -> bool:
-        sa, sb = self.nodes[a].shape, self.nodes[b]["shape"]
+        sa, sb = self.nodes[a].shape, self.nodes[b].shape
         if sa is not None and sb is not None:
             return sa == sb
         return a == b
