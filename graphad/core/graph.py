@@ -481,13 +481,26 @@ class Graph:
             args = tuple(args)
         key = (op, params, args)
         with self._lock:  # also waits out another thread's transaction (its nodes may go)
-            found = self._cons.get(key)
+            cons = self._cons
+            found = cons.get(key)
             if found is not None:
                 return found
             nid = self._next
             self._next = nid + 1
-            node = Node(op, args, params, role or self._role_stack[-1], shape, dtype, key)
-            return self._add(nid, node)
+            nodes = self._nodes
+            nodes[nid] = Node(op, args, params, role or self._role_stack[-1], shape, dtype, key)
+            # _add, inlined: this is the hot path of every pass that builds nodes
+            if len(args) == 1:
+                nodes[args[0]].nusers += 1
+            elif len(args) == 2 and args[0] != args[1]:
+                nodes[args[0]].nusers += 1
+                nodes[args[1]].nusers += 1
+            else:
+                for a in set(args):
+                    nodes[a].nusers += 1
+            cons[key] = nid
+            self._version += 1
+            return nid
 
     def remove(self, nid: int) -> None:
         """Drop a node no other node uses (for passes that clean up after themselves)."""
