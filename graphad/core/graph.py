@@ -104,6 +104,25 @@ def _constant_key(value: Any) -> tuple:
 _REQUIRED = ("op", "args", "params", "role", "shape", "dtype", "key")
 _OPTIONAL = ("name", "value", "adjoint", "exact", "grad_wrt")
 _FIELDS = frozenset(_REQUIRED + _OPTIONAL)
+# optional fields few nodes have: kept in the record's side dict, not a slot each
+_RARE = ("adjoint", "exact", "grad_wrt")
+
+
+def _rare_field(k: str) -> property:
+    def get(self: Node) -> Any:
+        extra = self.extra
+        return None if extra is None else extra.get(k)
+
+    def put(self: Node, v: Any) -> None:
+        if v is None:
+            if self.extra is not None:
+                self.extra.pop(k, None)
+        elif self.extra is None:
+            self.extra = {k: v}
+        else:
+            self.extra[k] = v
+
+    return property(get, put, doc=f"``{k}`` (``None`` when unset)")
 
 
 class Node:
@@ -116,7 +135,11 @@ class Node:
     a user through ``graph.nx``, say) live in a small side dict.
     """
 
-    __slots__ = (*_REQUIRED, *_OPTIONAL, "nusers", "extra")
+    __slots__ = (*_REQUIRED, "name", "value", "nusers", "extra")
+
+    adjoint = _rare_field("adjoint")
+    exact = _rare_field("exact")
+    grad_wrt = _rare_field("grad_wrt")
 
     def __init__(
         self,
@@ -139,7 +162,7 @@ class Node:
         self.key = key
         self.name = name
         self.value = value
-        self.adjoint = self.exact = self.grad_wrt = self.extra = None
+        self.extra = None
         self.nusers = 0  # distinct nodes that use this one (the out-degree)
 
     # -- the mapping view ---------------------------------------------------------
@@ -196,9 +219,12 @@ class Node:
 
     def keys(self) -> list[str]:
         out = list(_REQUIRED)
-        out += [k for k in _OPTIONAL if getattr(self, k) is not None]
+        if self.name is not None:
+            out.append("name")
+        if self.value is not None:
+            out.append("value")
         if self.extra:
-            out += list(self.extra)
+            out += list(self.extra)  # the rare fields that are set, and any other keys
         return out
 
     def __iter__(self) -> Iterator[str]:
