@@ -53,6 +53,7 @@ from ..core._atomic import atomic_write
 from ..core.errors import GraphadError
 from ..core.expr import Expr
 from ..core.graph import Graph, ancestors
+from ..core.version import __version__
 from ..ops import OPS, Op, apply
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "dumps", "loads"]
@@ -156,8 +157,6 @@ def _outputs(exprs: Any) -> list[Expr]:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__
 
 
