@@ -152,7 +152,20 @@ class _Package(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _FUNCTION_MODULES and isinstance(value, types.ModuleType):
             return  # the submodule stays importable through sys.modules
+        if name == "nn" and isinstance(value, types.ModuleType):
+            # however graphad.nn is imported: it runs Dask data through graphad.distributed's
+            # executor, found here, as nn must not import the layer above it
+            value.register_executor("dask", _dask_executor)
         super().__setattr__(name, value)
+
+
+def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
+    dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
+    if executor is None and not dask_data:
+        return None  # in-memory data: Dask is not involved (and not imported)
+    from .distributed.models import executor_for
+
+    return executor_for(x, y, executor)
 
 
 sys.modules[__name__].__class__ = _Package

@@ -157,6 +157,37 @@ class Optimizer:
                 self._slots[id(v)] = (v, [np.asarray(s) for s in new_slots[k * n : (k + 1) * n]])
         self.iterations += 1
 
+    def set_state(
+        self, variables: Sequence[Variable], slots: Sequence[Any], iterations: int
+    ) -> None:
+        """Restore a state that :meth:`state_values` (for the same ``variables``) and
+        ``iterations`` gave, as a saved model does; all is checked first, so a
+        failed call changes nothing."""
+        specs = self.slot_specs()
+        if len(slots) != len(specs) * len(variables):
+            raise GraphadError(
+                f"{type(self).__name__}: the state holds {len(slots)} arrays, "
+                f"{len(specs) * len(variables)} expected ({len(specs)} per variable)"
+            )
+        checked = []
+        for k, v in enumerate(variables):
+            for j, (name, _) in enumerate(specs):
+                arr = np.asarray(slots[k * len(specs) + j])
+                want = self._slot_shape(name, v)
+                if arr.shape != want or arr.dtype.kind != "f":
+                    raise GraphadError(
+                        f"{type(self).__name__}: the {name} state of {v.name!r} has shape "
+                        f"{arr.shape} and dtype {arr.dtype}, expected {want} floats"
+                    )
+                checked.append(arr.astype(v.dtype))
+        for k, v in enumerate(variables):
+            own = checked[k * len(specs) : (k + 1) * len(specs)]
+            self._slots[id(v)] = (v, own)
+        self.iterations = int(iterations)
+
+    def _slot_shape(self, name: str, var: Variable) -> tuple:
+        return tuple(var._value.shape)
+
     @property
     def variables(self) -> list[np.ndarray]:
         """The state arrays (slots) of every variable seen so far."""
