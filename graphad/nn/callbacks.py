@@ -127,8 +127,9 @@ def _number(value: Any, what: str, minimum: float = 0.0) -> float:
 class EarlyStopping(Callback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs.
 
-    Keras' rule: an epoch improves when ``current - min_delta < best`` (mode
-    "min"; ``current + min_delta > best`` in mode "max").  ``wait`` counts the
+    Keras' rule: an epoch improves when ``current + min_delta < best`` (mode
+    "min"; ``current - min_delta > best`` in mode "max"), that is by more than
+    ``min_delta``.  ``wait`` counts the
     epochs since the last improvement (it restarts only if the value also beats
     ``baseline``, when given); training stops at the end of the first epoch
     ``> 0`` with ``wait >= patience``.  With ``restore_best_weights`` the
@@ -160,8 +161,8 @@ class EarlyStopping(Callback):
 
     def _improves(self, value: float, reference: float) -> bool:
         if self.mode == "min":
-            return value - self.min_delta < reference
-        return value + self.min_delta > reference
+            return value + self.min_delta < reference
+        return value - self.min_delta > reference
 
     def on_train_begin(self, logs=None) -> None:
         self.wait = 0
@@ -276,7 +277,12 @@ def _fill(template: str, values: dict[str, Any]) -> str:
             raise GraphadError(f"ModelCheckpoint: the file path names {name!r}, not in the logs")
         if not _SPEC.match(spec):
             raise GraphadError(f"ModelCheckpoint: unsupported format {spec!r} for {name!r}")
-        return format(values[name], spec)
+        try:
+            return format(values[name], spec)
+        except (TypeError, ValueError) as exc:
+            raise GraphadError(
+                f"ModelCheckpoint: cannot format {name!r} as {spec!r}: {exc}"
+            ) from None
 
     return _FIELD.sub(one, template)
 
