@@ -235,7 +235,7 @@ def test_float32_variables_update_in_float32():
 def _run_minimize(*argv):
     import argparse
 
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     parser = argparse.ArgumentParser()
     minimize.add_arguments(parser)
@@ -280,7 +280,7 @@ def test_minimize_command_other_optimizers_and_errors():
 
 
 def test_minimize_demo():
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     out = io.StringIO()
     minimize.demo(out)
@@ -291,7 +291,7 @@ def test_minimize_demo():
 @pytest.mark.parametrize(
     "module",
     ["graphad.optim", "graphad.optim.base", "graphad.optim.optimizers",
-     "graphad.optim.schedules", "graphad.tape"],
+     "graphad.optim.schedules", "graphad.eager.tape"],
 )  # fmt: skip
 def test_docstring_examples_run(module):
     import doctest

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, ShapeError
 from ..nn import initializers as _init
 from ..nn.layers import Input, from_config
 from ..nn.model import Sequential

@@ -4,7 +4,7 @@ The package's parts: :mod:`.layers`, :mod:`.initializers`, :mod:`.regularizers`,
 :mod:`.losses`, :mod:`.metrics`, :mod:`.model` (``Sequential`` and its one step
 builder), :mod:`.fit` (the training loop and the executor protocol),
 :mod:`.callbacks` (``History``, ``EarlyStopping``...), :mod:`.history`
-(plots) and :mod:`.io` (files).  ``graphad.distributed`` runs the same steps
+(plots), :mod:`.io` (files) and :mod:`.saving` (models from files and JSON).  ``graphad.distributed`` runs the same steps
 on a Dask cluster; this package does not import it.
 
 Examples
@@ -28,7 +28,6 @@ from . import callbacks, initializers, losses, metrics, regularizers
 from ._common import FLOATX, set_random_seed
 from .callbacks import History
 from .fit import Executor, LocalExecutor, register_executor
-from .io import load, model_from_json
 from .layers import (
     Activation,
     BatchNormalization,
@@ -53,6 +52,7 @@ from .losses import (
 )
 from .metrics import accuracy, precision, recall, top_k_categorical_accuracy
 from .model import Sequential
+from .saving import load, model_from_json
 
 __all__ = [
     "FLOATX",

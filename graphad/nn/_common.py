@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 
 FLOATX = np.dtype(np.float32)
 EPSILON = 1e-7

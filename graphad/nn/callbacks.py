@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from ._common import check_count
 
 __all__ = [

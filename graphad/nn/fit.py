@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from ._common import FLOATX, check_count, check_fraction, check_seed, generator, is_dask
 from .callbacks import Callback, History
 

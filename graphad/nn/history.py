@@ -11,7 +11,7 @@ import io
 import os
 from typing import Any
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 
 __all__ = ["Plot", "plot_history"]
 

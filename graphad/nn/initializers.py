@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, ShapeError
 from ._common import FLOATX, global_rng
 
 __all__ = ["get", "glorot_uniform", "he_uniform", "ones", "zeros"]

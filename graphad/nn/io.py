@@ -1,9 +1,9 @@
-"""Model files: :func:`save` / :func:`load` (architecture, weights and optimizer state in
-one ``.npz``), :func:`save_weights` / :func:`load_weights`, and the JSON architecture
-(:func:`model_from_json`).
+"""Model files: :func:`save` (architecture, weights and optimizer state in one ``.npz``),
+:func:`save_weights` / :func:`load_weights`, and the bounded reading of such files
+(:mod:`.saving` builds models from them).
 
 The files hold no pickled objects (they load with ``allow_pickle=False``);
-every size they declare is checked against :mod:`graphad.limits` before
+every size they declare is checked against :mod:`graphad.core.limits` before
 anything is allocated, and they are written atomically (a temporary file
 renamed over the path).
 """
@@ -17,18 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError, LimitError
-from . import initializers as _init
-from .layers import Input, from_config
+from ..core.errors import GraphadError, LimitError
 
-__all__ = ["load", "load_weights", "model_from_json", "save", "save_weights"]
+__all__ = ["load_weights", "read_checked", "save", "save_weights"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 
 
 def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` atomically (a temporary file renamed over it)."""
-    from .._atomic import atomic_write
+    from ..core._atomic import atomic_write
 
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -68,138 +66,14 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Set ``model``'s weights from a file of :func:`save_weights` or :func:`save`."""
     model.ensure_built()
     path = os.fspath(path)
-    _, weights, _ = _read_checked(path, "weights file", architecture=False)
+    _, weights, _ = read_checked(path, "weights file", architecture=False)
     try:
         model.set_weights(weights)
     except GraphadError as exc:
         raise type(exc)(f"cannot load weights file {path!r}: {exc}") from None
 
 
-def _from_config(cfg: Any, weights: list[np.ndarray] | None) -> Any:
-    """A model from its configuration, its layers built from ``weights`` (or initialized
-    afresh without them)."""
-    from .model import Sequential
-
-    if not isinstance(cfg, dict) or cfg.get("format") != "graphad.nn.Sequential":
-        raise GraphadError("unknown format")
-    name = cfg.get("name", "sequential")
-    if not isinstance(name, str):
-        raise GraphadError("the model's name is not a string")
-    model = Sequential(name=name)
-    if cfg.get("input_shape") is not None:
-        model.add(Input(cfg["input_shape"]))
-    layers = cfg["layers"]
-    if not isinstance(layers, list):
-        raise GraphadError("the layers are not a list")
-    for lc in layers:
-        model.add(from_config(lc))
-    return model
-
-
-def model_from_json(text: str | bytes) -> Any:
-    """A new model of the architecture ``model.to_json()`` describes (``keras.models.
-    model_from_json``); its weights are initialized afresh.
-
-    The text is at most ``max_file_bytes`` (:mod:`graphad.limits`) and is only
-    parsed as JSON: names select among graphad's own layer classes.
-
-    Examples
-    --------
-    >>> import graphad as ga
-    >>> m = ga.nn.Sequential([ga.nn.Dense(3, "relu", input_shape=(2,)), ga.nn.Dropout(0.5)])
-    >>> [type(ly).__name__ for ly in ga.nn.model_from_json(m.to_json()).layers]
-    ['Dense', 'Dropout']
-    """
-    from ..limits import current
-
-    if not isinstance(text, str | bytes):
-        raise GraphadError(f"model_from_json takes JSON text, got {type(text).__name__}")
-    limit = current().max_file_bytes
-    if len(text) > limit:
-        raise LimitError(
-            f"the JSON text has {len(text):,} characters, more than max_file_bytes={limit}"
-        )
-    try:
-        return _from_config(json.loads(text), None)
-    except LimitError:
-        raise
-    except GraphadError as exc:
-        raise GraphadError(f"model_from_json: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
-        raise GraphadError(
-            f"model_from_json: the architecture is invalid ({type(exc).__name__}: {exc})"
-        ) from None
-
-
-def _restore_optimizer(model: Any, cfg: dict, extra: dict[str, np.ndarray]) -> None:
-    c = cfg["compile"]
-    model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
-    if "optimizer_iterations" not in extra:
-        return  # a file of an older version: the state starts afresh
-    slots = []
-    k = 0
-    while f"optimizer_slot_{k}" in extra:
-        slots.append(extra[f"optimizer_slot_{k}"])
-        k += 1
-    iterations = extra["optimizer_iterations"]
-    if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
-        raise GraphadError("the optimizer's step count is not a non-negative integer")
-    model.optimizer.set_state(model.trainable_weights, slots, int(iterations))
-
-
-def load(path: str | os.PathLike) -> Any:
-    """Read a model written by :meth:`Sequential.save` (compiled again if it was, with its
-    optimizer's state).
-
-    Every size the file declares is checked against :mod:`graphad.limits`
-    before anything is allocated: the file's size and the size its members
-    expand to (``max_file_bytes``), each weight's ``.npy`` header
-    (``max_ndim``, ``max_elements``, and the bytes the member really holds),
-    and each layer the architecture describes (a ``Dense`` kernel is at most
-    ``max_elements``).  The layers are built directly from the file's weights:
-    no initializer runs.
-
-    Raises
-    ------
-    GraphadError
-        If the file is missing, truncated, corrupt or not a graphad model
-        (``LimitError`` when it declares more than a limit allows).
-
-    Examples
-    --------
-    >>> import graphad as ga, numpy as np, os, tempfile
-    >>> m = ga.nn.Sequential([ga.nn.Dense(2, input_shape=(3,))])
-    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
-    >>> m.save(path)
-    >>> np.array_equal(ga.nn.load(path).get_weights()[0], m.get_weights()[0])
-    True
-    """
-    path = os.fspath(path)
-    cfg, weights, extra = _read_checked(path, "model file", architecture=True)
-    try:
-        with _init.from_arrays(weights) as left:  # the builds take these, no initializer runs
-            model = _from_config(cfg, weights)
-            if left:
-                raise GraphadError(
-                    f"the file holds {len(weights)} weight arrays, the architecture uses "
-                    f"{len(weights) - len(left)}"
-                )
-        model.set_weights(weights)  # in the model's order, whatever order the layers built in
-        if "compile" in cfg:
-            _restore_optimizer(model, cfg, extra)
-    except LimitError as exc:
-        raise LimitError(f"cannot load model file {path!r}: {exc}") from None
-    except GraphadError as exc:
-        raise GraphadError(f"cannot load model file {path!r}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise GraphadError(
-            f"cannot load model file {path!r}: its architecture is invalid "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
-    return model
-
-
-def _read_checked(path: str, what: str, architecture: bool) -> tuple[Any, list, dict]:
+def read_checked(path: str, what: str, architecture: bool) -> tuple[Any, list, dict]:
     """:func:`_read_model_file`, every failure a GraphadError naming the file."""
     import zipfile
 
@@ -232,7 +106,7 @@ def _read_model_file(path: str, architecture: bool = True) -> tuple[Any, list, d
     optimizer's arrays of a model or weights file, read with bounds."""
     import zipfile
 
-    from ..limits import current
+    from ..core.limits import current
 
     limits = current()
     size = os.stat(path).st_size

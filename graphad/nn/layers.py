@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops as _ops
-from ..errors import GraphadError, ShapeError
-from ..expr import Expr
-from ..tape import Variable, convert_to_tensor
+from ..core.errors import GraphadError, ShapeError
+from ..core.expr import Expr
+from ..eager.tape import Variable, convert_to_tensor
 from . import initializers as _init
 from . import regularizers as _reg
 from ._common import FLOATX, check_count, check_fraction, check_seed, global_rng
@@ -400,11 +400,11 @@ class Dense(Layer):
             raise ShapeError(
                 f"Dense: the number of input features must be positive, got {features}"
             )
-        from ..limits import current
+        from ..core.limits import current
 
         limit = current().max_elements
         if int(features) * self.units > limit:
-            from ..errors import LimitError
+            from ..core.errors import LimitError
 
             raise LimitError(
                 f"Dense({self.units}) on {int(features)} input features needs a kernel of "

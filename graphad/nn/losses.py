@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops as _ops
-from ..errors import GraphadError
-from ..expr import Expr
+from ..core.errors import GraphadError
+from ..core.expr import Expr
 from ._common import EPSILON, FLOATX
 
 __all__ = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ops as _ops
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from . import losses as _losses
 
 __all__ = [

@@ -20,12 +20,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import ops as _ops
-from ..errors import GraphadError, ShapeError
-from ..expr import symbol
-from ..graph import Graph
+from ..core.errors import GraphadError, ShapeError
+from ..core.expr import symbol
+from ..core.graph import Graph
+from ..eager.tape import Variable
 from ..optim import Optimizer
 from ..optim import get as _get_optimizer
-from ..tape import Variable
 from . import losses as _losses
 from . import metrics as _metrics
 from ._common import FLOATX, check_count
@@ -241,8 +241,8 @@ class Sequential:
         return fn
 
     def _build_step(self, kind: StepKind, x_shape: tuple, y_shape: tuple | None):
-        from ..autodiff import vjp
-        from ..codegen import compile as ga_compile
+        from ..backends.codegen import compile as ga_compile
+        from ..transforms.autodiff import vjp
 
         ws = self.weights
         trainable = {id(w) for w in self.trainable_weights}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops as _ops
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2"]
 

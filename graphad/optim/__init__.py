@@ -26,7 +26,7 @@ Examples
 
 from __future__ import annotations
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from . import schedules
 from .base import Optimizer, UpdateGraph
 from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, Nadam, RMSprop

@@ -8,7 +8,7 @@ compiled and cached.
 
 from __future__ import annotations
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from .base import Optimizer
 
 __all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Nadam", "RMSprop"]

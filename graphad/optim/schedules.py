@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 
 __all__ = [
     "CosineDecay",
