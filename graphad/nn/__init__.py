@@ -4,8 +4,9 @@ The package's parts: :mod:`.layers`, :mod:`.initializers`, :mod:`.regularizers`,
 :mod:`.losses`, :mod:`.metrics`, :mod:`.model` (``Sequential`` and its one step
 builder), :mod:`.fit` (the training loop and the executor protocol),
 :mod:`.callbacks` (``History``, ``EarlyStopping``...), :mod:`.history`
-(plots), :mod:`.io` (files) and :mod:`.saving` (models from files and JSON).  ``graphad.distributed`` runs the same steps
-on a Dask cluster; this package does not import it.
+(plots), :mod:`.io` (files) and :mod:`.saving` (models from files and JSON).
+``graphad.distributed`` runs the same steps on a Dask cluster; this package
+does not import it.
 
 Examples
 --------
