@@ -56,6 +56,7 @@ class Sequential:
         self.metrics: list[str] = []
         self.stop_training = False
         self._fns: dict[tuple, Any] = {}
+        self._metric_sizes: list[int] | None = None
         self._input_shape: tuple | None = None
         for layer in layers or []:
             self.add(layer)
@@ -208,6 +209,7 @@ class Sequential:
         self.loss = loss
         self.metrics = list(metrics or [])
         self._fns.clear()
+        self._metric_sizes = None
 
     def need_compiled(self) -> None:
         if self.optimizer is None:
@@ -284,12 +286,15 @@ class Sequential:
 
     def metric_sizes(self) -> list[int]:
         """How many batch sums each metric has (the step's outputs after loss and penalty)."""
+        if self._metric_sizes is not None:
+            return self._metric_sizes
         with Graph():
             sizes = []
             for name in self.metrics:
                 # the number of sums does not depend on the shapes: probe with scalars
                 y = symbol("y", (2, 2), FLOATX)
                 sizes.append(len(_metrics.get(name).sums(self.loss, y, y, None)))
+        self._metric_sizes = sizes  # compile() clears it
         return sizes
 
     def results(self, totals: Sequence[float], n: int, weight_total: float | None = None) -> dict:
