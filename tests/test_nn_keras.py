@@ -505,3 +505,60 @@ def test_nn_never_imports_distributed():
         text = path.read_text()
         assert "import distributed" not in text and "distributed import" not in text, path.name
         assert "..distributed" not in text, path.name
+
+
+def test_a_corrupt_optimizer_state_is_refused_by_load(tmp_path):
+    X, y = _data(8, 3)
+    model = ga.nn.Sequential([ga.nn.Dense(2, "softmax", input_shape=(3,))])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(X, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["optimizer_slot_0"] = np.zeros((5, 5), np.float32)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ga.GraphadError, match=r"cannot load model file.*m state"):
+        ga.nn.load(tmp_path / "bad.npz")
+
+
+class _CountingExecutor(ga.nn.LocalExecutor):
+    """An executor of the protocol's own: counts the steps it runs."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def train_step(self, model, source, rows, rng):
+        self.steps += 1
+        return super().train_step(model, source, rows, rng)
+
+
+def test_fit_runs_its_steps_through_the_executor_it_is_given():
+    X, y = _data(10, 3)
+    model = ga.nn.Sequential([ga.nn.Dense(2, "softmax", input_shape=(3,))])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    ex = _CountingExecutor()
+    assert isinstance(ex, ga.nn.Executor)
+    model.fit(X, y, epochs=2, batch_size=4, executor=ex, verbose=0)
+    assert ex.steps == 6 and model.optimizer.iterations == 6
+    with pytest.raises(ga.GraphadError, match="not an executor"):
+        model.fit(X, y, executor="local", verbose=0)
+
+
+def test_dask_data_with_dropout_is_refused_clearly():
+    da = pytest.importorskip("dask.array")
+    X, y = _data(8, 3)
+    model = ga.nn.Sequential([ga.nn.Input((3,)), ga.nn.Dropout(0.5), ga.nn.Dense(2, "softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    before = model.get_weights()
+    with pytest.raises(ga.GraphadError, match="Dropout, BatchNormalization"):
+        model.fit(da.from_array(X, chunks=4), da.from_array(y, chunks=4), verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_summary_counts_non_trainable_weights_and_keeps_its_columns():
+    model = ga.nn.Sequential([ga.nn.Dense(3, input_shape=(2,)), ga.nn.BatchNormalization()])
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Trainable params: 15" in lines and "Non-trainable params: 6" in lines  # 2*3+3+3+3
+    rows = [ln for ln in lines if "(None, 3)" in ln]
+    assert len(rows) == 2 and len({ln.index("(None, 3)") for ln in rows}) == 1

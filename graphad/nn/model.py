@@ -467,23 +467,23 @@ class Sequential:
     # -- display ----------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print a Keras-like table of layers, output shapes and parameter counts."""
-        rule = "_" * 65
+        names = [f"{ly.name} ({type(ly).__name__})" for ly in self.layers]
+        width = max([28, *(len(n) + 2 for n in names)])  # long class names stay in their column
+        rule = "_" * (width + 37)
         lines = [
             f'Model: "{self.name}"',
             rule,
-            f" {'Layer (type)':<28}{'Output Shape':<26}{'Param #':>10}",
-            "=" * 65,
+            f" {'Layer (type)':<{width}}{'Output Shape':<26}{'Param #':>10}",
+            "=" * len(rule),
         ]
-        for layer in self.layers:
+        for name, layer in zip(names, self.layers, strict=True):
             shape = str(layer.output_shape) if layer.built else "?"
             count = sum(int(np.prod(w.shape)) for w in layer.weights)
-            lines.append(
-                f" {layer.name + ' (' + type(layer).__name__ + ')':<28}{shape:<26}{count:>10,}"
-            )
+            lines.append(f" {name:<{width}}{shape:<26}{count:>10,}")
         total = self.count_params()
         fixed = sum(int(np.prod(w.shape)) for w in self.non_trainable_weights)
         lines += [
-            "=" * 65,
+            "=" * len(rule),
             f"Total params: {total:,}",
             f"Trainable params: {total - fixed:,}",
             f"Non-trainable params: {fixed:,}",
