@@ -72,8 +72,9 @@ class _Shard:
             model = Sequential([Input(cfg["input_shape"])])
             for lc in cfg["layers"]:
                 model.add(from_config(lc))
-        model.compile(optimizer="sgd", loss=loss if loss is not None else cfg["loss"],
-                      metrics=cfg["metrics"])  # fmt: skip
+        if loss is not None or cfg["loss"] is not None:  # predict needs no loss
+            loss = loss if loss is not None else cfg["loss"]
+            model.compile(optimizer="sgd", loss=loss, metrics=cfg["metrics"])
         self.model = model
         self.lock = threading.Lock()
 
