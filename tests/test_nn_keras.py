@@ -562,3 +562,31 @@ def test_summary_counts_non_trainable_weights_and_keeps_its_columns():
     assert "Trainable params: 15" in lines and "Non-trainable params: 6" in lines  # 2*3+3+3+3
     rows = [ln for ln in lines if "(None, 3)" in ln]
     assert len(rows) == 2 and len({ln.index("(None, 3)") for ln in rows}) == 1
+
+
+def test_train_on_batch_draws_a_fresh_dropout_mask_from_the_seeded_stream():
+    X = np.ones((16, 8), np.float32)
+    Y = np.zeros((16, 1), np.float32)
+
+    def losses():
+        ga.nn.set_random_seed(1)
+        model = ga.nn.Sequential(
+            [
+                ga.nn.Input((8,)),
+                ga.nn.Dropout(0.5),
+                ga.nn.Dense(1, use_bias=False, kernel_initializer="ones"),
+            ]
+        )
+        model.compile(ga.optim.SGD(0.0), "mse")
+        return [model.train_on_batch(X, Y) for _ in range(3)]
+
+    first = losses()
+    assert len(set(first)) == 3  # a new mask per step
+    assert losses() == first  # and the same masks for the same seed
+    # the reference: each step's mask from a stream drawn from the generator seeded with 1
+    g = np.random.default_rng(1)
+    want = []
+    for _ in range(3):
+        u = np.random.default_rng(int(g.integers(0, 2**63))).random((16, 8), dtype=np.float32)
+        want.append(np.mean(np.where(u >= 0.5, 2.0, 0.0).sum(1) ** 2))
+    np.testing.assert_allclose(first, want, rtol=1e-6)

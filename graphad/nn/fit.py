@@ -117,7 +117,7 @@ class LocalExecutor:
         outs = fn(
             xb, yb, sw, *noise, *[w._value for w in ws],
             np.float32(1.0 / len(xb)), np.float32(1.0),
-            *opt.state_values(train), *opt._hyper_values(dtype),
+            *opt.state_values(train), *opt.hyper_values(dtype),
         )  # fmt: skip
         m = 2 + sum(model.metric_sizes())
         n_slots = len(outs) - m - len(train) - len(fixed)

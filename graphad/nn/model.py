@@ -28,7 +28,7 @@ from ..optim import Optimizer
 from ..optim import get as _get_optimizer
 from . import losses as _losses
 from . import metrics as _metrics
-from ._common import FLOATX, check_count
+from ._common import FLOATX, check_count, generator
 from .layers import Context, Input, Layer, _check_weight_arrays
 
 __all__ = ["Sequential"]
@@ -357,7 +357,7 @@ class Sequential:
         ex = LocalExecutor()
         source = ex.data(self, x, y)
         rows = np.arange(source.n)
-        totals = ex.train_step(self, source, rows, np.random.default_rng(0))
+        totals = ex.train_step(self, source, rows, generator())  # dropout: the seeded stream
         return _shape_result(self.results(totals, source.n), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:

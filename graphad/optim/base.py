@@ -87,7 +87,8 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(self.iterations) if callable(lr) else lr)
 
-    def _hyper_values(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    def hyper_values(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The step's ``lr`` and ``t`` inputs (see :meth:`build_update`) in ``dtype``."""
         return (
             np.asarray(self._current_lr(), dtype=dtype),
             np.asarray(self.iterations + 1, dtype=dtype),
@@ -225,7 +226,7 @@ class Optimizer:
             *[v._value for v in variables],
             *grads,
             *self.state_values(variables),
-            *self._hyper_values(dtype),
+            *self.hyper_values(dtype),
         )
         n = len(variables)
         self.finish_step(variables, outs[:n], outs[n:])
@@ -300,7 +301,7 @@ class Optimizer:
             *[v._value for v in var_list],
             *tracer.captured_values(),
             *self.state_values(var_list),
-            *self._hyper_values(dtype),
+            *self.hyper_values(dtype),
         )
         n = len(var_list)
         self.finish_step(var_list, outs[1 : n + 1], outs[n + 1 :])
