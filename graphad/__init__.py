@@ -16,14 +16,12 @@ Examples
 
 from __future__ import annotations
 
-import copyreg
-import sys
-import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from . import _methods
 from .backends.sympy import from_sympy, to_sympy
+from .core import plugins as _plugins
 from .core.errors import (
     DTypeError,
     GradientCheckError,
@@ -172,18 +170,8 @@ __all__ = [
 ]  # fmt: skip
 
 
-class _Package(types.ModuleType):
-    """The package's module class: it sees its submodules being set as attributes."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "nn" and isinstance(value, types.ModuleType):
-            # however graphad.nn is imported: it runs Dask data through graphad.distributed's
-            # executor, found here, as nn must not import the layer above it
-            value.register_executor("dask", _dask_executor)
-        super().__setattr__(name, value)
-
-
 def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
+    """nn's executor for Dask data or a Dask client (graphad.distributed), loaded when needed."""
     dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
     if executor is None and not dask_data:
         return None  # in-memory data: Dask is not involved (and not imported)
@@ -192,16 +180,8 @@ def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
     return executor_for(x, y, executor)
 
 
-sys.modules[__name__].__class__ = _Package
-
-
-def _reduce_package(module: types.ModuleType) -> tuple:
-    # pickled by reference, as modules are: cloudpickle (Dask, multiprocessing) sends a
-    # function from __main__ with its globals, and `ga` is one of them
-    return import_module, (module.__name__,)
-
-
-copyreg.pickle(_Package, _reduce_package)
+# nn never imports the distributed layer above it; it asks for executors instead
+_plugins.provide("executor", "dask", _dask_executor)
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..core import plugins
 from ..core.errors import GraphadError
 from ._common import FLOATX, check_count, check_fraction, check_seed, generator, is_dask
 from .callbacks import Callback, History
@@ -160,8 +161,6 @@ class LocalExecutor:
 
 # -- finding the executor -------------------------------------------------------------------------
 
-_FACTORIES: list[tuple[str, Callable[[Any, Any, Any], Any]]] = []
-
 
 def register_executor(name: str, factory: Callable[[Any, Any, Any], Any]) -> None:
     """Let ``fit``/``evaluate``/``predict`` run on another executor.
@@ -170,8 +169,7 @@ def register_executor(name: str, factory: Callable[[Any, Any, Any], Any]) -> Non
     ``executor=`` argument, or None when it does not take them.  Registering a
     name again replaces its factory.
     """
-    _FACTORIES[:] = [(n, f) for n, f in _FACTORIES if n != name]
-    _FACTORIES.append((name, factory))
+    plugins.provide("executor", name, factory)
 
 
 def find_executor(executor: Any, x: Any, y: Any = None) -> Any:
@@ -179,7 +177,7 @@ def find_executor(executor: Any, x: Any, y: Any = None) -> Any:
     registered factory's answer, else :class:`LocalExecutor` for in-memory data."""
     if isinstance(executor, Executor):
         return executor
-    for _, factory in _FACTORIES:
+    for factory in plugins.providers("executor"):
         found = factory(x, y, executor)
         if found is not None:
             return found
