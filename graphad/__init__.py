@@ -22,7 +22,7 @@ import types
 from importlib import import_module
 from typing import Any
 
-from .autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
+from .autodiff import substitute
 from .errors import (
     DTypeError,
     GradientCheckError,
@@ -85,6 +85,7 @@ from .ops import (
     sqrt,
     square,
     stack,
+    stop_gradient,
     subtract,
     sum,
     tan,
@@ -94,6 +95,18 @@ from .ops import (
     zeros_like,
 )  # fmt: skip
 from .sympy_bridge import from_sympy, to_sympy
+from .trace import (
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jit,
+    jvp,
+    value_and_grad,
+    vjp,
+    vmap,
+)  # fmt: skip
 
 __version__ = "0.1.0"
 
@@ -105,7 +118,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Function": (".codegen", "Function"),
     "optimize": (".rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
-    "jit": (".trace", "jit"),
     "render": (".render", "render"),
     "check_grad": (".check", "check_grad"),
     "assert_grad": (".check", "assert_grad"),
@@ -128,6 +140,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
+    "jit", "jacfwd", "jacrev", "vmap", "stop_gradient",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
     "UnknownNameError", "LimitError", "GradientCheckError",
@@ -145,7 +158,7 @@ __all__ = [
 # Submodules named like the public function they define (``graphad.parse``,
 # ``graphad.render``): importing a submodule sets it as an attribute of the
 # package, which would hide the function. The package keeps the function.
-_FUNCTION_MODULES = frozenset({"parse", "render"})
+_FUNCTION_MODULES = frozenset({"parse", "render", "vmap"})
 
 
 class _Package(types.ModuleType):
