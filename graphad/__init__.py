@@ -33,6 +33,7 @@ from .core.errors import (
 )  # fmt: skip
 from .core.expr import Expr, symbol, symbols
 from .core.graph import Graph, get_default_graph
+from .core.version import __version__
 from .frontends.builder import parse
 from .ops import (
     abs,
@@ -97,7 +98,6 @@ from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value
 
 _methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
 
-__version__ = "0.1.0"
 
 # Names served from modules that are imported on first use, so that
 # ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).

@@ -53,8 +53,6 @@ def run_node(
     """Apply one op to NumPy values, turning NumPy's errors into graphad's."""
     op = OPS[op_name]
     try:
-        if op.nargs is None:
-            return op.impl(*args, **params)
         return op.impl(*args, **params)
     except (ValueError, IndexError) as exc:
         shapes = ", ".join(str(np.shape(a)) for a in args)

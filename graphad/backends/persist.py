@@ -52,6 +52,7 @@ import numpy as np
 from ..core._atomic import atomic_write
 from ..core.errors import GraphadError
 from ..core.expr import Expr
+from ..core.version import __version__
 from ..core.graph import Graph, ancestors
 from ..ops import OPS, Op, apply
 
@@ -156,8 +157,6 @@ def _outputs(exprs: Any) -> list[Expr]:
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__
 
 
