@@ -33,7 +33,7 @@ from .core.errors import (
 )  # fmt: skip
 from .core.expr import Expr, symbol, symbols
 from .core.graph import Graph, get_default_graph
-from .core.version import __version__
+from .core.version import __version__ as __version__
 from .frontends.builder import parse
 from .frontends.trace import (
     grad,
