@@ -6,6 +6,8 @@ itself is not used.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -263,3 +265,78 @@ def test_vmap_errors_name_the_argument():
         ga.vmap(lambda a: a, in_axes=1)(np.ones(2))
     with pytest.raises(ga.GraphadError, match="in_axes has 1 entries for 2 argument"):
         ga.vmap(lambda a, b: a, in_axes=(0,))(np.ones(2), np.ones(2))
+
+
+_RNG = np.random.default_rng(11)
+_X = _RNG.standard_normal((4, 3, 2))
+_V = _RNG.standard_normal(2)
+_M = _RNG.standard_normal((2, 5))
+_C = _RNG.standard_normal((5, 2, 3))
+_W = _RNG.standard_normal((3, 2))
+
+
+@functools.cache
+def _sq_op():
+    return ga.defop("test_transforms_sq", np.square, vjp=lambda g, x: [g * 2 * x])
+
+
+def _sq(x):  # a custom op (registered on first use): batched per example
+    return _sq_op()(x)
+
+
+# (function of one example, arguments, in_axes): every op family's batching rule
+VMAP_CASES = {
+    "transpose": (lambda x: ga.transpose(x), [_X], 0),
+    "reshape": (lambda x: ga.reshape(x, (-1,)), [_X], 0),
+    "getitem": (lambda x: x[1:, 0], [_X], 0),
+    "concatenate": (lambda x: ga.concatenate([x, x * 2], axis=-1), [_X], 0),
+    "stack_shared": (lambda x, w: ga.stack([x[0], w], axis=0), [_X, _V], (0, None)),
+    "broadcast_to": (lambda x: ga.broadcast_to(x[0, 0], (3, 2)), [_X], 0),
+    "where": (lambda x: ga.where(x > 0, x, 0.1 * x), [_X], 0),
+    "matmul_2d": (lambda x, m: x @ m, [_X, _M], (0, None)),
+    "matmul_1d": (lambda x, m: x[0] @ m, [_X, _M], (0, None)),
+    "matmul_shared_first": (lambda m, x: m.T @ x[0], [_M, _X], (None, 0)),
+    "matmul_both": (lambda x, y: x @ y, [_X, _RNG.standard_normal((4, 2, 3))], 0),
+    "dot_nd": (lambda x: ga.dot(x, ga.constant(_C)), [_X], 0),
+    "max_axes": (lambda x: ga.max(x, axis=(0, 1), keepdims=True), [_X], 0),
+    "log_softmax": (lambda x: ga.log_softmax(x, axis=0), [_X], 0),
+    "prod": (lambda x: ga.prod(x), [_X], 0),
+    "clip": (lambda x: ga.clip(x, -0.5, 0.5), [_X], 0),
+    "custom_op": (lambda x: _sq(x) + 1.0, [_X], 0),
+    "in_axes_1": (lambda x, s: x * s, [_X, np.arange(3.0)], (1, 0)),
+    "grad_dot": (ga.grad(lambda x: ga.sum(ga.dot(x, _M) ** 2)), [_X], 0),
+    "grad_concat": (
+        ga.grad(lambda x: ga.sum(ga.concatenate([x, ga.sin(x)], axis=0)[1:] ** 2)),
+        [_X],
+        0,
+    ),
+    "grad_stack": (ga.grad(lambda x: ga.sum(ga.stack([x, x], axis=1) ** 3)), [_X], 0),
+    "grad_broadcast": (
+        ga.grad(lambda x: ga.sum(ga.broadcast_to(x[0], (3, 2)) * ga.constant(_W))),
+        [_X],
+        0,
+    ),
+    "grad_softmax": (ga.grad(lambda x: ga.sum(ga.softmax(x, axis=1) * x)), [_X], 0),
+    "grad_prod": (ga.grad(lambda x: ga.mean(ga.prod(x, axis=1))), [_X], 0),
+    "grad_custom": (ga.grad(lambda x: ga.sum(_sq(x))), [_X], 0),
+    "hessian": (ga.hessian(lambda x: ga.sum(ga.sin(x) * x[0])), [_X[:, 0]], 0),
+    "jacfwd": (ga.jacfwd(lambda x: ga.tanh(x) * x[0]), [_X[:, 0]], 0),
+    "jacrev": (ga.jacrev(lambda x: x @ _M), [_X[:, 0]], 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VMAP_CASES))
+def test_vmap_equals_a_loop_over_examples(name):
+    f, args, in_axes = VMAP_CASES[name]
+    got = ga.vmap(f, in_axes=in_axes)(*args)
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    size = next(a.shape[ax] for a, ax in zip(args, axes, strict=True) if ax is not None)
+    rows = []
+    for k in range(size):
+        one = [
+            a if ax is None else np.take(a, k, axis=ax) for a, ax in zip(args, axes, strict=True)
+        ]
+        rows.append(ga.jit(f)(*one))
+    want = np.stack(rows)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

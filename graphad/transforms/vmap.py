@@ -207,6 +207,12 @@ def _per_example(graph: Graph, n: int, memo: dict[int, Expr], size: int) -> Expr
 
 def move_batch_axis(e: Expr, axis: int) -> Expr:
     """A batched value (batch axis first) with its batch axis moved to ``axis``."""
+    if axis == 0:
+        return e
+    if e.shape is None:
+        raise GraphadError(
+            f"vmap: out_axes {axis} for an output of unknown shape (a custom op's); use 0"
+        )
     rank = len(e.shape)
     if not -rank <= axis < rank:
         raise GraphadError(
