@@ -340,3 +340,21 @@ def test_vmap_equals_a_loop_over_examples(name):
     want = np.stack(rows)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_jacfwd_and_jacrev_of_exprs():
+    xv = np.array([0.5, -1.0, 2.0])
+    want = np.diag(np.cos(xv) * xv[0])
+    want[:, 0] += np.sin(xv)
+    with ga.Graph():
+        x = ga.symbol("x", shape=(3,))
+        v = ga.sin(x) * x[0]
+        np.testing.assert_allclose(ga.jacfwd(v, x).eval(x=xv), want, rtol=1e-14)
+        np.testing.assert_allclose(ga.jacrev(v, "x").eval(x=xv), want, rtol=1e-14)
+        (j,) = ga.jacfwd(v, [x])
+        assert j.shape == (3, 3)
+        with pytest.raises(ga.GraphadError, match="with respect to which input"):
+            ga.jacfwd(v)
+    with ga.Graph():
+        z = ga.symbol("z")  # no declared shape: expanded once the shape is known
+        np.testing.assert_allclose(ga.jacfwd(ga.sin(z), z).eval(z=xv), np.diag(np.cos(xv)))

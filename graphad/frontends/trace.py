@@ -645,9 +645,34 @@ def jit(f: Callable) -> Callable:
     return _Transformed(f, None, "jit")
 
 
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Any:
-    """The Jacobian of a function by reverse mode (one VJP per output element), as a
-    function: for an output of shape ``S`` and an argument of shape ``T``, shape ``S + T``.
+def _expr_jacobian(mode: str, v: Expr, wrt: Any) -> Any:
+    """``jacfwd(v, x)`` / ``jacrev(v, x)`` of an Expr: one Expr, or a list for a list."""
+    if wrt is None:
+        raise GraphadError(f"{mode}: say with respect to which input: ga.{mode}(v, x)")
+    single = isinstance(wrt, Expr | str)
+    xs = [wrt] if single else list(wrt)
+    out = []
+    for x in xs:
+        xe = Expr(v.graph, autodiff._resolve(v.graph, x))
+        out.append(_jac_leaf(mode, v, xe))
+    return out[0] if single else out
+
+
+def _function_only(mode: str, f: Any, wrt: Any) -> None:
+    if not callable(f):
+        raise GraphadError(f"{mode} expects an Expr or a callable, got {type(f).__name__}")
+    if wrt is not None:
+        raise GraphadError(
+            f"{mode}: a second argument applies to an Expr; for a function use argnums="
+        )
+
+
+def jacrev(
+    f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Any:
+    """The Jacobian by reverse mode (one VJP per output element): of a function, as a
+    function (for an output of shape ``S`` and an argument of shape ``T``, shape
+    ``S + T``); of an Expr ``v`` with respect to input(s) ``wrt``, as Exprs.
 
     Examples
     --------
@@ -656,12 +681,17 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = Fal
     array([[2., 0.],
            [0., 4.]])
     """
+    if isinstance(f, Expr):
+        return _expr_jacobian("jacrev", f, wrt)
+    _function_only("jacrev", f, wrt)
     return _Transformed(f, argnums, "jacrev", has_aux=has_aux)
 
 
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = False) -> Any:
-    """The Jacobian of a function by forward mode (one JVP per input element); the same
-    values as :func:`jacrev`, cheaper when the input is the smaller side.
+def jacfwd(
+    f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Any:
+    """The Jacobian by forward mode (one JVP per input element), of a function or of an
+    Expr as :func:`jacrev`: the same values, cheaper when the input is the smaller side.
 
     Examples
     --------
@@ -669,6 +699,9 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bool = Fal
     >>> ga.jacfwd(lambda x: ga.sum(x**3))(np.array([1.0, 2.0]))
     array([ 3., 12.])
     """
+    if isinstance(f, Expr):
+        return _expr_jacobian("jacfwd", f, wrt)
+    _function_only("jacfwd", f, wrt)
     return _Transformed(f, argnums, "jacfwd", has_aux=has_aux)
 
 
@@ -685,7 +718,7 @@ def jacobian(f: Any, x: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
             raise GraphadError(
                 "jacobian: a second argument applies to an Expr; for a function use argnums="
             )
-        return jacrev(f, argnums)
+        return jacrev(f, argnums=argnums)
     raise GraphadError(f"jacobian expects an Expr or a callable, got {type(f).__name__}")
 
 
