@@ -358,3 +358,31 @@ def test_jacfwd_and_jacrev_of_exprs():
     with ga.Graph():
         z = ga.symbol("z")  # no declared shape: expanded once the shape is known
         np.testing.assert_allclose(ga.jacfwd(ga.sin(z), z).eval(z=xv), np.diag(np.cos(xv)))
+
+
+def test_a_failed_transform_on_exprs_leaves_the_graph_as_it_was():
+    def bad(t):
+        ga.sin(t) * 2.0  # nodes made before the failure
+        raise ValueError("user error")
+
+    with ga.Graph() as g:
+        x = ga.symbol("x")
+        before = (len(g), sorted(g.inputs()))
+        with pytest.raises(ValueError, match="user error"):
+            ga.grad(bad)(x)
+        with pytest.raises(ga.ShapeError, match="hessian"):
+            ga.hessian(lambda t: t * 2.0)(ga.symbol("v", shape=(3,)))
+        assert (len(g) - 1, sorted(g.inputs())) == (before[0], ["v", "x"])  # only v, declared
+
+
+def test_argument_errors_name_the_argument():
+    with pytest.raises(ga.GraphadError, match=r"argnums \(0, 2\) out of range for 2"):
+        ga.grad(lambda a, b: a * b, argnums=(0, 2))(1.0, 2.0)
+    with ga.Graph():
+        n = ga.symbol("n", dtype="int64")
+        with pytest.raises(ga.DTypeError, match="argument 0 is differentiated but has dtype int64"):
+            ga.grad(lambda t: t * 2.0)(n)
+    with pytest.raises(ga.GraphadError, match="argnums must be an int or a tuple"):
+        ga.grad(lambda a: a, argnums="0")
+    with pytest.raises(ga.GraphadError, match="value_and_grad expects a callable"):
+        ga.value_and_grad(ga.constant(1.0))

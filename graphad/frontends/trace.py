@@ -173,8 +173,11 @@ def _fresh_input(graph: Any, like: Expr, shape: Any = "like") -> Expr:
     """A new input of the graph standing for an argument while a function is traced."""
     from ..core.expr import symbol
 
+    name = f"_ga_arg{next(_serial)}"
+    while graph.input_id(name) is not None:  # a user's input of that name stays theirs
+        name = f"_ga_arg{next(_serial)}"
     return symbol(
-        f"_ga_arg{next(_serial)}",
+        name,
         like.shape if shape == "like" else shape,
         like.dtype,
         graph=graph,
