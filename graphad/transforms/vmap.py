@@ -13,7 +13,8 @@ constants, closures) are reused as they are.  Each op is rewritten by a rule:
 * reshape, broadcast_to: the target shape gains the batch axis;
 * matmul and 1-D/2-D dot: operands made at least 2-D, batched ones given a
   common rank, so that the batch axis is one of matmul's batch axes;
-* getitem: a full slice is prepended to the index;
+* getitem and the gradients' slicing helpers (``getitem_grad``, ``concat_part``,
+  ``stack_part``): a full slice is prepended to the index, or the axis shifts;
 * shape helpers that gradients leave behind (``sum_to_like`` ...): lowered on
   the example's static shapes first (their ``lower`` facet), then batched;
 * any other op (a custom op, N-D ``dot``): applied per example and stacked
@@ -164,6 +165,16 @@ def _rule(graph: Graph, n: int, memo: dict[int, Expr], size: int) -> Expr:
         parts = [e if b else tile(e, size) for e, b in zip(args, is_b, strict=True)]
         rank = len(shapes[0]) + (1 if name == "stack" else 0)
         return apply(name, parts, axis=_shift_axis(params["axis"], rank))
+    if known and name == "getitem_grad":  # scatter g into zeros shaped like x
+        g, x = (e if b else tile(e, size) for e, b in zip(args, is_b, strict=True))
+        return apply(name, g, x, index=(("slice", None, None, None), *params["index"]))
+    if known and name == "concat_part":  # the slice of g that one operand received
+        parts = [e if b else tile(e, size) for e, b in zip(args, is_b, strict=True)]
+        axis = _shift_axis(params["axis"], len(shapes[0]))
+        return apply(name, parts, index=params["index"], axis=axis)
+    if known and name == "stack_part":
+        axis = _shift_axis(params["axis"], len(shapes[0]))
+        return apply(name, args[0], index=params["index"], count=params["count"], axis=axis)
     if known and name in ("matmul", "dot") and all(1 <= len(s) <= 2 for s in shapes):
         return _matmul_rule(args, shapes, is_b, out_shape, size)
     return _per_example(graph, n, memo, size)
