@@ -346,10 +346,11 @@ def test_jacfwd_and_jacrev_of_exprs():
     xv = np.array([0.5, -1.0, 2.0])
     want = np.diag(np.cos(xv) * xv[0])
     want[:, 0] += np.sin(xv)
-    with ga.Graph():
+    with ga.Graph() as g:
         x = ga.symbol("x", shape=(3,))
         v = ga.sin(x) * x[0]
         np.testing.assert_allclose(ga.jacfwd(v, x).eval(x=xv), want, rtol=1e-14)
+        assert sorted(g.inputs()) == ["x"]  # the batched probe is gone again
         np.testing.assert_allclose(ga.jacrev(v, "x").eval(x=xv), want, rtol=1e-14)
         (j,) = ga.jacfwd(v, [x])
         assert j.shape == (3, 3)
@@ -386,3 +387,32 @@ def test_argument_errors_name_the_argument():
         ga.grad(lambda a: a, argnums="0")
     with pytest.raises(ga.GraphadError, match="value_and_grad expects a callable"):
         ga.value_and_grad(ga.constant(1.0))
+
+
+def test_hessian_of_a_larger_input_matches_the_formula():
+    # f(v) = sum(tanh(v)^2) * sum(v^3): H = a'' b + a' b'^T + b' a'^T + a b''
+    v = np.linspace(-1.0, 1.5, 40)
+    t = np.tanh(v)
+    a, da, d2a = np.sum(t**2), 2 * t * (1 - t**2), np.diag(2 * (1 - t**2) * (1 - 3 * t**2))
+    b, db, d2b = np.sum(v**3), 3 * v**2, np.diag(6 * v)
+    want = d2a * b + np.outer(da, db) + np.outer(db, da) + a * d2b
+    f = lambda w: ga.sum(ga.tanh(w) ** 2) * ga.sum(w**3)  # noqa: E731
+    np.testing.assert_allclose(ga.hessian(f)(v), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ga.jacrev(ga.jacfwd(f))(v), want, rtol=1e-12, atol=1e-12)
+
+
+def test_transformed_functions_work_as_methods():
+    class Model:
+        scale = 3.0
+
+        @ga.jit
+        def forward(self, x):
+            return x * self.scale
+
+        def loss(self, x):
+            return ga.sum(self.forward(x) ** 2)
+
+    m = Model()
+    np.testing.assert_array_equal(m.forward(np.array([1.0, 2.0])), [3.0, 6.0])
+    g = ga.grad(m.loss)(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [18.0, 36.0])  # d/dx sum (3x)^2 = 18 x

@@ -246,6 +246,11 @@ class _Transformed:
     def __repr__(self) -> str:
         return f"<graphad {self.mode} of {getattr(self.f, '__name__', self.f)!r}>"
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """As a method (``@ga.jit`` in a class body): bound to the instance, which is a
+        static argument (hashable, part of the cache key)."""
+        return self if obj is None else functools.partial(self, obj)
+
     # -- argument handling ------------------------------------------------------------------------
     def _nums(self, n: int) -> tuple[int, ...]:
         nums = []
@@ -380,25 +385,38 @@ def _as_output(result: Any, graph: Any, mode: str) -> Expr:
     return e
 
 
-def _jacfwd_leaf(o: Expr, x: Expr) -> Expr:
-    """d o / d x as columns of JVPs with one-hot tangents (static shapes), shape
-    ``o.shape + x.shape``."""
-    from ..ops.linalg import reshape, stack
-
-    if o.shape is None or x.shape is None or int(np.prod(x.shape)) == 0:
-        return autodiff.jacobian(o, x)  # unknown shapes: expanded once they are known
-    n = int(np.prod(x.shape))
-    dtype = x.dtype if x.dtype is not None else np.float64
-    cols = []
-    for k in range(n):
-        onehot = np.zeros(n, dtype=dtype)
-        onehot[k] = 1
-        cols.append(autodiff.jvp(o, {x: onehot.reshape(x.shape)}))
-    return reshape(stack(cols, axis=-1), tuple(o.shape) + tuple(x.shape))
-
-
 def _jac_leaf(mode: str, o: Expr, x: Expr) -> Expr:
-    return _jacfwd_leaf(o, x) if mode == "jacfwd" else autodiff.jacobian(o, x)
+    """d o / d x, shape ``o.shape + x.shape``: one JVP (jacfwd) or VJP (jacrev) whose
+    tangent or cotangent is a fresh input, batched over the standard basis by
+    :func:`graphad.transforms.vmap.batch` -- one graph the size of a JVP/VJP with a batch
+    axis, not one copy per element.  Unknown shapes: a ``jacobian`` node, expanded once
+    they are known."""
+    if o.shape is None or x.shape is None or 0 in o.shape or 0 in x.shape:
+        return autodiff.jacobian(o, x)
+    from ..ops import as_expr
+    from ..ops.linalg import reshape, transpose
+    from ..transforms.vmap import batch, tile
+
+    graph = o.graph
+    scope = autodiff._Scope(graph)
+    side = x if mode == "jacfwd" else o
+    n = int(np.prod(side.shape))
+    probe = _fresh_input(graph, side)
+    if mode == "jacfwd":
+        d = autodiff.jvp(o, {x: probe})  # shape o.shape
+    else:
+        (d,) = autodiff.vjp([o], [x], [probe])  # shape x.shape
+    dtype = side.dtype if side.dtype is not None else np.float64
+    basis = as_expr(np.eye(n, dtype=dtype).reshape((n, *side.shape)), graph)
+    ((rows, batched),) = batch(graph, [d.id], {probe.id: basis}, n)
+    if not batched:  # the derivative does not depend on the probe: it is 0
+        rows = tile(rows, n)
+    if mode == "jacfwd":  # (n,) + o.shape: the basis axis goes last
+        r = len(o.shape)
+        rows = transpose(rows, (*range(1, r + 1), 0)) if r else rows
+    out = reshape(rows, (*o.shape, *x.shape))
+    scope.prune([out.id, o.id, x.id])
+    return out
 
 
 def _differentiate(t: _Transformed, graph: Any, args: tuple, kwargs: dict, fresh: bool) -> Any:
@@ -467,7 +485,7 @@ def _differentiate(t: _Transformed, graph: Any, args: tuple, kwargs: dict, fresh
                 f"second derivatives of every output)"
             )
         grads = dict(zip((x.id for x in wrt), autodiff.vjp(out, wrt) if wrt else [], strict=True))
-        grad_part = per_arg(lambda x: per_arg(lambda y, gx=grads[x.id]: _jacfwd_leaf(gx, y)))
+        grad_part = per_arg(lambda x: per_arg(lambda y, gx=grads[x.id]: _jac_leaf("jacfwd", gx, y)))
     elif mode == "jvp":
         leaves, spec = _flatten(result)
         outs = [as_expr(v, graph) for v in leaves]
