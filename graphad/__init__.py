@@ -133,7 +133,6 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .eager.tape import GradientTape as GradientTape
     from .eager.tape import Variable as Variable
     from .eager.tape import convert_to_tensor as convert_to_tensor
-    from .frontends.trace import jit as jit
     from .ops import getitem as getitem
     from .transforms.rewrite import optimize as optimize
 
