@@ -1,4 +1,4 @@
-"""What type checkers see: the README's code checks clean with mypy.
+"""What type checkers see: the README's and the example notebook's code check clean.
 
 ``x, y = ga.symbols("x y")``, operators on Exprs (attached at import time, declared
 for checkers on the class), the lazily loaded names (``ga.compile``, ``ga.nn``...)
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import pathlib
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -40,6 +42,9 @@ def test_py_typed_marker_ships():
 def test_readme_examples_type_check(tmp_path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     code = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
+    notebook = json.loads((ROOT / "examples" / "tour.ipynb").read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    code += "\n\n\ndef _notebook() -> None:\n" + textwrap.indent("\n".join(cells), "    ") + "\n"
     # plus the lines a newcomer writes first, with the types they should get
     code += (
         "\nx2, y2 = ga.symbols('x2 y2')\n"
