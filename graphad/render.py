@@ -34,7 +34,7 @@ from ._render_labels import (
     title_text,
 )
 from .errors import GraphadError, MissingInputError
-from .expr import Expr, _named_values
+from .expr import Expr, _named_values, to_string
 from .graph import Graph, ancestors
 
 __all__ = ["render", "repr_svg", "FORMATS", "STYLES"]
@@ -314,7 +314,11 @@ def render(
         ``.culprit`` node is highlighted and whose ``.at`` mapping is used).
     path : str or Path, optional
         Also write the picture; the format follows the suffix (``.svg``, ``.png``,
-        ``.pdf``, or ``.dot``/``.gv``, which need no Graphviz program).
+        ``.pdf``, or ``.dot``/``.gv``, which need no Graphviz program).  ``.html``
+        writes the backprop stepper (:mod:`graphad.stepper`): one self-contained
+        page with the picture whose buttons, slider and arrow keys step through
+        the backward pass of ``f`` (given as ``[f, *grads]``) at ``at`` node by
+        node, showing each chain-rule term with its numbers.
     at : mapping, optional
         Input values by name: every drawn node shows its value and, where the
         gradient graph computes it, its adjoint (full numbers in tooltips).
@@ -361,7 +365,44 @@ def render(
     target = _resolve(exprs)
     for k, v in (highlight or {}).items():
         target.highlight[_node_id(k, target.graph)[1]] = "" if v is None else str(v)
+    if path is not None and Path(path).suffix.lower() in (".html", ".htm"):
+        return _draw_page(target, Path(path), at, rankdir, cluster, max_nodes, legend)
     return _draw(target, path, at, rankdir, cluster, max_nodes, legend, title)
+
+
+def _draw_page(
+    target: _Target,
+    path: Path,
+    at: Mapping[Any, Any] | None,
+    rankdir: str,
+    cluster: bool,
+    max_nodes: int | None,
+    legend: bool,
+) -> graphviz.Digraph:
+    """The backprop stepper page (:mod:`graphad.stepper`): picture plus steps, one file."""
+    from .stepper import backprop_steps, write_page
+
+    at = at if at is not None else target.at
+    if at is None:
+        raise GraphadError(
+            "render: a backprop page (.html) shows numbers: give the point, e.g. at={'x': 3.0}"
+        )
+    outputs = list(target.outputs)
+    bp = backprop_steps(_Target(target.graph, outputs, dict(target.names)), at)
+    ctx_box: list[_Ctx] = []
+    dot = _draw(target, None, at, rankdir, cluster, max_nodes, legend, True, ctx_out=ctx_box)
+    ctx = ctx_box[0]
+    holders = {n: [h for _, h in pairs] for n, pairs in ctx.holders.items()}
+    try:
+        svg = dot.pipe(format="svg").decode("utf-8")
+    except graphviz.ExecutableNotFound:
+        raise GraphadError(
+            f"render: writing {path.name} needs the Graphviz `dot` program, "
+            f"which is not on PATH; {_INSTALL}"
+        ) from None
+    title = to_string(Expr(target.graph, bp.output), max_nodes=200)[:300]
+    write_page(bp, svg, path, f"{bp.function_name} = {title}", holders)
+    return dot
 
 
 def _draw(
@@ -374,9 +415,15 @@ def _draw(
     legend: bool,
     title: str | bool,
     note: str = "",
+    ctx_out: list | None = None,
 ) -> graphviz.Digraph:
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
+    if ctx_out is not None:  # the stepper page: forward values only, it shows the adjoints
+        nodes = ctx.graph._nodes
+        fwd = {n for n in nodes if nodes[n]["role"] != "grad"}
+        ctx.values = {n: v for n, v in ctx.values.items() if n in fwd}
+        ctx_out.append(ctx)
     dot = graphviz.Digraph(
         "graphad",
         node_attr={"fontname": FONT, "fontsize": "11"},
