@@ -230,6 +230,12 @@ class Expr:
             return f"<graphad.Expr v{self.id}: {self.op}, {n} nodes>"
         return f"Expr({to_string(self)})"
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        # the graph first, as HTML (JupyterLab ranks LaTeX above SVG); see _display
+        from ._display import mimebundle
+
+        return mimebundle(self, include, exclude)
+
     def _repr_svg_(self) -> str | None:
         try:  # bounded for big graphs: at most render.DISPLAY_MAX_NODES boxes
             from .render import repr_svg

@@ -687,7 +687,7 @@ def _save(path: Path, data: bytes) -> None:
 #: Automatic displays draw at most this many boxes, and show values (a report's
 #: point) only for graphs of at most DISPLAY_VALUE_NODES nodes: Jupyter calls
 #: them on every output, so they must stay quick whatever the graph's size.
-DISPLAY_MAX_NODES = 100
+DISPLAY_MAX_NODES = 40
 DISPLAY_VALUE_NODES = 2_000
 
 
