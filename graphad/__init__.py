@@ -34,7 +34,7 @@ from .errors import (
     UnknownNameError,
 )  # fmt: skip
 from .expr import Expr, constant, parse, symbol, symbols
-from .graph import Graph, get_default_graph
+from .graph import Graph, get_default_graph, reset_default_graph
 from .ops import (
     abs,
     add,
@@ -127,6 +127,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
+    "reset_default_graph",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
