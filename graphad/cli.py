@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"graphad {__version__}")
         return 0
-    if args.command is None:
-        parser.print_help()
+    if args.command is None:  # a usage error: the help goes to stderr, as argparse's errors
+        parser.print_help(sys.stderr)
         return 2
     from graphad.errors import GraphadError
 

@@ -68,3 +68,30 @@ def test_help_does_not_import_heavy_libraries():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_arguments_prints_usage_on_stderr_and_exits_2(capsys):
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("usage: graphad")
+
+
+def test_demo_refuses_an_unknown_section(capsys):
+    assert main(["demo", "--skip", "bogus,grad"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing ran
+    assert "'bogus'" in captured.err and "grad, codegen, render" in captured.err
+
+
+def test_minimize_labels_its_lines_unless_asked_for_the_notebook_format(capsys):
+    # x = 3, f = 9 + 3 - 1 = 11; then x = 3 - 0.1 * (2*3 + 1) = 2.3, f = 5.29 + 2.3 - 1
+    assert main(["minimize", "x**2 + x - 1", "--x0", "x=3", "--epochs", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 0  x=3.0  f=11.0",
+        "epoch 1  x=2.3  f=6.59",
+    ]
+    argv = ["minimize", "(x-2)**2 + y**2", "--x0", "x=0,y=1", "--epochs", "1"]
+    assert main([*argv, "--format", "notebook"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["Epoch : 0 [0.0, 1.0, 5.0]"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == ["epoch 0  x=0.0  y=1.0  f=5.0"]

@@ -14,12 +14,23 @@ SECTIONS = ("grad", "codegen", "render", "check", "minimize", "train")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip")
+    parser.add_argument(
+        "--skip", default="",
+        help=f"comma-separated sections to skip, of: {', '.join(SECTIONS)}",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     skip = {s.strip() for s in (args.skip or "").split(",") if s.strip()}
+    unknown = sorted(skip - set(SECTIONS))
+    if unknown:
+        from graphad.errors import GraphadError
+
+        raise GraphadError(
+            f"--skip: no section named {', '.join(map(repr, unknown))}; "
+            f"the sections are {', '.join(SECTIONS)}"
+        )
     for name in SECTIONS:
         if name in skip:
             continue
