@@ -95,3 +95,21 @@ def test_minimize_labels_its_lines_unless_asked_for_the_notebook_format(capsys):
     assert capsys.readouterr().out.splitlines() == ["Epoch : 0 [0.0, 1.0, 5.0]"]
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines() == ["epoch 0  x=0.0  y=1.0  f=5.0"]
+
+
+def test_at_takes_tensors_in_brackets(capsys, tmp_path):
+    # d/dx sum(x*x) = 2x; f = 1 + 4 + 9
+    assert main(["grad", "sum(x*x)", "--at", "x=[1,2,3],y=2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("=  14") and out[1].endswith("=  [2. 4. 6.]")
+    assert main(["check", "sum(W*W)", "--at", "W=[[1,2],[3,4]]"]) == 0
+    assert "pass" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("bad", [
+    "x=[1,2", "x=[1,,2]", "x=[[1,2],[3]]", "x=[1 2]", "x=[__import__('os')]", "x=]", "x=1,2",
+])  # fmt: skip
+def test_at_refuses_bad_tensors_clearly(bad, capsys):
+    assert main(["grad", "sum(x*x)", "--at", bad]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error:" in captured.err and "Traceback" not in captured.err

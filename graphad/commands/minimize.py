@@ -20,7 +20,7 @@ FORMATS = ("labelled", "notebook")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expr", help='the expression, e.g. "x**2 + x - 1"')
-    parser.add_argument("--x0", help="start values, e.g. x=3 (every input needs one)")
+    parser.add_argument("--x0", help="start values, e.g. x=3 or v=[1,2] (every input needs one)")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     parser.add_argument("--epochs", type=int, default=30, help="steps (default 30)")
     parser.add_argument(

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--grad", action="store_true", help="also draw the gradient nodes")
     parser.add_argument("--wrt", help="inputs to differentiate with respect to (implies --grad)")
-    parser.add_argument("--at", help="input values shown on every node, e.g. x=3,y=2")
+    parser.add_argument("--at", help="input values shown on every node, e.g. x=3,y=2 or v=[1,2,3]")
     parser.add_argument("--rankdir", default="TB", choices=("TB", "LR", "BT", "RL"),
                         help="layout direction (default TB: top to bottom)")  # fmt: skip
     parser.add_argument("--max-nodes", type=int, default=200,
