@@ -113,3 +113,11 @@ def test_at_refuses_bad_tensors_clearly(bad, capsys):
     assert main(["grad", "sum(x*x)", "--at", bad]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "error:" in captured.err and "Traceback" not in captured.err
+
+
+def test_train_summary_fits_80_columns(capsys):
+    assert main(["train", "--epochs", "1", "--quiet", "--units", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Dense(8, relu) -> Dense(10, softmax), Adam(learning_rate=0.001)"
+    assert lines[1].startswith("1 epochs in ") and lines[2].startswith("test loss ")
+    assert max(len(line) for line in lines) <= 80
