@@ -173,9 +173,40 @@ def _kind(ctx: _Ctx, nid: int) -> str:
     return "forward"
 
 
+# What a person would write for the ops only gradients make (the op table's short
+# names, such as matmul_grad_a or sum_to, are internal); args are (g, a, b) for matmul.
+_READABLE = {
+    "sum_to_like": "sum over broadcast axes",
+    "unreduce": "broadcast back",
+    "broadcast_like": "broadcast",
+    "reshape_like": "reshape",
+    "astype_like": "cast",
+    "numel": "count of elements",
+    "getitem_grad": "scatter",
+    "matmul_grad_a": "g @ Bᵀ",
+    "matmul_grad_b": "Aᵀ @ g",
+    "concat_part": "slice",
+    "stack_part": "take",
+    "placeholder_like": "placeholder",
+}
+
+
 def op_text(node: dict) -> str:
-    op = OPS.get(node["op"])
-    return op.display if op is not None else node["op"]
+    name = node["op"]
+    if name in _READABLE:
+        return _READABLE[name]
+    op = OPS.get(name)
+    return op.display if op is not None else name
+
+
+def const_label(node: dict) -> str:
+    """A constant as its boxes show it: the number, or ``const (3, 2)``."""
+    value = node["value"]
+    if type(value) is float and not value.is_integer():
+        from .printing import constant_text
+
+        return constant_text(value, node.get("exact"))
+    return _const_text(value)
 
 
 def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:

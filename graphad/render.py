@@ -26,6 +26,7 @@ from ._render_labels import (
     LEGEND_ATTRS,
     STYLES,
     Namer,
+    const_label,
     finite,
     group_attrs,
     legend_label,
@@ -49,6 +50,7 @@ _EDGES = {
 }
 _POS = "label"
 _BIG, _FAR_RANKS = 60, 6  # pictures with more boxes draw far arrows as stand-ins
+_READ_BOXES = 20  # in bigger pictures, a gradient op reading a forward value reads a stand-in
 
 
 @dataclass
@@ -553,6 +555,10 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
         label = short_name(graph.label(src))
         if src in drawn:
             tip = f"{label} is drawn further up (an arrow would cross the picture)"
+            if graph.node(user)["role"] == "grad" and graph.node(src)["role"] != "grad":
+                tip = f"the gradient op {graph.label(user)} reads {label} of the forward pass"
+            if graph.node(src)["op"] == "constant":  # constants are drawn by value, not id
+                label = const_label(graph.node(src))
         else:
             tip = (
                 f"{label} = {op_text(graph.node(src))}(...) and the nodes it needs "
@@ -585,7 +591,9 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
     for n in ctx.drawn:
         depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=-1)
     big = len(ctx.drawn) + len(ctx.groups) > _BIG
+    many = len(ctx.drawn) + len(ctx.groups) > _READ_BOXES
     edges, stand_ins, kinds = [], {}, set()
+    of: dict[str, int] = {}  # stand-in -> the node it stands for
 
     def tail(a: int, user: int) -> str:
         if a in owner:
@@ -594,10 +602,16 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
             stand_ins[f"h{a}"] = (a, user)
             kinds.add("hidden")
             return f"h{a}"
-        if big and user in depth and depth[user] - depth[a] > _FAR_RANKS:
-            stand_ins[f"r{a}_{user}"] = (a, user)
-            kinds.add("far")
-            return f"r{a}_{user}"
+        far = user in depth and depth[user] - depth[a] > _FAR_RANKS
+        # the backward pass reading a forward value: a short reference next to the
+        # reader, not a long dashed arrow across the picture (issue 16)
+        reads = nodes[user]["role"] == "grad" and nodes[a]["role"] not in ("grad", "constant")
+        if (big and far) or (reads and many):
+            name = f"r{a}_{user}"
+            stand_ins[name] = (a, user)
+            of[name] = a
+            kinds.add("read-ref" if reads else "far")
+            return name
         return f"n{a}"
 
     for n in ctx.drawn:
@@ -606,7 +620,7 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
         for i, a in enumerate(args):
             pos.setdefault(tail(a, n), []).append(str(i))
         for src, idx in pos.items():
-            real = int(src[1:]) if src[0] == "n" else None
+            real = int(src[1:]) if src[0] == "n" else of.get(src)
             if nodes[n]["role"] != "grad":
                 kind = "fwd"
             elif real is not None and nodes[real]["role"] != "grad":
@@ -633,6 +647,10 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
         extras.append(f'<font color="{GREY}">- - -  </font>backward op reads a forward value')
     if "far" in kinds:
         extras.append(f'<font color="{GREY}">v12</font>: node v12, drawn further up')
+    if "read-ref" in kinds:
+        extras.append(
+            f'<font color="{GREY}">v12 - - &gt;</font>: reads node v12 of the forward pass'
+        )
     if "hidden" in kinds:
         extras.append(
             f'<font color="{GREY}">⋯ v12</font>: node v12 and what it needs, not drawn (max_nodes)'
