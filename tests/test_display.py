@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad._display import MIME_ORDER
-from graphad.render import DISPLAY_MAX_NODES
+from graphad.backends._display import MIME_ORDER
+from graphad.backends.render import DISPLAY_MAX_NODES
 
 # JupyterLab's default renderer ranks (lower is preferred), from @jupyterlab/rendermime's
 # factories: html 50, latex 70, svg 80, plain text 120.  A bundle shows its best-ranked type.
@@ -138,7 +138,7 @@ def test_check_grad_never_uses_a_wrong_sympy_witness():
 
 def test_reset_default_graph_lets_a_rerun_cell_redeclare():
     # the default graph is global: run in a subprocess-free way by restoring it after
-    import graphad.graph as G
+    import graphad.core.graph as G
 
     saved = G._default
     try:

@@ -235,7 +235,7 @@ def test_float32_variables_update_in_float32():
 def _run_minimize(*argv):
     import argparse
 
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     parser = argparse.ArgumentParser()
     minimize.add_arguments(parser)
@@ -284,7 +284,7 @@ def test_minimize_command_other_optimizers_and_errors():
 
 
 def test_minimize_demo():
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     out = io.StringIO()
     minimize.demo(out)
@@ -292,7 +292,7 @@ def test_minimize_demo():
     assert "epoch  0  x=3.0  f=11.0" in text and "epoch 29  x=" in text
 
 
-@pytest.mark.parametrize("module", ["graphad.optim", "graphad.tape"])
+@pytest.mark.parametrize("module", ["graphad.optim", "graphad.eager.tape"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

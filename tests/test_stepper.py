@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad._escape import json_script
-from graphad.stepper import backprop_steps, page_data
+from graphad.backends.stepper import backprop_steps, page_data
+from graphad.core._escape import json_script
 
 X, Y = 2.0, 0.5
 
