@@ -383,7 +383,7 @@ def _draw_page(
     legend: bool,
 ) -> graphviz.Digraph:
     """The backprop stepper page (:mod:`graphad.stepper`): picture plus steps, one file."""
-    from .stepper import backprop_steps, write_page
+    from .stepper import steps_for, write_page
 
     at = at if at is not None else target.at
     if at is None:
@@ -391,7 +391,7 @@ def _draw_page(
             "render: a backprop page (.html) shows numbers: give the point, e.g. at={'x': 3.0}"
         )
     outputs = list(target.outputs)
-    bp = backprop_steps(_Target(target.graph, outputs, dict(target.names)), at)
+    bp = steps_for(target.graph, outputs, target.names, at)
     ctx_box: list[_Ctx] = []
     dot = _draw(target, None, at, rankdir, cluster, max_nodes, legend, True, ctx_out=ctx_box)
     ctx = ctx_box[0]

@@ -237,15 +237,52 @@ def backprop_steps(exprs: Any, at: Mapping[Any, Any]) -> Backprop:
     ...     x = ga.symbols("x")
     ...     bp = backprop_steps(ga.sin(x) * x, at={"x": 0.0})
     >>> [s.rule for s in bp.steps][-2:]
-    ['∂f/∂x += ∂f/∂v1 · cos(x)', '∂f/∂x += ∂f/∂v2 · x']
+    ['∂f/∂x += ∂f/∂v1 · cos(x)', '∂f/∂x += ∂f/∂v2 · v1']
     """
+    graph, outputs, names = _outputs(exprs)
+    return steps_for(graph, outputs, names, at)
+
+
+def _outputs(exprs: Any) -> tuple[Graph, list[int], dict[int, str]]:
+    """Graph, output ids and names of an Expr, or of a list/tuple/dict of them (no recursion)."""
+    from ..core.expr import Expr
+
+    outputs: list[int] = []
+    names: dict[int, str] = {}
+    graph = None
+    stack: list[tuple[Any, str | None]] = [(exprs, None)]
+    while stack:
+        item, name = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(reversed([(v, str(k)) for k, v in item.items()]))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(v, name) for v in item]))
+        elif isinstance(item, Expr):
+            if graph is not None and item.graph is not graph:
+                raise GraphadError("backprop page: the expressions belong to different graphs")
+            graph = item.graph
+            if item.id not in outputs:
+                outputs.append(item.id)
+            if name is not None:
+                names.setdefault(item.id, name)
+        else:
+            raise GraphadError(
+                f"backprop page: expected an Expr or a list/dict of Exprs, "
+                f"not {type(item).__name__}"
+            )
+    if graph is None:
+        raise GraphadError("backprop page: nothing to step through (no Expr given)")
+    return graph, outputs, names
+
+
+def steps_for(
+    graph: Graph, outputs: Sequence[int], names: Mapping[int, str], at: Mapping[Any, Any]
+) -> Backprop:
+    """:func:`backprop_steps` for outputs given by node id (``names`` as ``render``'s)."""
     from ..core.expr import _named_values
     from .interp import evaluate
-    from .render import _resolve, _Target
 
-    target = exprs if isinstance(exprs, _Target) else _resolve(exprs)
-    graph = target.graph
-    f, wrt = _function_and_wrt(graph, target.outputs)
+    f, wrt = _function_and_wrt(graph, outputs)
     from ..transforms.autodiff import _relevant
 
     relevant = _relevant(graph, [f], wrt)
@@ -258,7 +295,7 @@ def backprop_steps(exprs: Any, at: Mapping[Any, Any]) -> Backprop:
     order = sorted(ancestors(graph, [f]))
     feed = _named_values(at or {}, {})
     values = dict(zip(order, evaluate(graph, order, feed), strict=True))
-    namer = Namer(graph, [f], target.names)
+    namer = Namer(graph, [f], dict(names))
     adj_name = {n: namer.adj(f, n) for n in relevant}
     node_name = {n: namer.node(n) for n in order}
     rel = set(relevant)

@@ -85,12 +85,14 @@ def _check_scalar(graph: Graph, order: list[int]) -> None:
         else:
             spec = OPS.get(op)
             shape = None
+            arg_shapes = [shapes[a] for a in node["args"]]
             if spec is not None and spec.shape is not None:
                 try:
-                    arg_shapes = [shapes[a] for a in node["args"]]
                     shape = spec.shape(*arg_shapes, **dict(node["params"]))
                 except Exception:
                     shape = None
+            elif spec is not None and all(s == () for s in arg_shapes):
+                shape = ()  # a custom op without a shape rule: scalars in, a scalar out
             shapes[n] = None if shape is None else tuple(shape)
         if shapes[n] != () and op == "constant":
             raise GraphadError(
