@@ -6,6 +6,7 @@
 #   make lint         ruff check + ruff format --check
 #   make format       rewrite sources with ruff format and ruff check --fix
 #   make demo         run `graphad demo`
+#   make docs         build the reference documentation into docs/_build/html
 #   make bench        run the benchmarks (bench-quick: a short run)
 #   make clean        remove .venv, build artefacts and caches
 
@@ -16,9 +17,9 @@ STAMP  := $(VENV)/.installed
 
 # Only the source trees that exist: a fresh clone may not have every one yet,
 # and ruff fails on a path that is missing.
-SRC_DIRS := $(wildcard graphad tests benchmarks)
+SRC_DIRS := $(wildcard graphad tests benchmarks docs)
 
-.PHONY: all venv browser demo lint test format bench bench-quick fuzz clean
+.PHONY: all venv browser demo docs lint test format bench bench-quick fuzz clean
 
 all: test
 
@@ -52,6 +53,18 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/graphad demo
+
+# Sphinx with numpydoc; the op table page is generated from graphad's op table.
+# Warnings are errors, so a broken docstring fails the build.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC_DIRS)
@@ -103,5 +116,5 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .eggs
-	rm -rf .pytest_cache .ruff_cache .hypothesis
+	rm -rf .pytest_cache .ruff_cache .hypothesis docs/_build docs/generated
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -3,21 +3,21 @@
 graphad is meant to be pointed at text from other people: a web form, a
 shared notebook, a configuration file.  Every stage that reads such input is
 bounded by the limits here, and each breach raises an error that names the
-limit (``max_nodes=250000``), so that the fix is obvious:
+limit                    (``max_nodes=250000``), so that the fix is obvious:
 
-=====================  ==============  ==============================================
-limit                  default         what it bounds
-=====================  ==============  ==============================================
-``max_length``         1,000,000       characters of expression text (``ga.parse``)
-``max_depth``          10,000          nesting depth of brackets and calls
-``max_tokens``         2,000,000       tokens of expression text
-``max_literal_digits`` 400             digits of one numeric literal
-``max_nodes``          250,000         graph nodes one ``ga.parse`` or ``ga.load`` adds
-``max_elements``       100,000,000     elements of a static shape in text or a file
-``max_file_bytes``     268,435,456     size of a file ``ga.load`` reads (256 MiB)
-``max_ndim``           32              dimensions of one array in a file
-``max_live_elements``  1,000,000,000   array elements alive at once while evaluating
-=====================  ==============  ==============================================
+=======================  ==============  ==============================================
+limit                    default         what it bounds
+=======================  ==============  ==============================================
+``max_length``           1,000,000       characters of expression text (``ga.parse``)
+``max_depth``            10,000          nesting depth of brackets and calls
+``max_tokens``           2,000,000       tokens of expression text
+``max_literal_digits``   400             digits of one numeric literal
+``max_nodes``            250,000         graph nodes one ``ga.parse`` or ``ga.load`` adds
+``max_elements``         100,000,000     elements of a static shape in text or a file
+``max_file_bytes``       268,435,456     size of a file ``ga.load`` reads (256 MiB)
+``max_ndim``             32              dimensions of one array in a file
+``max_live_elements``    1,000,000,000   array elements alive at once while evaluating
+=======================  ==============  ==============================================
 
 The parser's limits are :class:`ParseLimits`; the others are
 enforced by ``ga.parse`` (nodes, elements) and ``ga.load`` (nodes, bytes).

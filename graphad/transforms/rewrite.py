@@ -624,7 +624,7 @@ def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]
     ...     e = (x * 1.0 + 0.0) * (2.0 + 3.0)
     >>> g, (out,) = ga.optimize(e)
     >>> str(ga.Expr(g, out))
-    'x * 5.0'
+    '5 * x'
     """
     from ..core.expr import Expr
 
