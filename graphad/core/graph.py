@@ -460,11 +460,12 @@ def reset_default_graph() -> Graph:
 
     Examples
     --------
-    >>> import graphad as ga
-    >>> W = ga.symbol("W", shape=(3, 2))
-    >>> _ = ga.reset_default_graph()
-    >>> ga.symbol("W", shape=(4, 2)).shape
-    (4, 2)
+    A notebook cell that can be run again with new shapes (not run here: the
+    docstring examples each run inside their own ``with ga.Graph():``)::
+
+        import graphad as ga
+        ga.reset_default_graph()
+        W = ga.symbol("W", shape=(4, 2))    # was (3, 2) in the previous run
     """
     global _default
     stack = _stack()
