@@ -37,7 +37,9 @@ $(STAMP): pyproject.toml $(wildcard graphad/__init__.py)
 	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# compat: a plain path entry, which mypy and other static tools follow (the
+	# default editable mode installs an import hook they cannot see)
+	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	@touch $@
 
 # The backprop stepper page (graphad/stepper.py) is tested in a real browser:
@@ -58,7 +60,7 @@ demo: $(STAMP)
 # Warnings are errors, so a broken docstring fails the build.
 DOCS_STAMP := $(VENV)/.docs-installed
 $(DOCS_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[docs]'
+	$(BIN)/pip install --quiet -e '.[docs]' --config-settings editable_mode=compat
 	@touch $@
 
 docs: $(DOCS_STAMP)

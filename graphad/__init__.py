@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _methods
 from .backends.sympy import from_sympy, to_sympy
@@ -98,6 +98,31 @@ from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value
 
 _methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
 
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from . import datasets as datasets
+    from . import distributed as distributed
+    from . import nn as nn
+    from . import optim as optim
+    from . import testing as testing
+    from .backends.codegen import Function as Function
+    from .backends.codegen import compile as compile
+    from .backends.codegen import export as export
+    from .backends.persist import load as load
+    from .backends.persist import save as save
+    from .backends.printing import latex as latex
+    from .backends.render import render as render
+    from .check import GradCheckReport as GradCheckReport
+    from .check import assert_grad as assert_grad
+    from .check import check_grad as check_grad
+    from .core import limits as limits
+    from .distributed import check_grad_many as check_grad_many
+    from .eager.tape import GradientTape as GradientTape
+    from .eager.tape import Variable as Variable
+    from .eager.tape import convert_to_tensor as convert_to_tensor
+    from .frontends.trace import jit as jit
+    from .ops import getitem as getitem
+    from .transforms.rewrite import optimize as optimize
 
 # Names served from modules that are imported on first use, so that
 # ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).
