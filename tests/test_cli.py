@@ -121,3 +121,15 @@ def test_train_summary_fits_80_columns(capsys):
     assert lines[0] == "Dense(8, relu) -> Dense(10, softmax), Adam(learning_rate=0.001)"
     assert lines[1].startswith("1 epochs in ") and lines[2].startswith("test loss ")
     assert max(len(line) for line in lines) <= 80
+
+
+def test_demo_points_at_the_shipped_example_notebook(capsys):
+    from pathlib import Path
+
+    from graphad.cli.demo import NOTEBOOK
+
+    assert main(["demo", "--skip", "grad,codegen,render,check,train"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1].startswith("The same tour as a notebook")
+    assert NOTEBOOK in out and (Path(__file__).resolve().parents[1] / NOTEBOOK).is_file()
+    assert "examples/tour.ipynb" in out.split("== Gradient descent")[1].splitlines()[0]

@@ -7,7 +7,11 @@ import sys
 from importlib import import_module
 from typing import TextIO
 
-HELP = "run a short tour: differentiate, compile, draw, check, minimize and train"
+HELP = (
+    "run a short tour: differentiate, compile, draw, check, minimize and train "
+    "(examples/tour.ipynb is the same tour as a notebook)"
+)
+NOTEBOOK = "examples/tour.ipynb"
 
 # (command module, what its demo shows), in the order of the tour
 SECTIONS = ("grad", "codegen", "render", "check", "minimize", "train")
@@ -37,6 +41,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         module = import_module(f"graphad.cli.{name}")
         module.demo(out)
         print(file=out)
+    print(
+        f"The same tour as a notebook, with pictures: {NOTEBOOK} in the graphad repository",
+        file=out,
+    )
     return 0
 
 

@@ -138,7 +138,7 @@ def demo(out: TextIO) -> None:
     """The notebook's example: x**2 + x - 1, its gradient graph and value 7 at x=3."""
     import graphad as ga
 
-    print("== Differentiating the notebook's f(x) = x**2 + x - 1 ==", file=out)
+    print("== Differentiating f(x) = x**2 + x - 1 (as in examples/tour.ipynb) ==", file=out)
     with ga.Graph() as g:
         e = parse_scalar("x**2 + x - 1")
         gx = ga.grad(e, "x")

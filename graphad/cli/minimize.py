@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--optimizer",
         choices=OPTIMIZERS,
         default="sgd",
-        help="sgd (default, the notebook's plain gradient descent), adam, "
+        help="sgd (default: plain gradient descent, as in examples/tour.ipynb), adam, "
         "rmsprop or adagrad, with Keras' defaults otherwise",
     )
     parser.add_argument(
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def demo(out: TextIO) -> None:
     """The notebook's gradient descent on x**2 + x - 1 from x = 3 (learning rate 0.1)."""
-    print("== Gradient descent with an optimizer (the notebook's table) ==", file=out)
+    print("== Gradient descent with an optimizer (the table of examples/tour.ipynb) ==", file=out)
     print('graphad minimize "x**2 + x - 1" --x0 x=3 --lr 0.1 --epochs 30', file=out)
     lines = table("x**2 + x - 1", {"x": 3.0}, 0.1, 30, fmt="labelled")
     for line in lines[:5]:
