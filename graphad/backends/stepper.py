@@ -507,7 +507,10 @@ _SCRIPT = r"""
     tr.appendChild(td);
   }
   function show(i) {
-    if (!steps.length) return;
+    if (!steps.length) {
+      $("counter").textContent = "no steps: the function depends on no input";
+      return;
+    }
     i = Math.max(0, Math.min(steps.length - 1, i));
     current = i;
     var s = steps[i];
