@@ -292,7 +292,11 @@ def test_minimize_demo():
     assert "epoch  0  x=3.0  f=11.0" in text and "epoch 29  x=" in text
 
 
-@pytest.mark.parametrize("module", ["graphad.optim", "graphad.eager.tape"])
+@pytest.mark.parametrize(
+    "module",
+    ["graphad.optim", "graphad.optim.base", "graphad.optim.optimizers",
+     "graphad.optim.schedules", "graphad.eager.tape"],
+)  # fmt: skip
 def test_docstring_examples_run(module):
     import doctest
     import importlib
