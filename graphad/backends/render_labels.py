@@ -186,6 +186,8 @@ _READABLE = {
     "getitem_grad": "scatter",
     "matmul_grad_a": "g @ Bᵀ",
     "matmul_grad_b": "Aᵀ @ g",
+    "dot_grad_a": "dot(g, Bᵀ)",
+    "dot_grad_b": "dot(Aᵀ, g)",
     "concat_part": "slice",
     "stack_part": "take",
     "placeholder_like": "placeholder",
