@@ -565,3 +565,22 @@ def test_cli_demo_writes_backprop_svg(tmp_path, monkeypatch):
     root = ET.parse(tmp_path / "backprop.svg").getroot()
     text = "".join(root.itertext())
     assert "∂f/∂x = 7" in text and "f = x ** 2 + x - 1" in text
+
+
+def test_a_deep_chain_is_collapsed_even_below_max_nodes():
+    with ga.Graph():
+        x = ga.symbols("x")
+        e = x
+        for _ in range(60):  # 180 ops in one chain: a strip 40 screens tall if drawn out
+            e = ga.tanh(e) * 1.5 + 0.1
+        src = render(e).source
+        full = render(e, max_nodes=None).source
+        short = x
+        for _ in range(10):  # 30 ranks: drawn out
+            short = ga.tanh(short) * 1.5 + 0.1
+        src_short = render(short).source
+    boxes = re.findall(r"\tc\d+_\d+ \[label=<<b>⋯ chain of (\d+) nodes", src)
+    assert boxes == ["177"]  # one box for the chain (its first and last ops stay visible)
+    assert "max_nodes=None) draws every node" in src
+    assert len(re.findall(r"\tn\d+ \[", full)) == len(e.graph)  # everything when asked
+    assert "chain of" not in src_short

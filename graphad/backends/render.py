@@ -199,10 +199,33 @@ def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> l
     return groups
 
 
+#: Pictures with a longer path than this collapse their chains (see :func:`_select`).
+_MAX_RANKS = 40
+
+
+def _ranks(graph: Graph, ids: list[int]) -> int:
+    """The longest path among ``ids`` (ascending, arguments first), in nodes."""
+    nodes = graph._nodes
+    depth: dict[int, int] = {}
+    for n in ids:
+        depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=0)
+    return max(depth.values(), default=0)
+
+
 def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int]):
-    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes."""
-    if max_nodes is None or len(ids) <= max_nodes:
+    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes.
+
+    A picture deeper than :data:`_MAX_RANKS` (a long chain drawn as a strip many
+    screens tall) has its chains collapsed too, even below ``max_nodes``.
+    """
+    if max_nodes is None:
         return ids, [], []
+    if len(ids) <= max_nodes:
+        if _ranks(graph, ids) <= _MAX_RANKS:
+            return ids, [], []
+        groups = _chains(graph, ids, keep)
+        owner = {m for g in groups for m in g.members}
+        return [n for n in ids if n not in owner], groups, []
     groups = _chains(graph, ids, keep)
     owner = {m: g.name for g in groups for m in g.members}
     units = len(ids) - len(owner) + len(groups)

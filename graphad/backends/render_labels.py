@@ -363,4 +363,10 @@ def title_text(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
     if ctx.hidden:
         shown = len(ctx.drawn) + sum(len(g.members) for g in ctx.groups)
         lines.append(f"(showing {shown} of {shown + len(ctx.hidden)} nodes: max_nodes)")
+    elif ctx.groups:
+        inside = sum(len(g.members) for g in ctx.groups)
+        lines.append(
+            f"({inside} nodes of long chains drawn as {len(ctx.groups)} box(es); "
+            "ga.render(..., max_nodes=None) draws every node)"
+        )
     return dot_lines(lines)  # each line escaped and ended by "\\l" (left-justified)
