@@ -295,3 +295,12 @@ def test_cli_render_writes_the_page_and_needs_at(tmp_path, capsys):
         "∂f/∂x += ∂f/∂v2 · y", "∂f/∂x += ∂f/∂v5 · (2 * x)"
     ]  # fmt: skip
     assert data["steps"][-1]["total"] == f"{c * Y + 2 * X:.4g}"
+
+
+def test_integer_values_of_an_input_are_refused_by_name(tmp_path):
+    out = tmp_path / "bp.html"
+    with ga.Graph():
+        x, y, f = _sin_example()
+        with pytest.raises(ga.DTypeError, match="input 'x' is differentiated"):
+            ga.render([f, *ga.grad(f, [x, y])], out, at={"x": 2, "y": 0.5})
+    assert not out.exists()

@@ -295,6 +295,16 @@ def steps_for(
     order = sorted(ancestors(graph, [f]))
     feed = _named_values(at or {}, {})
     values = dict(zip(order, evaluate(graph, order, feed), strict=True))
+    for w in wrt:  # as ga.grad: gradients need floating-point inputs
+        kind = np.asarray(values[w]).dtype
+        if kind.kind not in "fc":
+            from ..core.errors import DTypeError
+
+            raise DTypeError(
+                f"backprop page: input {short_name(graph.label(w))!r} is differentiated but "
+                f"given {kind} values; gradients need floating-point inputs (write 2.0, "
+                "or convert with .astype(float))"
+            )
     namer = Namer(graph, [f], dict(names))
     adj_name = {n: namer.adj(f, n) for n in relevant}
     node_name = {n: namer.node(n) for n in order}
