@@ -304,3 +304,17 @@ def test_integer_values_of_an_input_are_refused_by_name(tmp_path):
         with pytest.raises(ga.DTypeError, match="input 'x' is differentiated"):
             ga.render([f, *ga.grad(f, [x, y])], out, at={"x": 2, "y": 0.5})
     assert not out.exists()
+
+
+def test_float32_steps_stay_float32_as_the_gradient_does():
+    w0 = np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)
+    with ga.Graph():
+        W = ga.symbol("W", shape=(2, 2), dtype="float32")
+        f = ga.sum(ga.sin(W) * W)
+        bp = backprop_steps(f, at={"W": w0})
+        g = ga.grad(f, W).eval(W=w0)
+        w_id = W.id
+    assert g.dtype == np.float32 and bp.adjoint(w_id).dtype == np.float32
+    # d/dW sum(sin(W) * W) = cos(W) * W + sin(W), in float32
+    np.testing.assert_allclose(bp.adjoint(w_id), np.cos(w0) * w0 + np.sin(w0), rtol=1e-6)
+    np.testing.assert_allclose(bp.adjoint(w_id), g, rtol=1e-6)

@@ -320,7 +320,10 @@ def steps_for(
     rules: dict[int, dict] = {}  # user -> its contributions, computed once its adjoint is known
     for a in reversed(relevant):
         if a == f:
-            seed = np.ones_like(values[f], dtype=np.result_type(values[f], np.float64))
+            # the seed graphad uses: ones of the output's own (floating) dtype
+            out_dtype = np.asarray(values[f]).dtype
+            dtype = out_dtype if out_dtype.kind in "fc" else np.dtype(np.float64)
+            seed = np.ones(np.shape(values[f]), dtype=dtype)
             seed = seed if np.ndim(seed) else seed.dtype.type(1.0)
             total[f] = seed
             what = "1" if np.ndim(seed) == 0 else "ones (the gradient of sum(f))"
