@@ -158,3 +158,11 @@ def test_reset_default_graph_lets_a_rerun_cell_redeclare():
         assert ga.get_default_graph() is new  # the refused call changed nothing
     finally:
         G._default = saved
+
+
+def test_latex_leaves_out_default_parameters_only():
+    with ga.Graph():
+        W = ga.symbol("W", shape=(3, 2))
+        assert ga.mean(W)._repr_latex_() == r"$\operatorname{mean}{\left(W \right)}$"
+        assert r"\mathrm{axis=0\ }" in ga.sum(W, axis=0)._repr_latex_()
+        assert "keepdims=True" in ga.sum(W, keepdims=True)._repr_latex_()
