@@ -205,7 +205,7 @@ _MAX_RANKS = 40
 
 def _ranks(graph: Graph, ids: list[int]) -> int:
     """The longest path among ``ids`` (ascending, arguments first), in nodes."""
-    nodes = graph._nodes
+    nodes = graph.records()
     depth: dict[int, int] = {}
     for n in ids:
         depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=0)
@@ -446,7 +446,7 @@ def _draw(
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
     if ctx_out is not None:  # the stepper page: forward values only, it shows the adjoints
-        nodes = ctx.graph._nodes
+        nodes = ctx.graph.records()
         fwd = {n for n in nodes if nodes[n]["role"] != "grad"}
         ctx.values = {n: v for n, v in ctx.values.items() if n in fwd}
         ctx_out.append(ctx)

@@ -65,7 +65,7 @@ def _check_scalar(graph: Graph, order: list[int]) -> None:
     """
     import numpy as np
 
-    nodes = graph._nodes
+    nodes = graph.records()
     shapes: dict[int, tuple | None] = {}
     for n in order:
         node = nodes[n]
