@@ -22,6 +22,7 @@ import types
 from importlib import import_module
 from typing import Any
 
+from . import ops as _ops
 from .autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
 from .errors import (
     DTypeError,
@@ -35,64 +36,8 @@ from .errors import (
 )  # fmt: skip
 from .expr import Expr, constant, parse, symbol, symbols
 from .graph import Graph, get_default_graph
-from .ops import (
-    abs,
-    add,
-    arccos,
-    arcsin,
-    arctan,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    cosh,
-    defop,
-    divide,
-    dot,
-    equal,
-    exp,
-    expm1,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    log1p,
-    log2,
-    log10,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    multiply,
-    negative,
-    not_equal,
-    ones_like,
-    power,
-    prod,
-    relu,
-    reshape,
-    sigmoid,
-    sign,
-    sin,
-    sinh,
-    softmax,
-    softplus,
-    sqrt,
-    square,
-    stack,
-    subtract,
-    sum,
-    tan,
-    tanh,
-    transpose,
-    where,
-    zeros_like,
-)  # fmt: skip
+from .ops import PUBLIC as _OP_FUNCTIONS
+from .ops import defop
 from .sympy_bridge import from_sympy, to_sympy
 
 __version__ = "0.1.0"
@@ -104,7 +49,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "export": (".codegen", "export"),
     "Function": (".codegen", "Function"),
     "optimize": (".rewrite", "optimize"),
-    "getitem": (".ops", "getitem"),
     "jit": (".trace", "jit"),
     "render": (".render", "render"),
     "check_grad": (".check", "check_grad"),
@@ -125,19 +69,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "latex": (".printing", "latex"),
 }
 
+# the op functions (ga.sin ...) come from the op table: one declaration per op
+globals().update({_name: getattr(_ops, _name) for _name in _OP_FUNCTIONS})
+
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
     "UnknownNameError", "LimitError", "GradientCheckError",
-    "abs", "add", "arccos", "arcsin", "arctan", "broadcast_to", "clip", "concatenate", "cos",
-    "cosh", "divide", "dot", "equal", "exp", "expm1", "greater", "greater_equal", "less",
-    "less_equal", "log", "log1p", "log2", "log10", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "power", "prod",
-    "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softmax", "softplus", "sqrt",
-    "square", "stack", "subtract", "sum", "tan", "tanh", "transpose", "where", "ones_like",
-    "zeros_like",
+    *_OP_FUNCTIONS,
     *_LAZY,
 ]  # fmt: skip
 

@@ -445,6 +445,7 @@ def _register_helper_ops() -> None:
             shape=lambda s: s,
             dtype="first",
             differentiable=False,
+            foldable=False,
             label="u",
         )
     )
@@ -458,6 +459,7 @@ def _register_helper_ops() -> None:
             shape=lambda v, x, d: tuple(v) + tuple(x),
             dtype=lambda v, x, d: d,
             label="jacobian",
+            foldable=False,
             lower=_static_jacobian,
             sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
             doc="d v / d x, expanded into VJPs once the shapes are static.",

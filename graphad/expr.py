@@ -108,68 +108,10 @@ class Expr:
         return evaluate(self.graph, [self.id], _named_values(mapping, values))[0]
 
     # -- operators ------------------------------------------------------------------
-    def __add__(self, o):
-        return _ops.add(self, o)
-
-    def __radd__(self, o):
-        return _ops.add(o, self)
-
-    def __sub__(self, o):
-        return _ops.subtract(self, o)
-
-    def __rsub__(self, o):
-        return _ops.subtract(o, self)
-
-    def __mul__(self, o):
-        return _ops.multiply(self, o)
-
-    def __rmul__(self, o):
-        return _ops.multiply(o, self)
-
-    def __truediv__(self, o):
-        return _ops.divide(self, o)
-
-    def __rtruediv__(self, o):
-        return _ops.divide(o, self)
-
-    def __pow__(self, o):
-        return _ops.power(self, o)
-
-    def __rpow__(self, o):
-        return _ops.power(o, self)
-
-    def __matmul__(self, o):
-        return _ops.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return _ops.matmul(o, self)
-
-    def __neg__(self):
-        return _ops.negative(self)
-
+    # ``+ - * / ** @ %``, their reflected forms, ``-x``, ``abs(x)`` and the comparisons
+    # are installed from the op table's ``dunder`` facet (ops.core.install_operators).
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __lt__(self, o):
-        return _ops.less(self, o)
-
-    def __le__(self, o):
-        return _ops.less_equal(self, o)
-
-    def __gt__(self, o):
-        return _ops.greater(self, o)
-
-    def __ge__(self, o):
-        return _ops.greater_equal(self, o)
-
-    def __eq__(self, o):
-        return _ops.equal(self, o)  # type: ignore[override]
-
-    def __ne__(self, o):
-        return _ops.not_equal(self, o)  # type: ignore[override]
 
     def __hash__(self) -> int:
         return hash((id(self.graph), self.id))
@@ -250,6 +192,7 @@ class Expr:
 
 _ops.core.Expr = Expr  # the op table builds Exprs; expr.py imports it, so bind here
 _ops.core._PLAIN.add(Expr)
+_ops.core.install_operators(Expr)
 
 
 def _named_values(mapping: Mapping[Any, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
@@ -349,68 +292,13 @@ def to_string(e: Expr, max_nodes: int = 10_000, max_chars: int = 1_000_000) -> s
 
 # -- parsing ---------------------------------------------------------------------------------
 
-_PARSE_FUNCTIONS = [
-    "sin",
-    "cos",
-    "tan",
-    "arcsin",
-    "arccos",
-    "arctan",
-    "sinh",
-    "cosh",
-    "tanh",
-    "exp",
-    "expm1",
-    "log",
-    "log1p",
-    "log2",
-    "log10",
-    "sqrt",
-    "square",
-    "abs",
-    "sign",
-    "maximum",
-    "minimum",
-    "where",
-    "clip",
-    "power",
-    "sum",
-    "mean",
-    "prod",
-    "max",
-    "min",
-    "matmul",
-    "dot",
-    "transpose",
-    "reshape",
-    "broadcast_to",
-    "concatenate",
-    "stack",
-    "relu",
-    "sigmoid",
-    "softplus",
-    "softmax",
-    "log_softmax",
-    "logsumexp",
-]
-
 
 class _GraphBuilder:
     """Builds parser output straight into a graph, through the ``ga`` functions."""
 
-    _BINARY: ClassVar[dict[str, Any]] = {
-        "+": _ops.add,
-        "-": _ops.subtract,
-        "*": _ops.multiply,
-        "/": _ops.divide,
-        "**": _ops.power,
-        "@": _ops.matmul,
-        "<": _ops.less,
-        "<=": _ops.less_equal,
-        ">": _ops.greater,
-        ">=": _ops.greater_equal,
-        "==": _ops.equal,
-        "!=": _ops.not_equal,
+    # infix operators of parsed text: the op table's ``infix`` facet
+    _BINARY: ClassVar[dict[str, str]] = {
+        op.infix: op.name for op in _ops.OPS.values() if op.infix and op.nargs == 2
     }
 
     def __init__(self, graph: Graph, max_nodes: int = 0, max_elements: int = 0):
@@ -459,14 +347,14 @@ class _GraphBuilder:
         return self._checked(_ops.negative(operand)) if op == "-" else operand
 
     def binary(self, op: str, left, right):
-        return self._checked(self._BINARY[op](left, right))
+        return self._checked(_ops.apply(self._BINARY[op], left, right))
 
     def is_function(self, name: str) -> bool:
-        return name in _PARSE_FUNCTIONS or (name in _ops.OPS and _ops.OPS[name].custom)
+        return name in _ops.PARSE_FUNCTIONS or (name in _ops.OPS and _ops.OPS[name].custom)
 
     def call(self, func: str, args: list, kwargs: dict):
-        if func in _PARSE_FUNCTIONS:
-            fn = getattr(_ops, func)
+        if func in _ops.PARSE_FUNCTIONS:
+            fn = _ops.FUNCTIONS[func][1]
         elif func in _ops.OPS and _ops.OPS[func].custom:
 
             def fn(*a):

@@ -11,37 +11,16 @@ import math
 
 import numpy as np
 
-from .core import Op, apply, broadcast_shape, const_value, register
-
-__all__ = [
-    "add", "subtract", "multiply", "divide", "negative", "power",
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "square", "abs", "sign",
-    "maximum", "minimum", "where", "clip",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-]  # fmt: skip
+from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
 
 
 def _bshape(name):
     return lambda *shapes, **_: broadcast_shape(name, *shapes)
 
 
-def _elementwise(
-    name,
-    impl,
-    partials,
-    *,
-    nargs=1,
-    dtype="float",
-    sympy=None,
-    emit=None,
-    domain=None,
-    label=None,
-    infix=None,
-    precedence=100,
-    doc="",
-    **kw,
-):
+def _elementwise(name, impl, partials, *, nargs=1, dtype="float", emit=None, domain=None, **kw):
+    """Declare an elementwise op (broadcasting shape rule, NumPy's emitted call by
+    default) and generate its ``ga`` function; every other facet is passed through."""
     op = register(
         Op(
             name=name,
@@ -50,81 +29,86 @@ def _elementwise(
             partials=partials,
             shape=_bshape(name),
             dtype=dtype,
-            sympy=sympy,
             emit=emit or f"np.{name}(" + ", ".join(f"{{{i}}}" for i in range(nargs)) + ")",
             domain=domain or [(-2.0, 2.0)] * nargs,
-            label=label,
-            infix=infix,
-            precedence=precedence,
             elementwise=True,
-            doc=doc,
             **kw,
         )
     )
-
-    def fn(*args):
-        return apply(name, *args)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc or f"Elementwise ``np.{name}``, differentiable."
-    fn.op = op
-    return fn
+    return op_function(op)
 
 
 # -- arithmetic ------------------------------------------------------------------
 
+_AB = ("x1", "x2")
 
 add = _elementwise(
     "add",
     np.add,
     lambda ans, a, b: [1, 1],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="+",
+    dunder="add",
     precedence=10,
     sympy=lambda sp, a, b: a + b,
     emit="{0} + {1}",
+    numexpr="({0} + {1})",
+    numpy="np.add",
     label="+",
-    doc="``a + b`` with broadcasting.",
+    doc="``x1 + x2`` with broadcasting.",
 )
 subtract = _elementwise(
     "subtract",
     np.subtract,
     lambda ans, a, b: [1, -1],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="-",
+    dunder="sub",
     precedence=10,
     sympy=lambda sp, a, b: a - b,
     emit="{0} - {1}",
+    numexpr="({0} - {1})",
+    numpy="np.subtract",
     label="−",
-    doc="``a - b`` with broadcasting.",
+    doc="``x1 - x2`` with broadcasting.",
 )
 multiply = _elementwise(
     "multiply",
     np.multiply,
     lambda ans, a, b: [b, a],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="*",
+    dunder="mul",
     precedence=20,
     sympy=lambda sp, a, b: a * b,
     emit="{0} * {1}",
+    numexpr="({0} * {1})",
+    numpy="np.multiply",
     label="×",
-    doc="``a * b`` with broadcasting.",
+    doc="``x1 * x2`` with broadcasting.",
 )
 divide = _elementwise(
     "divide",
     np.true_divide,
     lambda ans, a, b: [divide(1.0, b), negative(divide(ans, b))],
     nargs=2,
+    argnames=_AB,
     infix="/",
+    dunder="truediv",
     precedence=20,
     sympy=lambda sp, a, b: a / b,
     emit="{0} / {1}",
+    numexpr="({0} / {1})",
+    numpy="np.true_divide",
     label="÷",
     domain=[(-2.0, 2.0), (0.5, 2.0)],
-    doc="``a / b`` (true division).",
+    doc="``x1 / x2`` (true division).",
 )
 negative = _elementwise(
     "negative",
@@ -133,9 +117,14 @@ negative = _elementwise(
     dtype="promote",
     sympy=lambda sp, a: -a,
     emit="-{0}",
+    numexpr="(-{0})",
+    numpy="np.negative",
+    dunder="neg",
     label="neg",
     precedence=30,
-    doc="``-a``.",
+    preserves_zero=True,
+    monotone=-1,
+    doc="``-x``.",
 )
 
 
@@ -163,115 +152,116 @@ power = _elementwise(
     np.power,
     _power_partials,
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="**",
+    dunder="pow",
     precedence=40,
     sympy=lambda sp, a, b: a**b,
     emit="{0} ** {1}",
+    numexpr="({0} ** {1})",
+    numpy="np.power",
     label="pow",
     domain=[(0.5, 2.0), (-2.0, 2.0)],
-    doc="``a ** b``.  Conventions (PyTorch's): d/db is 0 where a == 0 and b >= 0, so "
-    "``0**y`` has a finite gradient in y; d/da is 0 where b == 0 (``x**0`` is constant, "
-    "also at 0) and otherwise follows ``b * a**(b-1)`` (inf at a == 0 for 0 < b < 1).",
+    doc="``x1 ** x2``.",
+    kink="d/dx2 is 0 where x1 == 0 and x2 >= 0 (PyTorch's), so ``0**y`` has a finite "
+    "gradient in y; d/dx1 is 0 where x2 == 0 (``x**0`` is constant, also at 0) and "
+    "otherwise follows ``x2 * x1**(x2-1)`` (inf at x1 == 0 for 0 < x2 < 1).",
 )
 
 # -- math functions ----------------------------------------------------------------
 
 
-def _sp(name):
-    return lambda sp, *a: getattr(sp, name)(*a)
+def _fn(name, impl, partials, *, sympy_name=None, numexpr=True, **kw):
+    """A unary math function named as NumPy names it (``np.<name>``)."""
+    return _elementwise(
+        name,
+        impl,
+        partials,
+        sympy_name=sympy_name,
+        numexpr=f"{name}({{0}})" if numexpr is True else numexpr or None,
+        numpy=f"np.{name}",
+        **kw,
+    )
 
 
-sin = _elementwise("sin", np.sin, lambda ans, x: [cos(x)], sympy=_sp("sin"), domain=[(-3, 3)])
-cos = _elementwise(
-    "cos", np.cos, lambda ans, x: [negative(sin(x))], sympy=_sp("cos"), domain=[(-3, 3)]
-)
-tan = _elementwise(
-    "tan", np.tan, lambda ans, x: [add(1.0, square(ans))], sympy=_sp("tan"), domain=[(-1.2, 1.2)]
-)
-arcsin = _elementwise(
-    "arcsin",
-    np.arcsin,
-    lambda ans, x: [divide(1.0, sqrt(subtract(1.0, square(x))))],
-    sympy=_sp("asin"),
-    domain=[(-0.9, 0.9)],
-)
-arccos = _elementwise(
-    "arccos",
-    np.arccos,
-    lambda ans, x: [negative(divide(1.0, sqrt(subtract(1.0, square(x)))))],
-    sympy=_sp("acos"),
-    domain=[(-0.9, 0.9)],
-)
-arctan = _elementwise(
-    "arctan", np.arctan, lambda ans, x: [divide(1.0, add(1.0, square(x)))], sympy=_sp("atan")
-)
-sinh = _elementwise("sinh", np.sinh, lambda ans, x: [cosh(x)], sympy=_sp("sinh"))
-cosh = _elementwise("cosh", np.cosh, lambda ans, x: [sinh(x)], sympy=_sp("cosh"))
-tanh = _elementwise("tanh", np.tanh, lambda ans, x: [subtract(1.0, square(ans))], sympy=_sp("tanh"))
-exp = _elementwise("exp", np.exp, lambda ans, x: [ans], sympy=_sp("exp"))
-expm1 = _elementwise(
-    "expm1", np.expm1, lambda ans, x: [add(ans, 1.0)], sympy=lambda sp, x: sp.exp(x) - 1
-)
-log = _elementwise(
+def _inv_sqrt_1m(x):
+    return divide(1.0, sqrt(subtract(1.0, square(x))))
+
+
+sin = _fn("sin", np.sin, lambda ans, x: [cos(x)], sympy_name="sin", domain=[(-3, 3)],
+          preserves_zero=True)  # fmt: skip
+cos = _fn("cos", np.cos, lambda ans, x: [negative(sin(x))], sympy_name="cos", domain=[(-3, 3)])
+tan = _fn("tan", np.tan, lambda ans, x: [add(1.0, square(ans))], sympy_name="tan",
+          domain=[(-1.2, 1.2)], preserves_zero=True, monotone=1)  # fmt: skip
+arcsin = _fn("arcsin", np.arcsin, lambda ans, x: [_inv_sqrt_1m(x)], sympy_name="asin",
+             domain=[(-0.9, 0.9)], preserves_zero=True, monotone=1)  # fmt: skip
+arccos = _fn("arccos", np.arccos, lambda ans, x: [negative(_inv_sqrt_1m(x))], sympy_name="acos",
+             domain=[(-0.9, 0.9)], monotone=-1)  # fmt: skip
+arctan = _fn("arctan", np.arctan, lambda ans, x: [divide(1.0, add(1.0, square(x)))],
+             sympy_name="atan", preserves_zero=True, monotone=1)  # fmt: skip
+sinh = _fn("sinh", np.sinh, lambda ans, x: [cosh(x)], sympy_name="sinh", preserves_zero=True,
+           monotone=1)  # fmt: skip
+cosh = _fn("cosh", np.cosh, lambda ans, x: [sinh(x)], sympy_name="cosh", nonnegative=True)
+tanh = _fn("tanh", np.tanh, lambda ans, x: [subtract(1.0, square(ans))], sympy_name="tanh",
+           activation=True, preserves_zero=True, monotone=1)  # fmt: skip
+exp = _fn("exp", np.exp, lambda ans, x: [ans], sympy_name="exp", nonnegative=True, monotone=1)
+expm1 = _fn("expm1", np.expm1, lambda ans, x: [add(ans, 1.0)],
+            sympy=lambda sp, x: sp.exp(x) - 1, preserves_zero=True, monotone=1)  # fmt: skip
+log = _fn(
     "log",
     np.log,
     lambda ans, x: [divide(1.0, x)],
-    sympy=_sp("log"),
+    sympy_name="log",
     domain=[(0.1, 4.0)],
+    monotone=1,
     doc="Natural logarithm; ``log(0) = -inf``.",
 )
-log1p = _elementwise(
-    "log1p",
-    np.log1p,
-    lambda ans, x: [divide(1.0, add(x, 1.0))],
-    sympy=lambda sp, x: sp.log(1 + x),
-    domain=[(-0.5, 3.0)],
-)
-log2 = _elementwise(
-    "log2",
-    np.log2,
-    lambda ans, x: [divide(1.0, multiply(x, math.log(2.0)))],
-    sympy=lambda sp, x: sp.log(x, 2),
-    domain=[(0.1, 4.0)],
-)
-log10 = _elementwise(
-    "log10",
-    np.log10,
-    lambda ans, x: [divide(1.0, multiply(x, math.log(10.0)))],
-    sympy=lambda sp, x: sp.log(x, 10),
-    domain=[(0.1, 4.0)],
-)
-sqrt = _elementwise(
+log1p = _fn("log1p", np.log1p, lambda ans, x: [divide(1.0, add(x, 1.0))],
+            sympy=lambda sp, x: sp.log(1 + x), domain=[(-0.5, 3.0)], preserves_zero=True,
+            monotone=1)  # fmt: skip
+log2 = _fn("log2", np.log2, lambda ans, x: [divide(1.0, multiply(x, math.log(2.0)))],
+           sympy=lambda sp, x: sp.log(x, 2), domain=[(0.1, 4.0)], numexpr=None,
+           monotone=1)  # fmt: skip
+log10 = _fn("log10", np.log10, lambda ans, x: [divide(1.0, multiply(x, math.log(10.0)))],
+            sympy=lambda sp, x: sp.log(x, 10), domain=[(0.1, 4.0)], monotone=1)  # fmt: skip
+sqrt = _fn(
     "sqrt",
     np.sqrt,
     lambda ans, x: [divide(0.5, ans)],
-    sympy=_sp("sqrt"),
+    sympy_name="sqrt",
     domain=[(0.1, 4.0)],
-    doc="Square root.  Convention: sqrt'(0) = inf.",
+    preserves_zero=True,
+    monotone=1,
+    doc="Square root.",
+    kink="sqrt'(0) = inf.",
 )
-square = _elementwise(
-    "square",
-    np.square,
-    lambda ans, x: [multiply(2.0, x)],
-    dtype="promote",
-    sympy=lambda sp, x: x**2,
-)
-abs = _elementwise(
+square = _fn("square", np.square, lambda ans, x: [multiply(2.0, x)], dtype="promote",
+             sympy=lambda sp, x: x**2, numexpr="({0} ** 2)", nonnegative=True,
+             preserves_zero=True)  # fmt: skip
+abs = _fn(
     "abs",
     np.abs,
     lambda ans, x: [sign(x)],
     dtype="promote",
-    sympy=_sp("Abs"),
-    doc="Absolute value.  Convention: abs'(0) = 0 (as JAX and PyTorch).",
+    sympy_name="Abs",
+    dunder="abs",
+    nonnegative=True,
+    preserves_zero=True,
+    doc="Absolute value.",
+    kink="abs'(0) = 0 (as JAX and PyTorch).",
 )
-sign = _elementwise(
+sign = _fn(
     "sign",
     np.sign,
     lambda ans, x: [None],
     dtype="promote",
-    sympy=_sp("sign"),
-    doc="Sign; its derivative is 0 everywhere (including 0).",
+    sympy_name="sign",
+    numexpr=None,
+    preserves_zero=True,
+    monotone=1,
+    doc="Sign.",
+    kink="its derivative is 0 everywhere (including 0).",
 )
 
 
@@ -291,18 +281,24 @@ maximum = _elementwise(
     np.maximum,
     _extremum_partials(lambda a, b: greater(a, b)),
     nargs=2,
+    argnames=_AB,
     dtype="promote",
-    sympy=_sp("Max"),
-    doc="Elementwise maximum.  Convention: at ties each argument gets half the gradient.",
+    sympy_name="Max",
+    numpy="np.maximum",
+    doc="Elementwise maximum (NaN propagates).",
+    kink="at ties each argument gets half the gradient.",
 )
 minimum = _elementwise(
     "minimum",
     np.minimum,
     _extremum_partials(lambda a, b: less(a, b)),
     nargs=2,
+    argnames=_AB,
     dtype="promote",
-    sympy=_sp("Min"),
-    doc="Elementwise minimum.  Convention: at ties each argument gets half the gradient.",
+    sympy_name="Min",
+    numpy="np.minimum",
+    doc="Elementwise minimum (NaN propagates).",
+    kink="at ties each argument gets half the gradient.",
 )
 
 
@@ -319,7 +315,7 @@ def _where_jvp(tangents, ans, c, a, b):
     return where(c, 0.0 if ta is None else ta, 0.0 if tb is None else tb)
 
 
-_where_op = register(
+register(
     Op(
         name="where",
         impl=np.where,
@@ -330,6 +326,9 @@ _where_op = register(
         dtype=lambda c, a, b: None if a is None or b is None else np.result_type(a, b),
         sympy=lambda sp, c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True)),
         emit="np.where({0}, {1}, {2})",
+        numexpr="where({0}, {1}, {2})",
+        numpy="np.where",
+        argnames=("condition", "x", "y"),
         domain=[(-1, 1), (-2, 2), (-2, 2)],
         elementwise=True,
         doc="``where(cond, a, b)``.  Beware ``where(x > 0, log(x), 0)``: the gradient of the "
@@ -339,6 +338,7 @@ _where_op = register(
 )
 
 
+@export
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` holds, else ``y`` (``np.where``).
 
@@ -349,8 +349,6 @@ def where(condition, x, y):
     return apply("where", condition, x, y)
 
 
-where.op = _where_op
-
 clip = _elementwise(
     "clip",
     np.clip,
@@ -360,22 +358,25 @@ clip = _elementwise(
         greater(x, hi),
     ],
     nargs=3,
+    argnames=("x", "lo", "hi"),
     dtype="promote",
     domain=[(-2, 2), (-1.5, -0.5), (0.5, 1.5)],
     sympy=lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-    doc="Clip to ``[lo, hi]``.  Convention: the gradient wrt x is 1 on the closed "
-    "interval (PyTorch's clamp), and flows to the bound that is active outside it.",
+    numpy="np.clip",
+    doc="Clip ``x`` to ``[lo, hi]``.",
+    kink="the gradient wrt x is 1 on the closed interval (PyTorch's clamp), and flows "
+    "to the bound that is active outside it.",
 )
 
 # -- comparisons (boolean, not differentiable) -----------------------------------------
 
 _CMP = [
-    ("less", np.less, "<", "Lt"),
-    ("less_equal", np.less_equal, "<=", "Le"),
-    ("greater", np.greater, ">", "Gt"),
-    ("greater_equal", np.greater_equal, ">=", "Ge"),
-    ("equal", np.equal, "==", "Eq"),
-    ("not_equal", np.not_equal, "!=", "Ne"),
+    ("less", np.less, "<", "Lt", "lt", "StrictLessThan"),
+    ("less_equal", np.less_equal, "<=", "Le", "le", "LessThan"),
+    ("greater", np.greater, ">", "Gt", "gt", "StrictGreaterThan"),
+    ("greater_equal", np.greater_equal, ">=", "Ge", "ge", "GreaterThan"),
+    ("equal", np.equal, "==", "Eq", "eq", "Equality"),
+    ("not_equal", np.not_equal, "!=", "Ne", "ne", "Unequality"),
 ]
 
 
@@ -384,20 +385,25 @@ def _cmp_sympy(rel):
     return lambda sp, a, b: sp.Piecewise((1, getattr(sp, rel)(a, b)), (0, True))
 
 
-for _name, _impl, _sym, _rel in _CMP:
+for _name, _impl, _sym, _rel, _dunder, _sp_class in _CMP:
     globals()[_name] = _elementwise(
         _name,
         _impl,
         lambda ans, a, b: [None, None],
         nargs=2,
+        argnames=_AB,
         dtype="bool",
         sympy=_cmp_sympy(_rel),
+        sympy_name=_sp_class,  # from_sympy: the relational class (to_sympy: 0/1 above)
         emit=f"{{0}} {_sym} {{1}}",
+        numexpr=f"({{0}} {_sym} {{1}})",
+        numpy=f"np.{_name}",
         infix=_sym,
+        dunder=_dunder,
         precedence=5,
         label=_sym,
         differentiable=False,
-        doc=f"Elementwise ``a {_sym} b`` (boolean).",
+        doc=f"Elementwise ``x1 {_sym} x2`` (boolean).",
     )
 
 less = globals()["less"]

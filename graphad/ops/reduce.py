@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .core import Op, apply, register
+from .core import Op, apply, export, register
 from .elementwise import divide, equal, multiply, where
 from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce
 
@@ -31,6 +31,16 @@ def reduced_shape(name, shape, axis, keepdims):
     if keepdims:
         return tuple(1 if i in norm else n for i, n in enumerate(shape))
     return tuple(n for i, n in enumerate(shape) if i not in norm)
+
+
+REDUCTION_CASES = (
+    ([()], {}),
+    ([(5,)], {}),
+    ([(3, 1)], {"axis": -1}),
+    ([(2, 3, 4)], {"axis": -1}),
+    ([(2, 3, 4)], {"axis": 0, "keepdims": True}),
+    ([(2, 3, 4)], {"axis": (0, 2)}),
+)
 
 
 def _reduction(
@@ -60,6 +70,8 @@ def _reduction(
             helper=helper,
             domain=domain or [(-2.0, 2.0)],
             test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}),
+            cases=REDUCTION_CASES,
+            numpy=f"np.{name}" if name != "logsumexp" else "scipy.special.logsumexp",
             doc=doc,
         )
     )
@@ -69,8 +81,7 @@ def _reduction(
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    fn.op = op
-    return fn
+    return export(fn, op.name)
 
 
 def _sum_sympy(sp, x, axis=None, keepdims=False):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Op, apply, as_expr, const_value, register
+from .core import Op, apply, as_expr, const_value, export, register
 
 __all__ = [
     "sum_to",
@@ -219,6 +219,7 @@ _reg(
     jvp=_linear_jvp("sum_to_like"),
     shape=lambda a, ref: ref,
     label="sum_to",
+    cases=(([(2, 3, 4), (3, 1)], {}), ([(3,), ()], {})),
     sympy=lambda sp, a, ref: a,
     lower=_lower_sum_to,
 )
@@ -232,6 +233,10 @@ _reg(
     shape=lambda a, ref, **p: ref,
     param_names=("axis", "keepdims"),
     label="unreduce",
+    cases=(
+        ([(2, 4), (2, 3, 4)], {"axis": 1, "keepdims": False}),
+        ([(), (3,)], {"axis": None, "keepdims": False}),
+    ),
     sympy=lambda sp, a, ref, **p: a,
     lower=_lower_unreduce,
 )
@@ -249,6 +254,7 @@ register(
         duck_emit="np.broadcast_to(_ga_kind({0}, {1}), np.shape({1}))",
         helper=KIND_SRC,
         label="broadcast",
+        cases=(([(3, 1), (2, 3, 4)], {}),),
         sympy=lambda sp, a, ref: a,
         lower=_lower_like("broadcast_to"),
     )
@@ -267,6 +273,7 @@ register(
         # Dask reshapes only by merging or splitting axes: through 1-D is both
         duck_emit="np.reshape(np.reshape({0}, (-1,)), np.shape({1}))",
         label="reshape",
+        cases=(([(6,), (2, 3)], {}),),
         sympy=lambda sp, a, ref: a,
         lower=_lower_like("reshape"),
     )
@@ -281,6 +288,7 @@ _reg(
     shape=lambda a, ref: a,
     dtype=lambda a, ref: ref,
     label="cast",
+    cases=(([(3,), (3,)], {}),),
     sympy=lambda sp, a, ref: a,
     lower=_lower_astype,
 )
@@ -296,6 +304,8 @@ for _fill, _src, _value in (("zeros", ZEROS_SRC, 0), ("ones", ONES_SRC, 1)):
         differentiable=False,
         sympy=lambda sp, x, _v=_value: sp.Integer(_v),
         label=_fill,
+        numpy=f"np.{_fill}_like",
+        cases=(([(2, 3)], {}),),
         lower=_lower_fill(_value),
     )
 _reg(
@@ -309,6 +319,7 @@ _reg(
     differentiable=False,
     param_names=("axis",),
     label="count",
+    cases=(([(2, 3)], {"axis": None}), ([(2, 3)], {"axis": 1})),
     lower=_lower_numel,
 )
 
@@ -358,11 +369,15 @@ def unreduce(g, like, axis, keepdims):
     return apply("unreduce", g, like, axis=axis, keepdims=keepdims)
 
 
+@export
 def zeros_like(x):
+    """Zeros of ``x``'s shape, with ``x``'s float dtype (float64 for integer ``x``)."""
     return apply("zeros_like", x)
 
 
+@export
 def ones_like(x):
+    """Ones of ``x``'s shape, with ``x``'s float dtype (float64 for integer ``x``)."""
     return apply("ones_like", x)
 
 
