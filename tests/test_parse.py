@@ -15,20 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphad.errors import GraphadError, ParseError, ShapeError, UnknownNameError
+from graphad.ops import OPS, PARSE_FUNCTIONS
 from graphad.parse import DEFAULT_LIMITS, Builder, ParseLimits, parse
 
 # graphad/__init__ re-exports a function named parse, which shadows the submodule attribute.
 parse_module = sys.modules["graphad.parse"]
 
-# fmt: off
-FUNCTIONS = frozenset((
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "expm1",
-    "log", "log1p", "log2", "log10", "sqrt", "square", "abs", "sign", "maximum", "minimum",
-    "where", "clip", "power", "sum", "mean", "prod", "max", "min", "matmul", "dot", "transpose",
-    "reshape", "broadcast_to", "concatenate", "stack", "relu", "sigmoid", "softplus", "softmax",
-    "log_softmax", "logsumexp",
-))
-# fmt: on
+# the parser's functions and infix operators, as the op table declares them
+FUNCTIONS = PARSE_FUNCTIONS
 
 
 class Recorder:
@@ -635,7 +629,7 @@ def test_token_soup_gives_result_or_parse_error(text):
         assert 0 <= err.position <= len(text)
 
 
-BINARY_OPS = ["+", "-", "*", "/", "@", "**", "<", "<=", ">", ">=", "==", "!="]
+BINARY_OPS = sorted(op.infix for op in OPS.values() if op.infix and op.public)
 NAMES = ["x", "y", "z", "alpha", "w_1", "pi", "e", "θ", "x0", "inf"]
 
 leaves = st.one_of(
