@@ -265,6 +265,25 @@ sign = _fn(
 )
 
 
+def _hypot_partials(ans, a, b):
+    safe = where(equal(ans, 0), 1.0, ans)  # at (0, 0) both partials are 0, not 0/0
+    return [divide(a, safe), divide(b, safe)]
+
+
+hypot = _elementwise(
+    "hypot",
+    np.hypot,
+    _hypot_partials,
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.sqrt(a**2 + b**2),
+    numpy="np.hypot",
+    nonnegative=True,
+    doc="``sqrt(x1**2 + x2**2)`` without overflow or underflow on the way.",
+    kink="at (0, 0) both partial derivatives are 0 (as JAX).",
+)
+
+
 def _extremum_partials(first_wins):
     # ties split the gradient 0.5/0.5, as JAX does
     def partials(ans, a, b):
