@@ -280,7 +280,6 @@ def test_builder_protocol_is_satisfied_by_recorder():
         ("x in y", 2, "'in'"),
         ("(y := 1)", 3, ":="),
         ("x // y", 2, "//"),
-        ("x % y", 2, "'%'"),
         ("x & y", 2, "bitwise"),
         ("x << 2", 2, "shift"),
         ("import os", 0, "'import'"),

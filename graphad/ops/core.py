@@ -74,6 +74,9 @@ class Op:
         True for ops that only gradients emit (``sum_to_like``, ``matmul_grad_a``
         ...): not in the ``ga`` namespace, not in the parser, tested through the
         gradients of public ops.
+    keywords : sequence of (name, default), optional
+        Keyword-only parameters of the generated ``ga`` function, passed to
+        ``impl`` and ``emit`` as params (``nan_to_num(x, nan=0.0)``).
     argnames : sequence of str, optional
         Parameter names of the generated ``ga`` function (``("x1", "x2")``);
         ``x`` / ``x1, x2, ...`` when omitted.
@@ -143,6 +146,7 @@ class Op:
     lower: Callable[..., Any] | None = None
     doc: str = ""
     argnames: Sequence[str] | None = None
+    keywords: Sequence[tuple[str, Any]] = ()
     numpy: str | None = None
     kink: str = ""
     parse: bool = True
@@ -212,6 +216,9 @@ class Op:
             facts.append("Not differentiable: its gradient is zero (a constant of the inputs).")
         else:
             facts.append("Differentiable in " + ", ".join(f"``{a}``" for a in args) + ".")
+        if self.keywords:
+            kws = ", ".join(f"``{k}={v!r}``" for k, v in self.keywords)
+            facts.append(f"Keywords (not differentiated): {kws}.")
         if self.kink:
             facts.append(f"Convention: {self.kink}")
         if self.infix:
@@ -266,15 +273,22 @@ def op_function(op: Op) -> Callable[..., Any]:
     """The ``ga`` function of an op whose arguments are all graph values: generated with
     the op's parameter names (a real signature, keywords work) and its table docstring."""
     names = op.names()
-    for n in names:
+    keywords = [k for k, _ in op.keywords]
+    for n in [*names, *keywords]:
         if not n.isidentifier() or n.startswith("_"):
             raise GraphadError(f"op {op.name!r}: invalid parameter name {n!r}")
     if not op.name.isidentifier():
         raise GraphadError(f"op {op.name!r}: the name is not an identifier")
     arglist = ", ".join(names)
-    # source built from identifiers checked above (the table's own names, never user text)
-    src = f"def {op.name}({arglist}):\n    return _apply({op.name!r}, {arglist})\n"
+    signature = arglist
+    if keywords:
+        signature += ", *, " + ", ".join(f"{k}=_d{i}" for i, k in enumerate(keywords))
+    passed = arglist + "".join(f", {k}={k}" for k in keywords)
+    # source built from identifiers checked above (the table's own names, never user
+    # text); default values are bound as globals, never written into the source
+    src = f"def {op.name}({signature}):\n    return _apply({op.name!r}, {passed})\n"
     ns: dict[str, Any] = {"_apply": apply}
+    ns.update({f"_d{i}": v for i, (_, v) in enumerate(op.keywords)})
     exec(compile(src, f"<graphad op {op.name}>", "exec"), ns)
     fn = ns[op.name]
     fn.__qualname__ = op.name

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
+from .rules import _exec_helper
 
 
 def _bshape(name):
@@ -173,14 +174,14 @@ power = _elementwise(
 
 
 def _fn(name, impl, partials, *, sympy_name=None, numexpr=True, **kw):
-    """A unary math function named as NumPy names it (``np.<name>``)."""
+    """A unary math function, by default named as NumPy names it (``np.<name>``)."""
+    kw.setdefault("numpy", f"np.{name}")
     return _elementwise(
         name,
         impl,
         partials,
         sympy_name=sympy_name,
         numexpr=f"{name}({{0}})" if numexpr is True else numexpr or None,
-        numpy=f"np.{name}",
         **kw,
     )
 
@@ -385,6 +386,258 @@ clip = _elementwise(
     doc="Clip ``x`` to ``[lo, hi]``.",
     kink="the gradient wrt x is 1 on the closed interval (PyTorch's clamp), and flows "
     "to the bound that is active outside it.",
+)
+
+# -- issue 14's elementwise set ---------------------------------------------------------
+
+
+def _like_numpy(ufunc):
+    """dtype rule: the dtype NumPy's own function gives (ints stay ints for floor ...)."""
+
+    def dtype(*dts, **_):
+        if any(d is None for d in dts):
+            return None
+        return np.asarray(ufunc(*[np.ones((), d) for d in dts])).dtype
+
+    return dtype
+
+
+def _remainder_partials(rounding):
+    # x1 - x2 * rounding(x1 / x2): d/dx1 = 1, d/dx2 = -rounding(x1 / x2) between the jumps
+    return lambda ans, a, b: [1, lambda: negative(apply(rounding, divide(a, b)))]
+
+
+remainder = _elementwise(
+    "remainder",
+    np.remainder,
+    _remainder_partials("floor"),
+    nargs=2,
+    argnames=_AB,
+    dtype=_like_numpy(np.remainder),
+    infix="%",
+    dunder="mod",
+    precedence=20,
+    emit="{0} % {1}",
+    sympy_name="Mod",
+    numpy="np.remainder",
+    label="%",
+    domain=[(-3.0, 3.0), (0.7, 1.9)],
+    doc="``x1 % x2`` as Python and NumPy define it: the sign of the divisor (``np.mod``).",
+    kink="between the jumps d/dx1 = 1 and d/dx2 = -floor(x1 / x2); at a jump, the "
+    "value of the right-hand piece.",
+)
+export(remainder, "remainder", "mod")
+fmod = _elementwise(
+    "fmod",
+    np.fmod,
+    _remainder_partials("trunc"),
+    nargs=2,
+    argnames=_AB,
+    dtype=_like_numpy(np.fmod),
+    numpy="np.fmod",
+    domain=[(-3.0, 3.0), (0.7, 1.9)],
+    doc="C's remainder ``x1 - x2 * trunc(x1 / x2)``: the sign of the dividend.",
+    kink="between the jumps d/dx1 = 1 and d/dx2 = -trunc(x1 / x2).",
+)
+arctan2 = _elementwise(
+    "arctan2",
+    np.arctan2,
+    lambda ans, a, b: [
+        divide(b, add(square(a), square(b))),
+        negative(divide(a, add(square(a), square(b)))),
+    ],
+    nargs=2,
+    argnames=_AB,
+    sympy_name="atan2",
+    numexpr="arctan2({0}, {1})",
+    numpy="np.arctan2",
+    domain=[(0.2, 2.0), (-2.0, 2.0)],
+    doc="The angle of the point ``(x2, x1)``, in ``[-pi, pi]``.",
+    kink="the partials are NaN at (0, 0), where the angle is undefined.",
+)
+logaddexp = _elementwise(
+    "logaddexp",
+    np.logaddexp,
+    lambda ans, a, b: [exp(subtract(a, ans)), exp(subtract(b, ans))],
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    numpy="np.logaddexp",
+    domain=[(-3.0, 3.0), (-3.0, 3.0)],
+    doc="``log(exp(x1) + exp(x2))`` without overflow.",
+)
+logaddexp2 = _elementwise(
+    "logaddexp2",
+    np.logaddexp2,
+    lambda ans, a, b: [exp2(subtract(a, ans)), exp2(subtract(b, ans))],
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.log(2**a + 2**b, 2),
+    numpy="np.logaddexp2",
+    domain=[(-3.0, 3.0), (-3.0, 3.0)],
+    doc="``log2(2**x1 + 2**x2)`` without overflow.",
+)
+exp2 = _fn("exp2", np.exp2, lambda ans, x: [multiply(ans, math.log(2.0))],
+           sympy=lambda sp, x: 2**x, numexpr=None, nonnegative=True, monotone=1)  # fmt: skip
+arcsinh = _fn("arcsinh", np.arcsinh, lambda ans, x: [divide(1.0, sqrt(add(square(x), 1.0)))],
+              sympy_name="asinh", preserves_zero=True, monotone=1)  # fmt: skip
+arccosh = _fn(
+    "arccosh",
+    np.arccosh,
+    lambda ans, x: [divide(1.0, sqrt(subtract(square(x), 1.0)))],
+    sympy_name="acosh",
+    domain=[(1.2, 4.0)],
+    nonnegative=True,
+    monotone=1,
+    kink="arccosh'(1) = inf.",
+)
+arctanh = _fn("arctanh", np.arctanh, lambda ans, x: [divide(1.0, subtract(1.0, square(x)))],
+              sympy_name="atanh", domain=[(-0.9, 0.9)], preserves_zero=True,
+              monotone=1)  # fmt: skip
+cbrt = _fn(
+    "cbrt",
+    np.cbrt,
+    lambda ans, x: [divide(1.0, multiply(3.0, square(ans)))],
+    # SymPy's cbrt is the principal (complex) root for x < 0; NumPy's is the real one
+    sympy=lambda sp, x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3),
+    numexpr=None,
+    preserves_zero=True,
+    monotone=1,
+    doc="The real cube root (negative for negative ``x``).",
+    kink="cbrt'(0) = inf.",
+)
+reciprocal = _fn(
+    "reciprocal",
+    np.reciprocal,
+    lambda ans, x: [negative(square(ans))],
+    dtype=_like_numpy(np.reciprocal),
+    sympy=lambda sp, x: 1 / x,
+    numexpr=None,
+    domain=[(0.5, 2.0)],
+    doc="``1 / x``; for integers NumPy's integer reciprocal (``1 // x``).",
+)
+
+
+def _sinc_partials(ans, x):
+    # (cos(pi x) - sinc(x)) / x, and its limit 0 at x == 0
+    zero = equal(x, 0)
+    slope = divide(subtract(cos(multiply(math.pi, x)), ans), where(zero, 1.0, x))
+    return [where(zero, 0.0, slope)]
+
+
+sinc = _fn(
+    "sinc",
+    np.sinc,
+    _sinc_partials,
+    sympy=lambda sp, x: sp.sinc(sp.pi * x),
+    numexpr=None,
+    domain=[(-3.0, 3.0)],
+    doc="The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0.",
+    kink="sinc'(0) = 0 exactly; the derivative of that derivative at 0 comes out 0 "
+    "(the true second derivative there is -pi**2/3).",
+)
+deg2rad = _fn("deg2rad", np.deg2rad, lambda ans, x: [math.pi / 180.0],
+              sympy=lambda sp, x: x * sp.pi / 180, numexpr=None, domain=[(-360.0, 360.0)],
+              preserves_zero=True, monotone=1)  # fmt: skip
+rad2deg = _fn("rad2deg", np.rad2deg, lambda ans, x: [180.0 / math.pi],
+              sympy=lambda sp, x: x * 180 / sp.pi, numexpr=None, preserves_zero=True,
+              monotone=1)  # fmt: skip
+
+isnan = _fn("isnan", np.isnan, lambda ans, x: [None], dtype="bool", numexpr=None,
+            differentiable=False, doc="Elementwise NaN test (boolean).")  # fmt: skip
+isfinite = _fn("isfinite", np.isfinite, lambda ans, x: [None], dtype="bool", numexpr=None,
+               differentiable=False, doc="Elementwise finiteness test (boolean).")  # fmt: skip
+
+
+def _nan_ignoring_partials(first_wins):
+    # as maximum/minimum (ties split the gradient), except that where one argument is NaN
+    # the result is the other one, and so is the gradient
+    extremum = _extremum_partials(first_wins)
+
+    def partials(ans, a, b):
+        pa, pb = extremum(ans, a, b)
+        return [where(isnan(b), 1.0, pa), where(isnan(a), 1.0, pb)]
+
+    return partials
+
+
+fmax = _elementwise(
+    "fmax",
+    np.fmax,
+    _nan_ignoring_partials(lambda a, b: greater(a, b)),
+    nargs=2,
+    argnames=_AB,
+    dtype="promote",
+    sympy=lambda sp, a, b: sp.Max(a, b),
+    numpy="np.fmax",
+    doc="Elementwise maximum ignoring NaN (the other argument wins).",
+    kink="at ties each argument gets half the gradient; where one argument is NaN the "
+    "other gets all of it.",
+)
+fmin = _elementwise(
+    "fmin",
+    np.fmin,
+    _nan_ignoring_partials(lambda a, b: less(a, b)),
+    nargs=2,
+    argnames=_AB,
+    dtype="promote",
+    sympy=lambda sp, a, b: sp.Min(a, b),
+    numpy="np.fmin",
+    doc="Elementwise minimum ignoring NaN (the other argument wins).",
+    kink="at ties each argument gets half the gradient; where one argument is NaN the "
+    "other gets all of it.",
+)
+
+_STEP = "zero gradient everywhere: the derivative between the jumps, and the convention at them."
+floor = _fn("floor", np.floor, lambda ans, x: [None], dtype=_like_numpy(np.floor),
+            sympy_name="floor", numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round down to an integer value.", kink=_STEP)  # fmt: skip
+ceil = _fn("ceil", np.ceil, lambda ans, x: [None], dtype=_like_numpy(np.ceil),
+           sympy_name="ceiling", numexpr=None, preserves_zero=True, monotone=1,
+           doc="Round up to an integer value.", kink=_STEP)  # fmt: skip
+trunc = _fn("trunc", np.trunc, lambda ans, x: [None], dtype=_like_numpy(np.trunc),
+            numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round toward zero to an integer value.", kink=_STEP)  # fmt: skip
+round = _fn("round", np.round, lambda ans, x: [None], dtype=_like_numpy(np.round),
+            numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round to the nearest integer value, halves to even (``np.round``, "
+            "0 decimals).", kink=_STEP)  # fmt: skip
+
+ERF_SRC = """
+def _ga_erf(x):
+    from scipy.special import erf  # SciPy loads on first use, never on import graphad
+    return erf(x)
+"""
+ERFC_SRC = ERF_SRC.replace("erf", "erfc")
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _erf_partial(sign):
+    return lambda ans, x: [multiply(sign * _TWO_OVER_SQRT_PI, exp(negative(square(x))))]
+
+
+erf = _fn("erf", _exec_helper(ERF_SRC, "_ga_erf"), _erf_partial(1.0), sympy_name="erf",
+          numexpr=None, emit="_ga_erf({0})", helper=ERF_SRC, preserves_zero=True, monotone=1,
+          numpy="scipy.special.erf", doc="The error function.")  # fmt: skip
+erfc = _fn("erfc", _exec_helper(ERFC_SRC, "_ga_erfc"), _erf_partial(-1.0), sympy_name="erfc",
+           numexpr=None, emit="_ga_erfc({0})", helper=ERFC_SRC, nonnegative=True, monotone=-1,
+           numpy="scipy.special.erfc", doc="The complementary error function ``1 - erf(x)``, "
+           "accurate where erf is near 1.")  # fmt: skip
+_NAN_TO_NUM = (("nan", 0.0), ("posinf", None), ("neginf", None))
+nan_to_num = _fn(
+    "nan_to_num",
+    np.nan_to_num,
+    lambda ans, x: [isfinite(x)],
+    dtype="promote",
+    numexpr=None,
+    keywords=_NAN_TO_NUM,
+    emit="np.nan_to_num({0}, nan={nan}, posinf={posinf}, neginf={neginf})",
+    test_params=({}, {"nan": 1.0, "posinf": 5.0, "neginf": -5.0}),
+    preserves_zero=True,
+    monotone=1,
+    doc="NaN and infinities replaced by finite numbers (``nan``, and by default the "
+    "largest finite values for ``posinf`` / ``neginf``).",
+    kink="the gradient is 1 where x is finite and 0 where it was replaced.",
 )
 
 # -- comparisons (boolean, not differentiable) -----------------------------------------
