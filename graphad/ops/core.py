@@ -8,6 +8,7 @@ input domain the op-table tests sample from.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -256,6 +257,12 @@ def register(op: Op) -> Op:
     """Add ``op`` to the table; a later declaration with the same name replaces it."""
     OPS[op.name] = op
     return op
+
+
+def provide_lowering(op_name: str, lower: Callable[..., Any]) -> None:
+    """Give a declared op its ``lower`` facet from a layer above the table (the
+    ``jacobian`` op expands into VJPs, which autodiff builds)."""
+    OPS[op_name] = dataclasses.replace(OPS[op_name], lower=lower)
 
 
 def export(fn: Callable[..., Any], op_name: str | None = None, name: str | None = None):

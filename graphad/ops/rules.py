@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GraphadError
 from .core import Op, apply, as_expr, const_value, export, register
 
 __all__ = [
@@ -321,6 +322,63 @@ _reg(
     label="count",
     cases=(([(2, 3)], {"axis": None}), ([(2, 3)], {"axis": 1})),
     lower=_lower_numel,
+)
+
+
+# -- autodiff's own nodes ----------------------------------------------------------------
+
+
+def _no_value(*_):
+    raise GraphadError("a transposition placeholder was evaluated; this is a bug in a JVP rule")
+
+
+def _unexpanded(*_):
+    raise GraphadError(
+        "a jacobian node runs only in a graph specialized to concrete shapes "
+        "(Expr.eval and ga.compile do that); this is a bug in the caller"
+    )
+
+
+def _jacobian_vjp(g, ans, v, x, d):
+    raise GraphadError(
+        "differentiating a Jacobian of expressions whose shapes are unknown when the graph "
+        "is built is not supported; declare the shapes (ga.symbol(name, shape=...)) or "
+        "differentiate the function with ga.jacfwd/ga.hessian on a callable"
+    )
+
+
+register(
+    Op(
+        name="placeholder_like",
+        internal=True,
+        impl=_no_value,
+        nargs=1,
+        vjp=lambda g, ans, x: [None],
+        shape=lambda s: s,
+        dtype="first",
+        differentiable=False,
+        foldable=False,
+        label="u",
+        cases=(),  # exists only inside a transposition (JVP from VJP)
+        doc="The variable of a linear map being transposed; never evaluated.",
+    )
+)
+register(
+    Op(
+        name="jacobian",
+        internal=True,
+        impl=_unexpanded,
+        nargs=3,
+        vjp=_jacobian_vjp,
+        shape=lambda v, x, d: tuple(v) + tuple(x),
+        dtype=lambda v, x, d: d,
+        label="jacobian",
+        foldable=False,
+        # its lower facet (rows of VJPs) is provided by graphad.autodiff
+        sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
+        cases=(),  # expanded by specialization; tested with ga.jacobian
+        doc="d v / d x, expanded into VJPs once the shapes are static.",
+    )
 )
 
 
