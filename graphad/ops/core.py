@@ -304,11 +304,12 @@ def op_function(op: Op) -> Callable[..., Any]:
     return export(fn, op.name)
 
 
-def install_operators(cls: type) -> None:
-    """Give the Expr class the Python operators the table declares (``dunder``): binary
-    ops get the reflected form too (``__radd__``)."""
+def install_operators(cls: type, exclude: frozenset[str] = frozenset()) -> None:
+    """Give a class (Expr, the tape's eager values) the Python operators the table
+    declares (``dunder``), except those named in ``exclude`` (``"eq"``): binary ops get
+    the reflected form too (``__radd__``)."""
     for op in OPS.values():
-        if op.dunder is None:
+        if op.dunder is None or op.dunder in exclude:
             continue
         name = op.name
         if op.nargs == 1:
