@@ -211,9 +211,12 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
 
 # -- in-place reuse of dying buffers --------------------------------------------------------
 
-_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "logsumexp"}
-# users that read their arguments and keep no view of them
-_READERS = _REDUCTIONS | {"matmul", "softmax", "log_softmax"}
+
+def _facet(op_name: str, facet: str) -> bool:
+    """An op-table fact of a node's op (``reduction``, ``reads_only``), False for a
+    user's op or an unknown one."""
+    op = OPS.get(op_name)
+    return op is not None and not op.custom and getattr(op, facet)
 
 
 def _ufunc_name(op_name: str) -> str | None:
@@ -237,12 +240,14 @@ def _donors(
             n in kernels
             or op_name == "matmul"
             or _ufunc_name(op_name) is not None
-            or (op_name in _REDUCTIONS and dict(node["params"]).get("axis") is not None)
+            or (_facet(op_name, "reduction") and dict(node["params"]).get("axis") is not None)
         )
         if not fresh:
             continue
         if all(
-            u in kernels or nodes[u]["op"] in _READERS or _ufunc_name(nodes[u]["op"]) is not None
+            u in kernels
+            or _facet(nodes[u]["op"], "reads_only")
+            or _ufunc_name(nodes[u]["op"]) is not None
             for u in users.get(n, ())
         ):
             out.add(n)

@@ -109,6 +109,17 @@ class Op:
         ops), 0 neither or unknown.
     foldable : bool
         Whether constant folding may evaluate the op on constants.
+    exact : bool
+        A fold of Python scalars by this op is remembered by name, so printed and
+        drawn forms stay exact (``log(2)``, ``1 / 3``); a selection (``maximum``) is
+        just its value.
+    view : bool
+        The result may be a view of an argument (no new memory: ``reshape``).
+    reduction : bool
+        Reduces over an ``axis`` param (a fresh array unless it reduces to a scalar).
+    reads_only : bool
+        Reads its arguments and keeps no view of them, so generated code may reuse an
+        argument's buffer once the op has run.
     activation : bool
         Offered by name as a layer activation (``Dense(activation="relu")``).
     cases : sequence of (shapes, params), optional
@@ -160,6 +171,10 @@ class Op:
     preserves_zero: bool = False
     monotone: int = 0
     foldable: bool = True
+    exact: bool = False
+    view: bool = False
+    reduction: bool = False
+    reads_only: bool = False
     activation: bool = False
     cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
 
@@ -610,15 +625,6 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
 
 #: largest recorded fold (tree nodes): longer chains of folds print as their value
 _EXACT_MAX = 16
-#: folds worth remembering: arithmetic and the functions whose values people write
-#: by name (a selection such as ``where`` or ``maximum`` is its value)
-_EXACT_OPS = frozenset(
-    {
-        *("add", "subtract", "multiply", "divide", "power", "negative", "square", "sqrt"),
-        *("exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "arcsin"),
-        *("arccos", "arctan", "sinh", "cosh", "tanh", "sigmoid", "softplus"),
-    }
-)
 
 
 def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
@@ -627,12 +633,7 @@ def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
     while values, and compiled code, use the float.  A constant node is shared by
     equal values: the first exact form recorded for a value is kept."""
     value = node["value"]
-    if (
-        type(value) is not float
-        or op.name not in _EXACT_OPS
-        or "exact" in node
-        or not math.isfinite(value)
-    ):
+    if type(value) is not float or not op.exact or "exact" in node or not math.isfinite(value):
         return
     args = tuple(n.get("exact") or ("num", n["value"]) for n in arg_nodes)
     size = 1 + sum(a[2] if a[0] != "num" else 1 for a in args)

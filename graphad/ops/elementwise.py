@@ -59,6 +59,7 @@ add = _elementwise(
     numpy="np.add",
     label="+",
     doc="``x1 + x2`` with broadcasting.",
+    exact=True,
 )
 subtract = _elementwise(
     "subtract",
@@ -76,6 +77,7 @@ subtract = _elementwise(
     numpy="np.subtract",
     label="−",
     doc="``x1 - x2`` with broadcasting.",
+    exact=True,
 )
 multiply = _elementwise(
     "multiply",
@@ -93,6 +95,7 @@ multiply = _elementwise(
     numpy="np.multiply",
     label="×",
     doc="``x1 * x2`` with broadcasting.",
+    exact=True,
 )
 divide = _elementwise(
     "divide",
@@ -110,6 +113,7 @@ divide = _elementwise(
     label="÷",
     domain=[(-2.0, 2.0), (0.5, 2.0)],
     doc="``x1 / x2`` (true division).",
+    exact=True,
 )
 negative = _elementwise(
     "negative",
@@ -126,6 +130,7 @@ negative = _elementwise(
     preserves_zero=True,
     monotone=-1,
     doc="``-x``.",
+    exact=True,
 )
 
 
@@ -168,6 +173,7 @@ power = _elementwise(
     kink="d/dx2 is 0 where x1 == 0 and x2 >= 0 (PyTorch's), so ``0**y`` has a finite "
     "gradient in y; d/dx1 is 0 where x2 == 0 (``x**0`` is constant, also at 0) and "
     "otherwise follows ``x2 * x1**(x2-1)`` (inf at x1 == 0 for 0 < x2 < 1).",
+    exact=True,
 )
 
 # -- math functions ----------------------------------------------------------------
@@ -191,24 +197,31 @@ def _inv_sqrt_1m(x):
 
 
 sin = _fn("sin", np.sin, lambda ans, x: [cos(x)], sympy_name="sin", domain=[(-3, 3)],
-          preserves_zero=True)  # fmt: skip
-cos = _fn("cos", np.cos, lambda ans, x: [negative(sin(x))], sympy_name="cos", domain=[(-3, 3)])
+          preserves_zero=True, exact=True)  # fmt: skip
+cos = _fn(
+    "cos", np.cos, lambda ans, x: [negative(sin(x))], sympy_name="cos", domain=[(-3, 3)], exact=True
+)
 tan = _fn("tan", np.tan, lambda ans, x: [add(1.0, square(ans))], sympy_name="tan",
-          domain=[(-1.2, 1.2)], preserves_zero=True, monotone=1)  # fmt: skip
+          domain=[(-1.2, 1.2)], preserves_zero=True, monotone=1, exact=True)  # fmt: skip
 arcsin = _fn("arcsin", np.arcsin, lambda ans, x: [_inv_sqrt_1m(x)], sympy_name="asin",
-             domain=[(-0.9, 0.9)], preserves_zero=True, monotone=1)  # fmt: skip
+             domain=[(-0.9, 0.9)], preserves_zero=True, monotone=1, exact=True)  # fmt: skip
 arccos = _fn("arccos", np.arccos, lambda ans, x: [negative(_inv_sqrt_1m(x))], sympy_name="acos",
-             domain=[(-0.9, 0.9)], monotone=-1)  # fmt: skip
+             domain=[(-0.9, 0.9)], monotone=-1, exact=True)  # fmt: skip
 arctan = _fn("arctan", np.arctan, lambda ans, x: [divide(1.0, add(1.0, square(x)))],
-             sympy_name="atan", preserves_zero=True, monotone=1)  # fmt: skip
+             sympy_name="atan", preserves_zero=True, monotone=1, exact=True)  # fmt: skip
 sinh = _fn("sinh", np.sinh, lambda ans, x: [cosh(x)], sympy_name="sinh", preserves_zero=True,
-           monotone=1)  # fmt: skip
-cosh = _fn("cosh", np.cosh, lambda ans, x: [sinh(x)], sympy_name="cosh", nonnegative=True)
+           monotone=1, exact=True)  # fmt: skip
+cosh = _fn(
+    "cosh", np.cosh, lambda ans, x: [sinh(x)], sympy_name="cosh", nonnegative=True, exact=True
+)
 tanh = _fn("tanh", np.tanh, lambda ans, x: [subtract(1.0, square(ans))], sympy_name="tanh",
-           activation=True, preserves_zero=True, monotone=1)  # fmt: skip
-exp = _fn("exp", np.exp, lambda ans, x: [ans], sympy_name="exp", nonnegative=True, monotone=1)
+           activation=True, preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+exp = _fn(
+    "exp", np.exp, lambda ans, x: [ans], sympy_name="exp", nonnegative=True, monotone=1, exact=True
+)
 expm1 = _fn("expm1", np.expm1, lambda ans, x: [add(ans, 1.0)],
-            sympy=lambda sp, x: sp.exp(x) - 1, preserves_zero=True, monotone=1)  # fmt: skip
+            sympy=lambda sp, x: sp.exp(x) - 1, preserves_zero=True, monotone=1,
+            exact=True)  # fmt: skip
 log = _fn(
     "log",
     np.log,
@@ -217,15 +230,17 @@ log = _fn(
     domain=[(0.1, 4.0)],
     monotone=1,
     doc="Natural logarithm; ``log(0) = -inf``.",
+    exact=True,
 )
 log1p = _fn("log1p", np.log1p, lambda ans, x: [divide(1.0, add(x, 1.0))],
             sympy=lambda sp, x: sp.log(1 + x), domain=[(-0.5, 3.0)], preserves_zero=True,
-            monotone=1)  # fmt: skip
+            monotone=1, exact=True)  # fmt: skip
 log2 = _fn("log2", np.log2, lambda ans, x: [divide(1.0, multiply(x, math.log(2.0)))],
            sympy=lambda sp, x: sp.log(x, 2), domain=[(0.1, 4.0)], numexpr=None,
-           monotone=1)  # fmt: skip
+           monotone=1, exact=True)  # fmt: skip
 log10 = _fn("log10", np.log10, lambda ans, x: [divide(1.0, multiply(x, math.log(10.0)))],
-            sympy=lambda sp, x: sp.log(x, 10), domain=[(0.1, 4.0)], monotone=1)  # fmt: skip
+            sympy=lambda sp, x: sp.log(x, 10), domain=[(0.1, 4.0)], monotone=1,
+            exact=True)  # fmt: skip
 sqrt = _fn(
     "sqrt",
     np.sqrt,
@@ -236,10 +251,11 @@ sqrt = _fn(
     monotone=1,
     doc="Square root.",
     kink="sqrt'(0) = inf.",
+    exact=True,
 )
 square = _fn("square", np.square, lambda ans, x: [multiply(2.0, x)], dtype="promote",
              sympy=lambda sp, x: x**2, numexpr="({0} ** 2)", nonnegative=True,
-             preserves_zero=True)  # fmt: skip
+             preserves_zero=True, exact=True)  # fmt: skip
 abs = _fn(
     "abs",
     np.abs,
@@ -282,6 +298,7 @@ hypot = _elementwise(
     nonnegative=True,
     doc="``sqrt(x1**2 + x2**2)`` without overflow or underflow on the way.",
     kink="at (0, 0) both partial derivatives are 0 (as JAX).",
+    exact=True,
 )
 
 
@@ -425,6 +442,7 @@ remainder = _elementwise(
     doc="``x1 % x2`` as Python and NumPy define it: the sign of the divisor (``np.mod``).",
     kink="between the jumps d/dx1 = 1 and d/dx2 = -floor(x1 / x2); at a jump, the "
     "value of the right-hand piece.",
+    exact=True,
 )
 export(remainder, "remainder", "mod")
 fmod = _elementwise(
@@ -438,6 +456,7 @@ fmod = _elementwise(
     domain=[(-3.0, 3.0), (0.7, 1.9)],
     doc="C's remainder ``x1 - x2 * trunc(x1 / x2)``: the sign of the dividend.",
     kink="between the jumps d/dx1 = 1 and d/dx2 = -trunc(x1 / x2).",
+    exact=True,
 )
 arctan2 = _elementwise(
     "arctan2",
@@ -454,6 +473,7 @@ arctan2 = _elementwise(
     domain=[(0.2, 2.0), (-2.0, 2.0)],
     doc="The angle of the point ``(x2, x1)``, in ``[-pi, pi]``.",
     kink="the partials are NaN at (0, 0), where the angle is undefined.",
+    exact=True,
 )
 logaddexp = _elementwise(
     "logaddexp",
@@ -465,6 +485,7 @@ logaddexp = _elementwise(
     numpy="np.logaddexp",
     domain=[(-3.0, 3.0), (-3.0, 3.0)],
     doc="``log(exp(x1) + exp(x2))`` without overflow.",
+    exact=True,
 )
 logaddexp2 = _elementwise(
     "logaddexp2",
@@ -476,11 +497,13 @@ logaddexp2 = _elementwise(
     numpy="np.logaddexp2",
     domain=[(-3.0, 3.0), (-3.0, 3.0)],
     doc="``log2(2**x1 + 2**x2)`` without overflow.",
+    exact=True,
 )
 exp2 = _fn("exp2", np.exp2, lambda ans, x: [multiply(ans, math.log(2.0))],
-           sympy=lambda sp, x: 2**x, numexpr=None, nonnegative=True, monotone=1)  # fmt: skip
+           sympy=lambda sp, x: 2**x, numexpr=None, nonnegative=True, monotone=1,
+           exact=True)  # fmt: skip
 arcsinh = _fn("arcsinh", np.arcsinh, lambda ans, x: [divide(1.0, sqrt(add(square(x), 1.0)))],
-              sympy_name="asinh", preserves_zero=True, monotone=1)  # fmt: skip
+              sympy_name="asinh", preserves_zero=True, monotone=1, exact=True)  # fmt: skip
 arccosh = _fn(
     "arccosh",
     np.arccosh,
@@ -490,10 +513,11 @@ arccosh = _fn(
     nonnegative=True,
     monotone=1,
     kink="arccosh'(1) = inf.",
+    exact=True,
 )
 arctanh = _fn("arctanh", np.arctanh, lambda ans, x: [divide(1.0, subtract(1.0, square(x)))],
               sympy_name="atanh", domain=[(-0.9, 0.9)], preserves_zero=True,
-              monotone=1)  # fmt: skip
+              monotone=1, exact=True)  # fmt: skip
 cbrt = _fn(
     "cbrt",
     np.cbrt,
@@ -505,6 +529,7 @@ cbrt = _fn(
     monotone=1,
     doc="The real cube root (negative for negative ``x``).",
     kink="cbrt'(0) = inf.",
+    exact=True,
 )
 reciprocal = _fn(
     "reciprocal",
@@ -515,6 +540,7 @@ reciprocal = _fn(
     numexpr=None,
     domain=[(0.5, 2.0)],
     doc="``1 / x``; for integers NumPy's integer reciprocal (``1 // x``).",
+    exact=True,
 )
 
 
@@ -535,13 +561,14 @@ sinc = _fn(
     doc="The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0.",
     kink="sinc'(0) = 0 exactly; the derivative of that derivative at 0 comes out 0 "
     "(the true second derivative there is -pi**2/3).",
+    exact=True,
 )
 deg2rad = _fn("deg2rad", np.deg2rad, lambda ans, x: [math.pi / 180.0],
               sympy=lambda sp, x: x * sp.pi / 180, numexpr=None, domain=[(-360.0, 360.0)],
-              preserves_zero=True, monotone=1)  # fmt: skip
+              preserves_zero=True, monotone=1, exact=True)  # fmt: skip
 rad2deg = _fn("rad2deg", np.rad2deg, lambda ans, x: [180.0 / math.pi],
               sympy=lambda sp, x: x * 180 / sp.pi, numexpr=None, preserves_zero=True,
-              monotone=1)  # fmt: skip
+              monotone=1, exact=True)  # fmt: skip
 
 isnan = _fn("isnan", np.isnan, lambda ans, x: [None], dtype="bool", numexpr=None,
             differentiable=False, doc="Elementwise NaN test (boolean).")  # fmt: skip
@@ -618,11 +645,11 @@ def _erf_partial(sign):
 
 erf = _fn("erf", _exec_helper(ERF_SRC, "_ga_erf"), _erf_partial(1.0), sympy_name="erf",
           numexpr=None, emit="_ga_erf({0})", helper=ERF_SRC, preserves_zero=True, monotone=1,
-          numpy="scipy.special.erf", doc="The error function.")  # fmt: skip
+          numpy="scipy.special.erf", doc="The error function.", exact=True)  # fmt: skip
 erfc = _fn("erfc", _exec_helper(ERFC_SRC, "_ga_erfc"), _erf_partial(-1.0), sympy_name="erfc",
            numexpr=None, emit="_ga_erfc({0})", helper=ERFC_SRC, nonnegative=True, monotone=-1,
            numpy="scipy.special.erfc", doc="The complementary error function ``1 - erf(x)``, "
-           "accurate where erf is near 1.")  # fmt: skip
+           "accurate where erf is near 1.", exact=True)  # fmt: skip
 _NAN_TO_NUM = (("nan", 0.0), ("posinf", None), ("neginf", None))
 nan_to_num = _fn(
     "nan_to_num",

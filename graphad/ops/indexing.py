@@ -120,6 +120,7 @@ def _np_index_source(index: tuple) -> str:
 register(
     Op(
         name="getitem",
+        view=True,
         impl=_impl_getitem,
         vjp=lambda g, ans, x, index: [apply("getitem_grad", g, x, index=index)],
         jvp=_linear_jvp("getitem"),

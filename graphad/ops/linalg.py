@@ -141,6 +141,7 @@ register(
     Op(
         name="matmul",
         dunder="matmul",
+        reads_only=True,
         numpy="np.matmul",
         cases=(
             ([(3, 4), (4, 2)], {}),
@@ -247,6 +248,7 @@ def _transpose_vjp(g, ans, x, axes):
 register(
     Op(
         name="transpose",
+        view=True,
         numpy="np.transpose",
         cases=(
             ([(2, 3, 4)], {"axes": None}),
@@ -289,6 +291,7 @@ def _reshape_shape(s, shape):
 register(
     Op(
         name="reshape",
+        view=True,
         numpy="np.reshape",
         cases=(
             ([(2, 3, 4)], {"shape": (-1,)}),
@@ -332,6 +335,7 @@ def _broadcast_to_shape(s, shape):
 register(
     Op(
         name="broadcast_to",
+        view=True,
         numpy="np.broadcast_to",
         # of a constant it stays a free read-only view; folded it would be a full array
         foldable=False,

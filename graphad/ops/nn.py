@@ -42,6 +42,7 @@ sigmoid = _elementwise(
     monotone=1,
     doc="Logistic sigmoid ``1 / (1 + exp(-x))``, computed as ``exp(-logaddexp(0, -x))`` so "
     "that it neither overflows nor loses the tails.",
+    exact=True,
 )
 softplus = _elementwise(
     "softplus",
@@ -54,6 +55,7 @@ softplus = _elementwise(
     nonnegative=True,
     monotone=1,
     doc="``log(1 + exp(x))``, computed as ``logaddexp(0, x)`` (finite at x = ±1000).",
+    exact=True,
 )
 
 
@@ -114,6 +116,7 @@ def _softmax_family(name, src, fn_name, vjp, jvp, doc):
             domain=[(-3.0, 3.0)],
             test_params=({"axis": -1}, {"axis": 0}),
             activation=name == "softmax",
+            reads_only=True,
             nonnegative=name == "softmax",
             cases=(
                 ([(5,)], {"axis": -1}),

@@ -71,6 +71,8 @@ def _reduction(
             domain=domain or [(-2.0, 2.0)],
             test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}),
             cases=REDUCTION_CASES,
+            reduction=True,
+            reads_only=True,
             numpy=f"np.{name}" if name != "logsumexp" else "scipy.special.logsumexp",
             doc=doc,
         )
