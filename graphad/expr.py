@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
 from collections.abc import Mapping
@@ -293,6 +295,15 @@ def to_string(e: Expr, max_nodes: int = 10_000, max_chars: int = 1_000_000) -> s
 # -- parsing ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _graph_parameters(func: str) -> frozenset[str]:
+    """The parameter names of a ``ga`` function that take graph operands (its first
+    ``nargs`` parameters), as opposed to params such as ``axis``."""
+    op_name, fn = _ops.FUNCTIONS[func]
+    nargs = _ops.OPS[op_name].nargs or 1
+    return frozenset(list(inspect.signature(fn).parameters)[:nargs])
+
+
 class _GraphBuilder:
     """Builds parser output straight into a graph, through the ``ga`` functions."""
 
@@ -368,6 +379,12 @@ class _GraphBuilder:
                 stack.extend(v)
             elif type(v) is int and not -(2**63) <= v < 2**63:
                 self.number(v)  # raises the int64 error
+        if kwargs and func in _ops.PARSE_FUNCTIONS:
+            named = set(kwargs) & _graph_parameters(func)
+            if named:  # sin(x=1) reads as binding x; an op's operands go by position
+                raise ParseError(
+                    f"{func}() takes its operand {sorted(named)[0]!r} by position, not as a keyword"
+                )
         args = [self._wrap(a) for a in args]
         try:
             return self._checked(fn(*args, **kwargs))

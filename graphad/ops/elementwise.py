@@ -651,14 +651,26 @@ erfc = _fn("erfc", _exec_helper(ERFC_SRC, "_ga_erfc"), _erf_partial(-1.0), sympy
            numpy="scipy.special.erfc", doc="The complementary error function ``1 - erf(x)``, "
            "accurate where erf is near 1.", exact=True)  # fmt: skip
 _NAN_TO_NUM = (("nan", 0.0), ("posinf", None), ("neginf", None))
+NAN_TO_NUM_SRC = """
+def _ga_nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    if isinstance(x, np.ndarray) or not hasattr(x, "__array_function__"):
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+    if x.dtype.kind != "f":  # another library's array (Dask): the same, lazily
+        return x
+    info = np.finfo(x.dtype)
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    return np.where(np.isnan(x), nan, np.where(x == np.inf, hi, np.where(x == -np.inf, lo, x)))
+"""
 nan_to_num = _fn(
     "nan_to_num",
-    np.nan_to_num,
+    _exec_helper(NAN_TO_NUM_SRC, "_ga_nan_to_num"),
     lambda ans, x: [isfinite(x)],
     dtype="promote",
     numexpr=None,
     keywords=_NAN_TO_NUM,
-    emit="np.nan_to_num({0}, nan={nan}, posinf={posinf}, neginf={neginf})",
+    emit="_ga_nan_to_num({0}, nan={nan}, posinf={posinf}, neginf={neginf})",
+    helper=NAN_TO_NUM_SRC,
     test_params=({}, {"nan": 1.0, "posinf": 5.0, "neginf": -5.0}),
     preserves_zero=True,
     monotone=1,
