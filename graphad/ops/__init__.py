@@ -9,9 +9,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from . import elementwise, indexing, linalg, nn, reduce, rules  # noqa: F401  (declare the table)
-from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, register
+from . import expr_methods as _expr_methods
+from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, constant, register
 from .rules import sum_to
 
 #: the ``ga`` functions, generated from the op table (each op's function, plus ``dot``)
@@ -20,15 +21,15 @@ PUBLIC: tuple[str, ...] = tuple(
 )
 globals().update({name: FUNCTIONS[name][1] for name in PUBLIC})
 #: names callable in parsed text
-PARSE_FUNCTIONS: frozenset[str] = frozenset(n for n in PUBLIC if OPS[FUNCTIONS[n][0]].parse)
+PARSER_FUNCTIONS: frozenset[str] = frozenset(n for n in PUBLIC if OPS[FUNCTIONS[n][0]].parse)
 #: layer activations by name (``Dense(activation="relu")``)
 ACTIVATIONS: dict[str, Callable[..., Any]] = {
     n: FUNCTIONS[n][1] for n in PUBLIC if OPS[FUNCTIONS[n][0]].activation
 }
 
 __all__ = [
-    "OPS", "FUNCTIONS", "PUBLIC", "PARSE_FUNCTIONS", "ACTIVATIONS", "Op", "apply", "as_expr",
-    "const_value", "register", "defop", "sum_to", *PUBLIC,
+    "OPS", "FUNCTIONS", "PUBLIC", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply", "as_expr",
+    "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
 ]  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -161,3 +162,6 @@ def defop(
     fn.__doc__ = f"Custom op {name!r} registered with ga.defop."
     fn.op = op
     return fn
+
+
+_expr_methods.install()  # x + y, x.sum(), x[1:] ... build these ops

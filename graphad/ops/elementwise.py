@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
-from .rules import _exec_helper
+from .rules import _exec_helper, sum_to
 
 
 def _bshape(name):
@@ -340,8 +340,6 @@ minimum = _elementwise(
 
 
 def _where_vjp(g, ans, c, a, b):
-    from .rules import sum_to
-
     return [None, sum_to(where(c, g, 0.0), a), sum_to(where(c, 0.0, g), b)]
 
 

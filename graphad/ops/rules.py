@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GraphadError
+from ..core.errors import GraphadError
 from .core import Op, apply, as_expr, const_value, export, register
 
 __all__ = [
@@ -448,14 +448,12 @@ def numel(x, axis=None):
 
 def _scale(g, p):
     """``g * p`` without emitting a node for p == 1, and None for p == 0."""
-    from .elementwise import multiply, negative
-
     c = p if isinstance(p, int | float) else const_value(p)
     if isinstance(c, int | float) and not isinstance(c, bool):
         if c == 1:
             return g
         if c == -1:
-            return negative(g)
+            return apply("negative", g)
         if c == 0:
             return None
     seed = const_value(g)
@@ -463,7 +461,7 @@ def _scale(g, p):
         dt = p.graph._nodes[p.id]["dtype"]
         if dt is not None and dt.kind == "f":
             return p  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
-    return multiply(g, p)
+    return apply("multiply", g, p)
 
 
 def _force(p):
@@ -486,8 +484,6 @@ def derived_vjp(op: Op, g, ans, args, needed):
 
 
 def derived_jvp(op: Op, tangents, ans, args):
-    from .elementwise import add
-
     parts = op.partials(ans, *args)
     total = None
     for p, t in zip(parts, tangents, strict=True):
@@ -495,5 +491,5 @@ def derived_jvp(op: Op, tangents, ans, args):
             continue
         term = _scale(t, p)
         if term is not None:
-            total = term if total is None else add(total, term)
+            total = term if total is None else apply("add", total, term)
     return None if total is None else broadcast_like(total, ans)
