@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import _methods
 from . import ops as _ops
 from .backends.sympy import from_sympy, to_sympy
+from .core import plugins as _plugins
 from .core.errors import (
     DTypeError,
     GradientCheckError,
@@ -36,9 +37,21 @@ from .core.expr import Expr, symbol, symbols
 from .core.graph import Graph, get_default_graph
 from .core.version import __version__ as __version__
 from .frontends.builder import parse
+from .frontends.trace import (
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jit,
+    jvp,
+    value_and_grad,
+    vjp,
+    vmap,
+)  # fmt: skip
 from .ops import PUBLIC as _OP_FUNCTIONS
 from .ops import constant, defop
-from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
+from .transforms.autodiff import substitute
 
 _methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
 
@@ -64,7 +77,6 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .eager.tape import GradientTape as GradientTape
     from .eager.tape import Variable as Variable
     from .eager.tape import convert_to_tensor as convert_to_tensor
-    from .frontends.trace import jit as jit
     from .ops import getitem as getitem
     from .transforms.rewrite import optimize as optimize
 
@@ -76,7 +88,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Function": (".backends.codegen", "Function"),
     "optimize": (".transforms.rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
-    "jit": (".frontends.trace", "jit"),
     "render": (".backends.render", "render"),
     "check_grad": (".check", "check_grad"),
     "assert_grad": (".check", "assert_grad"),
@@ -102,12 +113,27 @@ globals().update({_name: getattr(_ops, _name) for _name in _OP_FUNCTIONS})
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
+    "jit", "jacfwd", "jacrev", "vmap",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
     "UnknownNameError", "LimitError", "GradientCheckError",
     *(name for name in _OP_FUNCTIONS if name not in _LAZY),
     *_LAZY,
 ]  # fmt: skip
+
+
+def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
+    """nn's executor for Dask data or a Dask client (graphad.distributed), loaded when needed."""
+    dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
+    if executor is None and not dask_data:
+        return None  # in-memory data: Dask is not involved (and not imported)
+    from .distributed.models import executor_for
+
+    return executor_for(x, y, executor)
+
+
+# nn never imports the distributed layer above it; it asks for executors instead
+_plugins.provide("executor", "dask", _dask_executor)
 
 
 def __getattr__(name: str) -> Any:

@@ -135,9 +135,6 @@ def test_compiled_float32_matches_interpreter(name, shapes, params):
     assert np.asarray(compiled[0]).dtype == want.dtype, name
     for c, i in zip(compiled, interpreted, strict=True):
         np.testing.assert_allclose(np.asarray(c), np.asarray(i), rtol=2e-6, atol=1e-6)
-        if name == "prod" and params.get("axis") is not None and c is not compiled[0]:
-            # issue 14 section 1.5, fixed by another change (np.equal into an int buffer)
-            pytest.xfail("compiled float32 gradient of prod(x, axis=...) is float64")
         assert np.asarray(c).dtype == np.asarray(i).dtype
     for gr in compiled[1:]:
         assert np.asarray(gr).dtype == np.float32, f"{name}: gradient is {np.asarray(gr).dtype}"

@@ -15,7 +15,7 @@ from . import expr_methods as _expr_methods
 from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, constant, register
 from .rules import sum_to
 
-#: the ``ga`` functions, generated from the op table (each op's function, plus ``dot``)
+#: the ``ga`` functions, generated from the op table (each op's function, plus aliases)
 PUBLIC: tuple[str, ...] = tuple(
     sorted(name for name, (op, _) in FUNCTIONS.items() if OPS[op].public)
 )
