@@ -34,7 +34,7 @@ from .core.errors import (
     UnknownNameError,
 )  # fmt: skip
 from .core.expr import Expr, symbol, symbols
-from .core.graph import Graph, get_default_graph
+from .core.graph import Graph, get_default_graph, reset_default_graph
 from .core.version import __version__ as __version__
 from .frontends.builder import parse
 from .frontends.trace import (
@@ -112,6 +112,7 @@ globals().update({_name: getattr(_ops, _name) for _name in _OP_FUNCTIONS})
 
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
+    "reset_default_graph",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
     "jit", "jacfwd", "jacrev", "vmap",
     "to_sympy", "from_sympy",
