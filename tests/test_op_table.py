@@ -2,11 +2,12 @@
 
 Cases (argument shapes and params) and sampling domains come from each op's own
 ``cases`` / ``domain`` facets (``Op.test_cases``); nothing here lists ops.  For
-every public op and case: value vs NumPy (the ``numpy`` facet resolved to the
-real NumPy/SciPy function), the static shape rule vs NumPy's actual shape,
+every op and case (the gradients' internal helpers too): value vs NumPy (the
+``numpy`` facet resolved to the real NumPy/SciPy function), the static shape
+rule vs NumPy's actual shape,
 VJP vs central finite differences along random directions, JVP vs VJP by the
-inner-product identity, declared and undeclared input shapes, compiled vs
-interpreted, and float32 staying float32.  For elementwise ops with a SymPy
+inner-product identity, declared and undeclared input shapes; for every public
+op also compiled vs interpreted, and float32 staying float32.  For elementwise ops with a SymPy
 equivalent: value, first and second derivatives vs SymPy, and the way back
 (``from_sympy``).  The table's other facets are checked against behaviour: range
 facts, parser names, infix operators and dunders, generated signatures and
@@ -15,6 +16,7 @@ docstrings, the ``ga`` namespace.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
@@ -33,6 +35,16 @@ def _public_cases():
     for name in sorted(OPS):
         op = OPS[name]
         if not op.public:
+            continue
+        for i, (shapes, params) in enumerate(op.test_cases()):
+            yield pytest.param(name, shapes, params, id=f"{name}-{i}")
+
+
+def _all_cases():
+    """Public ops and the gradients' internal helpers (built with ``apply``)."""
+    for name in sorted(OPS):
+        op = OPS[name]
+        if op.custom:
             continue
         for i, (shapes, params) in enumerate(op.test_cases()):
             yield pytest.param(name, shapes, params, id=f"{name}-{i}")
@@ -61,21 +73,23 @@ def _sample(op, shapes, rng, dtype=np.float64):
 
 def _build(name, syms, params):
     op = OPS[name]
-    fn = getattr(ga, name)
+    fn = getattr(ga, name) if op.public else functools.partial(ga.ops.apply, name)
     return fn(list(syms), **params) if op.nargs is None else fn(*syms, **params)
 
 
 def _numpy(name, values, params):
     op = OPS[name]
     ref = _reference(op)
-    return np.asarray(ref(values, **params) if op.nargs is None else ref(*values, **params))
+    # NumPy's variadic functions take a sequence; the table's impl takes the arrays
+    seq = op.nargs is None and ref is not op.impl
+    return np.asarray(ref(values, **params) if seq else ref(*values, **params))
 
 
 def _seed(*parts) -> int:
     return sum(ord(c) * (i + 1) for i, c in enumerate(repr(parts))) % 2**32
 
 
-@pytest.mark.parametrize(("name", "shapes", "params"), list(_public_cases()))
+@pytest.mark.parametrize(("name", "shapes", "params"), list(_all_cases()))
 @pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
 def test_value_gradients_and_shape(name, shapes, params, declared):
     op = OPS[name]
