@@ -464,6 +464,7 @@ class _Compiled:
         single: bool,
         names: Sequence[str],
         header: str = "",
+        backend: str = "numpy",
     ) -> None:
         self.graph = graph
         self.output_ids = tuple(outputs)
@@ -485,9 +486,19 @@ class _Compiled:
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
         exec(code, ns)  # our generated text: every name in it is generated
         self.fn = ns[FUNCTION_NAME]
-        self.call, call_file = _make_caller(
-            graph, inputs, single, ns[BODY_NAME], names, floats_ok=self.program.batched
-        )
+        self.backend = "numpy"
+        self.kernels: str | None = None  # the compiled kernels' listing (backend="numba")
+        body, floats_ok, fast = ns[BODY_NAME], self.program.batched, None
+        if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
+            from . import kernels
+
+            made = kernels.attach(graph, outputs, inputs, single)
+            if made is not None:
+                body, fast, self.kernels = made
+                floats_ok, self.backend = True, "numba"
+        self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
+        if fast is not None:  # unchecked fast path; it hands anything unusual to the checked one
+            self.call = fast(self.call)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
 
 
@@ -534,6 +545,7 @@ class Function:
         single: bool = False,
         *,
         optimize: bool = True,
+        backend: str = "auto",
     ) -> None:
         from collections import OrderedDict
 
@@ -542,6 +554,7 @@ class Function:
         self._outputs = tuple(outputs)
         self._inputs = tuple(inputs)
         self._optimize = optimize
+        self._backend = _check_backend(backend)
         self.input_names = tuple(nodes[i]["name"] for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
@@ -594,6 +607,8 @@ class Function:
             self._single,
             self.input_names,
             header=(header if self._n else "# no inputs") + "\n",
+            # another library's arrays (Dask) stay lazy: only NumPy code runs them
+            backend="numpy" if any(d for _, _, d in key) else self._backend,
         )
         duck = [k for k, (_, _, d) in enumerate(key) if d]
         if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
@@ -695,6 +710,17 @@ class Function:
     @property
     def graph(self) -> Graph:
         return self._default().graph
+
+    @property
+    def backend(self) -> str:
+        """What runs the current specialization: ``"numba"`` or ``"numpy"``."""
+        return self._default().backend
+
+    @property
+    def kernels(self) -> str | None:
+        """The compiled kernels of the current specialization as readable text (the Numba
+        VM's instruction listing), or None where the NumPy code of ``source`` runs."""
+        return self._default().kernels
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -817,8 +843,29 @@ class _Missing:
 _MISSING = _Missing()
 
 
+_BACKENDS = ("auto", "numba", "numpy")
+
+
+def _check_backend(backend: Any) -> str:
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise GraphadError(f"compile: backend={backend!r}; expected one of {list(_BACKENDS)}")
+    if backend == "numba":
+        from . import kernels
+
+        if not kernels.available():
+            raise GraphadError(
+                "compile: backend='numba' needs Numba, which is not installed "
+                "(pip install 'graphad[fast]'); backend='auto' falls back to NumPy"
+            )
+    return backend
+
+
 def compile(
-    outputs: Any, inputs: Sequence[Any] | None = None, *, optimize: bool = True
+    outputs: Any,
+    inputs: Sequence[Any] | None = None,
+    *,
+    optimize: bool = True,
+    backend: str = "auto",
 ) -> Function:
     """Compile expressions into a Python function running generated NumPy code.
 
@@ -833,6 +880,14 @@ def compile(
     optimize : bool
         Rewrite the graph first (CSE, constant folding, algebraic
         simplification, dead nodes); the user's graph is never modified.
+    backend : {"auto", "numba", "numpy"}
+        What runs each specialization.  ``"numpy"``: the generated NumPy code
+        (``source``).  ``"numba"``: compiled kernels (:mod:`graphad.backends.kernels`;
+        needs Numba, the ``graphad[fast]`` extra) for the graphs they cover, float64
+        scalar graphs and scalar graphs evaluated at many points; other graphs run
+        on NumPy.  ``"auto"`` (default): ``"numba"`` when Numba is installed, else
+        ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
+        shows the kernels.
 
     Returns
     -------
@@ -864,7 +919,7 @@ def compile(
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
     with gc_paused():
-        return Function(graph, out_ids, in_ids, single=single, optimize=optimize)
+        return Function(graph, out_ids, in_ids, single=single, optimize=optimize, backend=backend)
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:
