@@ -488,17 +488,23 @@ class _Compiled:
         self.fn = ns[FUNCTION_NAME]
         self.backend = "numpy"
         self.kernels: str | None = None  # the compiled kernels' listing (backend="numba")
-        body, floats_ok, fast = ns[BODY_NAME], self.program.batched, None
+        # a caller for calls whose arguments are all Python floats (Function._dispatch)
+        self.floats_key: tuple | None = None
+        self.floats_call: Any = None
+        body, floats_ok, made = ns[BODY_NAME], self.program.batched, None
         if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
             from . import kernels
 
             made = kernels.attach(graph, outputs, inputs, single)
             if made is not None:
-                body, fast, self.kernels = made
+                body, self.kernels = made.body, made.listing
                 floats_ok, self.backend = True, "numba"
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
-        if fast is not None:  # unchecked fast path; it hands anything unusual to the checked one
-            self.call = fast(self.call)
+        if made is not None and made.fast is not None:
+            # unchecked fast paths; they hand anything unusual to the checked caller
+            self.call = made.fast(self.call)
+            self.floats_call = made.floats(self.call)
+            self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
 
 
@@ -635,6 +641,10 @@ class Function:
     def _dispatch(self, *args: Any) -> Any:
         tkey = tuple(map(type, args))
         compiled = self._by_types.get(tkey)
+        if compiled is not None and compiled.floats_key == tkey:
+            # Python floats only, for a float64 kernel: packed without per-value checks
+            self._current = compiled
+            return compiled.floats_call(*args)
         if compiled is None:
             key = []
             for v, fixed in zip(args, self._fixed, strict=True):  # the common kinds inline

@@ -58,8 +58,9 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -394,15 +395,24 @@ def make_body(kernel: Kernel, single: bool) -> Any | None:
     return body_points
 
 
-def attach(
-    graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bool
-) -> tuple[Any, Any, str] | None:
-    """What :class:`~graphad.backends.codegen._Compiled` needs to run a specialized graph
-    here: ``(body, fast, listing)``, or None (NumPy runs it).
+class Attached(NamedTuple):
+    """What :func:`attach` gives the compiled Function (see there)."""
 
-    ``body(x0, ...)`` replaces the NumPy body behind the checked caller; ``fast(checked)``
-    wraps that caller with an unchecked path for the common call (scalar mode: numbers
-    that pack into one float64 array), handing every other call to ``checked``.
+    body: Any
+    listing: str
+    fast: Any  # checked caller -> caller with an unchecked path for float64 numbers
+    floats: Any  # checked caller -> caller for arguments known to be Python floats
+
+
+def attach(graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bool) -> Any:
+    """What :class:`~graphad.backends.codegen._Compiled` needs to run a specialized graph
+    here (an :class:`Attached`), or None: NumPy runs it.
+
+    ``body(x0, ...)`` replaces the NumPy body behind the checked caller.  In scalar mode
+    ``fast(checked)`` wraps that caller with an unchecked path for the common call (numbers
+    that NumPy packs into one float64 array), and ``floats(checked)`` one for arguments
+    the Function's dispatch has seen to be Python floats (packed by :mod:`array`, which
+    takes them as they are); every other call goes to ``checked``.
     """
     if _vm() is None:
         return None
@@ -414,7 +424,7 @@ def attach(
         return None
     text = listing(kernel)
     if kernel.mode != "scalar" or kernel.n_inputs == 0:
-        return body, None, text
+        return Attached(body, text, None, None)
     vm_scalar = _STATE["vm"][0]
     code, consts, outs, nreg = kernel.code, kernel.consts, kernel.outs, kernel.nreg
     want = (kernel.n_inputs,)
@@ -435,4 +445,14 @@ def attach(
 
         return call
 
-    return body, fast, text
+    frombuffer = np.frombuffer
+
+    def floats(checked: Any) -> Any:
+        def call(*xs: float) -> Any:
+            r = empty(n_out)
+            vm_scalar(code, consts, frombuffer(array("d", xs)), nreg, outs, r)
+            return r[0] if single else tuple(r)
+
+        return call
+
+    return Attached(body, text, fast, floats)
