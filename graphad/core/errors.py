@@ -22,7 +22,17 @@ __all__ = [
 
 
 class GraphadError(Exception):
-    """Base class of every error graphad raises deliberately."""
+    """Base class of every error graphad raises deliberately.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> try:
+    ...     ga.parse("x +")
+    ... except ga.GraphadError as exc:
+    ...     print(type(exc).__name__)
+    ParseError
+    """
 
 
 class ParseError(GraphadError, ValueError):
@@ -36,6 +46,19 @@ class ParseError(GraphadError, ValueError):
         0-based index into ``text`` of the fault.
     reason : str
         The message without the caret display.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> try:
+    ...     ga.parse("2x + 1")
+    ... except ga.ParseError as exc:
+    ...     print(exc.position)
+    ...     print(exc)
+    1
+    missing operator between '2' and 'x'; to multiply, write 2*x (at position 1)
+      2x + 1
+       ^
     """
 
     def __init__(self, reason: str, text: str = "", position: int = 0):
@@ -69,27 +92,90 @@ class ParseError(GraphadError, ValueError):
 
 
 class ShapeError(GraphadError, ValueError):
-    """Operand shapes an op cannot combine; the message names the op and shapes."""
+    """Operand shapes an op cannot combine; the message names the op and shapes.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> a, b = ga.symbol("a", shape=(2, 3)), ga.symbol("b", shape=(4, 5))
+    >>> a @ b
+    Traceback (most recent call last):
+    ...
+    graphad.ShapeError: matmul: ...
+    """
 
 
 class DTypeError(GraphadError, TypeError):
-    """A value of a dtype an input or op does not accept."""
+    """A value of a dtype an input or op does not accept.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x = ga.symbol("x", dtype="float32")
+    >>> (2 * x).eval(x="text")
+    Traceback (most recent call last):
+    ...
+    graphad.DTypeError: ...
+    """
 
 
 class MissingInputError(GraphadError, ValueError):
-    """A value for an input the expression needs was not given."""
+    """A value for an input the expression needs was not given.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> (x * y).eval(x=1.0)
+    Traceback (most recent call last):
+    ...
+    graphad.MissingInputError: ...'y'...
+    """
 
 
 class UnknownNameError(GraphadError, ValueError):
-    """A name (input, function, option) that graphad does not know."""
+    """A name (input, function, option) that graphad does not know.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> ga.parse("sinn(x)")
+    Traceback (most recent call last):
+    ...
+    graphad.ParseError: unknown function 'sinn'...
+    >>> issubclass(ga.UnknownNameError, ValueError)
+    True
+    """
 
 
 class LimitError(GraphadError, ValueError):
-    """A configured resource limit (input length, nodes, depth, literal size) was exceeded."""
+    """A configured resource limit (input length, nodes, depth, literal size) was exceeded.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> with ga.limits.override(max_nodes=3):
+    ...     ga.parse("x + y + z + 1")
+    Traceback (most recent call last):
+    ...
+    graphad.ParseError: the expression needs more than 3 graph nodes; ...max_nodes=3...
+    """
 
 
 class GradientCheckError(GraphadError, AssertionError):
-    """A gradient check failed; ``.report`` holds the full report."""
+    """A gradient check failed; ``.report`` holds the full report.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> bad = ga.defop("badsin", np.sin, vjp=lambda g, x: [g * 1.1 * ga.cos(x)])
+    >>> x = ga.symbols("x")
+    >>> try:
+    ...     ga.assert_grad(bad(x), at={"x": 0.3})
+    ... except ga.GradientCheckError as exc:
+    ...     print(exc.report.ok)
+    False
+    """
 
     def __init__(self, message: str, report=None):
         super().__init__(message)
