@@ -267,3 +267,27 @@ def test_register_reuse_keeps_long_chains_small():
         header = fwd.kernels.splitlines()[1]
         nreg = int(header.split(",")[1].split()[0])
         assert nreg < 5  # a value's register is reused after its last use
+
+
+def test_auto_takes_the_backend_measured_faster():
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        tiny = ga.compile(x * y)  # one operation: NumPy's one line is faster
+        assert tiny(2.0, 3.0) == 6.0 and tiny.backend == "numpy"
+        e = x
+        for _ in range(kernels.AUTO_MIN_INSTRUCTIONS):
+            e = ga.sin(e) * y
+        big = ga.compile(e)  # a scalar graph over the threshold: the VM
+        want = 0.5
+        for _ in range(kernels.AUTO_MIN_INSTRUCTIONS):
+            want = math.sin(want) * 0.75
+        assert math.isclose(big(0.5, 0.75), want, rel_tol=1e-14) and big.backend == "numba"
+        pts = ga.compile(e)  # the same graph over arrays: points mode only when asked for
+        v = np.array([0.5, 0.25])
+        assert np.allclose(pts(v, 0.75), [big(0.5, 0.75), big(0.25, 0.75)], rtol=1e-14)
+        assert pts.backend == "numpy"
+        asked = ga.compile(e, backend="numba")
+        assert np.allclose(asked(v, 0.75), pts(v, 0.75), rtol=1e-14)
+        assert asked.backend == "numba"

@@ -495,7 +495,7 @@ class _Compiled:
         if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
             from . import kernels
 
-            made = kernels.attach(graph, outputs, inputs, single)
+            made = kernels.attach(graph, outputs, inputs, single, auto=backend == "auto")
             if made is not None:
                 body, self.kernels = made.body, made.listing
                 floats_ok, self.backend = True, "numba"
@@ -895,7 +895,9 @@ def compile(
         (``source``).  ``"numba"``: compiled kernels (:mod:`graphad.backends.kernels`;
         needs Numba, the ``graphad[fast]`` extra) for the graphs they cover, float64
         scalar graphs and scalar graphs evaluated at many points; other graphs run
-        on NumPy.  ``"auto"`` (default): ``"numba"`` when Numba is installed, else
+        on NumPy.  ``"auto"`` (default): ``"numba"`` where Numba is installed and
+        the kernels were measured faster (scalar graphs of at least
+        :data:`~graphad.backends.kernels.AUTO_MIN_INSTRUCTIONS` operations), else
         ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
         shows the kernels.
 

@@ -64,7 +64,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["OPCODES", "Kernel", "available", "build", "listing"]
+__all__ = ["OPCODES", "AUTO_MIN_INSTRUCTIONS", "Kernel", "available", "build", "listing"]
 
 # op name -> (opcode, number of arguments).  The VM's branch order follows this table.
 OPCODES: dict[str, tuple[int, int]] = {
@@ -110,6 +110,12 @@ _NAMES = {code: name for name, (code, _) in OPCODES.items()}
 # ops that move a value unchanged when its shape and dtype stay (or a 0-d value is
 # broadcast over the points): one "copy", or nothing at all
 _PASS = frozenset({"broadcast_to", "reshape", "sum_to", "astype_like", "sum", "transpose"})
+# backend="auto" runs a graph here only where that was measured faster than its NumPy
+# code (benchmarks/numba_backend.py): scalar graphs from this many instructions on.
+# Below it NumPy's few lines win (a VM call costs about a microsecond of packing and
+# dispatch); points mode lost to NumPy's SIMD loops on the AVX-512 test machine, so it
+# runs only when backend="numba" asks for it.
+AUTO_MIN_INSTRUCTIONS = 8
 BLOCK = 256  # points per VM pass in points mode: registers stay in L1/L2
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(bool)
@@ -404,7 +410,9 @@ class Attached(NamedTuple):
     floats: Any  # checked caller -> caller for arguments known to be Python floats
 
 
-def attach(graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bool) -> Any:
+def attach(
+    graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bool, *, auto: bool = False
+) -> Any:
     """What :class:`~graphad.backends.codegen._Compiled` needs to run a specialized graph
     here (an :class:`Attached`), or None: NumPy runs it.
 
@@ -413,11 +421,16 @@ def attach(graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bo
     that NumPy packs into one float64 array), and ``floats(checked)`` one for arguments
     the Function's dispatch has seen to be Python floats (packed by :mod:`array`, which
     takes them as they are); every other call goes to ``checked``.
+
+    ``auto``: only where the kernel was measured faster than the NumPy code (see
+    :data:`AUTO_MIN_INSTRUCTIONS`); ``backend="numba"`` takes every graph the VM covers.
     """
     if _vm() is None:
         return None
     kernel = build(graph, outputs, inputs)
     if kernel is None:
+        return None
+    if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):
         return None
     body = make_body(kernel, single)
     if body is None:
