@@ -291,3 +291,21 @@ def test_auto_takes_the_backend_measured_faster():
         asked = ga.compile(e, backend="numba")
         assert np.allclose(asked(v, 0.75), pts(v, 0.75), rtol=1e-14)
         assert asked.backend == "numba"
+
+
+def test_declared_inputs_keep_other_libraries_arrays_lazy(backend):
+    da = pytest.importorskip("dask.array")
+    with ga.Graph():
+        x = ga.symbol("x", shape=(), dtype="float64")
+        e = x
+        for _ in range(10):
+            e = ga.sin(e) * x
+        f = ga.compile(e, backend=backend)
+        lazy = da.from_array(np.array(0.5))
+        out = f(lazy)
+        assert hasattr(out, "dask")  # still lazy: never packed into a NumPy array
+        want = 0.5
+        for _ in range(10):
+            want = math.sin(want) * 0.5
+        assert math.isclose(float(out.compute()), want, rel_tol=1e-14)
+        assert math.isclose(f(0.5), want, rel_tol=1e-14)

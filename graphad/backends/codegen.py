@@ -491,19 +491,22 @@ class _Compiled:
         # a caller for calls whose arguments are all Python floats (Function._dispatch)
         self.floats_key: tuple | None = None
         self.floats_call: Any = None
+        self.unsorted_call: Any = None  # for values of any type (no dispatch before it)
         body, floats_ok, made = ns[BODY_NAME], self.program.batched, None
         if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
             from . import kernels
 
-            made = kernels.attach(graph, outputs, inputs, single, auto=backend == "auto")
+            made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
             if made is not None:
                 body, self.kernels = made.body, made.listing
                 floats_ok, self.backend = True, "numba"
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
         if made is not None and made.fast is not None:
             # unchecked fast paths; they hand anything unusual to the checked caller
-            self.call = made.fast(self.call)
-            self.floats_call = made.floats(self.call)
+            checked = self.call
+            self.call = made.fast(checked)
+            self.floats_call = made.floats(checked)
+            self.unsorted_call = made.fast(checked, guard=True)
             self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
 
@@ -581,7 +584,8 @@ class Function:
         self._current_only = all(f is not None for f in self._fixed)
         if self._current_only:
             self._current = self._specialization(tuple((*f, False) for f in self._fixed))
-            self._call = self._current.call  # one signature: no dispatch at all
+            # one signature: no dispatch at all (the values' types are not known yet)
+            self._call = self._current.unsorted_call or self._current.call
         else:
             self._call = self._dispatch
 

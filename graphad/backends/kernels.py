@@ -119,6 +119,8 @@ AUTO_MIN_INSTRUCTIONS = 8
 BLOCK = 256  # points per VM pass in points mode: registers stay in L1/L2
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(bool)
+# what the unchecked path packs when nothing has sorted the values by type first
+_PLAIN = frozenset({float, int, bool, np.float64, np.ndarray})
 
 
 # -- the VM (graphad/backends/_kernels_vm.py: compiled once, cached on disk) -----------------
@@ -411,14 +413,22 @@ class Attached(NamedTuple):
 
 
 def attach(
-    graph: Any, outputs: Sequence[int], inputs: Sequence[int], single: bool, *, auto: bool = False
+    graph: Any,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    single: bool,
+    numpy_body: Any,
+    *,
+    auto: bool = False,
 ) -> Any:
     """What :class:`~graphad.backends.codegen._Compiled` needs to run a specialized graph
     here (an :class:`Attached`), or None: NumPy runs it.
 
-    ``body(x0, ...)`` replaces the NumPy body behind the checked caller.  In scalar mode
+    ``body(x0, ...)`` replaces ``numpy_body`` behind the checked caller (which it still
+    calls for another library's arrays, e.g. Dask's, that must stay lazy).  In scalar mode
     ``fast(checked)`` wraps that caller with an unchecked path for the common call (numbers
-    that NumPy packs into one float64 array), and ``floats(checked)`` one for arguments
+    that NumPy packs into one float64 array; with ``guard``, only values of plain types,
+    for calls that no dispatch has sorted by type), and ``floats(checked)`` one for arguments
     the Function's dispatch has seen to be Python floats (packed by :mod:`array`, which
     takes them as they are); every other call goes to ``checked``.
 
@@ -432,9 +442,16 @@ def attach(
         return None
     if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):
         return None
-    body = make_body(kernel, single)
-    if body is None:
+    vm_body = make_body(kernel, single)
+    if vm_body is None:
         return None
+
+    def body(*xs: Any) -> Any:
+        for v in xs:
+            if type(v) not in _PLAIN and not isinstance(v, np.generic):
+                return numpy_body(*xs)  # not NumPy's: the NumPy code keeps it what it is
+        return vm_body(*xs)
+
     text = listing(kernel)
     if kernel.mode != "scalar" or kernel.n_inputs == 0:
         return Attached(body, text, None, None)
@@ -444,8 +461,10 @@ def attach(
     n_out = outs.shape[0]
     empty = np.empty
 
-    def fast(checked: Any) -> Any:
+    def fast(checked: Any, guard: bool = False) -> Any:
         def call(*xs: Any) -> Any:
+            if guard and not _PLAIN.issuperset(map(type, xs)):
+                return checked(*xs)  # e.g. a lazy Dask array, which np.array would compute
             try:
                 x = np.array(xs)
             except (ValueError, TypeError):
