@@ -487,7 +487,7 @@ class _Compiled:
         exec(code, ns)  # our generated text: every name in it is generated
         self.fn = ns[FUNCTION_NAME]
         self.backend = "numpy"
-        self.kernels: str | None = None  # the compiled kernels' listing (backend="numba")
+        self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
         # a caller for calls whose arguments are all Python floats (Function._dispatch)
         self.floats_key: tuple | None = None
         self.floats_call: Any = None
@@ -498,7 +498,7 @@ class _Compiled:
 
             made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
             if made is not None:
-                body, self.kernels = made.body, made.listing
+                body, self._kernel = made.body, made.kernel
                 floats_ok, self.backend = True, "numba"
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
         if made is not None and made.fast is not None:
@@ -509,6 +509,11 @@ class _Compiled:
             self.unsorted_call = made.fast(checked, guard=True)
             self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    @property
+    def kernels(self) -> str | None:
+        """The VM's instruction listing (made when first read: 10^4 lines take a while)."""
+        return None if self._kernel is None else self._kernel.listing()
 
 
 def _type_text(shape: tuple[int, ...], dtype: np.dtype) -> str:

@@ -12,21 +12,38 @@ Two designs were weighed:
 (a) **A register VM compiled once.**  A specialized graph becomes an instruction array
     (``op, dst, a, b, c`` per row, register numbers after a linear-scan allocation that
     reuses the register of a value after its last use).  The interpreter loop is one
-    Numba function with ``cache=True``: it is compiled once per machine (a few seconds,
-    then loaded from Numba's on-disk cache in a fraction of a second) and never again,
-    whatever the graph.  Building a kernel costs what walking the graph costs: about a
-    microsecond per node, no LLVM at all.
+    Numba function with ``cache=True``: it is JIT-compiled once per machine and loaded
+    from Numba's on-disk cache afterwards, whatever the graph.  Building a kernel costs
+    what walking the graph costs, no LLVM at all: a new graph in a process that has the
+    VM loaded was built, compiled and called in 7 ms (a 20-op scalar graph).
 (b) **Straight-line Numba code per graph**, cached by graph hash.  It removes the VM's
-    dispatch (a jump table, about 1-2 ns per instruction) but pays an LLVM compile per
-    new graph: tens of milliseconds for small graphs, seconds to minutes for the 10^4-line
-    gradients of the targets (LLVM's passes are superlinear on one huge basic block).
+    dispatch (one jump-table branch per instruction) but pays an LLVM compile per new
+    graph: tens of milliseconds for a small graph, far more for the 10^4-line gradients
+    of the issue's targets (LLVM's passes grow faster than linearly on one huge basic
+    block), and a graph-hash disk cache only helps the second process.
 
-(a) wins on what the issue asks: the first-call latency of every graph stays bounded
-(no per-graph LLVM compile), the cost per operation of the VM (a few ns) is already far
-below NumPy's ~90 ns of Python per op, and a graph-hash disk cache would only help the
-second process anyway.  Combining by size would give (b) only to tiny graphs, where the
-call overhead (argument packing, a Numba dispatch) dominates the arithmetic: it would not
-change the per-call figure, so it is left out.
+(a) is taken: the first-call latency of every graph stays bounded (no per-graph LLVM
+compile), and its per-operation cost is already at CasADi's (CasADi's SX functions are
+a register VM too).  Measured on the issue's workloads (2-core shared AMD EPYC, paired
+in one run, ``python -m benchmarks.numba_backend``): one gradient of sin^1000(x)
+0.82x CasADi's time, of x1*...*x1000 0.89x, of the scalar Rosenbrock at n=1000 1.18x
+(the NumPy backend: 23x, 6.9x, 2.8x).  At 1000 inputs and 1000 outputs most of the call
+is Python packing 1000 floats and boxing 1000 float64 results; the VM's own pass is a
+few microseconds.  Combining by size would give (b) only to tiny graphs, where the call
+overhead (argument packing, a Numba dispatch) dominates the arithmetic, so it would not
+change the per-call figure; it is left out.
+
+What runs where, ``backend="auto"``: the VM where it was measured faster than the
+NumPy code, i.e. scalar graphs of :data:`AUTO_MIN_INSTRUCTIONS` or more operations (a
+1-op graph: 2.0 us per call on the VM, 1.3 us as NumPy lines; 16 ops: 3.2 vs 5.5 us).
+Points mode runs only when ``backend="numba"`` asks for it: on the test machine it lost
+to NumPy's SIMD ufuncs and numexpr (rosen2d gradient at 10^5 points: 5 ms vs 2.3 ms),
+partly from libm's scalar transcendental calls, partly from first-touch page faults on
+its packed input buffer, which are slow in this sandbox.
+
+First use in a process costs importing Numba (0.5-1.3 s here) and loading the VM from
+the disk cache (0.1-1.3 s, LLVM's start-up included); the very first use on a machine
+JIT-compiles the VM (6-7 s here, once).  ``import graphad`` never imports Numba.
 
 Scope and semantics
 -------------------
@@ -136,6 +153,12 @@ def _load() -> tuple[Any, Any]:
     del numba  # imported first so that a missing Numba is an ImportError here
     from . import _kernels_vm
 
+    # one call loads the scalar VM's machine code (from the disk cache, else the JIT) now,
+    # so that available() accounts for it; the points VM loads on its first use
+    code = np.zeros((1, 5), dtype=np.int32)
+    _kernels_vm.vm_scalar(
+        code, np.zeros(1), np.zeros(0), 1, np.zeros(1, dtype=np.int32), np.empty(1)
+    )
     return _kernels_vm.vm_scalar, _kernels_vm.vm_points
 
 
@@ -407,7 +430,7 @@ class Attached(NamedTuple):
     """What :func:`attach` gives the compiled Function (see there)."""
 
     body: Any
-    listing: str
+    kernel: Kernel
     fast: Any  # checked caller -> caller with an unchecked path for float64 numbers
     floats: Any  # checked caller -> caller for arguments known to be Python floats
 
@@ -452,9 +475,8 @@ def attach(
                 return numpy_body(*xs)  # not NumPy's: the NumPy code keeps it what it is
         return vm_body(*xs)
 
-    text = listing(kernel)
     if kernel.mode != "scalar" or kernel.n_inputs == 0:
-        return Attached(body, text, None, None)
+        return Attached(body, kernel, None, None)
     vm_scalar = _STATE["vm"][0]
     code, consts, outs, nreg = kernel.code, kernel.consts, kernel.outs, kernel.nreg
     want = (kernel.n_inputs,)
@@ -487,4 +509,4 @@ def attach(
 
         return call
 
-    return Attached(body, text, fast, floats)
+    return Attached(body, kernel, fast, floats)
