@@ -24,14 +24,15 @@ Two designs were weighed:
 
 (a) is taken: the first-call latency of every graph stays bounded (no per-graph LLVM
 compile), and its per-operation cost is already at CasADi's (CasADi's SX functions are
-a register VM too).  Measured on the issue's workloads (2-core shared AMD EPYC, paired
-in one run, ``python -m benchmarks.numba_backend``): one gradient of sin^1000(x)
-0.82x CasADi's time, of x1*...*x1000 0.89x, of the scalar Rosenbrock at n=1000 1.18x
-(the NumPy backend: 23x, 6.9x, 2.8x).  At 1000 inputs and 1000 outputs most of the call
-is Python packing 1000 floats and boxing 1000 float64 results; the VM's own pass is a
-few microseconds.  Combining by size would give (b) only to tiny graphs, where the call
-overhead (argument packing, a Numba dispatch) dominates the arithmetic, so it would not
-change the per-call figure; it is left out.
+a register VM too).  Measured on the issue's workloads (2-core shared AMD EPYC, each
+run paired in one process, three runs of ``python -m benchmarks.numba_backend``): one
+gradient of sin^1000(x) took 0.78-0.82x CasADi's time, of x1*...*x1000 0.89-1.03x, of
+the scalar Rosenbrock at n=1000 1.01-1.18x (the NumPy backend on the default path:
+11-23x, 6.9-9.5x, 1.2-2.8x).  At 1000 inputs and 1000 outputs most of the call
+is Python packing 1000 floats and boxing 1000 float64 results; the VM's own pass took
+about 10 us of it (x1*...*x1000, profiled).  Combining by size would give (b) only to
+tiny graphs, where the call overhead (argument packing, a Numba dispatch) dominates the
+arithmetic, so it would not change the per-call figure; it is left out.
 
 What runs where, ``backend="auto"``: the VM where it was measured faster than the
 NumPy code, i.e. scalar graphs of :data:`AUTO_MIN_INSTRUCTIONS` or more operations (a
