@@ -8,6 +8,8 @@ are NumPy evaluated directly on the same values, never the backend under test.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -309,3 +311,28 @@ def test_declared_inputs_keep_other_libraries_arrays_lazy(backend):
             want = math.sin(want) * 0.5
         assert math.isclose(float(out.compute()), want, rel_tol=1e-14)
         assert math.isclose(f(0.5), want, rel_tol=1e-14)
+
+
+def test_import_graphad_and_a_small_compile_do_not_import_numba():
+    # Numba loads on the first graph the VM may run, never on import or for NumPy-only work
+    code = (
+        "import sys, graphad as ga\n"
+        "x = ga.symbols('x')\n"
+        "first = 'numba' in sys.modules\n"
+        "f = ga.compile(x * x, backend='numpy'); f(2.0)\n"
+        "print(first, 'numba' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "False False", r.stderr
+
+
+def test_the_vm_is_cached_on_disk():
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    vm_scalar, _ = kernels._STATE["vm"]
+    # cache=True: Numba keeps the machine code in an index file beside its cache path
+    assert vm_scalar._cache.cache_path
+    assert any(
+        name.startswith("_kernels_vm.vm_scalar") and name.endswith(".nbi")
+        for name in os.listdir(vm_scalar._cache.cache_path)
+    )
