@@ -553,6 +553,7 @@ class _Compiled:
         single: bool,
         names: Sequence[str],
         header: str = "",
+        backend: str = "numpy",
     ) -> None:
         self.graph = graph
         self.output_ids = tuple(outputs)
@@ -574,10 +575,34 @@ class _Compiled:
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
         exec(code, ns)  # our generated text: every name in it is generated
         self.fn = ns[FUNCTION_NAME]
-        self.call, call_file = _make_caller(
-            graph, inputs, single, ns[BODY_NAME], names, floats_ok=self.program.batched
-        )
+        self.backend = "numpy"
+        self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
+        # a caller for calls whose arguments are all Python floats (Function._dispatch)
+        self.floats_key: tuple | None = None
+        self.floats_call: Any = None
+        self.unsorted_call: Any = None  # for values of any type (no dispatch before it)
+        body, floats_ok, made = ns[BODY_NAME], self.program.batched, None
+        if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
+            from . import kernels
+
+            made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
+            if made is not None:
+                body, self._kernel = made.body, made.kernel
+                floats_ok, self.backend = True, "numba"
+        self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
+        if made is not None and made.fast is not None:
+            # unchecked fast paths; they hand anything unusual to the checked caller
+            checked = self.call
+            self.call = made.fast(checked)
+            self.floats_call = made.floats(checked)
+            self.unsorted_call = made.fast(checked, guard=True)
+            self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    @property
+    def kernels(self) -> str | None:
+        """The VM's instruction listing (made when first read: 10^4 lines take a while)."""
+        return None if self._kernel is None else self._kernel.listing()
 
 
 def _type_text(shape: tuple[int, ...], dtype: np.dtype) -> str:
@@ -623,6 +648,7 @@ class Function:
         single: bool = False,
         *,
         optimize: bool = True,
+        backend: str = "auto",
     ) -> None:
         from collections import OrderedDict
 
@@ -631,6 +657,7 @@ class Function:
         self._outputs = tuple(outputs)
         self._inputs = tuple(inputs)
         self._optimize = optimize
+        self._backend = _check_backend(backend)
         self.input_names = tuple(nodes[i].name for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
@@ -651,7 +678,8 @@ class Function:
         self._current_only = all(f is not None for f in self._fixed)
         if self._current_only:
             self._current = self._specialization(tuple((*f, False) for f in self._fixed))
-            self._call = self._current.call  # one signature: no dispatch at all
+            # one signature: no dispatch at all (the values' types are not known yet)
+            self._call = self._current.unsorted_call or self._current.call
         else:
             self._call = self._dispatch
 
@@ -682,6 +710,8 @@ class Function:
             self._single,
             self.input_names,
             header=(header if self._n else "# no inputs") + "\n",
+            # another library's arrays (Dask) stay lazy: only NumPy code runs them
+            backend="numpy" if any(d for _, _, d in key) else self._backend,
         )
         duck = [k for k, (_, _, d) in enumerate(key) if d]
         if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
@@ -708,6 +738,10 @@ class Function:
     def _dispatch(self, *args: Any) -> Any:
         tkey = tuple(map(type, args))
         compiled = self._by_types.get(tkey)
+        if compiled is not None and compiled.floats_key == tkey:
+            # Python floats only, for a float64 kernel: packed without per-value checks
+            self._current = compiled
+            return compiled.floats_call(*args)
         if compiled is None:
             key = []
             for v, fixed in zip(args, self._fixed, strict=True):  # the common kinds inline
@@ -783,6 +817,17 @@ class Function:
     @property
     def graph(self) -> Graph:
         return self._default().graph
+
+    @property
+    def backend(self) -> str:
+        """What runs the current specialization: ``"numba"`` or ``"numpy"``."""
+        return self._default().backend
+
+    @property
+    def kernels(self) -> str | None:
+        """The compiled kernels of the current specialization as readable text (the Numba
+        VM's instruction listing), or None where the NumPy code of ``source`` runs."""
+        return self._default().kernels
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -905,8 +950,29 @@ class _Missing:
 _MISSING = _Missing()
 
 
+_BACKENDS = ("auto", "numba", "numpy")
+
+
+def _check_backend(backend: Any) -> str:
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise GraphadError(f"compile: backend={backend!r}; expected one of {list(_BACKENDS)}")
+    if backend == "numba":
+        from . import kernels
+
+        if not kernels.available():
+            raise GraphadError(
+                "compile: backend='numba' needs Numba, which is not installed "
+                "(pip install 'graphad[fast]'); backend='auto' falls back to NumPy"
+            )
+    return backend
+
+
 def compile(
-    outputs: Any, inputs: Sequence[Any] | None = None, *, optimize: bool = True
+    outputs: Any,
+    inputs: Sequence[Any] | None = None,
+    *,
+    optimize: bool = True,
+    backend: str = "auto",
 ) -> Function:
     """Compile expressions into a Python function running generated NumPy code.
 
@@ -921,6 +987,16 @@ def compile(
     optimize : bool
         Rewrite the graph first (CSE, constant folding, algebraic
         simplification, dead nodes); the user's graph is never modified.
+    backend : {"auto", "numba", "numpy"}
+        What runs each specialization.  ``"numpy"``: the generated NumPy code
+        (``source``).  ``"numba"``: compiled kernels (:mod:`graphad.backends.kernels`;
+        needs Numba, the ``graphad[fast]`` extra) for the graphs they cover, float64
+        scalar graphs and scalar graphs evaluated at many points; other graphs run
+        on NumPy.  ``"auto"`` (default): ``"numba"`` where Numba is installed and
+        the kernels were measured faster (scalar graphs of at least
+        :data:`~graphad.backends.kernels.AUTO_MIN_INSTRUCTIONS` operations), else
+        ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
+        shows the kernels.
 
     Returns
     -------
@@ -952,7 +1028,7 @@ def compile(
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
     with gc_paused():
-        return Function(graph, out_ids, in_ids, single=single, optimize=optimize)
+        return Function(graph, out_ids, in_ids, single=single, optimize=optimize, backend=backend)
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:
