@@ -229,7 +229,7 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
     """The kernel for a specialized graph, or None if the graph is not one the VM runs."""
     from ..core.graph import topo_order
 
-    nodes = graph._nodes
+    nodes = graph.records()
     order = topo_order(graph, outputs)
     shape: tuple[int, ...] | None = None  # the points shape, () for a scalar graph
     for n in order:
