@@ -144,7 +144,7 @@ def test_defaults_are_keras_defaults():
 
 
 def test_sgd_minimize_reproduces_the_float32_table():
-    from tests.test_tape import tf_table
+    from tests.eager.test_tape import tf_table
 
     x = ga.Variable(np.float32(3.0))
     opt = ga.optim.SGD(0.1)
@@ -245,7 +245,7 @@ def _run_minimize(*argv):
 
 
 def test_minimize_command_prints_the_notebook_table():
-    from tests.test_tape import tf_table
+    from tests.eager.test_tape import tf_table
 
     code, lines = _run_minimize(
         "x**2 + x - 1", "--x0", "x=3", "--lr", "0.1", "--epochs", "30", "--format", "notebook"

@@ -131,5 +131,5 @@ def test_demo_points_at_the_shipped_example_notebook(capsys):
     assert main(["demo", "--skip", "grad,codegen,render,check,train"]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().splitlines()[-1].startswith("The same tour as a notebook")
-    assert NOTEBOOK in out and (Path(__file__).resolve().parents[1] / NOTEBOOK).is_file()
+    assert NOTEBOOK in out and (Path(__file__).resolve().parents[2] / NOTEBOOK).is_file()
     assert "examples/tour.ipynb" in out.split("== Gradient descent")[1].splitlines()[0]

@@ -33,7 +33,7 @@ from graphad.distributed import (  # noqa: E402
 )
 from graphad.ops import OPS  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "ops"))
 import test_op_table  # noqa: E402  (the op table's own test cases, reused here)
 
 
