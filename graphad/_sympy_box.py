@@ -33,9 +33,10 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, BinaryIO
 
-__all__ = ["SympyBoxError", "SympyTimeout", "derivatives", "shutdown"]
+__all__ = ["Pending", "SympyBoxError", "SympyTimeout", "derivatives", "shutdown", "submit"]
 
 #: Idle workers kept for later checks.
 MAX_IDLE = 2
@@ -99,9 +100,20 @@ def _recv(stream: BinaryIO) -> Any:
 
 
 def _derivatives(expr: Any, names: list[str], values: dict[str, float]) -> list[float | None]:
-    """d expr / d name at ``values`` for each name; None where SymPy gives no finite number."""
-    import math
+    """d expr / d name at ``values`` for each name; None where SymPy gives no finite number.
 
+    SymPy's own derivative rules are applied by the chain rule at the point
+    (:func:`_at_point`), which is linear in the expression's DAG; an expression
+    that this does not cover (an unevaluated condition, a node kind without a
+    rule) is differentiated symbolically with ``sympy.diff`` and then evaluated.
+    """
+    try:
+        return _at_point(expr, names, values)
+    except _NotCovered:
+        return _symbolic(expr, names, values)
+
+
+def _symbolic(expr: Any, names: list[str], values: dict[str, float]) -> list[float | None]:
     import sympy as sp
 
     syms = {s.name: s for s in expr.free_symbols}
@@ -112,14 +124,169 @@ def _derivatives(expr: Any, names: list[str], values: dict[str, float]) -> list[
             out.append(0.0)
             continue
         d = sp.diff(expr, syms[name]).xreplace(subs).evalf(17)
-        try:
-            z = complex(d)
-        except (TypeError, ValueError):
-            out.append(None)  # unevaluated (DiracDelta(0), Derivative, ...)
-            continue
-        ok = math.isfinite(z.real) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
-        out.append(float(z.real) if ok else None)
+        out.append(_real(d))
     return out
+
+
+def _real(d: Any) -> float | None:
+    """A SymPy number as a float; None when it is not a finite real number."""
+    import math
+
+    try:
+        z = complex(d)
+    except (TypeError, ValueError):
+        return None  # unevaluated (DiracDelta(0), Derivative, ...)
+    ok = math.isfinite(z.real) and abs(z.imag) <= 1e-12 * max(1.0, abs(z.real))
+    return float(z.real) if ok else None
+
+
+class _NotCovered(Exception):
+    """The expression has a node that :func:`_at_point` has no rule for."""
+
+
+#: Digits the values and derivatives are carried with at the point.
+_DIGITS = 30
+# d f(d_0, ..., d_k) / d d_i as SymPy writes it, per (function class, arity, i)
+_PARTIALS: dict[tuple, Any] = {}
+_DUMMIES: list[Any] = []
+
+
+def _partial(sp: Any, func: Any, k: int, i: int) -> tuple[Any, list[Any]]:
+    while len(_DUMMIES) < k:
+        _DUMMIES.append(sp.Dummy(f"a{len(_DUMMIES)}", real=True))
+    args = _DUMMIES[:k]
+    key = (func, k, i)
+    if key not in _PARTIALS:
+        _PARTIALS[key] = sp.diff(func(*args), args[i])
+    return _PARTIALS[key], args
+
+
+def _at_point(expr: Any, names: list[str], values: dict[str, float]) -> list[float | None]:
+    """Forward-mode evaluation of SymPy's derivative: for every distinct subexpression
+    (children first, no recursion) its value at the point and its partial derivatives
+    with respect to the requested symbols, each as a SymPy number of ``_DIGITS``
+    digits.  Sums and products use the sum and product rules; a power, its rule;
+    any other function class, the derivative SymPy gives for it (``sympy.diff`` of
+    the function applied to dummy symbols, cached, then evaluated at the argument
+    values).  The numbers equal those of ``diff(expr, x)`` evaluated at the point,
+    without writing out the derivative expression (which repeats shared parts)."""
+    import sympy as sp
+
+    syms = {s.name: s for s in _symbols(expr)}
+    point = {syms[n]: sp.Float(v, _DIGITS) for n, v in values.items() if n in syms}
+    wanted = {syms[n] for n in names if n in syms}
+    val: dict[Any, Any] = {}
+    der: dict[Any, dict[Any, Any]] = {}
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in val:
+            continue
+        if not node.args:  # an atom: a symbol or a number
+            if node.is_Symbol:
+                if node not in point:
+                    raise _NotCovered("a symbol without a value")
+                val[node] = point[node]
+                der[node] = {node: sp.Integer(1)} if node in wanted else {}
+            else:
+                val[node], der[node] = sp.N(node, _DIGITS), {}
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in _operands(sp, node) if a not in val)
+            continue
+        val[node], der[node] = _rule(sp, node, val, der)
+    d = der[expr]
+    return [0.0 if n not in syms else _real(sp.N(d.get(syms[n], 0), _DIGITS)) for n in names]
+
+
+def _symbols(expr: Any) -> set[Any]:
+    """The symbols of ``expr``, each distinct subexpression visited once (SymPy's
+    ``free_symbols`` walks the tree, which repeats shared parts: exponential time)."""
+    seen, found, stack = {expr}, set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Symbol:
+            found.add(node)
+        for a in node.args:
+            if a not in seen:
+                seen.add(a)
+                stack.append(a)
+    return found
+
+
+def _operands(sp: Any, node: Any) -> list[Any]:
+    if isinstance(node, sp.Piecewise):
+        out = []
+        for piece in node.args:
+            out.append(piece.expr)
+            if isinstance(piece.cond, sp.core.relational.Relational):
+                out.extend(piece.cond.args)
+        return out
+    return [a for a in node.args if isinstance(a, sp.Expr)]
+
+
+def _rule(sp: Any, node: Any, val: dict, der: dict) -> tuple[Any, dict]:
+    """Value and partial derivatives of one node from those of its operands."""
+    if node.is_Add:
+        total: dict[Any, Any] = {}
+        for a in node.args:
+            for s, g in der[a].items():
+                total[s] = total[s] + g if s in total else g
+        return sp.Add(*[val[a] for a in node.args]), total
+    if node.is_Mul:
+        vs = [val[a] for a in node.args]
+        # the product of all operands but the i-th, from prefix and suffix products
+        # (no division, so a zero factor is no problem)
+        pre, suf = [sp.Integer(1)], [sp.Integer(1)]
+        for v in vs:
+            pre.append(pre[-1] * v)
+        for v in reversed(vs):
+            suf.append(suf[-1] * v)
+        suf.reverse()
+        total = {}
+        for i, a in enumerate(node.args):
+            others = pre[i] * suf[i + 1]
+            for s, g in der[a].items():
+                term = g * others
+                total[s] = total[s] + term if s in total else term
+        return pre[-1], total
+    if node.is_Pow:
+        b, e = node.args
+        vb, ve = val[b], val[e]
+        value = vb**ve
+        total = {}
+        for s, g in der[b].items():
+            total[s] = ve * vb ** (ve - 1) * g
+        for s, g in der[e].items():
+            term = value * sp.log(vb) * g
+            total[s] = total[s] + term if s in total else term
+        return value, total
+    if isinstance(node, sp.Piecewise):
+        for piece in node.args:
+            cond = piece.cond
+            if isinstance(cond, sp.core.relational.Relational):
+                cond = cond.func(*[val[a] for a in cond.args])
+            if cond is sp.true:
+                return val[piece.expr], der[piece.expr]
+            if cond is not sp.false:
+                raise _NotCovered("a condition that does not evaluate")
+        raise _NotCovered("no piece applies")
+    if node.is_Function:
+        args = node.args
+        vs = [val[a] for a in args]
+        value = node.func(*vs)
+        total = {}
+        for i, a in enumerate(args):
+            if not der[a]:
+                continue
+            partial, dummies = _partial(sp, node.func, len(args), i)
+            p = partial.xreplace(dict(zip(dummies, vs, strict=False)))
+            for s, g in der[a].items():
+                term = p * g
+                total[s] = total[s] + term if s in total else term
+        return value, total
+    raise _NotCovered(type(node).__name__)
 
 
 def _child_main() -> None:
@@ -253,6 +420,51 @@ def derivatives(
     Raises :class:`SympyTimeout` (the child was killed and reaped) or
     :class:`SympyBoxError` (it failed; the message says how).
     """
+    return submit(expr, names, values, timeout).result()
+
+
+class Pending:
+    """A request sent to a SymPy process: :meth:`result` waits for the reply until
+    ``timeout`` seconds after the request was sent, so the caller can do other work
+    meanwhile (the gradient checker computes AD and finite differences while SymPy
+    runs in the other process).  :meth:`cancel` stops the process when the reply
+    is no longer wanted."""
+
+    def __init__(self, worker: _Worker, timeout: float) -> None:
+        self._worker: _Worker | None = worker
+        self._deadline = time.monotonic() + timeout
+
+    def result(self) -> list[float | None]:
+        w = self._worker
+        if w is None:
+            raise SympyBoxError("the request was cancelled or already answered")
+        self._worker = None
+        try:
+            kind, value = w.reply(self._deadline - time.monotonic())
+        except (
+            BaseException
+        ):  # a timeout, a broken process, KeyboardInterrupt: leave nothing running
+            w.kill()
+            raise
+        _give_back(w)
+        if kind != "ok":
+            raise SympyBoxError(str(value))
+        return value
+
+    def cancel(self) -> None:
+        """Stop the process of an unanswered request (and reap it); no-op once answered."""
+        w, self._worker = self._worker, None
+        if w is not None:
+            w.kill()
+
+
+def submit(expr: Any, names: list[str], values: dict[str, float], timeout: float) -> Pending:
+    """Send the request of :func:`derivatives` and return without waiting for the reply.
+
+    The first request of a session waits for a process to start and import SymPy
+    (not counted in ``timeout``).  Raises :class:`SympyBoxError` when the expression
+    cannot be sent or the process fails to start.
+    """
     global last_pid
     try:
         job = pickle.dumps((expr, list(names), dict(values)), protocol=pickle.HIGHEST_PROTOCOL)
@@ -266,22 +478,15 @@ def derivatives(
         last_pid = w.pid
         w.proc.stdin.write(_HEADER.pack(len(job)) + job)
         w.proc.stdin.flush()
-        kind, value = w.reply(timeout)
-    except SympyTimeout:
-        w.kill()
-        raise
     except (OSError, SympyBoxError) as exc:
         w.kill()
         if isinstance(exc, SympyBoxError):
             raise
         raise SympyBoxError(f"the SymPy process failed: {exc}") from None
-    except BaseException:  # KeyboardInterrupt and the like: leave nothing running
+    except BaseException:
         w.kill()
         raise
-    _give_back(w)
-    if kind != "ok":
-        raise SympyBoxError(str(value))
-    return value
+    return Pending(w, timeout)
 
 
 @atexit.register
