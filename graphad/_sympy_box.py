@@ -36,7 +36,15 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-__all__ = ["Pending", "SympyBoxError", "SympyTimeout", "derivatives", "shutdown", "submit"]
+__all__ = [
+    "Pending",
+    "SympyBoxError",
+    "SympyTimeout",
+    "derivatives",
+    "evaluate_form",
+    "shutdown",
+    "submit",
+]
 
 #: Idle workers kept for later checks.
 MAX_IDLE = 2
@@ -109,7 +117,7 @@ def _derivatives(expr: Any, names: list[str], values: dict[str, float]) -> list[
     """
     try:
         return _at_point(expr, names, values)
-    except _NotCovered:
+    except NotCovered:
         return _symbolic(expr, names, values)
 
 
@@ -124,11 +132,11 @@ def _symbolic(expr: Any, names: list[str], values: dict[str, float]) -> list[flo
             out.append(0.0)
             continue
         d = sp.diff(expr, syms[name]).xreplace(subs).evalf(17)
-        out.append(_real(d))
+        out.append(real(d))
     return out
 
 
-def _real(d: Any) -> float | None:
+def real(d: Any) -> float | None:
     """A SymPy number as a float; None when it is not a finite real number."""
     import math
 
@@ -140,43 +148,100 @@ def _real(d: Any) -> float | None:
     return float(z.real) if ok else None
 
 
-class _NotCovered(Exception):
+class NotCovered(Exception):
     """The expression has a node that :func:`_at_point` has no rule for."""
 
 
-#: Digits the values and derivatives are carried with at the point.
-_DIGITS = 30
+#: Bits the values and derivatives are carried with at the point (about 30 digits).
+PREC = 100
 # d f(d_0, ..., d_k) / d d_i as SymPy writes it, per (function class, arity, i)
 _PARTIALS: dict[tuple, Any] = {}
 _DUMMIES: list[Any] = []
 
 
 def _partial(sp: Any, func: Any, k: int, i: int) -> tuple[Any, list[Any]]:
-    while len(_DUMMIES) < k:
-        _DUMMIES.append(sp.Dummy(f"a{len(_DUMMIES)}", real=True))
-    args = _DUMMIES[:k]
+    args = dummies(sp, k)
     key = (func, k, i)
     if key not in _PARTIALS:
         _PARTIALS[key] = sp.diff(func(*args), args[i])
     return _PARTIALS[key], args
 
 
-def _at_point(expr: Any, names: list[str], values: dict[str, float]) -> list[float | None]:
+def _mp_functions(sp: Any, mp: Any) -> dict[Any, Any]:
+    """What the common SymPy function classes mean, as mpmath functions (values only:
+    every derivative still comes from SymPy's rules)."""
+    return {
+        sp.sin: mp.sin,
+        sp.cos: mp.cos,
+        sp.tan: mp.tan,
+        sp.asin: mp.asin,
+        sp.acos: mp.acos,
+        sp.atan: mp.atan,
+        sp.sinh: mp.sinh,
+        sp.cosh: mp.cosh,
+        sp.tanh: mp.tanh,
+        sp.exp: mp.exp,
+        sp.log: mp.log,  # one argument; log(x, b) is log(x)/log(b) in SymPy
+    }
+
+
+_MP: dict[Any, Any] = {}
+# function classes whose SymPy evaluation at numbers is quick and bounded (the
+# in-process path may use them; anything else goes to the time-boxed process)
+_SAFE = frozenset({"Abs", "sign", "Max", "Min", "Heaviside"})
+
+
+def dummies(sp: Any, k: int) -> list[Any]:
+    """``k`` real dummy symbols, the same ones on every call (forms are cached by them)."""
+    while len(_DUMMIES) < k:
+        _DUMMIES.append(sp.Dummy(f"a{len(_DUMMIES)}", real=True))
+    return _DUMMIES[:k]
+
+
+def evaluate_form(sp: Any, expr: Any, bind: dict) -> Any:
+    """The mpmath value of a small SymPy expression (an op's SymPy form or one of its
+    partial derivatives) with its dummies bound to mpmath values: plain arithmetic and
+    the common functions only (:class:`NotCovered` otherwise, and for any condition)."""
+    if not _MP:
+        import mpmath
+
+        _MP.update(_mp_functions(sp, mpmath.mp))
+    return _eval_small(sp, expr, bind, True)
+
+
+def _at_point(
+    expr: Any, names: list[str], values: dict[str, float], strict: bool = False
+) -> list[float | None]:
     """Forward-mode evaluation of SymPy's derivative: for every distinct subexpression
     (children first, no recursion) its value at the point and its partial derivatives
-    with respect to the requested symbols, each as a SymPy number of ``_DIGITS``
-    digits.  Sums and products use the sum and product rules; a power, its rule;
-    any other function class, the derivative SymPy gives for it (``sympy.diff`` of
-    the function applied to dummy symbols, cached, then evaluated at the argument
-    values).  The numbers equal those of ``diff(expr, x)`` evaluated at the point,
-    without writing out the derivative expression (which repeats shared parts)."""
+    with respect to the requested symbols, in ``PREC``-bit mpmath numbers.  Sums and
+    products use the sum and product rules; a power, its rule; any other function
+    class, the derivative SymPy gives for it (``sympy.diff`` of the function applied
+    to dummy symbols, cached, then evaluated at the argument values).  The numbers
+    are those of ``diff(expr, x)`` evaluated at the point, without writing out the
+    derivative expression (which repeats shared parts)."""
+    import mpmath
     import sympy as sp
 
-    syms = {s.name: s for s in _symbols(expr)}
-    point = {syms[n]: sp.Float(v, _DIGITS) for n, v in values.items() if n in syms}
-    wanted = {syms[n] for n in names if n in syms}
-    val: dict[Any, Any] = {}
-    der: dict[Any, dict[Any, Any]] = {}
+    if not _MP:
+        _MP.update(_mp_functions(sp, mpmath.mp))
+    with mpmath.workprec(PREC):
+        syms = {s.name: s for s in _symbols(expr)}
+        point = {syms[n]: mpmath.mpf(float(v)) for n, v in values.items() if n in syms}
+        wanted = {syms[n] for n in names if n in syms}
+        val: dict[Any, Any] = {}
+        der: dict[Any, dict[Any, Any]] = {}
+        try:
+            _forward(sp, expr, point, wanted, val, der, strict)
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError) as exc:
+            raise NotCovered(str(exc)) from None
+        d = der[expr]
+        return [0.0 if n not in syms else real(d.get(syms[n], 0)) for n in names]
+
+
+def _forward(
+    sp: Any, expr: Any, point: dict, wanted: set, val: dict, der: dict, strict: bool
+) -> None:
     stack: list[tuple[Any, bool]] = [(expr, False)]
     while stack:
         node, ready = stack.pop()
@@ -185,19 +250,91 @@ def _at_point(expr: Any, names: list[str], values: dict[str, float]) -> list[flo
         if not node.args:  # an atom: a symbol or a number
             if node.is_Symbol:
                 if node not in point:
-                    raise _NotCovered("a symbol without a value")
+                    raise NotCovered("a symbol without a value")
                 val[node] = point[node]
-                der[node] = {node: sp.Integer(1)} if node in wanted else {}
+                der[node] = {node: 1} if node in wanted else {}
             else:
-                val[node], der[node] = sp.N(node, _DIGITS), {}
+                val[node], der[node] = _number(node), {}
             continue
         if not ready:
             stack.append((node, True))
             stack.extend((a, False) for a in _operands(sp, node) if a not in val)
             continue
-        val[node], der[node] = _rule(sp, node, val, der)
-    d = der[expr]
-    return [0.0 if n not in syms else _real(sp.N(d.get(syms[n], 0), _DIGITS)) for n in names]
+        val[node], der[node] = _rule(sp, node, val, der, strict)
+
+
+_NUMBERS: dict[Any, Any] = {}  # SymPy number atoms as mpmath values (forms repeat them)
+
+
+def _number(node: Any) -> Any:
+    got = _NUMBERS.get(node)
+    if got is not None:
+        return got
+    try:
+        got = node.evalf(35)._to_mpmath(PREC)
+    except (AttributeError, TypeError, ValueError):
+        raise NotCovered(f"not a number: {type(node).__name__}") from None
+    if not node.free_symbols and not node.args:
+        if len(_NUMBERS) > 4096:
+            _NUMBERS.clear()
+        _NUMBERS[node] = got
+    return got
+
+
+def _value(sp: Any, node: Any, vs: list[Any], strict: bool) -> Any:
+    """The value of ``node`` given its operands' values."""
+    if node.is_Add:
+        import mpmath
+
+        return mpmath.fsum(vs)
+    if node.is_Mul:
+        out = vs[0]
+        for v in vs[1:]:
+            out = out * v
+        return out
+    if node.is_Pow:
+        import mpmath
+
+        return mpmath.power(vs[0], vs[1])
+    return _apply(sp, node.func, vs, strict)
+
+
+def _apply(sp: Any, func: Any, vs: list[Any], strict: bool) -> Any:
+    """``func`` at mpmath values: mpmath's function where it is a known one, else SymPy's
+    evaluation at SymPy numbers of the same precision."""
+    fn = _MP.get(func)
+    if fn is not None and len(vs) == 1:
+        return fn(vs[0])
+    if strict and func.__name__ not in _SAFE:
+        raise NotCovered(f"{func.__name__} is evaluated in the SymPy process")
+    got = func(*[sp.sympify(v) for v in vs])
+    return _number(got)
+
+
+def _eval_small(sp: Any, expr: Any, bind: dict, strict: bool) -> Any:
+    """The value of a small SymPy expression (a cached partial derivative) with its
+    dummy symbols bound to values."""
+    val: dict[Any, Any] = {}
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in val:
+            continue
+        if not node.args:
+            val[node] = bind[node] if node in bind else _number(node)
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in val)
+            continue
+        if isinstance(node, sp.Piecewise) or not isinstance(node, sp.Expr):
+            if strict:
+                raise NotCovered("a condition in a derivative")
+            got = node.xreplace({k: sp.sympify(v) for k, v in bind.items()})
+            val[node] = _number(got)
+        else:
+            val[node] = _value(sp, node, [val[a] for a in node.args], strict)
+    return val[expr]
 
 
 def _symbols(expr: Any) -> set[Any]:
@@ -226,19 +363,19 @@ def _operands(sp: Any, node: Any) -> list[Any]:
     return [a for a in node.args if isinstance(a, sp.Expr)]
 
 
-def _rule(sp: Any, node: Any, val: dict, der: dict) -> tuple[Any, dict]:
+def _rule(sp: Any, node: Any, val: dict, der: dict, strict: bool) -> tuple[Any, dict]:
     """Value and partial derivatives of one node from those of its operands."""
     if node.is_Add:
         total: dict[Any, Any] = {}
         for a in node.args:
             for s, g in der[a].items():
                 total[s] = total[s] + g if s in total else g
-        return sp.Add(*[val[a] for a in node.args]), total
+        return _value(sp, node, [val[a] for a in node.args], strict), total
     if node.is_Mul:
         vs = [val[a] for a in node.args]
         # the product of all operands but the i-th, from prefix and suffix products
         # (no division, so a zero factor is no problem)
-        pre, suf = [sp.Integer(1)], [sp.Integer(1)]
+        pre, suf = [1], [1]
         for v in vs:
             pre.append(pre[-1] * v)
         for v in reversed(vs):
@@ -246,47 +383,51 @@ def _rule(sp: Any, node: Any, val: dict, der: dict) -> tuple[Any, dict]:
         suf.reverse()
         total = {}
         for i, a in enumerate(node.args):
+            if not der[a]:
+                continue
             others = pre[i] * suf[i + 1]
             for s, g in der[a].items():
                 term = g * others
                 total[s] = total[s] + term if s in total else term
         return pre[-1], total
     if node.is_Pow:
+        import mpmath
+
         b, e = node.args
         vb, ve = val[b], val[e]
-        value = vb**ve
+        value = mpmath.power(vb, ve)
         total = {}
         for s, g in der[b].items():
-            total[s] = ve * vb ** (ve - 1) * g
+            total[s] = ve * mpmath.power(vb, ve - 1) * g
         for s, g in der[e].items():
-            term = value * sp.log(vb) * g
+            term = value * mpmath.log(vb) * g
             total[s] = total[s] + term if s in total else term
         return value, total
     if isinstance(node, sp.Piecewise):
         for piece in node.args:
             cond = piece.cond
             if isinstance(cond, sp.core.relational.Relational):
-                cond = cond.func(*[val[a] for a in cond.args])
+                cond = cond.func(*[sp.sympify(val[a]) for a in cond.args])
             if cond is sp.true:
                 return val[piece.expr], der[piece.expr]
             if cond is not sp.false:
-                raise _NotCovered("a condition that does not evaluate")
-        raise _NotCovered("no piece applies")
+                raise NotCovered("a condition that does not evaluate")
+        raise NotCovered("no piece applies")
     if node.is_Function:
         args = node.args
         vs = [val[a] for a in args]
-        value = node.func(*vs)
+        value = _apply(sp, node.func, vs, strict)
         total = {}
         for i, a in enumerate(args):
             if not der[a]:
                 continue
             partial, dummies = _partial(sp, node.func, len(args), i)
-            p = partial.xreplace(dict(zip(dummies, vs, strict=False)))
+            p = _eval_small(sp, partial, dict(zip(dummies, vs, strict=False)), strict)
             for s, g in der[a].items():
                 term = p * g
                 total[s] = total[s] + term if s in total else term
         return value, total
-    raise _NotCovered(type(node).__name__)
+    raise NotCovered(type(node).__name__)
 
 
 def _child_main() -> None:

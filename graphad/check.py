@@ -557,15 +557,110 @@ def _ad_noise(
 # -- the SymPy witness -------------------------------------------------------------------------
 
 
-class _SympyWitness:
-    """SymPy's derivative per wrt input at the point, computed in a child process while
-    the checker works on AD and finite differences (:mod:`graphad._sympy_box`).
+# SymPy's form of one op at dummy arguments (constant arguments inlined) and its partial
+# derivatives, per (op, params, constant arguments): built once, evaluated per check
+_SYMPY_FORMS: dict[tuple, Any] = {}
 
-    The expression is converted here (linear in the graph) and sent at once; the
-    child applies SymPy's derivative rules at the point, which can still take long
-    for an expression it has to differentiate symbolically, so it is killed at
-    ``timeout`` seconds after the request.  :meth:`values` collects the reply:
-    Nones and the reason where there is none.
+
+def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
+    from . import _sympy_box
+
+    node = nodes[n]
+    spec = OPS.get(node["op"])
+    if spec is None or spec.sympy is None:
+        return None
+    consts, fed = [], []
+    for i, a in enumerate(node["args"]):
+        if nodes[a]["op"] == "constant":
+            v = np.asarray(nodes[a]["value"])
+            if v.ndim or v.dtype.kind not in "biuf":
+                return None
+            item = v.item()
+            consts.append(
+                ("c", int(item) if float(item).is_integer() and abs(item) < 1e15 else item)
+            )
+        else:
+            consts.append(None)
+            fed.append(i)
+    key = (node["op"], node["params"], tuple(consts))
+    if key not in _SYMPY_FORMS:
+        dummies = _sympy_box.dummies(sp, len(node["args"]))
+        sargs = [
+            dummies[i]
+            if c is None
+            else (sp.Integer(c[1]) if isinstance(c[1], int) else sp.Float(c[1]))
+            for i, c in enumerate(consts)
+        ]
+        try:
+            form = spec.sympy(sp, *sargs, **dict(node["params"]))
+            partials = [sp.diff(form, dummies[i]) for i in fed]
+        except Exception:
+            form, partials = None, []
+        if len(_SYMPY_FORMS) > 4096:
+            _SYMPY_FORMS.clear()
+        _SYMPY_FORMS[key] = None if form is None else (form, partials, dummies, fed)
+    return _SYMPY_FORMS[key]
+
+
+def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
+    """SymPy's derivative of a scalar graph at the point, evaluated along the graph: each
+    node's value from its op's SymPy form and its partial derivatives from SymPy's
+    ``diff`` of that form (both cached per op), combined by the chain rule in 100-bit
+    mpmath numbers.  No expression of the whole graph is built, so this costs a few
+    arithmetic operations per node.  ``None`` when a node has no SymPy form or one
+    whose evaluation is not plain arithmetic and common functions (a condition, say):
+    then SymPy works on the whole expression, in its time-boxed process."""
+    import mpmath
+    import sympy as sp
+
+    from . import _sympy_box
+
+    nodes = prob.graph.nx.nodes
+    wanted = set(prob.wrt)
+    val: dict[int, Any] = {}
+    der: dict[int, dict[int, Any]] = {}
+    try:
+        with mpmath.workprec(_sympy_box.PREC):
+            for n in topo_order(prob.graph, [prob.out]):
+                node = nodes[n]
+                op = node["op"]
+                if op in ("input", "constant"):
+                    v = np.asarray(prob.values[node["name"]] if op == "input" else node["value"])
+                    if v.ndim or v.dtype.kind not in "biuf":
+                        return None
+                    val[n], der[n] = mpmath.mpf(float(v)), ({n: 1} if n in wanted else {})
+                    continue
+                form = _sympy_form(sp, nodes, n)
+                if form is None:
+                    return None
+                expr, partials, dummies, fed = form
+                args = node["args"]
+                bind = {dummies[i]: val[args[i]] for i in fed}
+                val[n] = _sympy_box.evaluate_form(sp, expr, bind)
+                total: dict[int, Any] = {}
+                for i, partial in zip(fed, partials, strict=True):
+                    if not der[args[i]]:
+                        continue
+                    p = _sympy_box.evaluate_form(sp, partial, bind)
+                    for w, g in der[args[i]].items():
+                        total[w] = total[w] + p * g if w in total else p * g
+                der[n] = total
+            d = der[prob.out]
+            return [_sympy_box.real(d.get(w, 0)) for w in prob.wrt]
+    except (_sympy_box.NotCovered, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return None
+
+
+class _SympyWitness:
+    """SymPy's derivative per wrt input at the point.
+
+    Where every node's op has a SymPy form of plain arithmetic and common functions,
+    it is computed here along the graph (:func:`_sympy_at_point`: SymPy's partials
+    per op, chained at the point), which costs a few operations per node.  Otherwise
+    the expression is converted here and sent at once to SymPy's own process
+    (:mod:`graphad._sympy_box`), which works on it while the checker computes AD and
+    finite differences, and is killed at ``timeout`` seconds after the request.
+    :meth:`values` collects the numbers: Nones and the reason where there are none.
     """
 
     def __init__(self, prob: _Problem, timeout: float, scalar_output: bool) -> None:
@@ -573,6 +668,7 @@ class _SympyWitness:
         self.timeout = timeout
         self.note = ""
         self.pending: Any = None
+        self.here: list | None = None  # computed in this process (derivatives_here)
         if any(np.ndim(prob.values[n]) for n in prob.values) or not scalar_output:
             self.note = "n/a: SymPy checks scalar graphs only"
             return
@@ -584,12 +680,13 @@ class _SympyWitness:
         from .sympy_bridge import to_sympy
 
         try:
-            import sympy
-
-            # built unevaluated here (SymPy's automatic simplification is most of the cost
-            # of building); the child evaluates it as it unpickles, in parallel with us
-            with sympy.core.parameters.evaluate(False):
-                expr = to_sympy(Expr(prob.graph, prob.out))
+            self.here = _sympy_at_point(prob)
+        except Exception:
+            self.here = None
+        if self.here is not None:
+            return
+        try:
+            expr = to_sympy(Expr(prob.graph, prob.out))
             values = {n: float(v) for n, v in prob.values.items()}
             self.pending = _sympy_box.submit(expr, list(prob.names), values, timeout)
         except Exception as exc:
@@ -597,6 +694,11 @@ class _SympyWitness:
 
     def values(self) -> tuple[list[float | None], str]:
         none: list[float | None] = [None] * self.n
+        if self.here is not None:
+            vals = self.here
+            return vals, "" if all(
+                v is not None for v in vals
+            ) else "n/a at this point for some inputs"
         if self.pending is None:
             return none, self.note
         from . import _sympy_box

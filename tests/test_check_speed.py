@@ -99,3 +99,45 @@ def test_check_results_unchanged_by_the_fast_paths():
     assert e1.ad == e2.ad == pytest.approx(want, rel=1e-15)
     assert e1.fd == e2.fd == pytest.approx(want, rel=1e-9)
     assert r1.verdict == r2.verdict == "pass"
+
+
+class TestSympyAlongTheGraph:
+    """The in-process witness (each op's SymPy form and partials, chained along the graph)
+    gives SymPy's numbers: compared with ``to_sympy`` then ``diff``."""
+
+    @pytest.mark.parametrize("seed", range(6))
+    def test_random_scalar_graphs_match_diff(self, seed):
+        from graphad.check import _prepare, _sympy_at_point
+
+        rng = np.random.default_rng(seed)
+        with ga.Graph():
+            x, y = ga.symbols("x y")
+            e = x
+            for _ in range(6):  # a chain of ops, each using earlier parts
+                k = int(rng.integers(8))
+                e = [
+                    ga.sin(e) * y,
+                    ga.exp(ga.tanh(e)) + x,
+                    ga.log(1 + e * e),
+                    ga.sqrt(1 + e * e) / (1 + y * y),
+                    ga.sigmoid(e) - ga.arctan(y),
+                    e**3 + 2 ** (e * 0.1),
+                    ga.relu(e) + ga.abs(y),
+                    ga.maximum(e, y) * 1.5,
+                ][k]
+            at = {"x": float(rng.uniform(-1, 1)), "y": float(rng.uniform(0.2, 1.5))}
+            prob = _prepare(e, at, None)
+            got = _sympy_at_point(prob)
+            want = _diff_at(ga.to_sympy(e), prob.names, at)
+        assert got is not None
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+    def test_ops_without_a_plain_form_go_to_the_sympy_process(self):
+        from graphad.check import _prepare, _sympy_at_point
+
+        with ga.Graph():
+            x = ga.symbols("x")
+            e = ga.where(x > 0.5, x * x, ga.sin(x))  # a condition: SymPy's Piecewise
+            assert _sympy_at_point(_prepare(e, {"x": 0.7}, None)) is None
+            r = ga.check_grad(e, at={"x": 0.7}, sympy_timeout=60)
+        assert r.input("x").elements[0].sympy == pytest.approx(1.4, rel=1e-14)
