@@ -5,6 +5,7 @@
 #   make lint         ruff check + ruff format --check
 #   make format       rewrite sources with ruff format and ruff check --fix
 #   make demo         run `graphad demo`
+#   make docs         build the reference documentation into docs/_build/html
 #   make bench        run the benchmarks (bench-quick: a short run)
 #   make clean        remove .venv, build artefacts and caches
 
@@ -15,9 +16,9 @@ STAMP  := $(VENV)/.installed
 
 # Only the source trees that exist: a fresh clone may not have every one yet,
 # and ruff fails on a path that is missing.
-SRC_DIRS := $(wildcard graphad tests benchmarks)
+SRC_DIRS := $(wildcard graphad tests benchmarks docs)
 
-.PHONY: all venv demo lint test format bench bench-quick fuzz clean
+.PHONY: all venv demo docs lint test format bench bench-quick fuzz clean
 
 all: test
 
@@ -35,11 +36,25 @@ $(STAMP): pyproject.toml $(wildcard graphad/__init__.py)
 	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# compat: a plain path entry, which mypy and other static tools follow (the
+	# default editable mode installs an import hook they cannot see)
+	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	@touch $@
 
 demo: $(STAMP)
 	$(BIN)/graphad demo
+
+# Sphinx with numpydoc; the op table page is generated from graphad's op table.
+# Warnings are errors, so a broken docstring fails the build.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]' --config-settings editable_mode=compat
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SRC_DIRS)
@@ -90,5 +105,5 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .eggs
-	rm -rf .pytest_cache .ruff_cache .hypothesis
+	rm -rf .pytest_cache .ruff_cache .hypothesis docs/_build docs/generated
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -28,9 +28,9 @@ import time
 import numpy as np
 
 import graphad as ga
-from graphad.graph import ancestors
-from graphad.interp import evaluate
-from graphad.rewrite import optimize
+from graphad.backends.interp import evaluate
+from graphad.core.graph import ancestors
+from graphad.transforms.rewrite import optimize
 
 PATHS = ("default", "declared")
 

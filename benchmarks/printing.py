@@ -47,7 +47,7 @@ def measure(n: int, seed: int, depth: int = 3) -> dict[str, list[float]]:
     import sympy as sp
 
     import graphad as ga
-    from graphad.printing import to_text
+    from graphad.backends.printing import to_text
 
     rng = random.Random(seed)
     ns = _sympy_namespace(sp)

@@ -29,12 +29,12 @@ with atheris.instrument_imports():
     import graphad as ga
 
     # graphad imports these on first use: import them here so they are instrumented
-    import graphad.codegen
-    import graphad.interp
-    import graphad.limits
-    import graphad.parse
-    import graphad.rewrite
-    from graphad.errors import GraphadError, ParseError
+    import graphad.backends.codegen
+    import graphad.backends.interp
+    import graphad.core.limits
+    import graphad.frontends.text
+    import graphad.transforms.rewrite
+    from graphad.core.errors import GraphadError, ParseError
 
 NAMES = ("x", "y", "z")
 VALUES = {"x": np.array([0.5, -1.5]), "y": 2.0, "z": np.array([[1.0], [0.0]])}

@@ -16,14 +16,12 @@ Examples
 
 from __future__ import annotations
 
-import copyreg
-import sys
-import types
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
-from .errors import (
+from . import _methods
+from .backends.sympy import from_sympy, to_sympy
+from .core.errors import (
     DTypeError,
     GradientCheckError,
     GraphadError,
@@ -33,8 +31,10 @@ from .errors import (
     ShapeError,
     UnknownNameError,
 )  # fmt: skip
-from .expr import Expr, constant, parse, symbol, symbols
-from .graph import Graph, get_default_graph
+from .core.expr import Expr, symbol, symbols
+from .core.graph import Graph, get_default_graph
+from .core.version import __version__ as __version__
+from .frontends.builder import parse
 from .ops import (
     abs,
     add,
@@ -44,6 +44,7 @@ from .ops import (
     broadcast_to,
     clip,
     concatenate,
+    constant,
     cos,
     cosh,
     defop,
@@ -93,36 +94,62 @@ from .ops import (
     where,
     zeros_like,
 )  # fmt: skip
-from .sympy_bridge import from_sympy, to_sympy
+from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
 
-__version__ = "0.1.0"
+_methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
+
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from . import datasets as datasets
+    from . import distributed as distributed
+    from . import nn as nn
+    from . import optim as optim
+    from . import testing as testing
+    from .backends.codegen import Function as Function
+    from .backends.codegen import compile as compile
+    from .backends.codegen import export as export
+    from .backends.persist import load as load
+    from .backends.persist import save as save
+    from .backends.printing import latex as latex
+    from .backends.render import render as render
+    from .check import GradCheckReport as GradCheckReport
+    from .check import assert_grad as assert_grad
+    from .check import check_grad as check_grad
+    from .core import limits as limits
+    from .distributed import check_grad_many as check_grad_many
+    from .eager.tape import GradientTape as GradientTape
+    from .eager.tape import Variable as Variable
+    from .eager.tape import convert_to_tensor as convert_to_tensor
+    from .frontends.trace import jit as jit
+    from .ops import getitem as getitem
+    from .transforms.rewrite import optimize as optimize
 
 # Names served from modules that are imported on first use, so that
 # ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "compile": (".codegen", "compile"),
-    "export": (".codegen", "export"),
-    "Function": (".codegen", "Function"),
-    "optimize": (".rewrite", "optimize"),
+    "compile": (".backends.codegen", "compile"),
+    "export": (".backends.codegen", "export"),
+    "Function": (".backends.codegen", "Function"),
+    "optimize": (".transforms.rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
-    "jit": (".trace", "jit"),
-    "render": (".render", "render"),
+    "jit": (".frontends.trace", "jit"),
+    "render": (".backends.render", "render"),
     "check_grad": (".check", "check_grad"),
     "assert_grad": (".check", "assert_grad"),
     "GradCheckReport": (".check", "GradCheckReport"),
     "check_grad_many": (".distributed", "check_grad_many"),
-    "Variable": (".tape", "Variable"),
-    "GradientTape": (".tape", "GradientTape"),
-    "convert_to_tensor": (".tape", "convert_to_tensor"),
+    "Variable": (".eager.tape", "Variable"),
+    "GradientTape": (".eager.tape", "GradientTape"),
+    "convert_to_tensor": (".eager.tape", "convert_to_tensor"),
     "optim": (".optim", None),
     "nn": (".nn", None),
     "distributed": (".distributed", None),
     "datasets": (".datasets", None),
     "testing": (".testing", None),
-    "save": (".persist", "save"),
-    "load": (".persist", "load"),
-    "limits": (".limits", None),
-    "latex": (".printing", "latex"),
+    "save": (".backends.persist", "save"),
+    "load": (".backends.persist", "load"),
+    "limits": (".core.limits", None),
+    "latex": (".backends.printing", "latex"),
 }
 
 __all__ = [
@@ -140,31 +167,6 @@ __all__ = [
     "zeros_like",
     *_LAZY,
 ]  # fmt: skip
-
-
-# Submodules named like the public function they define (``graphad.parse``,
-# ``graphad.render``): importing a submodule sets it as an attribute of the
-# package, which would hide the function. The package keeps the function.
-_FUNCTION_MODULES = frozenset({"parse", "render"})
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _FUNCTION_MODULES and isinstance(value, types.ModuleType):
-            return  # the submodule stays importable through sys.modules
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def _reduce_package(module: types.ModuleType) -> tuple:
-    # pickled by reference, as modules are: cloudpickle (Dask, multiprocessing) sends a
-    # function from __main__ with its globals, and `ga` is one of them
-    return import_module, (module.__name__,)
-
-
-copyreg.pickle(_Package, _reduce_package)
 
 
 def __getattr__(name: str) -> Any:

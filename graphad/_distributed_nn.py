@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .core.errors import GraphadError, ShapeError
 from .distributed import (
     _add,
     _aligned,
@@ -30,7 +31,6 @@ from .distributed import (
     _rows,
     _tree,
 )
-from .errors import GraphadError, ShapeError
 
 __all__ = ["evaluate_model", "fit_model", "predict_model"]
 
@@ -94,10 +94,10 @@ class _Shard:
         """grad True: loss sum, metric sums, gradients; False: the sums; None: outputs."""
         from . import nn
         from . import ops as _ops
-        from .autodiff import vjp
-        from .codegen import compile as ga_compile
-        from .expr import symbol
-        from .graph import Graph
+        from .backends.codegen import compile as ga_compile
+        from .core.expr import symbol
+        from .core.graph import Graph
+        from .transforms.autodiff import vjp
 
         m = self.model
         with Graph():

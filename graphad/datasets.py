@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphadError
+from .core.errors import GraphadError
 
 __all__ = ["load_digits", "load_mnist", "read_idx", "write_idx"]
 
@@ -88,7 +88,7 @@ def _open(path: str):
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (raw or gzip-compressed), validating its header and length.
 
-    The header is checked against :mod:`graphad.limits` before any data is
+    The header is checked against :mod:`graphad.core.limits` before any data is
     read: at most ``max_ndim`` dimensions, ``max_elements`` elements and
     ``max_file_bytes`` bytes of data (and of file).  A raw file's length must
     match the header; compressed data is read in bounded chunks and never past
@@ -111,8 +111,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array([[0, 1, 2],
            [3, 4, 5]], dtype=uint8)
     """
-    from .errors import LimitError
-    from .limits import current
+    from .core.errors import LimitError
+    from .core.limits import current
 
     limits = current()
     path = os.fspath(path)

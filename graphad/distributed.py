@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import GraphadError, ShapeError
+from .core.errors import GraphadError, ShapeError
 
 __all__ = [
     "check_grad_many",
@@ -201,7 +201,7 @@ def _aligned(X: Any, y: Any) -> tuple[Any, Any]:
 
 
 def _chunk_value_and_grad(key: str, fn: Callable, params: Any, xb: Any, yb: Any, weight: float):
-    from .trace import _flatten, value_and_grad_function
+    from .frontends.trace import _flatten, value_and_grad_function
 
     vg = _cached(key, lambda: value_and_grad_function(fn, argnums=0))
     value, grads = vg(params, xb) if yb is None else vg(params, xb, yb)
@@ -265,7 +265,7 @@ def value_and_grad_over_chunks(
     """
     from dask import delayed
 
-    from .trace import _flatten
+    from .frontends.trace import _flatten
 
     if reduction not in ("mean", "sum"):
         raise GraphadError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -291,7 +291,7 @@ def value_and_grad_over_chunks(
 
 
 def _finish_grads(total: list, spec: Any) -> tuple[Any, Any]:
-    from .trace import _unflatten
+    from .frontends.trace import _unflatten
 
     return total[0], _unflatten(spec, total[1])
 
@@ -427,7 +427,7 @@ def predict(model: Any, x: Any) -> Any:
 
 def _encode(e: Any, k: int) -> tuple[str, str]:
     """An expression as text to send: ("text", Python syntax) or ("json", graphad's format)."""
-    from .expr import Expr
+    from .core.expr import Expr
 
     if isinstance(e, str):
         return "text", e
@@ -437,13 +437,13 @@ def _encode(e: Any, k: int) -> tuple[str, str]:
             "(Python functions cannot be sent as text)"
         )
     try:
-        from .persist import dumps
+        from .backends.persist import dumps
     except ImportError:  # no JSON format here: Python syntax, when it round-trips
         text = str(e)
         if "const(" in text:
             raise GraphadError(
                 f"check_grad_many: expression {k} holds an array constant, which has no "
-                "Python-syntax form; send it as graphad JSON (graphad.persist) instead"
+                "Python-syntax form; send it as graphad JSON (graphad.backends.persist) instead"
             ) from None
         return "text", text
     return "json", dumps(e)
@@ -453,17 +453,17 @@ def _decode(kind: str, text: str, graph: Any) -> Any:
     """The expression sent as ``text``, rebuilt in ``graph`` (a fresh graph gives the same
     node ids on the worker and on the client)."""
     if kind == "text":
-        from .expr import parse
+        from .frontends.builder import parse
 
         with graph:
             return parse(text)
-    from .persist import loads
+    from .backends.persist import loads
 
     return loads(text, graph=graph)[0]
 
 
 def _encode_point(at: Any, k: int) -> dict[str, Any]:
-    from .expr import Expr
+    from .core.expr import Expr
 
     if not isinstance(at, Mapping):
         raise GraphadError(
@@ -477,8 +477,8 @@ def _encode_point(at: Any, k: int) -> dict[str, Any]:
 def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
     """Run one check on a worker; the report comes back without its graph (the client
     rebuilds it from the same text), and errors as text (some do not pickle)."""
-    from .check import check_grad
-    from .graph import Graph
+    from .check.gradcheck import check_grad
+    from .core.graph import Graph
 
     try:
         report = check_grad(_decode(kind, text, Graph()), at=at, **kwargs)
@@ -497,7 +497,7 @@ def check_grad_many(
     """Run a batch of gradient checks on a Dask cluster and gather their reports.
 
     Each expression travels as text (graphad's JSON graph format for an Expr,
-    as written by ``graphad.persist``; the string itself for a string) and is
+    as written by ``graphad.backends.persist``; the string itself for a string) and is
     rebuilt and checked on a worker; graphs are never pickled.  Custom ops
     (``ga.defop``) travel by name and must be registered on the workers too
     (import the module defining them there, e.g. with ``client.run``).
@@ -534,7 +534,7 @@ def check_grad_many(
     """
     from dask import delayed
 
-    from .graph import Graph
+    from .core.graph import Graph
 
     items = list(exprs)
     if isinstance(points, Mapping):

@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 
 from . import ops as _ops
-from .errors import GraphadError, ShapeError
-from .expr import Expr, symbol
-from .graph import Graph
+from .core.errors import GraphadError, ShapeError
+from .core.expr import Expr, symbol
+from .core.graph import Graph
+from .eager.tape import Variable
 from .optim import Optimizer
 from .optim import get as _get_optimizer
-from .tape import Variable
 
 __all__ = [
     "Dense",
@@ -384,11 +384,11 @@ class Dense(Layer):
             raise ShapeError(
                 f"Dense: the number of input features must be positive, got {features}"
             )
-        from .limits import current
+        from .core.limits import current
 
         limit = current().max_elements
         if int(features) * self.units > limit:
-            from .errors import LimitError
+            from .core.errors import LimitError
 
             raise LimitError(
                 f"Dense({self.units}) on {int(features)} input features needs a kernel of "
@@ -809,8 +809,8 @@ class Sequential:
         return fn
 
     def _make_function(self, kind: str, x_shape: tuple, y_shape: tuple | None):
-        from .autodiff import vjp
-        from .codegen import compile as ga_compile
+        from .backends.codegen import compile as ga_compile
+        from .transforms.autodiff import vjp
 
         ws = self.weights
         with Graph():
@@ -1118,7 +1118,7 @@ class Sequential:
 
 def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` atomically (a temporary file renamed over it)."""
-    from ._atomic import atomic_write
+    from .core._atomic import atomic_write
 
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -1126,7 +1126,7 @@ def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
 def load(path: str | os.PathLike) -> Sequential:
     """Read a model written by :meth:`Sequential.save` (compiled again if it was).
 
-    Every size the file declares is checked against :mod:`graphad.limits`
+    Every size the file declares is checked against :mod:`graphad.core.limits`
     before anything is allocated: the file's size and the size its members
     expand to (``max_file_bytes``), each weight's ``.npy`` header
     (``max_ndim``, ``max_elements``, and the bytes the member really holds),
@@ -1149,7 +1149,7 @@ def load(path: str | os.PathLike) -> Sequential:
     >>> np.array_equal(ga.nn.load(path).get_weights()[0], m.get_weights()[0])
     True
     """
-    from .errors import LimitError
+    from .core.errors import LimitError
 
     path = os.fspath(path)
     cfg, weights = _read_checked(path, "model file", architecture=True)
@@ -1195,7 +1195,7 @@ def _read_checked(path: str, what: str, architecture: bool) -> tuple[Any, list[n
     """:func:`_read_model_file`, every failure a GraphadError naming the file."""
     import zipfile
 
-    from .errors import LimitError
+    from .core.errors import LimitError
 
     try:
         return _read_model_file(path, architecture)
@@ -1226,8 +1226,8 @@ def _read_model_file(path: str, architecture: bool = True) -> tuple[Any, list[np
     model or weights file, read with bounds."""
     import zipfile
 
-    from .errors import LimitError
-    from .limits import current
+    from .core.errors import LimitError
+    from .core.limits import current
 
     limits = current()
     size = os.stat(path).st_size
@@ -1274,7 +1274,7 @@ def _read_npy_member(zf: Any, info: Any, limits: Any, weight: bool = True) -> np
     (a weight against ``max_elements`` too)."""
     from numpy.lib import format as npy
 
-    from .errors import LimitError
+    from .core.errors import LimitError
 
     name = info.filename
     with zf.open(info) as fp:

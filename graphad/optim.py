@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphadError
-from .expr import Expr, symbol
-from .graph import Graph
-from .tape import GradientTape, Tensor, Variable, tracing
+from .core.errors import GraphadError
+from .core.expr import Expr, symbol
+from .core.graph import Graph
+from .eager.tape import GradientTape, Tensor, Variable, tracing
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "get"]
 
@@ -213,7 +213,7 @@ class Optimizer:
         return self.iterations
 
     def _compile_apply(self, variables: Sequence[Variable]):
-        from .codegen import compile as ga_compile
+        from .backends.codegen import compile as ga_compile
 
         with Graph():
             ps = [symbol(f"w{k}", v.shape, v.dtype) for k, v in enumerate(variables)]
@@ -288,8 +288,8 @@ class Optimizer:
         return outs[0]
 
     def _compile_minimize(self, tracer, out: Expr):
-        from .autodiff import vjp
-        from .codegen import compile as ga_compile
+        from .backends.codegen import compile as ga_compile
+        from .transforms.autodiff import vjp
 
         graph = tracer.graph
         params = tracer.var_inputs
@@ -321,8 +321,8 @@ def _check_loss_result(result: Any) -> None:
 
 def _check_traced_loss(tracer: Any, out: Expr) -> None:
     """The traced loss must be floating and depend on at least one variable of var_list."""
-    from .errors import DTypeError
-    from .graph import ancestors
+    from .core.errors import DTypeError
+    from .core.graph import ancestors
 
     dtype = out.dtype
     if dtype is not None and dtype.kind not in "fc":

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .check import GradCheckReport, assert_grad, check_grad
+from .check.gradcheck import GradCheckReport, assert_grad, check_grad
 
 __all__ = [
     "assert_grad",
@@ -45,7 +45,7 @@ def _resolve(fn: Callable | str, params: dict[str, Any]) -> tuple[Callable, Any]
 
     if isinstance(fn, str):
         if fn not in OPS:
-            from .errors import UnknownNameError
+            from .core.errors import UnknownNameError
 
             raise UnknownNameError(f"check_op: no op named {fn!r}")
         op = OPS[fn]
@@ -183,7 +183,7 @@ def check_op(
     elif isinstance(shapes, tuple) and all(isinstance(s, int) for s in shapes):
         shapes = [shapes] * len(domains)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        from .errors import GraphadError
+        from .core.errors import GraphadError
 
         raise GraphadError(f"check_op: n must be an integer >= 1, got {n!r}")
     rng = np.random.default_rng(seed)

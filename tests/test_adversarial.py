@@ -28,8 +28,8 @@ import pytest
 
 import graphad as ga
 from graphad import cli
-from graphad.errors import LimitError
-from graphad.parse import ParseLimits
+from graphad.core.errors import LimitError
+from graphad.frontends.text import ParseLimits
 
 CORPUS = Path(__file__).parent / "corpus" / "hostile.jsonl"
 ENTRIES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]

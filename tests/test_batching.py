@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad import batching
+from graphad.transforms import batching
 
 F64 = "float64"
 

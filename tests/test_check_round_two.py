@@ -49,7 +49,7 @@ class TestB_AdaptiveStepNeverCallsSmoothAKink:
             assert ga.check_grad(ga.relu(x), at={"x": 0.0}).verdict == "pass"
 
     def test_node_check_uses_a_relative_step(self):
-        from graphad.check import localize
+        from graphad.check.gradcheck import localize
 
         badlog = _op("badlog2", np.log, lambda g, x: [g / x * 1.1])
         with ga.Graph() as g:
@@ -224,7 +224,7 @@ class TestG_SecondOrder:
         import argparse
         import io
 
-        from graphad.commands import check as check_cmd
+        from graphad.cli import check as check_cmd
 
         def cli(argv):
             parser = argparse.ArgumentParser()

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad import _sympy_box
-from graphad._checkfd import fd_derivative
+from graphad.backends import sympy_box as _sympy_box
+from graphad.check.fd import fd_derivative
 
 sp = pytest.importorskip("sympy")
 
@@ -107,7 +107,7 @@ class TestSympyAlongTheGraph:
 
     @pytest.mark.parametrize("seed", range(6))
     def test_random_scalar_graphs_match_diff(self, seed):
-        from graphad.check import _prepare, _sympy_at_point
+        from graphad.check.gradcheck import _prepare, _sympy_at_point
 
         rng = np.random.default_rng(seed)
         with ga.Graph():
@@ -133,7 +133,7 @@ class TestSympyAlongTheGraph:
         assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
 
     def test_ops_without_a_plain_form_go_to_the_sympy_process(self):
-        from graphad.check import _prepare, _sympy_at_point
+        from graphad.check.gradcheck import _prepare, _sympy_at_point
 
         with ga.Graph():
             x = ga.symbols("x")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.interp import evaluate
+from graphad.backends.interp import evaluate
 from graphad.ops import OPS
 
 # -- the op table -----------------------------------------------------------------------------
@@ -462,7 +462,7 @@ def test_export_of_a_custom_op_is_refused(tmp_path):
 
 @pytest.mark.parametrize("fused", [False, True], ids=["numpy", "fused"])
 def test_peak_memory_of_a_long_elementwise_chain(fused, monkeypatch):
-    from graphad import fusion
+    from graphad.backends import fusion
 
     monkeypatch.setattr(fusion, "ENABLED", fused)
     n = 10**7
@@ -502,7 +502,7 @@ def test_a_100k_node_chain_compiles():
 
 
 def test_codegen_command_prints_value_and_gradient_source():
-    from graphad.commands import codegen
+    from graphad.cli import codegen
 
     out = io.StringIO()
     args = argparse.Namespace(expr="x**2 + sin(x*y)", wrt="x,y", no_grad=False,

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad import autodiff
-from graphad.expr import Expr
+from graphad.core.expr import Expr
+from graphad.transforms import autodiff
 
 THREADS = 8
 CALLS = 2000

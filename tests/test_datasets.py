@@ -142,7 +142,7 @@ def test_train_command_on_mnist_files(tmp_path):
     import argparse
     import io
 
-    from graphad.commands import train
+    from graphad.cli import train
 
     _write_mnist(tmp_path, n_train=64, n_test=16)
     parser = argparse.ArgumentParser()

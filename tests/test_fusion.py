@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad import fusion
+from graphad.backends import fusion
 
 HAVE_NUMEXPR = importlib.util.find_spec("numexpr") is not None
 N = 1 << 12  # with MIN_SIZE lowered below: kernels without megabyte test arrays

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.errors import GraphadError, ShapeError
+from graphad.core.errors import GraphadError, ShapeError
 
 INDICES = [
     ((5,), np.s_[1:]),

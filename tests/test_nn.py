@@ -276,7 +276,7 @@ def test_input_layer_flatten_and_errors():
 
 
 def test_train_command_and_demo(tmp_path):
-    from graphad.commands import train
+    from graphad.cli import train
 
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)

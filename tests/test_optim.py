@@ -235,7 +235,7 @@ def test_float32_variables_update_in_float32():
 def _run_minimize(*argv):
     import argparse
 
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     parser = argparse.ArgumentParser()
     minimize.add_arguments(parser)
@@ -280,7 +280,7 @@ def test_minimize_command_other_optimizers_and_errors():
 
 
 def test_minimize_demo():
-    from graphad.commands import minimize
+    from graphad.cli import minimize
 
     out = io.StringIO()
     minimize.demo(out)
@@ -288,7 +288,7 @@ def test_minimize_demo():
     assert "Epoch : 0 [3.0, 11.0]" in text and "Epoch : 29" in text
 
 
-@pytest.mark.parametrize("module", ["graphad.optim", "graphad.tape"])
+@pytest.mark.parametrize("module", ["graphad.optim", "graphad.eager.tape"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -1,4 +1,4 @@
-"""Tests of graphad.parse: structure, errors and their positions, limits, scale, safety."""
+"""Tests of graphad.frontends.text: structure, errors and their positions, limits, scale, safety."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphad.errors import GraphadError, ParseError, ShapeError, UnknownNameError
-from graphad.parse import DEFAULT_LIMITS, Builder, ParseLimits, parse
+from graphad.core.errors import GraphadError, ParseError, ShapeError, UnknownNameError
+from graphad.frontends.text import DEFAULT_LIMITS, Builder, ParseLimits, parse
 
 # graphad/__init__ re-exports a function named parse, which shadows the submodule attribute.
-parse_module = sys.modules["graphad.parse"]
+parse_module = sys.modules["graphad.frontends.text"]
 
 # fmt: off
 FUNCTIONS = frozenset((

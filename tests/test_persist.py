@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad import persist
-from graphad.graph import ancestors
+from graphad.backends import persist
+from graphad.backends.persist import dumps, loads
+from graphad.core.graph import ancestors
 from graphad.ops import OPS
-from graphad.persist import dumps, loads
 
 RNG = np.random.default_rng(7)
 
@@ -290,7 +290,10 @@ def _edit(fn):
 
 
 BAD = {
-    "malformed JSON": (lambda: '{"format": "graphad.graph", "version": 1, "nodes": [', "malformed"),
+    "malformed JSON": (
+        lambda: '{"format": "graphad.graph", "version": 1, "nodes": [',
+        "malformed",
+    ),
     "not an object": (lambda: "[1, 2]", "not a graphad graph file"),
     "NaN literal": (lambda: json.dumps(_good()).replace('"nodes"', '"x": NaN, "nodes"'),
                     "malformed JSON"),
@@ -454,7 +457,7 @@ def test_save_rejects_what_it_cannot_write(tmp_path):
 
 
 def test_docstring_examples_run():
-    from graphad import limits
+    from graphad.core import limits
 
     for module in (persist, limits):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -1,4 +1,4 @@
-"""The printer for people (graphad.printing): clean-up, exact constants, named parts."""
+"""The printer for people (graphad.backends.printing): clean-up, exact constants, named parts."""
 
 import math
 import random
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
+from graphad.backends.printing import text_parts, to_text
 from graphad.cli import main
-from graphad.printing import text_parts, to_text
 
 ISSUE = "sigmoid(log(sigmoid(2**(-(x - z)))))"
 
@@ -168,7 +168,7 @@ def test_grad_command_simplify_uses_sympy():
     pytest.importorskip("sympy")
     from io import StringIO
 
-    from graphad.commands import grad
+    from graphad.cli import grad
 
     out = StringIO()
     args = grad_args(["grad", "sin(x)**2 + cos(x)**2 + x", "--simplify", "--timeout", "60"])
@@ -179,7 +179,7 @@ def test_grad_command_simplify_uses_sympy():
 def grad_args(argv):
     import argparse
 
-    from graphad.commands import grad
+    from graphad.cli import grad
 
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd")

@@ -28,9 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graphad as ga
-from graphad import _sympy_box
-from graphad._display import LATEX_MAX_NODES
-from graphad._escape import (
+from graphad.backends import sympy_box as _sympy_box
+from graphad.backends._display import LATEX_MAX_NODES
+from graphad.backends.render import DISPLAY_MAX_NODES, display_dot, render
+from graphad.cli import main
+from graphad.core._escape import (
     BACKSLASH,
     DOT_MAX_BYTES,
     clean,
@@ -40,9 +42,7 @@ from graphad._escape import (
     py_comment,
     short_name,
 )
-from graphad.cli import main
-from graphad.graph import ancestors
-from graphad.render import DISPLAY_MAX_NODES, display_dot, render
+from graphad.core.graph import ancestors
 
 needs_dot = pytest.mark.needs_dot
 skip_no_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not on PATH")
@@ -270,7 +270,7 @@ class TestEscaping:
 
     @pytest.mark.parametrize("name", NAMES)
     def test_generated_code_never_holds_a_name(self, name):
-        from graphad.commands.codegen import _header
+        from graphad.cli.codegen import _header
 
         with ga.Graph():
             x, f, g = _graph_with(name)

@@ -28,8 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphad as ga
+from graphad.backends.persist import _param_names, dumps, loads
 from graphad.ops import OPS
-from graphad.persist import _param_names, dumps, loads
 
 RNG = np.random.default_rng(1313)
 
@@ -96,7 +96,7 @@ class TestMixedGraphs:
         np.testing.assert_array_equal(cat.eval(x=np.ones(3)), [1, 1, 1, 5])
 
     def test_large_constants_keyed_by_identity_stay_alive_in_the_adopting_graph(self):
-        big = np.arange(70_000.0)  # over graphad.graph._CONTENT_KEY_MAX: keyed by id()
+        big = np.arange(70_000.0)  # over graphad.core.graph._CONTENT_KEY_MAX: keyed by id()
         with ga.Graph():
             c = ga.constant(big)
         with ga.Graph() as g2:

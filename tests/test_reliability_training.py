@@ -676,7 +676,7 @@ class TestTrainingCommandLine:
             assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
     def test_minimize_prints_each_line_as_its_step_is_computed(self, monkeypatch):
-        from graphad.commands import minimize
+        from graphad.cli import minimize
 
         steps = []
         real = ga.optim.Optimizer.minimize

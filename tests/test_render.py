@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.render import render, repr_svg
+from graphad.backends.render import render, repr_svg
+from graphad.core.graph import ancestors
 
 needs_dot = pytest.mark.needs_dot
 skip_no_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not on PATH")
@@ -54,7 +55,7 @@ def test_quadratic_nodes_edges_and_clusters(quadratic):
     ids = sorted(int(n[1:]) for n in node_names(src))
     plumbing = {n for n in g.nodes() if g.op(n) == "sum_to_like"}  # x's shape is unknown
     assert plumbing and not plumbing & set(ids)  # drawn as what it is for scalars: nothing
-    assert ids == sorted(ga.graph.ancestors(g, [f.id, gx.id]) - plumbing)  # each node once
+    assert ids == sorted(ancestors(g, [f.id, gx.id]) - plumbing)  # each node once
     # argument positions on the edges of two-input ops; forward edges solid, dark
     assert '\tn0 -> n2 [label=0 color="#374151"]' in src
     assert '\tn1 -> n2 [label=1 color="#374151"]' in src
@@ -423,7 +424,7 @@ def test_svg_is_well_formed_with_tooltips(quadratic, tmp_path):
     root = ET.parse(tmp_path / "q.svg").getroot()
     nodes = [el for el in root.iter(f"{SVG}g") if el.get("class") == "node"]
     titles = {el.find(f"{SVG}title").text for el in nodes}
-    expected = {f"n{n}" for n in ga.graph.ancestors(g, [f.id, gx.id]) if g.op(n) != "sum_to_like"}
+    expected = {f"n{n}" for n in ancestors(g, [f.id, gx.id]) if g.op(n) != "sum_to_like"}
     assert titles == expected | {"legend"}
     tips = {el.get(f"{XLINK}title") for el in root.iter(f"{SVG}a")}
     assert "input x\nvalue: 3.0\n∂f/∂x (in v13): 7.0" in tips
@@ -445,7 +446,10 @@ def test_png_pdf_and_jupyter(quadratic, tmp_path):
 
 
 def test_import_graphad_does_not_import_graphviz():
-    code = "import sys, graphad; print('graphviz' in sys.modules, 'graphad.render' in sys.modules)"
+    code = (
+        "import sys, graphad; "
+        "print('graphviz' in sys.modules, 'graphad.backends.render' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -454,7 +458,7 @@ def test_import_graphad_does_not_import_graphviz():
 
 
 def _cli(argv):
-    from graphad.commands import render as command
+    from graphad.cli import render as command
 
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
@@ -491,7 +495,7 @@ def test_cli_bad_input_raises_graphad_errors(tmp_path):
 def test_cli_demo_writes_backprop_svg(tmp_path, monkeypatch):
     import io
 
-    from graphad.commands import render as command
+    from graphad.cli import render as command
 
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()

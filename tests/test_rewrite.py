@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.expr import Expr
-from graphad.graph import ancestors
-from graphad.interp import evaluate
-from graphad.rewrite import FOLD_MAX_SIZE, RULES, optimize, optimize_ids
+from graphad.backends.interp import evaluate
+from graphad.core.expr import Expr
+from graphad.core.graph import ancestors
+from graphad.transforms.rewrite import FOLD_MAX_SIZE, RULES, optimize, optimize_ids
 
 F64 = "float64"
 

@@ -16,7 +16,7 @@ import pytest
 import sympy
 
 import graphad as ga
-from graphad.specialize import CACHE_SIZE, specialize
+from graphad.transforms.specialize import CACHE_SIZE, specialize
 
 
 def _plain(e):
@@ -244,7 +244,7 @@ class TestComputationLimits:
     """Issue 13, class 5: a limit on the whole computation, not one tensor."""
 
     def test_peak_of_a_chain_is_two_arrays(self):
-        from graphad.specialize import peak_live_elements
+        from graphad.transforms.specialize import peak_live_elements
 
         with ga.Graph() as g:
             x = ga.symbol("x", shape=(4,), dtype="float64")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.tape import Tensor, call_expr
+from graphad.eager.tape import Tensor, call_expr
 
 
 def tf_table(x0: float = 3.0, lr: float = 0.1, epochs: int = 30) -> list[tuple[float, float]]:

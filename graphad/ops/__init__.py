@@ -9,8 +9,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import GraphadError
-from .core import OPS, Op, apply, as_expr, const_value, register
+from ..core.errors import GraphadError
+from . import expr_methods as _expr_methods
+from .core import OPS, Op, apply, as_expr, const_value, constant, register
 from .elementwise import (
     abs,
     add,
@@ -55,7 +56,8 @@ from .reduce import logsumexp, max, mean, min, prod, sum
 from .rules import ones_like, sum_to, zeros_like
 
 __all__ = [
-    "OPS", "Op", "apply", "as_expr", "const_value", "register", "defop",
+    "OPS", "Op", "apply", "as_expr", "const_value", "constant", "register", "defop",
+    "PARSER_FUNCTIONS",
     "abs", "add", "arccos", "arcsin", "arctan", "clip", "cos", "cosh", "divide", "equal", "exp",
     "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p", "log2", "log10",
     "maximum", "minimum", "multiply", "negative", "not_equal", "power", "sign", "sin", "sinh",
@@ -73,6 +75,55 @@ _RESERVED = {
     "pi": "a constant in parsed text",
     "e": "a constant in parsed text",
 }
+
+
+# The functions text may call (``ga.parse("sin(x)")``): public ops and compositions.
+PARSER_FUNCTIONS = frozenset(
+    {
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "exp",
+        "expm1",
+        "log",
+        "log1p",
+        "log2",
+        "log10",
+        "sqrt",
+        "square",
+        "abs",
+        "sign",
+        "maximum",
+        "minimum",
+        "where",
+        "clip",
+        "power",
+        "sum",
+        "mean",
+        "prod",
+        "max",
+        "min",
+        "matmul",
+        "dot",
+        "transpose",
+        "reshape",
+        "broadcast_to",
+        "concatenate",
+        "stack",
+        "relu",
+        "sigmoid",
+        "softplus",
+        "softmax",
+        "log_softmax",
+        "logsumexp",
+    }
+)
 
 
 def defop(
@@ -124,11 +175,9 @@ def defop(
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise GraphadError(f"defop: invalid op name {name!r} (use letters, digits and _)")
-    from ..expr import _PARSE_FUNCTIONS
-
     if name in _RESERVED:
         raise GraphadError(f"defop: {name!r} is reserved ({_RESERVED[name]}); choose another name")
-    if (name in OPS and not OPS[name].custom) or name in _PARSE_FUNCTIONS:
+    if (name in OPS and not OPS[name].custom) or name in PARSER_FUNCTIONS:
         raise GraphadError(f"defop: {name!r} is a built-in op; choose another name")
     if not callable(impl) or not callable(vjp):
         raise GraphadError("defop: impl and vjp must be callables")
@@ -197,3 +246,6 @@ def defop(
     fn.__doc__ = f"Custom op {name!r} registered with ga.defop."
     fn.op = op
     return fn
+
+
+_expr_methods.install()  # x + y, x.sum(), x[1:] ... build these ops

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError, ShapeError
-from ..graph import Graph, _stack, get_default_graph
+from ..core.errors import GraphadError, ShapeError
+from ..core.expr import Expr
+from ..core.graph import Graph, _stack, get_default_graph
 
 __all__ = ["Op", "OPS", "register", "apply", "infer", "as_expr", "graph_of", "const_value"]
 
 Shape = tuple[int, ...] | None
-Expr: Any = None  # graphad.expr.Expr, bound by that module (it imports this one)
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,24 @@ def const_value(e) -> Any:
 
 
 _WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
-_PLAIN: set[type] = {bool, int, float}  # graphad.expr adds Expr
+
+
+def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Expr:
+    """A constant node holding ``value`` (copied).
+
+    Examples
+    --------
+    >>> import graphad as ga, numpy as np
+    >>> ga.constant(np.eye(2)).shape
+    (2, 2)
+    """
+    _refuse_masked(value, "constant")  # before asarray drops the mask
+    if dtype is not None:
+        value = np.asarray(value, dtype=dtype)
+    return as_expr(value, graph if graph is not None else get_default_graph())
+
+
+_PLAIN: set[type] = {bool, int, float, Expr}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -407,7 +424,7 @@ _EXACT_OPS = frozenset(
 
 def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
     """Remember on a folded float constant what it was folded from (``log(2)``,
-    ``1 / 3``), so that printed and drawn forms stay exact (``graphad.printing``)
+    ``1 / 3``), so that printed and drawn forms stay exact (``graphad.backends.printing``)
     while values, and compiled code, use the float.  A constant node is shared by
     equal values: the first exact form recorded for a value is kept."""
     value = node["value"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, ShapeError
 from .core import Op, apply, register
 from .rules import _linear_jvp
 

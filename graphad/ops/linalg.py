@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..core.errors import ShapeError
 from .core import Op, apply, register
 from .elementwise import add
 from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like

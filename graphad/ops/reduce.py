@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..core.errors import ShapeError
 from .core import Op, apply, register
 from .elementwise import divide, equal, multiply, where
 from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce

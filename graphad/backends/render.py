@@ -1,0 +1,676 @@
+"""Draw graphs with graphviz: forward and gradient nodes, values and adjoints.
+
+:func:`render` turns expressions (and anything that carries a graph: a
+compiled ``Function``, a gradient-check report, a tape) into a
+``graphviz.Digraph`` whose DOT source is deterministic: node names are the
+stable node ids (``n12``), so the same graph gives byte-identical DOT.
+
+This module is imported lazily (``ga.render``), so importing graphviz at module
+level keeps ``import graphad`` free of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import graphviz
+import numpy as np
+
+from ..core._escape import dot_string, dot_tooltip, short_name
+from ..core.errors import GraphadError, MissingInputError
+from ..core.expr import Expr, _named_values
+from ..core.graph import Graph, ancestors
+from .render_labels import (
+    FONT,
+    GREY,
+    LEGEND_ATTRS,
+    STYLES,
+    Namer,
+    finite,
+    group_attrs,
+    legend_label,
+    node_attrs,
+    op_text,
+    title_text,
+)
+
+__all__ = ["render", "repr_svg", "FORMATS", "STYLES"]
+
+#: File suffixes :func:`render` writes; ``dot``/``gv`` need no Graphviz program.
+FORMATS = ("svg", "png", "pdf", "dot", "gv")
+
+_EDGES = {
+    "fwd": {"color": "#374151"},
+    "grad": {"color": "#c2410c"},
+    "read": {"color": "#a1a7b0", "style": "dashed"},  # the backward pass reads a forward value
+}
+_POS = "label"
+_BIG, _FAR_RANKS = 60, 6  # pictures with more boxes draw far arrows as stand-ins
+
+
+@dataclass
+class _Target:
+    graph: Graph
+    outputs: list[int]
+    names: dict[int, str] = field(default_factory=dict)
+    highlight: dict[int, str] = field(default_factory=dict)
+    at: Mapping[Any, Any] | None = None
+    known: dict[int, Any] = field(default_factory=dict)
+
+
+# -- what to draw ----------------------------------------------------------------------------
+
+
+def _node_id(item: Any, graph: Graph | None) -> tuple[Graph | None, int]:
+    if isinstance(item, Expr):
+        if graph is not None and item.graph is not graph:
+            raise GraphadError("render: the expressions belong to different graphs")
+        return item.graph, item.id
+    if isinstance(item, int | np.integer) and not isinstance(item, bool):
+        return graph, int(item)
+    for attr in ("node", "node_id", "id"):  # e.g. a culprit record
+        inner = getattr(item, attr, None)
+        if inner is not None and inner is not item:
+            return _node_id(inner, graph)
+    raise GraphadError(
+        f"render: cannot draw an object of type {type(item).__name__}; "
+        "pass an Expr, a list of Exprs, or an object with .graph and .outputs"
+    )
+
+
+def _flatten(items: Any, graph: Graph | None, names: dict[int, str]) -> tuple[Graph | None, list]:
+    """Node ids of nested lists/tuples/dicts of Exprs (or ids), in order, without recursion."""
+    out: list[int] = []
+    stack: list[tuple[Any, str | None]] = [(items, None)]
+    while stack:
+        item, name = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(reversed([(v, str(k)) for k, v in item.items()]))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(v, name) for v in item]))
+        else:
+            graph, nid = _node_id(item, graph)
+            if nid not in out:
+                out.append(nid)
+            if name is not None:
+                names.setdefault(nid, name)
+    return graph, out
+
+
+def _resolve(obj: Any) -> _Target:
+    """Find the graph, outputs, names, highlights and values an object carries (duck typing)."""
+    names: dict[int, str] = {}
+    if isinstance(obj, Graph):
+        sinks = sorted(n for n in obj.nodes() if obj.nx.out_degree(n) == 0)
+        return _Target(obj, sinks)
+    graph = getattr(obj, "graph", None)
+    graph = graph if isinstance(graph, Graph) else None
+    if isinstance(obj, Expr | list | tuple | Mapping):
+        graph, outputs = _flatten(obj, None, names)
+        if graph is None:
+            raise GraphadError("render: nothing to draw (no Expr given)")
+        return _Target(graph, outputs, names)
+    outputs: list[int] = []
+    for attr in ("outputs", "output_ids", "exprs", "expr"):
+        value = getattr(obj, attr, None)
+        if value is not None and not callable(value):
+            graph, outputs = _flatten(value, graph, names)
+            break
+    if graph is None:
+        _node_id(obj, None)  # raises the "cannot draw" error
+    if not outputs:  # e.g. a tape: draw everything it recorded
+        outputs = sorted(n for n in graph.nodes() if graph.nx.out_degree(n) == 0)
+    target = _Target(graph, outputs, names)
+    culprit = getattr(obj, "culprit", None)
+    if culprit is not None:
+        _, cid = _node_id(culprit, graph)
+        reason = getattr(obj, "culprit_reason", None) or getattr(culprit, "reason", None)
+        target.highlight[cid] = str(
+            reason or "culprit: its local derivative rule disagrees with its numerical check"
+        )
+    for attr in ("at", "point"):  # the point a report was checked at
+        at = getattr(obj, attr, None)
+        if isinstance(at, Mapping) and target.at is None:
+            target.at = at
+    known = getattr(obj, "values", None)
+    if isinstance(known, Mapping):
+        target.known = {k: v for k, v in known.items() if isinstance(k, int)}
+    return target
+
+
+@dataclass
+class _Group:
+    """Nodes drawn as one summary node."""
+
+    name: str
+    members: list[int]
+
+
+def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> list[_Group]:
+    """Runs of single-input, single-user nodes of one role (elementwise chains and the like)."""
+    nodes = graph._nodes  # the node dicts themselves: automatic displays must be quick
+    users: dict[int, list[int]] = {n: [] for n in ids}
+    for n in ids:
+        args = nodes[n]["args"]
+        for a in args if len(args) == 1 else dict.fromkeys(args):
+            users[a].append(n)
+    run_of: dict[int, list[int]] = {}
+    runs: list[list[int]] = []
+    for n in ids:
+        node = nodes[n]
+        if len(users[n]) != 1 or n in keep or node["op"] in ("input", "constant"):
+            continue
+        args = node["args"]
+        if len(args) == 1:
+            inner = args if nodes[args[0]]["op"] != "constant" else ()
+        else:
+            inner = [a for a in dict.fromkeys(args) if nodes[a]["op"] != "constant"]
+        if len(inner) != 1:
+            continue
+        prev = inner[0]
+        if prev in run_of and nodes[prev]["role"] == node["role"]:
+            run_of[n] = run_of[prev]
+            run_of[n].append(n)
+        else:
+            run_of[n] = [n]
+            runs.append(run_of[n])
+    groups = []
+    for run in runs:
+        run = run[1:-1]  # the first and last op stay visible, to show where the chain goes
+        if len(run) < min_len:
+            continue
+        members = set(run)
+        # constants feeding only this run would float alone: fold them in
+        consts = {
+            a
+            for m in run
+            for a in nodes[m]["args"]
+            if nodes[a]["op"] == "constant"
+            and a not in keep
+            and all(u in members for u in users[a])
+        }
+        groups.append(_Group(f"c{run[0]}_{run[-1]}", sorted(members | consts)))
+    return groups
+
+
+def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int]):
+    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes."""
+    if max_nodes is None or len(ids) <= max_nodes:
+        return ids, [], []
+    groups = _chains(graph, ids, keep)
+    owner = {m: g.name for g in groups for m in g.members}
+    units = len(ids) - len(owner) + len(groups)
+    if units <= max_nodes:
+        return [n for n in ids if n not in owner], groups, []
+    # still too many: keep what is closest to the outputs (breadth first); the rest is
+    # hidden, each hidden argument of a drawn node shown as a small "⋯ v12" stand-in
+    by_name = {g.name: g for g in groups}
+    nodes = graph.nx.nodes
+
+    def unit_args(u):
+        members = by_name[u].members if isinstance(u, str) else [u]
+        out = []
+        for m in members:
+            for a in nodes[m]["args"]:
+                ua = owner.get(a, a)
+                if ua != u and ua not in out:
+                    out.append(ua)
+        return out
+
+    chosen: dict[Any, None] = dict.fromkeys(owner.get(k, k) for k in sorted(keep))
+    queue = list(chosen)
+    head = 0
+    while head < len(queue) and len(chosen) < max_nodes:
+        for a in unit_args(queue[head]):
+            if a not in chosen and len(chosen) < max_nodes:
+                chosen[a] = None
+                queue.append(a)
+        head += 1
+    kept = [g for g in groups if g.name in chosen]
+    hidden = [n for n in ids if n not in chosen and owner.get(n) not in chosen]
+    return [n for n in ids if n in chosen], kept, hidden
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+def _values(target: _Target, ids: list[int], at: Mapping[Any, Any]) -> dict[int, Any]:
+    """Every node's value in one interpreter pass (nodes needing a placeholder are skipped)."""
+    from .interp import evaluate
+
+    graph = target.graph
+    nodes = graph.nx.nodes
+    skip: set[int] = set()
+    for n in ids:
+        if nodes[n]["op"] == "placeholder_like" or any(a in skip for a in nodes[n]["args"]):
+            skip.add(n)
+    wanted = [n for n in ids if n not in skip]
+    known = {k: v for k, v in target.known.items() if k in graph}
+    try:
+        values = evaluate(graph, wanted, _named_values(at or {}, {}), known=known)
+    except MissingInputError:
+        if at is not None:
+            raise
+        return {n: known[n] for n in wanted if n in known}  # a tape's partial record
+    return dict(zip(wanted, values, strict=True))
+
+
+def _adjoints(graph: Graph, drawn: set[int]) -> tuple[dict[int, list], dict[int, list]]:
+    """Held adjoints per holder and, per node, the holders of its adjoints (drawn only)."""
+    held: dict[int, list[tuple[int, int]]] = {}
+    holders: dict[int, list[tuple[int, int]]] = {}
+    for h in sorted(drawn):
+        for o, n in graph.node(h).get("adjoint", ()):
+            if o in drawn:
+                held.setdefault(h, []).append((o, n))
+                holders.setdefault(n, []).append((o, h))
+    return held, holders
+
+
+@dataclass
+class _Ctx:
+    """Everything the drawing needs: what is drawn, its names, values and adjoints."""
+
+    target: _Target
+    drawn: list[int]
+    groups: list[_Group]
+    hidden: list[int]
+    names: Namer
+    held: dict[int, list]  # holder -> [(output, node)]
+    holders: dict[int, list]  # node -> [(output, holder)]
+    values: dict[int, Any]
+    first_bad: int | None
+
+    def __post_init__(self) -> None:
+        self.graph = self.target.graph
+        self.outputs = set(self.target.outputs)
+        self.highlight = self.target.highlight
+
+
+def render(
+    exprs: Any,
+    path: str | Path | None = None,
+    *,
+    at: Mapping[Any, Any] | None = None,
+    rankdir: Literal["TB", "LR", "BT", "RL"] = "TB",
+    cluster: bool = True,
+    max_nodes: int | None = 200,
+    highlight: Mapping[Any, str | None] | None = None,
+    legend: bool = True,
+    title: str | bool = True,
+) -> graphviz.Digraph:
+    """Draw a computational graph: forward ops, gradient ops and, with ``at=``, values.
+
+    Parameters
+    ----------
+    exprs : Expr, list or dict of Exprs, Graph, or an object carrying a graph
+        What to draw with all it depends on; shared subexpressions appear once.
+        A dict names its outputs (``{"loss": loss}`` labels adjoints ``∂loss/∂W``).
+        Objects with ``.graph`` and ``.outputs`` (or ``.output_ids``, ``.expr``)
+        work too: compiled functions, tapes, gradient-check reports (whose
+        ``.culprit`` node is highlighted and whose ``.at`` mapping is used).
+    path : str or Path, optional
+        Also write the picture; the format follows the suffix (``.svg``, ``.png``,
+        ``.pdf``, or ``.dot``/``.gv``, which need no Graphviz program).
+    at : mapping, optional
+        Input values by name: every drawn node shows its value and, where the
+        gradient graph computes it, its adjoint (full numbers in tooltips).
+        NaN/inf values are drawn in red; the first node producing one is marked.
+    rankdir : {"TB", "LR", "BT", "RL"}
+        Layout direction.
+    cluster : bool
+        Box the forward and backward parts separately (when both are drawn).
+    max_nodes : int or None
+        Beyond this many nodes, long single-input chains are collapsed into
+        one box each and, if still too many, only the nodes nearest the
+        outputs are drawn (hidden arguments appear as small ``⋯ v12``
+        stand-ins, and the title says how many are hidden).  ``None`` draws
+        everything.
+    highlight : mapping, optional
+        ``{node (Expr or id): reason}``: drawn in red with the reason.
+    legend, title : bool
+        Draw the legend; put the expression (and ``at`` values) on top. ``title``
+        may also be the text to use.
+
+    Returns
+    -------
+    graphviz.Digraph
+        Its ``.source`` is deterministic DOT; node names are ``n<id>``.
+
+    Raises
+    ------
+    GraphadError
+        Unknown file suffix, or a format needing Graphviz's ``dot`` when it is
+        not installed (the message says how to install it).
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> with ga.Graph():
+    ...     x = ga.symbols("x")
+    ...     f = x**2 + x - 1
+    ...     dot = ga.render([f, ga.grad(f, x)], at={"x": 3.0})
+    >>> "∂f/∂x = 7" in dot.source
+    True
+    """
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise GraphadError(f"render: rankdir must be TB, LR, BT or RL, not {rankdir!r}")
+    target = _resolve(exprs)
+    for k, v in (highlight or {}).items():
+        target.highlight[_node_id(k, target.graph)[1]] = "" if v is None else str(v)
+    return _draw(target, path, at, rankdir, cluster, max_nodes, legend, title)
+
+
+def _draw(
+    target: _Target,
+    path: str | Path | None,
+    at: Mapping[Any, Any] | None,
+    rankdir: str,
+    cluster: bool,
+    max_nodes: int | None,
+    legend: bool,
+    title: str | bool,
+    note: str = "",
+) -> graphviz.Digraph:
+    at = at if at is not None else target.at
+    ctx = _plan(target, at, max_nodes)
+    dot = graphviz.Digraph(
+        "graphad",
+        node_attr={"fontname": FONT, "fontsize": "11"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "fontcolor": GREY},
+    )
+    dot.attr(rankdir=rankdir, fontname=FONT, fontsize="12", nodesep="0.3", ranksep="0.4")
+    # the caller's own title is shown as it is, never read as DOT or HTML
+    text = title_text(ctx, at) if title is True else dot_string(title or "", limit=2000)
+    if note:
+        text += dot_string(note, limit=300) + "\\l"
+    if text:
+        dot.attr(label=text, labelloc="t", labeljust="l")
+    edges, stand_ins, extras = _edges(ctx)
+    _draw_nodes(dot, ctx, cluster, stand_ins)
+    for tail, head, attrs in edges:
+        dot.edge(tail, head, **attrs)
+    if legend:
+        dot.node("legend", label=legend_label(ctx, extras), **LEGEND_ATTRS)
+    if path is not None:
+        _write(dot, Path(path))
+    return dot
+
+
+# Shape plumbing, drawn as what it means per element: broadcasting undone (or redone) is
+# its argument; a fill (the seed of a gradient) or an element count reads only its
+# argument's shape, so the arrow from it is not drawn.
+_SEE_THROUGH = frozenset(
+    {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
+)
+_SHAPE_ONLY = frozenset({"ones_like", "zeros_like", "numel"})
+
+
+def _without_plumbing(target: _Target, ids: list[int]) -> tuple[_Target, list[int]]:
+    """A view of the graph, same node ids, with the shape helpers of an unspecialized
+    gradient contracted (their adjoint marks move to the node they stand for)."""
+    graph = target.graph
+    nodes = graph._nodes
+    alias: dict[int, int] = {}
+    for n in ids:  # ascending: an argument's alias is known before its user's
+        if nodes[n]["op"] in _SEE_THROUGH:
+            a = nodes[n]["args"][0]
+            alias[n] = alias.get(a, a)
+    if not alias and not any(nodes[n]["op"] in _SHAPE_ONLY for n in ids):
+        return target, ids
+    view = Graph()
+    keep = [n for n in ids if n not in alias]
+    for n in keep:
+        node = dict(nodes[n])
+        if node["op"] in _SHAPE_ONLY:
+            node["args"] = ()
+        else:
+            node["args"] = tuple(alias.get(a, a) for a in node["args"])
+        node.pop("adjoint", None)
+        view.nx.add_node(n, **node)
+        for a in node["args"]:
+            view.nx.add_edge(a, n)
+        if node["op"] == "input":
+            view._inputs[node["name"]] = n
+    for n in ids:
+        marks = nodes[n].get("adjoint")
+        if marks:
+            holder = view._nodes[alias.get(n, n)].setdefault("adjoint", [])
+            for o, of in marks:
+                mark = (alias.get(o, o), of)
+                if mark not in holder:
+                    holder.append(mark)
+    view._next = graph._next
+
+    def see(mapping: dict[int, Any]) -> dict[int, Any]:
+        return {alias.get(k, k): v for k, v in mapping.items()}
+
+    outputs = list(dict.fromkeys(alias.get(o, o) for o in target.outputs))
+    shown = _Target(view, outputs, see(target.names), see(target.highlight), target.at)
+    shown.known = {k: v for k, v in target.known.items() if k not in alias}
+    return shown, keep
+
+
+def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) -> _Ctx:
+    ids = sorted(ancestors(target.graph, target.outputs))
+    values = _values(target, ids, at) if at is not None or target.known else {}
+    target, ids = _without_plumbing(target, ids)
+    graph = target.graph
+    first_bad = next((n for n in ids if n in values and not finite(values[n])), None)
+    keep = set(target.outputs) | set(target.highlight)
+    if first_bad is not None:
+        keep.add(first_bad)
+    drawn, groups, hidden = _select(graph, ids, max_nodes, keep)
+    held, holders = _adjoints(graph, set(drawn))
+    # the functions: outputs given that are not gradients, and whatever was differentiated
+    functions = [o for o in target.outputs if graph.node(o)["role"] != "grad"]
+    functions += sorted({o for marks in held.values() for o, _ in marks} - set(functions))
+    names = Namer(graph, functions, target.names)
+    return _Ctx(target, drawn, groups, hidden, names, held, holders, values, first_bad)
+
+
+def _part(ctx: _Ctx, n: int, drawn: set[int]) -> str:
+    """Which cluster a node goes in; constants used only by gradient ops are backward."""
+    graph = ctx.graph
+    role = graph.node(n)["role"]
+    if role == "constant":
+        users = [u for u in graph.nx.successors(n) if u in drawn]
+        grad = users and all(graph.node(u)["role"] == "grad" for u in users)
+        return "backward" if grad else "forward"
+    return "backward" if role == "grad" else "forward"
+
+
+def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict) -> None:
+    graph, drawn = ctx.graph, set(ctx.drawn)
+    parts = {"forward": dot, "backward": dot}
+    subgraphs = []
+    if cluster and any(graph.node(n)["role"] == "grad" for n in drawn):
+        for name, label, color in (
+            ("forward", "forward pass", "#4338ca"),
+            ("backward", "backward pass (gradients)", "#c2410c"),
+        ):
+            sub = parts[name] = graphviz.Digraph(f"cluster_{name}")
+            sub.attr(
+                label=label, style="rounded,dashed", color=color, fontcolor=color, labeljust="l"
+            )
+            subgraphs.append(sub)
+    for n in ctx.drawn:
+        parts[_part(ctx, n, drawn)].node(f"n{n}", **node_attrs(ctx, n))
+    for g in ctx.groups:
+        grad = all(graph.node(m)["role"] == "grad" for m in g.members)
+        parts["backward" if grad else "forward"].node(g.name, **group_attrs(graph, g))
+    for name, (src, user) in stand_ins.items():
+        label = short_name(graph.label(src))
+        if src in drawn:
+            tip = f"{label} is drawn further up (an arrow would cross the picture)"
+        else:
+            tip = (
+                f"{label} = {op_text(graph.node(src))}(...) and the nodes it needs "
+                f"are not drawn: {len(ctx.hidden)} nodes hidden (max_nodes)"
+            )
+            label = "⋯ " + label
+        parts[_part(ctx, user, drawn)].node(
+            name,
+            label=dot_string(label),
+            shape="plaintext",
+            fontcolor=GREY,
+            fontsize="9",
+            tooltip=dot_tooltip(tip),
+        )
+    for sub in subgraphs:
+        dot.subgraph(sub)
+
+
+def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
+    """Edges with argument positions, stand-ins, and the legend lines they need.
+
+    A hidden argument (``max_nodes``) is drawn as a small ``⋯ v12`` stand-in.  In
+    big pictures, an arrow spanning many ranks (typically a gradient op reading
+    a forward value) starts from a small ``v12`` stand-in instead: such arrows
+    are most of the clutter, and most of Graphviz's layout time.
+    """
+    nodes, drawn = ctx.graph.nx.nodes, set(ctx.drawn)
+    owner = {m: g.name for g in ctx.groups for m in g.members}
+    depth: dict[int, int] = {}
+    for n in ctx.drawn:
+        depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=-1)
+    big = len(ctx.drawn) + len(ctx.groups) > _BIG
+    edges, stand_ins, kinds = [], {}, set()
+
+    def tail(a: int, user: int) -> str:
+        if a in owner:
+            return owner[a]
+        if a not in drawn:
+            stand_ins[f"h{a}"] = (a, user)
+            kinds.add("hidden")
+            return f"h{a}"
+        if big and user in depth and depth[user] - depth[a] > _FAR_RANKS:
+            stand_ins[f"r{a}_{user}"] = (a, user)
+            kinds.add("far")
+            return f"r{a}_{user}"
+        return f"n{a}"
+
+    for n in ctx.drawn:
+        args = nodes[n]["args"]
+        pos: dict[str, list[str]] = {}
+        for i, a in enumerate(args):
+            pos.setdefault(tail(a, n), []).append(str(i))
+        for src, idx in pos.items():
+            real = int(src[1:]) if src[0] == "n" else None
+            if nodes[n]["role"] != "grad":
+                kind = "fwd"
+            elif real is not None and nodes[real]["role"] != "grad":
+                kind = "read"
+            else:
+                kind = "grad"
+            kinds.add(kind)
+            attrs = dict(_EDGES[kind])
+            if len(args) > 1:
+                attrs[_POS] = ",".join(idx)
+                kinds.add("pos")
+            edges.append((src, f"n{n}", attrs))
+    for g in ctx.groups:
+        members = set(g.members)
+        first = g.members[0]
+        for src in dict.fromkeys(
+            tail(a, first) for m in g.members for a in nodes[m]["args"] if a not in members
+        ):
+            edges.append((src, g.name, _EDGES["fwd"]))
+    extras = []
+    if "pos" in kinds:
+        extras.append("edge label k: argument k of the op")
+    if "read" in kinds:
+        extras.append(f'<font color="{GREY}">- - -  </font>backward op reads a forward value')
+    if "far" in kinds:
+        extras.append(f'<font color="{GREY}">v12</font>: node v12, drawn further up')
+    if "hidden" in kinds:
+        extras.append(
+            f'<font color="{GREY}">⋯ v12</font>: node v12 and what it needs, not drawn (max_nodes)'
+        )
+    return edges, stand_ins, extras
+
+
+# -- output ----------------------------------------------------------------------------------
+
+_INSTALL = (
+    "install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS) or `conda install graphviz`; "
+    "or write a .dot file, which needs no Graphviz program"
+)
+
+
+def _write(dot: graphviz.Digraph, path: Path) -> None:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise GraphadError(
+            f"render: cannot tell the format of {str(path)!r} from its suffix; "
+            f"use one of {', '.join('.' + f for f in FORMATS)}"
+        )
+    if fmt in ("dot", "gv"):
+        _save(path, dot.source.encode("utf-8"))
+        return
+    try:
+        data = dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphadError(
+            f"render: writing {path.name} needs the Graphviz `dot` program, "
+            f"which is not on PATH; {_INSTALL}"
+        ) from None
+    except (graphviz.CalledProcessError, OSError) as exc:  # OSError: dot quit early (pipe)
+        detail = getattr(exc, "stderr", None) or exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        first = str(detail).strip().splitlines()[:1] or [type(exc).__name__]
+        raise GraphadError(f"render: Graphviz failed on {path.name!r}: {first[0][:300]}") from None
+    _save(path, data)
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write the file; a path that cannot be written is a GraphadError naming it."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GraphadError(f"render: cannot write {str(path)!r}: {reason}") from exc
+
+
+#: Automatic displays draw at most this many boxes, and show values (a report's
+#: point) only for graphs of at most DISPLAY_VALUE_NODES nodes: Jupyter calls
+#: them on every output, so they must stay quick whatever the graph's size.
+DISPLAY_MAX_NODES = 100
+DISPLAY_VALUE_NODES = 2_000
+
+
+def display_dot(obj: Any) -> graphviz.Digraph:
+    """The bounded drawing automatic displays show (see :func:`repr_svg`)."""
+    target = _resolve(obj)
+    if len(target.outputs) > DISPLAY_MAX_NODES:
+        target.outputs = target.outputs[:DISPLAY_MAX_NODES]
+    size = len(ancestors(target.graph, target.outputs))
+    if size > DISPLAY_VALUE_NODES:  # evaluating every node for its label would be slow
+        target.at, target.known = None, {}
+    note = ""
+    if size > DISPLAY_MAX_NODES:
+        note = f"({size} nodes in all: ga.render(..., max_nodes=None) draws every one)"
+    return _draw(target, None, None, "TB", True, DISPLAY_MAX_NODES, True, True, note)
+
+
+def repr_svg(obj: Any) -> str | None:
+    """SVG text for Jupyter's ``_repr_svg_``; ``None`` without Graphviz.
+
+    Bounded for big graphs: at most :data:`DISPLAY_MAX_NODES` boxes are drawn
+    (the picture says how many nodes there are and how to draw them all).
+
+    Examples
+    --------
+    >>> class Report:  # anything carrying a graph and its outputs
+    ...     def _repr_svg_(self):
+    ...         return repr_svg(self)
+    """
+    try:
+        return display_dot(obj)._repr_image_svg_xml()
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, GraphadError, OSError):
+        return None

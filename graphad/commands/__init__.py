@@ -1,1 +1,0 @@
-"""Subcommands of the ``graphad`` command line, one module each."""

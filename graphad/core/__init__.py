@@ -1,0 +1,1 @@
+"""core layer of graphad (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""eager layer of graphad (see DESIGN.md)."""

@@ -1,0 +1,104 @@
+"""Python operators and NumPy-like methods of :class:`~graphad.core.expr.Expr`.
+
+``Expr`` lives in the core layer, below the op table, so its operators are
+attached here, where the ops they build exist: ``x + y`` is ``add(x, y)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..core.expr import Expr
+from . import elementwise as _ew
+from .indexing import getitem
+from .linalg import matmul, reshape, transpose
+from .reduce import max, mean, min, prod, sum
+
+__all__ = ["BINARY_OPERATORS", "install"]
+
+# dunder stem -> op; each gets ``__stem__`` and the reflected ``__rstem__`` where Python has one
+BINARY_OPERATORS: dict[str, Callable[..., Expr]] = {
+    "add": _ew.add,
+    "sub": _ew.subtract,
+    "mul": _ew.multiply,
+    "truediv": _ew.divide,
+    "pow": _ew.power,
+    "matmul": matmul,
+}
+COMPARISONS: dict[str, Callable[..., Expr]] = {
+    "lt": _ew.less,
+    "le": _ew.less_equal,
+    "gt": _ew.greater,
+    "ge": _ew.greater_equal,
+    "eq": _ew.equal,
+    "ne": _ew.not_equal,
+}
+
+REDUCTIONS = {"sum": sum, "mean": mean, "prod": prod, "max": max, "min": min}
+
+
+def _forward(fn: Callable[..., Expr]) -> Callable[[Expr, Any], Expr]:
+    def method(self: Expr, other: Any) -> Expr:
+        return fn(self, other)
+
+    return method
+
+
+def _reflected(fn: Callable[..., Expr]) -> Callable[[Expr, Any], Expr]:
+    def method(self: Expr, other: Any) -> Expr:
+        return fn(other, self)
+
+    return method
+
+
+def _pos(self: Expr) -> Expr:
+    return self
+
+
+def _getitem(self: Expr, index: Any) -> Expr:
+    """Basic indexing with ints and slices (``x[1:]``, ``m[:, 0]``): a view, as in NumPy."""
+    return getitem(self, index)
+
+
+def _T(self: Expr) -> Expr:
+    return transpose(self)
+
+
+def _reduction(name: str, fn: Callable[..., Expr]) -> Callable[..., Expr]:
+    def method(self: Expr, axis: Any = None, keepdims: bool = False) -> Expr:
+        return fn(self, axis=axis, keepdims=keepdims)
+
+    method.__name__ = name
+    method.__doc__ = f"``ga.{name}(self, axis, keepdims)``, as the NumPy method."
+    return method
+
+
+def _reshape(self: Expr, *shape: Any) -> Expr:
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return reshape(self, shape)
+
+
+def _transpose(self: Expr, *axes: Any) -> Expr:
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = tuple(axes[0]) if axes[0] is not None else ()
+    return transpose(self, axes or None)
+
+
+def install(cls: type = Expr) -> None:
+    """Attach the operators and methods to ``cls`` (done once, when :mod:`graphad.ops` loads)."""
+    for stem, fn in BINARY_OPERATORS.items():
+        setattr(cls, f"__{stem}__", _forward(fn))
+        setattr(cls, f"__r{stem}__", _reflected(fn))
+    for stem, fn in COMPARISONS.items():
+        setattr(cls, f"__{stem}__", _forward(fn))
+    cls.__neg__ = _ew.negative
+    cls.__abs__ = _ew.abs
+    cls.__pos__ = _pos
+    cls.__getitem__ = _getitem
+    cls.T = property(_T)
+    for name, fn in REDUCTIONS.items():
+        setattr(cls, name, _reduction(name, fn))
+    cls.reshape = _reshape
+    cls.transpose = _transpose

@@ -1,0 +1,1 @@
+"""transforms layer of graphad (see DESIGN.md)."""

@@ -1,0 +1,479 @@
+"""Differentiation as a graph transformation.
+
+Reverse mode (:func:`grad`, :func:`jacobian`, :func:`hessian`) walks the nodes
+between the inputs and the output in reverse topological order and asks each
+op's VJP rule for the cotangents of its arguments; forward mode (:func:`jvp`)
+walks them in order with JVP rules.  Rules build graph nodes, so the result is
+an ordinary graph: it evaluates, compiles, renders and differentiates again.
+New nodes carry ``role="grad"``; each node holding a complete adjoint records
+which one in its ``adjoint`` attribute.
+
+Each rule is applied once per forward node and adds a bounded number of
+nodes, so the gradient graph is linear in the size of the forward graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import GraphadError, UnknownNameError
+from ..core.expr import Expr
+from ..core.graph import Graph, ancestors, gc_paused
+from ..ops import OPS, apply, as_expr
+from ..ops.elementwise import add, multiply
+from ..ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
+
+__all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
+
+
+def _resolve(graph: Graph, x: Any, *, inputs_only: bool = True) -> int:
+    """The node id of an input given as an Expr or by name.
+
+    Resolving changes nothing: a name must be an input of the graph already (one
+    the expression does not use has a zero gradient; one the graph has never
+    seen is most likely a typo, and is an error).  ``inputs_only=False`` admits
+    any node of the graph (a tape's intermediate tensors, a transposition's
+    placeholder); the public functions take inputs only, as the SPEC says.
+    """
+    if isinstance(x, Expr):
+        if x.graph is not graph:
+            raise GraphadError("the variable belongs to a different graph than the expression")
+        if inputs_only and x.op != "input":
+            what = "a constant" if x.op == "constant" else f"the {x.op} node v{x.id}"
+            raise GraphadError(
+                f"can only differentiate with respect to an input, not {what}; "
+                "use a symbol (ga.symbols) or an input name"
+            )
+        return x.id
+    if isinstance(x, str):
+        nid = graph.input_id(x)
+        if nid is None:
+            known = sorted(graph.inputs())
+            shown = ", ".join(map(repr, known[:10])) + (", ..." if len(known) > 10 else "")
+            raise UnknownNameError(
+                f"no input named {x[:100]!r} in the expression's graph (its inputs: "
+                f"{shown or 'none'}); declare it first, e.g. with ga.symbols"
+            )
+        return nid
+    raise GraphadError(f"expected an input (an Expr or an input name), got {type(x).__name__}")
+
+
+def _relevant(graph: Graph, outputs: Sequence[int], wrt: Iterable[int]) -> list[int]:
+    """Nodes on a path from any of ``wrt`` to any output, ascending (topological)."""
+    nodes = graph._nodes
+    wrt = set(wrt)
+    on_path: set[int] = set()
+    for n in sorted(ancestors(graph, outputs)):
+        if n in wrt:
+            on_path.add(n)
+        elif any(a in on_path for a in nodes[n]["args"]):
+            op = OPS.get(nodes[n]["op"])
+            if op is None or op.differentiable:  # nothing flows through comparisons
+                on_path.add(n)
+    return sorted(on_path)
+
+
+class _Scope:
+    """Collects the nodes a transformation creates, to drop those it did not use."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.start = graph._next
+
+    def prune(self, keep: Iterable[int]) -> None:
+        graph = self.graph
+        with graph._lock:
+            live = ancestors(graph, [k for k in keep if k in graph])
+            # newest first: a node's users are gone before it is looked at
+            for n in range(graph._next - 1, self.start - 1, -1):
+                if n in graph.nx and n not in live and graph.nx.out_degree(n) == 0:
+                    graph.remove(n)
+
+
+def _cotangent_pass(
+    graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr], wrt: Sequence[int]
+) -> dict[int, Expr]:
+    nodes = graph._nodes
+    relevant = _relevant(graph, outputs, wrt)
+    rel = set(relevant)
+    # contributions to each adjoint, summed once all have arrived (the node's turn):
+    # in the order of the nodes that use it, so d/dx (x**2 + sin(x*y)) reads
+    # 2 * x + cos(x * y) * y, as the expression is written
+    parts: dict[int, list[Expr]] = {}
+    for o, s in zip(outputs, seeds, strict=True):
+        if o in rel:
+            parts.setdefault(o, []).append(s)
+    adj: dict[int, Expr] = {}
+    for n in reversed(relevant):
+        terms = parts.pop(n, None)
+        if terms is None:
+            continue
+        g = terms[-1]
+        for t in reversed(terms[:-1]):
+            g = add(g, t)
+        adj[n] = g
+        node = nodes[n]
+        if node["op"] in ("input", "constant"):
+            continue
+        op = OPS[node["op"]]
+        if not op.differentiable:
+            continue
+        args = [Expr(graph, a) for a in node["args"]]
+        ans = Expr(graph, n)
+        params = dict(node["params"])
+        needed = [a in rel for a in node["args"]]
+        if not any(needed):
+            continue
+        if op.vjp is not None:
+            cots = op.vjp(g, ans, *args, **params)
+        elif op.partials is not None:
+            cots = derived_vjp(op, g, ans, args, needed)
+        else:
+            raise GraphadError(f"VJP of {op.name} is not defined")
+        for a, c, need in zip(node["args"], cots, needed, strict=True):
+            if c is None or not need:
+                continue
+            parts.setdefault(a, []).append(as_expr(c, graph))
+    return adj
+
+
+def _mark_adjoints(graph: Graph, adj: Mapping[int, Expr], output: int) -> None:
+    seen: dict[int, set] = {}  # one node can be many adjoints (the seed of a long sum)
+    for n, a in adj.items():
+        marks = graph.node(a.id).setdefault("adjoint", [])
+        have = seen.get(a.id)
+        if have is None:
+            have = seen[a.id] = set(marks)
+        if (output, n) not in have:
+            have.add((output, n))
+            marks.append((output, n))
+
+
+def vjp(
+    outputs: Expr | Sequence[Expr],
+    wrt: Sequence[Any],
+    cotangents: Expr | Sequence[Any] | None = None,
+) -> list[Expr]:
+    """Vector-Jacobian products: sum_i <cotangent_i, d output_i / d x> for each x in ``wrt``.
+
+    Without ``cotangents``, each output is seeded with ones (the gradient of its sum).
+    """
+    return _vjp(outputs, wrt, cotangents, inputs_only=True)
+
+
+def _vjp(outputs: Any, wrt: Sequence[Any], cotangents: Any, *, inputs_only: bool) -> list[Expr]:
+    """:func:`vjp`; ``inputs_only=False`` also differentiates with respect to
+    intermediate nodes (a tape's tensors, a transposition's placeholder)."""
+    outs = [outputs] if isinstance(outputs, Expr) else list(outputs)
+    graph = outs[0].graph
+    if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
+        raise GraphadError(f"vjp: wrt must be a list of inputs, not {type(wrt).__name__}")
+    wrt_ids = [_resolve(graph, x, inputs_only=inputs_only) for x in wrt]
+    # The lock is held from the scope's start to its prune: otherwise the prune could
+    # drop a node another thread has just made and not yet used.  A rule that fails
+    # (a custom VJP that raises, say) leaves no partial gradient behind.
+    with graph.transaction():
+        return _vjp_locked(graph, outs, wrt_ids, cotangents)
+
+
+def _vjp_locked(graph: Graph, outs: list[Expr], wrt_ids: list[int], cotangents: Any) -> list:
+    scope = _Scope(graph)
+    with gc_paused(), graph, graph.role("grad"):  # graph: where constant-only nodes go
+        if cotangents is None:
+            seeds = [_seed(o) for o in outs]
+        else:
+            cts = [cotangents] if isinstance(cotangents, Expr | int | float) else cotangents
+            seeds = [as_expr(c, graph) for c in cts]
+        adj = _cotangent_pass(graph, [o.id for o in outs], seeds, wrt_ids)
+        result = [adj[w] if w in adj else zeros_like(Expr(graph, w)) for w in wrt_ids]
+        if len(outs) == 1:
+            _mark_adjoints(graph, adj, outs[0].id)
+        for r, w in zip(result, wrt_ids, strict=True):
+            _mark_wrt(graph, r.id, [w])
+    scope.prune([r.id for r in result] + [o.id for o in outs])
+    return result
+
+
+def _seed(out: Expr) -> Expr:
+    # a weak Python 1.0 is the tidiest seed, but 1.0 * bool is float64, so a
+    # float32 scalar output is seeded with a float32 one
+    if out.shape == () and (out.dtype is None or out.dtype == np.float64):
+        return as_expr(1.0, out.graph)
+    return ones_like(out)
+
+
+def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
+    """The gradient of ``f`` with respect to ``wrt``, as new nodes of the same graph.
+
+    ``f`` non-scalar means the gradient of ``f.sum()`` (as TensorFlow's
+    ``GradientTape.gradient``).  The gradient has the shape of the input and is
+    zero (never None) for an input ``f`` does not use.  Given a Python
+    callable instead of an Expr, returns a function computing the gradient
+    with respect to the arguments ``argnums`` (as ``jax.grad``).
+
+    Parameters
+    ----------
+    f : Expr or callable
+    wrt : Expr, str, or a list of them
+        One input gives one Expr, a list gives a list in the same order.
+        Omitted: the single input of ``f``.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x = ga.symbols("x")
+    >>> float(ga.grad(x**2 + x - 1, x).eval(x=3.0))
+    7.0
+    >>> gx, gy = ga.grad(x * ga.symbols("y"), ["x", "y"])
+    """
+    if not isinstance(f, Expr):
+        if callable(f):
+            from ..frontends.trace import grad_function
+
+            return grad_function(f, argnums=argnums)
+        raise GraphadError(f"grad expects an Expr or a callable, got {type(f).__name__}")
+    if wrt is None:
+        names = f.free_symbols
+        if len(names) != 1:
+            raise GraphadError(
+                f"grad: say which input(s) to differentiate with respect to "
+                f"(wrt=...); the expression uses {list(names)}"
+            )
+        wrt = names[0]
+    if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
+        return vjp(f, [wrt])[0]  # anything but an input is refused by name
+    return vjp(f, list(wrt))
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """For a Python callable: a function returning ``(value, gradient)`` (as JAX)."""
+    from ..frontends.trace import value_and_grad_function
+
+    return value_and_grad_function(f, argnums=argnums)
+
+
+def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
+    """Forward mode: the directional derivative sum_x d f / d x · tangent_x, as a graph.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> float(ga.jvp(x * y, {x: 1.0}).eval(x=3.0, y=2.0))
+    2.0
+    """
+    graph = f.graph
+    keys = [_resolve(graph, k) for k in tangents]  # all checked before any node is made
+    with graph.transaction():  # the lock is held until the prune (see vjp)
+        tan = {nid: as_expr(v, graph) for nid, v in zip(keys, tangents.values(), strict=True)}
+        return _jvp_locked(graph, f, tan)
+
+
+def _jvp_locked(graph: Graph, f: Expr, tan: dict[int, Expr]) -> Expr:
+    scope = _Scope(graph)
+    nodes = graph._nodes
+    with gc_paused(), graph, graph.role("grad"):
+        for n in _relevant(graph, [f.id], tan):
+            node = nodes[n]
+            if n in tan or node["op"] in ("input", "constant"):
+                continue
+            op = OPS[node["op"]]
+            ts = [tan.get(a) for a in node["args"]]
+            if not op.differentiable or all(t is None for t in ts):
+                continue
+            args = [Expr(graph, a) for a in node["args"]]
+            ans = Expr(graph, n)
+            params = dict(node["params"])
+            if op.jvp is not None:
+                t = op.jvp(ts, ans, *args, **params)
+            elif op.partials is not None:
+                t = derived_jvp(op, ts, ans, args)
+            else:
+                t = _jvp_by_transposition(op, ts, ans, args, params)
+            if t is not None:
+                tan[n] = as_expr(t, graph)
+        out = tan.get(f.id)
+        if out is None:
+            out = zeros_like(f)
+        _mark_wrt(graph, out.id, list(tan))
+    scope.prune([out.id, f.id])
+    return out
+
+
+def _mark_wrt(graph: Graph, nid: int, wrt: Sequence[int]) -> None:
+    """Record on a derivative's node which inputs it differentiates with respect to, so a
+    graph specialized to an integer value of one of them can refuse (gradients of
+    integers computed in integers wrap around: d(x**2)/dx at int8(100) would be -56)."""
+    node = graph._nodes[nid]
+    if node["role"] == "grad":
+        node.setdefault("grad_wrt", set()).update(wrt)
+
+
+def _jvp_by_transposition(op, tangents, ans, args, params):
+    """A JVP from a VJP: the VJP is linear in its cotangent u, so
+    ``jvp(t) = d/du sum_i <vjp(u)_i, t_i>``, then u is replaced by any value
+    of the output's shape (the result does not depend on u's value)."""
+    graph = ans.graph
+    u = Expr(graph, graph.apply("placeholder_like", (ans.id,), (), ans.shape, ans.dtype))
+    cots = op.vjp(u, ans, *args, **params)
+    total = None
+    for c, t in zip(cots, tangents, strict=True):
+        if c is None or t is None:
+            continue
+        term = apply("sum", multiply(c, t), axis=None, keepdims=False)
+        total = term if total is None else add(total, term)
+    if total is None:
+        return None
+    (du,) = _vjp(total, [u], None, inputs_only=False)
+    return Expr(graph, substitute(graph, [du.id], {u.id: ans.id})[0])
+
+
+def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int]) -> list[int]:
+    """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative)."""
+    nodes = graph._nodes
+    new: dict[int, int] = dict(mapping)
+    for n in sorted(ancestors(graph, outputs)):
+        if n in new:
+            continue
+        node = nodes[n]
+        args = node["args"]
+        if not any(a in new for a in args):
+            continue
+        new_args = [Expr(graph, new.get(a, a)) for a in args]
+        params = dict(node["params"])
+        if OPS[node["op"]].nargs is None:
+            e = apply(node["op"], new_args, **params)
+        else:
+            e = apply(node["op"], *new_args, **params)
+        new[n] = e.id
+    return [new.get(o, o) for o in outputs]
+
+
+def jacobian(v: Expr, x: Any) -> Expr:
+    """The Jacobian of ``v`` with respect to ``x``: an Expr of shape ``v.shape + x.shape``.
+
+    Where the shapes are static it is built at once, one VJP per element of
+    ``v``.  Where they are not (symbols without declared shapes), the number of
+    rows is not known yet: the result is a ``jacobian`` node that evaluation
+    and compilation expand once they have specialized the graph to the shapes
+    of the values (so a Jacobian of undeclared symbols evaluates to shape
+    ``v.shape + x.shape`` like any other).
+
+    Examples
+    --------
+    >>> import graphad as ga, numpy as np
+    >>> x = ga.symbol("x", shape=(2,))
+    >>> ga.jacobian(x * x, x).eval(x=np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    >>> z = ga.symbol("z")                      # no declared shape
+    >>> ga.jacobian(ga.sin(z), z).eval(z=np.zeros(2))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    graph = v.graph
+    if not isinstance(v, Expr):
+        raise GraphadError(f"jacobian expects an Expr, got {type(v).__name__}")
+    xe = Expr(graph, _resolve(graph, x))
+    if xe.op != "input":
+        raise GraphadError(f"jacobian: {xe!r} is not an input")
+    if v.shape is not None and xe.shape is not None:
+        return _static_jacobian(v, xe)
+    # the node keeps the gradient of v's sum beside it: the Jacobian itself where v turns
+    # out a scalar, and the per-element formula a printer shows (d/dx of v)
+    return apply("jacobian", v, xe, grad(v, xe))
+
+
+def _static_jacobian(v: Expr, xe: Expr, d: Expr | None = None) -> Expr | None:
+    """The Jacobian as rows of VJPs with one-hot cotangents (static shapes)."""
+    if xe.op != "input":
+        return None
+    shape = v.shape
+    if shape == ():
+        return d if d is not None else grad(v, xe)
+    n = int(np.prod(shape))
+    rows = []
+    for k in range(n):
+        onehot = np.zeros(n, dtype=v.dtype if v.dtype is not None else float)
+        onehot[k] = 1
+        rows.append(vjp([v], [xe], [onehot.reshape(shape)])[0])
+    from ..ops.linalg import reshape, stack
+
+    return reshape(stack(rows, axis=0), tuple(shape) + tuple(xe.shape))
+
+
+def _jacobian_vjp(g: Any, ans: Any, v: Any, x: Any, d: Any) -> list:
+    raise GraphadError(
+        "differentiating a Jacobian of expressions whose shapes are unknown when the graph "
+        "is built is not supported; declare the shapes (ga.symbol(name, shape=...)) or "
+        "differentiate the function with ga.jacfwd/ga.hessian on a callable"
+    )
+
+
+def hessian(f: Expr, wrt: Any) -> Any:
+    """Second derivatives: ``hessian(f, [x, y])[i][j] = d²f / dx_i dx_j`` (nested list).
+
+    Given a single input instead of a list, returns one Expr.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> h = ga.hessian(x**2 * y, [x, y])
+    >>> [[float(e.eval(x=3.0, y=2.0)) for e in row] for row in h]
+    [[4.0, 6.0], [6.0, 0.0]]
+    """
+    single = isinstance(wrt, Expr | str)
+    xs = [wrt] if single else list(wrt)
+    rows = [[jacobian(gi, xj) for xj in xs] for gi in vjp(f, xs)]
+    return rows[0][0] if single else rows
+
+
+def _register_helper_ops() -> None:
+    from ..ops.core import Op, register
+
+    register(
+        Op(
+            name="placeholder_like",
+            internal=True,
+            impl=_no_value,
+            nargs=1,
+            vjp=lambda g, ans, x: [None],
+            shape=lambda s: s,
+            dtype="first",
+            differentiable=False,
+            label="u",
+        )
+    )
+    register(
+        Op(
+            name="jacobian",
+            internal=True,
+            impl=_unexpanded,
+            nargs=3,
+            vjp=_jacobian_vjp,
+            shape=lambda v, x, d: tuple(v) + tuple(x),
+            dtype=lambda v, x, d: d,
+            label="jacobian",
+            lower=_static_jacobian,
+            sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
+            doc="d v / d x, expanded into VJPs once the shapes are static.",
+        )
+    )
+
+
+def _unexpanded(*_: Any) -> Any:
+    raise GraphadError(
+        "a jacobian node runs only in a graph specialized to concrete shapes "
+        "(Expr.eval and ga.compile do that); this is a bug in the caller"
+    )
+
+
+def _no_value(*_: Any) -> Any:
+    raise GraphadError("a transposition placeholder was evaluated; this is a bug in a JVP rule")
+
+
+_register_helper_ops()

@@ -1,0 +1,253 @@
+"""Specialization: a graph fixed to the concrete types of the values it runs with.
+
+Graphs over symbols without declared shapes stay shape-polymorphic while they
+are built, printed and drawn: a gradient holds ``sum_to_like(g, x)`` where
+broadcasting may have happened, ``ones_like(f)`` as the seed of a non-scalar
+output, ``jacobian(v, x)`` where the number of rows is not known yet.
+Evaluation and compilation do what ``jax.jit`` does per input signature: they
+replay the graph into a fresh copy whose inputs are declared with the shapes
+and dtypes of the actual values.  Each op is rebuilt through the op table's
+:func:`~graphad.ops.core.apply`, so shape and dtype inference runs on concrete
+types (a mismatch is a :class:`~graphad.ShapeError` naming the op), and
+every shape helper lowers to plain ops or vanishes (its ``lower`` facet).  The
+copy then holds exactly what a graph built from declared shapes would, and the
+rewrite rows, fusion, batching and code generation see static shapes and
+dtypes everywhere.
+
+The copy is made once per (outputs, input types) and cached on the graph
+(bounded, least recently used first out); nodes of a graph never change once
+built, so a cached copy stays valid while the graph grows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import DTypeError, MissingInputError
+from ..core.graph import Graph, ancestors, carry_adjoints, gc_paused
+
+__all__ = [
+    "Specialized",
+    "specialize",
+    "specialized",
+    "value_type",
+    "peak_live_elements",
+    "check_live_elements",
+    "CACHE_SIZE",
+]
+
+# Specializations kept per graph (and per compiled Function).
+CACHE_SIZE = 32
+
+InputType = tuple[tuple[int, ...], np.dtype]
+
+
+@dataclass(frozen=True)
+class Specialized:
+    """A specialized copy: ``graph``, and the ids of the outputs and inputs in it."""
+
+    graph: Graph
+    outputs: tuple[int, ...]
+    inputs: tuple[int, ...]
+    mapping: dict[int, int]
+
+
+def value_type(value: Any) -> InputType:
+    """The (shape, dtype) a value gives an input (NumPy's rules: a Python float is float64)."""
+    if type(value) is float:
+        return (), _F64
+    if isinstance(value, np.ndarray | np.generic):
+        return value.shape, value.dtype
+    arr = np.asarray(value)
+    return arr.shape, arr.dtype
+
+
+_F64 = np.dtype(np.float64)
+
+
+def specialize(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[InputType],
+    *,
+    marks: bool = True,
+) -> Specialized:
+    """Replay what ``outputs`` need into a new graph whose ``inputs`` have ``types``.
+
+    Inputs with a declared shape or dtype keep it (a value of another type is
+    checked and cast before it reaches the specialized code).  Roles, and with
+    ``marks`` the adjoint marks, are carried over, so a specialized gradient still
+    draws as one.
+    """
+    from ..ops import OPS
+    from ..ops.core import Expr, apply, infer
+
+    nodes = graph._nodes
+    new = Graph()
+    new_nodes = new._nodes
+    mapping: dict[int, int] = {}
+    # new is the default graph while rules and lowerings build: a node made of constants
+    # alone goes to the innermost graph, which must be this one, not the caller's
+    with gc_paused(), new:
+        for nid, (shape, dtype) in zip(inputs, types, strict=True):
+            node = nodes[nid]
+            mapping[nid] = new.input(
+                node["name"],
+                node["shape"] if node["shape"] is not None else shape,
+                node["dtype"] if node["dtype"] is not None else dtype,
+            )
+        roles = new._role_stack
+        for n in sorted(ancestors(graph, outputs)):
+            if n in mapping:
+                continue
+            node = nodes[n]
+            op_name = node["op"]
+            if op_name == "input":
+                raise MissingInputError(f"no value given for input {node['name']!r}")
+            if op_name == "constant":
+                mapping[n] = new.adopt_constant(node["value"])
+                continue
+            if "grad_wrt" in node:
+                _refuse_integer_wrt(nodes, new_nodes, mapping, node["grad_wrt"])
+            op = OPS[op_name]
+            ids = tuple(mapping[a] for a in node["args"])
+            params = node["params"]
+            roles.append(node["role"])
+            try:
+                if op.nargs is None:
+                    mapping[n] = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
+                elif op.lower is None:
+                    # the common case, without apply's generality: infer, then hash-cons
+                    shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params))
+                    mapping[n] = new.apply(op_name, ids, params, shape, dtype)
+                else:
+                    # a shape helper: its lower facet directly (most are the identity here,
+                    # and a gradient over undeclared inputs holds many), else apply
+                    args = [Expr(new, i) for i in ids]
+                    out = None
+                    if all(new_nodes[i]["shape"] is not None for i in ids):
+                        out = op.lower(*args, **dict(params))
+                    mapping[n] = (
+                        out if out is not None else apply(op_name, *args, **dict(params))
+                    ).id
+            finally:
+                roles.pop()
+        if marks:
+            carry_adjoints(graph, new, mapping)
+    return Specialized(
+        new,
+        tuple(mapping[o] for o in outputs),
+        tuple(mapping[i] for i in inputs),
+        mapping,
+    )
+
+
+def _refuse_integer_wrt(nodes: dict, new_nodes: dict, mapping: dict, wrt: set) -> None:
+    """A derivative with respect to an input given integers is refused, as ``jax.grad``
+    and ``ga.grad(fn)`` refuse it: its chain-rule factors would run in integer
+    arithmetic (d(x**2)/dx at int8(100) wraps to -56)."""
+    for w in wrt:
+        m = mapping.get(w)
+        if m is None or nodes[w]["op"] != "input":
+            continue
+        dt = new_nodes[m]["dtype"]
+        if dt is not None and dt.kind not in "fc":
+            raise DTypeError(
+                f"input {nodes[w]['name']!r} is differentiated but given {dt} values; "
+                f"gradients need floating-point inputs (convert with .astype(float))"
+            )
+
+
+def specialized(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[InputType],
+) -> Specialized:
+    """:func:`specialize` without adjoint marks (for evaluation), cached on ``graph``
+    per (outputs, inputs, types)."""
+    key = (tuple(outputs), tuple(inputs), tuple(types))
+    with graph._lock:
+        cache = graph.__dict__.setdefault("_specialized", OrderedDict())
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+    spec = specialize(graph, outputs, inputs, types, marks=False)
+    with graph._lock:
+        cache[key] = spec
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return spec
+
+
+# Ops whose result is a view of an argument (or of a constant): no new memory.
+_VIEWS = frozenset({"broadcast_to", "reshape", "transpose", "getitem"})
+
+
+def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
+    """The most array elements the schedule of ``outputs`` holds alive at once.
+
+    The schedule is the topological order evaluation and generated code follow,
+    each value freed after its last use (outputs are kept).  Inputs count, views
+    and constants do not; a node of unknown shape counts as its arguments together.
+    """
+    nodes = graph._nodes
+    order = sorted(ancestors(graph, outputs))
+    last: dict[int, int] = {}
+    for pos, n in enumerate(order):
+        for a in nodes[n]["args"]:
+            last[a] = pos
+    keep = set(outputs)
+    size: dict[int, int] = {}
+    free_at: dict[int, list[int]] = {}
+    live = peak = 0
+    for pos, n in enumerate(order):
+        node = nodes[n]
+        shape = node["shape"]
+        if node["op"] == "constant" or node["op"] in _VIEWS:
+            count = 0
+        elif shape is not None:
+            count = math.prod(shape)
+        else:  # a custom op without a shape rule: as large as its arguments together
+            count = max(1, sum(size.get(a, 0) for a in node["args"]))
+        size[n] = count
+        live += count
+        peak = max(peak, live)
+        if n not in keep and n in last:
+            free_at.setdefault(last[n], []).append(n)
+        elif n not in keep:
+            live -= count  # used by nothing: dropped at once
+        for d in free_at.pop(pos, ()):
+            live -= size[d]
+    return peak
+
+
+def check_live_elements(graph: Graph, outputs: Sequence[int]) -> None:
+    """Raise :class:`~graphad.LimitError` if the schedule's peak is over the limit."""
+    from ..core.errors import LimitError
+    from ..core.limits import current
+
+    limit = current().max_live_elements
+    total = 0  # every node's elements at once bounds the peak: most graphs stop here
+    for node in graph._nodes.values():
+        shape = node["shape"]
+        total += math.prod(shape) if shape is not None else limit + 1
+        if total > limit:
+            break
+    else:
+        return
+    peak = peak_live_elements(graph, outputs)
+    if peak > limit:
+        raise LimitError(
+            f"evaluating this graph holds about {peak:,} array elements alive at once "
+            f"(its schedule's peak for these input shapes), over max_live_elements={limit:,}; "
+            f"raise it with ga.limits.override(max_live_elements=...) if that is intended"
+        )
