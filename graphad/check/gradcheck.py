@@ -563,42 +563,41 @@ _SYMPY_FORMS: dict[tuple, Any] = {}
 
 
 def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
+    """``(form, partials, dummies, moving)`` of node ``n``: its op's SymPy form at dummy
+    arguments, integer-valued constant arguments inlined (``x**2`` differentiates to
+    ``2*x``, not ``b*x**b/x``), and the partials with respect to the arguments that are
+    not constants (``moving``); None where the op has no SymPy form."""
     from ..backends import sympy_box as _sympy_box
 
     node = nodes[n]
     spec = OPS.get(node["op"])
     if spec is None or spec.sympy is None:
         return None
-    consts, fed = [], []
+    inline: list[int | None] = []
+    moving = []
     for i, a in enumerate(node["args"]):
-        if nodes[a]["op"] == "constant":
-            v = np.asarray(nodes[a]["value"])
-            if v.ndim or v.dtype.kind not in "biuf":
-                return None
-            item = v.item()
-            consts.append(
-                ("c", int(item) if float(item).is_integer() and abs(item) < 1e15 else item)
-            )
-        else:
-            consts.append(None)
-            fed.append(i)
-    key = (node["op"], node["params"], tuple(consts))
+        inline.append(None)
+        if nodes[a]["op"] != "constant":
+            moving.append(i)
+            continue
+        v = np.asarray(nodes[a]["value"])
+        if v.ndim or v.dtype.kind not in "biuf":
+            return None
+        item = v.item()
+        if float(item).is_integer() and abs(item) < 1e15:
+            inline[i] = int(item)
+    key = (node["op"], node["params"], tuple(inline), tuple(moving))
     if key not in _SYMPY_FORMS:
         dummies = _sympy_box.dummies(sp, len(node["args"]))
-        sargs = [
-            dummies[i]
-            if c is None
-            else (sp.Integer(c[1]) if isinstance(c[1], int) else sp.Float(c[1]))
-            for i, c in enumerate(consts)
-        ]
+        sargs = [dummies[i] if c is None else sp.Integer(c) for i, c in enumerate(inline)]
         try:
             form = spec.sympy(sp, *sargs, **dict(node["params"]))
-            partials = [sp.diff(form, dummies[i]) for i in fed]
+            partials = [sp.diff(form, dummies[i]) for i in moving]
         except Exception:
             form, partials = None, []
         if len(_SYMPY_FORMS) > 4096:
             _SYMPY_FORMS.clear()
-        _SYMPY_FORMS[key] = None if form is None else (form, partials, dummies, fed)
+        _SYMPY_FORMS[key] = None if form is None else (form, partials, dummies, moving)
     return _SYMPY_FORMS[key]
 
 
@@ -633,12 +632,12 @@ def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
                 form = _sympy_form(sp, nodes, n)
                 if form is None:
                     return None
-                expr, partials, dummies, fed = form
+                expr, partials, dummies, moving = form
                 args = node["args"]
-                bind = {dummies[i]: val[args[i]] for i in fed}
+                bind = {dummies[i]: val[a] for i, a in enumerate(args)}
                 val[n] = _sympy_box.evaluate_form(sp, expr, bind)
                 total: dict[int, Any] = {}
-                for i, partial in zip(fed, partials, strict=True):
+                for i, partial in zip(moving, partials, strict=True):
                     if not der[args[i]]:
                         continue
                     p = _sympy_box.evaluate_form(sp, partial, bind)
