@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _methods
 from .backends.sympy import from_sympy, to_sympy
+from .core import plugins as _plugins
 from .core.errors import (
     DTypeError,
     GradientCheckError,
@@ -35,6 +36,18 @@ from .core.expr import Expr, symbol, symbols
 from .core.graph import Graph, get_default_graph
 from .core.version import __version__ as __version__
 from .frontends.builder import parse
+from .frontends.trace import (
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jit,
+    jvp,
+    value_and_grad,
+    vjp,
+    vmap,
+)  # fmt: skip
 from .ops import (
     abs,
     add,
@@ -86,6 +99,7 @@ from .ops import (
     sqrt,
     square,
     stack,
+    stop_gradient,
     subtract,
     sum,
     tan,
@@ -94,7 +108,7 @@ from .ops import (
     where,
     zeros_like,
 )  # fmt: skip
-from .transforms.autodiff import grad, hessian, jacobian, jvp, substitute, value_and_grad, vjp
+from .transforms.autodiff import substitute
 
 _methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
 
@@ -120,7 +134,6 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .eager.tape import GradientTape as GradientTape
     from .eager.tape import Variable as Variable
     from .eager.tape import convert_to_tensor as convert_to_tensor
-    from .frontends.trace import jit as jit
     from .ops import getitem as getitem
     from .transforms.rewrite import optimize as optimize
 
@@ -132,7 +145,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Function": (".backends.codegen", "Function"),
     "optimize": (".transforms.rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
-    "jit": (".frontends.trace", "jit"),
     "render": (".backends.render", "render"),
     "check_grad": (".check", "check_grad"),
     "assert_grad": (".check", "assert_grad"),
@@ -155,6 +167,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
+    "jit", "jacfwd", "jacrev", "vmap", "stop_gradient",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
     "UnknownNameError", "LimitError", "GradientCheckError",
@@ -167,6 +180,20 @@ __all__ = [
     "zeros_like",
     *_LAZY,
 ]  # fmt: skip
+
+
+def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
+    """nn's executor for Dask data or a Dask client (graphad.distributed), loaded when needed."""
+    dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
+    if executor is None and not dask_data:
+        return None  # in-memory data: Dask is not involved (and not imported)
+    from .distributed.models import executor_for
+
+    return executor_for(x, y, executor)
+
+
+# nn never imports the distributed layer above it; it asks for executors instead
+_plugins.provide("executor", "dask", _dask_executor)
 
 
 def __getattr__(name: str) -> Any:

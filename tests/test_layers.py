@@ -36,7 +36,7 @@ TOP = {"graphad", "graphad._methods", "graphad.testing", "graphad.__main__"}
 # layers that use the public namespace itself: the command line is a client of ``ga``
 USES_TOP = {"cli"}
 # single-module members of a layer
-MEMBERS = {"graphad.datasets": "nn", "graphad._distributed_nn": "distributed"}
+MEMBERS = {"graphad.datasets": "nn"}
 
 
 def _modules() -> dict[str, pathlib.Path]:

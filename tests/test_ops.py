@@ -26,6 +26,7 @@ NOT_DIFFERENTIABLE = {
     "equal",
     "not_equal",
     "sign",
+    "stop_gradient",
 }
 
 ELEMENTWISE_SHAPES = {
@@ -42,6 +43,12 @@ CASES: dict[str, list[tuple[list, dict]]] = {
         ([(4,), (4,)], {}),
         ([(2, 3, 4), (4, 5)], {}),
         ([(2, 1, 3, 4), (5, 4, 2)], {}),
+    ],
+    "dot": [
+        ([(2, 3, 4), (5, 4, 2)], {}),
+        ([(2, 3, 4), (4,)], {}),
+        ([(3,), (2, 3, 4)], {}),
+        ([(), (2, 3)], {}),
     ],
     "transpose": [
         ([(2, 3, 4)], {"axes": None}),

@@ -288,7 +288,11 @@ def test_minimize_demo():
     assert "Epoch : 0 [3.0, 11.0]" in text and "Epoch : 29" in text
 
 
-@pytest.mark.parametrize("module", ["graphad.optim", "graphad.eager.tape"])
+@pytest.mark.parametrize(
+    "module",
+    ["graphad.optim", "graphad.optim.base", "graphad.optim.optimizers",
+     "graphad.optim.schedules", "graphad.eager.tape"],
+)  # fmt: skip
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -42,7 +42,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
     from graphad.core.errors import GraphadError, LimitError
     from graphad.core.limits import current
-    from graphad.nn import _MAX_SEED
+    from graphad.nn._common import MAX_SEED as _MAX_SEED
 
     for flag, value in (
         ("--epochs", args.epochs),

@@ -18,7 +18,7 @@ __all__ = [
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "square", "abs", "sign",
     "maximum", "minimum", "where", "clip",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "stop_gradient",
 ]  # fmt: skip
 
 
@@ -146,9 +146,15 @@ def _power_partials(ans, a, b):
         da = multiply(c, a) if c == 2 else multiply(c, power(a, c - 1)) if c != 1 else 1
         da = None if c == 0 else da
     else:
-        # PyTorch's convention: d/da is 0 where b == 0 (not 0 * 0**-1 = NaN at a == 0)
+        # PyTorch's convention: d/da is 0 where b == 0 (not 0 * 0**-1 = NaN at a == 0).
+        # That 0 is written b * (1/a), not a constant: a constant has no derivative in b,
+        # and d/db d/da a**b at b == 0 is 1/a (JAX issue 12033); 1/a is taken as 0 where
+        # a is 0, inf or NaN so that the value stays exactly 0 as before.
         def da():
-            return where(equal(b, 0), 0.0, multiply(b, power(a, subtract(b, 1))))
+            mag = abs(a)
+            ok = multiply(greater(mag, 0), less(mag, math.inf))
+            inv = where(ok, divide(1.0, where(ok, a, 1.0)), 0.0)
+            return where(equal(b, 0), multiply(b, inv), multiply(b, power(a, subtract(b, 1))))
 
     def db():
         # PyTorch's convention: d/db a**b is 0 where a == 0 and b >= 0 (log(0) is -inf there)
@@ -406,3 +412,21 @@ greater = globals()["greater"]
 greater_equal = globals()["greater_equal"]
 equal = globals()["equal"]
 not_equal = globals()["not_equal"]
+
+
+def _identity(x):
+    return x
+
+
+stop_gradient = _elementwise(
+    "stop_gradient",
+    _identity,
+    lambda ans, x: [None],
+    dtype="first",
+    sympy=lambda sp, x: x,
+    emit="{0}",
+    label="stop_gradient",
+    differentiable=False,
+    doc="The value of ``x``, with a zero derivative (as ``jax.lax.stop_gradient``): "
+    "gradients, JVPs and every higher derivative treat it as a constant.",
+)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..core.errors import ShapeError
-from .core import Op, apply, register
+from .core import Op, apply, as_expr, graph_of, register
 from .elementwise import add
 from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like
 
@@ -203,12 +203,140 @@ def matmul(a, b):
     return apply("matmul", a, b)
 
 
-def dot(a, b):
-    """``np.dot`` for 1-D and 2-D operands (where it equals ``matmul``).
+DOT_GRAD_SRC = """
+def _ga_dot_nd(v):
+    # NumPy for Python and NumPy scalars; another library's array (Dask's) stays lazy
+    return v if hasattr(v, "__array_function__") else np.asarray(v)
 
-    For N-D operands use :func:`matmul` (batched) or :func:`sum` of products.
+
+def _ga_dot_grad_a(g, a, b):
+    # the adjoint of a -> np.dot(a, b), applied to g
+    g, a, b = _ga_dot_nd(g), _ga_dot_nd(a), _ga_dot_nd(b)
+    if a.ndim == 0 or b.ndim == 0:
+        r = g * b
+        return r.sum() if a.ndim == 0 else r
+    free = [i for i in range(b.ndim) if i != (0 if b.ndim == 1 else b.ndim - 2)]
+    return np.tensordot(g, b, axes=(list(range(g.ndim - len(free), g.ndim)), free))
+
+
+def _ga_dot_grad_b(g, a, b):
+    # the adjoint of b -> np.dot(a, b), applied to g
+    g, a, b = _ga_dot_nd(g), _ga_dot_nd(a), _ga_dot_nd(b)
+    if a.ndim == 0 or b.ndim == 0:
+        r = g * a
+        return r.sum() if b.ndim == 0 else r
+    lead = list(range(a.ndim - 1))
+    r = np.tensordot(a, g, axes=(lead, lead))
+    return np.moveaxis(r, 0, 0 if b.ndim == 1 else b.ndim - 2)
+"""
+
+
+def _dot_shape(a, b):
+    if not a or not b:  # a scalar operand: np.dot is the elementwise product
+        return tuple(a or b)
+    k = 0 if len(b) == 1 else len(b) - 2
+    if a[-1] != b[k]:
+        raise ShapeError(
+            f"dot: shapes {a} and {b} are not aligned: {a[-1]} (last axis of the first) != "
+            f"{b[k]} ({'only' if len(b) == 1 else 'second-to-last'} axis of the second)"
+        )
+    return tuple(a[:-1]) + tuple(b[:k]) + tuple(b[k + 1 :])
+
+
+def _lower_dot(a, b):
+    """Where ``np.dot`` is ``matmul`` (1-D and 2-D) or a product (a 0-D operand)."""
+    na, nb = len(a.shape), len(b.shape)
+    if na == 0 or nb == 0:
+        return apply("multiply", a, b)
+    if na <= 2 and nb <= 2:
+        return matmul(a, b)
+    return None  # N-D: np.dot itself
+
+
+def _dot_jvp(tangents, ans, a, b):
+    ta, tb = tangents
+    terms = []
+    if ta is not None:
+        terms.append(apply("dot", ta, b))
+    if tb is not None:
+        terms.append(apply("dot", a, tb))
+    return terms[0] if len(terms) == 1 else add(*terms)
+
+
+register(
+    Op(
+        name="dot",
+        impl=np.dot,
+        nargs=2,
+        vjp=lambda g, ans, a, b: [apply("dot_grad_a", g, a, b), apply("dot_grad_b", g, a, b)],
+        jvp=_dot_jvp,
+        shape=_dot_shape,
+        dtype="promote",
+        emit="np.dot({0}, {1})",
+        sympy=lambda sp, a, b: a * b,
+        label="dot",
+        domain=[(-2, 2), (-2, 2)],
+        lower=_lower_dot,
+        doc="``np.dot``: the sum over the last axis of ``a`` and the second-to-last of ``b`` "
+        "(the only axis of a 1-D ``b``); ``matmul`` for 1-D and 2-D operands, a product "
+        "when one is 0-D.",
+    )
+)
+_dot_impls = {n: _exec_helper(DOT_GRAD_SRC, f"_ga_{n}") for n in ("dot_grad_a", "dot_grad_b")}
+# both are linear in g and in the other operand, so their VJPs are dots again (as matmul's)
+register(
+    Op(
+        name="dot_grad_a",
+        internal=True,
+        impl=_dot_impls["dot_grad_a"],
+        nargs=3,
+        vjp=lambda h, ans, g, a, b: [
+            sum_to(apply("dot", h, b), g),
+            None,
+            apply("dot_grad_b", g, h, b),
+        ],
+        shape=lambda g, a, b: a,
+        dtype="promote",
+        emit="_ga_dot_grad_a({0}, {1}, {2})",
+        helper=DOT_GRAD_SRC,
+        label="dot_grad_a",
+    )
+)
+register(
+    Op(
+        name="dot_grad_b",
+        internal=True,
+        impl=_dot_impls["dot_grad_b"],
+        nargs=3,
+        vjp=lambda h, ans, g, a, b: [
+            sum_to(apply("dot", a, h), g),
+            apply("dot_grad_a", g, a, h),
+            None,
+        ],
+        shape=lambda g, a, b: b,
+        dtype="promote",
+        emit="_ga_dot_grad_b({0}, {1}, {2})",
+        helper=DOT_GRAD_SRC,
+        label="dot_grad_b",
+    )
+)
+
+
+def dot(a, b):
+    """``np.dot(a, b)`` with NumPy's semantics for operands of any rank.
+
+    1-D and 2-D operands give ``matmul``, a 0-D one the elementwise product; N-D
+    operands sum over the last axis of ``a`` and the second-to-last of ``b``
+    (``np.dot``, not the batched ``matmul``).  Where shapes are unknown when the
+    graph is built, a ``dot`` node decides once they are known.
     """
-    return apply("matmul", a, b)
+    g = graph_of(a, b)
+    a, b = as_expr(a, g), as_expr(b, g)
+    if a.shape is not None and b.shape is not None:
+        lowered = _lower_dot(a, b)
+        if lowered is not None:
+            return lowered
+    return apply("dot", a, b)
 
 
 # -- shape ops ---------------------------------------------------------------------------

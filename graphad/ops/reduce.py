@@ -73,6 +73,17 @@ def _reduction(
     return fn
 
 
+def _accumulated_dtype(dt, **params):
+    """NumPy's dtype of a sum or product: booleans and small integers accumulate in the
+    platform integer (``np.sum`` of a bool array is int64, not bool)."""
+    if dt is None:
+        return None
+    return _ACCUMULATED.get(dt) or _ACCUMULATED.setdefault(dt, np.sum(np.zeros(1, dt)).dtype)
+
+
+_ACCUMULATED: dict = {}
+
+
 def _sum_sympy(sp, x, axis=None, keepdims=False):
     return x  # SymPy's scalars: a reduction of a scalar is the scalar itself
 
@@ -82,6 +93,7 @@ sum = _reduction(
     np.sum,
     lambda g, ans, x, axis, keepdims: [unreduce(g, x, axis, keepdims)],
     jvp=_linear_jvp("sum"),
+    dtype=_accumulated_dtype,
     sympy=_sum_sympy,
     doc="Sum over ``axis`` (all axes by default).",
 )
@@ -114,6 +126,7 @@ prod = _reduction(
     "prod",
     np.prod,
     _prod_vjp,
+    dtype=_accumulated_dtype,
     sympy=_sum_sympy,
     domain=[(0.5, 2.0)],
     doc="Product over ``axis``.  Its gradient is exact at zeros too (the product of the "

@@ -14,7 +14,7 @@ nodes, so the gradient graph is linear in the size of the forward graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from ..ops import OPS, apply, as_expr
 from ..ops.elementwise import add, multiply
 from ..ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
 
-__all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute"]
+__all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "substitute"]
 
 
 def _resolve(graph: Graph, x: Any, *, inputs_only: bool = True) -> int:
@@ -205,18 +205,17 @@ def _seed(out: Expr) -> Expr:
     return ones_like(out)
 
 
-def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
-    """The gradient of ``f`` with respect to ``wrt``, as new nodes of the same graph.
+def grad(f: Any, wrt: Any = None) -> Any:
+    """The gradient of the Expr ``f`` with respect to ``wrt``, as new nodes of the same graph.
 
     ``f`` non-scalar means the gradient of ``f.sum()`` (as TensorFlow's
     ``GradientTape.gradient``).  The gradient has the shape of the input and is
-    zero (never None) for an input ``f`` does not use.  Given a Python
-    callable instead of an Expr, returns a function computing the gradient
-    with respect to the arguments ``argnums`` (as ``jax.grad``).
+    zero (never None) for an input ``f`` does not use.  (``ga.grad`` also takes
+    Python functions: see :mod:`graphad.frontends.trace`.)
 
     Parameters
     ----------
-    f : Expr or callable
+    f : Expr
     wrt : Expr, str, or a list of them
         One input gives one Expr, a list gives a list in the same order.
         Omitted: the single input of ``f``.
@@ -230,11 +229,10 @@ def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
     >>> gx, gy = ga.grad(x * ga.symbols("y"), ["x", "y"])
     """
     if not isinstance(f, Expr):
-        if callable(f):
-            from ..frontends.trace import grad_function
-
-            return grad_function(f, argnums=argnums)
-        raise GraphadError(f"grad expects an Expr or a callable, got {type(f).__name__}")
+        raise GraphadError(
+            f"grad expects an Expr, got {type(f).__name__} (ga.grad differentiates Python "
+            f"functions too)"
+        )
     if wrt is None:
         names = f.free_symbols
         if len(names) != 1:
@@ -246,13 +244,6 @@ def grad(f: Any, wrt: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
     if isinstance(wrt, Expr | str) or not isinstance(wrt, Iterable):
         return vjp(f, [wrt])[0]  # anything but an input is refused by name
     return vjp(f, list(wrt))
-
-
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """For a Python callable: a function returning ``(value, gradient)`` (as JAX)."""
-    from ..frontends.trace import value_and_grad_function
-
-    return value_and_grad_function(f, argnums=argnums)
 
 
 def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:

@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .core.errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, ShapeError
 
 __all__ = [
     "check_grad_many",
@@ -201,7 +201,7 @@ def _aligned(X: Any, y: Any) -> tuple[Any, Any]:
 
 
 def _chunk_value_and_grad(key: str, fn: Callable, params: Any, xb: Any, yb: Any, weight: float):
-    from .frontends.trace import _flatten, value_and_grad_function
+    from ..frontends.trace import _flatten, value_and_grad_function
 
     vg = _cached(key, lambda: value_and_grad_function(fn, argnums=0))
     value, grads = vg(params, xb) if yb is None else vg(params, xb, yb)
@@ -265,7 +265,7 @@ def value_and_grad_over_chunks(
     """
     from dask import delayed
 
-    from .frontends.trace import _flatten
+    from ..frontends.trace import _flatten
 
     if reduction not in ("mean", "sum"):
         raise GraphadError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -291,7 +291,7 @@ def value_and_grad_over_chunks(
 
 
 def _finish_grads(total: list, spec: Any) -> tuple[Any, Any]:
-    from .frontends.trace import _unflatten
+    from ..frontends.trace import _unflatten
 
     return total[0], _unflatten(spec, total[1])
 
@@ -321,7 +321,7 @@ def grad_over_chunks(
     return value_and_grad_over_chunks(fn, params, X, y, reduction=reduction, client=client)[1]
 
 
-# -- Keras-style models on Dask data (the work is in graphad._distributed_nn) ------------------
+# -- Keras-style models on Dask data (the executor is in graphad.distributed.models) -----------
 
 
 def fit(
@@ -377,11 +377,12 @@ def fit(
     >>> len(h.history["loss"])
     1
     """
-    from ._distributed_nn import fit_model
+    from .models import DaskExecutor
 
-    return fit_model(
-        model, x, y, epochs, batch_size, validation_data, shuffle, seed, verbose, client
-    )
+    return model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+        shuffle=shuffle, seed=seed, verbose=verbose, executor=DaskExecutor(client),
+    )  # fmt: skip
 
 
 def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
@@ -398,9 +399,9 @@ def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
     >>> float(model.evaluate(X, da.from_array(np.full(4, 3.0), chunks=2)))
     1.0
     """
-    from ._distributed_nn import evaluate_model
+    from .models import DaskExecutor
 
-    return evaluate_model(model, x, y, client)
+    return model.evaluate(x, y, executor=DaskExecutor(client))
 
 
 def predict(model: Any, x: Any) -> Any:
@@ -417,9 +418,9 @@ def predict(model: Any, x: Any) -> Any:
     >>> out.shape, out.compute().ravel().tolist()
     ((4, 1), [2.0, 2.0, 2.0, 2.0])
     """
-    from ._distributed_nn import predict_model
+    from .models import DaskExecutor
 
-    return predict_model(model, x)
+    return model.predict(x, executor=DaskExecutor())
 
 
 # -- gradient checks on a cluster ---------------------------------------------------------------
@@ -427,7 +428,7 @@ def predict(model: Any, x: Any) -> Any:
 
 def _encode(e: Any, k: int) -> tuple[str, str]:
     """An expression as text to send: ("text", Python syntax) or ("json", graphad's format)."""
-    from .core.expr import Expr
+    from ..core.expr import Expr
 
     if isinstance(e, str):
         return "text", e
@@ -437,7 +438,7 @@ def _encode(e: Any, k: int) -> tuple[str, str]:
             "(Python functions cannot be sent as text)"
         )
     try:
-        from .backends.persist import dumps
+        from ..backends.persist import dumps
     except ImportError:  # no JSON format here: Python syntax, when it round-trips
         text = str(e)
         if "const(" in text:
@@ -453,17 +454,17 @@ def _decode(kind: str, text: str, graph: Any) -> Any:
     """The expression sent as ``text``, rebuilt in ``graph`` (a fresh graph gives the same
     node ids on the worker and on the client)."""
     if kind == "text":
-        from .frontends.builder import parse
+        from ..frontends.builder import parse
 
         with graph:
             return parse(text)
-    from .backends.persist import loads
+    from ..backends.persist import loads
 
     return loads(text, graph=graph)[0]
 
 
 def _encode_point(at: Any, k: int) -> dict[str, Any]:
-    from .core.expr import Expr
+    from ..core.expr import Expr
 
     if not isinstance(at, Mapping):
         raise GraphadError(
@@ -477,8 +478,8 @@ def _encode_point(at: Any, k: int) -> dict[str, Any]:
 def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
     """Run one check on a worker; the report comes back without its graph (the client
     rebuilds it from the same text), and errors as text (some do not pickle)."""
-    from .check.gradcheck import check_grad
-    from .core.graph import Graph
+    from ..check.gradcheck import check_grad
+    from ..core.graph import Graph
 
     try:
         report = check_grad(_decode(kind, text, Graph()), at=at, **kwargs)
@@ -534,7 +535,7 @@ def check_grad_many(
     """
     from dask import delayed
 
-    from .core.graph import Graph
+    from ..core.graph import Graph
 
     items = list(exprs)
     if isinstance(points, Mapping):
@@ -557,3 +558,14 @@ def check_grad_many(
         report.graph = _decode(kind, text, Graph()).graph
         reports.append(report)
     return reports
+
+
+def _register() -> None:
+    """Let ``graphad.nn`` find the Dask executor (it never imports this package)."""
+    from ..nn.fit import register_executor
+    from .models import executor_for
+
+    register_executor("dask", executor_for)
+
+
+_register()

@@ -1,27 +1,6 @@
-"""Optimizers with Keras 3's names, defaults and update rules: SGD, RMSprop, Adagrad, Adam.
-
-Each optimizer writes its update rule once, as graph-building code
-(:meth:`Optimizer.update_rule`); that rule is compiled with :func:`graphad.compile`
-into the step of :meth:`Optimizer.apply_gradients`, of :meth:`Optimizer.minimize`
-(together with the loss and its gradient) and of :meth:`graphad.nn.Sequential.fit`.
-Compiled steps are cached by the shapes and dtypes of the variables, so a
-training loop compiles once and then only feeds new values: the graphs do not
-grow with the number of steps.
-
-As in Keras, the learning rate and the step count ``t = iterations + 1`` are
-cast to the variables' dtype (float32 variables are updated in float32), and
-``iterations`` counts calls of ``apply_gradients``.
-
-Examples
---------
->>> import graphad as ga
->>> x = ga.Variable(3.0)
->>> opt = ga.optim.SGD(learning_rate=0.1)
->>> float(opt.minimize(lambda: x**2 + x - 1, var_list=[x]))   # f at the old x
-11.0
->>> round(float(x.numpy()), 6)
-2.3
-"""
+"""The optimizer machinery: state (slots, ``iterations``), the compiled steps of
+:meth:`Optimizer.apply_gradients` and :meth:`Optimizer.minimize`, and the update
+graph that ``Sequential.fit`` fuses into its training step."""
 
 from __future__ import annotations
 
@@ -31,12 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from .core.errors import GraphadError
-from .core.expr import Expr, symbol
-from .core.graph import Graph
-from .eager.tape import GradientTape, Tensor, Variable, tracing
+from ..core.errors import GraphadError
+from ..core.expr import Expr, symbol
+from ..core.graph import Graph
+from ..eager.tape import GradientTape, Tensor, Variable, tracing
 
-__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "get"]
+__all__ = ["Optimizer", "UpdateGraph"]
+
+
+def _spec_shape(spec: tuple, shape: tuple) -> tuple:
+    """The shape of the slot ``spec`` for a variable of ``shape``."""
+    return tuple(spec[2]) if len(spec) > 2 else tuple(shape)
 
 
 def _step_dtype(dtypes: Iterable[np.dtype]) -> np.dtype:
@@ -76,8 +60,9 @@ class Optimizer:
         self._cache: dict[tuple, Any] = {}
 
     # -- what subclasses define -------------------------------------------------------------
-    def slot_specs(self) -> list[tuple[str, float]]:
-        """Names and initial values of the per-variable state arrays."""
+    def slot_specs(self) -> list[tuple]:
+        """Names and initial values of the per-variable state arrays: ``(name, init)`` for
+        an array of the variable's shape, ``(name, init, ())`` for a scalar."""
         return []
 
     def update_rule(
@@ -88,7 +73,9 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         lr = self.learning_rate
-        return {"name": self.name, "learning_rate": lr if not callable(lr) else None}
+        if callable(lr):  # a schedule saves as its own config; a Python function cannot
+            lr = lr.get_config() if hasattr(lr, "get_config") else None
+        return {"name": self.name, "learning_rate": lr}
 
     # -- shared machinery ---------------------------------------------------------------------
     def _config_key(self) -> tuple:
@@ -100,7 +87,8 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(self.iterations) if callable(lr) else lr)
 
-    def _hyper_values(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    def hyper_values(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The step's ``lr`` and ``t`` inputs (see :meth:`build_update`) in ``dtype``."""
         return (
             np.asarray(self._current_lr(), dtype=dtype),
             np.asarray(self.iterations + 1, dtype=dtype),
@@ -122,8 +110,8 @@ class Optimizer:
         with graph:
             for k, (p, g) in enumerate(zip(params, grads, strict=True)):
                 slots = [
-                    symbol(f"opt_{name}{k}", p.shape, p.dtype, graph=graph)
-                    for name, _ in self.slot_specs()
+                    symbol(f"opt_{spec[0]}{k}", _spec_shape(spec, p.shape), p.dtype, graph=graph)
+                    for spec in self.slot_specs()
                 ]
                 w, s = self.update_rule(p, g, slots, lr, t)
                 slot_inputs += slots
@@ -135,7 +123,10 @@ class Optimizer:
         entry = self._slots.get(id(var))
         if entry is None or entry[0] is not var:
             shape, dtype = var._value.shape, var._value.dtype
-            entry = (var, [np.full(shape, init, dtype) for _, init in self.slot_specs()])
+            entry = (
+                var,
+                [np.full(_spec_shape(spec, shape), spec[1], dtype) for spec in self.slot_specs()],
+            )
             self._slots[id(var)] = entry
         return entry[1]
 
@@ -156,6 +147,35 @@ class Optimizer:
             if n:
                 self._slots[id(v)] = (v, [np.asarray(s) for s in new_slots[k * n : (k + 1) * n]])
         self.iterations += 1
+
+    def set_state(
+        self, variables: Sequence[Variable], slots: Sequence[Any], iterations: int
+    ) -> None:
+        """Restore a state that :meth:`state_values` (for the same ``variables``) and
+        ``iterations`` gave, as a saved model does; all is checked first, so a
+        failed call changes nothing."""
+        specs = self.slot_specs()
+        if len(slots) != len(specs) * len(variables):
+            raise GraphadError(
+                f"{type(self).__name__}: the state holds {len(slots)} arrays, "
+                f"{len(specs) * len(variables)} expected ({len(specs)} per variable)"
+            )
+        checked = []
+        for k, v in enumerate(variables):
+            for j, spec in enumerate(specs):
+                name = spec[0]
+                arr = np.asarray(slots[k * len(specs) + j])
+                want = _spec_shape(spec, tuple(v._value.shape))
+                if arr.shape != want or arr.dtype.kind != "f":
+                    raise GraphadError(
+                        f"{type(self).__name__}: the {name} state of {v.name!r} has shape "
+                        f"{arr.shape} and dtype {arr.dtype}, expected {want} floats"
+                    )
+                checked.append(arr.astype(v.dtype))
+        for k, v in enumerate(variables):
+            own = checked[k * len(specs) : (k + 1) * len(specs)]
+            self._slots[id(v)] = (v, own)
+        self.iterations = int(iterations)
 
     @property
     def variables(self) -> list[np.ndarray]:
@@ -206,14 +226,14 @@ class Optimizer:
             *[v._value for v in variables],
             *grads,
             *self.state_values(variables),
-            *self._hyper_values(dtype),
+            *self.hyper_values(dtype),
         )
         n = len(variables)
         self.finish_step(variables, outs[:n], outs[n:])
         return self.iterations
 
     def _compile_apply(self, variables: Sequence[Variable]):
-        from .backends.codegen import compile as ga_compile
+        from ..backends.codegen import compile as ga_compile
 
         with Graph():
             ps = [symbol(f"w{k}", v.shape, v.dtype) for k, v in enumerate(variables)]
@@ -281,15 +301,15 @@ class Optimizer:
             *[v._value for v in var_list],
             *tracer.captured_values(),
             *self.state_values(var_list),
-            *self._hyper_values(dtype),
+            *self.hyper_values(dtype),
         )
         n = len(var_list)
         self.finish_step(var_list, outs[1 : n + 1], outs[n + 1 :])
         return outs[0]
 
     def _compile_minimize(self, tracer, out: Expr):
-        from .backends.codegen import compile as ga_compile
-        from .transforms.autodiff import vjp
+        from ..backends.codegen import compile as ga_compile
+        from ..transforms.autodiff import vjp
 
         graph = tracer.graph
         params = tracer.var_inputs
@@ -321,8 +341,8 @@ def _check_loss_result(result: Any) -> None:
 
 def _check_traced_loss(tracer: Any, out: Expr) -> None:
     """The traced loss must be floating and depend on at least one variable of var_list."""
-    from .core.errors import DTypeError
-    from .core.graph import ancestors
+    from ..core.errors import DTypeError
+    from ..core.graph import ancestors
 
     dtype = out.dtype
     if dtype is not None and dtype.kind not in "fc":
@@ -346,282 +366,3 @@ def _signature(graph: Graph, out: int) -> tuple:
         else:
             rows.append(node["key"])
     return (tuple(rows), out)
-
-
-class SGD(Optimizer):
-    """Gradient descent, with optional (Nesterov) momentum (``keras.optimizers.SGD``).
-
-    Update for a variable ``w`` with gradient ``g`` (Keras 3's rule):
-
-    - ``momentum == 0``: ``w = w - learning_rate * g``
-    - otherwise: ``m = momentum * m - learning_rate * g``, then
-      ``w = w + m`` (plain) or ``w = w + momentum * m - learning_rate * g`` (Nesterov),
-      with ``m`` starting at 0.
-
-    Examples
-    --------
-    >>> import graphad as ga, numpy as np
-    >>> w = ga.Variable(np.array([1.0]))
-    >>> opt = ga.optim.SGD(learning_rate=0.1, momentum=0.9)
-    >>> _ = opt.apply_gradients([(np.array([1.0]), w)])
-    >>> _ = opt.apply_gradients([(np.array([1.0]), w)])
-    >>> w.numpy()   # 1 - 0.1 - (0.9*0.1 + 0.1)
-    array([0.71])
-    """
-
-    def __init__(
-        self,
-        learning_rate: float = 0.01,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        name: str = "SGD",
-    ):
-        if not 0.0 <= float(momentum) <= 1.0:
-            raise GraphadError(f"SGD: momentum must be in [0, 1], got {momentum}")
-        super().__init__(learning_rate, name)
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-
-    def slot_specs(self):
-        return [("momentum", 0.0)] if self.momentum != 0 else []
-
-    def update_rule(self, w, g, slots, lr, t):
-        if self.momentum == 0:
-            return w - lr * g, []
-        (m,) = slots
-        m = m * self.momentum - g * lr
-        if self.nesterov:
-            return w + (m * self.momentum - g * lr), [m]
-        return w + m, [m]
-
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class RMSprop(Optimizer):
-    """RMSprop (``keras.optimizers.RMSprop``), plain momentum, optionally centered.
-
-    Keras 3's rule, ``v`` (and ``a``, ``mom``) starting at 0::
-
-        v = rho * v + (1 - rho) * g**2
-        a = rho * a + (1 - rho) * g                      # centered only
-        d = v - a**2 + epsilon   if centered   else   v + epsilon
-        inc = learning_rate * g / sqrt(d)
-        mom = momentum * mom + inc; w = w - mom          # momentum > 0
-        w = w - inc                                      # otherwise
-
-    Examples
-    --------
-    >>> import graphad as ga
-    >>> v = ga.Variable(10.0)
-    >>> opt = ga.optim.RMSprop(learning_rate=0.1)
-    >>> _ = opt.minimize(lambda: (v ** 2) / 2.0, [v])   # Keras docs: 9.683772
-    >>> round(float(v.numpy()), 6)
-    9.683772
-    """
-
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        rho: float = 0.9,
-        momentum: float = 0.0,
-        epsilon: float = 1e-7,
-        centered: bool = False,
-        name: str = "rmsprop",
-    ):
-        super().__init__(learning_rate, name)
-        self.rho = float(rho)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.centered = bool(centered)
-
-    def slot_specs(self):
-        specs = [("velocity", 0.0)]
-        if self.momentum > 0:
-            specs.append(("momentum", 0.0))
-        if self.centered:
-            specs.append(("average_gradient", 0.0))
-        return specs
-
-    def update_rule(self, w, g, slots, lr, t):
-        from .ops import sqrt, square
-
-        it = iter(slots)
-        v = next(it)
-        mom = next(it) if self.momentum > 0 else None
-        avg = next(it) if self.centered else None
-        rho = self.rho
-        v = rho * v + (1 - rho) * square(g)
-        new = [v]
-        if self.centered:
-            avg = rho * avg + (1 - rho) * g
-            denominator = v - square(avg) + self.epsilon
-        else:
-            denominator = v + self.epsilon
-        increment = lr * g / sqrt(denominator)
-        if mom is not None:
-            mom = self.momentum * mom + increment
-            new.insert(1, mom)
-            w = w - mom
-        else:
-            w = w - increment
-        if self.centered:
-            new.append(avg)
-        return w, new
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "rho": self.rho,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "centered": self.centered,
-        }
-
-
-class Adagrad(Optimizer):
-    """Adagrad (``keras.optimizers.Adagrad``).
-
-    Keras 3's rule, the accumulator starting at ``initial_accumulator_value``::
-
-        acc = acc + g**2
-        w = w - learning_rate * g / sqrt(acc + epsilon)
-
-    Examples
-    --------
-    >>> import graphad as ga, numpy as np
-    >>> w = ga.Variable(np.array([1.0]))
-    >>> opt = ga.optim.Adagrad(learning_rate=0.1)
-    >>> _ = opt.apply_gradients([(np.array([0.3]), w)])
-    >>> round(float(w.numpy()[0]), 6)   # 1 - 0.1 * 0.3 / sqrt(0.1 + 0.09 + 1e-7)
-    0.931175
-    """
-
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        initial_accumulator_value: float = 0.1,
-        epsilon: float = 1e-7,
-        name: str = "adagrad",
-    ):
-        if initial_accumulator_value < 0:
-            raise GraphadError("Adagrad: initial_accumulator_value must be non-negative")
-        super().__init__(learning_rate, name)
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
-
-    def slot_specs(self):
-        return [("accumulator", self.initial_accumulator_value)]
-
-    def update_rule(self, w, g, slots, lr, t):
-        from .ops import sqrt, square
-
-        (acc,) = slots
-        acc = acc + square(g)
-        return w - lr * g / sqrt(acc + self.epsilon), [acc]
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "epsilon": self.epsilon,
-        }
-
-
-class Adam(Optimizer):
-    """Adam, optionally AMSGrad (``keras.optimizers.Adam``).
-
-    Keras 3's rule, with ``t = iterations + 1`` and ``m``, ``v`` (``v_hat``) starting at 0::
-
-        alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        m = m + (g - m) * (1 - beta_1)
-        v = v + (g**2 - v) * (1 - beta_2)
-        v_hat = maximum(v_hat, v)                        # amsgrad only (then used for v)
-        w = w - m * alpha / (sqrt(v) + epsilon)
-
-    ``epsilon`` is the "epsilon hat" of Kingma and Ba (added after the bias
-    correction folded into ``alpha``), as in Keras.
-
-    Examples
-    --------
-    >>> import graphad as ga, numpy as np
-    >>> w = ga.Variable(np.array([1.0]))
-    >>> opt = ga.optim.Adam(learning_rate=0.1)
-    >>> _ = opt.apply_gradients([(np.array([5.0]), w)])
-    >>> round(float(w.numpy()[0]), 6)    # the first Adam step moves by about lr
-    0.9
-    """
-
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        amsgrad: bool = False,
-        name: str = "adam",
-    ):
-        super().__init__(learning_rate, name)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
-        self.amsgrad = bool(amsgrad)
-
-    def slot_specs(self):
-        specs = [("m", 0.0), ("v", 0.0)]
-        if self.amsgrad:
-            specs.append(("v_hat", 0.0))
-        return specs
-
-    def update_rule(self, w, g, slots, lr, t):
-        from .ops import maximum, sqrt, square
-
-        m, v = slots[0], slots[1]
-        alpha = lr * sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        m = m + (g - m) * (1 - self.beta_1)
-        v = v + (square(g) - v) * (1 - self.beta_2)
-        new = [m, v]
-        denom_v = v
-        if self.amsgrad:
-            v_hat = maximum(slots[2], v)
-            new.append(v_hat)
-            denom_v = v_hat
-        return w - (m * alpha) / (sqrt(denom_v) + self.epsilon), new
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
-
-
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam}
-
-
-def get(identifier: str | Optimizer | dict) -> Optimizer:
-    """An optimizer from its Keras name (``"rmsprop"``...), a config dict, or an instance.
-
-    Examples
-    --------
-    >>> import graphad as ga
-    >>> ga.optim.get("adam").beta_2
-    0.999
-    """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, dict):
-        cfg = dict(identifier)
-        cls = _BY_NAME.get(str(cfg.pop("class", cfg.get("name", ""))).lower())
-        if cls is None:
-            raise GraphadError(f"unknown optimizer config {identifier!r}")
-        if cfg.get("learning_rate") is None:
-            cfg.pop("learning_rate", None)
-        return cls(**cfg)
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    raise GraphadError(
-        f"unknown optimizer {identifier!r}; use one of {sorted(_BY_NAME)} or an optimizer instance"
-    )

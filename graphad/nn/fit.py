@@ -1,0 +1,397 @@
+"""The training loop of ``Sequential.fit`` (and ``evaluate``, ``predict``), the executor
+protocol it runs its steps through, and its progress output.
+
+The loop (epochs, shuffling, validation, callbacks, history, progress) is the
+same wherever the computation runs; an *executor* runs the steps.
+:class:`LocalExecutor` runs them in this process.  Other packages provide more
+(``graphad.distributed`` runs them on a Dask cluster) and register a factory
+with :func:`register_executor`, so that this package never imports them: a
+factory is asked, in registration order, whether it takes the data or the
+``executor=`` argument of a call (Dask arrays, a Dask ``Client``).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..core import plugins
+from ..core.errors import GraphadError
+from ._common import FLOATX, check_count, check_fraction, check_seed, generator, is_dask
+from .callbacks import Callback, History
+
+__all__ = ["Executor", "LocalExecutor", "evaluate", "fit", "predict", "register_executor"]
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Where the steps of ``fit``, ``evaluate`` and ``predict`` run.
+
+    ``data`` checks the arrays against the model and returns a batch source
+    with the number of samples as ``.n``.  ``train_step`` runs one training
+    step on the rows ``rows`` of the source (the gradient of the batch's mean
+    weighted loss plus the penalty, and the optimizer's update of the model's
+    weights) and returns the batch's sums (``[loss_sum, penalty, *metric
+    sums]``, see :meth:`Sequential.step_function`).  The update is the
+    executor's to apply, because in one process it is fused into the same
+    compiled function as the gradient; an executor that computes gradients
+    elsewhere applies them with ``model.optimizer.apply_gradients``.
+    ``evaluate`` returns the sums over a whole data set (the penalty times the
+    number of samples), ``predict`` the model's outputs.
+    """
+
+    def data(self, model: Any, x: Any, y: Any, class_weight: dict | None = None) -> Any: ...
+
+    def train_step(
+        self, model: Any, source: Any, rows: np.ndarray, rng: np.random.Generator
+    ) -> list[float]: ...
+
+    def evaluate(self, model: Any, x: Any, y: Any, batch_size: int) -> tuple[list[float], int]: ...
+
+    def predict(self, model: Any, x: Any, batch_size: int) -> Any: ...
+
+
+@dataclass
+class ArraySource:
+    """In-memory training data: samples, targets (as the loss takes them), sample weights."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    SW: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.X)
+
+
+def sample_weights(model: Any, Y: np.ndarray, class_weight: dict | None) -> np.ndarray:
+    """Each sample's weight from ``class_weight`` (its class: the one-hot target's index,
+    or the 0/1 target of a one-unit output); ones without."""
+    if class_weight is None:
+        return np.ones(len(Y), FLOATX)
+    if not isinstance(class_weight, dict):
+        raise GraphadError(f"class_weight must be a dict {{class: weight}}, got {class_weight!r}")
+    classes = Y.shape[-1] if Y.ndim == 2 and Y.shape[-1] > 1 else 2
+    table = np.ones(classes, np.float64)
+    for c, w in class_weight.items():
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= c < classes:
+            raise GraphadError(f"class_weight: class {c!r} is not in [0, {classes - 1}]")
+        if isinstance(w, bool) or not isinstance(w, int | float | np.number) or not w >= 0:
+            raise GraphadError(f"class_weight: the weight of class {c} must be >= 0, got {w!r}")
+        table[int(c)] = float(w)
+    if Y.ndim == 2 and Y.shape[-1] > 1:
+        labels = np.argmax(Y, axis=-1)
+    else:
+        labels = (Y.reshape(len(Y), -1)[:, 0] > 0.5).astype(np.int64)
+    return table[labels].astype(FLOATX)
+
+
+class LocalExecutor:
+    """Runs every step in this process: one compiled function per batch shape."""
+
+    def data(self, model, x, y, class_weight=None) -> ArraySource:
+        X = model.prepare_x(x)
+        Y = model.prepare_y(y, len(X))
+        return ArraySource(X, Y, sample_weights(model, Y, class_weight))
+
+    def train_step(self, model, source, rows, rng) -> list[float]:
+        if len(rows) == source.n and np.array_equal(rows, np.arange(source.n)):
+            xb, yb, sw = source.X, source.Y, source.SW
+        else:
+            xb, yb, sw = (a.take(rows, axis=0) for a in (source.X, source.Y, source.SW))
+        ws = model.weights
+        train = model.trainable_weights
+        fixed = model.non_trainable_weights
+        opt = model.optimizer
+        noise = [rng.random(s, dtype=np.float32) for s in model.noise_shapes(xb.shape)]
+        fn = model.step_function("train", xb.shape, yb.shape)
+        dtype = (
+            np.dtype(np.float32) if all(w.dtype == FLOATX for w in train) else np.dtype(np.float64)
+        )
+        outs = fn(
+            xb, yb, sw, *noise, *[w._value for w in ws],
+            np.float32(1.0 / len(xb)), np.float32(1.0),
+            *opt.state_values(train), *opt.hyper_values(dtype),
+        )  # fmt: skip
+        m = 2 + sum(model.metric_sizes())
+        n_slots = len(outs) - m - len(train) - len(fixed)
+        opt.finish_step(
+            train, outs[m : m + len(train)], outs[m + len(train) : m + len(train) + n_slots]
+        )
+        for w, v in zip(fixed, outs[len(outs) - len(fixed) :], strict=True):
+            w._replace(v)
+        return [float(v) for v in outs[:m]]
+
+    def evaluate(self, model, x, y, batch_size) -> tuple[list[float], int]:
+        X = model.prepare_x(x)
+        Y = model.prepare_y(y, len(X))
+        n = len(X)
+        if n == 0:
+            raise GraphadError("evaluate: no samples")
+        ws = [w._value for w in model.weights]
+        totals: list[float] | None = None
+        for lo in range(0, n, batch_size):
+            xb, yb = X[lo : lo + batch_size], Y[lo : lo + batch_size]
+            res = model.step_function("evaluate", xb.shape, yb.shape)(
+                xb, yb, np.ones(len(xb), FLOATX), *ws
+            )
+            part = [float(v) for v in res]
+            part[1] *= len(xb)
+            totals = part if totals is None else [a + b for a, b in zip(totals, part, strict=True)]
+        return totals, n
+
+    def predict(self, model, x, batch_size) -> np.ndarray:
+        X = model.prepare_x(x)
+        ws = [w._value for w in model.weights]
+        parts = []
+        for lo in range(0, len(X), batch_size):
+            xb = X[lo : lo + batch_size]
+            parts.append(np.asarray(model.step_function("predict", xb.shape)(xb, *ws)[0]))
+        if not parts:
+            return np.zeros((0, *model.layers[-1].output_shape[1:]), FLOATX)
+        return np.concatenate(parts)
+
+
+# -- finding the executor -------------------------------------------------------------------------
+
+
+def register_executor(name: str, factory: Callable[[Any, Any, Any], Any]) -> None:
+    """Let ``fit``/``evaluate``/``predict`` run on another executor.
+
+    ``factory(x, y, executor)`` returns an executor for this call's data and
+    ``executor=`` argument, or None when it does not take them.  Registering a
+    name again replaces its factory.
+    """
+    plugins.provide("executor", name, factory)
+
+
+def find_executor(executor: Any, x: Any, y: Any = None) -> Any:
+    """The executor of one call: ``executor`` itself when it is one, else the first
+    registered factory's answer, else :class:`LocalExecutor` for in-memory data."""
+    if isinstance(executor, Executor):
+        return executor
+    for factory in plugins.providers("executor"):
+        found = factory(x, y, executor)
+        if found is not None:
+            return found
+    if executor is not None:
+        raise GraphadError(
+            f"executor={executor!r} is not an executor (an object with data, train_step, "
+            "evaluate and predict); for Dask, import graphad.distributed first"
+        )
+    if is_dask(x) or is_dask(y):
+        raise GraphadError(
+            "Dask arrays need graphad.distributed: `import graphad.distributed` (or "
+            "`ga.distributed`) before fit, evaluate or predict"
+        )
+    return LocalExecutor()
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def _progress(verbose: int, steps: int, epoch: int, epochs: int):
+    """A tqdm bar while an epoch runs, for verbose=1 on a terminal; None otherwise.
+
+    In a notebook no bar is made: a widget would be left behind as "Loading
+    widget..." in a saved notebook; the per-epoch lines are printed instead."""
+    if verbose != 1 or _in_notebook() or not sys.stdout.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(
+        total=steps,
+        desc=f"Epoch {epoch + 1}/{epochs}",
+        unit="batch",
+        file=sys.stdout,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def epoch_lines(
+    epoch: int, epochs: int, steps: int, seconds: float, logs: dict, width: int | None = None
+) -> list[str]:
+    """The epoch's summary, wrapped between metrics to ``width`` columns (the
+    terminal's, 80 when unknown) so that nothing is cut off."""
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+    width = max(40, width)
+    head = (
+        f"Epoch {epoch + 1}/{epochs} - {steps}/{steps} - {seconds:.2f}s - "
+        f"{1000 * seconds / max(steps, 1):.1f}ms/step"
+    )
+    lines, line = [], head
+    for k, v in logs.items():
+        item = f"{k}: {v:.4f}"
+        if len(line) + 3 + len(item) > width:
+            lines.append(line)
+            line = "    " + item
+        else:
+            line += " - " + item
+    lines.append(line)
+    return lines
+
+
+# -- the loop -----------------------------------------------------------------------------------
+
+
+def _split(x: Any, y: Any, fraction: float) -> tuple:
+    """Keras' validation_split: the last ``fraction`` of the samples, before shuffling."""
+    n = len(x) if not is_dask(x) else x.shape[0]
+    at = math.ceil(n * (1.0 - fraction))
+    if at == 0 or at == n:
+        raise GraphadError(
+            f"validation_split={fraction} leaves {at} training and {n - at} validation "
+            f"samples of {n}; both need at least one"
+        )
+    if not is_dask(x):
+        x, y = np.asarray(x), np.asarray(y)
+    return (x[:at], y[:at]), (x[at:], y[at:])
+
+
+def _check_callbacks(callbacks: Sequence[Any] | None) -> list[Callback]:
+    cbs = list(callbacks or [])
+    for cb in cbs:
+        if not isinstance(cb, Callback):
+            raise GraphadError(
+                f"callbacks must be ga.nn.callbacks.Callback objects, got {type(cb).__name__}"
+            )
+    return cbs
+
+
+def fit(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    verbose: int = 1,
+    callbacks: Sequence[Any] | None = None,
+    validation_split: float = 0.0,
+    validation_data: tuple | None = None,
+    shuffle: bool = True,
+    class_weight: dict | None = None,
+    initial_epoch: int = 0,
+    seed: int | None = None,
+    executor: Any = None,
+) -> History:
+    """The work of :meth:`Sequential.fit` (see there)."""
+    model.need_compiled()
+    epochs = check_count(epochs, "fit: epochs", minimum=0)
+    initial_epoch = check_count(initial_epoch, "fit: initial_epoch", minimum=0)
+    batch_size = check_count(32 if batch_size is None else batch_size, "fit: batch_size")
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise GraphadError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if seed is not None:
+        seed = check_seed(seed, "fit: seed")
+    cbs = _check_callbacks(callbacks)
+    validation_split = check_fraction(validation_split, "fit: validation_split")
+    if validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise GraphadError("fit: validation_data must be a pair (x_val, y_val)")
+    elif validation_split > 0:
+        (x, y), validation_data = _split(x, y, validation_split)
+    ex = find_executor(executor, x, y)
+    source = ex.data(model, x, y, class_weight)
+    n = source.n
+    if n == 0:
+        raise GraphadError("fit: no samples")
+    steps = -(-n // batch_size)
+    rng = generator(seed)
+    history = History()
+    cbs.append(history)
+    model.stop_training = False
+    for cb in cbs:
+        cb.set_model(model)
+        cb.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+    for cb in cbs:
+        cb.on_train_begin({})
+    for epoch in range(initial_epoch, epochs):
+        for cb in cbs:
+            cb.on_epoch_begin(epoch, {})
+        start = time.perf_counter()
+        logs = _run_epoch(
+            model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle
+        )
+        if validation_data is not None:
+            vals = evaluate(model, *validation_data, batch_size=batch_size, executor=executor)
+            logs.update({f"val_{k}": v for k, v in vals.items()})
+        seconds = time.perf_counter() - start
+        history.times.append(seconds)
+        for cb in cbs:
+            cb.on_epoch_end(epoch, logs)
+        if verbose:
+            for line in epoch_lines(epoch, epochs, steps, seconds, logs):
+                print(line, flush=True)
+        if model.stop_training:
+            break
+    for cb in cbs:
+        cb.on_train_end({})
+    return history
+
+
+def _run_epoch(model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle):
+    n = source.n
+    perm = rng.permutation(n) if shuffle else None
+    totals: list[float] | None = None
+    bar = _progress(verbose, steps, epoch, epochs)
+    batch_hooks = [cb for cb in cbs if _overrides(cb, "on_train_batch_begin", "on_train_batch_end")]
+    try:
+        for i in range(steps):
+            lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
+            rows = np.arange(lo, hi) if perm is None else perm[lo:hi]
+            for cb in batch_hooks:
+                cb.on_train_batch_begin(i, {})
+            res = ex.train_step(model, source, rows, rng)
+            res[1] *= hi - lo
+            totals = res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
+            if batch_hooks or (bar is not None and (i % 8 == 0 or i == steps - 1)):
+                running = model.results(totals, hi)
+                for cb in batch_hooks:
+                    cb.on_train_batch_end(i, dict(running))
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return model.results(totals, n)
+
+
+def _overrides(cb: Callback, *names: str) -> bool:
+    return any(
+        getattr(type(cb), name) is not getattr(Callback, name) or name in vars(cb) for name in names
+    )
+
+
+def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 32, executor: Any = None) -> dict:
+    """The work of :meth:`Sequential.evaluate`: ``{"loss": ..., metric: ...}``."""
+    model.need_compiled()
+    batch_size = check_count(32 if batch_size is None else batch_size, "evaluate: batch_size")
+    totals, n = find_executor(executor, x, y).evaluate(model, x, y, batch_size)
+    return model.results(totals, n)
+
+
+def predict(model: Any, x: Any, *, batch_size: int = 32, executor: Any = None) -> Any:
+    """The work of :meth:`Sequential.predict`."""
+    batch_size = check_count(32 if batch_size is None else batch_size, "predict: batch_size")
+    return find_executor(executor, x).predict(model, x, batch_size)
+
+
+__all__ += ["ArraySource", "epoch_lines", "find_executor", "sample_weights"]
