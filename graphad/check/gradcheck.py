@@ -25,6 +25,7 @@ node whose rule disagrees with its numerical derivative is named.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -560,6 +561,7 @@ def _ad_noise(
 # SymPy's form of one op at dummy arguments (constant arguments inlined) and its partial
 # derivatives, per (op, params, constant arguments): built once, evaluated per check
 _SYMPY_FORMS: dict[tuple, Any] = {}
+_MPMATH_LOCK = threading.Lock()
 
 
 def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
@@ -595,10 +597,12 @@ def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
             partials = [sp.diff(form, dummies[i]) for i in moving]
         except Exception:
             form, partials = None, []
+        got = None if form is None else (form, partials, dummies, moving)
         if len(_SYMPY_FORMS) > 4096:
             _SYMPY_FORMS.clear()
-        _SYMPY_FORMS[key] = None if form is None else (form, partials, dummies, moving)
-    return _SYMPY_FORMS[key]
+        _SYMPY_FORMS[key] = got
+        return got
+    return _SYMPY_FORMS.get(key)
 
 
 def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
@@ -619,7 +623,8 @@ def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
     val: dict[int, Any] = {}
     der: dict[int, dict[int, Any]] = {}
     try:
-        with mpmath.workprec(_sympy_box.PREC):
+        # mpmath's working precision is one global setting: one check at a time sets it
+        with _MPMATH_LOCK, mpmath.workprec(_sympy_box.PREC):
             for n in topo_order(prob.graph, [prob.out]):
                 node = nodes[n]
                 op = node["op"]
