@@ -1,7 +1,8 @@
 # graphad developer tasks.  GNU make; every recipe line starts with a TAB.
 #
 #   make venv         create .venv and install graphad editable with the test extra
-#   make test         lint, then run the test suite on 2 workers
+#   make test         lint, then run the test suite on 2 workers (with the browser test)
+#   make browser      install headless Chromium (Debian package) for the backprop page test
 #   make lint         ruff check + ruff format --check
 #   make format       rewrite sources with ruff format and ruff check --fix
 #   make demo         run `graphad demo`
@@ -18,7 +19,7 @@ STAMP  := $(VENV)/.installed
 # and ruff fails on a path that is missing.
 SRC_DIRS := $(wildcard graphad tests benchmarks docs)
 
-.PHONY: all venv demo docs lint test format bench bench-quick fuzz clean
+.PHONY: all venv browser demo docs lint test format bench bench-quick fuzz clean
 
 all: test
 
@@ -41,6 +42,17 @@ $(STAMP): pyproject.toml $(wildcard graphad/__init__.py)
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	@touch $@
 
+# The backprop stepper page (graphad/stepper.py) is tested in a real browser:
+# headless Chromium from the distribution's packages, installed like graphviz.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		echo "Chromium not found: installing the chromium system package (browser test)"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get -o DPkg::Lock::Timeout=300 update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=300 install -y chromium; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/graphad demo
 
@@ -61,9 +73,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(SRC_DIRS)
 
 # pytest exits 5 when it collects no test at all; that is not a failure of the
-# code, so report it and succeed.
-test: $(STAMP) lint
-	@$(BIN)/python -m pytest -q -n 2; status=$$?; \
+# code, so report it and succeed.  GRAPHAD_REQUIRE_BROWSER makes a missing Chromium a
+# failure, not a skip: `make browser` has installed it.
+test: $(STAMP) lint browser
+	@GRAPHAD_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; \
 	exit $$status
 

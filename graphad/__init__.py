@@ -33,7 +33,7 @@ from .core.errors import (
     UnknownNameError,
 )  # fmt: skip
 from .core.expr import Expr, symbol, symbols
-from .core.graph import Graph, get_default_graph
+from .core.graph import Graph, get_default_graph, reset_default_graph
 from .core.version import __version__ as __version__
 from .frontends.builder import parse
 from .frontends.trace import (
@@ -166,6 +166,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
+    "reset_default_graph",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
     "jit", "jacfwd", "jacrev", "vmap", "stop_gradient",
     "to_sympy", "from_sympy",

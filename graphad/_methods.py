@@ -73,6 +73,13 @@ def _repr_latex_(self: Expr) -> str | None:
         return None
 
 
+def _repr_mimebundle_(self: Expr, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    # the graph first, as HTML embedding the SVG (JupyterLab ranks LaTeX above SVG)
+    from .backends._display import mimebundle
+
+    return mimebundle(self, include, exclude)
+
+
 def install(cls: type = Expr) -> None:
     """Attach ``eval``, ``str``/``repr`` and the notebook displays to ``cls``."""
     cls.eval = _eval
@@ -80,3 +87,4 @@ def install(cls: type = Expr) -> None:
     cls.__repr__ = _repr
     cls._repr_svg_ = _repr_svg_
     cls._repr_latex_ = _repr_latex_
+    cls._repr_mimebundle_ = _repr_mimebundle_

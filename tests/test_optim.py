@@ -247,7 +247,9 @@ def _run_minimize(*argv):
 def test_minimize_command_prints_the_notebook_table():
     from tests.test_tape import tf_table
 
-    code, lines = _run_minimize("x**2 + x - 1", "--x0", "x=3", "--lr", "0.1", "--epochs", "30")
+    code, lines = _run_minimize(
+        "x**2 + x - 1", "--x0", "x=3", "--lr", "0.1", "--epochs", "30", "--format", "notebook"
+    )
     assert code == 0 and len(lines) == 30
     assert lines[:4] == [
         "Epoch : 0 [3.0, 11.0]",
@@ -271,6 +273,8 @@ def test_minimize_command_other_optimizers_and_errors():
         "60",
         "--optimizer",
         "adam",
+        "--format",
+        "notebook",
     )
     assert code == 0
     x, y, f = (float(v) for v in lines[-1].split("[")[1].rstrip("]").split(","))
@@ -285,7 +289,7 @@ def test_minimize_demo():
     out = io.StringIO()
     minimize.demo(out)
     text = out.getvalue()
-    assert "Epoch : 0 [3.0, 11.0]" in text and "Epoch : 29" in text
+    assert "epoch  0  x=3.0  f=11.0" in text and "epoch 29  x=" in text
 
 
 @pytest.mark.parametrize(

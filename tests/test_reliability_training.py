@@ -28,7 +28,7 @@ from graphad.datasets import read_idx, write_idx
 
 HOSTILE_FILES = Path(__file__).parent / "corpus" / "hostile_files.jsonl"
 MINIMIZE_FOREVER = (sys.executable, "-m", "graphad", "minimize", "x**2", "--x0", "x=3")
-MINIMIZE_FOREVER += ("--epochs", str(10**9))
+MINIMIZE_FOREVER += ("--epochs", str(10**9), "--format", "notebook")
 FILE_ENTRIES = [json.loads(line) for line in HOSTILE_FILES.read_text().splitlines() if line]
 
 
@@ -700,7 +700,7 @@ class TestTrainingCommandLine:
 
         out = Recorder()
         args = minimize.argparse.Namespace(
-            expr="x**2 + x - 1", x0="x=3", lr=0.1, epochs=4, optimizer="sgd"
+            expr="x**2 + x - 1", x0="x=3", lr=0.1, epochs=4, optimizer="sgd", format="notebook"
         )
         assert minimize.run(args, out) == 0
         lines = [e for e in events if e[0] == "line"]

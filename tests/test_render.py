@@ -126,8 +126,69 @@ def test_internal_ops_use_readable_labels():
     ops = {m.group(1) for m in re.finditer(r"label=<(?:<font[^>]*><b>[^<]*</b></font><br/>)?"
                                            r"<b>([^<]*)</b>", src)}  # fmt: skip
     assert "sum" in ops and "sum_to" not in ops and "sum_to_like" not in ops
-    assert "<b>matmul_grad_b</b>" in src_z  # shape unknown: the helper, under a readable name
-    assert ga.ops.OPS["sum_to_like"].display == "sum_to"
+    # shape unknown: the helper stays, drawn as what a person writes (issue 16)
+    assert "<b>Aᵀ @ g</b>" in src_z and "matmul_grad_b</b>" not in src_z
+    assert ga.ops.OPS["sum_to_like"].display == "sum_to"  # the op table's name is unchanged
+
+
+def test_every_internal_op_has_a_readable_label():
+    from graphad.backends.render_labels import op_text
+
+    for name, op in ga.ops.OPS.items():
+        if op.internal and name != "jacobian":
+            text = op_text({"op": name})
+            assert "_" not in text and text not in ("unreduce", "count", "u"), name
+
+
+def _mlp_gradient():
+    X = ga.symbol("X", shape=(5, 4))
+    W1, b1 = ga.symbol("W1", shape=(4, 3)), ga.symbol("b1", shape=(3,))
+    W2 = ga.symbol("W2", shape=(3, 2))
+    loss = ga.log_softmax(ga.relu(X @ W1 + b1) @ W2).sum(axis=-1).mean()
+    return loss, ga.grad(loss, [W1, b1, W2])
+
+
+def test_gradient_reads_of_forward_values_are_short_references():
+    with ga.Graph():
+        loss, grads = _mlp_gradient()
+        graph = loss.graph
+        src = render([loss, *grads], title=False).source
+    nodes = graph._nodes
+    fwd = {n for n in nodes if nodes[n]["role"] in ("forward", "input")}
+    grad = {n for n in nodes if nodes[n]["role"] == "grad"}
+    edges = [(int(a), int(b)) for a, b in re.findall(r"\tn(\d+) -> n(\d+) ", src)]
+    # no arrow goes from a forward node to a gradient node: each read is a stand-in ...
+    assert edges and not [(a, b) for a, b in edges if a in fwd and b in grad]
+    refs = re.findall(r"\tr(\d+)_(\d+) -> n(\d+) \[[^]]*style=dashed", src)
+    assert refs and all(int(a) in fwd and int(b) in grad for a, b, _ in refs)
+    # ... labelled with the forward node's name (its id, or an input's name)
+    for a, b, _ in refs:
+        m = re.search(rf'\sr{a}_{b} \[label=(?:"([^"]*)"|(\w+))', src)
+        assert graph.label(int(a)) in m.groups()
+        assert f"reads {graph.label(int(a))} of the forward pass" in src
+    assert "reads node v12 of the forward pass" in src
+
+
+def test_small_pictures_keep_their_read_arrows():
+    with ga.Graph():
+        x = ga.symbols("x")
+        f = x**2 + x - 1
+        src = render([f, ga.grad(f, x)]).source
+    assert "style=dashed" in src and not re.search(r"\tr\d+_\d+ ", src)
+
+
+def test_stand_ins_of_constants_show_the_value():
+    with ga.Graph():
+        xs = ga.symbols(" ".join(f"a{i}" for i in range(40)))
+        c = ga.constant(2.5)  # drawn as 5 / 2, the exact form of the float
+        e = c * xs[0]
+        for v in xs[1:]:
+            e = ga.sin(e + v)
+        e = e * c  # c is used at the top and far below: drawn once, read through a stand-in
+        src = render(e, title=False, max_nodes=None).source
+    stand = re.findall(r'\sr(\d+)_\d+ \[label="([^"]*)"', src)
+    assert stand and all(label == "5 / 2" for _, label in stand)
+    assert re.search(rf"\sn{stand[0][0]} \[label=<5 / 2>", src)  # the box says the same
 
 
 def test_params_and_shapes_shown():
@@ -504,3 +565,22 @@ def test_cli_demo_writes_backprop_svg(tmp_path, monkeypatch):
     root = ET.parse(tmp_path / "backprop.svg").getroot()
     text = "".join(root.itertext())
     assert "∂f/∂x = 7" in text and "f = x ** 2 + x - 1" in text
+
+
+def test_a_deep_chain_is_collapsed_even_below_max_nodes():
+    with ga.Graph():
+        x = ga.symbols("x")
+        e = x
+        for _ in range(60):  # 180 ops in one chain: a strip 40 screens tall if drawn out
+            e = ga.tanh(e) * 1.5 + 0.1
+        src = render(e).source
+        full = render(e, max_nodes=None).source
+        short = x
+        for _ in range(10):  # 30 ranks: drawn out
+            short = ga.tanh(short) * 1.5 + 0.1
+        src_short = render(short).source
+    boxes = re.findall(r"\tc\d+_\d+ \[label=<<b>⋯ chain of (\d+) nodes", src)
+    assert boxes == ["177"]  # one box for the chain (its first and last ops stay visible)
+    assert "max_nodes=None) draws every node" in src
+    assert len(re.findall(r"\tn\d+ \[", full)) == len(e.graph)  # everything when asked
+    assert "chain of" not in src_short

@@ -22,6 +22,62 @@ LATEX_MAX_TREE = 2_000
 LATEX_MAX_CHARS = 20_000
 
 
+#: The MIME types an Expr offers, most preferred first.  JupyterLab and VS Code
+#: both show ``text/html`` before ``text/latex`` and ``image/svg+xml`` (JupyterLab
+#: ranks LaTeX above SVG: offered as SVG and LaTeX only, an Expr showed its
+#: formula, never its graph), so the graph is offered as HTML embedding the SVG;
+#: the other forms stay for front ends and exports (nbconvert to LaTeX/PDF).
+MIME_ORDER = ("text/html", "image/svg+xml", "text/latex", "text/plain")
+#: Tallest a graph is shown in a notebook cell; a taller one scrolls inside its box.
+DISPLAY_MAX_HEIGHT_PX = 600
+
+
+def svg_html(svg: str, note: str = "") -> str:
+    """An SVG document as an HTML fragment: no XML prolog, bounded height, scrolls."""
+    start = svg.find("<svg")
+    body = svg[start:] if start >= 0 else ""
+    # ``note`` is fixed text from graphad (numbers and words), never the user's
+    extra = f'<div style="color:#6b7280;font-size:12px">{note}</div>' if note else ""
+    return (
+        f'<div class="graphad-graph" style="max-height:{DISPLAY_MAX_HEIGHT_PX}px;'
+        f'overflow:auto">{body}</div>{extra}'
+    )
+
+
+def mimebundle(e: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    """``Expr._repr_mimebundle_``: the graph as HTML and SVG, the formula as LaTeX, the text.
+
+    Keys follow :data:`MIME_ORDER`.  Each form is bounded (see
+    :func:`graphad.render.repr_svg` and :func:`latex`), and a form that cannot be
+    made (no Graphviz program) is left out: a display must never raise.
+    """
+    bundle: dict[str, str] = {}
+    wanted = [m for m in MIME_ORDER if (not include or m in include)]
+    wanted = [m for m in wanted if not exclude or m not in exclude]
+    if "text/html" in wanted or "image/svg+xml" in wanted:
+        svg = None
+        try:
+            svg = e._repr_svg_()
+        except Exception:
+            svg = None
+        if svg:
+            if "text/html" in wanted:
+                bundle["text/html"] = svg_html(svg)
+            if "image/svg+xml" in wanted:
+                bundle["image/svg+xml"] = svg
+    if "text/latex" in wanted:
+        tex = None
+        try:
+            tex = e._repr_latex_()
+        except Exception:
+            tex = None
+        if tex:
+            bundle["text/latex"] = tex
+    if "text/plain" in wanted:
+        bundle["text/plain"] = repr(e)
+    return bundle
+
+
 def tree_size(graph: Any, order: list[int], cap: int) -> int:
     """Nodes of the expression written out as a tree (no sharing), counted up to ``cap``."""
     nodes = graph._nodes

@@ -727,6 +727,10 @@ _GREEK = frozenset(
         "Omega",
     ]
 )
+# Parameters at these values (None, False: compared by identity) are the ops' defaults
+# and left out of the LaTeX form.
+_LATEX_DEFAULTS = {"axis": None, "axes": None, "keepdims": False}
+
 _LATEX_FUNCS = {
     "sin": r"\sin",
     "cos": r"\cos",
@@ -820,6 +824,8 @@ class _LatexPrinter(_PyPrinter):
             from ..core._escape import latex_name
 
             for key, value in params:
+                if key in _LATEX_DEFAULTS and value is _LATEX_DEFAULTS[key]:
+                    continue  # sum(W), not sum(W, axis=None, keepdims=False)
                 text = f"{key}={value!r}"
                 parts.append(latex_name(text + " ", 80) or text)
         name = _LATEX_FUNCS.get(op)

@@ -23,12 +23,14 @@ from ..core._escape import dot_string, dot_tooltip, short_name
 from ..core.errors import GraphadError, MissingInputError
 from ..core.expr import Expr, _named_values
 from ..core.graph import Graph, ancestors
+from .printing import to_text
 from .render_labels import (
     FONT,
     GREY,
     LEGEND_ATTRS,
     STYLES,
     Namer,
+    const_label,
     finite,
     group_attrs,
     legend_label,
@@ -49,6 +51,7 @@ _EDGES = {
 }
 _POS = "label"
 _BIG, _FAR_RANKS = 60, 6  # pictures with more boxes draw far arrows as stand-ins
+_READ_BOXES = 20  # in bigger pictures, a gradient op reading a forward value reads a stand-in
 
 
 @dataclass
@@ -196,10 +199,33 @@ def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> l
     return groups
 
 
+#: Pictures with a longer path than this collapse their chains (see :func:`_select`).
+_MAX_RANKS = 40
+
+
+def _ranks(graph: Graph, ids: list[int]) -> int:
+    """The longest path among ``ids`` (ascending, arguments first), in nodes."""
+    nodes = graph._nodes
+    depth: dict[int, int] = {}
+    for n in ids:
+        depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=0)
+    return max(depth.values(), default=0)
+
+
 def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int]):
-    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes."""
-    if max_nodes is None or len(ids) <= max_nodes:
+    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes.
+
+    A picture deeper than :data:`_MAX_RANKS` (a long chain drawn as a strip many
+    screens tall) has its chains collapsed too, even below ``max_nodes``.
+    """
+    if max_nodes is None:
         return ids, [], []
+    if len(ids) <= max_nodes:
+        if _ranks(graph, ids) <= _MAX_RANKS:
+            return ids, [], []
+        groups = _chains(graph, ids, keep)
+        owner = {m for g in groups for m in g.members}
+        return [n for n in ids if n not in owner], groups, []
     groups = _chains(graph, ids, keep)
     owner = {m: g.name for g in groups for m in g.members}
     units = len(ids) - len(owner) + len(groups)
@@ -314,7 +340,11 @@ def render(
         ``.culprit`` node is highlighted and whose ``.at`` mapping is used).
     path : str or Path, optional
         Also write the picture; the format follows the suffix (``.svg``, ``.png``,
-        ``.pdf``, or ``.dot``/``.gv``, which need no Graphviz program).
+        ``.pdf``, or ``.dot``/``.gv``, which need no Graphviz program).  ``.html``
+        writes the backprop stepper (:mod:`graphad.stepper`): one self-contained
+        page with the picture whose buttons, slider and arrow keys step through
+        the backward pass of ``f`` (given as ``[f, *grads]``) at ``at`` node by
+        node, showing each chain-rule term with its numbers.
     at : mapping, optional
         Input values by name: every drawn node shows its value and, where the
         gradient graph computes it, its adjoint (full numbers in tooltips).
@@ -361,7 +391,44 @@ def render(
     target = _resolve(exprs)
     for k, v in (highlight or {}).items():
         target.highlight[_node_id(k, target.graph)[1]] = "" if v is None else str(v)
+    if path is not None and Path(path).suffix.lower() in (".html", ".htm"):
+        return _draw_page(target, Path(path), at, rankdir, cluster, max_nodes, legend)
     return _draw(target, path, at, rankdir, cluster, max_nodes, legend, title)
+
+
+def _draw_page(
+    target: _Target,
+    path: Path,
+    at: Mapping[Any, Any] | None,
+    rankdir: str,
+    cluster: bool,
+    max_nodes: int | None,
+    legend: bool,
+) -> graphviz.Digraph:
+    """The backprop stepper page (:mod:`graphad.stepper`): picture plus steps, one file."""
+    from .stepper import steps_for, write_page
+
+    at = at if at is not None else target.at
+    if at is None:
+        raise GraphadError(
+            "render: a backprop page (.html) shows numbers: give the point, e.g. at={'x': 3.0}"
+        )
+    outputs = list(target.outputs)
+    bp = steps_for(target.graph, outputs, target.names, at)
+    ctx_box: list[_Ctx] = []
+    dot = _draw(target, None, at, rankdir, cluster, max_nodes, legend, True, ctx_out=ctx_box)
+    ctx = ctx_box[0]
+    holders = {n: [h for _, h in pairs] for n, pairs in ctx.holders.items()}
+    try:
+        svg = dot.pipe(format="svg").decode("utf-8")
+    except graphviz.ExecutableNotFound:
+        raise GraphadError(
+            f"render: writing {path.name} needs the Graphviz `dot` program, "
+            f"which is not on PATH; {_INSTALL}"
+        ) from None
+    title = to_text(Expr(target.graph, bp.output), names=False, max_nodes=200)[:300]
+    write_page(bp, svg, path, f"{bp.function_name} = {title}", holders)
+    return dot
 
 
 def _draw(
@@ -374,9 +441,15 @@ def _draw(
     legend: bool,
     title: str | bool,
     note: str = "",
+    ctx_out: list | None = None,
 ) -> graphviz.Digraph:
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
+    if ctx_out is not None:  # the stepper page: forward values only, it shows the adjoints
+        nodes = ctx.graph._nodes
+        fwd = {n for n in nodes if nodes[n]["role"] != "grad"}
+        ctx.values = {n: v for n, v in ctx.values.items() if n in fwd}
+        ctx_out.append(ctx)
     dot = graphviz.Digraph(
         "graphad",
         node_attr={"fontname": FONT, "fontsize": "11"},
@@ -506,6 +579,10 @@ def _draw_nodes(dot: graphviz.Digraph, ctx: _Ctx, cluster: bool, stand_ins: dict
         label = short_name(graph.label(src))
         if src in drawn:
             tip = f"{label} is drawn further up (an arrow would cross the picture)"
+            if graph.node(user)["role"] == "grad" and graph.node(src)["role"] != "grad":
+                tip = f"the gradient op {graph.label(user)} reads {label} of the forward pass"
+            if graph.node(src)["op"] == "constant":  # constants are drawn by value, not id
+                label = const_label(graph.node(src))
         else:
             tip = (
                 f"{label} = {op_text(graph.node(src))}(...) and the nodes it needs "
@@ -538,7 +615,9 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
     for n in ctx.drawn:
         depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=-1)
     big = len(ctx.drawn) + len(ctx.groups) > _BIG
+    many = len(ctx.drawn) + len(ctx.groups) > _READ_BOXES
     edges, stand_ins, kinds = [], {}, set()
+    of: dict[str, int] = {}  # stand-in -> the node it stands for
 
     def tail(a: int, user: int) -> str:
         if a in owner:
@@ -547,10 +626,16 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
             stand_ins[f"h{a}"] = (a, user)
             kinds.add("hidden")
             return f"h{a}"
-        if big and user in depth and depth[user] - depth[a] > _FAR_RANKS:
-            stand_ins[f"r{a}_{user}"] = (a, user)
-            kinds.add("far")
-            return f"r{a}_{user}"
+        far = user in depth and depth[user] - depth[a] > _FAR_RANKS
+        # the backward pass reading a forward value: a short reference next to the
+        # reader, not a long dashed arrow across the picture (issue 16)
+        reads = nodes[user]["role"] == "grad" and nodes[a]["role"] not in ("grad", "constant")
+        if (big and far) or (reads and many):
+            name = f"r{a}_{user}"
+            stand_ins[name] = (a, user)
+            of[name] = a
+            kinds.add("read-ref" if reads else "far")
+            return name
         return f"n{a}"
 
     for n in ctx.drawn:
@@ -559,7 +644,7 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
         for i, a in enumerate(args):
             pos.setdefault(tail(a, n), []).append(str(i))
         for src, idx in pos.items():
-            real = int(src[1:]) if src[0] == "n" else None
+            real = int(src[1:]) if src[0] == "n" else of.get(src)
             if nodes[n]["role"] != "grad":
                 kind = "fwd"
             elif real is not None and nodes[real]["role"] != "grad":
@@ -586,6 +671,10 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
         extras.append(f'<font color="{GREY}">- - -  </font>backward op reads a forward value')
     if "far" in kinds:
         extras.append(f'<font color="{GREY}">v12</font>: node v12, drawn further up')
+    if "read-ref" in kinds:
+        extras.append(
+            f'<font color="{GREY}">v12 - - &gt;</font>: reads node v12 of the forward pass'
+        )
     if "hidden" in kinds:
         extras.append(
             f'<font color="{GREY}">⋯ v12</font>: node v12 and what it needs, not drawn (max_nodes)'
@@ -640,7 +729,7 @@ def _save(path: Path, data: bytes) -> None:
 #: Automatic displays draw at most this many boxes, and show values (a report's
 #: point) only for graphs of at most DISPLAY_VALUE_NODES nodes: Jupyter calls
 #: them on every output, so they must stay quick whatever the graph's size.
-DISPLAY_MAX_NODES = 100
+DISPLAY_MAX_NODES = 40
 DISPLAY_VALUE_NODES = 2_000
 
 

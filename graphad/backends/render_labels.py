@@ -174,9 +174,42 @@ def _kind(ctx: _Ctx, nid: int) -> str:
     return "forward"
 
 
+# What a person would write for the ops only gradients make (the op table's short
+# names, such as matmul_grad_a or sum_to, are internal); args are (g, a, b) for matmul.
+_READABLE = {
+    "sum_to_like": "sum over broadcast axes",
+    "unreduce": "broadcast back",
+    "broadcast_like": "broadcast",
+    "reshape_like": "reshape",
+    "astype_like": "cast",
+    "numel": "count of elements",
+    "getitem_grad": "scatter",
+    "matmul_grad_a": "g @ Bᵀ",
+    "matmul_grad_b": "Aᵀ @ g",
+    "dot_grad_a": "dot(g, Bᵀ)",
+    "dot_grad_b": "dot(Aᵀ, g)",
+    "concat_part": "slice",
+    "stack_part": "take",
+    "placeholder_like": "placeholder",
+}
+
+
 def op_text(node: dict) -> str:
-    op = OPS.get(node["op"])
-    return op.display if op is not None else node["op"]
+    name = node["op"]
+    if name in _READABLE:
+        return _READABLE[name]
+    op = OPS.get(name)
+    return op.display if op is not None else name
+
+
+def const_label(node: dict) -> str:
+    """A constant as its boxes show it: the number, or ``const (3, 2)``."""
+    value = node["value"]
+    if type(value) is float and not value.is_integer():
+        from .printing import constant_text
+
+        return constant_text(value, node.get("exact"))
+    return _const_text(value)
 
 
 def _node_lines(ctx: _Ctx, nid: int) -> tuple[list[str], list[str]]:
@@ -330,4 +363,10 @@ def title_text(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
     if ctx.hidden:
         shown = len(ctx.drawn) + sum(len(g.members) for g in ctx.groups)
         lines.append(f"(showing {shown} of {shown + len(ctx.hidden)} nodes: max_nodes)")
+    elif ctx.groups:
+        inside = sum(len(g.members) for g in ctx.groups)
+        lines.append(
+            f"({inside} nodes of long chains drawn as {len(ctx.groups)} box(es); "
+            "ga.render(..., max_nodes=None) draws every node)"
+        )
     return dot_lines(lines)  # each line escaped and ended by "\\l" (left-justified)

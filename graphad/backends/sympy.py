@@ -20,8 +20,13 @@ __all__ = ["to_sympy", "from_sympy"]
 def to_sympy(e: Expr, *, real: bool = True) -> Any:
     """The SymPy expression of a scalar graph.
 
-    Inputs become ``sympy.Symbol`` (real by default); an op without a SymPy
-    equivalent, or a tensor constant, raises :class:`GraphadError`.
+    Inputs become ``sympy.Symbol`` (real by default), so the conversion is the
+    expression with every input a scalar.  It is refused (:class:`GraphadError`)
+    where that would be wrong or cannot be known: an input declared with a
+    non-scalar shape, or an op whose value is not a scalar when every input is
+    one (``broadcast_to(x, (3,))``, a tensor constant, ``W @ v``): SymPy's
+    scalar ``x`` is not a tensor, and ``sum``/``softmax`` of it would come out
+    as ``x``/``1``.  An op without a SymPy equivalent is refused too.
 
     Examples
     --------
@@ -33,6 +38,7 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
     import sympy as sp
 
     order = sorted(ancestors(e.graph, [e.id]))
+    _check_scalar(e.graph, order)
     depth = _depth(e.graph, order)
     try:
         if depth > _EVALUATE_DEPTH:
@@ -49,6 +55,57 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
 
 
 _EVALUATE_DEPTH = 200
+
+
+def _check_scalar(graph: Graph, order: list[int]) -> None:
+    """Refuse unless every node is a scalar when every input is one (see :func:`to_sympy`).
+
+    Shapes follow each op's shape rule from scalar inputs; a node whose rule
+    fails or gives a non-scalar shape is named in the error.
+    """
+    import numpy as np
+
+    nodes = graph._nodes
+    shapes: dict[int, tuple | None] = {}
+    for n in order:
+        node = nodes[n]
+        op = node["op"]
+        if op == "input":
+            declared = node.get("shape")
+            if declared not in (None, ()):
+                raise GraphadError(
+                    f"to_sympy: input {node['name'][:100]!r} is declared with shape "
+                    f"{tuple(declared)}; SymPy's symbols are scalars, so only expressions "
+                    "of scalar inputs convert"
+                )
+            shapes[n] = ()
+            continue
+        if op == "constant":
+            shapes[n] = tuple(np.shape(node["value"]))
+        else:
+            spec = OPS.get(op)
+            shape = None
+            arg_shapes = [shapes[a] for a in node["args"]]
+            if spec is not None and spec.shape is not None:
+                try:
+                    shape = spec.shape(*arg_shapes, **dict(node["params"]))
+                except Exception:
+                    shape = None
+            elif spec is not None and all(s == () for s in arg_shapes):
+                shape = ()  # a custom op without a shape rule: scalars in, a scalar out
+            shapes[n] = None if shape is None else tuple(shape)
+        if shapes[n] != () and op == "constant":
+            raise GraphadError(
+                f"to_sympy: node v{n} is a tensor constant of shape {shapes[n]}; "
+                "only scalar graphs convert"
+            )
+        if shapes[n] != ():
+            what = "unknown" if shapes[n] is None else str(shapes[n])
+            raise GraphadError(
+                f"to_sympy: node v{n} ({op}) is not a scalar when the inputs are (its shape: "
+                f"{what}); SymPy's form of it would be wrong, so tensor expressions do not "
+                "convert"
+            )
 
 
 def _depth(graph: Graph, order: list[int]) -> int:

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"graphad {__version__}")
         return 0
-    if args.command is None:
-        parser.print_help()
+    if args.command is None:  # a usage error: the help goes to stderr, as argparse's errors
+        parser.print_help(sys.stderr)
         return 2
     from graphad.core.errors import GraphadError
 
@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `graphad check ... | head`: the reader has seen enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet final flush
+        return 0
 
 
 if __name__ == "__main__":

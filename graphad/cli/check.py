@@ -12,7 +12,9 @@ HELP = "check an expression's gradient at a point (AD vs finite differences vs S
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expr", help='the expression, e.g. "x**2 + sin(x*y)"')
-    parser.add_argument("--at", required=True, help="the point: input values, e.g. x=3,y=2")
+    parser.add_argument(
+        "--at", required=True, help="the point: input values, e.g. x=3,y=2 or v=[1,2,3]"
+    )
     parser.add_argument("--wrt", help="comma-separated inputs to check (default: all)")
     parser.add_argument("--rtol", type=float, help="relative tolerance (default: by dtype)")
     parser.add_argument("--atol", type=float, help="absolute tolerance (default: by dtype)")

@@ -13,7 +13,7 @@ HELP = "differentiate an expression (prints each partial derivative, and its val
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expr", help='the expression, e.g. "x**2 + sin(x*y)"')
     parser.add_argument("--wrt", help="comma-separated inputs (default: all, sorted)")
-    parser.add_argument("--at", help="input values, e.g. x=3,y=2")
+    parser.add_argument("--at", help="input values, e.g. x=3,y=2 or v=[1,2,3] (a tensor)")
     parser.add_argument(
         "--order", type=int, default=1, choices=(1, 2), help="1: gradient (default), 2: Hessian"
     )
@@ -138,7 +138,7 @@ def demo(out: TextIO) -> None:
     """The notebook's example: x**2 + x - 1, its gradient graph and value 7 at x=3."""
     import graphad as ga
 
-    print("== Differentiating the notebook's f(x) = x**2 + x - 1 ==", file=out)
+    print("== Differentiating f(x) = x**2 + x - 1 (as in examples/tour.ipynb) ==", file=out)
     with ga.Graph() as g:
         e = parse_scalar("x**2 + x - 1")
         gx = ga.grad(e, "x")

@@ -15,11 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", default="graph.svg",
         help="output file; the suffix picks the format: .svg (default graph.svg), .png, .pdf, "
-        ".dot/.gv (no Graphviz program needed)",
+        ".dot/.gv (no Graphviz program needed), or .html: a page stepping through the "
+        "backward pass node by node (needs --at)",
     )  # fmt: skip
     parser.add_argument("--grad", action="store_true", help="also draw the gradient nodes")
     parser.add_argument("--wrt", help="inputs to differentiate with respect to (implies --grad)")
-    parser.add_argument("--at", help="input values shown on every node, e.g. x=3,y=2")
+    parser.add_argument("--at", help="input values shown on every node, e.g. x=3,y=2 or v=[1,2,3]")
     parser.add_argument("--rankdir", default="TB", choices=("TB", "LR", "BT", "RL"),
                         help="layout direction (default TB: top to bottom)")  # fmt: skip
     parser.add_argument("--max-nodes", type=int, default=200,
@@ -36,12 +37,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         e = ga.parse(args.expr)
         exprs = [e]
         wrt = parse_names(args.wrt)
-        if args.grad or wrt:
+        page = args.output.lower().endswith((".html", ".htm"))
+        if args.grad or wrt or page:
             wrt = wrt or list(e.free_symbols)
             if not wrt:
                 raise ga.GraphadError("--grad: the expression has no inputs to differentiate")
             exprs += ga.grad(e, wrt)
         values = parse_assignments(args.at) or None
+        if page and values is None:
+            raise ga.GraphadError(
+                "an .html page steps through the backward pass at a point: give it with --at, "
+                "e.g. --at x=2,y=0.5"
+            )
         if args.max_nodes is not None and args.max_nodes < 1:
             raise ga.GraphadError(f"--max-nodes must be at least 1, not {args.max_nodes}")
         # a path that cannot be written, or Graphviz failing, is a GraphadError (exit 2)

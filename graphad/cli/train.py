@@ -150,10 +150,16 @@ def train(args: argparse.Namespace, out: TextIO, verbose: int) -> tuple[float, f
     )
     seconds = time.perf_counter() - start
     loss, acc = model.evaluate(xt, yt)
+    # two short lines: they fit an 80-column terminal (the optimizer's repr did not)
+    lr = getattr(opt, "learning_rate", None)
+    lr_text = f"{lr:g}" if isinstance(lr, int | float) else type(lr).__name__
     print(
-        f"Dense({args.units}, relu) -> Dense(10, softmax), {opt!r}: {args.epochs} epochs in "
-        f"{seconds:.2f} s ({seconds / args.epochs:.3f} s/epoch)",
+        f"Dense({args.units}, relu) -> Dense(10, softmax), {type(opt).__name__}"
+        f"(learning_rate={lr_text})",
         file=out,
+    )
+    print(
+        f"{args.epochs} epochs in {seconds:.2f} s ({seconds / args.epochs:.3f} s/epoch)", file=out
     )
     print(f"test loss {loss:.4f}, test accuracy {acc:.4f}", file=out)
     for flag, path, write in (

@@ -9,6 +9,7 @@ such text into DOT, SVG, HTML, LaTeX or generated Python goes through one of:
   escString: labels, the title), :func:`dot_tooltip` for tooltips;
 - :func:`dot_html`: text inside an HTML-like Graphviz label (``<...>``);
 - :func:`html_text`: text and attribute values of an HTML page (reports);
+- :func:`json_script`: data in a ``<script type="application/json">`` element;
 - :func:`latex_name`: a name typeset by MathJax/LaTeX in math mode;
 - :func:`py_comment`: text in a comment of generated Python source.
 
@@ -23,6 +24,7 @@ Kept free of heavy imports: ``graphad.core.expr`` uses it for ``_repr_latex_``.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "dot_string",
     "dot_tooltip",
     "html_text",
+    "json_script",
     "latex_name",
     "py_comment",
     "short_name",
@@ -165,6 +168,17 @@ def dot_html(text: Any, limit: int = 200, budget: int = DOT_MAX_BYTES // 4) -> s
 def html_text(text: Any, limit: int | None = 2000) -> str:
     """``text`` as HTML text or a quoted attribute value (``&<>"'`` escaped)."""
     return html.escape(clean(text, limit), quote=True)
+
+
+def json_script(data: Any) -> str:
+    """``data`` as JSON that can sit inside an HTML ``<script>`` element.
+
+    ASCII only (lone surrogates and line separators become ``\\uXXXX``), and
+    ``<``, ``>`` and ``&`` escaped too, so no ``</script>`` or ``<!--`` in a
+    name can end or change the element.  ``JSON.parse`` reads it back exactly.
+    """
+    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # Math-mode spellings of the characters LaTeX (and MathJax) treat specially.

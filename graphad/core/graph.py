@@ -42,7 +42,15 @@ from .errors import GraphadError
 # the start-up time of `graphad --help`, which never builds a graph
 nx: Any = None
 
-__all__ = ["Graph", "get_default_graph", "ancestors", "topo_order", "gc_paused", "carry_adjoints"]
+__all__ = [
+    "Graph",
+    "get_default_graph",
+    "reset_default_graph",
+    "ancestors",
+    "topo_order",
+    "gc_paused",
+    "carry_adjoints",
+]
 
 # Arrays with more elements than this are keyed by identity, not by content,
 # when hash-consing constants (hashing megabytes per node would dominate).
@@ -220,7 +228,8 @@ class Graph:
                         raise GraphadError(
                             f"input {name!r} was already declared with {said}, not {want}; "
                             f"declare it once (the first ga.symbol), or use a new name or a "
-                            f"separate ga.Graph()"
+                            f"separate ga.Graph(); in a notebook, ga.reset_default_graph() "
+                            f"starts afresh"
                         )
                 return nid
             nid = self._new(
@@ -437,3 +446,34 @@ def get_default_graph() -> Graph:
             if _default is None:
                 _default = Graph()
     return _default
+
+
+def reset_default_graph() -> Graph:
+    """Replace the global default graph by a new, empty one, and return it (as TF1's).
+
+    For notebooks: a cell that declares ``ga.symbol("W", shape=(4, 2))`` after an
+    earlier run declared ``(3, 2)`` fails, since an input is declared once per
+    graph; calling this first (at the top of the cell or notebook) starts over.
+    Expressions built before keep their own graph and still work; they just do
+    not mix with new ones.  Inside ``with ga.Graph():`` it is an error (that
+    block's graph is the default there, and the with block already scopes it).
+
+    Examples
+    --------
+    A notebook cell that can be run again with new shapes (not run here: the
+    docstring examples each run inside their own ``with ga.Graph():``)::
+
+        import graphad as ga
+        ga.reset_default_graph()
+        W = ga.symbol("W", shape=(4, 2))    # was (3, 2) in the previous run
+    """
+    global _default
+    stack = _stack()
+    if stack:
+        raise GraphadError(
+            "reset_default_graph() inside `with ga.Graph():` would not change the graph in "
+            "use there; call it outside the with block"
+        )
+    with _default_lock:
+        _default = Graph()
+        return _default
