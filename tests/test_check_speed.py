@@ -141,3 +141,16 @@ class TestSympyAlongTheGraph:
             assert _sympy_at_point(_prepare(e, {"x": 0.7}, None)) is None
             r = ga.check_grad(e, at={"x": 0.7}, sympy_timeout=60)
         assert r.input("x").elements[0].sympy == pytest.approx(1.4, rel=1e-14)
+
+
+def test_a_tensor_inside_a_scalar_graph_gets_no_witness_along_the_graph():
+    """sum(broadcast_to(x, (3,))) is 3x; the ops' scalar SymPy forms would say 1."""
+    from graphad.check.gradcheck import _prepare, _sympy_at_point
+
+    with ga.Graph():
+        x = ga.symbols("x")
+        f = ga.sum(ga.broadcast_to(x, (3,)))
+        assert _sympy_at_point(_prepare(f, {"x": 1.0}, None)) is None
+        r = ga.check_grad(f, at={"x": 1.0})
+    assert r.inputs[0].elements[0].sympy is None and r.verdict == "pass"
+    assert float(r.inputs[0].elements[0].ad) == 3.0

@@ -619,13 +619,19 @@ def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
     from ..backends import sympy_box as _sympy_box
 
     nodes = prob.graph.nx.nodes
+    order = topo_order(prob.graph, [prob.out])
+    env = prob.values_at_point()
+    if any(np.ndim(env.get(n, 0.0)) for n in order):
+        # a tensor inside a scalar graph (sum of a broadcast): an op's scalar form would
+        # be a wrong witness, so the whole-expression path says why there is none
+        return None
     wanted = set(prob.wrt)
     val: dict[int, Any] = {}
     der: dict[int, dict[int, Any]] = {}
     try:
         # mpmath's working precision is one global setting: one check at a time sets it
         with _MPMATH_LOCK, mpmath.workprec(_sympy_box.PREC):
-            for n in topo_order(prob.graph, [prob.out]):
+            for n in order:
                 node = nodes[n]
                 op = node["op"]
                 if op in ("input", "constant"):
