@@ -20,6 +20,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from . import _methods
+from . import ops as _ops
 from .backends.sympy import from_sympy, to_sympy
 from .core import plugins as _plugins
 from .core.errors import (
@@ -48,66 +49,8 @@ from .frontends.trace import (
     vjp,
     vmap,
 )  # fmt: skip
-from .ops import (
-    abs,
-    add,
-    arccos,
-    arcsin,
-    arctan,
-    broadcast_to,
-    clip,
-    concatenate,
-    constant,
-    cos,
-    cosh,
-    defop,
-    divide,
-    dot,
-    equal,
-    exp,
-    expm1,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    log1p,
-    log2,
-    log10,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    multiply,
-    negative,
-    not_equal,
-    ones_like,
-    power,
-    prod,
-    relu,
-    reshape,
-    sigmoid,
-    sign,
-    sin,
-    sinh,
-    softmax,
-    softplus,
-    sqrt,
-    square,
-    stack,
-    stop_gradient,
-    subtract,
-    sum,
-    tan,
-    tanh,
-    transpose,
-    where,
-    zeros_like,
-)  # fmt: skip
+from .ops import PUBLIC as _OP_FUNCTIONS
+from .ops import constant, defop
 from .transforms.autodiff import substitute
 
 _methods.install()  # eval, str and the notebook displays of Expr (they use the backends)
@@ -164,21 +107,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "latex": (".backends.printing", "latex"),
 }
 
+# the op functions (ga.sin ...) come from the op table: one declaration per op
+globals().update({_name: getattr(_ops, _name) for _name in _OP_FUNCTIONS})
+
 __all__ = [
     "Expr", "Graph", "get_default_graph", "symbols", "symbol", "constant", "parse",
     "reset_default_graph",
     "grad", "vjp", "jvp", "jacobian", "hessian", "value_and_grad", "substitute", "defop",
-    "jit", "jacfwd", "jacrev", "vmap", "stop_gradient",
+    "jit", "jacfwd", "jacrev", "vmap",
     "to_sympy", "from_sympy",
     "GraphadError", "ParseError", "ShapeError", "DTypeError", "MissingInputError",
     "UnknownNameError", "LimitError", "GradientCheckError",
-    "abs", "add", "arccos", "arcsin", "arctan", "broadcast_to", "clip", "concatenate", "cos",
-    "cosh", "divide", "dot", "equal", "exp", "expm1", "greater", "greater_equal", "less",
-    "less_equal", "log", "log1p", "log2", "log10", "log_softmax", "logsumexp", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "power", "prod",
-    "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softmax", "softplus", "sqrt",
-    "square", "stack", "subtract", "sum", "tan", "tanh", "transpose", "where", "ones_like",
-    "zeros_like",
+    *(name for name in _OP_FUNCTIONS if name not in _LAZY),
     *_LAZY,
 ]  # fmt: skip
 

@@ -21,76 +21,14 @@ from graphad.ops import OPS
 
 # -- the op table -----------------------------------------------------------------------------
 
-ELEMENTWISE_SHAPES = {
-    1: [[()], [(3, 1)], [(2, 3, 4)]],
-    2: [[(), ()], [(3, 1), (1, 4)], [(2, 3, 4), (3, 4)]],
-    3: [[(), (), ()], [(3, 1), (1, 4), ()], [(2, 3, 4), (3, 4), (4,)]],
-}
-REDUCTION_CASES = [
-    ([()], {}),
-    ([(3, 1)], {"axis": -1}),
-    ([(2, 3, 4)], {}),
-    ([(2, 3, 4)], {"axis": -1}),
-    ([(2, 3, 4)], {"axis": 0, "keepdims": True}),
-    ([(2, 3, 4)], {"axis": (0, 2)}),
-]
-CASES = {
-    "matmul": [([(3, 4), (4, 2)], {}), ([(4,), (4, 2)], {}), ([(3, 4), (4,)], {}),
-               ([(4,), (4,)], {}), ([(2, 3, 4), (4, 5)], {})],
-    "dot": [([(2, 3, 4), (5, 4, 2)], {}), ([(3, 4), (4,)], {}), ([(), (2, 3)], {}),
-            ([(3,), (2, 3, 4)], {})],
-    "transpose": [([(2, 3, 4)], {"axes": None}), ([(2, 3, 4)], {"axes": (1, 0, 2)})],
-    "reshape": [([(2, 3, 4)], {"shape": (-1,)}), ([(3, 1)], {"shape": (1, 3)})],
-    "broadcast_to": [([(3, 1)], {"shape": (2, 3, 4)}), ([()], {"shape": (2,)})],
-    "concatenate": [([(2, 3), (4, 3)], {"axis": 0}), ([(3,), (2,)], {"axis": -1})],
-    "stack": [([(2, 3), (2, 3)], {"axis": 0}), ([(), ()], {"axis": 0})],
-    "softmax": [([(5,)], {"axis": -1}), ([(2, 3, 4)], {"axis": 0})],
-    "log_softmax": [([(5,)], {"axis": -1}), ([(2, 3, 4)], {"axis": 1})],
-    "getitem": [([(4,)], {"index": slice(1, None)}),
-                ([(2, 3, 4)], {"index": (slice(None, None, -1), 0)}),
-                ([(3, 4)], {"index": (slice(None), -2)})],
-    **{r: REDUCTION_CASES for r in ("sum", "mean", "prod", "max", "min", "logsumexp")},
-}  # fmt: skip
-# internal ops that gradients use, built directly: (shapes, params)
-INTERNAL = {
-    "sum_to_like": [([(2, 3, 4), (3, 1)], {}), ([(3,), ()], {})],
-    "unreduce": [([(2, 4), (2, 3, 4)], {"axis": 1, "keepdims": False}),
-                 ([(), (3,)], {"axis": None, "keepdims": False})],
-    "broadcast_like": [([(3, 1), (2, 3, 4)], {})],
-    "reshape_like": [([(6,), (2, 3)], {})],
-    "astype_like": [([(3,), (3,)], {})],
-    "zeros_like": [([(2, 3)], {})],
-    "ones_like": [([(2, 3)], {})],
-    "numel": [([(2, 3)], {"axis": None}), ([(2, 3)], {"axis": 1})],
-    "matmul_grad_a": [([(3, 2), (3, 4), (4, 2)], {}), ([(2,), (4,), (4, 2)], {})],
-    "matmul_grad_b": [([(3, 2), (3, 4), (4, 2)], {})],
-    "dot_grad_a": [([(2, 3, 5, 2), (2, 3, 4), (5, 4, 2)], {}), ([(2, 3), (), (2, 3)], {})],
-    "dot_grad_b": [([(2, 3, 5, 2), (2, 3, 4), (5, 4, 2)], {}), ([(2, 4), (3,), (2, 3, 4)], {})],
-    "concat_part": [([(5, 3), (2, 3), (3, 3)], {"index": 1, "axis": 0})],
-    "stack_part": [([(2, 3)], {"index": 1, "count": 2, "axis": 0})],
-    "getitem_grad": [([(2, 4), (3, 4)], {"index": (("slice", 1, None, None),)}),
-                     ([(4,), (3, 4)], {"index": (-1,)})],
-}  # fmt: skip
-# placeholder_like only exists inside a transposition; a jacobian node is expanded by
-# specialization into the VJPs of its argument (tested with jacobians in test_autodiff)
-NEVER_EVALUATED = {"placeholder_like", "jacobian"}
-_FUNCS = {"concatenate": ga.concatenate, "stack": ga.stack}
-
 
 def _op_cases():
+    """Every op of the table, public and internal, with the cases it declares."""
     for name in sorted(OPS):
         op = OPS[name]
-        if op.custom or name in NEVER_EVALUATED:
+        if op.custom:
             continue
-        if name in INTERNAL:
-            cases = INTERNAL[name]
-        elif name in CASES:
-            cases = CASES[name]
-        elif op.elementwise:
-            cases = [(s, p) for s in ELEMENTWISE_SHAPES[op.nargs] for p in op.test_params]
-        else:  # a new op: its own test_params on a 3-D input (add cases above if it fails)
-            cases = [([(2, 3, 4)] * (op.nargs or 1), p) for p in op.test_params]
-        for i, (shapes, params) in enumerate(cases):
+        for i, (shapes, params) in enumerate(op.test_cases()):
             yield pytest.param(name, shapes, params, id=f"{name}-{i}")
 
 
@@ -102,7 +40,7 @@ def _sample(op, shapes, rng):
 
 def _build(name, syms, params):
     op = OPS[name]
-    if name not in INTERNAL:  # the public function fills in default params (axis=None ...)
+    if op.public:  # the public function fills in default params (axis=None ...)
         fn = getattr(ga, name)
         return fn(list(syms), **params) if op.nargs is None else fn(*syms, **params)
     if op.nargs is None:

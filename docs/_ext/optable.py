@@ -35,7 +35,7 @@ def _rows():
             diff_text = "none"
         else:
             diff_text = ", ".join(str(i) for i in diff)
-        doc = " ".join((op.doc or "").split())
+        doc = " ".join(f"{op.doc or ''} {op.kink}".split())  # the summary, then the kink facet
         yield [name, _numpy_name(op), nargs, diff_text, doc]
 
 

@@ -38,27 +38,21 @@ ENABLED = True
 # 2^16-2^18 float32 elements, and wins once temporaries spill out of the caches).
 MIN_SIZE = 1 << 19
 
-# op -> numexpr template; {0}, {1} are argument texts (each already parenthesized)
-_NE: dict[str, str] = {
-    "add": "({0} + {1})",
-    "subtract": "({0} - {1})",
-    "multiply": "({0} * {1})",
-    "divide": "({0} / {1})",
-    "power": "({0} ** {1})",
-    "negative": "(-{0})",
-    "square": "({0} ** 2)",
-    "where": "where({0}, {1}, {2})",
-    "less": "({0} < {1})",
-    "less_equal": "({0} <= {1})",
-    "greater": "({0} > {1})",
-    "greater_equal": "({0} >= {1})",
-    "equal": "({0} == {1})",
-    "not_equal": "({0} != {1})",
-}
-_FUNCTIONS = "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p log10 sqrt abs"
-for _f in _FUNCTIONS.split(" "):
-    _NE[_f] = _f + "({0})"
-_COMPARISONS = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"}
+# op -> numexpr template ({0}, {1} are argument texts, each already parenthesized): the
+# op table's ``numexpr`` facet.  Read when planning, so a template is never stale.
+
+
+def _ne_template(op_name: str) -> str | None:
+    op = OPS.get(op_name)
+    return None if op is None or op.custom else op.numexpr
+
+
+def _is_comparison(op_name: str) -> bool:
+    """A boolean elementwise op (fused only as the condition of a ``where``)."""
+    op = OPS.get(op_name)
+    return op is not None and op.elementwise and op.dtype == "bool" and op.nargs == 2
+
+
 _FLOATS = {np.dtype(np.float64): "d", np.dtype(np.float32): "f"}
 
 FUSED_SRC = '''
@@ -175,11 +169,11 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
     for n in reversed(order):
         node = nodes[n]
         op = node["op"]
-        if op not in _NE or not _size_ok(node["shape"]) or n in kernels or n in members:
+        if _ne_template(op) is None or not _size_ok(node["shape"]) or n in kernels or n in members:
             continue
         dt = node["dtype"]
         us = users.get(n, [])
-        if op in _COMPARISONS:
+        if _is_comparison(op):
             # booleans only as a where condition inside a group
             u = us[0] if len(us) == 1 else None
             if u is None or u not in group or nodes[u]["op"] != "where" or n in outputs:
@@ -217,19 +211,18 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
 
 # -- in-place reuse of dying buffers --------------------------------------------------------
 
-_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "logsumexp"}
-# users that read their arguments and keep no view of them
-_READERS = _REDUCTIONS | {"matmul", "softmax", "log_softmax"}
+
+def _facet(op_name: str, facet: str) -> bool:
+    """An op-table fact of a node's op (``reduction``, ``reads_only``), False for a
+    user's op or an unknown one."""
+    op = OPS.get(op_name)
+    return op is not None and not op.custom and getattr(op, facet)
 
 
 def _ufunc_name(op_name: str) -> str | None:
     """The NumPy ufunc an elementwise op is (``out=`` capable), else None."""
-    if op_name == "relu":
-        return "maximum"
     op = OPS.get(op_name)
-    if op is None or not op.elementwise or op.custom or not isinstance(op.impl, np.ufunc):
-        return None
-    return op.impl.__name__
+    return None if op is None else op.ufunc_name
 
 
 def _donors(
@@ -247,12 +240,14 @@ def _donors(
             n in kernels
             or op_name == "matmul"
             or _ufunc_name(op_name) is not None
-            or (op_name in _REDUCTIONS and dict(node["params"]).get("axis") is not None)
+            or (_facet(op_name, "reduction") and dict(node["params"]).get("axis") is not None)
         )
         if not fresh:
             continue
         if all(
-            u in kernels or nodes[u]["op"] in _READERS or _ufunc_name(nodes[u]["op"]) is not None
+            u in kernels
+            or _facet(nodes[u]["op"], "reads_only")
+            or _ufunc_name(nodes[u]["op"]) is not None
             for u in users.get(n, ())
         ):
             out.add(n)
@@ -276,7 +271,7 @@ def inplace_source(
             and an["shape"] == node["shape"]
             and _same(an["dtype"], node["dtype"])
         ):
-            call_args = [*arg_srcs, "0"] if node["op"] == "relu" else list(arg_srcs)
+            call_args = [*arg_srcs, *map(repr, OPS[node["op"]].ufunc_args)]
             # every array argument a NumPy array: another library's (Dask) takes the plain form
             arrays = [
                 s
@@ -352,7 +347,7 @@ def _args_fit(nodes: dict, node: dict, dt: np.dtype) -> bool:
         an = nodes[a]
         if _scalar_constant(an) is not None:
             continue
-        if not _same(an["dtype"], dt) and not (an["op"] in _COMPARISONS and node["op"] == "where"):
+        if not _same(an["dtype"], dt) and not (_is_comparison(an["op"]) and node["op"] == "where"):
             return False
     return True
 
@@ -382,7 +377,7 @@ def _kernel(nodes: dict, root: int, ms: list[int], name: str) -> Kernel:
         op = OPS[node["op"]]
         ne_args = [ne_text.get(a, arg_names.get(a)) for a in node["args"]]
         np_args = [np_text[a] if a in np_text else arg_names[a] for a in node["args"]]
-        ne_text[m] = _NE[node["op"]].format(*ne_args)
+        ne_text[m] = _ne_template(node["op"]).format(*ne_args)
         np_text[m] = "(" + op.source(np_args, dict(node["params"])) + ")"
     kinds = []
     for a in leaves:

@@ -744,6 +744,7 @@ _LATEX_FUNCS = {
     "log": r"\log",
 }
 _LATEX_INFIX = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": r"\neq"}
+_LATEX_INFIX["%"] = r"\bmod"  # a bare % would start a LaTeX comment
 _SUBSCRIPT = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([A-Za-z0-9]+)\Z")
 
 

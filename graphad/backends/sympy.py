@@ -11,7 +11,7 @@ from typing import Any
 from ..core.errors import GraphadError
 from ..core.expr import Expr
 from ..core.graph import Graph, ancestors, get_default_graph
-from ..ops import OPS, as_expr
+from ..ops import OPS, apply, as_expr
 from ..ops import elementwise as E
 
 __all__ = ["to_sympy", "from_sympy"]
@@ -179,13 +179,13 @@ def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
                 out[n] = _exact_sympy(sp, node["exact"], out[n])
         else:
             spec = OPS.get(op)
-            if spec is None or spec.sympy is None:
+            if spec is None or not spec.has_sympy:
                 raise GraphadError(f"to_sympy: op {op!r} (node v{n}) has no SymPy equivalent")
             sargs = [out[a] for a in node["args"]]
             if op == "power" and all(getattr(s, "is_Number", False) for s in sargs):
                 out[n] = _number_power(sp, *sargs)  # SymPy would compute 9**10**14 exactly
             else:
-                out[n] = spec.sympy(sp, *sargs, **dict(node["params"]))
+                out[n] = spec.to_sympy(sp, *sargs, **dict(node["params"]))
     return out[e.id]
 
 
@@ -205,7 +205,7 @@ def _exact_sympy(sp, tree: tuple, fallback: Any) -> Any:
                 return sp.Integer(int(v))
             return sp.Float(v)
         spec = OPS.get(t[0])
-        return spec.sympy(sp, *[build(a) for a in t[1]])
+        return spec.to_sympy(sp, *[build(a) for a in t[1]])
 
     try:
         return build(tree)
@@ -237,21 +237,12 @@ def _number_power(sp, base, exponent):
     return sp.Float(value)
 
 
-def _sympy_table(sp) -> dict[Any, Any]:
+def _sympy_table(sp) -> dict[Any, str]:
+    """SymPy function -> op name, from the op table's ``sympy_name`` facet."""
     return {
-        sp.sin: E.sin,
-        sp.cos: E.cos,
-        sp.tan: E.tan,
-        sp.asin: E.arcsin,
-        sp.acos: E.arccos,
-        sp.atan: E.arctan,
-        sp.sinh: E.sinh,
-        sp.cosh: E.cosh,
-        sp.tanh: E.tanh,
-        sp.exp: E.exp,
-        sp.log: E.log,
-        sp.Abs: E.abs,
-        sp.sign: E.sign,
+        getattr(sp, op.sympy_name): op.name
+        for op in OPS.values()
+        if op.sympy_name is not None and op.public
     }
 
 
@@ -313,31 +304,20 @@ def _convert(sp, g: Graph, node, args: list, table) -> Expr:
         if ex == sp.Rational(1, 2):
             return E.sqrt(args[0])
         return E.power(args[0], args[1])
-    if isinstance(node, sp.Max | sp.Min):
-        fn = E.maximum if isinstance(node, sp.Max) else E.minimum
-        acc = args[0]
-        for a in args[1:]:
-            acc = fn(acc, a)
-        return acc
     if isinstance(node, sp.Piecewise):
         return _piecewise(sp, g, node)
-    if node.is_Relational:
-        rel = {
-            sp.StrictLessThan: E.less,
-            sp.LessThan: E.less_equal,
-            sp.StrictGreaterThan: E.greater,
-            sp.GreaterThan: E.greater_equal,
-            sp.Equality: E.equal,
-            sp.Unequality: E.not_equal,
-        }
-        for cls, fn in rel.items():
-            if isinstance(node, cls):
-                return fn(args[0], args[1])
     if node is sp.true or node is sp.false:
         return as_expr(bool(node), g)
-    fn = table.get(node.func)
-    if fn is not None and len(args) == 1:
-        return fn(args[0])
+    name = table.get(node.func)
+    if name is not None:
+        nargs = OPS[name].nargs
+        if nargs == len(args):
+            return apply(name, *args)
+        if nargs == 2 and len(args) > 2:  # n-ary in SymPy (Max, Min): a chain of pairs
+            acc = args[0]
+            for a in args[1:]:
+                acc = apply(name, acc, a)
+            return acc
     raise GraphadError(f"from_sympy: no graphad op for SymPy's {node.func.__name__}")
 
 

@@ -137,7 +137,7 @@ class _EagerMixin:
     __array_priority__ = 100
 
     if TYPE_CHECKING:
-        # attached below by _install_operators; declared for type checkers (an eager
+        # attached below from the op table; declared for type checkers (an eager
         # operation gives a Tensor; inside a traced function the op builds an Expr)
         def __add__(self, other: Any) -> Tensor: ...
         def __radd__(self, other: Any) -> Tensor: ...
@@ -149,6 +149,8 @@ class _EagerMixin:
         def __rtruediv__(self, other: Any) -> Tensor: ...
         def __pow__(self, other: Any) -> Tensor: ...
         def __rpow__(self, other: Any) -> Tensor: ...
+        def __mod__(self, other: Any) -> Tensor: ...
+        def __rmod__(self, other: Any) -> Tensor: ...
         def __matmul__(self, other: Any) -> Tensor: ...
         def __rmatmul__(self, other: Any) -> Tensor: ...
         def __lt__(self, other: Any) -> Tensor: ...
@@ -232,34 +234,10 @@ class _EagerMixin:
         return _ops.reshape(self, shape)
 
 
-def _install_operators(cls: type) -> None:
-    """Python operators as the ``ga`` ops (which, on eager values, run eagerly)."""
-    binary = {
-        "add": "add",
-        "sub": "subtract",
-        "mul": "multiply",
-        "truediv": "divide",
-        "pow": "power",
-        "matmul": "matmul",
-    }
-    for short, op in binary.items():
-        fn = getattr(_ops, op)
-        setattr(cls, f"__{short}__", lambda self, o, fn=fn: fn(self, o))
-        setattr(cls, f"__r{short}__", lambda self, o, fn=fn: fn(o, self))
-    for short, op in {
-        "lt": "less",
-        "le": "less_equal",
-        "gt": "greater",
-        "ge": "greater_equal",
-    }.items():
-        fn = getattr(_ops, op)
-        setattr(cls, f"__{short}__", lambda self, o, fn=fn: fn(self, o))
-    cls.__neg__ = lambda self: _ops.negative(self)
-    cls.__abs__ = lambda self: _ops.abs(self)
-    cls.__pos__ = lambda self: self
-
-
-_install_operators(_EagerMixin)
+# Python operators as the op table declares them (on eager values they run eagerly);
+# == and != keep their identity meaning, so Variables stay usable as dict keys
+_ops.core.install_operators(_EagerMixin, exclude=frozenset({"eq", "ne"}))
+_EagerMixin.__pos__ = lambda self: self  # type: ignore[attr-defined]
 
 
 class Tensor(_EagerMixin):

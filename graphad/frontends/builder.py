@@ -7,6 +7,8 @@ the ``ga`` functions, in a transaction, under the current resource limits.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -23,22 +25,21 @@ __all__ = ["parse"]
 # -- parsing ---------------------------------------------------------------------------------
 
 
+@functools.cache
+def _graph_parameters(func: str) -> frozenset[str]:
+    """The parameter names of a ``ga`` function that take graph operands (its first
+    ``nargs`` parameters), as opposed to params such as ``axis``."""
+    op_name, fn = _ops.FUNCTIONS[func]
+    nargs = _ops.OPS[op_name].nargs or 1
+    return frozenset(list(inspect.signature(fn).parameters)[:nargs])
+
+
 class _GraphBuilder:
     """Builds parser output straight into a graph, through the ``ga`` functions."""
 
-    _BINARY: ClassVar[dict[str, Any]] = {
-        "+": _ops.add,
-        "-": _ops.subtract,
-        "*": _ops.multiply,
-        "/": _ops.divide,
-        "**": _ops.power,
-        "@": _ops.matmul,
-        "<": _ops.less,
-        "<=": _ops.less_equal,
-        ">": _ops.greater,
-        ">=": _ops.greater_equal,
-        "==": _ops.equal,
-        "!=": _ops.not_equal,
+    # infix operators of parsed text: the op table's ``infix`` facet
+    _BINARY: ClassVar[dict[str, str]] = {
+        op.infix: op.name for op in _ops.OPS.values() if op.infix and op.nargs == 2
     }
 
     def __init__(self, graph: Graph, max_nodes: int = 0, max_elements: int = 0):
@@ -87,14 +88,14 @@ class _GraphBuilder:
         return self._checked(_ops.negative(operand)) if op == "-" else operand
 
     def binary(self, op: str, left, right):
-        return self._checked(self._BINARY[op](left, right))
+        return self._checked(_ops.apply(self._BINARY[op], left, right))
 
     def is_function(self, name: str) -> bool:
         return name in _ops.PARSER_FUNCTIONS or (name in _ops.OPS and _ops.OPS[name].custom)
 
     def call(self, func: str, args: list, kwargs: dict):
         if func in _ops.PARSER_FUNCTIONS:
-            fn = getattr(_ops, func)
+            fn = _ops.FUNCTIONS[func][1]
         elif func in _ops.OPS and _ops.OPS[func].custom:
 
             def fn(*a):
@@ -108,6 +109,12 @@ class _GraphBuilder:
                 stack.extend(v)
             elif type(v) is int and not -(2**63) <= v < 2**63:
                 self.number(v)  # raises the int64 error
+        if kwargs and func in _ops.PARSER_FUNCTIONS:
+            named = set(kwargs) & _graph_parameters(func)
+            if named:  # sin(x=1) reads as binding x; an op's operands go by position
+                raise ParseError(
+                    f"{func}() takes its operand {sorted(named)[0]!r} by position, not as a keyword"
+                )
         args = [self._wrap(a) for a in args]
         try:
             return self._checked(fn(*args, **kwargs))

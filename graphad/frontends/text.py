@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.errors import GraphadError, ParseError, ShapeError
 from ..core.limits import ParseLimits
+from ..ops import OPS
 
 __all__ = ["DEFAULT_LIMITS", "Builder", "ParseLimits", "parse"]
 
@@ -48,7 +49,8 @@ class Builder(Protocol):
         """A prefix operator: ``op`` is ``"-"`` or ``"+"``."""
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        """An infix operator: ``+ - * / ** @ < <= > >= == !=`` (``^`` arrives as ``**``)."""
+        """An infix operator of the op table (``+ - * / ** @ < <= > >= == !=`` ...;
+        ``^`` arrives as ``**``)."""
 
     def call(self, func: str, args: list, kwargs: dict) -> Any:
         """A call of a name for which :meth:`is_function` is true.
@@ -70,6 +72,22 @@ DEFAULT_LIMITS = ParseLimits()
 _END, _NUM, _NAME, _CONST, _OP, _LPAR, _RPAR, _LSQB, _RSQB, _COMMA, _ASSIGN, _DOT, _ERR = range(13)
 _PUNCT = {"(": _LPAR, ")": _RPAR, "[": _LSQB, "]": _RSQB, ",": _COMMA, "=": _ASSIGN, ".": _DOT}
 
+
+def _binding_powers() -> tuple[dict[str, int], int, int, int]:
+    """Infix operator -> binding power, from the op table's ``infix`` and ``precedence``
+    facets (Python's order: comparisons < + - < * / % @ < unary - < **); also the powers
+    of unary minus, ``**`` (right-associative) and the comparisons (never chained)."""
+    infix = {op.infix: op.precedence for op in OPS.values() if op.infix and op.public}
+    unary = OPS["negative"].precedence
+    rank = {p: i + 1 for i, p in enumerate(sorted({*infix.values(), unary}))}
+    prec = {sym: rank[p] for sym, p in infix.items()}
+    return prec, rank[unary], prec["**"], prec["<"]
+
+
+# Binding power; unary +/- sits between * and **, so -x**2 == -(x**2) and 2**-x works.
+_PREC, _UNARY, _POW, _CMP = _binding_powers()
+_OP_ALTERNATIVES = "|".join(re.escape(o) for o in sorted({*_PREC, "^"}, key=len, reverse=True))
+
 _DIGITS = r"[0-9](?:_?[0-9])*"
 # Leading whitespace is folded into every match: one regex call per token.
 _TOKEN_RE = re.compile(
@@ -78,7 +96,7 @@ _TOKEN_RE = re.compile(
       | (?:{_DIGITS}(?:\.(?:{_DIGITS})?)? | \.{_DIGITS})(?:[eE][+-]?{_DIGITS})?)
   | (?P<name>[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)
   | (?P<bad>//|:=|<<|>>)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/@^<>])
+  | (?P<op>{_OP_ALTERNATIVES})
   | (?P<punct>[()\[\],=.])
   | (?P<end>\Z))""",
     re.VERBOSE,
@@ -96,7 +114,6 @@ _BAD_CHARS.update(dict.fromkeys("&|~", "bitwise operators (& | ~) are not suppor
 _BAD_CHARS.update(dict.fromkeys("{}", "dict and set displays are not supported"))
 _BAD_CHARS.update(
     {
-        "%": "'%' (modulo / formatting) is not supported",
         ":": "slices, lambdas, dicts and annotations are not supported",
         ";": "only a single expression is allowed",
         "\\": "backslashes (line continuations, escapes) are not supported",
@@ -230,10 +247,6 @@ def _tokens(text: str, limits: ParseLimits) -> Iterator[tuple]:
 
 # ------------------------------------------------------------------- parser
 
-# Binding power; unary +/- sits between * and **, so -x**2 == -(x**2) and 2**-x works.
-_CMP, _UNARY, _POW = 1, 4, 5
-_PREC = {"<": 1, "<=": 1, ">": 1, ">=": 1, "==": 1, "!=": 1}
-_PREC.update({"+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "**": _POW})
 
 # Value-stack tags.  Literals stay unbuilt until we know whether they are a whole call
 # argument (passed as Python values) or an operand (built into nodes).

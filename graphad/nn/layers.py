@@ -41,10 +41,7 @@ __all__ = [
 
 # -- activations --------------------------------------------------------------------------------
 
-_ACTIVATIONS: dict[str | None, Callable | None] = {
-    None: None, "linear": None, "relu": _ops.relu, "sigmoid": _ops.sigmoid,
-    "tanh": _ops.tanh, "softmax": _ops.softmax, "softplus": _ops.softplus,
-}  # fmt: skip
+_ACTIVATIONS: dict[str | None, Callable | None] = {None: None, "linear": None, **_ops.ACTIVATIONS}
 
 
 def _activation(spec: str | Callable | None) -> Callable | None:

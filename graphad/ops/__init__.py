@@ -10,62 +10,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import GraphadError
+from . import elementwise, indexing, linalg, nn, reduce, rules  # noqa: F401  (declare the table)
 from . import expr_methods as _expr_methods
-from .core import OPS, Op, apply, as_expr, const_value, constant, register
-from .elementwise import (
-    abs,
-    add,
-    arccos,
-    arcsin,
-    arctan,
-    clip,
-    cos,
-    cosh,
-    divide,
-    equal,
-    exp,
-    expm1,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    log1p,
-    log2,
-    log10,
-    maximum,
-    minimum,
-    multiply,
-    negative,
-    not_equal,
-    power,
-    sign,
-    sin,
-    sinh,
-    sqrt,
-    square,
-    stop_gradient,
-    subtract,
-    tan,
-    tanh,
-    where,
-)  # fmt: skip
-from .indexing import getitem
-from .linalg import broadcast_to, concatenate, dot, matmul, reshape, stack, transpose
-from .nn import log_softmax, relu, sigmoid, softmax, softplus
-from .reduce import logsumexp, max, mean, min, prod, sum
-from .rules import ones_like, sum_to, zeros_like
+from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, constant, register
+from .rules import sum_to
+
+#: the ``ga`` functions, generated from the op table (each op's function, plus aliases)
+PUBLIC: tuple[str, ...] = tuple(
+    sorted(name for name, (op, _) in FUNCTIONS.items() if OPS[op].public)
+)
+globals().update({name: FUNCTIONS[name][1] for name in PUBLIC})
+#: names callable in parsed text
+PARSER_FUNCTIONS: frozenset[str] = frozenset(n for n in PUBLIC if OPS[FUNCTIONS[n][0]].parse)
+#: layer activations by name (``Dense(activation="relu")``)
+ACTIVATIONS: dict[str, Callable[..., Any]] = {
+    n: FUNCTIONS[n][1] for n in PUBLIC if OPS[FUNCTIONS[n][0]].activation
+}
 
 __all__ = [
-    "OPS", "Op", "apply", "as_expr", "const_value", "constant", "register", "defop",
-    "PARSER_FUNCTIONS",
-    "abs", "add", "arccos", "arcsin", "arctan", "clip", "cos", "cosh", "divide", "equal", "exp",
-    "expm1", "greater", "greater_equal", "less", "less_equal", "log", "log1p", "log2", "log10",
-    "maximum", "minimum", "multiply", "negative", "not_equal", "power", "sign", "sin", "sinh",
-    "sqrt", "square", "stop_gradient", "subtract", "tan", "tanh", "where",
-    "broadcast_to", "concatenate", "dot", "matmul", "reshape", "stack", "transpose", "getitem",
-    "log_softmax", "relu", "sigmoid", "softmax", "softplus",
-    "logsumexp", "max", "mean", "min", "prod", "sum", "ones_like", "zeros_like", "sum_to",
+    "OPS", "FUNCTIONS", "PUBLIC", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply", "as_expr",
+    "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
 ]  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -76,55 +40,6 @@ _RESERVED = {
     "pi": "a constant in parsed text",
     "e": "a constant in parsed text",
 }
-
-
-# The functions text may call (``ga.parse("sin(x)")``): public ops and compositions.
-PARSER_FUNCTIONS = frozenset(
-    {
-        "sin",
-        "cos",
-        "tan",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "exp",
-        "expm1",
-        "log",
-        "log1p",
-        "log2",
-        "log10",
-        "sqrt",
-        "square",
-        "abs",
-        "sign",
-        "maximum",
-        "minimum",
-        "where",
-        "clip",
-        "power",
-        "sum",
-        "mean",
-        "prod",
-        "max",
-        "min",
-        "matmul",
-        "dot",
-        "transpose",
-        "reshape",
-        "broadcast_to",
-        "concatenate",
-        "stack",
-        "relu",
-        "sigmoid",
-        "softplus",
-        "softmax",
-        "log_softmax",
-        "logsumexp",
-    }
-)
 
 
 def defop(
@@ -178,7 +93,7 @@ def defop(
         raise GraphadError(f"defop: invalid op name {name!r} (use letters, digits and _)")
     if name in _RESERVED:
         raise GraphadError(f"defop: {name!r} is reserved ({_RESERVED[name]}); choose another name")
-    if (name in OPS and not OPS[name].custom) or name in PARSER_FUNCTIONS:
+    if (name in OPS and not OPS[name].custom) or name in FUNCTIONS:
         raise GraphadError(f"defop: {name!r} is a built-in op; choose another name")
     if not callable(impl) or not callable(vjp):
         raise GraphadError("defop: impl and vjp must be callables")

@@ -8,6 +8,7 @@ input domain the op-table tests sample from.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -74,6 +75,56 @@ class Op:
         True for ops that only gradients emit (``sum_to_like``, ``matmul_grad_a``
         ...): not in the ``ga`` namespace, not in the parser, tested through the
         gradients of public ops.
+    keywords : sequence of (name, default), optional
+        Keyword-only parameters of the generated ``ga`` function, passed to
+        ``impl`` and ``emit`` as params (``nan_to_num(x, nan=0.0)``).
+    argnames : sequence of str, optional
+        Parameter names of the generated ``ga`` function (``("x1", "x2")``);
+        ``x`` / ``x1, x2, ...`` when omitted.
+    numpy : str, optional
+        The NumPy (or SciPy) function this op equals, for documentation and the
+        op-table tests (``"np.hypot"``).
+    kink : str
+        The convention at points where the op is not differentiable (docs).
+    parse : bool
+        Callable by name in parsed text (``ga.parse("hypot(x, y)")``).
+    dunder : str, optional
+        The Python operator the op implements on Exprs: ``"add"`` installs
+        ``Expr.__add__`` and, for binary ops, the reflected ``__radd__``.
+    numexpr : str, optional
+        numexpr template (``"sin({0})"``) for fused kernels; ``None``: not fusable.
+    ufunc : str, optional
+        The NumPy ufunc computing the op with ``out=`` (default: ``impl``'s name
+        when it is a ufunc), applied to the arguments and then ``ufunc_args``
+        (``relu`` is ``maximum(x, 0)``).
+    sympy_name : str, optional
+        The SymPy function equal to the op: the default SymPy form, and the
+        function ``from_sympy`` turns back into this op.
+    nonnegative : bool
+        Range fact: every result is >= 0 and never -0.0 (NaN aside).
+    preserves_zero : bool
+        Range fact: ``op(0) == 0`` (elementwise unary ops).
+    monotone : int
+        Range fact: +1 non-decreasing, -1 non-increasing in the argument (unary
+        ops), 0 neither or unknown.
+    foldable : bool
+        Whether constant folding may evaluate the op on constants.
+    exact : bool
+        A fold of Python scalars by this op is remembered by name, so printed and
+        drawn forms stay exact (``log(2)``, ``1 / 3``); a selection (``maximum``) is
+        just its value.
+    view : bool
+        The result may be a view of an argument (no new memory: ``reshape``).
+    reduction : bool
+        Reduces over an ``axis`` param (a fresh array unless it reduces to a scalar).
+    reads_only : bool
+        Reads its arguments and keeps no view of them, so generated code may reuse an
+        argument's buffer once the op has run.
+    activation : bool
+        Offered by name as a layer activation (``Dense(activation="relu")``).
+    cases : sequence of (shapes, params), optional
+        Test cases every table-driven test reads (argument shapes and
+        parameters); elementwise ops default to scalar, broadcast and 3-D cases.
     lower : callable, optional
         For shape helpers (``sum_to_like``, ``ones_like``, ``matmul_grad_a`` ...):
         ``lower(*arg_exprs, **params) -> Expr or None``, the same value built from
@@ -106,6 +157,89 @@ class Op:
     internal: bool = False
     lower: Callable[..., Any] | None = None
     doc: str = ""
+    argnames: Sequence[str] | None = None
+    keywords: Sequence[tuple[str, Any]] = ()
+    numpy: str | None = None
+    kink: str = ""
+    parse: bool = True
+    dunder: str | None = None
+    numexpr: str | None = None
+    ufunc: str | None = None
+    ufunc_args: tuple = ()
+    sympy_name: str | None = None
+    nonnegative: bool = False
+    preserves_zero: bool = False
+    monotone: int = 0
+    foldable: bool = True
+    exact: bool = False
+    view: bool = False
+    reduction: bool = False
+    reads_only: bool = False
+    activation: bool = False
+    cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
+
+    @property
+    def public(self) -> bool:
+        """In the ``ga`` namespace: neither a gradient helper nor a user's ``defop``."""
+        return not self.internal and not self.custom
+
+    @property
+    def ufunc_name(self) -> str | None:
+        """The NumPy ufunc (``out=`` capable) an elementwise op is, else ``None``."""
+        if self.ufunc is not None:
+            return self.ufunc
+        if self.elementwise and not self.custom and isinstance(self.impl, np.ufunc):
+            return self.impl.__name__
+        return None
+
+    def to_sympy(self, sp: Any, *args: Any, **params: Any) -> Any:
+        """The SymPy expression of this op applied to SymPy arguments (``None``: none)."""
+        if self.sympy is not None:
+            return self.sympy(sp, *args, **params)
+        if self.sympy_name is not None:
+            return getattr(sp, self.sympy_name)(*args)
+        return None
+
+    @property
+    def has_sympy(self) -> bool:
+        return self.sympy is not None or self.sympy_name is not None
+
+    def test_cases(self) -> list[tuple[list[tuple[int, ...]], dict]]:
+        """The (argument shapes, params) cases the table-driven tests run."""
+        if self.cases is not None:
+            return [(list(s), dict(p)) for s, p in self.cases]
+        if self.elementwise and self.nargs is not None:
+            return [
+                (list(s), dict(p)) for s in ELEMENTWISE_SHAPES[self.nargs] for p in self.test_params
+            ]
+        return [([(2, 3, 4)] * (self.nargs or 2), dict(p)) for p in self.test_params]
+
+    def names(self) -> list[str]:
+        """Parameter names of the generated function."""
+        if self.argnames is not None:
+            return list(self.argnames)
+        n = self.nargs or 1
+        return ["x"] if n == 1 else [f"x{i + 1}" for i in range(n)]
+
+    def docstring(self) -> str:
+        """The ``ga`` function's docstring, composed from the table's facets."""
+        parts = [self.doc or f"Elementwise ``{self.numpy or self.name}``."]
+        facts = []
+        if self.numpy:
+            facts.append(f"NumPy equivalent: ``{self.numpy}``.")
+        args = self.names()
+        if not self.differentiable:
+            facts.append("Not differentiable: its gradient is zero (a constant of the inputs).")
+        else:
+            facts.append("Differentiable in " + ", ".join(f"``{a}``" for a in args) + ".")
+        if self.keywords:
+            kws = ", ".join(f"``{k}={v!r}``" for k, v in self.keywords)
+            facts.append(f"Keywords (not differentiated): {kws}.")
+        if self.kink:
+            facts.append(f"Convention: {self.kink}")
+        if self.infix:
+            facts.append(f"Operator: ``{self.infix}``.")
+        return "\n\n".join([parts[0], " ".join(facts)])
 
     @property
     def display(self) -> str:
@@ -123,12 +257,109 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+#: the ``ga`` functions by name: each builds the op it is registered with
+FUNCTIONS: dict[str, tuple[str, Callable[..., Any]]] = {}
+
+#: argument shapes of the default cases of elementwise ops, by number of arguments
+ELEMENTWISE_SHAPES = {
+    1: [[()], [(3, 1)], [(2, 3, 4)]],
+    2: [[(), ()], [(3, 1), (1, 4)], [(2, 3, 4), (3, 4)], [(), (2, 3)]],
+    3: [[(), (), ()], [(3, 1), (1, 4), ()], [(2, 3, 4), (3, 4), (4,)]],
+}
 
 
 def register(op: Op) -> Op:
     """Add ``op`` to the table; a later declaration with the same name replaces it."""
     OPS[op.name] = op
     return op
+
+
+def provide_lowering(op_name: str, lower: Callable[..., Any]) -> None:
+    """Give a declared op its ``lower`` facet from a layer above the table (the
+    ``jacobian`` op expands into VJPs, which autodiff builds)."""
+    OPS[op_name] = dataclasses.replace(OPS[op_name], lower=lower)
+
+
+def export(fn: Callable[..., Any], op_name: str | None = None, name: str | None = None):
+    """Offer ``fn`` as the ``ga`` function ``name`` (default ``fn.__name__``) building
+    the op ``op_name`` (default: the same name): the ``ga`` namespace, the parser's
+    functions and ``__all__`` are generated from these entries."""
+    name = name or fn.__name__
+    op_name = op_name or name
+    FUNCTIONS[name] = (op_name, fn)
+    fn.op = OPS[op_name]
+    return fn
+
+
+def op_function(op: Op) -> Callable[..., Any]:
+    """The ``ga`` function of an op whose arguments are all graph values: generated with
+    the op's parameter names (a real signature, keywords work) and its table docstring."""
+    names = op.names()
+    keywords = [k for k, _ in op.keywords]
+    for n in [*names, *keywords]:
+        if not n.isidentifier() or n.startswith("_"):
+            raise GraphadError(f"op {op.name!r}: invalid parameter name {n!r}")
+    if not op.name.isidentifier():
+        raise GraphadError(f"op {op.name!r}: the name is not an identifier")
+    arglist = ", ".join(names)
+    signature = arglist
+    if keywords:
+        signature += ", *, " + ", ".join(f"{k}=_d{i}" for i, k in enumerate(keywords))
+    passed = arglist + "".join(f", {k}={k}" for k in keywords)
+    # source built from identifiers checked above (the table's own names, never user
+    # text); default values are bound as globals, never written into the source
+    src = f"def {op.name}({signature}):\n    return _apply({op.name!r}, {passed})\n"
+    ns: dict[str, Any] = {"_apply": apply}
+    ns.update({f"_d{i}": v for i, (_, v) in enumerate(op.keywords)})
+    exec(compile(src, f"<graphad op {op.name}>", "exec"), ns)
+    fn = ns[op.name]
+    fn.__qualname__ = op.name
+    fn.__module__ = "graphad"
+    fn.__doc__ = op.docstring()
+    return export(fn, op.name)
+
+
+def install_operators(cls: type, exclude: frozenset[str] = frozenset()) -> None:
+    """Give a class (Expr, the tape's eager values) the Python operators the table
+    declares (``dunder``), except those named in ``exclude`` (``"eq"``): binary ops get
+    the reflected form too (``__radd__``)."""
+    for op in OPS.values():
+        if op.dunder is None or op.dunder in exclude:
+            continue
+        name = op.name
+        if op.nargs == 1:
+            setattr(cls, f"__{op.dunder}__", _unary_dunder(name))
+        else:
+            setattr(cls, f"__{op.dunder}__", _binary_dunder(name, False))
+            if op.dunder not in _NOT_REFLECTED:
+                setattr(cls, f"__r{op.dunder}__", _binary_dunder(name, True))
+
+
+# comparisons have no reflected dunder: Python swaps ``a < b`` to ``b > a`` itself
+_NOT_REFLECTED = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+
+
+def _unary_dunder(name: str) -> Callable[..., Any]:
+    def method(self):
+        return apply(name, self)
+
+    method.__name__ = f"__{OPS[name].dunder}__"
+    return method
+
+
+def _binary_dunder(name: str, reflected: bool) -> Callable[..., Any]:
+    if reflected:
+
+        def method(self, other):
+            return apply(name, other, self)
+
+    else:
+
+        def method(self, other):
+            return apply(name, self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{OPS[name].dunder}__"
+    return method
 
 
 # -- building nodes -------------------------------------------------------------
@@ -411,15 +642,6 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
 
 #: largest recorded fold (tree nodes): longer chains of folds print as their value
 _EXACT_MAX = 16
-#: folds worth remembering: arithmetic and the functions whose values people write
-#: by name (a selection such as ``where`` or ``maximum`` is its value)
-_EXACT_OPS = frozenset(
-    {
-        *("add", "subtract", "multiply", "divide", "power", "negative", "square", "sqrt"),
-        *("exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "arcsin"),
-        *("arccos", "arctan", "sinh", "cosh", "tanh", "sigmoid", "softplus"),
-    }
-)
 
 
 def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
@@ -428,12 +650,7 @@ def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
     while values, and compiled code, use the float.  A constant node is shared by
     equal values: the first exact form recorded for a value is kept."""
     value = node["value"]
-    if (
-        type(value) is not float
-        or op.name not in _EXACT_OPS
-        or "exact" in node
-        or not math.isfinite(value)
-    ):
+    if type(value) is not float or not op.exact or "exact" in node or not math.isfinite(value):
         return
     args = tuple(n.get("exact") or ("num", n["value"]) for n in arg_nodes)
     size = 1 + sum(a[2] if a[0] != "num" else 1 for a in args)

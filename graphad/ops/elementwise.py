@@ -11,37 +11,17 @@ import math
 
 import numpy as np
 
-from .core import Op, apply, broadcast_shape, const_value, register
-
-__all__ = [
-    "add", "subtract", "multiply", "divide", "negative", "power",
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "square", "abs", "sign",
-    "maximum", "minimum", "where", "clip",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "stop_gradient",
-]  # fmt: skip
+from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
+from .rules import _exec_helper, sum_to
 
 
 def _bshape(name):
     return lambda *shapes, **_: broadcast_shape(name, *shapes)
 
 
-def _elementwise(
-    name,
-    impl,
-    partials,
-    *,
-    nargs=1,
-    dtype="float",
-    sympy=None,
-    emit=None,
-    domain=None,
-    label=None,
-    infix=None,
-    precedence=100,
-    doc="",
-    **kw,
-):
+def _elementwise(name, impl, partials, *, nargs=1, dtype="float", emit=None, domain=None, **kw):
+    """Declare an elementwise op (broadcasting shape rule, NumPy's emitted call by
+    default) and generate its ``ga`` function; every other facet is passed through."""
     op = register(
         Op(
             name=name,
@@ -50,81 +30,90 @@ def _elementwise(
             partials=partials,
             shape=_bshape(name),
             dtype=dtype,
-            sympy=sympy,
             emit=emit or f"np.{name}(" + ", ".join(f"{{{i}}}" for i in range(nargs)) + ")",
             domain=domain or [(-2.0, 2.0)] * nargs,
-            label=label,
-            infix=infix,
-            precedence=precedence,
             elementwise=True,
-            doc=doc,
             **kw,
         )
     )
-
-    def fn(*args):
-        return apply(name, *args)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc or f"Elementwise ``np.{name}``, differentiable."
-    fn.op = op
-    return fn
+    return op_function(op)
 
 
 # -- arithmetic ------------------------------------------------------------------
 
+_AB = ("x1", "x2")
 
 add = _elementwise(
     "add",
     np.add,
     lambda ans, a, b: [1, 1],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="+",
+    dunder="add",
     precedence=10,
     sympy=lambda sp, a, b: a + b,
     emit="{0} + {1}",
+    numexpr="({0} + {1})",
+    numpy="np.add",
     label="+",
-    doc="``a + b`` with broadcasting.",
+    doc="``x1 + x2`` with broadcasting.",
+    exact=True,
 )
 subtract = _elementwise(
     "subtract",
     np.subtract,
     lambda ans, a, b: [1, -1],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="-",
+    dunder="sub",
     precedence=10,
     sympy=lambda sp, a, b: a - b,
     emit="{0} - {1}",
+    numexpr="({0} - {1})",
+    numpy="np.subtract",
     label="−",
-    doc="``a - b`` with broadcasting.",
+    doc="``x1 - x2`` with broadcasting.",
+    exact=True,
 )
 multiply = _elementwise(
     "multiply",
     np.multiply,
     lambda ans, a, b: [b, a],
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="*",
+    dunder="mul",
     precedence=20,
     sympy=lambda sp, a, b: a * b,
     emit="{0} * {1}",
+    numexpr="({0} * {1})",
+    numpy="np.multiply",
     label="×",
-    doc="``a * b`` with broadcasting.",
+    doc="``x1 * x2`` with broadcasting.",
+    exact=True,
 )
 divide = _elementwise(
     "divide",
     np.true_divide,
     lambda ans, a, b: [divide(1.0, b), negative(divide(ans, b))],
     nargs=2,
+    argnames=_AB,
     infix="/",
+    dunder="truediv",
     precedence=20,
     sympy=lambda sp, a, b: a / b,
     emit="{0} / {1}",
+    numexpr="({0} / {1})",
+    numpy="np.true_divide",
     label="÷",
     domain=[(-2.0, 2.0), (0.5, 2.0)],
-    doc="``a / b`` (true division).",
+    doc="``x1 / x2`` (true division).",
+    exact=True,
 )
 negative = _elementwise(
     "negative",
@@ -133,9 +122,15 @@ negative = _elementwise(
     dtype="promote",
     sympy=lambda sp, a: -a,
     emit="-{0}",
+    numexpr="(-{0})",
+    numpy="np.negative",
+    dunder="neg",
     label="neg",
     precedence=30,
-    doc="``-a``.",
+    preserves_zero=True,
+    monotone=-1,
+    doc="``-x``.",
+    exact=True,
 )
 
 
@@ -169,115 +164,147 @@ power = _elementwise(
     np.power,
     _power_partials,
     nargs=2,
+    argnames=_AB,
     dtype="promote",
     infix="**",
+    dunder="pow",
     precedence=40,
     sympy=lambda sp, a, b: a**b,
     emit="{0} ** {1}",
+    numexpr="({0} ** {1})",
+    numpy="np.power",
     label="pow",
     domain=[(0.5, 2.0), (-2.0, 2.0)],
-    doc="``a ** b``.  Conventions (PyTorch's): d/db is 0 where a == 0 and b >= 0, so "
-    "``0**y`` has a finite gradient in y; d/da is 0 where b == 0 (``x**0`` is constant, "
-    "also at 0) and otherwise follows ``b * a**(b-1)`` (inf at a == 0 for 0 < b < 1).",
+    doc="``x1 ** x2``.",
+    kink="d/dx2 is 0 where x1 == 0 and x2 >= 0 (PyTorch's), so ``0**y`` has a finite "
+    "gradient in y; d/dx1 is 0 where x2 == 0 (``x**0`` is constant, also at 0) and "
+    "otherwise follows ``x2 * x1**(x2-1)`` (inf at x1 == 0 for 0 < x2 < 1).",
+    exact=True,
 )
 
 # -- math functions ----------------------------------------------------------------
 
 
-def _sp(name):
-    return lambda sp, *a: getattr(sp, name)(*a)
+def _fn(name, impl, partials, *, sympy_name=None, numexpr=True, **kw):
+    """A unary math function, by default named as NumPy names it (``np.<name>``)."""
+    kw.setdefault("numpy", f"np.{name}")
+    return _elementwise(
+        name,
+        impl,
+        partials,
+        sympy_name=sympy_name,
+        numexpr=f"{name}({{0}})" if numexpr is True else numexpr or None,
+        **kw,
+    )
 
 
-sin = _elementwise("sin", np.sin, lambda ans, x: [cos(x)], sympy=_sp("sin"), domain=[(-3, 3)])
-cos = _elementwise(
-    "cos", np.cos, lambda ans, x: [negative(sin(x))], sympy=_sp("cos"), domain=[(-3, 3)]
+def _inv_sqrt_1m(x):
+    return divide(1.0, sqrt(subtract(1.0, square(x))))
+
+
+sin = _fn("sin", np.sin, lambda ans, x: [cos(x)], sympy_name="sin", domain=[(-3, 3)],
+          preserves_zero=True, exact=True)  # fmt: skip
+cos = _fn(
+    "cos", np.cos, lambda ans, x: [negative(sin(x))], sympy_name="cos", domain=[(-3, 3)], exact=True
 )
-tan = _elementwise(
-    "tan", np.tan, lambda ans, x: [add(1.0, square(ans))], sympy=_sp("tan"), domain=[(-1.2, 1.2)]
+tan = _fn("tan", np.tan, lambda ans, x: [add(1.0, square(ans))], sympy_name="tan",
+          domain=[(-1.2, 1.2)], preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+arcsin = _fn("arcsin", np.arcsin, lambda ans, x: [_inv_sqrt_1m(x)], sympy_name="asin",
+             domain=[(-0.9, 0.9)], preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+arccos = _fn("arccos", np.arccos, lambda ans, x: [negative(_inv_sqrt_1m(x))], sympy_name="acos",
+             domain=[(-0.9, 0.9)], monotone=-1, exact=True)  # fmt: skip
+arctan = _fn("arctan", np.arctan, lambda ans, x: [divide(1.0, add(1.0, square(x)))],
+             sympy_name="atan", preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+sinh = _fn("sinh", np.sinh, lambda ans, x: [cosh(x)], sympy_name="sinh", preserves_zero=True,
+           monotone=1, exact=True)  # fmt: skip
+cosh = _fn(
+    "cosh", np.cosh, lambda ans, x: [sinh(x)], sympy_name="cosh", nonnegative=True, exact=True
 )
-arcsin = _elementwise(
-    "arcsin",
-    np.arcsin,
-    lambda ans, x: [divide(1.0, sqrt(subtract(1.0, square(x))))],
-    sympy=_sp("asin"),
-    domain=[(-0.9, 0.9)],
+tanh = _fn("tanh", np.tanh, lambda ans, x: [subtract(1.0, square(ans))], sympy_name="tanh",
+           activation=True, preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+exp = _fn(
+    "exp", np.exp, lambda ans, x: [ans], sympy_name="exp", nonnegative=True, monotone=1, exact=True
 )
-arccos = _elementwise(
-    "arccos",
-    np.arccos,
-    lambda ans, x: [negative(divide(1.0, sqrt(subtract(1.0, square(x)))))],
-    sympy=_sp("acos"),
-    domain=[(-0.9, 0.9)],
-)
-arctan = _elementwise(
-    "arctan", np.arctan, lambda ans, x: [divide(1.0, add(1.0, square(x)))], sympy=_sp("atan")
-)
-sinh = _elementwise("sinh", np.sinh, lambda ans, x: [cosh(x)], sympy=_sp("sinh"))
-cosh = _elementwise("cosh", np.cosh, lambda ans, x: [sinh(x)], sympy=_sp("cosh"))
-tanh = _elementwise("tanh", np.tanh, lambda ans, x: [subtract(1.0, square(ans))], sympy=_sp("tanh"))
-exp = _elementwise("exp", np.exp, lambda ans, x: [ans], sympy=_sp("exp"))
-expm1 = _elementwise(
-    "expm1", np.expm1, lambda ans, x: [add(ans, 1.0)], sympy=lambda sp, x: sp.exp(x) - 1
-)
-log = _elementwise(
+expm1 = _fn("expm1", np.expm1, lambda ans, x: [add(ans, 1.0)],
+            sympy=lambda sp, x: sp.exp(x) - 1, preserves_zero=True, monotone=1,
+            exact=True)  # fmt: skip
+log = _fn(
     "log",
     np.log,
     lambda ans, x: [divide(1.0, x)],
-    sympy=_sp("log"),
+    sympy_name="log",
     domain=[(0.1, 4.0)],
+    monotone=1,
     doc="Natural logarithm; ``log(0) = -inf``.",
+    exact=True,
 )
-log1p = _elementwise(
-    "log1p",
-    np.log1p,
-    lambda ans, x: [divide(1.0, add(x, 1.0))],
-    sympy=lambda sp, x: sp.log(1 + x),
-    domain=[(-0.5, 3.0)],
-)
-log2 = _elementwise(
-    "log2",
-    np.log2,
-    lambda ans, x: [divide(1.0, multiply(x, math.log(2.0)))],
-    sympy=lambda sp, x: sp.log(x, 2),
-    domain=[(0.1, 4.0)],
-)
-log10 = _elementwise(
-    "log10",
-    np.log10,
-    lambda ans, x: [divide(1.0, multiply(x, math.log(10.0)))],
-    sympy=lambda sp, x: sp.log(x, 10),
-    domain=[(0.1, 4.0)],
-)
-sqrt = _elementwise(
+log1p = _fn("log1p", np.log1p, lambda ans, x: [divide(1.0, add(x, 1.0))],
+            sympy=lambda sp, x: sp.log(1 + x), domain=[(-0.5, 3.0)], preserves_zero=True,
+            monotone=1, exact=True)  # fmt: skip
+log2 = _fn("log2", np.log2, lambda ans, x: [divide(1.0, multiply(x, math.log(2.0)))],
+           sympy=lambda sp, x: sp.log(x, 2), domain=[(0.1, 4.0)], numexpr=None,
+           monotone=1, exact=True)  # fmt: skip
+log10 = _fn("log10", np.log10, lambda ans, x: [divide(1.0, multiply(x, math.log(10.0)))],
+            sympy=lambda sp, x: sp.log(x, 10), domain=[(0.1, 4.0)], monotone=1,
+            exact=True)  # fmt: skip
+sqrt = _fn(
     "sqrt",
     np.sqrt,
     lambda ans, x: [divide(0.5, ans)],
-    sympy=_sp("sqrt"),
+    sympy_name="sqrt",
     domain=[(0.1, 4.0)],
-    doc="Square root.  Convention: sqrt'(0) = inf.",
+    preserves_zero=True,
+    monotone=1,
+    doc="Square root.",
+    kink="sqrt'(0) = inf.",
+    exact=True,
 )
-square = _elementwise(
-    "square",
-    np.square,
-    lambda ans, x: [multiply(2.0, x)],
-    dtype="promote",
-    sympy=lambda sp, x: x**2,
-)
-abs = _elementwise(
+square = _fn("square", np.square, lambda ans, x: [multiply(2.0, x)], dtype="promote",
+             sympy=lambda sp, x: x**2, numexpr="({0} ** 2)", nonnegative=True,
+             preserves_zero=True, exact=True)  # fmt: skip
+abs = _fn(
     "abs",
     np.abs,
     lambda ans, x: [sign(x)],
     dtype="promote",
-    sympy=_sp("Abs"),
-    doc="Absolute value.  Convention: abs'(0) = 0 (as JAX and PyTorch).",
+    sympy_name="Abs",
+    dunder="abs",
+    nonnegative=True,
+    preserves_zero=True,
+    doc="Absolute value.",
+    kink="abs'(0) = 0 (as JAX and PyTorch).",
 )
-sign = _elementwise(
+sign = _fn(
     "sign",
     np.sign,
     lambda ans, x: [None],
     dtype="promote",
-    sympy=_sp("sign"),
-    doc="Sign; its derivative is 0 everywhere (including 0).",
+    sympy_name="sign",
+    numexpr=None,
+    preserves_zero=True,
+    monotone=1,
+    doc="Sign.",
+    kink="its derivative is 0 everywhere (including 0).",
+)
+
+
+def _hypot_partials(ans, a, b):
+    safe = where(equal(ans, 0), 1.0, ans)  # at (0, 0) both partials are 0, not 0/0
+    return [divide(a, safe), divide(b, safe)]
+
+
+hypot = _elementwise(
+    "hypot",
+    np.hypot,
+    _hypot_partials,
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.sqrt(a**2 + b**2),
+    numpy="np.hypot",
+    nonnegative=True,
+    doc="``sqrt(x1**2 + x2**2)`` without overflow or underflow on the way.",
+    kink="at (0, 0) both partial derivatives are 0 (as JAX).",
+    exact=True,
 )
 
 
@@ -297,24 +324,28 @@ maximum = _elementwise(
     np.maximum,
     _extremum_partials(lambda a, b: greater(a, b)),
     nargs=2,
+    argnames=_AB,
     dtype="promote",
-    sympy=_sp("Max"),
-    doc="Elementwise maximum.  Convention: at ties each argument gets half the gradient.",
+    sympy_name="Max",
+    numpy="np.maximum",
+    doc="Elementwise maximum (NaN propagates).",
+    kink="at ties each argument gets half the gradient.",
 )
 minimum = _elementwise(
     "minimum",
     np.minimum,
     _extremum_partials(lambda a, b: less(a, b)),
     nargs=2,
+    argnames=_AB,
     dtype="promote",
-    sympy=_sp("Min"),
-    doc="Elementwise minimum.  Convention: at ties each argument gets half the gradient.",
+    sympy_name="Min",
+    numpy="np.minimum",
+    doc="Elementwise minimum (NaN propagates).",
+    kink="at ties each argument gets half the gradient.",
 )
 
 
 def _where_vjp(g, ans, c, a, b):
-    from .rules import sum_to
-
     return [None, sum_to(where(c, g, 0.0), a), sum_to(where(c, 0.0, g), b)]
 
 
@@ -325,7 +356,7 @@ def _where_jvp(tangents, ans, c, a, b):
     return where(c, 0.0 if ta is None else ta, 0.0 if tb is None else tb)
 
 
-_where_op = register(
+register(
     Op(
         name="where",
         impl=np.where,
@@ -336,6 +367,9 @@ _where_op = register(
         dtype=lambda c, a, b: None if a is None or b is None else np.result_type(a, b),
         sympy=lambda sp, c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True)),
         emit="np.where({0}, {1}, {2})",
+        numexpr="where({0}, {1}, {2})",
+        numpy="np.where",
+        argnames=("condition", "x", "y"),
         domain=[(-1, 1), (-2, 2), (-2, 2)],
         elementwise=True,
         doc="``where(cond, a, b)``.  Beware ``where(x > 0, log(x), 0)``: the gradient of the "
@@ -345,6 +379,7 @@ _where_op = register(
 )
 
 
+@export
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` holds, else ``y`` (``np.where``).
 
@@ -355,8 +390,6 @@ def where(condition, x, y):
     return apply("where", condition, x, y)
 
 
-where.op = _where_op
-
 clip = _elementwise(
     "clip",
     np.clip,
@@ -366,22 +399,299 @@ clip = _elementwise(
         greater(x, hi),
     ],
     nargs=3,
+    argnames=("x", "lo", "hi"),
     dtype="promote",
     domain=[(-2, 2), (-1.5, -0.5), (0.5, 1.5)],
     sympy=lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-    doc="Clip to ``[lo, hi]``.  Convention: the gradient wrt x is 1 on the closed "
-    "interval (PyTorch's clamp), and flows to the bound that is active outside it.",
+    numpy="np.clip",
+    doc="Clip ``x`` to ``[lo, hi]``.",
+    kink="the gradient wrt x is 1 on the closed interval (PyTorch's clamp), and flows "
+    "to the bound that is active outside it.",
+)
+
+# -- issue 14's elementwise set ---------------------------------------------------------
+
+
+def _like_numpy(ufunc):
+    """dtype rule: the dtype NumPy's own function gives (ints stay ints for floor ...)."""
+
+    def dtype(*dts, **_):
+        if any(d is None for d in dts):
+            return None
+        return np.asarray(ufunc(*[np.ones((), d) for d in dts])).dtype
+
+    return dtype
+
+
+def _remainder_partials(rounding):
+    # x1 - x2 * rounding(x1 / x2): d/dx1 = 1, d/dx2 = -rounding(x1 / x2) between the jumps
+    return lambda ans, a, b: [1, lambda: negative(apply(rounding, divide(a, b)))]
+
+
+remainder = _elementwise(
+    "remainder",
+    np.remainder,
+    _remainder_partials("floor"),
+    nargs=2,
+    argnames=_AB,
+    dtype=_like_numpy(np.remainder),
+    infix="%",
+    dunder="mod",
+    precedence=20,
+    emit="{0} % {1}",
+    sympy_name="Mod",
+    numpy="np.remainder",
+    label="%",
+    domain=[(-3.0, 3.0), (0.7, 1.9)],
+    doc="``x1 % x2`` as Python and NumPy define it: the sign of the divisor (``np.mod``).",
+    kink="between the jumps d/dx1 = 1 and d/dx2 = -floor(x1 / x2); at a jump, the "
+    "value of the right-hand piece.",
+    exact=True,
+)
+export(remainder, "remainder", "mod")
+fmod = _elementwise(
+    "fmod",
+    np.fmod,
+    _remainder_partials("trunc"),
+    nargs=2,
+    argnames=_AB,
+    dtype=_like_numpy(np.fmod),
+    numpy="np.fmod",
+    domain=[(-3.0, 3.0), (0.7, 1.9)],
+    doc="C's remainder ``x1 - x2 * trunc(x1 / x2)``: the sign of the dividend.",
+    kink="between the jumps d/dx1 = 1 and d/dx2 = -trunc(x1 / x2).",
+    exact=True,
+)
+arctan2 = _elementwise(
+    "arctan2",
+    np.arctan2,
+    lambda ans, a, b: [
+        divide(b, add(square(a), square(b))),
+        negative(divide(a, add(square(a), square(b)))),
+    ],
+    nargs=2,
+    argnames=_AB,
+    sympy_name="atan2",
+    numexpr="arctan2({0}, {1})",
+    numpy="np.arctan2",
+    domain=[(0.2, 2.0), (-2.0, 2.0)],
+    doc="The angle of the point ``(x2, x1)``, in ``[-pi, pi]``.",
+    kink="the partials are NaN at (0, 0), where the angle is undefined.",
+    exact=True,
+)
+logaddexp = _elementwise(
+    "logaddexp",
+    np.logaddexp,
+    lambda ans, a, b: [exp(subtract(a, ans)), exp(subtract(b, ans))],
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    numpy="np.logaddexp",
+    domain=[(-3.0, 3.0), (-3.0, 3.0)],
+    doc="``log(exp(x1) + exp(x2))`` without overflow.",
+    exact=True,
+)
+logaddexp2 = _elementwise(
+    "logaddexp2",
+    np.logaddexp2,
+    lambda ans, a, b: [exp2(subtract(a, ans)), exp2(subtract(b, ans))],
+    nargs=2,
+    argnames=_AB,
+    sympy=lambda sp, a, b: sp.log(2**a + 2**b, 2),
+    numpy="np.logaddexp2",
+    domain=[(-3.0, 3.0), (-3.0, 3.0)],
+    doc="``log2(2**x1 + 2**x2)`` without overflow.",
+    exact=True,
+)
+exp2 = _fn("exp2", np.exp2, lambda ans, x: [multiply(ans, math.log(2.0))],
+           sympy=lambda sp, x: 2**x, numexpr=None, nonnegative=True, monotone=1,
+           exact=True)  # fmt: skip
+arcsinh = _fn("arcsinh", np.arcsinh, lambda ans, x: [divide(1.0, sqrt(add(square(x), 1.0)))],
+              sympy_name="asinh", preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+arccosh = _fn(
+    "arccosh",
+    np.arccosh,
+    lambda ans, x: [divide(1.0, sqrt(subtract(square(x), 1.0)))],
+    sympy_name="acosh",
+    domain=[(1.2, 4.0)],
+    nonnegative=True,
+    monotone=1,
+    kink="arccosh'(1) = inf.",
+    exact=True,
+)
+arctanh = _fn("arctanh", np.arctanh, lambda ans, x: [divide(1.0, subtract(1.0, square(x)))],
+              sympy_name="atanh", domain=[(-0.9, 0.9)], preserves_zero=True,
+              monotone=1, exact=True)  # fmt: skip
+cbrt = _fn(
+    "cbrt",
+    np.cbrt,
+    lambda ans, x: [divide(1.0, multiply(3.0, square(ans)))],
+    # SymPy's cbrt is the principal (complex) root for x < 0; NumPy's is the real one
+    sympy=lambda sp, x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3),
+    numexpr=None,
+    preserves_zero=True,
+    monotone=1,
+    doc="The real cube root (negative for negative ``x``).",
+    kink="cbrt'(0) = inf.",
+    exact=True,
+)
+reciprocal = _fn(
+    "reciprocal",
+    np.reciprocal,
+    lambda ans, x: [negative(square(ans))],
+    dtype=_like_numpy(np.reciprocal),
+    sympy=lambda sp, x: 1 / x,
+    numexpr=None,
+    domain=[(0.5, 2.0)],
+    doc="``1 / x``; for integers NumPy's integer reciprocal (``1 // x``).",
+    exact=True,
+)
+
+
+def _sinc_partials(ans, x):
+    # (cos(pi x) - sinc(x)) / x, and its limit 0 at x == 0
+    zero = equal(x, 0)
+    slope = divide(subtract(cos(multiply(math.pi, x)), ans), where(zero, 1.0, x))
+    return [where(zero, 0.0, slope)]
+
+
+sinc = _fn(
+    "sinc",
+    np.sinc,
+    _sinc_partials,
+    sympy=lambda sp, x: sp.sinc(sp.pi * x),
+    numexpr=None,
+    domain=[(-3.0, 3.0)],
+    doc="The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0.",
+    kink="sinc'(0) = 0 exactly; the derivative of that derivative at 0 comes out 0 "
+    "(the true second derivative there is -pi**2/3).",
+    exact=True,
+)
+deg2rad = _fn("deg2rad", np.deg2rad, lambda ans, x: [math.pi / 180.0],
+              sympy=lambda sp, x: x * sp.pi / 180, numexpr=None, domain=[(-360.0, 360.0)],
+              preserves_zero=True, monotone=1, exact=True)  # fmt: skip
+rad2deg = _fn("rad2deg", np.rad2deg, lambda ans, x: [180.0 / math.pi],
+              sympy=lambda sp, x: x * 180 / sp.pi, numexpr=None, preserves_zero=True,
+              monotone=1, exact=True)  # fmt: skip
+
+isnan = _fn("isnan", np.isnan, lambda ans, x: [None], dtype="bool", numexpr=None,
+            differentiable=False, doc="Elementwise NaN test (boolean).")  # fmt: skip
+isfinite = _fn("isfinite", np.isfinite, lambda ans, x: [None], dtype="bool", numexpr=None,
+               differentiable=False, doc="Elementwise finiteness test (boolean).")  # fmt: skip
+
+
+def _nan_ignoring_partials(first_wins):
+    # as maximum/minimum (ties split the gradient), except that where one argument is NaN
+    # the result is the other one, and so is the gradient
+    extremum = _extremum_partials(first_wins)
+
+    def partials(ans, a, b):
+        pa, pb = extremum(ans, a, b)
+        return [where(isnan(b), 1.0, pa), where(isnan(a), 1.0, pb)]
+
+    return partials
+
+
+fmax = _elementwise(
+    "fmax",
+    np.fmax,
+    _nan_ignoring_partials(lambda a, b: greater(a, b)),
+    nargs=2,
+    argnames=_AB,
+    dtype="promote",
+    sympy=lambda sp, a, b: sp.Max(a, b),
+    numpy="np.fmax",
+    doc="Elementwise maximum ignoring NaN (the other argument wins).",
+    kink="at ties each argument gets half the gradient; where one argument is NaN the "
+    "other gets all of it.",
+)
+fmin = _elementwise(
+    "fmin",
+    np.fmin,
+    _nan_ignoring_partials(lambda a, b: less(a, b)),
+    nargs=2,
+    argnames=_AB,
+    dtype="promote",
+    sympy=lambda sp, a, b: sp.Min(a, b),
+    numpy="np.fmin",
+    doc="Elementwise minimum ignoring NaN (the other argument wins).",
+    kink="at ties each argument gets half the gradient; where one argument is NaN the "
+    "other gets all of it.",
+)
+
+_STEP = "zero gradient everywhere: the derivative between the jumps, and the convention at them."
+floor = _fn("floor", np.floor, lambda ans, x: [None], dtype=_like_numpy(np.floor),
+            sympy_name="floor", numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round down to an integer value.", kink=_STEP)  # fmt: skip
+ceil = _fn("ceil", np.ceil, lambda ans, x: [None], dtype=_like_numpy(np.ceil),
+           sympy_name="ceiling", numexpr=None, preserves_zero=True, monotone=1,
+           doc="Round up to an integer value.", kink=_STEP)  # fmt: skip
+trunc = _fn("trunc", np.trunc, lambda ans, x: [None], dtype=_like_numpy(np.trunc),
+            numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round toward zero to an integer value.", kink=_STEP)  # fmt: skip
+round = _fn("round", np.round, lambda ans, x: [None], dtype=_like_numpy(np.round),
+            numexpr=None, preserves_zero=True, monotone=1,
+            doc="Round to the nearest integer value, halves to even (``np.round``, "
+            "0 decimals).", kink=_STEP)  # fmt: skip
+
+ERF_SRC = """
+def _ga_erf(x):
+    from scipy.special import erf  # SciPy loads on first use, never on import graphad
+    return erf(x)
+"""
+ERFC_SRC = ERF_SRC.replace("erf", "erfc")
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _erf_partial(sign):
+    return lambda ans, x: [multiply(sign * _TWO_OVER_SQRT_PI, exp(negative(square(x))))]
+
+
+erf = _fn("erf", _exec_helper(ERF_SRC, "_ga_erf"), _erf_partial(1.0), sympy_name="erf",
+          numexpr=None, emit="_ga_erf({0})", helper=ERF_SRC, preserves_zero=True, monotone=1,
+          numpy="scipy.special.erf", doc="The error function.", exact=True)  # fmt: skip
+erfc = _fn("erfc", _exec_helper(ERFC_SRC, "_ga_erfc"), _erf_partial(-1.0), sympy_name="erfc",
+           numexpr=None, emit="_ga_erfc({0})", helper=ERFC_SRC, nonnegative=True, monotone=-1,
+           numpy="scipy.special.erfc", doc="The complementary error function ``1 - erf(x)``, "
+           "accurate where erf is near 1.", exact=True)  # fmt: skip
+_NAN_TO_NUM = (("nan", 0.0), ("posinf", None), ("neginf", None))
+NAN_TO_NUM_SRC = """
+def _ga_nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    if isinstance(x, np.ndarray) or not hasattr(x, "__array_function__"):
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+    if x.dtype.kind != "f":  # another library's array (Dask): the same, lazily
+        return x
+    info = np.finfo(x.dtype)
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    return np.where(np.isnan(x), nan, np.where(x == np.inf, hi, np.where(x == -np.inf, lo, x)))
+"""
+nan_to_num = _fn(
+    "nan_to_num",
+    _exec_helper(NAN_TO_NUM_SRC, "_ga_nan_to_num"),
+    lambda ans, x: [isfinite(x)],
+    dtype="promote",
+    numexpr=None,
+    keywords=_NAN_TO_NUM,
+    emit="_ga_nan_to_num({0}, nan={nan}, posinf={posinf}, neginf={neginf})",
+    helper=NAN_TO_NUM_SRC,
+    test_params=({}, {"nan": 1.0, "posinf": 5.0, "neginf": -5.0}),
+    preserves_zero=True,
+    monotone=1,
+    doc="NaN and infinities replaced by finite numbers (``nan``, and by default the "
+    "largest finite values for ``posinf`` / ``neginf``).",
+    kink="the gradient is 1 where x is finite and 0 where it was replaced.",
 )
 
 # -- comparisons (boolean, not differentiable) -----------------------------------------
 
 _CMP = [
-    ("less", np.less, "<", "Lt"),
-    ("less_equal", np.less_equal, "<=", "Le"),
-    ("greater", np.greater, ">", "Gt"),
-    ("greater_equal", np.greater_equal, ">=", "Ge"),
-    ("equal", np.equal, "==", "Eq"),
-    ("not_equal", np.not_equal, "!=", "Ne"),
+    ("less", np.less, "<", "Lt", "lt", "StrictLessThan"),
+    ("less_equal", np.less_equal, "<=", "Le", "le", "LessThan"),
+    ("greater", np.greater, ">", "Gt", "gt", "StrictGreaterThan"),
+    ("greater_equal", np.greater_equal, ">=", "Ge", "ge", "GreaterThan"),
+    ("equal", np.equal, "==", "Eq", "eq", "Equality"),
+    ("not_equal", np.not_equal, "!=", "Ne", "ne", "Unequality"),
 ]
 
 
@@ -390,20 +700,25 @@ def _cmp_sympy(rel):
     return lambda sp, a, b: sp.Piecewise((1, getattr(sp, rel)(a, b)), (0, True))
 
 
-for _name, _impl, _sym, _rel in _CMP:
+for _name, _impl, _sym, _rel, _dunder, _sp_class in _CMP:
     globals()[_name] = _elementwise(
         _name,
         _impl,
         lambda ans, a, b: [None, None],
         nargs=2,
+        argnames=_AB,
         dtype="bool",
         sympy=_cmp_sympy(_rel),
+        sympy_name=_sp_class,  # from_sympy: the relational class (to_sympy: 0/1 above)
         emit=f"{{0}} {_sym} {{1}}",
+        numexpr=f"({{0}} {_sym} {{1}})",
+        numpy=f"np.{_name}",
         infix=_sym,
+        dunder=_dunder,
         precedence=5,
         label=_sym,
         differentiable=False,
-        doc=f"Elementwise ``a {_sym} b`` (boolean).",
+        doc=f"Elementwise ``x1 {_sym} x2`` (boolean).",
     )
 
 less = globals()["less"]

@@ -10,46 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.expr import Expr
-from . import elementwise as _ew
+from .core import install_operators
 from .indexing import getitem
-from .linalg import matmul, reshape, transpose
+from .linalg import reshape, transpose
 from .reduce import max, mean, min, prod, sum
 
-__all__ = ["BINARY_OPERATORS", "install"]
-
-# dunder stem -> op; each gets ``__stem__`` and the reflected ``__rstem__`` where Python has one
-BINARY_OPERATORS: dict[str, Callable[..., Expr]] = {
-    "add": _ew.add,
-    "sub": _ew.subtract,
-    "mul": _ew.multiply,
-    "truediv": _ew.divide,
-    "pow": _ew.power,
-    "matmul": matmul,
-}
-COMPARISONS: dict[str, Callable[..., Expr]] = {
-    "lt": _ew.less,
-    "le": _ew.less_equal,
-    "gt": _ew.greater,
-    "ge": _ew.greater_equal,
-    "eq": _ew.equal,
-    "ne": _ew.not_equal,
-}
+__all__ = ["install"]
 
 REDUCTIONS = {"sum": sum, "mean": mean, "prod": prod, "max": max, "min": min}
-
-
-def _forward(fn: Callable[..., Expr]) -> Callable[[Expr, Any], Expr]:
-    def method(self: Expr, other: Any) -> Expr:
-        return fn(self, other)
-
-    return method
-
-
-def _reflected(fn: Callable[..., Expr]) -> Callable[[Expr, Any], Expr]:
-    def method(self: Expr, other: Any) -> Expr:
-        return fn(other, self)
-
-    return method
 
 
 def _pos(self: Expr) -> Expr:
@@ -87,14 +55,11 @@ def _transpose(self: Expr, *axes: Any) -> Expr:
 
 
 def install(cls: type = Expr) -> None:
-    """Attach the operators and methods to ``cls`` (done once, when :mod:`graphad.ops` loads)."""
-    for stem, fn in BINARY_OPERATORS.items():
-        setattr(cls, f"__{stem}__", _forward(fn))
-        setattr(cls, f"__r{stem}__", _reflected(fn))
-    for stem, fn in COMPARISONS.items():
-        setattr(cls, f"__{stem}__", _forward(fn))
-    cls.__neg__ = _ew.negative
-    cls.__abs__ = _ew.abs
+    """Attach the operators and methods to ``cls`` (done once, when :mod:`graphad.ops` loads).
+
+    The Python operators (``+ - * / % ** @``, reflected forms, ``-x``, ``abs(x)``,
+    comparisons) are the op table's ``dunder`` facets."""
+    install_operators(cls)
     cls.__pos__ = _pos
     cls.__getitem__ = _getitem
     cls.T = property(_T)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import GraphadError, ShapeError
-from .core import Op, apply, register
+from .core import Op, apply, export, register
 from .rules import _linear_jvp
 
 __all__ = ["getitem", "normalize_index", "index_source"]
@@ -120,6 +120,7 @@ def _np_index_source(index: tuple) -> str:
 register(
     Op(
         name="getitem",
+        view=True,
         impl=_impl_getitem,
         vjp=lambda g, ans, x, index: [apply("getitem_grad", g, x, index=index)],
         jvp=_linear_jvp("getitem"),
@@ -129,6 +130,14 @@ register(
         sympy=lambda sp, x, index: x,
         label="[]",
         test_params=({"index": (("slice", 1, None, None),)},),
+        parse=False,  # parsed text has no subscripts
+        numpy="x[index]",
+        cases=(
+            ([(5,)], {"index": (("slice", 1, None, None),)}),
+            ([(3, 4)], {"index": (("slice", None, None, None), 2)}),
+            ([(3, 4)], {"index": (1, ("slice", None, None, -2))}),
+            ([(2, 3, 4)], {"index": (("slice", None, None, -1), 0)}),
+        ),
         doc="Basic indexing with ints and slices (a view, as in NumPy).",
     )
 )
@@ -148,10 +157,15 @@ register(
         ),
         helper=SCATTER_SRC,
         label="scatter",
+        cases=(
+            ([(2, 4), (3, 4)], {"index": (("slice", 1, None, None),)}),
+            ([(4,), (3, 4)], {"index": (-1,)}),
+        ),
     )
 )
 
 
+@export
 def getitem(x, index):
     """``x[index]`` for ints and slices (``Expr.__getitem__``).
 

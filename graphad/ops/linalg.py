@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..core.errors import ShapeError
-from .core import Op, apply, as_expr, graph_of, register
+from .core import Op, apply, as_expr, export, graph_of, register
 from .elementwise import add
 from .rules import _exec_helper, _linear_jvp, sum_to, zeros_like
 
@@ -139,6 +139,17 @@ def _matmul_jvp(tangents, ans, a, b):
 register(
     Op(
         name="matmul",
+        dunder="matmul",
+        reads_only=True,
+        numpy="np.matmul",
+        cases=(
+            ([(3, 4), (4, 2)], {}),
+            ([(4,), (4, 2)], {}),
+            ([(3, 4), (4,)], {}),
+            ([(4,), (4,)], {}),
+            ([(2, 3, 4), (4, 5)], {}),
+            ([(2, 1, 3, 4), (5, 4, 2)], {}),
+        ),
         impl=np.matmul,
         nargs=2,
         vjp=_matmul_vjp,
@@ -161,6 +172,7 @@ _grad_impls = {
 register(
     Op(
         name="matmul_grad_a",
+        cases=(([(3, 2), (3, 4), (4, 2)], {}), ([(2,), (4,), (4, 2)], {})),
         internal=True,
         impl=_grad_impls["matmul_grad_a"],
         nargs=3,
@@ -180,6 +192,7 @@ register(
 register(
     Op(
         name="matmul_grad_b",
+        cases=(([(3, 2), (3, 4), (4, 2)], {}),),
         internal=True,
         impl=_grad_impls["matmul_grad_b"],
         nargs=3,
@@ -198,6 +211,7 @@ register(
 )
 
 
+@export
 def matmul(a, b):
     """Matrix product ``a @ b`` with NumPy's ``matmul`` semantics."""
     return apply("matmul", a, b)
@@ -266,6 +280,15 @@ def _dot_jvp(tangents, ans, a, b):
 register(
     Op(
         name="dot",
+        numpy="np.dot",
+        reads_only=True,
+        cases=(
+            ([(2, 3, 4), (5, 4, 2)], {}),
+            ([(2, 3, 4), (4,)], {}),
+            ([(3,), (2, 3, 4)], {}),
+            ([(), (2, 3)], {}),
+            ([(3, 4), (4,)], {}),
+        ),
         impl=np.dot,
         nargs=2,
         vjp=lambda g, ans, a, b: [apply("dot_grad_a", g, a, b), apply("dot_grad_b", g, a, b)],
@@ -287,6 +310,7 @@ _dot_impls = {n: _exec_helper(DOT_GRAD_SRC, f"_ga_{n}") for n in ("dot_grad_a", 
 register(
     Op(
         name="dot_grad_a",
+        cases=(([(2, 3, 5, 2), (2, 3, 4), (5, 4, 2)], {}), ([(2, 3), (), (2, 3)], {})),
         internal=True,
         impl=_dot_impls["dot_grad_a"],
         nargs=3,
@@ -305,6 +329,7 @@ register(
 register(
     Op(
         name="dot_grad_b",
+        cases=(([(2, 3, 5, 2), (2, 3, 4), (5, 4, 2)], {}), ([(2, 4), (3,), (2, 3, 4)], {})),
         internal=True,
         impl=_dot_impls["dot_grad_b"],
         nargs=3,
@@ -322,6 +347,7 @@ register(
 )
 
 
+@export
 def dot(a, b):
     """``np.dot(a, b)`` with NumPy's semantics for operands of any rank.
 
@@ -360,6 +386,13 @@ def _transpose_vjp(g, ans, x, axes):
 register(
     Op(
         name="transpose",
+        view=True,
+        numpy="np.transpose",
+        cases=(
+            ([(2, 3, 4)], {"axes": None}),
+            ([(2, 3, 4)], {"axes": (1, 0, 2)}),
+            ([(3, 2)], {"axes": None}),
+        ),
         impl=np.transpose,
         vjp=_transpose_vjp,
         jvp=_linear_jvp("transpose"),
@@ -373,6 +406,7 @@ register(
 )
 
 
+@export
 def transpose(x, axes=None):
     """Permute axes (reverse them by default), as ``np.transpose``."""
     return apply("transpose", x, axes=None if axes is None else tuple(int(a) for a in axes))
@@ -395,6 +429,14 @@ def _reshape_shape(s, shape):
 register(
     Op(
         name="reshape",
+        view=True,
+        numpy="np.reshape",
+        cases=(
+            ([(2, 3, 4)], {"shape": (-1,)}),
+            ([(2, 3, 4)], {"shape": (4, 6)}),
+            ([(6,)], {"shape": (2, 1, 3)}),
+            ([(3, 1)], {"shape": (1, 3)}),
+        ),
         impl=np.reshape,
         vjp=lambda g, ans, x, shape: [apply("reshape_like", g, x)],
         jvp=_linear_jvp("reshape"),
@@ -410,6 +452,7 @@ register(
 )
 
 
+@export
 def reshape(x, shape, *more):
     """Give ``x`` a new shape with the same number of elements (``np.reshape``)."""
     if more or isinstance(shape, int):
@@ -430,6 +473,11 @@ def _broadcast_to_shape(s, shape):
 register(
     Op(
         name="broadcast_to",
+        view=True,
+        numpy="np.broadcast_to",
+        # of a constant it stays a free read-only view; folded it would be a full array
+        foldable=False,
+        cases=(([(3, 1)], {"shape": (2, 3, 4)}), ([()], {"shape": (2,)})),
         impl=np.broadcast_to,
         vjp=lambda g, ans, x, shape: [sum_to(g, x)],
         jvp=_linear_jvp("broadcast_to"),
@@ -443,6 +491,7 @@ register(
 )
 
 
+@export
 def broadcast_to(x, shape):
     """Broadcast ``x`` to ``shape`` (``np.broadcast_to``)."""
     return apply("broadcast_to", x, shape=tuple(int(n) for n in shape))
@@ -486,6 +535,12 @@ def _concat_jvp(tangents, ans, *xs, axis):
 register(
     Op(
         name="concatenate",
+        numpy="np.concatenate",
+        cases=(
+            ([(2, 3), (4, 3)], {"axis": 0}),
+            ([(2, 3), (2, 1), (2, 2)], {"axis": 1}),
+            ([(3,), (2,)], {"axis": -1}),
+        ),
         impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
         nargs=None,
         vjp=_concat_vjp,
@@ -507,6 +562,7 @@ def _concat_part_vjp(h, ans, g, *xs, index, axis):
 register(
     Op(
         name="concat_part",
+        cases=(([(5, 3), (2, 3), (3, 3)], {"index": 1, "axis": 0}),),
         internal=True,
         impl=_exec_helper(CONCAT_PART_SRC, "_ga_concat_part"),
         nargs=None,
@@ -522,6 +578,7 @@ register(
 )
 
 
+@export
 def concatenate(arrays, axis=0):
     """Join a sequence of arrays along an existing axis (``np.concatenate``)."""
     return apply("concatenate", list(arrays), axis=int(axis))
@@ -545,6 +602,12 @@ def _stack_part_vjp(h, ans, g, index, count, axis):
 register(
     Op(
         name="stack",
+        numpy="np.stack",
+        cases=(
+            ([(2, 3), (2, 3)], {"axis": 0}),
+            ([(2, 3), (2, 3), (2, 3)], {"axis": -1}),
+            ([(), ()], {"axis": 0}),
+        ),
         impl=lambda *xs, axis: np.stack(xs, axis=axis),
         nargs=None,
         vjp=lambda g, ans, *xs, axis: [
@@ -563,6 +626,7 @@ register(
 register(
     Op(
         name="stack_part",
+        cases=(([(2, 3)], {"index": 1, "count": 2, "axis": 0}),),
         internal=True,
         impl=lambda g, index, count, axis: np.take(g, index, axis=axis),
         vjp=_stack_part_vjp,
@@ -575,6 +639,7 @@ register(
 )
 
 
+@export
 def stack(arrays, axis=0):
     """Join a sequence of same-shaped arrays along a new axis (``np.stack``)."""
     return apply("stack", list(arrays), axis=int(axis))

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Op, apply, register
+from .core import Op, apply, export, register
 from .elementwise import _elementwise, exp, greater, multiply, subtract
 from .reduce import SOFTMAX_SRC
 from .rules import _exec_helper
-
-__all__ = ["relu", "sigmoid", "softplus", "softmax", "log_softmax"]
 
 relu = _elementwise(
     "relu",
@@ -21,8 +19,15 @@ relu = _elementwise(
     lambda ans, x: [greater(x, 0)],
     dtype="promote",
     emit="np.maximum({0}, 0)",
+    ufunc="maximum",
+    ufunc_args=(0,),
     sympy=lambda sp, x: sp.Max(x, 0),
-    doc="Rectified linear unit ``max(x, 0)``.  Convention: relu'(0) = 0 (as JAX and PyTorch).",
+    numpy="np.maximum(x, 0)",
+    activation=True,
+    preserves_zero=True,
+    monotone=1,
+    doc="Rectified linear unit ``max(x, 0)``.",
+    kink="relu'(0) = 0 (as JAX and PyTorch).",
 )
 sigmoid = _elementwise(
     "sigmoid",
@@ -31,8 +36,13 @@ sigmoid = _elementwise(
     emit="np.exp(-np.logaddexp(0, -{0}))",
     sympy=lambda sp, x: 1 / (1 + sp.exp(-x)),
     domain=[(-4.0, 4.0)],
+    numpy="scipy.special.expit",
+    activation=True,
+    nonnegative=True,
+    monotone=1,
     doc="Logistic sigmoid ``1 / (1 + exp(-x))``, computed as ``exp(-logaddexp(0, -x))`` so "
     "that it neither overflows nor loses the tails.",
+    exact=True,
 )
 softplus = _elementwise(
     "softplus",
@@ -40,7 +50,12 @@ softplus = _elementwise(
     lambda ans, x: [sigmoid(x)],
     emit="np.logaddexp(0, {0})",
     sympy=lambda sp, x: sp.log(1 + sp.exp(x)),
+    numpy="np.logaddexp(0, x)",
+    activation=True,
+    nonnegative=True,
+    monotone=1,
     doc="``log(1 + exp(x))``, computed as ``logaddexp(0, x)`` (finite at x = ±1000).",
+    exact=True,
 )
 
 
@@ -100,6 +115,15 @@ def _softmax_family(name, src, fn_name, vjp, jvp, doc):
             helper=src,
             domain=[(-3.0, 3.0)],
             test_params=({"axis": -1}, {"axis": 0}),
+            activation=name == "softmax",
+            reads_only=True,
+            nonnegative=name == "softmax",
+            cases=(
+                ([(5,)], {"axis": -1}),
+                ([(2, 3, 4)], {"axis": 0}),
+                ([(2, 3, 4)], {"axis": 1}),
+                ([(2, 3)], {"axis": -1}),
+            ),
             doc=doc,
             sympy=(lambda sp, x, axis=-1: sp.Integer(1))
             if name == "softmax"
@@ -112,8 +136,7 @@ def _softmax_family(name, src, fn_name, vjp, jvp, doc):
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    fn.op = op
-    return fn
+    return export(fn, op.name)
 
 
 softmax = _softmax_family(

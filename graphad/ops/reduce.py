@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import ShapeError
-from .core import Op, apply, register
+from .core import Op, apply, export, register
 from .elementwise import divide, equal, multiply, where
 from .rules import _exec_helper, _linear_jvp, astype_like, numel, unreduce
 
@@ -31,6 +31,16 @@ def reduced_shape(name, shape, axis, keepdims):
     if keepdims:
         return tuple(1 if i in norm else n for i, n in enumerate(shape))
     return tuple(n for i, n in enumerate(shape) if i not in norm)
+
+
+REDUCTION_CASES = (
+    ([()], {}),
+    ([(5,)], {}),
+    ([(3, 1)], {"axis": -1}),
+    ([(2, 3, 4)], {"axis": -1}),
+    ([(2, 3, 4)], {"axis": 0, "keepdims": True}),
+    ([(2, 3, 4)], {"axis": (0, 2)}),
+)
 
 
 def _reduction(
@@ -60,6 +70,10 @@ def _reduction(
             helper=helper,
             domain=domain or [(-2.0, 2.0)],
             test_params=({}, {"axis": -1}, {"axis": 0, "keepdims": True}),
+            cases=REDUCTION_CASES,
+            reduction=True,
+            reads_only=True,
+            numpy=f"np.{name}" if name != "logsumexp" else "scipy.special.logsumexp",
             doc=doc,
         )
     )
@@ -69,8 +83,7 @@ def _reduction(
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
-    fn.op = op
-    return fn
+    return export(fn, op.name)
 
 
 def _accumulated_dtype(dt, **params):
@@ -179,9 +192,8 @@ def _ga_softmax(x, axis=-1):
 
 
 def _logsumexp_vjp(g, ans, x, axis, keepdims):
-    from .nn import softmax
-
-    return [multiply(unreduce(g, x, axis, keepdims), softmax(x, axis=axis))]
+    # the softmax op (declared in ops/nn.py, which builds on this module)
+    return [multiply(unreduce(g, x, axis, keepdims), apply("softmax", x, axis=axis))]
 
 
 def _logsumexp_sympy(sp, x, axis=None, keepdims=False):

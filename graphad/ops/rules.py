@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Op, apply, as_expr, const_value, register
+from ..core.errors import GraphadError
+from .core import Op, apply, as_expr, const_value, export, register
 
 __all__ = [
     "sum_to",
@@ -219,6 +220,7 @@ _reg(
     jvp=_linear_jvp("sum_to_like"),
     shape=lambda a, ref: ref,
     label="sum_to",
+    cases=(([(2, 3, 4), (3, 1)], {}), ([(3,), ()], {})),
     sympy=lambda sp, a, ref: a,
     lower=_lower_sum_to,
 )
@@ -232,6 +234,10 @@ _reg(
     shape=lambda a, ref, **p: ref,
     param_names=("axis", "keepdims"),
     label="unreduce",
+    cases=(
+        ([(2, 4), (2, 3, 4)], {"axis": 1, "keepdims": False}),
+        ([(), (3,)], {"axis": None, "keepdims": False}),
+    ),
     sympy=lambda sp, a, ref, **p: a,
     lower=_lower_unreduce,
 )
@@ -249,6 +255,7 @@ register(
         duck_emit="np.broadcast_to(_ga_kind({0}, {1}), np.shape({1}))",
         helper=KIND_SRC,
         label="broadcast",
+        cases=(([(3, 1), (2, 3, 4)], {}),),
         sympy=lambda sp, a, ref: a,
         lower=_lower_like("broadcast_to"),
     )
@@ -267,6 +274,7 @@ register(
         # Dask reshapes only by merging or splitting axes: through 1-D is both
         duck_emit="np.reshape(np.reshape({0}, (-1,)), np.shape({1}))",
         label="reshape",
+        cases=(([(6,), (2, 3)], {}),),
         sympy=lambda sp, a, ref: a,
         lower=_lower_like("reshape"),
     )
@@ -281,6 +289,7 @@ _reg(
     shape=lambda a, ref: a,
     dtype=lambda a, ref: ref,
     label="cast",
+    cases=(([(3,), (3,)], {}),),
     sympy=lambda sp, a, ref: a,
     lower=_lower_astype,
 )
@@ -296,6 +305,8 @@ for _fill, _src, _value in (("zeros", ZEROS_SRC, 0), ("ones", ONES_SRC, 1)):
         differentiable=False,
         sympy=lambda sp, x, _v=_value: sp.Integer(_v),
         label=_fill,
+        numpy=f"np.{_fill}_like",
+        cases=(([(2, 3)], {}),),
         lower=_lower_fill(_value),
     )
 _reg(
@@ -309,7 +320,65 @@ _reg(
     differentiable=False,
     param_names=("axis",),
     label="count",
+    cases=(([(2, 3)], {"axis": None}), ([(2, 3)], {"axis": 1})),
     lower=_lower_numel,
+)
+
+
+# -- autodiff's own nodes ----------------------------------------------------------------
+
+
+def _no_value(*_):
+    raise GraphadError("a transposition placeholder was evaluated; this is a bug in a JVP rule")
+
+
+def _unexpanded(*_):
+    raise GraphadError(
+        "a jacobian node runs only in a graph specialized to concrete shapes "
+        "(Expr.eval and ga.compile do that); this is a bug in the caller"
+    )
+
+
+def _jacobian_vjp(g, ans, v, x, d):
+    raise GraphadError(
+        "differentiating a Jacobian of expressions whose shapes are unknown when the graph "
+        "is built is not supported; declare the shapes (ga.symbol(name, shape=...)) or "
+        "differentiate the function with ga.jacfwd/ga.hessian on a callable"
+    )
+
+
+register(
+    Op(
+        name="placeholder_like",
+        internal=True,
+        impl=_no_value,
+        nargs=1,
+        vjp=lambda g, ans, x: [None],
+        shape=lambda s: s,
+        dtype="first",
+        differentiable=False,
+        foldable=False,
+        label="u",
+        cases=(),  # exists only inside a transposition (JVP from VJP)
+        doc="The variable of a linear map being transposed; never evaluated.",
+    )
+)
+register(
+    Op(
+        name="jacobian",
+        internal=True,
+        impl=_unexpanded,
+        nargs=3,
+        vjp=_jacobian_vjp,
+        shape=lambda v, x, d: tuple(v) + tuple(x),
+        dtype=lambda v, x, d: d,
+        label="jacobian",
+        foldable=False,
+        # its lower facet (rows of VJPs) is provided by graphad.autodiff
+        sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
+        cases=(),  # expanded by specialization; tested with ga.jacobian
+        doc="d v / d x, expanded into VJPs once the shapes are static.",
+    )
 )
 
 
@@ -358,11 +427,15 @@ def unreduce(g, like, axis, keepdims):
     return apply("unreduce", g, like, axis=axis, keepdims=keepdims)
 
 
+@export
 def zeros_like(x):
+    """Zeros of ``x``'s shape, with ``x``'s float dtype (float64 for integer ``x``)."""
     return apply("zeros_like", x)
 
 
+@export
 def ones_like(x):
+    """Ones of ``x``'s shape, with ``x``'s float dtype (float64 for integer ``x``)."""
     return apply("ones_like", x)
 
 
@@ -375,14 +448,12 @@ def numel(x, axis=None):
 
 def _scale(g, p):
     """``g * p`` without emitting a node for p == 1, and None for p == 0."""
-    from .elementwise import multiply, negative
-
     c = p if isinstance(p, int | float) else const_value(p)
     if isinstance(c, int | float) and not isinstance(c, bool):
         if c == 1:
             return g
         if c == -1:
-            return negative(g)
+            return apply("negative", g)
         if c == 0:
             return None
     seed = const_value(g)
@@ -390,7 +461,7 @@ def _scale(g, p):
         dt = p.graph._nodes[p.id]["dtype"]
         if dt is not None and dt.kind == "f":
             return p  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
-    return multiply(g, p)
+    return apply("multiply", g, p)
 
 
 def _force(p):
@@ -413,8 +484,6 @@ def derived_vjp(op: Op, g, ans, args, needed):
 
 
 def derived_jvp(op: Op, tangents, ans, args):
-    from .elementwise import add
-
     parts = op.partials(ans, *args)
     total = None
     for p, t in zip(parts, tangents, strict=True):
@@ -422,5 +491,5 @@ def derived_jvp(op: Op, tangents, ans, args):
             continue
         term = _scale(t, p)
         if term is not None:
-            total = term if total is None else add(total, term)
+            total = term if total is None else apply("add", total, term)
     return None if total is None else broadcast_like(total, ans)

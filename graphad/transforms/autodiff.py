@@ -23,6 +23,7 @@ from ..core.errors import GraphadError, UnknownNameError
 from ..core.expr import Expr
 from ..core.graph import Graph, ancestors, gc_paused
 from ..ops import OPS, apply, as_expr
+from ..ops.core import provide_lowering
 from ..ops.elementwise import add, multiply
 from ..ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
 
@@ -396,14 +397,6 @@ def _static_jacobian(v: Expr, xe: Expr, d: Expr | None = None) -> Expr | None:
     return reshape(stack(rows, axis=0), tuple(shape) + tuple(xe.shape))
 
 
-def _jacobian_vjp(g: Any, ans: Any, v: Any, x: Any, d: Any) -> list:
-    raise GraphadError(
-        "differentiating a Jacobian of expressions whose shapes are unknown when the graph "
-        "is built is not supported; declare the shapes (ga.symbol(name, shape=...)) or "
-        "differentiate the function with ga.jacfwd/ga.hessian on a callable"
-    )
-
-
 def hessian(f: Expr, wrt: Any) -> Any:
     """Second derivatives: ``hessian(f, [x, y])[i][j] = d²f / dx_i dx_j`` (nested list).
 
@@ -423,48 +416,6 @@ def hessian(f: Expr, wrt: Any) -> Any:
     return rows[0][0] if single else rows
 
 
-def _register_helper_ops() -> None:
-    from ..ops.core import Op, register
-
-    register(
-        Op(
-            name="placeholder_like",
-            internal=True,
-            impl=_no_value,
-            nargs=1,
-            vjp=lambda g, ans, x: [None],
-            shape=lambda s: s,
-            dtype="first",
-            differentiable=False,
-            label="u",
-        )
-    )
-    register(
-        Op(
-            name="jacobian",
-            internal=True,
-            impl=_unexpanded,
-            nargs=3,
-            vjp=_jacobian_vjp,
-            shape=lambda v, x, d: tuple(v) + tuple(x),
-            dtype=lambda v, x, d: d,
-            label="jacobian",
-            lower=_static_jacobian,
-            sympy=lambda sp, v, x, d: d,  # SymPy's symbols are scalars: d v / d x
-            doc="d v / d x, expanded into VJPs once the shapes are static.",
-        )
-    )
-
-
-def _unexpanded(*_: Any) -> Any:
-    raise GraphadError(
-        "a jacobian node runs only in a graph specialized to concrete shapes "
-        "(Expr.eval and ga.compile do that); this is a bug in the caller"
-    )
-
-
-def _no_value(*_: Any) -> Any:
-    raise GraphadError("a transposition placeholder was evaluated; this is a bug in a JVP rule")
-
-
-_register_helper_ops()
+# the jacobian op is declared in the op table (ops/rules.py); its expansion into VJPs
+# is this module's: provided here, a layer above the table
+provide_lowering("jacobian", _static_jacobian)

@@ -40,12 +40,8 @@ _F64 = np.dtype(np.float64)
 
 
 def _ufunc(op_name: str) -> str | None:
-    if op_name == "relu":
-        return "maximum"
     op = OPS.get(op_name)
-    if op is None or op.custom or not op.elementwise or not isinstance(op.impl, np.ufunc):
-        return None
-    return op.impl.__name__
+    return None if op is None else op.ufunc_name
 
 
 def _literal(value: Any) -> str | None:
@@ -125,7 +121,8 @@ def plan(
                 kinds.append(None)
                 lv = max(lv, level[a])
         level[n] = lv + 1
-        groups.setdefault((lv + 1, uf, tuple(kinds)), []).append(n)
+        extra = tuple(map(repr, OPS[op].ufunc_args))  # relu is maximum(x, 0)
+        groups.setdefault((lv + 1, uf, tuple(kinds), extra), []).append(n)
         n_ops += 1
     if n_ops < MIN_NODES or len(groups) * MIN_BATCH > n_ops:
         return None
@@ -158,7 +155,7 @@ def _emit(
         lines.append(f"b[0:{len(inputs)}] = ({params}{',' if len(inputs) == 1 else ''})")
     for g, key in enumerate(sorted(groups, key=lambda k: k[0])):
         members = groups[key]
-        _, uf, kinds = key
+        _, uf, kinds, extra = key
         args = []
         for pos, lit in enumerate(kinds):
             if lit is not None:
@@ -166,8 +163,7 @@ def _emit(
             else:
                 arg_slots = [slot[nodes[m]["args"][pos]] for m in members]
                 args.append(_index_source(arg_slots, f"_ga_i{g}_{pos}", consts))
-        if uf == "maximum" and len(args) == 1:  # relu
-            args.append("0")
+        args.extend(extra)
         target = _index_source([slot[m] for m in members], f"_ga_o{g}", consts)
         lines.append(f"{target} = np.{uf}({', '.join(args)})")
     out_src = _index_source([slot[o] for o in outputs], "_ga_out", consts)

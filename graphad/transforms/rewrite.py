@@ -36,10 +36,6 @@ __all__ = ["FOLD_MAX_SIZE", "RULES", "Row", "optimize", "optimize_ids"]
 # Constant folding never creates an array with more elements than this: a
 # folded constant is held in memory and, on export, written out.
 FOLD_MAX_SIZE = 10_000
-# Ops never folded: impure or expensive user code, and nodes that must not run.
-# broadcast_to of a constant stays a (free, read-only) view: folded, it would be a full
-# array, and the rows below absorb it into the operation that uses it instead.
-_NO_FOLD = {"placeholder_like", "jacobian", "broadcast_to"}
 # -- patterns ----------------------------------------------------------------------------
 
 
@@ -124,8 +120,10 @@ def _int_zero(var: str) -> Callable[..., bool]:
     return guard
 
 
-# Ops whose result is never -0.0 (so adding +0.0 to it changes nothing).
-_NO_NEGATIVE_ZERO = frozenset({"exp", "square", "abs", "cosh", "sigmoid", "softplus", "softmax"})
+def _never_negative_zero(op_name: str) -> bool:
+    """The op table's range fact: the result is never -0.0 (adding +0.0 changes nothing)."""
+    op = OPS.get(op_name)
+    return op is not None and op.nonnegative and not op.custom
 
 
 def _adds_zero(var: str, negative_zero: bool) -> Callable[..., bool]:
@@ -145,7 +143,7 @@ def _adds_zero(var: str, negative_zero: bool) -> Callable[..., bool]:
         value = rw.nodes[zero]["value"]
         if bool(np.all(np.signbit(value))) == negative_zero:
             return True
-        return negative_zero and rw.nodes[x]["op"] in _NO_NEGATIVE_ZERO
+        return negative_zero and _never_negative_zero(rw.nodes[x]["op"])
 
     return guard
 
@@ -508,12 +506,19 @@ class _Rewriter:
     def _fold(self, nid: int, node: dict) -> int | None:
         """Evaluate an op whose arguments are all constants, if the result is small."""
         op_name = node["op"]
-        if op_name in ("constant", "input") or op_name in _NO_FOLD:
+        if op_name in ("constant", "input"):
             return None
         op = OPS.get(op_name)
         nodes = self.nodes
         args = node["args"]
-        if op is None or op.custom or not all(nodes[a]["op"] == "constant" for a in args):
+        # the table's foldable facet: nodes that must not run, free views (broadcast_to);
+        # user code (defop) may be impure or expensive
+        if (
+            op is None
+            or op.custom
+            or not op.foldable
+            or not all(nodes[a]["op"] == "constant" for a in args)
+        ):
             return None
         shape, dtype = node["shape"], node["dtype"]
         if shape is None or math.prod(shape) > FOLD_MAX_SIZE:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core.errors import DTypeError, MissingInputError
 from ..core.graph import Graph, ancestors, carry_adjoints, gc_paused
+from ..ops import OPS
 
 __all__ = [
     "Specialized",
@@ -188,10 +189,6 @@ def specialized(
     return spec
 
 
-# Ops whose result is a view of an argument (or of a constant): no new memory.
-_VIEWS = frozenset({"broadcast_to", "reshape", "transpose", "getitem"})
-
-
 def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
     """The most array elements the schedule of ``outputs`` holds alive at once.
 
@@ -212,7 +209,8 @@ def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
     for pos, n in enumerate(order):
         node = nodes[n]
         shape = node["shape"]
-        if node["op"] == "constant" or node["op"] in _VIEWS:
+        # the op table's view facet: a view of an argument (or of a constant) costs nothing
+        if node["op"] == "constant" or (node["op"] in OPS and OPS[node["op"]].view):
             count = 0
         elif shape is not None:
             count = math.prod(shape)
