@@ -573,7 +573,7 @@ def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
 
     node = nodes[n]
     spec = OPS.get(node["op"])
-    if spec is None or spec.sympy is None:
+    if spec is None or not spec.has_sympy:
         return None
     inline: list[int | None] = []
     moving = []
@@ -593,7 +593,7 @@ def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
         dummies = _sympy_box.dummies(sp, len(node["args"]))
         sargs = [dummies[i] if c is None else sp.Integer(c) for i, c in enumerate(inline)]
         try:
-            form = spec.sympy(sp, *sargs, **dict(node["params"]))
+            form = spec.to_sympy(sp, *sargs, **dict(node["params"]))
             partials = [sp.diff(form, dummies[i]) for i in moving]
         except Exception:
             form, partials = None, []
