@@ -41,7 +41,8 @@ __all__ = [
     "SympyBoxError",
     "SympyTimeout",
     "derivatives",
-    "evaluate_form",
+    "plan_form",
+    "run_plan",
     "shutdown",
     "submit",
 ]
@@ -198,15 +199,71 @@ def dummies(sp: Any, k: int) -> list[Any]:
     return _DUMMIES[:k]
 
 
-def evaluate_form(sp: Any, expr: Any, bind: dict) -> Any:
-    """The mpmath value of a small SymPy expression (an op's SymPy form or one of its
-    partial derivatives) with its dummies bound to mpmath values: plain arithmetic and
-    the common functions only (:class:`NotCovered` otherwise, and for any condition)."""
+def plan_form(sp: Any, expr: Any) -> list[tuple]:
+    """The steps that evaluate a small SymPy expression (an op's SymPy form or one of its
+    partial derivatives), children first, made once so that each evaluation is a loop
+    (:func:`run_plan`): plain arithmetic and the common functions only; raises
+    :class:`NotCovered` for anything else (a condition, an unknown function)."""
     if not _MP:
         import mpmath
 
         _MP.update(_mp_functions(sp, mpmath.mp))
-    return _eval_small(sp, expr, bind, True)
+    steps: list[tuple] = []
+    index: dict[Any, int] = {}
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in index:
+            continue
+        if not node.args:
+            step = ("arg", node, ()) if isinstance(node, sp.Dummy) else ("num", _number(node), ())
+            index[node] = len(steps)
+            steps.append(step)
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in index)
+            continue
+        if isinstance(node, sp.Piecewise) or not isinstance(node, sp.Expr):
+            raise NotCovered("a condition")
+        if node.is_Add:
+            kind = "add"
+        elif node.is_Mul:
+            kind = "mul"
+        elif node.is_Pow:
+            kind = "pow"
+        elif (node.func in _MP and len(node.args) == 1) or node.func.__name__ in _SAFE:
+            kind = "fn"
+        else:
+            raise NotCovered(type(node).__name__)
+        index[node] = len(steps)
+        steps.append((kind, node.func, tuple(index[a] for a in node.args)))
+    return steps
+
+
+def run_plan(sp: Any, steps: list[tuple], bind: dict) -> Any:
+    """The mpmath value of a planned expression (:func:`plan_form`), its dummies bound
+    to mpmath values."""
+    import mpmath
+
+    vals: list[Any] = []
+    for kind, payload, args in steps:
+        if kind == "num":
+            vals.append(payload)
+        elif kind == "arg":
+            vals.append(bind[payload])
+        elif kind == "add":
+            vals.append(mpmath.fsum([vals[i] for i in args]))
+        elif kind == "mul":
+            v = vals[args[0]]
+            for i in args[1:]:
+                v = v * vals[i]
+            vals.append(v)
+        elif kind == "pow":
+            vals.append(mpmath.power(vals[args[0]], vals[args[1]]))
+        else:
+            vals.append(_apply(sp, payload, [vals[i] for i in args], True))
+    return vals[-1]
 
 
 def _at_point(

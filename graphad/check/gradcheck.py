@@ -593,9 +593,10 @@ def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
         dummies = _sympy_box.dummies(sp, len(node["args"]))
         sargs = [dummies[i] if c is None else sp.Integer(c) for i, c in enumerate(inline)]
         try:
-            form = spec.to_sympy(sp, *sargs, **dict(node["params"]))
-            partials = [sp.diff(form, dummies[i]) for i in moving]
-        except Exception:
+            expr = spec.to_sympy(sp, *sargs, **dict(node["params"]))
+            form = _sympy_box.plan_form(sp, expr)
+            partials = [_sympy_box.plan_form(sp, sp.diff(expr, dummies[i])) for i in moving]
+        except Exception:  # no form, or one that is not plain arithmetic (NotCovered)
             form, partials = None, []
         got = None if form is None else (form, partials, dummies, moving)
         if len(_SYMPY_FORMS) > 4096:
@@ -646,12 +647,12 @@ def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
                 expr, partials, dummies, moving = form
                 args = node["args"]
                 bind = {dummies[i]: val[a] for i, a in enumerate(args)}
-                val[n] = _sympy_box.evaluate_form(sp, expr, bind)
+                val[n] = _sympy_box.run_plan(sp, expr, bind)
                 total: dict[int, Any] = {}
                 for i, partial in zip(moving, partials, strict=True):
                     if not der[args[i]]:
                         continue
-                    p = _sympy_box.evaluate_form(sp, partial, bind)
+                    p = _sympy_box.run_plan(sp, partial, bind)
                     for w, g in der[args[i]].items():
                         total[w] = total[w] + p * g if w in total else p * g
                 der[n] = total
