@@ -566,9 +566,10 @@ _MPMATH_LOCK = threading.Lock()
 
 def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
     """``(form, partials, dummies, moving)`` of node ``n``: its op's SymPy form at dummy
-    arguments, integer-valued constant arguments inlined (``x**2`` differentiates to
-    ``2*x``, not ``b*x**b/x``), and the partials with respect to the arguments that are
-    not constants (``moving``); None where the op has no SymPy form."""
+    arguments (an integer power inlined), and the partials with respect to the
+    arguments that are not constants (``moving``), each planned for evaluation
+    (:func:`~graphad.backends.sympy_box.plan_form`); None where the op has no SymPy
+    form or one that is not plain arithmetic and common functions."""
     from ..backends import sympy_box as _sympy_box
 
     node = nodes[n]
@@ -586,7 +587,10 @@ def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
         if v.ndim or v.dtype.kind not in "biuf":
             return None
         item = v.item()
-        if float(item).is_integer() and abs(item) < 1e15:
+        # an integer power is inlined (x**2 differentiates to 2*x, which is 0 at x = 0,
+        # where b*x**b/x has no value); other constants are bound like arguments, so one
+        # cached form serves every constant
+        if node["op"] == "power" and float(item).is_integer() and abs(item) < 1e15:
             inline[i] = int(item)
     key = (node["op"], node["params"], tuple(inline), tuple(moving))
     if key not in _SYMPY_FORMS:
