@@ -10,18 +10,24 @@ Prints three tables, each for graphad's two paths: the **default** path (inputs 
 path (every input's shape and dtype declared, e.g. ``shape=(), dtype="float64"``):
 
 1. node counts: forward graph vs the optimized gradient graph (targets: <= ~3x);
-2. compile time (grad + rewrite + codegen) for 10^3 / 10^4 / 10^5-node forward
-   graphs (target: linear growth; issue 12: the default path's 10^4-node build no
-   slower than today's);
+2. compile time (grad + rewrite + codegen) for 10^3 / 10^4 / 10^5 / 10^6-node forward
+   graphs, with the graph's bytes per node and the process's peak RSS (target: linear
+   growth; issue 19: 10^6 nodes build, differentiate and compile; ``--quick`` stops at
+   10^4, ``--max-nodes`` sets the largest);
 3. evaluation speed of the gradient of a 1,000-variable scalar Rosenbrock:
    generated code vs the interpreter (target >= 10x) and t(gradient) / t(function)
-   (target <= 3).
+   (target <= 3);
+4. build: "build + grad + compile" (the first call included) of the sin chain, the
+   product and the scalar Rosenbrock at n=1000, best of three, beside CasADi (SX
+   symbols, ``ca.gradient``, ``ca.Function`` and its first call) when ``casadi`` is
+   importable (issue 19's target: <= 2x CasADi; ``make bench`` runs the peers' venv).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import sys
 import time
 
@@ -120,13 +126,14 @@ def compile_times(sizes: list[int]) -> None:
     print("\n== 2. compile time: grad + rewrite + codegen (scalar Rosenbrock) ==")
     print(
         f"{'path':>9s} {'forward nodes':>14s} {'grad s':>8s} {'compile s':>10s} {'total s':>8s} "
-        f"{'us/node':>8s}"
+        f"{'us/node':>8s} {'B/node':>7s} {'peak RSS MB':>12s}"
     )
     for target, path in ((t, p) for t in sizes for p in PATHS):
         n = max(2, target // 8)
-        with ga.Graph():
+        with ga.Graph() as g:
             f, xs = rosenbrock(n, path)
             fwd = len(ancestors(f.graph, [f.id]))
+            per_node = g.stats()["bytes"] / len(g)  # the graph's own records, keys, tables
             gc.collect()
             t0 = time.perf_counter()
             grads = ga.grad(f, xs)
@@ -135,10 +142,13 @@ def compile_times(sizes: list[int]) -> None:
             fn(*[0.5] * len(xs))  # the first call specializes and compiles
             t2 = time.perf_counter()
         total = t2 - t0
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # so far, this process
         print(
             f"{path:>9s} {fwd:14d} {t1 - t0:8.3f} {t2 - t1:10.3f} {total:8.3f} "
-            f"{1e6 * total / fwd:8.1f}"
+            f"{1e6 * total / fwd:8.1f} {per_node:7.0f} {rss:12.0f}"
         )
+        del f, xs, grads, fn
+        gc.collect()
 
 
 def _best(fn, repeat: int) -> float:
@@ -179,18 +189,84 @@ def speed(n: int = 1000, repeat: int = 20) -> None:
         print(f"t(gradient) / t(function) {t_grad / t_func:8.2f}     (target <= 3)")
 
 
+BUILD_N = 1000
+
+
+def _casadi_build(family: str, n: int):
+    """CasADi's side of section 4: SX symbols, gradient, Function, first call."""
+    import casadi as ca
+
+    if family == "sin_chain":
+        x = ca.SX.sym("x")
+        f = x
+        for _ in range(n):
+            f = ca.sin(f)
+    else:
+        x = ca.SX.sym("x", n)
+        if family == "product":
+            f = x[0]
+            for i in range(1, n):
+                f = f * x[i]
+        else:
+            f = 0
+            for i in range(n - 1):
+                f = f + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    gfn = ca.Function("g", [x], [ca.gradient(f, x)])
+    gfn(np.full(x.shape[0], 0.5))
+
+
+def _graphad_build(family: str, n: int, path: str) -> None:
+    builders = {"sin_chain": sin_chain, "product": product, "rosen_scalar": rosenbrock}
+    with ga.Graph():
+        f, xs = builders[family](n, path)
+        fn = ga.compile(ga.grad(f, xs), inputs=xs)
+    fn(*[0.5] * len(xs))
+
+
+def build_times(repeat: int = 3) -> None:
+    print(f"\n== 4. build + grad + compile (first call included), n={BUILD_N}, best of {repeat} ==")
+    try:
+        import casadi  # noqa: F401
+
+        peer = True
+    except ImportError:
+        peer = False
+        print("(casadi not importable here: graphad only; the peers' venv has it)")
+    head = ("workload", "default ms", "declared ms", "casadi ms", "default/casadi")
+    print(f"{head[0]:14s} {head[1]:>11s} {head[2]:>12s} {head[3]:>10s} {head[4]:>15s}")
+    for family in ("sin_chain", "product", "rosen_scalar"):
+        for path in PATHS:  # untimed warm-up: lazy imports are not a graph's build time
+            _graphad_build(family, 2, path)
+        t = {
+            p: _best(lambda fam=family, p=p: _graphad_build(fam, BUILD_N, p), repeat) for p in PATHS
+        }
+        cas = _best(lambda fam=family: _casadi_build(fam, BUILD_N), repeat) if peer else None
+        ratio = f"{t['default'] / cas:15.1f}" if cas else f"{'n/a':>15s}"
+        cas_ms = f"{1e3 * cas:10.1f}" if cas else f"{'n/a':>10s}"
+        ms = f"{1e3 * t['default']:11.1f} {1e3 * t['declared']:12.1f}"
+        print(f"{family:14s} {ms} {cas_ms} {ratio}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--only", choices=("counts", "compile", "speed"), help="one section")
+    parser.add_argument(
+        "--only", choices=("counts", "compile", "speed", "build"), help="one section"
+    )
+    parser.add_argument(
+        "--max-nodes", type=int, default=None, help="largest forward graph of section 2"
+    )
     args = parser.parse_args(argv)
     sys.setrecursionlimit(1000)  # prove nothing recurses over the graph
     if args.only in (None, "counts"):
         node_counts()
     if args.only in (None, "compile"):
-        compile_times([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
+        top = args.max_nodes or (10_000 if args.quick else 1_000_000)
+        compile_times([s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= top])
     if args.only in (None, "speed"):
         speed(repeat=5 if args.quick else 20)
+    if args.only in (None, "build"):
+        build_times(repeat=1 if args.quick else 3)
     return 0
 
 

@@ -45,8 +45,9 @@ class Workload:
 
 
 # graphad runs twice on every workload: "graphad" is its default path (inputs are plain
-# ``ga.symbol("x")``, no shape or dtype), "graphad-declared" declares every input's shape and dtype
-GA = ("graphad", "graphad-declared")
+# ``ga.symbol("x")``, no shape or dtype), "graphad-declared" declares every input's shape and dtype;
+# "graphad-numba" is the default path on the Numba backend (the other two run NumPy code)
+GA = ("graphad", "graphad-declared", "graphad-numba")
 MLP_SYSTEMS = ("numpy", *GA, "autograd", "torch", "jax", "pytensor")
 BUILD_SYSTEMS = (*GA, "casadi", "jax", "sympy", "sympy-cse", "pytensor")
 VECTOR_SYSTEMS = ("numpy", *GA, "autograd", "torch", "jax", "pytensor", "casadi")

@@ -476,3 +476,38 @@ def test_no_warnings_and_error_state_restored():
     with pytest.raises(ga.ShapeError):
         ga.compile(ga.symbols("x") + ga.symbols("y"))(np.ones(2), np.ones(3))
     assert np.geterr() == before
+
+
+def test_many_input_caller_loop_matches_the_unrolled_checks(monkeypatch):
+    """Past codegen._UNROLL_MAX inputs the caller checks its arguments in a loop: values,
+    types and errors are those of the unrolled checks (floats, NumPy scalars of other
+    dtypes, ints, 0-d and 1-d arrays, a string)."""
+    import graphad.backends.codegen as cg
+
+    def outcomes():
+        with ga.Graph():
+            xs = [ga.symbol(f"x{i}") for i in range(80)]
+            f = xs[0]
+            for x in xs[1:]:
+                f = f * x + 0.5
+            fn = ga.compile(ga.grad(f, xs), inputs=xs)
+        rng = np.random.default_rng(3)
+        kinds = [np.float64, np.float32, lambda v: int(v * 10), np.array, np.int8, str]
+        out = []
+        for trial in range(8):
+            vals = [float(v) for v in rng.uniform(0.5, 1.5, 80)]
+            if trial:
+                for i in rng.integers(0, 80, 4):
+                    vals[i] = kinds[trial % len(kinds)](vals[i])
+            try:
+                got = fn(*vals)
+                out.append([(type(v), np.asarray(v).dtype, np.asarray(v).tobytes()) for v in got])
+            except ga.GraphadError as exc:
+                out.append((type(exc), str(exc)))
+        return out
+
+    looped = outcomes()
+    monkeypatch.setattr(cg, "_UNROLL_MAX", 10**9)
+    unrolled = outcomes()
+    assert looped == unrolled
+    assert sum(isinstance(o, list) for o in looped) >= 5  # mostly successful calls

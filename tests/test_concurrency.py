@@ -91,7 +91,7 @@ def test_threads_hammering_one_graph_get_correct_results():
     for key, n in g._cons.items():
         assert nodes[n]["key"] == key
     assert sorted(g.inputs()) == ["x", "y"]
-    assert all(n in nodes and e.id == n for n, e in g._exprs.items())
+    assert all(n in nodes and e.id == n for n, e in g.handles.items())
 
 
 def test_gradient_scope_starts_and_prunes_under_one_hold_of_the_lock(monkeypatch):
@@ -155,7 +155,7 @@ def test_one_handle_per_node_even_when_lookups_race():
 
     with ga.Graph() as g:
         x = ga.symbols("x")
-        g._exprs = Racy(g._exprs)
+        g.handles = Racy(g.handles)
         assert Expr(g, x.id) is Expr(g, x.id) is x
         e = ga.sin(x)
         assert Expr(g, e.id) is e

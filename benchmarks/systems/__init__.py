@@ -16,6 +16,7 @@ MODULES = {
     "numpy": "numpy_sys",
     "graphad": "graphad_sys",
     "graphad-declared": "graphad_sys",
+    "graphad-numba": "graphad_sys",
     "autograd": "autograd_sys",
     "torch": "torch_sys",
     "jax": "jax_sys",
@@ -29,6 +30,7 @@ REQUIRES = {
     "numpy": "numpy",
     "graphad": "graphad",
     "graphad-declared": "graphad",
+    "graphad-numba": "numba",
     "autograd": "autograd",
     "torch": "torch",
     "jax": "jax",
@@ -42,12 +44,14 @@ REQUIRES = {
 VARIANTS = {
     "sympy-cse": ("CSE", True),
     "graphad-declared": ("DECLARED", True),
+    "graphad-numba": ("BACKEND", "numba"),
 }
+# "graphad-numba" is the default path run by the compiled Numba backend (issue 18);
 # graphad's two paths: "graphad" is the default path (inputs without declared shapes or dtypes,
 # as a user writes ``ga.symbol("x")``); "graphad-declared" declares every input's shape and dtype
-GRAPHAD_SYSTEMS = ("graphad", "graphad-declared")
+GRAPHAD_SYSTEMS = ("graphad", "graphad-declared", "graphad-numba")
 # how a system is named in tables (the key stays a plain word for the command line)
-LABELS = {"graphad-declared": "graphad (declared)"}
+LABELS = {"graphad-declared": "graphad (declared)", "graphad-numba": "graphad (numba)"}
 
 
 def label(system: str) -> str:

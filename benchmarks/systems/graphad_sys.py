@@ -1,11 +1,14 @@
 """graphad: build the graph with the ga namespace, ga.grad, ga.compile.
 
-Two systems share this module:
+Three systems share this module:
 
 ``graphad``
     the **default path**: every input is ``ga.symbol("x")`` with no shape and no
     dtype, exactly as the README's first example (and most users) write it; the
     scalar workloads use one undeclared symbol per scalar.
+``graphad-numba`` (shown as "graphad (numba)")
+    the default path run by the compiled Numba backend (``backend="numba"``); the
+    other two run the generated NumPy code (``backend="numpy"``).
 ``graphad-declared`` (shown as "graphad (declared)")
     the same graphs with every input's shape and dtype declared
     (``ga.symbol("x", shape=(n,), dtype="float64")``), which lets graphad fold
@@ -22,6 +25,9 @@ import numpy as np
 from . import Built, NotSupported
 
 DECLARED = False  # set by the child for the "graphad-declared" system
+# the backend ga.compile runs: NumPy code, except for the "graphad-numba" system (the child
+# sets it), so that both backends show side by side whatever ga.compile's default picks
+BACKEND = "numpy"
 
 
 def version() -> str:
@@ -72,7 +78,7 @@ def _mlp(w, data) -> Built:
         grads = ga.grad(loss, ps)
         lr = data["lr"]
         new = [p - lr * g for p, g in zip(ps, grads, strict=True)]
-        fn = ga.compile([loss, *new], inputs=[X, Y, *ps])
+        fn = ga.compile([loss, *new], inputs=[X, Y, *ps], backend=BACKEND)
     params = [p.copy() for p in data["params"]]
     Xv, Yv = data["X"], data["Y"]
     fn(Xv, Yv, *params)  # the first call specializes and compiles: part of the build
@@ -118,7 +124,7 @@ def _scalar(w, data) -> Built:
     with ga.Graph():
         f, xs = _scalar_graph(w)
         grads = ga.grad(f, xs)
-        gfn = ga.compile(grads, inputs=xs)
+        gfn = ga.compile(grads, inputs=xs, backend=BACKEND)
     vals = [float(v) for v in np.ravel(data["x"])]
     gfn(*vals)  # the first call specializes and compiles: part of the build
     ffn = []  # the plain function is compiled on first use: not part of the timed build
@@ -127,7 +133,7 @@ def _scalar(w, data) -> Built:
         if not ffn:
             with ga.Graph():
                 f2, xs2 = _scalar_graph(w)
-                ffn.append(ga.compile(f2, inputs=xs2))
+                ffn.append(ga.compile(f2, inputs=xs2, backend=BACKEND))
         return ffn[0]
 
     return Built(
@@ -145,8 +151,8 @@ def _rosen_vector(w, data) -> Built:
     with ga.Graph():
         x = _sym("x", data["x"].shape, np.float64)
         f = ga.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-        gfn = ga.compile(ga.grad(f, x), inputs=[x])
-        ffn = ga.compile(f, inputs=[x])
+        gfn = ga.compile(ga.grad(f, x), inputs=[x], backend=BACKEND)
+        ffn = ga.compile(f, inputs=[x], backend=BACKEND)
     xv = data["x"]
     gfn(xv), ffn(xv)  # the first calls specialize and compile: part of the build
     return Built(lambda: gfn(xv), lambda g: [g], lambda: ffn(xv), np.asarray)

@@ -80,7 +80,7 @@ def mimebundle(e: Any, include: Any = None, exclude: Any = None) -> dict[str, st
 
 def tree_size(graph: Any, order: list[int], cap: int) -> int:
     """Nodes of the expression written out as a tree (no sharing), counted up to ``cap``."""
-    nodes = graph._nodes
+    nodes = graph.records()
     size: dict[int, int] = {}
     for n in order:
         size[n] = min(cap + 1, 1 + sum(size[a] for a in nodes[n]["args"]))

@@ -177,15 +177,15 @@ class Program:
 
 def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Program:
     """Straight-line source computing ``outputs`` from ``inputs`` (node ids of ``graph``)."""
-    nodes = graph.nx._node
+    nodes = graph.records()
     prog = Program()
     names: dict[int, str] = {}
     for k, i in enumerate(inputs):
         names[i] = f"x{k}"
     order = topo_order(graph, outputs)
-    missing = [n for n in order if nodes[n]["op"] == "input" and n not in names]
+    missing = [n for n in order if nodes[n].op == "input" and n not in names]
     if missing:
-        labels = sorted(nodes[n]["name"] for n in missing)
+        labels = sorted(nodes[n].name for n in missing)
         raise MissingInputError(
             f"compile: the outputs use input(s) {', '.join(map(repr, labels))} not listed in "
             f"inputs=; add them (or leave inputs=None to take all, sorted by name)"
@@ -218,7 +218,7 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     dead_after: dict[int, list[int]] = {}
     for n, pos in last.items():
         # 0-d values are a few bytes: releasing them early saves nothing but a line
-        if n not in outset and nodes[n]["op"] != "constant" and nodes[n]["shape"] != ():
+        if n not in outset and nodes[n].op != "constant" and nodes[n].shape != ():
             dead_after.setdefault(pos, []).append(n)
     seen_helpers: set[str] = set()
     impl_names: dict[str, str] = {}
@@ -226,11 +226,11 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
     lines: list[str] = []
     for pos, n in enumerate(order):
         node = nodes[n]
-        op_name = node["op"]
+        op_name = node.op
         if op_name == "input":
             continue
         if op_name == "constant":
-            names[n] = _constant_name(prog, n, node["value"])
+            names[n] = _constant_name(prog, n, node.value)
             if names[n] != f"c{n}":
                 literal.add(n)
             continue
@@ -240,12 +240,12 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
         op = OPS.get(op_name)
         if op is None:
             raise GraphadError(f"node v{n} uses unknown op {op_name!r}")
-        args = [names[a] for a in node["args"]] if kernel is None else []
-        if args and all(a in literal for a in node["args"]):
+        args = [names[a] for a in node.args] if kernel is None else []
+        if args and all(a in literal for a in node.args):
             # Python would compute 2 + 3 as a Python int; NumPy gives np.int64, as the
             # interpreter does
             args = [f"np.asarray({s})" for s in args]
-        params = dict(node["params"])
+        params = dict(node.params)
         if kernel is not None:
             expr = fusion.call_source(kernel, nodes, names)
             for src in kernel.helpers:
@@ -294,7 +294,7 @@ def generate(graph: Graph, outputs: Sequence[int], inputs: Sequence[int]) -> Pro
             lines.append("del " + ", ".join(names[d] for d in sorted(dead)))
     rets = []
     for o in outputs:
-        shape = nodes[o]["shape"]
+        shape = nodes[o].shape
         is_array_op = shape is not None and len(shape) > 0
         rets.append(names[o] if is_array_op else f"_ga_finish({names[o]})")
     if any(r.startswith("_ga_finish") for r in rets):
@@ -353,11 +353,13 @@ def _caller_source(
 ) -> str:
     """The caller's source; ``floats_ok``: the body stores float64 scalar inputs into a
     float64 buffer (batched code), so a Python float needs no conversion first."""
-    nodes = graph._nodes
+    nodes = graph.records()
     params = ", ".join(f"x{k}" for k in range(len(inputs)))
+    if len(inputs) > _UNROLL_MAX:
+        return _loop_caller_source(graph, inputs, single, floats_ok)
     lines = [f"def _ga_call({params}):"]
     for k, nid in enumerate(inputs):
-        if floats_ok and nodes[nid]["dtype"] == np.float64 and nodes[nid]["shape"] == ():
+        if floats_ok and nodes[nid].dtype == np.float64 and nodes[nid].shape == ():
             lines += [
                 f"    if type(x{k}) is not float and not (",
                 f"            type(x{k}) is _nd and x{k}.dtype == _dt{k} and x{k}.shape == ()):",
@@ -365,14 +367,14 @@ def _caller_source(
             ]
             continue
         conds = [f"type(x{k}) is _nd"]
-        if nodes[nid]["dtype"] is not None:
+        if nodes[nid].dtype is not None:
             conds.append(f"x{k}.dtype == _dt{k}")
         else:
             conds.append(f'x{k}.dtype.kind in "biuf"')
-        if nodes[nid]["shape"] is not None:
+        if nodes[nid].shape is not None:
             conds.append(f"x{k}.shape == _sh{k}")
         lines += [f"    if not ({' and '.join(conds)}):"]
-        if nodes[nid]["dtype"] in (None, np.float64) and nodes[nid]["shape"] in (None, ()):
+        if nodes[nid].dtype in (None, np.float64) and nodes[nid].shape in (None, ()):
             # a Python float becomes the float64 scalar the checks would make of it
             lines.append(f"        x{k} = _f64(x{k}) if type(x{k}) is float else _prep{k}(x{k})")
         else:
@@ -400,6 +402,83 @@ def _caller_source(
     return "\n".join(lines) + "\n"
 
 
+# Past this many inputs the caller checks them in a loop over per-input tables instead of
+# one unrolled block each: compiling 3 lines per input cost more than the rest of a
+# 1,000-input build's code generation (74 of ~200 ms CPU for x1*...*x1000).
+_UNROLL_MAX = 64
+
+
+def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool) -> str:
+    """:func:`_caller_source` for many inputs: the same checks and conversions per input,
+    read from the tables ``_DTS``, ``_SHS``, ``_PREPS`` (bound by :func:`_make_caller`)
+    and ``_KINDS`` (what a Python float becomes: 0 kept, 1 ``float64``, 2 checked), with
+    one C-level test for the common call where every argument is a Python float."""
+    nodes = graph.records()
+    kinds = []
+    for nid in inputs:
+        node = nodes[nid]
+        if floats_ok and node.dtype == np.float64 and node.shape == ():
+            kinds.append(0)
+        elif node.dtype in (None, np.float64) and node.shape in (None, ()):
+            kinds.append(1)
+        else:
+            kinds.append(2)
+    fast = "all0" if all(k == 0 for k in kinds) else "all1" if all(k == 1 for k in kinds) else ""
+    params = ", ".join(f"x{k}" for k in range(len(inputs)))
+    pick = "[0]" if single else ""
+    lines = [
+        f"_KINDS = {tuple(kinds)!r}",
+        "",
+        "",
+        f"def _ga_call({params}):",
+        f"    _xs = [{params}]",
+    ]
+    check = [
+        f"    for _k in range({len(inputs)}):",
+        "        _x = _xs[_k]",
+        "        if type(_x) is _nd:",
+        "            _dt, _sh = _DTS[_k], _SHS[_k]",
+        '            if (_x.dtype == _dt if _dt is not None else _x.dtype.kind in "biuf") and (',
+        "                    _sh is None or _x.shape == _sh):",
+        "                continue",
+        "        elif type(_x) is float:",
+        "            _kind = _KINDS[_k]",
+        "            if _kind == 0:",
+        "                continue",
+        "            if _kind == 1:",
+        "                _xs[_k] = _f64(_x)",
+        "                continue",
+        "        _xs[_k] = _PREPS[_k](_x)",
+    ]
+    if fast:
+        lines.append("    if set(map(type, _xs)) == _FLOATS:  # every argument a Python float")
+        lines.append("        pass" if fast == "all0" else "        _xs = list(map(_f64, _xs))")
+        lines.append("    else:")
+        lines += ["    " + line for line in check]
+    else:
+        lines += check
+    if _EXTOBJ is not None:
+        lines += [
+            "    _cur = _get()",
+            "    _tok = _set(_QUIET.get(_cur) or _quiet_for(_cur))",
+            "    try:",
+            f"        return _body(*_xs){pick}",
+            "    except (ValueError, IndexError) as _exc:",
+            "        raise _failed(_exc, tuple(_xs)) from _exc",
+            "    finally:",
+            "        _reset(_tok)",
+        ]
+    else:  # pragma: no cover
+        lines += [
+            "    try:",
+            '        with _np.errstate(all="ignore"):',
+            f"            return _body(*_xs){pick}",
+            "    except (ValueError, IndexError) as _exc:",
+            "        raise _failed(_exc, tuple(_xs)) from _exc",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
     """The interpreter's input check; another library's array (Dask's, CuPy's: anything
     with ``__array_function__``) is checked through its ``dtype`` and ``shape`` and cast
@@ -409,7 +488,7 @@ def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
     if isinstance(value, np.ndarray) or not hasattr(value, "__array_function__"):
         return prepare_input(graph, nid, value)
     node = graph.node(nid)
-    name, want, shape = node["name"], node["dtype"], node["shape"]
+    name, want, shape = node.name, node.dtype, node.shape
     have = np.dtype(value.dtype)
     if have.kind not in "biuf":
         raise DTypeError(f"input {name!r}: expected numbers, got dtype {have}")
@@ -442,10 +521,20 @@ def _make_caller(
     }  # fmt: skip
     if _EXTOBJ is not None:
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
-    for k, nid in enumerate(inputs):
-        ns[f"_prep{k}"] = partial(_prepare_any, graph, nid)
-        ns[f"_dt{k}"] = graph._nodes[nid]["dtype"]
-        ns[f"_sh{k}"] = graph._nodes[nid]["shape"]
+    records = graph.records()
+    preps = [partial(_prepare_any, graph, nid) for nid in inputs]
+    if len(inputs) > _UNROLL_MAX:  # the tables the loop caller reads
+        ns.update(
+            _PREPS=tuple(preps),
+            _DTS=tuple(records[nid].dtype for nid in inputs),
+            _SHS=tuple(records[nid].shape for nid in inputs),
+            _FLOATS={float},
+        )
+    else:
+        for k, nid in enumerate(inputs):
+            ns[f"_prep{k}"] = preps[k]
+            ns[f"_dt{k}"] = records[nid].dtype
+            ns[f"_sh{k}"] = records[nid].shape
     src = _caller_source(graph, inputs, single, floats_ok)
     filename = f"<graphad-call-{next(_counter)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
@@ -464,6 +553,7 @@ class _Compiled:
         single: bool,
         names: Sequence[str],
         header: str = "",
+        backend: str = "numpy",
     ) -> None:
         self.graph = graph
         self.output_ids = tuple(outputs)
@@ -485,10 +575,34 @@ class _Compiled:
         weakref.finalize(self, linecache.cache.pop, self.filename, None)
         exec(code, ns)  # our generated text: every name in it is generated
         self.fn = ns[FUNCTION_NAME]
-        self.call, call_file = _make_caller(
-            graph, inputs, single, ns[BODY_NAME], names, floats_ok=self.program.batched
-        )
+        self.backend = "numpy"
+        self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
+        # a caller for calls whose arguments are all Python floats (Function._dispatch)
+        self.floats_key: tuple | None = None
+        self.floats_call: Any = None
+        self.unsorted_call: Any = None  # for values of any type (no dispatch before it)
+        body, floats_ok, made = ns[BODY_NAME], self.program.batched, None
+        if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
+            from . import kernels
+
+            made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
+            if made is not None:
+                body, self._kernel = made.body, made.kernel
+                floats_ok, self.backend = True, "numba"
+        self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
+        if made is not None and made.fast is not None:
+            # unchecked fast paths; they hand anything unusual to the checked caller
+            checked = self.call
+            self.call = made.fast(checked)
+            self.floats_call = made.floats(checked)
+            self.unsorted_call = made.fast(checked, guard=True)
+            self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    @property
+    def kernels(self) -> str | None:
+        """The VM's instruction listing (made when first read: 10^4 lines take a while)."""
+        return None if self._kernel is None else self._kernel.listing()
 
 
 def _type_text(shape: tuple[int, ...], dtype: np.dtype) -> str:
@@ -534,23 +648,25 @@ class Function:
         single: bool = False,
         *,
         optimize: bool = True,
+        backend: str = "auto",
     ) -> None:
         from collections import OrderedDict
 
-        nodes = graph._nodes
+        nodes = graph.records()
         self._user_graph = graph
         self._outputs = tuple(outputs)
         self._inputs = tuple(inputs)
         self._optimize = optimize
-        self.input_names = tuple(nodes[i]["name"] for i in inputs)
+        self._backend = _check_backend(backend)
+        self.input_names = tuple(nodes[i].name for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
         self._positions = {name: k for k, name in enumerate(self.input_names)}
         self._n = len(inputs)
         # per input: its declared (shape, dtype) when both are declared, else None
         self._fixed = tuple(
-            (nodes[i]["shape"], nodes[i]["dtype"])
-            if nodes[i]["shape"] is not None and nodes[i]["dtype"] is not None
+            (nodes[i].shape, nodes[i].dtype)
+            if nodes[i].shape is not None and nodes[i].dtype is not None
             else None
             for i in inputs
         )
@@ -562,7 +678,8 @@ class Function:
         self._current_only = all(f is not None for f in self._fixed)
         if self._current_only:
             self._current = self._specialization(tuple((*f, False) for f in self._fixed))
-            self._call = self._current.call  # one signature: no dispatch at all
+            # one signature: no dispatch at all (the values' types are not known yet)
+            self._call = self._current.unsorted_call or self._current.call
         else:
             self._call = self._dispatch
 
@@ -571,16 +688,15 @@ class Function:
         found = self._cache.get(key)
         if found is not None:
             return found
-        from ..transforms.rewrite import optimize_ids
-        from ..transforms.specialize import CACHE_SIZE, check_live_elements, specialize
+        from ..transforms.rewrite import optimize_specialized
+        from ..transforms.specialize import CACHE_SIZE, check_live_elements
 
         graph = self._user_graph
         types = [(shape, dtype) for shape, dtype, _ in key]
-        with graph._lock:
-            spec = specialize(graph, self._outputs, self._inputs, types)
-        new, outs, mapping = optimize_ids(
-            spec.graph, spec.outputs, spec.inputs, rewrite=self._optimize
-        )
+        with graph.lock:  # specialized and optimized in one copy, from a consistent snapshot
+            new, outs, new_inputs = optimize_specialized(
+                graph, self._outputs, self._inputs, types, rewrite=self._optimize
+            )
         check_live_elements(new, outs)
         # generated parameter names only: input names are user text and never reach source
         header = "# specialized for " + ", ".join(
@@ -590,10 +706,12 @@ class Function:
         compiled = _Compiled(
             new,
             outs,
-            [mapping[i] for i in spec.inputs],
+            new_inputs,
             self._single,
             self.input_names,
             header=(header if self._n else "# no inputs") + "\n",
+            # another library's arrays (Dask) stay lazy: only NumPy code runs them
+            backend="numpy" if any(d for _, _, d in key) else self._backend,
         )
         duck = [k for k, (_, _, d) in enumerate(key) if d]
         if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
@@ -620,6 +738,10 @@ class Function:
     def _dispatch(self, *args: Any) -> Any:
         tkey = tuple(map(type, args))
         compiled = self._by_types.get(tkey)
+        if compiled is not None and compiled.floats_key == tkey:
+            # Python floats only, for a float64 kernel: packed without per-value checks
+            self._current = compiled
+            return compiled.floats_call(*args)
         if compiled is None:
             key = []
             for v, fixed in zip(args, self._fixed, strict=True):  # the common kinds inline
@@ -695,6 +817,17 @@ class Function:
     @property
     def graph(self) -> Graph:
         return self._default().graph
+
+    @property
+    def backend(self) -> str:
+        """What runs the current specialization: ``"numba"`` or ``"numpy"``."""
+        return self._default().backend
+
+    @property
+    def kernels(self) -> str | None:
+        """The compiled kernels of the current specialization as readable text (the Numba
+        VM's instruction listing), or None where the NumPy code of ``source`` runs."""
+        return self._default().kernels
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -817,8 +950,29 @@ class _Missing:
 _MISSING = _Missing()
 
 
+_BACKENDS = ("auto", "numba", "numpy")
+
+
+def _check_backend(backend: Any) -> str:
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise GraphadError(f"compile: backend={backend!r}; expected one of {list(_BACKENDS)}")
+    if backend == "numba":
+        from . import kernels
+
+        if not kernels.available():
+            raise GraphadError(
+                "compile: backend='numba' needs Numba, which is not installed "
+                "(pip install 'graphad[fast]'); backend='auto' falls back to NumPy"
+            )
+    return backend
+
+
 def compile(
-    outputs: Any, inputs: Sequence[Any] | None = None, *, optimize: bool = True
+    outputs: Any,
+    inputs: Sequence[Any] | None = None,
+    *,
+    optimize: bool = True,
+    backend: str = "auto",
 ) -> Function:
     """Compile expressions into a Python function running generated NumPy code.
 
@@ -833,6 +987,16 @@ def compile(
     optimize : bool
         Rewrite the graph first (CSE, constant folding, algebraic
         simplification, dead nodes); the user's graph is never modified.
+    backend : {"auto", "numba", "numpy"}
+        What runs each specialization.  ``"numpy"``: the generated NumPy code
+        (``source``).  ``"numba"``: compiled kernels (:mod:`graphad.backends.kernels`;
+        needs Numba, the ``graphad[fast]`` extra) for the graphs they cover, float64
+        scalar graphs and scalar graphs evaluated at many points; other graphs run
+        on NumPy.  ``"auto"`` (default): ``"numba"`` where Numba is installed and
+        the kernels were measured faster (scalar graphs of at least
+        :data:`~graphad.backends.kernels.AUTO_MIN_INSTRUCTIONS` operations), else
+        ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
+        shows the kernels.
 
     Returns
     -------
@@ -864,16 +1028,16 @@ def compile(
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
     with gc_paused():
-        return Function(graph, out_ids, in_ids, single=single, optimize=optimize)
+        return Function(graph, out_ids, in_ids, single=single, optimize=optimize, backend=backend)
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:
     from ..core.expr import Expr
 
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     if inputs is None:
-        used = [n for n in topo_order(graph, outputs) if nodes[n]["op"] == "input"]
-        return sorted(used, key=lambda n: nodes[n]["name"])
+        used = [n for n in topo_order(graph, outputs) if nodes[n].op == "input"]
+        return sorted(used, key=lambda n: nodes[n].name)
     if isinstance(inputs, Expr | str):
         inputs = [inputs]
     ids: list[int] = []

@@ -108,7 +108,7 @@ class Plan:
         if nid in self.members:
             return ()
         k = self.kernels.get(nid)
-        return k.leaves if k is not None else nodes[nid]["args"]
+        return k.leaves if k is not None else nodes[nid].args
 
 
 _EMPTY = Plan({}, set())
@@ -134,9 +134,9 @@ def _size_ok(shape: Any) -> bool:
 
 def _scalar_constant(node: dict) -> Any:
     """The value of a constant usable as a kernel literal, else None."""
-    if node["op"] != "constant":
+    if node.op != "constant":
         return None
-    v = node["value"]
+    v = node.value
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float):
@@ -150,15 +150,15 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
     """The fused groups of a schedule (``order``: topological; ``outputs``: must stay)."""
     if not ENABLED:
         return _EMPTY
-    nodes = graph._nodes
+    nodes = graph.records()
     for n in order:  # scalar graphs (every shape ()) have nothing to fuse or reuse: done
-        if nodes[n]["shape"] != ():
+        if nodes[n].shape != ():
             break
     else:
         return _EMPTY
     users: dict[int, list[int]] = {}
     for n in order:
-        for a in nodes[n]["args"]:
+        for a in nodes[n].args:
             users.setdefault(a, []).append(n)
     kernels: dict[int, Kernel] = {}
     members: set[int] = set()
@@ -171,14 +171,14 @@ def plan(graph: Graph, order: Sequence[int], outputs: set[int]) -> Plan:
         op = node["op"]
         if _ne_template(op) is None or not _size_ok(node["shape"]) or n in kernels or n in members:
             continue
-        dt = node["dtype"]
+        dt = node.dtype
         us = users.get(n, [])
         if _is_comparison(op):
             # booleans only as a where condition inside a group
             u = us[0] if len(us) == 1 else None
-            if u is None or u not in group or nodes[u]["op"] != "where" or n in outputs:
+            if u is None or u not in group or nodes[u].op != "where" or n in outputs:
                 continue
-            if nodes[u]["args"][0] != n or nodes[u]["args"].count(n) != 1:
+            if nodes[u].args[0] != n or nodes[u].args.count(n) != 1:
                 continue
             if not _args_fit(nodes, node, _root_dtype(nodes, group, u)):
                 continue
@@ -233,8 +233,8 @@ def _donors(
     out: set[int] = set()
     for n in order:
         node = nodes[n]
-        shape, op_name = node["shape"], node["op"]
-        if n in outputs or n in members or not shape or node["dtype"] is None:
+        shape, op_name = node.shape, node.op
+        if n in outputs or n in members or not shape or node.dtype is None:
             continue
         fresh = (
             n in kernels
@@ -260,22 +260,22 @@ def inplace_source(
     """``np.<ufunc>(a, b, out=a)`` when an argument's buffer dies here and fits the result
     (a NumPy array: other array libraries take the plain expression)."""
     node = nodes[n]
-    ufunc = _ufunc_name(node["op"])
-    if ufunc is None or not node["shape"] or not dying:
+    ufunc = _ufunc_name(node.op)
+    if ufunc is None or not node.shape or not dying:
         return None
-    for a, src in zip(node["args"], arg_srcs, strict=True):
+    for a, src in zip(node.args, arg_srcs, strict=True):
         an = nodes[a]
         if (
             a in plan.donors
             and a in dying
-            and an["shape"] == node["shape"]
-            and _same(an["dtype"], node["dtype"])
+            and an.shape == node.shape
+            and _same(an.dtype, node.dtype)
         ):
             call_args = [*arg_srcs, *map(repr, OPS[node["op"]].ufunc_args)]
             # every array argument a NumPy array: another library's (Dask) takes the plain form
             arrays = [
                 s
-                for b, s in zip(node["args"], arg_srcs, strict=True)
+                for b, s in zip(node.args, arg_srcs, strict=True)
                 if _scalar_constant(nodes[b]) is None
             ]
             checks = " and ".join(f"type({s}) is np.ndarray" for s in dict.fromkeys(arrays))
@@ -307,28 +307,28 @@ def _scatter_sum(
     slices of one array): one zero buffer with each g added into its slice, instead of a
     full-size buffer per term and a full-size add per ``+``."""
     node = nodes[n]
-    if node["op"] != "add" or node["shape"] is None or node["dtype"] not in _FLOATS:
+    if node.op != "add" or node.shape is None or node.dtype not in _FLOATS:
         return
     terms: list[int] = []
     inner: list[int] = []
-    stack = list(node["args"])
+    stack = list(node.args)
     while stack:
         a = stack.pop()
         an = nodes[a]
         if a in outputs or len(users.get(a, ())) != 1:
             return
-        if an["op"] == "add" and an["shape"] == node["shape"] and _same(an["dtype"], node["dtype"]):
+        if an.op == "add" and an.shape == node.shape and _same(an.dtype, node.dtype):
             inner.append(a)
-            stack.extend(an["args"])
-        elif an["op"] == "getitem_grad" and _same(an["dtype"], node["dtype"]):
+            stack.extend(an.args)
+        elif an.op == "getitem_grad" and _same(an.dtype, node.dtype):
             terms.append(a)
         else:
             return
     x = nodes[terms[0]]["args"][1]
-    if any(nodes[t]["args"][1] != x for t in terms) or nodes[x]["shape"] != node["shape"]:
+    if any(nodes[t].args[1] != x for t in terms) or nodes[x].shape != node.shape:
         return
     terms.sort()
-    leaves = [x] + [nodes[t]["args"][0] for t in terms]
+    leaves = [x] + [nodes[t].args[0] for t in terms]
     kernels[n] = Kernel(f"_ga_scatter_sum{n}", n, [*inner, *terms, n], leaves, SCATTER_SUM_SRC)
     members.update(inner)
     members.update(terms)
@@ -340,7 +340,7 @@ def _root_dtype(nodes: dict, group: dict, n: int) -> np.dtype:
 
 def _args_fit(nodes: dict, node: dict, dt: np.dtype) -> bool:
     """Every argument is a number literal, or a value of the group's dtype."""
-    args = node["args"]
+    args = node.args
     if all(_scalar_constant(nodes[a]) is not None for a in args):
         return False  # all literals: folding's business, not a kernel's
     for a in args:
@@ -356,13 +356,13 @@ def _kernel(nodes: dict, root: int, ms: list[int], name: str) -> Kernel:
     group = set(ms)
     leaves: list[int] = []
     literals: dict[int, Any] = {}
-    dt = nodes[root]["dtype"]
+    dt = nodes[root].dtype
     kind = _FLOATS[dt]
     ne_text: dict[int, str] = {}
     np_text: dict[int, str] = {}
     arg_names: dict[int, str] = {}
     for m in ms:
-        for a in nodes[m]["args"]:
+        for a in nodes[m].args:
             if a in group or a in arg_names:
                 continue
             c = _scalar_constant(nodes[a])
@@ -382,7 +382,7 @@ def _kernel(nodes: dict, root: int, ms: list[int], name: str) -> Kernel:
     kinds = []
     for a in leaves:
         an = nodes[a]
-        kinds.append("b" if an["dtype"] == np.dtype(bool) else kind)
+        kinds.append("b" if an.dtype == np.dtype(bool) else kind)
     names = [f"a{i}" for i in range(len(leaves))]
     sig = ", ".join(names)
     src = (
@@ -400,14 +400,14 @@ def call_source(kernel: Kernel, nodes: dict, names: dict[int, str]) -> str:
         from ..ops.indexing import _np_index_source as numpy_index_source
 
         x, *gs = kernel.leaves
-        scatters = [m for m in kernel.members if nodes[m]["op"] == "getitem_grad"]
+        scatters = [m for m in kernel.members if nodes[m].op == "getitem_grad"]
         terms = [
             f"({names[g]}, {numpy_index_source(dict(nodes[t]['params'])['index'])})"
             for g, t in zip(gs, scatters, strict=True)
         ]
-        dtype = nodes[kernel.root]["dtype"].name
+        dtype = nodes[kernel.root].dtype.name
         return f"_ga_scatter_sum({names[x]}, np.{dtype}, {', '.join(terms)})"
-    dt = nodes[kernel.root]["dtype"]
+    dt = nodes[kernel.root].dtype
     args = []
     for a in kernel.leaves:
         c = _scalar_constant(nodes[a])

@@ -84,7 +84,7 @@ def evaluate(
         return _interpret(graph, outputs, values, known)
     from ..transforms.specialize import check_live_elements, specialized, value_type
 
-    nodes = graph._nodes
+    nodes = graph.records()
     needed = [n for n in ancestors(graph, outputs) if nodes[n]["op"] == "input"]
     _check_missing(nodes, needed, values, {})
     inputs = sorted(needed)
@@ -108,7 +108,7 @@ def _interpret(
 ) -> list[Any]:
     """The reference interpreter: every node the outputs need, in topological order."""
     order = sorted(ancestors(graph, outputs, stop=known))
-    nodes = graph._nodes
+    nodes = graph.records()
     _check_missing(nodes, (n for n in order if nodes[n]["op"] == "input"), values, known)
     # remaining uses of each value, so that it can be dropped after the last one
     uses: dict[int, int] = {}

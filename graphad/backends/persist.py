@@ -98,8 +98,8 @@ def dumps(exprs: Expr | Sequence[Expr]) -> str:
     """
     outs = _outputs(exprs)
     graph = outs[0].graph
-    nodes = graph._nodes
-    with graph._lock:  # a consistent snapshot while other threads build
+    nodes = graph.records()
+    with graph.lock:  # a consistent snapshot while other threads build
         order = sorted(ancestors(graph, [o.id for o in outs]))
         index = {n: i for i, n in enumerate(order)}
         records = [_node_record(graph, n, nodes[n], index) for n in order]

@@ -468,7 +468,7 @@ def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
     order = sorted(ancestors(graph, [root]))
     if len(order) > max_nodes:
         raise TextTooLong(f"<{len(order)}-node expression>", len(order))
-    nodes = graph._nodes
+    nodes = graph.records()
     terms = _Terms()
     memo: dict[int, int] = {}
     for n in order:

@@ -107,7 +107,7 @@ def _resolve(obj: Any) -> _Target:
     """Find the graph, outputs, names, highlights and values an object carries (duck typing)."""
     names: dict[int, str] = {}
     if isinstance(obj, Graph):
-        sinks = sorted(n for n in obj.nodes() if obj.nx.out_degree(n) == 0)
+        sinks = sorted(n for n in obj.nodes() if obj.n_users(n) == 0)
         return _Target(obj, sinks)
     graph = getattr(obj, "graph", None)
     graph = graph if isinstance(graph, Graph) else None
@@ -125,7 +125,7 @@ def _resolve(obj: Any) -> _Target:
     if graph is None:
         _node_id(obj, None)  # raises the "cannot draw" error
     if not outputs:  # e.g. a tape: draw everything it recorded
-        outputs = sorted(n for n in graph.nodes() if graph.nx.out_degree(n) == 0)
+        outputs = sorted(n for n in graph.nodes() if graph.n_users(n) == 0)
     target = _Target(graph, outputs, names)
     culprit = getattr(obj, "culprit", None)
     if culprit is not None:
@@ -154,7 +154,7 @@ class _Group:
 
 def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> list[_Group]:
     """Runs of single-input, single-user nodes of one role (elementwise chains and the like)."""
-    nodes = graph._nodes  # the node dicts themselves: automatic displays must be quick
+    nodes = graph.records()  # the node dicts themselves: automatic displays must be quick
     users: dict[int, list[int]] = {n: [] for n in ids}
     for n in ids:
         args = nodes[n]["args"]
@@ -205,7 +205,7 @@ _MAX_RANKS = 40
 
 def _ranks(graph: Graph, ids: list[int]) -> int:
     """The longest path among ``ids`` (ascending, arguments first), in nodes."""
-    nodes = graph._nodes
+    nodes = graph.records()
     depth: dict[int, int] = {}
     for n in ids:
         depth[n] = 1 + max((depth[a] for a in nodes[n]["args"] if a in depth), default=0)
@@ -234,7 +234,7 @@ def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int])
     # still too many: keep what is closest to the outputs (breadth first); the rest is
     # hidden, each hidden argument of a drawn node shown as a small "⋯ v12" stand-in
     by_name = {g.name: g for g in groups}
-    nodes = graph.nx.nodes
+    nodes = graph.records()
 
     def unit_args(u):
         members = by_name[u].members if isinstance(u, str) else [u]
@@ -268,7 +268,7 @@ def _values(target: _Target, ids: list[int], at: Mapping[Any, Any]) -> dict[int,
     from .interp import evaluate
 
     graph = target.graph
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     skip: set[int] = set()
     for n in ids:
         if nodes[n]["op"] == "placeholder_like" or any(a in skip for a in nodes[n]["args"]):
@@ -446,7 +446,7 @@ def _draw(
     at = at if at is not None else target.at
     ctx = _plan(target, at, max_nodes)
     if ctx_out is not None:  # the stepper page: forward values only, it shows the adjoints
-        nodes = ctx.graph._nodes
+        nodes = ctx.graph.records()
         fwd = {n for n in nodes if nodes[n]["role"] != "grad"}
         ctx.values = {n: v for n, v in ctx.values.items() if n in fwd}
         ctx_out.append(ctx)
@@ -486,7 +486,7 @@ def _without_plumbing(target: _Target, ids: list[int]) -> tuple[_Target, list[in
     """A view of the graph, same node ids, with the shape helpers of an unspecialized
     gradient contracted (their adjoint marks move to the node they stand for)."""
     graph = target.graph
-    nodes = graph._nodes
+    nodes = graph.records()
     alias: dict[int, int] = {}
     for n in ids:  # ascending: an argument's alias is known before its user's
         if nodes[n]["op"] in _SEE_THROUGH:
@@ -494,29 +494,22 @@ def _without_plumbing(target: _Target, ids: list[int]) -> tuple[_Target, list[in
             alias[n] = alias.get(a, a)
     if not alias and not any(nodes[n]["op"] in _SHAPE_ONLY for n in ids):
         return target, ids
-    view = Graph()
     keep = [n for n in ids if n not in alias]
-    for n in keep:
-        node = dict(nodes[n])
+
+    def contracted(n: int, node: Any) -> tuple[int, ...]:
         if node["op"] in _SHAPE_ONLY:
-            node["args"] = ()
-        else:
-            node["args"] = tuple(alias.get(a, a) for a in node["args"])
-        node.pop("adjoint", None)
-        view.nx.add_node(n, **node)
-        for a in node["args"]:
-            view.nx.add_edge(a, n)
-        if node["op"] == "input":
-            view._inputs[node["name"]] = n
+            return ()
+        return tuple(alias.get(a, a) for a in node["args"])
+
+    view = graph.subgraph(keep, args=contracted)
     for n in ids:
         marks = nodes[n].get("adjoint")
         if marks:
-            holder = view._nodes[alias.get(n, n)].setdefault("adjoint", [])
+            holder = view.node(alias.get(n, n)).setdefault("adjoint", [])
             for o, of in marks:
                 mark = (alias.get(o, o), of)
                 if mark not in holder:
                     holder.append(mark)
-    view._next = graph._next
 
     def see(mapping: dict[int, Any]) -> dict[int, Any]:
         return {alias.get(k, k): v for k, v in mapping.items()}
@@ -550,7 +543,7 @@ def _part(ctx: _Ctx, n: int, drawn: set[int]) -> str:
     graph = ctx.graph
     role = graph.node(n)["role"]
     if role == "constant":
-        users = [u for u in graph.nx.successors(n) if u in drawn]
+        users = [u for u in graph.users(n) if u in drawn]
         grad = users and all(graph.node(u)["role"] == "grad" for u in users)
         return "backward" if grad else "forward"
     return "backward" if role == "grad" else "forward"
@@ -609,7 +602,7 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
     a forward value) starts from a small ``v12`` stand-in instead: such arrows
     are most of the clutter, and most of Graphviz's layout time.
     """
-    nodes, drawn = ctx.graph.nx.nodes, set(ctx.drawn)
+    nodes, drawn = ctx.graph.records(), set(ctx.drawn)
     owner = {m: g.name for g in ctx.groups for m in g.members}
     depth: dict[int, int] = {}
     for n in ctx.drawn:

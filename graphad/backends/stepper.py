@@ -98,7 +98,7 @@ def _num(value: Any) -> str:
 
 
 def _function_and_wrt(graph: Graph, outputs: Sequence[int]) -> tuple[int, list[int]]:
-    nodes = graph._nodes
+    nodes = graph.records()
     functions = [o for o in outputs if nodes[o]["role"] != "grad"]
     grads = [o for o in outputs if nodes[o]["role"] == "grad"]
     if len(functions) != 1:
@@ -143,7 +143,7 @@ def _local_rule(graph, u, values, adj_u, adj_name, wanted):
     from .interp import evaluate
     from .printing import to_text
 
-    node = graph._nodes[u]
+    node = graph.records()[u]
     op = OPS[node["op"]]
     args = list(node["args"])
     names = _scratch_names(graph, args, adj_name)
@@ -153,8 +153,8 @@ def _local_rule(graph, u, values, adj_u, adj_name, wanted):
         feed: dict[str, Any] = {}
         for a in dict.fromkeys(args):
             val = np.asarray(values[a])
-            if graph._nodes[a]["op"] == "constant":
-                sym[a] = constant(graph._nodes[a]["value"])
+            if graph.records()[a]["op"] == "constant":
+                sym[a] = constant(graph.records()[a]["value"])
             else:
                 sym[a] = _expr.symbol(names[a], shape=val.shape, dtype=val.dtype)
                 feed[names[a]] = values[a]
@@ -309,7 +309,7 @@ def steps_for(
     adj_name = {n: namer.adj(f, n) for n in relevant}
     node_name = {n: namer.node(n) for n in order}
     rel = set(relevant)
-    nodes = graph._nodes
+    nodes = graph.records()
     users: dict[int, list[int]] = {n: [] for n in relevant}
     for u in relevant:
         for a in dict.fromkeys(nodes[u]["args"]):
@@ -386,7 +386,7 @@ def _step_json(bp: Backprop, holders: Mapping[int, list[int]]) -> list[dict]:
 
 def page_data(bp: Backprop, holders: Mapping[int, list[int]] | None = None) -> dict:
     """What the page's script reads: the steps and each stepped node's name and value."""
-    nodes = bp.graph._nodes
+    nodes = bp.graph.records()
     stepped = list(dict.fromkeys(s.node for s in bp.steps))
     return {
         "steps": _step_json(bp, holders or {}),

@@ -65,7 +65,7 @@ def _check_scalar(graph: Graph, order: list[int]) -> None:
     """
     import numpy as np
 
-    nodes = graph._nodes
+    nodes = graph.records()
     shapes: dict[int, tuple | None] = {}
     for n in order:
         node = nodes[n]
@@ -109,7 +109,7 @@ def _check_scalar(graph: Graph, order: list[int]) -> None:
 
 
 def _depth(graph: Graph, order: list[int]) -> int:
-    nodes = graph._nodes
+    nodes = graph.records()
     depth: dict[int, int] = {}
     for n in order:
         depth[n] = 1 + max((depth[a] for a in nodes[n]["args"]), default=0)
@@ -144,7 +144,7 @@ def _chain_members(nodes: dict, order: list[int], root: int) -> set[int]:
 def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
     import numpy as np
 
-    nodes = e.graph._nodes
+    nodes = e.graph.records()
     out: dict[int, Any] = {}
     members = _chain_members(nodes, order, e.id)
     terms: dict[int, list] = {}  # the operands collected so far for each chain node

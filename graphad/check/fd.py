@@ -206,7 +206,7 @@ def localize(
     """
     rng = np.random.default_rng(seed)
     order = topo_order(graph, [output])
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     if wrt is None:
         wrt = [n for n in order if nodes[n]["op"] == "input"]
     on_path = set(wrt)

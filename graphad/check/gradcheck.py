@@ -137,7 +137,7 @@ class _Forward:
 
     def __init__(self, graph: Graph, out: int, base_env: Mapping[int, Any], moving: set[int]):
         order = topo_order(graph, [out])
-        nodes = graph.nx.nodes
+        nodes = graph.records()
         moved = set(moving)
         for n in order:
             if any(a in moved for a in nodes[n]["args"]):
@@ -211,7 +211,7 @@ class _Problem:
         point[nid] = self.base[nid] + h * direction
         env = self.forward(point, keep=True)
         big = 0.0
-        nodes = self.graph.nx.nodes
+        nodes = self.graph.records()
         with np.errstate(all="ignore"):
             for n in self.forward.moved:
                 if n in self.forward.env0 or n not in env:
@@ -292,7 +292,7 @@ def _label(e: Expr, limit: int = 400) -> str:
     """``str(e)`` when short; a summary otherwise.  The text writes a shared
     subexpression at each use, so its length is estimated first (a DAG of
     doublings would otherwise need exponential memory)."""
-    nodes = e.graph.nx.nodes
+    nodes = e.graph.records()
     order = topo_order(e.graph, [e.id])
     size: dict[int, int] = {}
     for n in order:
@@ -413,28 +413,25 @@ def replay(
 ) -> tuple[Graph, dict[int, int]]:
     """Copy the nodes ``outputs`` need into a fresh graph; returns it and the id map.
     ``widen`` declares float inputs and constants as float64 (the same numbers)."""
-    new = Graph()
-    ids: dict[int, int] = {}
-    nodes = graph.nx.nodes
-    for n in topo_order(graph, outputs):
-        node = nodes[n]
+
+    def rebuild(new: Graph, n: int, node: Any, args: tuple[int, ...]) -> int:
         op = node["op"]
         if op == "input":
             dt = node["dtype"]
             if widen and dt is not None and np.dtype(dt).kind == "f":
                 dt = np.dtype(np.float64)
-            ids[n] = new.input(node["name"], node["shape"], dt)
-        elif op == "constant":
+            return new.input(node["name"], node["shape"], dt)
+        if op == "constant":
             value = node["value"]
             if widen and np.asarray(value).dtype.kind == "f":
                 value = np.asarray(value, dtype=np.float64)
-            ids[n] = new.constant(value)
-        else:
-            args = [Expr(new, ids[a]) for a in node["args"]]
-            params = dict(node["params"])
-            e = apply(op, args, **params) if OPS[op].nargs is None else apply(op, *args, **params)
-            ids[n] = e.id
-    return new, ids
+            return new.constant(value)
+        xs = [Expr(new, a) for a in args]
+        params = dict(node["params"])
+        e = apply(op, xs, **params) if OPS[op].nargs is None else apply(op, *xs, **params)
+        return e.id
+
+    return graph.copy(outputs, remap=rebuild, marks=False)
 
 
 def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -460,7 +457,7 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], list
         Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
         for k, n in enumerate(prob.wrt)
     ]
-    taken = {copy.node(n)["name"] for n in copy.nx.nodes if copy.op(n) == "input"}
+    taken = {copy.node(n)["name"] for n in copy.nodes() if copy.op(n) == "input"}
     cot_name = "__cotangent__"
     while cot_name in taken:
         cot_name += "_"

@@ -77,7 +77,7 @@ class Expr:
         def _repr_latex_(self) -> str | None: ...
 
     def __new__(cls, graph: Graph, nid: int) -> Expr:
-        cache = graph._exprs
+        cache = graph.handles
         found = cache.get(nid)
         if found is None:
             new = object.__new__(cls)
@@ -126,7 +126,7 @@ class Expr:
     @property
     def free_symbols(self) -> tuple[str, ...]:
         """Names of the inputs this expression uses, in sorted string order."""
-        nodes = self.graph._nodes
+        nodes = self.graph.records()
         return tuple(
             sorted(
                 nodes[n]["name"]

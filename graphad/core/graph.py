@@ -1,6 +1,6 @@
-"""The graph: a hash-consed networkx DAG of operations.
+"""The graph: a hash-consed DAG of operations, one typed :class:`Node` record per node.
 
-Node schema (attributes of ``Graph.nx.nodes[i]``):
+Node record (``Graph.node(i)``; attributes, and read as a mapping too, ``node["op"]``):
 
 ``op``
     name of the op in the op table (``"input"`` and ``"constant"`` for leaves).
@@ -13,6 +13,8 @@ Node schema (attributes of ``Graph.nx.nodes[i]``):
     ``"input"``, ``"constant"``, ``"forward"`` or ``"grad"``.
 ``shape`` / ``dtype``
     static shape (tuple) and NumPy dtype where known, else ``None``.
+``key``
+    the hash-cons key the node is found by (``None`` for inputs).
 ``name``
     the input's name (inputs only).
 ``value``
@@ -20,17 +22,29 @@ Node schema (attributes of ``Graph.nx.nodes[i]``):
 ``adjoint``
     for gradient nodes that hold a complete adjoint: list of
     ``(output_id, node_id)`` pairs meaning "this node is d output / d node".
+``exact`` / ``grad_wrt``
+    what a folded constant was folded from; the inputs a derivative is taken
+    with respect to.
+
+The optional fields (``name`` ... ``grad_wrt``) read as absent from the mapping
+when unset, as the attribute dicts they replace did.
 
 Node ids come from a counter, so an argument always has a smaller id than its
-user: ascending id order is a topological order, and traversals need neither
-recursion nor networkx's generic sort.
+user: ascending id order is a topological order (:meth:`Graph.topo`), and
+traversals need neither recursion nor networkx's generic sort.
+
+``Graph.nx`` is a real ``networkx.DiGraph`` (edges argument -> user, node data the
+records themselves), built when first asked for and rebuilt whenever the graph
+has changed since: networkx algorithms run on it, while building a graph pays
+for neither networkx's per-node dicts nor its checks.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +58,9 @@ nx: Any = None
 
 __all__ = [
     "Graph",
+    "Node",
     "get_default_graph",
+    "entered_graph",
     "reset_default_graph",
     "ancestors",
     "topo_order",
@@ -57,8 +73,15 @@ __all__ = [
 _CONTENT_KEY_MAX = 1 << 16
 
 
+_SIMPLE = frozenset({int, float, bool, str, type(None)})
+
+
 def _freeze(value: Any) -> Any:
     """Make a parameter value hashable (lists become tuples, arrays bytes)."""
+    if type(value) is tuple and all(
+        type(p) is tuple and len(p) == 2 and type(p[1]) in _SIMPLE for p in value
+    ):
+        return value  # the common case: (key, scalar) pairs, already frozen
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, np.ndarray):
@@ -79,12 +102,170 @@ def _constant_key(value: Any) -> tuple:
     return ("constant", "id", id(value))
 
 
+_REQUIRED = ("op", "args", "params", "role", "shape", "dtype", "key")
+_OPTIONAL = ("name", "value", "adjoint", "exact", "grad_wrt")
+_FIELDS = frozenset(_REQUIRED + _OPTIONAL)
+# optional fields few nodes have: kept in the record's side dict, not a slot each
+_RARE = ("adjoint", "exact", "grad_wrt")
+
+
+def _rare_field(k: str) -> property:
+    def get(self: Node) -> Any:
+        extra = self.extra
+        return None if extra is None else extra.get(k)
+
+    def put(self: Node, v: Any) -> None:
+        if v is None:
+            if self.extra is not None:
+                self.extra.pop(k, None)
+        elif self.extra is None:
+            self.extra = {k: v}
+        else:
+            self.extra[k] = v
+
+    return property(get, put, doc=f"``{k}`` (``None`` when unset)")
+
+
+class Node:
+    """One node's record: attributes for the hot paths, a mapping for the rest.
+
+    ``node.op`` and ``node["op"]`` read the same field.  The optional fields
+    (``name``, ``value``, ``adjoint``, ``exact``, ``grad_wrt``) are ``None``
+    when unset and then absent from the mapping (``"exact" in node`` is False,
+    ``node.get("adjoint", ())`` gives ``()``).  Keys that are no field (set by
+    a user through ``graph.nx``, say) live in a small side dict.
+    """
+
+    __slots__ = (*_REQUIRED, "name", "value", "nusers", "extra")
+
+    adjoint = _rare_field("adjoint")
+    exact = _rare_field("exact")
+    grad_wrt = _rare_field("grad_wrt")
+
+    def __init__(
+        self,
+        op: str,
+        args: tuple[int, ...],
+        params: tuple,
+        role: str,
+        shape: tuple[int, ...] | None,
+        dtype: Any,
+        key: tuple | None,
+        name: str | None = None,
+        value: Any = None,
+    ) -> None:
+        self.op = op
+        self.args = args
+        self.params = params
+        self.role = role
+        self.shape = shape
+        self.dtype = dtype
+        self.key = key
+        self.name = name
+        self.value = value
+        self.extra = None
+        self.nusers = 0  # distinct nodes that use this one (the out-degree)
+
+    # -- the mapping view ---------------------------------------------------------
+    def __getitem__(self, k: str) -> Any:
+        if k in _FIELDS:
+            v = getattr(self, k)
+            if v is None and k in _OPTIONAL:
+                raise KeyError(k)
+            return v
+        if self.extra is not None and k in self.extra:
+            return self.extra[k]
+        raise KeyError(k)
+
+    def get(self, k: str, default: Any = None) -> Any:
+        if k in _FIELDS:
+            v = getattr(self, k)
+            return default if v is None and k in _OPTIONAL else v
+        return default if self.extra is None else self.extra.get(k, default)
+
+    def __contains__(self, k: object) -> bool:
+        if k in _FIELDS:
+            return k in _REQUIRED or getattr(self, k) is not None  # type: ignore[arg-type]
+        return self.extra is not None and k in self.extra
+
+    def __setitem__(self, k: str, v: Any) -> None:
+        if k in _FIELDS:
+            setattr(self, k, v)
+        else:
+            if self.extra is None:
+                self.extra = {}
+            self.extra[k] = v
+
+    def __delitem__(self, k: str) -> None:
+        if k in _OPTIONAL and getattr(self, k) is not None:
+            setattr(self, k, None)
+        elif self.extra is not None and k in self.extra:
+            del self.extra[k]
+        else:
+            raise KeyError(k)
+
+    def setdefault(self, k: str, default: Any = None) -> Any:
+        if k not in self:
+            self[k] = default
+        return self[k]
+
+    def pop(self, k: str, *default: Any) -> Any:
+        if k in self:
+            v = self[k]
+            del self[k]
+            return v
+        if default:
+            return default[0]
+        raise KeyError(k)
+
+    def keys(self) -> list[str]:
+        out = list(_REQUIRED)
+        if self.name is not None:
+            out.append("name")
+        if self.value is not None:
+            out.append("value")
+        if self.extra:
+            out += list(self.extra)  # the rare fields that are set, and any other keys
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, self[k]) for k in self.keys()]
+
+    def values(self) -> list[Any]:
+        return [self[k] for k in self.keys()]
+
+    def update(self, other: Any = (), **kw: Any) -> None:
+        for k, v in dict(other, **kw).items():
+            self[k] = v
+
+    def copy(self) -> dict[str, Any]:
+        """A plain dict of the fields (what networkx's graph copies make of node data)."""
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Node | dict):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Node({dict(self.items())!r})"
+
+
 class Graph:
-    """A computational graph: a networkx DAG whose nodes are hash-consed ops.
+    """A computational graph: a DAG whose nodes are hash-consed ops.
 
     Use ``with Graph():`` to build expressions in a fresh graph instead of the
     default one.  Within one graph an input is identified by its name, and
-    structurally equal expressions are the same node.
+    structurally equal expressions are the same node.  ``graph.nx`` is the same
+    DAG as a ``networkx.DiGraph``.
 
     Examples
     --------
@@ -94,26 +275,25 @@ class Graph:
     ...     e = ga.sin(x) + ga.sin(x)
     >>> sum(1 for n in g.nodes() if g.op(n) == "sin")
     1
+    >>> g.users(x.id) == [g.node(e.id).args[0]]
+    True
     """
 
     def __init__(self) -> None:
-        global nx
-        if nx is None:
-            import networkx
-
-            nx = networkx
-        self.nx = nx.DiGraph()
-        # the node-attribute dict itself: networkx's ``nodes[...]`` view costs a
-        # method call per lookup, which dominates traversals of large graphs
-        self._nodes: dict[int, dict[str, Any]] = self.nx._node
+        # the records in id order (insertion order is ascending id order: a topological order)
+        self._nodes: dict[int, Node] = {}
         self._cons: dict[tuple, int] = {}
         self._inputs: dict[str, int] = {}
         self._next = 0
+        self._version = 0  # bumped by every structural change (for the nx view)
+        self._view: Any = None
+        self._view_version = -1
         self._role_stack: list[str] = ["forward"]
         self._lock = threading.RLock()
         # keeps large constants alive while they are keyed by id()
         self._pinned: list[Any] = []
-        self._exprs: dict[int, Any] = {}  # interned Expr handles, one per node
+        self.handles: dict[int, Any] = {}  # interned Expr handles, one per node (graphad.expr)
+        self._caches: dict[str, Any] = {}
 
     # -- context management -------------------------------------------------
     def __enter__(self) -> Graph:
@@ -124,6 +304,26 @@ class Graph:
         stack = _stack()
         if stack and stack[-1] is self:
             stack.pop()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The graph's re-entrant lock: hold it for a consistent read while other
+        threads build (every node creation takes it)."""
+        return self._lock
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new node gets (ids are never reused): nodes made after
+        reading it have ids >= it."""
+        return self._next
+
+    def cache(self, name: str) -> dict:
+        """A dict kept with the graph for a pass's derived data (``name`` keeps passes
+        apart); valid as long as nodes are not removed, since nodes never change."""
+        found = self._caches.get(name)
+        if found is None:
+            found = self._caches[name] = {}
+        return found
 
     @contextmanager
     def role(self, role: str) -> Iterator[None]:
@@ -170,40 +370,38 @@ class Graph:
             try:
                 yield self
             except BaseException:
-                for nid in range(self._next - 1, start - 1, -1):  # users before arguments
-                    if nid in self._nodes:
-                        self.remove(nid)  # also drops its hash-cons key and input name
+                self.prune((), since=start)
                 del self._pinned[pinned:]
                 raise
 
     # -- node creation --------------------------------------------------------
-    def _new(self, key: tuple | None, attrs: dict[str, Any]) -> int:
+    def _add(self, nid: int, node: Node) -> int:
+        """Store ``node`` under ``nid`` (lock held; its arguments exist)."""
+        self._nodes[nid] = node
+        nodes = self._nodes
+        args = node.args
+        if args:
+            if len(args) == 1 or (len(args) == 2 and args[0] != args[1]):
+                for a in args:
+                    nodes[a].nusers += 1
+            else:
+                for a in set(args):
+                    nodes[a].nusers += 1
+        if node.key is not None:
+            self._cons[node.key] = nid
+        self._version += 1
+        return nid
+
+    def _make(self, key: tuple | None, node: Node) -> int:
+        """The node found by ``key``, else ``node`` stored under a fresh id."""
         with self._lock:
             if key is not None:
                 found = self._cons.get(key)
                 if found is not None:
                     return found
             nid = self._next
-            self._next += 1
-            attrs.setdefault("role", self._role_stack[-1])
-            attrs["key"] = key
-            # networkx's add_node/add_edge validate and copy on every call, which
-            # dominated building large graphs; a new node whose arguments already
-            # exist needs only these dict entries (DiGraph's documented layout).
-            g = self.nx
-            g._node[nid] = attrs
-            succ, pred = g._succ, {}
-            g._succ[nid] = {}
-            g._pred[nid] = pred
-            for a in attrs["args"]:
-                if a not in pred:
-                    edge: dict = {}
-                    succ[a][nid] = edge
-                    pred[a] = edge
-            nx._clear_cache(g)
-            if key is not None:
-                self._cons[key] = nid
-            return nid
+            self._next = nid + 1
+            return self._add(nid, node)
 
     def input(self, name: str, shape: tuple[int, ...] | None = None, dtype: Any = None) -> int:
         """The input node called ``name`` (created on first use).
@@ -220,8 +418,8 @@ class Graph:
             if nid is not None:
                 node = self._nodes[nid]
                 for what, want, have in (
-                    ("shape", shp, node["shape"]),
-                    ("dtype", dt, node["dtype"]),
+                    ("shape", shp, node.shape),
+                    ("dtype", dt, node.dtype),
                 ):
                     if want is not None and have != want:
                         said = "no " + what if have is None else f"{what} {have}"
@@ -232,18 +430,7 @@ class Graph:
                             f"starts afresh"
                         )
                 return nid
-            nid = self._new(
-                None,
-                {
-                    "op": "input",
-                    "args": (),
-                    "params": (),
-                    "role": "input",
-                    "name": name,
-                    "shape": shp,
-                    "dtype": dt,
-                },
-            )
+            nid = self._make(None, Node("input", (), (), "input", shp, dt, None, name=name))
             self._inputs[name] = nid
             return nid
 
@@ -264,29 +451,44 @@ class Graph:
             return self.constant(value)
         return self._intern_constant(value)
 
+    def adopt(self, other: Graph, nid: int) -> int:
+        """The constant node ``nid`` of graph ``other``, interned here (the same value,
+        under the same key: constants hold private read-only values, nothing is copied)."""
+        node = other._nodes[nid]
+        if node.op != "constant":
+            raise GraphadError(f"only constants move between graphs, not a {node.op} node")
+        key = node.key
+        if key is None or key[0] != "constant":
+            return self.constant(node.value)
+        with self._lock:
+            if key[1] == "id":  # keyed by id(value): keep the object alive in this graph too
+                self._pinned.append(node.value)
+            made = Node("constant", (), (), "constant", node.shape, node.dtype, key)
+            made.value = node.value
+            return self._make(key, made)
+
     def _intern_constant(self, value: Any) -> int:
         """The node of a private constant value (hash-consed by content, or by identity
         for large arrays, which are then kept alive here)."""
         weak = isinstance(value, bool | int | float)
         key = _constant_key(value)
-        found = self._cons.get(key)  # the common case: made before (_new checks again, locked)
+        found = self._cons.get(key)  # the common case: made before (_make checks again, locked)
         if found is not None:
             return found
         with self._lock:
             if key[1] == "id":
                 self._pinned.append(value)
-            return self._new(
+            node = Node(
+                "constant",
+                (),
+                (),
+                "constant",
+                () if weak else value.shape,
+                None if weak else value.dtype,
                 key,
-                {
-                    "op": "constant",
-                    "args": (),
-                    "params": (),
-                    "role": "constant",
-                    "value": value,
-                    "shape": () if weak else value.shape,
-                    "dtype": None if weak else value.dtype,
-                },
+                value=value,
             )
+            return self._make(key, node)
 
     def apply(
         self,
@@ -295,49 +497,186 @@ class Graph:
         params: tuple = (),
         shape: tuple[int, ...] | None = None,
         dtype: Any = None,
+        role: str | None = None,
     ) -> int:
-        """The node ``op(*args, **params)``, reusing an equal existing node."""
+        """The node ``op(*args, **params)``, reusing an equal existing node.
+
+        ``role`` (default: the innermost :meth:`role` block's) applies to a new node only.
+        """
         if params:
             params = _freeze(params)
-        return self._new(
-            (op, params, tuple(args)),
-            {"op": op, "args": tuple(args), "params": params, "shape": shape, "dtype": dtype},
-        )
+        if type(args) is not tuple:
+            args = tuple(args)
+        key = (op, params, args)
+        with self._lock:  # also waits out another thread's transaction (its nodes may go)
+            cons = self._cons
+            found = cons.get(key)
+            if found is not None:
+                return found
+            nid = self._next
+            self._next = nid + 1
+            nodes = self._nodes
+            nodes[nid] = Node(op, args, params, role or self._role_stack[-1], shape, dtype, key)
+            # _add, inlined: this is the hot path of every pass that builds nodes
+            if len(args) == 1:
+                nodes[args[0]].nusers += 1
+            elif len(args) == 2 and args[0] != args[1]:
+                nodes[args[0]].nusers += 1
+                nodes[args[1]].nusers += 1
+            else:
+                for a in set(args):
+                    nodes[a].nusers += 1
+            cons[key] = nid
+            self._version += 1
+            return nid
 
     def remove(self, nid: int) -> None:
         """Drop a node no other node uses (for passes that clean up after themselves)."""
         with self._lock:
-            if self.nx.out_degree(nid):
+            node = self._nodes[nid]
+            if node.nusers:
                 raise GraphadError(f"node v{nid} is still used and cannot be removed")
-            node = self.nx.nodes[nid]
-            if node.get("key") is not None and self._cons.get(node["key"]) == nid:
-                del self._cons[node["key"]]
-            if node["op"] == "input" and self._inputs.get(node["name"]) == nid:
-                del self._inputs[node["name"]]
-            self._exprs.pop(nid, None)
-            self.nx.remove_node(nid)
+            if node.key is not None and self._cons.get(node.key) == nid:
+                del self._cons[node.key]
+            if node.op == "input" and self._inputs.get(node.name) == nid:  # type: ignore[arg-type]
+                del self._inputs[node.name]  # type: ignore[arg-type]
+            self.handles.pop(nid, None)
+            args = node.args
+            for a in set(args) if len(args) > 1 else args:
+                self._nodes[a].nusers -= 1
+            del self._nodes[nid]
+            self._version += 1
+
+    def prune(self, keep: Iterable[int], since: int = 0) -> int:
+        """Remove the nodes with id >= ``since`` that no node in ``keep`` needs and that
+        nothing else uses, newest first; returns how many were removed."""
+        with self._lock:
+            nodes = self._nodes
+            live = ancestors(self, [k for k in keep if k in nodes])
+            removed = 0
+            for n in range(self._next - 1, since - 1, -1):
+                node = nodes.get(n)
+                if node is not None and node.nusers == 0 and n not in live:
+                    self.remove(n)
+                    removed += 1
+            return removed
+
+    def copy(
+        self,
+        outputs: Iterable[int] | None = None,
+        *,
+        remap: Callable[[Graph, int, Node, tuple[int, ...]], int | None] | None = None,
+        seed: dict[int, int] | None = None,
+        marks: bool = True,
+        into: Graph | None = None,
+    ) -> tuple[Graph, dict[int, int]]:
+        """Copy the nodes ``outputs`` need (every node if ``None``) into a new graph.
+
+        Nodes are visited arguments first.  ``seed`` maps old ids already made in the
+        new graph (not visited).  ``remap(new, nid, node, args)`` builds node ``nid``
+        (record ``node``, arguments already mapped to ``args``) in ``new`` and returns
+        its id there, or ``None`` for an exact copy (same op, params, shape, dtype and
+        role; inputs by name, constants shared).  The new graph is the innermost graph
+        and its role is the node's while ``remap`` runs, so what it builds through
+        ``apply`` lands there as the node's role.  ``marks`` carries the adjoint marks
+        where both ends survive.  ``into``: a graph to copy into instead of a new one
+        (where ``seed``'s nodes were made).  Returns the new graph and the id mapping.
+
+        Examples
+        --------
+        >>> import graphad as ga
+        >>> with ga.Graph() as g:
+        ...     x = ga.symbol("x")
+        ...     e = ga.sin(x) * 2.0
+        ...     unused = ga.cos(x)
+        >>> new, mapping = g.copy([e.id])
+        >>> len(new), new.op(mapping[e.id])
+        (4, 'multiply')
+        """
+        new = into if into is not None else Graph()
+        mapping: dict[int, int] = dict(seed) if seed else {}
+        nodes = self._nodes
+        order = list(nodes) if outputs is None else self.topo(outputs)
+        roles = new._role_stack
+        with gc_paused(), new:
+            for n in order:
+                if n in mapping:
+                    continue
+                node = nodes[n]
+                args = tuple(mapping[a] for a in node.args)
+                m = None
+                if remap is not None:
+                    roles.append(node.role)
+                    try:
+                        m = remap(new, n, node, args)
+                    finally:
+                        roles.pop()
+                if m is None:
+                    m = new._copy_of(self, n, node, args)
+                mapping[n] = m
+            if marks:
+                carry_adjoints(self, new, mapping)
+        return new, mapping
+
+    def subgraph(
+        self, ids: Iterable[int], args: Callable[[int, Node], tuple[int, ...]] | None = None
+    ) -> Graph:
+        """A graph of the nodes ``ids`` under the same ids (a view to draw or print), no
+        adjoint marks.  ``args(nid, node)`` may give a node other arguments (ids among
+        ``ids``, smaller than ``nid``); such a node is not hash-consed."""
+        view = Graph()
+        nodes = self._nodes
+        with self._lock:
+            for n in sorted(ids):
+                node = nodes[n]
+                new_args = node.args if args is None else args(n, node)
+                key = node.key if new_args == node.args else None
+                made = Node(node.op, new_args, node.params, node.role, node.shape, node.dtype, key)
+                made.name, made.value, made.exact = node.name, node.value, node.exact
+                made.grad_wrt = node.grad_wrt
+                view._add(n, made)
+                if node.op == "input":
+                    view._inputs[node.name] = n  # type: ignore[index]
+            view._next = self._next
+            view._pinned = list(self._pinned)
+        return view
+
+    def _copy_of(self, old: Graph, nid: int, node: Node, args: tuple[int, ...]) -> int:
+        """An exact copy of ``old``'s node ``nid`` with arguments ``args`` (ids here)."""
+        op = node.op
+        if op == "input":
+            return self.input(node.name, node.shape, node.dtype)  # type: ignore[arg-type]
+        if op == "constant":
+            return self.adopt(old, nid)
+        return self.apply(op, args, node.params, node.shape, node.dtype, node.role)
 
     # -- queries ----------------------------------------------------------------
     def __len__(self) -> int:
-        return self.nx.number_of_nodes()
+        return len(self._nodes)
 
     def __contains__(self, nid: object) -> bool:
-        return nid in self.nx
+        return nid in self._nodes
 
     def nodes(self) -> Iterable[int]:
-        return self.nx.nodes
+        """The node ids, ascending (a topological order)."""
+        return self._nodes.keys()
 
-    def node(self, nid: int) -> dict[str, Any]:
+    def records(self) -> Mapping[int, Node]:
+        """Node id -> :class:`Node`, ascending (read it, don't change it: build through
+        :meth:`apply`, :meth:`input`, :meth:`constant`)."""
+        return self._nodes
+
+    def node(self, nid: int) -> Node:
         return self._nodes[nid]
 
     def op(self, nid: int) -> str:
-        return self._nodes[nid]["op"]
+        return self._nodes[nid].op
 
     def args(self, nid: int) -> tuple[int, ...]:
-        return self._nodes[nid]["args"]
+        return self._nodes[nid].args
 
     def params(self, nid: int) -> dict[str, Any]:
-        return dict(self._nodes[nid]["params"])
+        return dict(self._nodes[nid].params)
 
     def inputs(self) -> dict[str, int]:
         """Mapping of input name to node id."""
@@ -346,11 +685,87 @@ class Graph:
     def input_id(self, name: str) -> int | None:
         return self._inputs.get(name)
 
+    def topo(self, outputs: Iterable[int] | None = None, stop: Container[int] = ()) -> list[int]:
+        """The nodes ``outputs`` need (every node if ``None``), arguments before users;
+        nodes in ``stop`` are included but what they need is not."""
+        if outputs is None:
+            return list(self._nodes)
+        return sorted(ancestors(self, outputs, stop))
+
+    def users(self, nid: int) -> list[int]:
+        """The nodes that take ``nid`` as an argument, ascending."""
+        with self._lock:
+            index = self._caches.get("users")
+            if index is None or index[0] != self._version:
+                table: dict[int, list[int]] = {}
+                for n, node in self._nodes.items():
+                    args = node.args
+                    for a in set(args) if len(args) > 1 else args:
+                        table.setdefault(a, []).append(n)
+                index = self._caches["users"] = (self._version, table)
+            return list(index[1].get(nid, ()))
+
+    def n_users(self, nid: int) -> int:
+        """How many nodes use ``nid`` (its out-degree; O(1))."""
+        return self._nodes[nid].nusers
+
+    def sinks(self) -> list[int]:
+        """The nodes nothing uses, ascending."""
+        return [n for n, node in self._nodes.items() if not node.nusers]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: nodes, edges, inputs, constants, nodes per op and per role, and an
+        estimate of the bytes the graph's own structures take (records, keys, tables;
+        constant values and Expr handles not included)."""
+        ops: dict[str, int] = {}
+        roles: dict[str, int] = {}
+        edges = 0
+        size = sys.getsizeof(self._nodes) + sys.getsizeof(self._cons)
+        for node in self._nodes.values():
+            ops[node.op] = ops.get(node.op, 0) + 1
+            roles[node.role] = roles.get(node.role, 0) + 1
+            edges += len(set(node.args))
+            size += sys.getsizeof(node) + sys.getsizeof(node.args)
+            if node.key is not None:
+                size += sys.getsizeof(node.key)
+        return {
+            "nodes": len(self._nodes),
+            "edges": edges,
+            "inputs": len(self._inputs),
+            "constants": ops.get("constant", 0),
+            "ops": ops,
+            "roles": roles,
+            "next_id": self._next,
+            "bytes": size,
+        }
+
+    @property
+    def nx(self) -> Any:
+        """The graph as a ``networkx.DiGraph``: an edge from each argument to its user,
+        each node's data its :class:`Node` record (the same object).  Built on first use
+        and again whenever the graph has changed since; changing it changes nothing
+        here (build through the Graph)."""
+        with self._lock:
+            if self._view is None or self._view_version != self._version:
+                global nx
+                if nx is None:
+                    import networkx
+
+                    nx = networkx
+                view = nx.DiGraph()
+                view.add_nodes_from(self._nodes)
+                view.add_edges_from((a, n) for n, node in self._nodes.items() for a in node.args)
+                # the records themselves as node data (DiGraph keeps node data in _node), so
+                # marks written later are seen through the view too
+                view._node.update(self._nodes)
+                self._view, self._view_version = view, self._version
+            return self._view
+
     def label(self, nid: int) -> str:
         """A short human name for a node: the input name, or ``v<id>``."""
-        node = self.nx.nodes[nid]
-        if node["op"] == "input":
-            return node["name"]
+        node = self._nodes[nid]
+        if node.op == "input":
+            return node.name  # type: ignore[return-value]
         return f"v{nid}"
 
     def __repr__(self) -> str:
@@ -383,29 +798,36 @@ def ancestors(graph: Graph, outputs: Iterable[int], stop: Container[int] = ()) -
     seen: set[int] = set()
     stack = list(outputs)
     nodes = graph._nodes
+    add, push, pop = seen.add, stack.extend, stack.pop
+    if not stop:
+        while stack:
+            n = pop()
+            if n not in seen:
+                add(n)
+                push(nodes[n].args)
+        return seen
     while stack:
-        n = stack.pop()
+        n = pop()
         if n in seen:
             continue
-        seen.add(n)
-        if n in stop:
-            continue
-        for a in nodes[n]["args"]:
-            if a not in seen:
-                stack.append(a)
+        add(n)
+        if n not in stop:
+            push(nodes[n].args)
     return seen
 
 
 def carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
     """Copy the "this node is d output / d node" marks of ``old`` into ``new`` (a copy
     made by a pass, ``mapping`` taking old ids to new), where both ends survive."""
-    old_nodes, new_nodes = old.nx.nodes, new.nx.nodes
+    old_nodes, new_nodes = old._nodes, new._nodes
     seen: dict[int, set] = {}  # one node can hold many adjoints (the seed of a long sum)
     for n, m in mapping.items():
-        marks = old_nodes[n].get("adjoint")
+        marks = old_nodes[n].adjoint
         if not marks or m not in new_nodes:
             continue
-        target = new_nodes[m].setdefault("adjoint", [])
+        target = new_nodes[m].adjoint
+        if target is None:
+            target = new_nodes[m].adjoint = []
         have = seen.get(m)
         if have is None:
             have = seen[m] = set(target)
@@ -415,12 +837,12 @@ def carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
                 have.add(pair)
                 target.append(pair)
         if not target:
-            del new_nodes[m]["adjoint"]
+            new_nodes[m].adjoint = None
 
 
 def topo_order(graph: Graph, outputs: Iterable[int]) -> list[int]:
-    """The nodes the outputs need, arguments before users."""
-    return sorted(ancestors(graph, outputs))
+    """The nodes the outputs need, arguments before users (:meth:`Graph.topo`)."""
+    return graph.topo(outputs)
 
 
 _local = threading.local()
@@ -433,6 +855,12 @@ def _stack() -> list[Graph]:
     if stack is None:
         stack = _local.stack = []
     return stack
+
+
+def entered_graph() -> Graph | None:
+    """The graph of the innermost ``with Graph():`` block of this thread, if any."""
+    stack = getattr(_local, "stack", None)
+    return stack[-1] if stack else None
 
 
 def get_default_graph() -> Graph:

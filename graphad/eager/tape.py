@@ -655,7 +655,7 @@ class GradientTape:
         # An outer tape is recording: replay the gradient graph eagerly, so that
         # the outer tape records it and can differentiate it again.
         env: dict[int, Any] = {}
-        nodes = self.graph.nx.nodes
+        nodes = self.graph.records()
         for n in sorted(ancestors(self.graph, ids, stop=self._objects)):
             node = nodes[n]
             if n in self._objects:
@@ -676,8 +676,7 @@ class GradientTape:
             ids = [
                 n
                 for n in self.graph.nodes()
-                if self.graph.nx.out_degree(n) == 0
-                and self.graph.op(n) not in ("input", "constant")
+                if self.graph.n_users(n) == 0 and self.graph.op(n) not in ("input", "constant")
             ]
         return [Expr(self.graph, i) for i in ids]
 
@@ -846,7 +845,7 @@ def call_expr(expr: Expr, values: dict[str, Any]) -> Any:
     11.0
     """
     graph = expr.graph
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     env: dict[int, Any] = {}
     for n in topo_order(graph, [expr.id]):
         node = nodes[n]

@@ -45,17 +45,17 @@ class _GraphBuilder:
     def __init__(self, graph: Graph, max_nodes: int = 0, max_elements: int = 0):
         self.graph = graph
         # limits (graphad.core.limits): nodes this parse adds, elements of a static shape
-        self.stop = graph._next + max_nodes if max_nodes else None
+        self.stop = graph.next_id + max_nodes if max_nodes else None
         self.max_nodes = max_nodes
         self.max_elements = max_elements
 
     def _checked(self, e: Expr) -> Expr:
-        if self.stop is not None and self.graph._next > self.stop:
+        if self.stop is not None and self.graph.next_id > self.stop:
             raise LimitError(
                 f"the expression needs more than {self.max_nodes} graph nodes; "
                 f"the limit is max_nodes={self.max_nodes} (see ga.limits)"
             )
-        node = self.graph._nodes[e.id]
+        node = self.graph.node(e.id)
         shape = node["shape"]
         if shape is None and node["params"]:  # broadcast_to/reshape of an unknown shape
             shape = dict(node["params"]).get("shape")

@@ -553,8 +553,8 @@ def _substitute_tree(graph: Any, tree: Any, mapping: dict[int, int], scope: Any)
     for k, nid in zip(positions, new_ids, strict=True):
         out[k] = Expr(graph, nid)
     scope.prune(new_ids + list(mapping.values()))
-    nodes = graph._nodes
-    for nid in range(scope.start, graph._next):  # adjoint marks naming removed nodes
+    nodes = graph.records()
+    for nid in range(scope.start, graph.next_id):  # adjoint marks naming removed nodes
         node = nodes.get(nid)
         if node is not None and node.get("adjoint"):
             node["adjoint"] = [m for m in node["adjoint"] if m[0] in nodes and m[1] in nodes]

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
-from ..core.graph import Graph, _stack, get_default_graph
+from ..core.graph import Graph, Node, entered_graph, get_default_graph
 
 __all__ = ["Op", "OPS", "register", "apply", "infer", "as_expr", "graph_of", "const_value"]
 
@@ -379,19 +379,12 @@ def graph_of(*values: Any) -> Graph:
     different graphs are an error.
     """
     found: Graph | None = None
-    if len(values) <= 3 and not any(type(v) in (list, tuple) for v in values):
-        for v in values:  # the common case: a few scalars and Exprs
-            if type(v) is Expr:
-                if found is None:
-                    found = v.graph
-                elif v.graph is not found:
-                    return _mixed_graphs([v for v in values if isinstance(v, Expr)])
-        if found is None:
-            return get_default_graph()
-        entered = _stack()
-        if entered and entered[-1] is not found:
-            return _mixed_graphs([v for v in values if type(v) is Expr])
-        return found
+    if len(values) <= 3:
+        for v in values:
+            if type(v) is list or type(v) is tuple:
+                break
+        else:
+            return _graph_of_few(values)
     exprs: list = []
     stack = list(values)
     while stack:
@@ -406,9 +399,26 @@ def graph_of(*values: Any) -> Graph:
             stack.extend(v)
     if found is None:
         return get_default_graph()
-    entered = _stack()
-    if found is _MIXED or (entered and entered[-1] is not found):
+    entered = entered_graph()
+    if found is _MIXED or (entered is not None and entered is not found):
         return _mixed_graphs(exprs)
+    return found
+
+
+def _graph_of_few(values: tuple) -> Graph:
+    """:func:`graph_of` for a few scalars and Exprs (no sequences): the common case."""
+    found: Graph | None = None
+    for v in values:
+        if type(v) is Expr:
+            if found is None:
+                found = v.graph
+            elif v.graph is not found:
+                return _mixed_graphs([v for v in values if isinstance(v, Expr)])
+    if found is None:
+        return get_default_graph()
+    entered = entered_graph()
+    if entered is not None and entered is not found:
+        return _mixed_graphs([v for v in values if type(v) is Expr])
     return found
 
 
@@ -420,7 +430,7 @@ def _mixed_graphs(exprs: list) -> Graph:
     built: that of the non-constant ones, else the default graph."""
     found: Graph | None = None
     for e in exprs:
-        if e.graph._nodes[e.id]["op"] == "constant":
+        if e.graph.node(e.id).op == "constant":
             continue
         if found is None:
             found = e.graph
@@ -434,30 +444,21 @@ def _mixed_graphs(exprs: list) -> Graph:
 
 
 def _describe(e) -> str:
-    node = e.graph._nodes[e.id]
-    if node["op"] == "input":
-        return f"the input {node['name']!r}"[:80]
-    return f"a {node['op']} node"
+    node = e.graph.node(e.id)
+    if node.op == "input":
+        return f"the input {node.name!r}"[:80]
+    return f"a {node.op} node"
 
 
 def _adopt(e, graph: Graph):
     """The constant ``e`` of another graph, re-interned in ``graph`` (the same value:
     constants hold private read-only copies, so nothing is copied again)."""
-    node = e.graph._nodes[e.id]
-    if node["op"] != "constant":
+    if e.graph.node(e.id).op != "constant":
         raise GraphadError(
             f"{_describe(e)} belongs to a different graph; only constants move between "
             "graphs: build the expressions inside one ga.Graph(), or evaluate it first"
         )
-    value, key = node["value"], node.get("key")
-    if key is None or key[0] != "constant":
-        return Expr(graph, graph.constant(value))
-    with graph._lock:
-        if key[1] == "id":  # keyed by id(value): keep the object alive in this graph too
-            graph._pinned.append(value)
-        attrs = {"op": "constant", "args": (), "params": (), "role": "constant", "value": value}
-        nid = graph._new(key, {**attrs, "shape": node["shape"], "dtype": node["dtype"]})
-    return Expr(graph, nid)
+    return Expr(graph, graph.adopt(e.graph, e.id))
 
 
 def _refuse_masked(value: Any, what: str) -> None:
@@ -500,7 +501,7 @@ def as_expr(value: Any, graph: Graph | None = None):
 def const_value(e) -> Any:
     """The constant's value if ``e`` is a constant node, else ``None``."""
     node = e.graph.node(e.id)
-    return node["value"] if node["op"] == "constant" else None
+    return node.value if node.op == "constant" else None
 
 
 _WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
@@ -561,36 +562,44 @@ def apply(op_name: str, *args: Any, **params: Any):
             if recorder is not None:
                 return recorder().record(op_name, args, params)
     graph = graph_of(*args)
-    ids = tuple(as_expr(a, graph).id for a in args)
-    nodes = graph._nodes
-    arg_nodes = [nodes[i] for i in ids]
-    if (
-        op.elementwise
-        and not params
-        and not op.custom
-        and all(n["op"] == "constant" and type(n["value"]) in _WEAK_SAMPLE for n in arg_nodes)
-    ):
-        folded = _fold_weak(op, [n["value"] for n in arg_nodes])
-        if folded is not None:
-            nid = graph.constant(folded)
-            _note_exact(graph._nodes[nid], op, arg_nodes)
-            return Expr(graph, nid)
-    shapes = [n["shape"] for n in arg_nodes]
-    if op.lower is not None and None not in shapes:
-        lowered = op.lower(*(Expr(graph, i) for i in ids), **params)
-        if lowered is not None:
-            return lowered
+    ids = tuple(
+        [a.id if type(a) is Expr and a.graph is graph else as_expr(a, graph).id for a in args]
+    )
+    records = graph.records()
+    arg_nodes = [records[i] for i in ids]
+    if op.elementwise and not params and not op.custom:
+        for n in arg_nodes:
+            if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
+                break
+        else:  # Python scalars only
+            folded = _fold_weak(op, [n.value for n in arg_nodes])
+            if folded is not None:
+                nid = graph.constant(folded)
+                _note_exact(records[nid], op, arg_nodes)
+                return Expr(graph, nid)
+    if op.lower is not None:
+        for n in arg_nodes:
+            if n.shape is None:
+                break
+        else:  # every shape static
+            lowered = op.lower(*[Expr(graph, i) for i in ids], **params)
+            if lowered is not None:
+                return lowered
     shape, dtype = infer(op, arg_nodes, params)
     params_t = tuple(sorted(params.items())) if params else ()
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
 
 
-def infer(op: Op, arg_nodes: Sequence[dict], params: dict) -> tuple[Shape, Any]:
+def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
     """The static shape (``None`` where an argument's is unknown) and dtype of
     ``op(*args, **params)``; a ``ShapeError`` naming the op where shapes do not fit."""
-    shapes = [n["shape"] for n in arg_nodes]
+    shapes = [n.shape for n in arg_nodes]
     shape: Shape = None
-    if op.shape is not None and None not in shapes:
+    if None in shapes:
+        pass  # unknown: checked when evaluated
+    elif op.elementwise and not op.custom and shapes.count(()) == len(shapes):
+        shape = ()  # the scalar case, without calling the shape rule
+    elif op.shape is not None:
         try:
             shape = op.shape(*shapes, **params)
         except ShapeError:
@@ -599,14 +608,17 @@ def infer(op: Op, arg_nodes: Sequence[dict], params: dict) -> tuple[Shape, Any]:
             raise ShapeError(
                 f"{op.name}: cannot combine shapes {_fmt_shapes(shapes)}: {exc}"
             ) from None
-    if callable(op.dtype):
-        dtype = op.dtype(*[n["dtype"] for n in arg_nodes], **params)
+    kind = op.dtype
+    if callable(kind):
+        dtype = kind(*[n.dtype for n in arg_nodes], **params)
     else:
         dtype = _result_dtype(
-            op.dtype,
+            kind,
             tuple(
-                type(n["value"]) if n["op"] == "constant" and n["dtype"] is None else n["dtype"]
-                for n in arg_nodes
+                [
+                    type(n.value) if n.dtype is None and n.op == "constant" else n.dtype
+                    for n in arg_nodes
+                ]
             ),
         )
     return shape, dtype
@@ -644,18 +656,23 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
 _EXACT_MAX = 16
 
 
-def _note_exact(node: dict, op: Op, arg_nodes: Sequence[dict]) -> None:
+def _note_exact(node: Node, op: Op, arg_nodes: Sequence[Node]) -> None:
     """Remember on a folded float constant what it was folded from (``log(2)``,
     ``1 / 3``), so that printed and drawn forms stay exact (``graphad.backends.printing``)
     while values, and compiled code, use the float.  A constant node is shared by
     equal values: the first exact form recorded for a value is kept."""
-    value = node["value"]
-    if type(value) is not float or not op.exact or "exact" in node or not math.isfinite(value):
+    value = node.value
+    if (
+        type(value) is not float
+        or not op.exact
+        or node.exact is not None
+        or not math.isfinite(value)
+    ):
         return
-    args = tuple(n.get("exact") or ("num", n["value"]) for n in arg_nodes)
+    args = tuple(n.exact or ("num", n.value) for n in arg_nodes)
     size = 1 + sum(a[2] if a[0] != "num" else 1 for a in args)
     if size <= _EXACT_MAX:
-        node["exact"] = (op.name, tuple(a[:2] for a in args), size)
+        node.exact = (op.name, tuple(a[:2] for a in args), size)
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -389,8 +389,8 @@ def _same_shape(a, b) -> bool:
     """True when a and b certainly have the same shape: the same node, or equal static shapes."""
     if a.id == b.id:
         return True
-    s_a = a.graph._nodes[a.id]["shape"]
-    return s_a is not None and s_a == b.graph._nodes[b.id]["shape"]
+    s_a = a.graph.records()[a.id]["shape"]
+    return s_a is not None and s_a == b.graph.records()[b.id]["shape"]
 
 
 def sum_to(g, like):
@@ -458,7 +458,7 @@ def _scale(g, p):
             return None
     seed = const_value(g)
     if type(seed) is float and seed == 1.0 and not isinstance(p, int | float):
-        dt = p.graph._nodes[p.id]["dtype"]
+        dt = p.graph.records()[p.id]["dtype"]
         if dt is not None and dt.kind == "f":
             return p  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
     return apply("multiply", g, p)

@@ -357,7 +357,7 @@ def _check_traced_loss(tracer: Any, out: Expr) -> None:
 
 def _signature(graph: Graph, out: int) -> tuple:
     """A structural key of a traced graph: ops, params, wiring, literals, input shapes."""
-    nodes = graph.nx.nodes
+    nodes = graph.records()
     rows = []
     for n in sorted(graph.nodes()):
         node = nodes[n]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.errors import GraphadError, UnknownNameError
 from ..core.expr import Expr
-from ..core.graph import Graph, ancestors, gc_paused
+from ..core.graph import Graph, gc_paused
 from ..ops import OPS, apply, as_expr
 from ..ops.core import provide_lowering
 from ..ops.elementwise import add, multiply
@@ -64,17 +64,24 @@ def _resolve(graph: Graph, x: Any, *, inputs_only: bool = True) -> int:
 
 def _relevant(graph: Graph, outputs: Sequence[int], wrt: Iterable[int]) -> list[int]:
     """Nodes on a path from any of ``wrt`` to any output, ascending (topological)."""
-    nodes = graph._nodes
+    nodes = graph.records()
     wrt = set(wrt)
-    on_path: set[int] = set()
-    for n in sorted(ancestors(graph, outputs)):
+    on_path: list[int] = []  # ascending, as the walk
+    seen: set[int] = set()
+    for n in graph.topo(outputs):
         if n in wrt:
-            on_path.add(n)
-        elif any(a in on_path for a in nodes[n]["args"]):
-            op = OPS.get(nodes[n]["op"])
-            if op is None or op.differentiable:  # nothing flows through comparisons
-                on_path.add(n)
-    return sorted(on_path)
+            seen.add(n)
+            on_path.append(n)
+            continue
+        node = nodes[n]
+        for a in node.args:
+            if a in seen:
+                op = OPS.get(node.op)
+                if op is None or op.differentiable:  # nothing flows through comparisons
+                    seen.add(n)
+                    on_path.append(n)
+                break
+    return on_path
 
 
 class _Scope:
@@ -82,22 +89,16 @@ class _Scope:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.start = graph._next
+        self.start = graph.next_id
 
     def prune(self, keep: Iterable[int]) -> None:
-        graph = self.graph
-        with graph._lock:
-            live = ancestors(graph, [k for k in keep if k in graph])
-            # newest first: a node's users are gone before it is looked at
-            for n in range(graph._next - 1, self.start - 1, -1):
-                if n in graph.nx and n not in live and graph.nx.out_degree(n) == 0:
-                    graph.remove(n)
+        self.graph.prune(keep, since=self.start)
 
 
 def _cotangent_pass(
     graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr], wrt: Sequence[int]
 ) -> dict[int, Expr]:
-    nodes = graph._nodes
+    nodes = graph.records()
     relevant = _relevant(graph, outputs, wrt)
     rel = set(relevant)
     # contributions to each adjoint, summed once all have arrived (the node's turn):
@@ -117,24 +118,24 @@ def _cotangent_pass(
             g = add(g, t)
         adj[n] = g
         node = nodes[n]
-        if node["op"] in ("input", "constant"):
+        if node.op in ("input", "constant"):
             continue
-        op = OPS[node["op"]]
+        op = OPS[node.op]
         if not op.differentiable:
             continue
-        args = [Expr(graph, a) for a in node["args"]]
-        ans = Expr(graph, n)
-        params = dict(node["params"])
-        needed = [a in rel for a in node["args"]]
+        needed = [a in rel for a in node.args]
         if not any(needed):
             continue
+        args = [Expr(graph, a) for a in node.args]
+        ans = Expr(graph, n)
+        params = dict(node.params) if node.params else {}
         if op.vjp is not None:
             cots = op.vjp(g, ans, *args, **params)
         elif op.partials is not None:
             cots = derived_vjp(op, g, ans, args, needed)
         else:
             raise GraphadError(f"VJP of {op.name} is not defined")
-        for a, c, need in zip(node["args"], cots, needed, strict=True):
+        for a, c, need in zip(node.args, cots, needed, strict=True):
             if c is None or not need:
                 continue
             parts.setdefault(a, []).append(as_expr(c, graph))
@@ -144,7 +145,10 @@ def _cotangent_pass(
 def _mark_adjoints(graph: Graph, adj: Mapping[int, Expr], output: int) -> None:
     seen: dict[int, set] = {}  # one node can be many adjoints (the seed of a long sum)
     for n, a in adj.items():
-        marks = graph.node(a.id).setdefault("adjoint", [])
+        node = graph.node(a.id)
+        marks = node.adjoint
+        if marks is None:
+            marks = node.adjoint = []
         have = seen.get(a.id)
         if have is None:
             have = seen[a.id] = set(marks)
@@ -266,19 +270,19 @@ def jvp(f: Expr, tangents: Mapping[Any, Any]) -> Expr:
 
 def _jvp_locked(graph: Graph, f: Expr, tan: dict[int, Expr]) -> Expr:
     scope = _Scope(graph)
-    nodes = graph._nodes
+    nodes = graph.records()
     with gc_paused(), graph, graph.role("grad"):
         for n in _relevant(graph, [f.id], tan):
             node = nodes[n]
-            if n in tan or node["op"] in ("input", "constant"):
+            if n in tan or node.op in ("input", "constant"):
                 continue
-            op = OPS[node["op"]]
-            ts = [tan.get(a) for a in node["args"]]
+            op = OPS[node.op]
+            ts = [tan.get(a) for a in node.args]
             if not op.differentiable or all(t is None for t in ts):
                 continue
-            args = [Expr(graph, a) for a in node["args"]]
+            args = [Expr(graph, a) for a in node.args]
             ans = Expr(graph, n)
-            params = dict(node["params"])
+            params = dict(node.params)
             if op.jvp is not None:
                 t = op.jvp(ts, ans, *args, **params)
             elif op.partials is not None:
@@ -299,9 +303,11 @@ def _mark_wrt(graph: Graph, nid: int, wrt: Sequence[int]) -> None:
     """Record on a derivative's node which inputs it differentiates with respect to, so a
     graph specialized to an integer value of one of them can refuse (gradients of
     integers computed in integers wrap around: d(x**2)/dx at int8(100) would be -56)."""
-    node = graph._nodes[nid]
-    if node["role"] == "grad":
-        node.setdefault("grad_wrt", set()).update(wrt)
+    node = graph.node(nid)
+    if node.role == "grad":
+        if node.grad_wrt is None:
+            node.grad_wrt = set()
+        node.grad_wrt.update(wrt)
 
 
 def _jvp_by_transposition(op, tangents, ans, args, params):
@@ -325,21 +331,21 @@ def _jvp_by_transposition(op, tangents, ans, args, params):
 
 def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int]) -> list[int]:
     """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative)."""
-    nodes = graph._nodes
+    nodes = graph.records()
     new: dict[int, int] = dict(mapping)
-    for n in sorted(ancestors(graph, outputs)):
+    for n in graph.topo(outputs):
         if n in new:
             continue
         node = nodes[n]
-        args = node["args"]
+        args = node.args
         if not any(a in new for a in args):
             continue
         new_args = [Expr(graph, new.get(a, a)) for a in args]
-        params = dict(node["params"])
-        if OPS[node["op"]].nargs is None:
-            e = apply(node["op"], new_args, **params)
+        params = dict(node.params)
+        if OPS[node.op].nargs is None:
+            e = apply(node.op, new_args, **params)
         else:
-            e = apply(node["op"], *new_args, **params)
+            e = apply(node.op, *new_args, **params)
         new[n] = e.id
     return [new.get(o, o) for o in outputs]
 

@@ -87,18 +87,18 @@ def plan(
     apply (or would not pay)."""
     if not ENABLED:
         return None
-    nodes = graph._nodes
+    nodes = graph.records()
     inset = set(inputs)
     level: dict[int, int] = {}
     groups: dict[tuple, list[int]] = {}
     n_ops = 0
     for n in order:
         node = nodes[n]
-        if node["shape"] != ():
+        if node.shape != ():
             return None
-        op = node["op"]
+        op = node.op
         if op == "input":
-            if n not in inset or node["dtype"] is None or node["dtype"] != _F64:
+            if n not in inset or node.dtype is None or node.dtype != _F64:
                 return None
             level[n] = 0
             continue
@@ -106,14 +106,14 @@ def plan(
             level[n] = 0
             continue
         uf = _ufunc(op)
-        if uf is None or node["dtype"] is None or node["dtype"] != _F64:
+        if uf is None or node.dtype is None or node.dtype != _F64:
             return None
         kinds = []
         lv = 0
-        for a in node["args"]:
+        for a in node.args:
             an = nodes[a]
-            if an["op"] == "constant":
-                lit = _literal(an["value"])
+            if an.op == "constant":
+                lit = _literal(an.value)
                 if lit is None:
                     return None
                 kinds.append(lit)
@@ -142,7 +142,7 @@ def _emit(
     for o in outputs:  # constants returned as outputs live in the buffer too
         if o not in slot:
             slot[o] = len(slot)
-            template_values[slot[o]] = float(np.asarray(nodes[o]["value"]))
+            template_values[slot[o]] = float(np.asarray(nodes[o].value))
     consts: dict[str, np.ndarray] = {}
     template = np.zeros(len(slot))
     for s, v in template_values.items():
@@ -161,7 +161,7 @@ def _emit(
             if lit is not None:
                 args.append(lit)
             else:
-                arg_slots = [slot[nodes[m]["args"][pos]] for m in members]
+                arg_slots = [slot[nodes[m].args[pos]] for m in members]
                 args.append(_index_source(arg_slots, f"_ga_i{g}_{pos}", consts))
         args.extend(extra)
         target = _index_source([slot[m] for m in members], f"_ga_o{g}", consts)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import GraphadError
-from ..core.graph import Graph, ancestors, carry_adjoints, gc_paused
+from ..core.graph import Graph, Node, carry_adjoints, gc_paused
 from ..ops import OPS
 from ..ops.core import _result_dtype
 
@@ -99,7 +99,7 @@ def _keeps(var: str) -> Callable[..., bool]:
         x = b[var]
         others = [a for a in rw.args(nid) if a != x]
         # broadcasting against 0-d operands leaves x's shape, known or not
-        if not (rw.same_shape(nid, x) or all(rw.nodes[a]["shape"] == () for a in others)):
+        if not (rw.same_shape(nid, x) or all(rw.nodes[a].shape == () for a in others)):
             return False
         dn, dx = rw.dtype(nid), rw.dtype(x)
         if dn is not None and dx is not None:
@@ -140,10 +140,10 @@ def _adds_zero(var: str, negative_zero: bool) -> Callable[..., bool]:
         if dt is not None and dt.kind in "biu":
             return True
         zero = next(a for a in rw.args(nid) if a != x or rw.args(nid).count(a) == 2)
-        value = rw.nodes[zero]["value"]
+        value = rw.nodes[zero].value
         if bool(np.all(np.signbit(value))) == negative_zero:
             return True
-        return negative_zero and _never_negative_zero(rw.nodes[x]["op"])
+        return negative_zero and _never_negative_zero(rw.nodes[x].op)
 
     return guard
 
@@ -158,7 +158,7 @@ def _same_dtype(a: str, b: str) -> Callable[..., bool]:
 
 def _static_same_shape(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
-    return shape is not None and shape == rw.nodes[nid]["shape"]
+    return shape is not None and shape == rw.nodes[nid].shape
 
 
 # -- replacements -------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def _static_same_shape(rw: _Rewriter, nid: int, b: dict) -> bool:
 def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``0 * x`` as a constant of zeros: only where the static shape and dtype are known."""
     node = rw.nodes[nid]
-    shape, dtype = node["shape"], node["dtype"]
+    shape, dtype = node.shape, node.dtype
     if shape is None or dtype is None or math.prod(shape) > FOLD_MAX_SIZE:
         return None
     return rw.constant(np.zeros(shape, dtype))
@@ -175,18 +175,18 @@ def _zeros(rw: _Rewriter, nid: int, b: dict) -> int | None:
 
 def _reshape_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     node = rw.nodes[nid]
-    return rw.make("reshape", (b["X"],), node["params"], node, role=node["role"])
+    return rw.make("reshape", (b["X"],), node.params, node, role=node.role)
 
 
 def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """Compose two permutations; the identity disappears."""
-    outer = dict(rw.nodes[nid]["params"]).get("axes")
+    outer = dict(rw.nodes[nid].params).get("axes")
     inner_id = rw.args(nid)[0]
-    inner = dict(rw.nodes[inner_id]["params"]).get("axes")
+    inner = dict(rw.nodes[inner_id].params).get("axes")
     x = b["X"]
     if outer is None and inner is None:
         return x
-    shape = rw.nodes[x]["shape"]
+    shape = rw.nodes[x].shape
     if shape is None:
         return None
     nd = len(shape)
@@ -196,16 +196,16 @@ def _transpose_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     if perm == tuple(range(nd)):
         return x
     node = rw.nodes[nid]
-    return rw.make("transpose", (x,), (("axes", perm),), node, role=node["role"])
+    return rw.make("transpose", (x,), (("axes", perm),), node, role=node.role)
 
 
 def _reshape_noop(rw: _Rewriter, nid: int, b: dict) -> bool:
     shape = rw.nodes[b["X"]]["shape"]
-    return shape is not None and shape == rw.nodes[nid]["shape"]
+    return shape is not None and shape == rw.nodes[nid].shape
 
 
 def _static_shape(rw: _Rewriter, nid: int) -> Any:
-    return rw.nodes[nid]["shape"]
+    return rw.nodes[nid].shape
 
 
 def _absorb_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
@@ -218,21 +218,21 @@ def _absorb_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
     NumPy's broadcasting, so the result is the same to the bit.
     """
     node = rw.nodes[nid]
-    op_name, args, shape = node["op"], node["args"], node["shape"]
+    op_name, args, shape = node.op, node.args, node.shape
     if shape is None:
         return None
     for k in (0, 1):
         u, z = args[k], args[1 - k]
-        if rw.nodes[u]["op"] != "broadcast_to" or (op_name == "divide" and k == 1):
+        if rw.nodes[u].op != "broadcast_to" or (op_name == "divide" and k == 1):
             continue
         c = rw.args(u)[0]
         pair = (c, z) if k == 0 else (z, c)
-        z_shape = rw.nodes[z]["shape"]
+        z_shape = rw.nodes[z].shape
         if z_shape == shape:
-            return rw.make(op_name, pair, (), node, node["role"])
-        if z_shape == () and rw.nodes[c]["shape"] == ():
-            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node["dtype"]}, node["role"])
-            return rw.make("broadcast_to", (inner,), (("shape", shape),), node, node["role"])
+            return rw.make(op_name, pair, (), node, node.role)
+        if z_shape == () and rw.nodes[c].shape == ():
+            inner = rw.make(op_name, pair, (), {"shape": (), "dtype": node.dtype}, node.role)
+            return rw.make("broadcast_to", (inner,), (("shape", shape),), node, node.role)
     return None
 
 
@@ -240,14 +240,14 @@ def _negate_broadcast(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``-broadcast_to(c, s)`` -> ``broadcast_to(-c, s)``: a constant c folds."""
     u, c = rw.args(nid)[0], b["X"]
     node = rw.nodes[nid]
-    neg = rw.make("negative", (c,), (), rw.nodes[c], node["role"])
-    return rw.make("broadcast_to", (neg,), rw.nodes[u]["params"], node, node["role"])
+    neg = rw.make("negative", (c,), (), rw.nodes[c], node.role)
+    return rw.make("broadcast_to", (neg,), rw.nodes[u].params, node, node.role)
 
 
 def _broadcast_twice(rw: _Rewriter, nid: int, b: dict) -> int | None:
     """``broadcast_to(broadcast_to(c, s), t)`` -> ``broadcast_to(c, t)``."""
     node = rw.nodes[nid]
-    return rw.make("broadcast_to", (b["X"],), node["params"], node, node["role"])
+    return rw.make("broadcast_to", (b["X"],), node.params, node, node.role)
 
 
 RULES: list[Row] = [
@@ -307,7 +307,7 @@ _CANDIDATES: dict[tuple, list[tuple[Row, tuple]]] = {}
 def _candidates(op_name: str, args: tuple, nodes: dict) -> list[tuple[Row, tuple]]:
     """The rows whose argument ops can match (a constant where the pattern has one, the
     nested op where it has one), cached per (op, argument ops): most nodes try none."""
-    key = (op_name, *(nodes[a]["op"] for a in args))
+    key = (op_name, *(nodes[a].op for a in args))
     found = _CANDIDATES.get(key)
     if found is None:
         found = [
@@ -332,21 +332,21 @@ class _Rewriter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.nodes = graph.nx._node  # the attribute dicts themselves: no view overhead
+        self.nodes = graph.records()
         self._float: dict[int, bool] = {}
         self._fill: dict[int, Any] = {}
         self.fired: dict[str, int] = {}
 
     # facts about new-graph nodes
     def args(self, nid: int) -> tuple[int, ...]:
-        return self.nodes[nid]["args"]
+        return self.nodes[nid].args
 
     def dtype(self, nid: int) -> np.dtype | None:
-        return self.nodes[nid]["dtype"]
+        return self.nodes[nid].dtype
 
     def is_weak(self, nid: int) -> bool:
         node = self.nodes[nid]
-        return node["op"] == "constant" and isinstance(node["value"], bool | int | float)
+        return node.op == "constant" and isinstance(node.value, bool | int | float)
 
     def is_float(self, nid: int) -> bool:
         """True where the value is certainly floating point (even with dtype unknown).
@@ -360,27 +360,27 @@ class _Rewriter:
         return found
 
     def _float_from_args(self, node: dict) -> bool:
-        dt = node["dtype"]
+        dt = node.dtype
         if dt is not None:
             return dt.kind == "f"
-        if node["op"] == "constant":
-            return isinstance(node["value"], float)
-        op = OPS.get(node["op"])
+        if node.op == "constant":
+            return isinstance(node.value, float)
+        op = OPS.get(node.op)
         kind = None if op is None or op.custom else op.dtype
         known = self._float
-        args = node["args"]
+        args = node.args
         if kind == "float":
             return True
         if kind == "promote":
             return any(known.get(a, False) for a in args)
         if kind == "first":
             return known.get(args[0], False)
-        if node["op"] == "where":
+        if node.op == "where":
             return known.get(args[1], False) or known.get(args[2], False)
         return False
 
     def same_shape(self, a: int, b: int) -> bool:
-        sa, sb = self.nodes[a]["shape"], self.nodes[b]["shape"]
+        sa, sb = self.nodes[a].shape, self.nodes[b].shape
         if sa is not None and sb is not None:
             return sa == sb
         return a == b
@@ -391,8 +391,8 @@ class _Rewriter:
             return self._fill[nid]
         node = self.nodes[nid]
         res = None
-        if node["op"] == "constant":
-            v = node["value"]
+        if node.op == "constant":
+            v = node.value
             if isinstance(v, bool):
                 res = None
             elif isinstance(v, int | float):
@@ -432,36 +432,49 @@ class _Rewriter:
         keys = []
         for a in args:
             node = self.nodes[a]
-            dt = node["dtype"]
+            dt = node.dtype
             if dt is None:
-                if node["op"] != "constant":
+                if node.op != "constant":
                     return None
-                dt = type(node["value"])
+                dt = type(node.value)
             keys.append(dt)
         return _result_dtype(op.dtype, tuple(keys))
 
     def _raw(
         self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
     ) -> int:
-        g = self.graph
-        before = g._next
-        nid = g.apply(op_name, args, params, shape, dtype)
-        if g._next != before:  # a new node: give it the old node's role
+        nid = self.graph.apply(op_name, args, params, shape, dtype, role)
+        if nid not in self._float:  # a new node (with the old node's role), or one made outside
             node = self.nodes[nid]
-            node["role"] = role
             for a in args:
                 self.is_float(a)  # leaves get theirs here; inner nodes already have one
             self._float[nid] = self._float_from_args(node)
         return nid
+
+    def adopt(self, first: int, out: int) -> int:
+        """Put the nodes made since id ``first`` outside the rewriter (a lowering's, an
+        ``apply``'s) through it, as a second pass would; returns what ``out`` became.
+        The originals are left for the final prune."""
+        if out < first:
+            return out
+        nodes = self.nodes
+        done: dict[int, int] = {}
+        for n in range(first, out + 1):
+            node = nodes.get(n)
+            if node is None or node.op in ("input", "constant"):
+                continue
+            args = tuple(done.get(a, a) for a in node.args)
+            done[n] = self.make(node.op, args, node.params, node, node.role)
+        return done.get(out, out)
 
     def _step(self, nid: int) -> int | None:
         node = self.nodes[nid]
         folded = self._fold(nid, node)
         if folded is not None:
             return folded
-        for row, steps in _candidates(node["op"], node["args"], self.nodes):
+        for row, steps in _candidates(node.op, node.args, self.nodes):
             b: dict[str, int] = {}
-            if not self._match(steps, node["args"], b) or (
+            if not self._match(steps, node.args, b) or (
                 row.guard is not None and not row.guard(self, nid, b)
             ):
                 continue
@@ -472,10 +485,10 @@ class _Rewriter:
                 out = self._raw(
                     rep[0],
                     tuple(b[v] for v in rep[1:]),
-                    node["params"],
-                    node["shape"],
-                    node["dtype"],
-                    node["role"],
+                    node.params,
+                    node.shape,
+                    node.dtype,
+                    node.role,
                 )
             else:
                 out = rep(self, nid, b)
@@ -497,7 +510,7 @@ class _Rewriter:
                     return False
             elif kind == "op":
                 node = nodes[a]
-                if node["op"] != payload[0] or not self._match(payload[1], node["args"], binding):
+                if node.op != payload[0] or not self._match(payload[1], node.args, binding):
                     return False
             elif binding.setdefault(payload, a) != a:
                 return False
@@ -505,29 +518,29 @@ class _Rewriter:
 
     def _fold(self, nid: int, node: dict) -> int | None:
         """Evaluate an op whose arguments are all constants, if the result is small."""
-        op_name = node["op"]
+        op_name = node.op
         if op_name in ("constant", "input"):
             return None
         op = OPS.get(op_name)
         nodes = self.nodes
-        args = node["args"]
+        args = node.args
         # the table's foldable facet: nodes that must not run, free views (broadcast_to);
         # user code (defop) may be impure or expensive
         if (
             op is None
             or op.custom
             or not op.foldable
-            or not all(nodes[a]["op"] == "constant" for a in args)
+            or not all(nodes[a].op == "constant" for a in args)
         ):
             return None
-        shape, dtype = node["shape"], node["dtype"]
+        shape, dtype = node.shape, node.dtype
         if shape is None or math.prod(shape) > FOLD_MAX_SIZE:
             return None
         if op_name == "power" and (dtype is None or dtype.kind != "f"):
             return None  # integer powers overflow silently; leave them to run time
         try:  # the op's own NumPy kernel, as the interpreter runs it
             with np.errstate(all="ignore"):
-                value = op.impl(*(nodes[a]["value"] for a in args), **dict(node["params"]))
+                value = op.impl(*[nodes[a].value for a in args], **dict(node.params))
             arr = np.asarray(value)
         except Exception:  # the interpreter will raise the same error at run time
             return None
@@ -557,48 +570,72 @@ def optimize_ids(
 def _optimize_ids(
     graph: Graph, outputs: Sequence[int], inputs: Iterable[int], rewrite: bool
 ) -> tuple[Graph, list[int], dict[int, int]]:
-    new = Graph()
-    rw = _Rewriter(new)
-    nodes = graph.nx._node
-    mapping: dict[int, int] = {}
+    target = Graph()
+    rw = _Rewriter(target)
+    nodes = graph.records()
+    seed: dict[int, int] = {}
     for i in sorted(set(inputs)):
-        mapping[i] = _copy_input(rw, nodes[i])
-    for n in sorted(ancestors(graph, outputs)):
-        if n in mapping:
-            continue
-        node = nodes[n]
-        op = node["op"]
+        seed[i] = _copy_input(rw, nodes[i])
+
+    def rebuild(new: Graph, n: int, node: Node, args: tuple[int, ...]) -> int | None:
+        op = node.op
         if op == "input":
-            mapping[n] = _copy_input(rw, node)
-        elif op == "constant":
-            mapping[n] = rw.constant(node["value"])
-        else:
-            args = tuple(mapping[a] for a in node["args"])
-            if rewrite:
-                mapping[n] = rw.make(op, args, node["params"], node, node["role"])
-            else:
-                mapping[n] = rw._raw(
-                    op, args, node["params"], node["shape"], node["dtype"], node["role"]
-                )
+            return _copy_input(rw, node)
+        if op == "constant":
+            return None  # shared, as it is
+        if rewrite:
+            return rw.make(op, args, node.params, node, node.role)
+        return rw._raw(op, args, node.params, node.shape, node.dtype, node.role)
+
+    new, mapping = graph.copy(outputs, remap=rebuild, seed=seed, marks=False, into=target)
     outs = [mapping[o] for o in outputs]
     keep = set(outs) | {mapping[i] for i in inputs}
-    _eliminate_dead(new, keep)
+    new.prune(keep)
     carry_adjoints(graph, new, mapping)
     new.rewrites_fired = dict(rw.fired)  # for reports and tests
     return new, outs, mapping
 
 
+def optimize_specialized(
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    types: Sequence[tuple],
+    *,
+    rewrite: bool = True,
+) -> tuple[Graph, list[int], list[int]]:
+    """:func:`~graphad.transforms.specialize.specialize` and :func:`optimize_ids` in one
+    copy: each node is specialized to the input ``types`` and built through the
+    rewriter at once (one graph copy fewer: the time and peak memory of a compile).
+    Returns the new graph and the new ids of ``outputs`` and ``inputs``."""
+    from .specialize import specialize
+
+    with gc_paused():
+        target = Graph()
+        rw = _Rewriter(target)
+
+        class _Build:
+            @staticmethod
+            def make(op, args, params, shape, dtype, role):
+                if rewrite:
+                    return rw.make(op, args, params, {"shape": shape, "dtype": dtype}, role)
+                return rw._raw(op, args, params, shape, dtype, role)
+
+            @staticmethod
+            def adopt(first, out):
+                return rw.adopt(first, out) if rewrite else out
+
+        spec = specialize(graph, outputs, inputs, types, marks=False, builder=_Build, into=target)
+        new = spec.graph
+        keep = set(spec.outputs) | set(spec.inputs)
+        new.prune(keep)
+        carry_adjoints(graph, new, spec.mapping)
+        new.rewrites_fired = dict(rw.fired)  # for reports and tests
+    return new, list(spec.outputs), list(spec.inputs)
+
+
 def _copy_input(rw: _Rewriter, node: dict) -> int:
-    return rw.graph.input(node["name"], node["shape"], node["dtype"])
-
-
-def _eliminate_dead(graph: Graph, keep: Iterable[int]) -> None:
-    """Drop every node that nothing in ``keep`` needs, users before their arguments."""
-    live = ancestors(graph, keep)
-    out_degree = graph.nx.out_degree
-    for n in sorted(set(graph.nx.nodes) - live, reverse=True):
-        if out_degree(n) == 0:
-            graph.remove(n)
+    return rw.graph.input(node.name, node.shape, node.dtype)
 
 
 def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]]:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import DTypeError, MissingInputError
-from ..core.graph import Graph, ancestors, carry_adjoints, gc_paused
+from ..core.graph import Graph, Node
 from ..ops import OPS
 
 __all__ = [
@@ -79,6 +79,8 @@ def specialize(
     types: Sequence[InputType],
     *,
     marks: bool = True,
+    builder: Any = None,
+    into: Graph | None = None,
 ) -> Specialized:
     """Replay what ``outputs`` need into a new graph whose ``inputs`` have ``types``.
 
@@ -86,62 +88,61 @@ def specialize(
     checked and cast before it reaches the specialized code).  Roles, and with
     ``marks`` the adjoint marks, are carried over, so a specialized gradient still
     draws as one.
+
+    ``builder`` (with ``into``, the graph it builds in) makes each node instead of
+    plain hash-consing: ``builder.make(op, args, params, shape, dtype, role)`` for an
+    op with static inference, ``builder.adopt(first_new_id, out)`` after a lowering or
+    ``apply`` made nodes its own way.  The rewriter is one (specialization and
+    optimization in one copy: :func:`graphad.transforms.rewrite.optimize_specialized`).
     """
     from ..ops import OPS
     from ..ops.core import Expr, apply, infer
 
-    nodes = graph._nodes
-    new = Graph()
-    new_nodes = new._nodes
+    nodes = graph.records()
+
+    def rebuild(new: Graph, n: int, node: Node, ids: tuple[int, ...]) -> int | None:
+        # runs with ``new`` the innermost graph (a node made of constants alone goes
+        # there, not to the caller's) and the node's role as the role of what it builds
+        op_name = node.op
+        if op_name == "input":
+            raise MissingInputError(f"no value given for input {node.name!r}")
+        if op_name == "constant":
+            return None  # shared, as it is
+        new_nodes = new.records()
+        if node.grad_wrt is not None:
+            _refuse_integer_wrt(nodes, new_nodes, mapping, node.grad_wrt)
+        op = OPS[op_name]
+        params = node.params
+        if op.nargs is None:
+            before = new.next_id
+            made = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
+            return made if builder is None else builder.adopt(before, made)
+        if op.lower is None:
+            # the common case, without apply's generality: infer, then hash-cons
+            shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params) if params else {})
+            if builder is not None:
+                return builder.make(op_name, ids, params, shape, dtype, node.role)
+            return new.apply(op_name, ids, params, shape, dtype)
+        # a shape helper: its lower facet directly (most are the identity here, and a
+        # gradient over undeclared inputs holds many), else apply
+        before = new.next_id
+        args = [Expr(new, i) for i in ids]
+        out = None
+        if all(new_nodes[i].shape is not None for i in ids):
+            out = op.lower(*args, **dict(params))
+        made = (out if out is not None else apply(op_name, *args, **dict(params))).id
+        return made if builder is None else builder.adopt(before, made)
+
+    target = into if into is not None else Graph()
     mapping: dict[int, int] = {}
-    # new is the default graph while rules and lowerings build: a node made of constants
-    # alone goes to the innermost graph, which must be this one, not the caller's
-    with gc_paused(), new:
-        for nid, (shape, dtype) in zip(inputs, types, strict=True):
-            node = nodes[nid]
-            mapping[nid] = new.input(
-                node["name"],
-                node["shape"] if node["shape"] is not None else shape,
-                node["dtype"] if node["dtype"] is not None else dtype,
-            )
-        roles = new._role_stack
-        for n in sorted(ancestors(graph, outputs)):
-            if n in mapping:
-                continue
-            node = nodes[n]
-            op_name = node["op"]
-            if op_name == "input":
-                raise MissingInputError(f"no value given for input {node['name']!r}")
-            if op_name == "constant":
-                mapping[n] = new.adopt_constant(node["value"])
-                continue
-            if "grad_wrt" in node:
-                _refuse_integer_wrt(nodes, new_nodes, mapping, node["grad_wrt"])
-            op = OPS[op_name]
-            ids = tuple(mapping[a] for a in node["args"])
-            params = node["params"]
-            roles.append(node["role"])
-            try:
-                if op.nargs is None:
-                    mapping[n] = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
-                elif op.lower is None:
-                    # the common case, without apply's generality: infer, then hash-cons
-                    shape, dtype = infer(op, [new_nodes[i] for i in ids], dict(params))
-                    mapping[n] = new.apply(op_name, ids, params, shape, dtype)
-                else:
-                    # a shape helper: its lower facet directly (most are the identity here,
-                    # and a gradient over undeclared inputs holds many), else apply
-                    args = [Expr(new, i) for i in ids]
-                    out = None
-                    if all(new_nodes[i]["shape"] is not None for i in ids):
-                        out = op.lower(*args, **dict(params))
-                    mapping[n] = (
-                        out if out is not None else apply(op_name, *args, **dict(params))
-                    ).id
-            finally:
-                roles.pop()
-        if marks:
-            carry_adjoints(graph, new, mapping)
+    for nid, (shape, dtype) in zip(inputs, types, strict=True):
+        node = nodes[nid]
+        mapping[nid] = target.input(
+            node.name,  # type: ignore[arg-type]
+            node.shape if node.shape is not None else shape,
+            node.dtype if node.dtype is not None else dtype,
+        )
+    new, mapping = graph.copy(outputs, remap=rebuild, seed=mapping, marks=marks, into=target)
     return Specialized(
         new,
         tuple(mapping[o] for o in outputs),
@@ -156,12 +157,12 @@ def _refuse_integer_wrt(nodes: dict, new_nodes: dict, mapping: dict, wrt: set) -
     arithmetic (d(x**2)/dx at int8(100) wraps to -56)."""
     for w in wrt:
         m = mapping.get(w)
-        if m is None or nodes[w]["op"] != "input":
+        if m is None or nodes[w].op != "input":
             continue
-        dt = new_nodes[m]["dtype"]
+        dt = new_nodes[m].dtype
         if dt is not None and dt.kind not in "fc":
             raise DTypeError(
-                f"input {nodes[w]['name']!r} is differentiated but given {dt} values; "
+                f"input {nodes[w].name!r} is differentiated but given {dt} values; "
                 f"gradients need floating-point inputs (convert with .astype(float))"
             )
 
@@ -175,14 +176,17 @@ def specialized(
     """:func:`specialize` without adjoint marks (for evaluation), cached on ``graph``
     per (outputs, inputs, types)."""
     key = (tuple(outputs), tuple(inputs), tuple(types))
-    with graph._lock:
-        cache = graph.__dict__.setdefault("_specialized", OrderedDict())
+    with graph.lock:
+        cache = graph.cache("specialized")
+        if not cache:
+            cache["lru"] = OrderedDict()
+        cache = cache["lru"]
         found = cache.get(key)
         if found is not None:
             cache.move_to_end(key)
             return found
     spec = specialize(graph, outputs, inputs, types, marks=False)
-    with graph._lock:
+    with graph.lock:
         cache[key] = spec
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
@@ -196,11 +200,11 @@ def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
     each value freed after its last use (outputs are kept).  Inputs count, views
     and constants do not; a node of unknown shape counts as its arguments together.
     """
-    nodes = graph._nodes
-    order = sorted(ancestors(graph, outputs))
+    nodes = graph.records()
+    order = graph.topo(outputs)
     last: dict[int, int] = {}
     for pos, n in enumerate(order):
-        for a in nodes[n]["args"]:
+        for a in nodes[n].args:
             last[a] = pos
     keep = set(outputs)
     size: dict[int, int] = {}
@@ -208,14 +212,14 @@ def peak_live_elements(graph: Graph, outputs: Sequence[int]) -> int:
     live = peak = 0
     for pos, n in enumerate(order):
         node = nodes[n]
-        shape = node["shape"]
+        shape = node.shape
         # the op table's view facet: a view of an argument (or of a constant) costs nothing
-        if node["op"] == "constant" or (node["op"] in OPS and OPS[node["op"]].view):
+        if node.op == "constant" or (node.op in OPS and OPS[node.op].view):
             count = 0
         elif shape is not None:
             count = math.prod(shape)
         else:  # a custom op without a shape rule: as large as its arguments together
-            count = max(1, sum(size.get(a, 0) for a in node["args"]))
+            count = max(1, sum(size.get(a, 0) for a in node.args))
         size[n] = count
         live += count
         peak = max(peak, live)
@@ -235,8 +239,8 @@ def check_live_elements(graph: Graph, outputs: Sequence[int]) -> None:
 
     limit = current().max_live_elements
     total = 0  # every node's elements at once bounds the peak: most graphs stop here
-    for node in graph._nodes.values():
-        shape = node["shape"]
+    for node in graph.records().values():
+        shape = node.shape
         total += math.prod(shape) if shape is not None else limit + 1
         if total > limit:
             break

@@ -56,7 +56,7 @@ def batch(
 
 
 def _batch_nodes(graph: Graph, outputs: list[int], memo: dict[int, Expr], size: int) -> None:
-    nodes = graph._nodes
+    nodes = graph.records()
     pending = [outputs]
     while pending:
         targets = pending.pop()
@@ -76,7 +76,7 @@ def _batch_nodes(graph: Graph, outputs: list[int], memo: dict[int, Expr], size: 
 
 
 def _lower_first(graph: Graph, n: int) -> Expr | None:
-    node = graph._nodes[n]
+    node = graph.records()[n]
     op = OPS.get(node["op"])
     if op is None or op.lower is None or node["op"] == "dot":
         return None
@@ -94,9 +94,9 @@ def tile(e: Expr, size: int) -> Expr:
 
 
 def _example_shape(graph: Graph, n: int) -> tuple[int, ...]:
-    shape = graph._nodes[n]["shape"]
+    shape = graph.records()[n]["shape"]
     if shape is None:
-        op = graph._nodes[n]["op"]
+        op = graph.records()[n]["op"]
         raise GraphadError(
             f"vmap: the {op} node v{n} has no static shape; vmap needs the shapes of one "
             f"example (call the vmapped function with arrays, or declare the symbols' shapes)"
@@ -119,15 +119,15 @@ def _shift_axis(axis: int, rank: int) -> int:
 
 
 def _rule(graph: Graph, n: int, memo: dict[int, Expr], size: int) -> Expr:
-    node = graph._nodes[n]
+    node = graph.records()[n]
     name = node["op"]
     op = OPS[name]
     params = dict(node["params"])
     argn = node["args"]
     args = [memo.get(a, Expr(graph, a)) for a in argn]
     is_b = [a in memo for a in argn]
-    shapes = [graph._nodes[a]["shape"] for a in argn]
-    out_shape = graph._nodes[n]["shape"]
+    shapes = [graph.records()[a]["shape"] for a in argn]
+    out_shape = graph.records()[n]["shape"]
     known = out_shape is not None and all(s is not None for s in shapes)
 
     if known and (op.elementwise or name in ("zeros_like", "ones_like")):
@@ -200,7 +200,7 @@ def _matmul_rule(args: list, shapes: list, is_b: list, out_shape: tuple, size: i
 
 def _per_example(graph: Graph, n: int, memo: dict[int, Expr], size: int) -> Expr:
     """The op applied to each example's slice, stacked: right for any op."""
-    node = graph._nodes[n]
+    node = graph.records()[n]
     name = node["op"]
     op = OPS[name]
     params = dict(node["params"])
