@@ -25,6 +25,7 @@ node whose rule disagrees with its numerical derivative is named.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,27 +77,74 @@ def default_tolerances(dtype: Any) -> tuple[float, float]:
 # -- the problem being checked ----------------------------------------------------------------
 
 
+class _Program:
+    """The nodes ``outputs`` need, run in topological order with each op's NumPy
+    implementation: the checker evaluates its private graphs a few times each
+    (the gradient graph at three cotangents, the function at dozens of points),
+    where specializing every graph first (``evaluate``) would cost more than the
+    evaluations.  The same ops run on the same values, so the numbers are those of
+    ``evaluate``; an error falls back to ``evaluate``, which says what is wrong.
+    """
+
+    def __init__(self, graph: Graph, outputs: Sequence[int]):
+        self.graph, self.outputs = graph, list(outputs)
+        nodes = graph.nx.nodes
+        self.inputs: list[tuple[int, str]] = []
+        self.consts: dict[int, Any] = {}
+        self.steps: list[tuple[int, Callable, dict, list[int]]] = []
+        for n in topo_order(graph, self.outputs):
+            node = nodes[n]
+            op = node["op"]
+            if op == "input":
+                self.inputs.append((n, node["name"]))
+            elif op == "constant":
+                self.consts[n] = node["value"]
+            else:
+                self.steps.append((n, OPS[op].impl, dict(node["params"]), node["args"]))
+
+    def env(self, values: Mapping[str, Any]) -> dict[int, Any]:
+        """Every node's value, given the (prepared) input values by name."""
+        env = dict(self.consts)
+        try:
+            for n, name in self.inputs:
+                env[n] = values[name]
+            with np.errstate(all="ignore"):
+                for n, impl, params, args in self.steps:
+                    env[n] = impl(*[env[a] for a in args], **params)
+        except Exception:
+            got = evaluate(self.graph, self.outputs, values)  # raises graphad's error
+            env.update(zip(self.outputs, got, strict=True))
+        return env
+
+    def __call__(self, values: Mapping[str, Any]) -> list[np.ndarray]:
+        env = self.env(values)
+        return [np.asarray(env[o]) for o in self.outputs]
+
+
 class _Forward:
-    """Re-evaluates only the nodes downstream of some inputs; the rest is computed once.
+    """Re-evaluates only the nodes downstream of some inputs; the rest is taken from the
+    evaluation at the base point (``base_env``).
 
     Finite differences evaluate the same graph dozens of times at points that
     differ in one input, so the schedule is prepared once and the interpreter's
     per-call bookkeeping is skipped.  Moving inputs take their values as given
     (float64), like ``evaluate(known=...)``.
+
+    When every moved node is elementwise and scalar at the base point, the points
+    of one finite-difference stencil are evaluated together as one vector
+    (:meth:`many`): the same operations on the same numbers, one pass.
     """
 
-    def __init__(self, graph: Graph, out: int, values: Mapping[str, Any], moving: set[int]):
+    def __init__(self, graph: Graph, out: int, base_env: Mapping[int, Any], moving: set[int]):
         order = topo_order(graph, [out])
         nodes = graph.records()
         moved = set(moving)
         for n in order:
             if any(a in moved for a in nodes[n]["args"]):
                 moved.add(n)
-        static = sorted(
-            {a for n in order if n in moved for a in nodes[n]["args"] if a not in moved}
-            | ({out} - moved)
-        )
-        self.env0 = dict(zip(static, evaluate(graph, static, values), strict=True))
+        static = {a for n in order if n in moved for a in nodes[n]["args"] if a not in moved}
+        static |= {out} - moved
+        self.env0 = {n: base_env[n] for n in static}
         self.steps = [
             (n, OPS[nodes[n]["op"]].impl, dict(nodes[n]["params"]), nodes[n]["args"])
             for n in order
@@ -104,6 +152,9 @@ class _Forward:
         ]
         self.out = out
         self.moved = moved
+        self.batchable = all(np.ndim(base_env.get(n, 0.0)) == 0 for n in (*moved, *static)) and all(
+            OPS[nodes[n]["op"]].elementwise for n, *_ in self.steps
+        )
 
     def __call__(self, point: Mapping[int, Any], keep: bool = False) -> Any:
         env = dict(self.env0)
@@ -123,17 +174,25 @@ class _Problem:
     values: dict[str, Any]  # prepared input values by name (as the AD sees them)
     label: str
     w: np.ndarray | None = None  # random cotangent for a non-scalar output
+    private: bool = False  # the graph was traced by the checker (the user never sees it)
     eps: float = float(np.finfo(np.float64).eps)
     base: dict[int, np.ndarray] = field(default_factory=dict)  # float64 points
     forward: _Forward | None = None
     _base_env: dict | None = None
+    env: dict[int, Any] | None = None  # every node's value at the given point
+
+    def values_at_point(self) -> dict[int, Any]:
+        """Every node's value at the point as given (prepared input values), computed once."""
+        if self.env is None:
+            self.env = _Program(self.graph, [self.out]).env(self.values)
+        return self.env
 
     def objective(self, point: Mapping[int, np.ndarray]) -> np.ndarray:
         """f(point), or the terms of <w, f(point)>, in float64; wrt inputs enter as given
         (no cast back to float32).  The terms are differenced one by one (``fd_sweep(...,
         terms=True)``) so that each one's rounding error scales with that term."""
         if self.forward is None:
-            self.forward = _Forward(self.graph, self.out, self.values, set(self.wrt))
+            self.forward = _Forward(self.graph, self.out, self.values_at_point(), set(self.wrt))
         y = np.asarray(self.forward(point), dtype=np.float64)
         return y if self.w is None else self.w * y  # the terms of <w, f>
 
@@ -185,6 +244,16 @@ class _Problem:
             point[nid] = base + t * direction
             return self.objective(point)
 
+        if self.forward is None:
+            self.objective(self.base)
+        if self.forward is not None and self.forward.batchable and base.ndim == 0:
+
+            def many(ts: np.ndarray) -> np.ndarray:
+                point = dict(self.base)
+                point[nid] = base + ts * direction
+                return np.broadcast_to(self.objective(point), ts.shape)
+
+            phi.many = many  # type: ignore[attr-defined]
         return phi
 
 
@@ -284,7 +353,9 @@ def _prepare_callable(fn: Callable, at: Any, wrt: Any) -> _Problem:
         items = [wrt] if isinstance(wrt, int | str) else list(wrt)
         idx = [_argument_position(w, arg_names) for w in items]
     label = getattr(fn, "__name__", "f") + "(" + ", ".join(arg_names) + ")"
-    return _finish_problem(graph, out.id, [arg_names[i] for i in idx], values, label)
+    prob = _finish_problem(graph, out.id, [arg_names[i] for i in idx], values, label)
+    prob.private = True
+    return prob
 
 
 def _argument_position(w: Any, names: list[str]) -> int:
@@ -376,8 +447,11 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], list
     """
     from ..transforms.autodiff import vjp
 
-    copy, ids = replay(prob.graph, [prob.out])
-    out = Expr(copy, ids[prob.out])
+    if prob.private:  # the checker traced this graph itself: no copy needed
+        copy, ids = prob.graph, {n: n for n in prob.wrt}
+    else:
+        copy, ids = replay(prob.graph, [prob.out])
+    out = Expr(copy, prob.out if prob.private else ids[prob.out])
     # an input the output does not use is not in the copy: declared there, its gradient is 0
     wrt = [
         Expr(copy, ids[n] if n in ids else copy.input(prob.names[k]))
@@ -390,13 +464,13 @@ def _ad_gradients(prob: _Problem, y: np.ndarray) -> tuple[list[np.ndarray], list
     cot = Expr(copy, copy.input(cot_name, y.shape, y.dtype))
     with copy:  # the rules' own nodes (ga.constant(...) in a custom VJP) belong here too
         grads = vjp([out], wrt, [cot])
-    ids_out = [g.id for g in grads]
+    program = _Program(copy, [g.id for g in grads])
     w = np.ones(y.shape) if prob.w is None else prob.w
 
     def run(c: np.ndarray, values: Mapping[str, Any] | None = None) -> list[np.ndarray]:
         feed = dict(prob.values if values is None else values)
         feed[cot_name] = np.asarray(c, dtype=y.dtype)
-        return [np.asarray(v) for v in evaluate(copy, ids_out, feed)]
+        return program(feed)
 
     vals = run(w)
     noise = _ad_noise(prob, run, w, vals)
@@ -481,31 +555,180 @@ def _ad_noise(
 # -- the SymPy witness -------------------------------------------------------------------------
 
 
-def _sympy_witness(prob: _Problem, timeout: float) -> tuple[list[float | None], str]:
-    """SymPy's derivative per wrt input at the point, or Nones and the reason.
+# SymPy's form of one op at dummy arguments (constant arguments inlined) and its partial
+# derivatives, per (op, params, constant arguments): built once, evaluated per check
+_SYMPY_FORMS: dict[tuple, Any] = {}
+_MPMATH_LOCK = threading.Lock()
 
-    The expression is converted here (linear in the graph); differentiating
-    and evaluating it, which can take unbounded time, runs in a child process
-    that is killed at ``timeout`` seconds (:mod:`graphad.backends.sympy_box`).
-    """
-    none: list[float | None] = [None] * len(prob.wrt)
-    if any(np.ndim(prob.values[n]) for n in prob.values) or prob.w is not None:
-        return none, "n/a: SymPy checks scalar graphs only"
-    if len(topo_order(prob.graph, [prob.out])) > 2000:
-        return none, "n/a: graph too large for SymPy"
+
+def _sympy_form(sp: Any, nodes: Any, n: int) -> tuple | None:
+    """``(form, partials, dummies, moving)`` of node ``n``: its op's SymPy form at dummy
+    arguments (an integer power inlined), and the partials with respect to the
+    arguments that are not constants (``moving``), each planned for evaluation
+    (:func:`~graphad.backends.sympy_box.plan_form`); None where the op has no SymPy
+    form or one that is not plain arithmetic and common functions."""
+    from ..backends import sympy_box as _sympy_box
+
+    node = nodes[n]
+    spec = OPS.get(node["op"])
+    if spec is None or not spec.has_sympy:
+        return None
+    inline: list[int | None] = []
+    moving = []
+    for i, a in enumerate(node["args"]):
+        inline.append(None)
+        if nodes[a]["op"] != "constant":
+            moving.append(i)
+            continue
+        v = np.asarray(nodes[a]["value"])
+        if v.ndim or v.dtype.kind not in "biuf":
+            return None
+        item = v.item()
+        # an integer power is inlined (x**2 differentiates to 2*x, which is 0 at x = 0,
+        # where b*x**b/x has no value); other constants are bound like arguments, so one
+        # cached form serves every constant
+        if node["op"] == "power" and float(item).is_integer() and abs(item) < 1e15:
+            inline[i] = int(item)
+    key = (node["op"], node["params"], tuple(inline), tuple(moving))
+    if key not in _SYMPY_FORMS:
+        dummies = _sympy_box.dummies(sp, len(node["args"]))
+        sargs = [dummies[i] if c is None else sp.Integer(c) for i, c in enumerate(inline)]
+        try:
+            expr = spec.to_sympy(sp, *sargs, **dict(node["params"]))
+            form = _sympy_box.plan_form(sp, expr)
+            partials = [_sympy_box.plan_form(sp, sp.diff(expr, dummies[i])) for i in moving]
+        except Exception:  # no form, or one that is not plain arithmetic (NotCovered)
+            form, partials = None, []
+        got = None if form is None else (form, partials, dummies, moving)
+        if len(_SYMPY_FORMS) > 4096:
+            _SYMPY_FORMS.clear()
+        _SYMPY_FORMS[key] = got
+        return got
+    return _SYMPY_FORMS.get(key)
+
+
+def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
+    """SymPy's derivative of a scalar graph at the point, evaluated along the graph: each
+    node's value from its op's SymPy form and its partial derivatives from SymPy's
+    ``diff`` of that form (both cached per op), combined by the chain rule in 100-bit
+    mpmath numbers.  No expression of the whole graph is built, so this costs a few
+    arithmetic operations per node.  ``None`` when a node has no SymPy form or one
+    whose evaluation is not plain arithmetic and common functions (a condition, say):
+    then SymPy works on the whole expression, in its time-boxed process."""
+    import mpmath
+    import sympy as sp
 
     from ..backends import sympy_box as _sympy_box
-    from ..backends.sympy import to_sympy
 
+    nodes = prob.graph.nx.nodes
+    order = topo_order(prob.graph, [prob.out])
+    env = prob.values_at_point()
+    if any(np.ndim(env.get(n, 0.0)) for n in order):
+        # a tensor inside a scalar graph (sum of a broadcast): an op's scalar form would
+        # be a wrong witness, so the whole-expression path says why there is none
+        return None
+    wanted = set(prob.wrt)
+    val: dict[int, Any] = {}
+    der: dict[int, dict[int, Any]] = {}
     try:
-        expr = to_sympy(Expr(prob.graph, prob.out))
-        values = {n: float(v) for n, v in prob.values.items()}
-        vals = _sympy_box.derivatives(expr, list(prob.names), values, timeout)
-    except _sympy_box.SympyTimeout:
-        return none, f"n/a: SymPy took longer than {timeout:g} s (stopped)"
-    except Exception as exc:
-        return none, f"n/a: {type(exc).__name__}: {exc}"[:160]
-    return vals, "" if all(v is not None for v in vals) else "n/a at this point for some inputs"
+        # mpmath's working precision is one global setting: one check at a time sets it
+        with _MPMATH_LOCK, mpmath.workprec(_sympy_box.PREC):
+            for n in order:
+                node = nodes[n]
+                op = node["op"]
+                if op in ("input", "constant"):
+                    v = np.asarray(prob.values[node["name"]] if op == "input" else node["value"])
+                    if v.ndim or v.dtype.kind not in "biuf":
+                        return None
+                    val[n], der[n] = mpmath.mpf(float(v)), ({n: 1} if n in wanted else {})
+                    continue
+                form = _sympy_form(sp, nodes, n)
+                if form is None:
+                    return None
+                expr, partials, dummies, moving = form
+                args = node["args"]
+                bind = {dummies[i]: val[a] for i, a in enumerate(args)}
+                val[n] = _sympy_box.run_plan(sp, expr, bind)
+                total: dict[int, Any] = {}
+                for i, partial in zip(moving, partials, strict=True):
+                    if not der[args[i]]:
+                        continue
+                    p = _sympy_box.run_plan(sp, partial, bind)
+                    for w, g in der[args[i]].items():
+                        total[w] = total[w] + p * g if w in total else p * g
+                der[n] = total
+            d = der[prob.out]
+            return [_sympy_box.real(d.get(w, 0)) for w in prob.wrt]
+    except (_sympy_box.NotCovered, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return None
+
+
+class _SympyWitness:
+    """SymPy's derivative per wrt input at the point.
+
+    Where every node's op has a SymPy form of plain arithmetic and common functions,
+    it is computed here along the graph (:func:`_sympy_at_point`: SymPy's partials
+    per op, chained at the point), which costs a few operations per node.  Otherwise
+    the expression is converted here and sent at once to SymPy's own process
+    (:mod:`graphad.backends.sympy_box`), which works on it while the checker computes AD and
+    finite differences, and is killed at ``timeout`` seconds after the request.
+    :meth:`values` collects the numbers: Nones and the reason where there are none.
+    """
+
+    def __init__(self, prob: _Problem, timeout: float, scalar_output: bool) -> None:
+        self.n = len(prob.wrt)
+        self.timeout = timeout
+        self.note = ""
+        self.pending: Any = None
+        self.here: list | None = None  # computed in this process (derivatives_here)
+        if any(np.ndim(prob.values[n]) for n in prob.values) or not scalar_output:
+            self.note = "n/a: SymPy checks scalar graphs only"
+            return
+        if len(topo_order(prob.graph, [prob.out])) > 2000:
+            self.note = "n/a: graph too large for SymPy"
+            return
+
+        from ..backends import sympy_box as _sympy_box
+        from ..backends.sympy import to_sympy
+
+        try:
+            self.here = _sympy_at_point(prob)
+        except Exception:
+            self.here = None
+        if self.here is not None:
+            return
+        try:
+            expr = to_sympy(Expr(prob.graph, prob.out))
+            values = {n: float(v) for n, v in prob.values.items()}
+            self.pending = _sympy_box.submit(expr, list(prob.names), values, timeout)
+        except Exception as exc:
+            self.note = f"n/a: {type(exc).__name__}: {exc}"[:160]
+
+    def values(self) -> tuple[list[float | None], str]:
+        none: list[float | None] = [None] * self.n
+        if self.here is not None:
+            vals = self.here
+            return vals, "" if all(
+                v is not None for v in vals
+            ) else "n/a at this point for some inputs"
+        if self.pending is None:
+            return none, self.note
+        from ..backends import sympy_box as _sympy_box
+
+        pending, self.pending = self.pending, None
+        try:
+            vals = pending.result()
+        except _sympy_box.SympyTimeout:
+            return none, f"n/a: SymPy took longer than {self.timeout:g} s (stopped)"
+        except Exception as exc:
+            return none, f"n/a: {type(exc).__name__}: {exc}"[:160]
+        return vals, "" if all(v is not None for v in vals) else "n/a at this point for some inputs"
+
+    def cancel(self) -> None:
+        """Stop the child's work when the check ends without collecting it (an error)."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
 
 
 # -- decisions ----------------------------------------------------------------------------------
@@ -829,13 +1052,38 @@ def check_grad(
             sympy_timeout=sympy_timeout,
         )
     rng = np.random.default_rng(seed)
-    (y,) = evaluate(prob.graph, [prob.out], prob.values)
-    y = np.asarray(y)
+    y = np.asarray(prob.values_at_point()[prob.out])
     if y.dtype.kind not in "f":
         raise GraphadError(f"check_grad: the output has dtype {y.dtype}; it must be floating")
     if y.ndim:
         prob.w = rng.standard_normal(y.shape)
         prob.w = np.asarray(prob.w.astype(y.dtype), dtype=np.float64)
+    # SymPy works in its own process meanwhile: started first, collected last
+    witness = _SympyWitness(prob, sympy_timeout, y.ndim == 0) if sympy else None
+    try:
+        return _check_first_order(
+            prob, y, rng, witness, rtol, atol, seed, strict, localize_on_fail, max_full,
+            projections, max_elements
+        )  # fmt: skip
+    finally:
+        if witness is not None:
+            witness.cancel()
+
+
+def _check_first_order(
+    prob: _Problem,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    witness: _SympyWitness | None,
+    rtol: float | None,
+    atol: float | None,
+    seed: int,
+    strict: bool,
+    localize_on_fail: bool,
+    max_full: int,
+    projections: int,
+    max_elements: int,
+) -> GradCheckReport:
     ad, ad_noise, linearity_note = _ad_gradients(prob, y)
     ad_dtype = _least_precise([*ad, y, *prob.values.values()])
     rtol_d, atol_base = default_tolerances(ad_dtype)
@@ -843,8 +1091,8 @@ def check_grad(
     if not _evaluates_in_float64(prob):
         prob.eps = float(np.finfo(np.float32).eps)
     syms, sym_note = ([None] * len(prob.wrt), "not requested")
-    if sympy:
-        syms, sym_note = _sympy_witness(prob, sympy_timeout)
+    if witness is not None:
+        syms, sym_note = witness.values()
     inputs = [
         _check_input(
             prob,
@@ -967,7 +1215,10 @@ def _evaluates_in_float64(prob: _Problem) -> bool:
     """False when a node that depends on the inputs computes in less than float64
     (e.g. a custom op's implementation), so the differences need a float32 step."""
     prob.objective(prob.base)
-    env = prob.forward(prob.base, keep=True)
+    assert prob.forward is not None
+    if prob._base_env is None:  # resolution() reuses it
+        prob._base_env = prob.forward(prob.base, keep=True)
+    env = prob._base_env
     return all(
         np.asarray(env[n]).dtype.kind != "f" or np.asarray(env[n]).dtype.itemsize >= 8
         for n in prob.forward.moved
