@@ -512,7 +512,7 @@ def _ga_split_bounds(n, indices_or_sections, index, equal):
         k = indices_or_sections
         if equal and n % k:
             raise ValueError(
-                f"split: an axis of length {n} does not divide into {k} equal pieces "
+                f"an axis of length {n} does not divide into {k} equal pieces "
                 "(array_split allows unequal ones)")
         q, r = divmod(n, k)
         start = index * q + min(index, r)
