@@ -429,6 +429,12 @@ _declare(
         ([(2, 3)], {"repeats": 2, "axis": None}),
         ([()], {"repeats": 3, "axis": None}),
     ),
+    # Dask repeats along one given axis only: axis=None is a repeat of the flattened array
+    duck_emit=lambda a, p: (
+        f"np.repeat(np.reshape({a[0]}, (-1,)), {p['repeats']!r}, axis=0)"
+        if p["axis"] is None
+        else f"np.repeat({a[0]}, {p['repeats']!r}, axis={p['axis']!r})"
+    ),
     doc="Repeat each element ``repeats`` times along ``axis`` (``np.repeat``; an int repeats).",
 )
 register(
@@ -700,6 +706,13 @@ def _ga_join_axis(shapes, how):
     return 0 if how == "vstack" else 1
 
 
+def _ga_join_duck(*xs, how):
+    # for Dask arrays: reshape to the promoted shapes, then one concatenate
+    shapes = [_ga_join_shape(np.shape(x), how) for x in xs]
+    parts = [np.reshape(x, s) for x, s in zip(xs, shapes)]
+    return np.concatenate(parts, axis=_ga_join_axis(shapes, how))
+
+
 def _ga_join_part(g, *xs, index, how):
     shapes = [_ga_join_shape(np.shape(x), how) for x in xs]
     axis = _ga_join_axis(shapes, how)
@@ -757,6 +770,8 @@ for _how, _doc in (
         JOIN_CASES[_how],
         nargs=None,
         jvp=_join_jvp(_how),
+        duck_emit=(lambda how: lambda a, p: f"_ga_join_duck({', '.join(a)}, how={how!r})")(_how),
+        helper=JOIN_PART_SRC,
         dtype="promote",
         doc=_doc,
     )
@@ -910,6 +925,28 @@ def _ga_diagonal_grad(g, x, offset, axis1, axis2):
     return out
 
 
+def _ga_diagonal_grad_duck(g, x, offset, axis1, axis2):
+    # for Dask arrays (no item assignment): g spread along the rows (offset >= 0) or
+    # columns of the plane, kept on the diagonal by a mask; np.where, not a product,
+    # so that inf/NaN off the diagonal do not leak (identical to the form above)
+    shape = np.shape(x)
+    n1, n2 = shape[axis1], shape[axis2]
+    n = np.shape(g)[-1]
+    width = [(0, 0)] * np.ndim(g)
+    width[-1] = (0, (n1 if offset >= 0 else n2) - n)
+    line = np.pad(g, width)
+    spread = line[..., :, None] if offset >= 0 else line[..., None, :]
+    mask = np.eye(n1, n2, k=offset, dtype=bool)
+    out = np.where(mask, spread, np.zeros((), np.result_type(g)))
+    return np.moveaxis(out, (-2, -1), (axis1, axis2))
+
+
+def _ga_diag_grad_duck(g, x, k):
+    if np.ndim(x) == 1:
+        return np.diag(g, k)
+    return _ga_diagonal_grad_duck(g, x, k, 0, 1)
+
+
 def _ga_diag_grad(g, x, k):
     # the adjoint of np.diag: a diagonal's for a matrix, np.diag of g for a vector
     if np.ndim(x) == 1:
@@ -955,6 +992,7 @@ register(
         shape=lambda g, x, k: tuple(x),
         dtype="first",
         emit="_ga_diag_grad({0}, {1}, {k})",
+        duck_emit="_ga_diag_grad_duck({0}, {1}, {k})",
         helper=DIAG_GRAD_SRC,
         label="undiag",
         cases=(([(4, 4), (3,)], {"k": 1}), ([(3,), (3, 4)], {"k": 1})),
@@ -990,6 +1028,7 @@ register(
         shape=lambda g, x, **p: tuple(x),
         dtype="first",
         emit="_ga_diagonal_grad({0}, {1}, {offset}, {axis1}, {axis2})",
+        duck_emit="_ga_diagonal_grad_duck({0}, {1}, {offset}, {axis1}, {axis2})",
         helper=DIAG_GRAD_SRC,
         label="undiagonal",
         cases=(
