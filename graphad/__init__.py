@@ -62,9 +62,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from . import nn as nn
     from . import optim as optim
     from . import testing as testing
-    from .backends.codegen import Function as Function
-    from .backends.codegen import compile as compile
-    from .backends.codegen import export as export
+    from .backends.function import Function as Function
+    from .backends.function import compile as compile
+    from .backends.function import export as export
     from .backends.persist import load as load
     from .backends.persist import save as save
     from .backends.printing import latex as latex
@@ -83,9 +83,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
 # Names served from modules that are imported on first use, so that
 # ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "compile": (".backends.codegen", "compile"),
-    "export": (".backends.codegen", "export"),
-    "Function": (".backends.codegen", "Function"),
+    "compile": (".backends.function", "compile"),
+    "export": (".backends.function", "export"),
+    "Function": (".backends.function", "Function"),
     "optimize": (".transforms.rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
     "render": (".backends.render", "render"),

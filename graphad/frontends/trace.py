@@ -319,7 +319,7 @@ class _Transformed:
         return finish(fn(*arrays))
 
     def _trace(self, meta: tuple, arrays: list[np.ndarray], layout: list) -> tuple:
-        from ..backends.codegen import compile as ga_compile
+        from ..backends.function import compile as ga_compile
         from ..core.expr import symbol
         from ..core.graph import Graph
         from ..ops import as_expr
