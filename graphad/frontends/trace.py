@@ -30,6 +30,11 @@ ints, bools, strings and other hashable values in positions not listed in
 cache key (as ``static_argnums`` in JAX).  Keyword arguments are never
 differentiated (nor batched by ``vmap``); arrays among them are traced,
 other values are static.
+
+One module on purpose, though past 600 lines: every function transformation (grad, jit,
+jacfwd, jacrev, hessian, jvp, vjp, vmap) is a mode of one tracing machine (``_Transformed``)
+with shared pytree handling, so that they compose; splitting by transformation would
+split that machine.
 """
 
 from __future__ import annotations
