@@ -23,6 +23,7 @@ from . import _methods
 from . import ops as _ops
 from .backends.sympy import from_sympy, to_sympy
 from .core import plugins as _plugins
+from .core.arrays import is_dask
 from .core.errors import (
     DTypeError,
     GradientCheckError,
@@ -125,7 +126,7 @@ __all__ = [
 
 def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
     """nn's executor for Dask data or a Dask client (graphad.distributed), loaded when needed."""
-    dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
+    dask_data = is_dask(x) or is_dask(y)
     if executor is None and not dask_data:
         return None  # in-memory data: Dask is not involved (and not imported)
     from .distributed.models import executor_for
