@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.errors import GraphadError
 from ..core.expr import Expr
 from .core import install_operators
-from .indexing import getitem
+from .indexing import IndexUpdateHelper, getitem
 from .linalg import reshape, transpose
 from .reduce import max, mean, min, prod, sum
 
@@ -25,8 +26,29 @@ def _pos(self: Expr) -> Expr:
 
 
 def _getitem(self: Expr, index: Any) -> Expr:
-    """Basic indexing with ints and slices (``x[1:]``, ``m[:, 0]``): a view, as in NumPy."""
+    """``x[index]`` as NumPy: ints, slices, ``None``, ``...``, integer arrays, boolean masks."""
     return getitem(self, index)
+
+
+def _at(self: Expr) -> IndexUpdateHelper:
+    """The functional update, as in JAX: ``x.at[idx].set(v)``, ``x.at[idx].add(v)``."""
+    return IndexUpdateHelper(self)
+
+
+class UnsizedError(GraphadError, TypeError):
+    """``len()`` of an Expr whose leading dimension is not static (or a 0-d Expr)."""
+
+
+def _len(self: Expr) -> int:
+    shape = self.shape
+    if shape is None:
+        raise UnsizedError(
+            "len() of a graphad Expr needs a static shape, and this one's is unknown until "
+            "evaluation; declare it (ga.symbol(name, shape=...)) or evaluate first"
+        )
+    if not shape:
+        raise UnsizedError("len() of a 0-d graphad Expr (a scalar) is undefined")
+    return shape[0]
 
 
 def _T(self: Expr) -> Expr:
@@ -62,6 +84,8 @@ def install(cls: type = Expr) -> None:
     install_operators(cls)
     cls.__pos__ = _pos
     cls.__getitem__ = _getitem
+    cls.__len__ = _len
+    cls.at = property(_at)
     cls.T = property(_T)
     for name, fn in REDUCTIONS.items():
         setattr(cls, name, _reduction(name, fn))
