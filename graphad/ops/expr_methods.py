@@ -6,12 +6,15 @@ attached here, where the ops they build exist: ``x + y`` is ``add(x, y)``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..core.errors import GraphadError
 from ..core.expr import Expr
-from .core import install_operators
+from .core import FUNCTIONS, OPS, apply, install_operators
 from .indexing import IndexUpdateHelper, getitem
 from .linalg import reshape, transpose
 from .reduce import max, mean, min, prod, sum
@@ -76,6 +79,66 @@ def _transpose(self: Expr, *axes: Any) -> Expr:
     return transpose(self, axes or None)
 
 
+def _ufunc_table() -> dict[str, str]:
+    """NumPy ufunc name -> the public op computing exactly that ufunc."""
+    table: dict[str, str] = {}
+    for op in OPS.values():
+        if op.public and op.ufunc_name and not op.ufunc_args:
+            table.setdefault(op.ufunc_name, op.name)
+    for name, op in OPS.items():  # ops named as their ufunc (np.matmul)
+        if op.public and isinstance(getattr(np, name, None), np.ufunc):
+            table.setdefault(name, name)
+    return table
+
+
+_UFUNCS: dict[str, str] = {}
+
+
+def _array_ufunc(self: Expr, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``np.sin(e)``, ``np.add(a, e)``: the op the table declares for that ufunc."""
+    name = getattr(ufunc, "__name__", repr(ufunc))
+    if not _UFUNCS:
+        _UFUNCS.update(_ufunc_table())
+    if method != "__call__":
+        raise GraphadError(
+            f"np.{name}.{method} is not supported on graphad Exprs; use the ga functions "
+            "(ga.sum, ga.cumsum ...) instead"
+        )
+    if kwargs:
+        raise GraphadError(
+            f"np.{name} on graphad Exprs takes no keyword arguments "
+            f"(got {', '.join(sorted(kwargs))}): the result is a new Expr"
+        )
+    op_name = _UFUNCS.get(name)
+    if op_name is None or OPS[op_name].nargs != len(inputs):
+        raise GraphadError(f"np.{name} is not supported on graphad Exprs (no op computes it)")
+    return apply(op_name, *inputs)
+
+
+def _array_function(self: Expr, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    """``np.sum(e)``, ``np.stack([a, e])``: the ``ga`` function of the same name."""
+    name = getattr(func, "__name__", repr(func))
+    module = getattr(func, "__module__", "") or ""
+    found = FUNCTIONS.get(name)
+    if name in ("shape", "ndim") and module.startswith("numpy") and len(args) == 1:
+        if self.shape is None:
+            raise GraphadError(
+                f"np.{name} of a graphad Expr: its shape is unknown until evaluation"
+            )
+        return self.shape if name == "shape" else len(self.shape)
+    if found is None or not OPS[found[0]].public or getattr(np, name, None) is not func:
+        where = "np." + name if getattr(np, name, None) is func else f"{module}.{name}"
+        raise GraphadError(
+            f"{where} is not supported on graphad Exprs; use a ga function, or evaluate first"
+        )
+    fn = found[1]
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise GraphadError(f"np.{name} on graphad Exprs: {exc} (ga.{name} is used)") from None
+    return fn(*args, **kwargs)
+
+
 def install(cls: type = Expr) -> None:
     """Attach the operators and methods to ``cls`` (done once, when :mod:`graphad.ops` loads).
 
@@ -85,6 +148,8 @@ def install(cls: type = Expr) -> None:
     cls.__pos__ = _pos
     cls.__getitem__ = _getitem
     cls.__len__ = _len
+    cls.__array_ufunc__ = _array_ufunc
+    cls.__array_function__ = _array_function
     cls.at = property(_at)
     cls.T = property(_T)
     for name, fn in REDUCTIONS.items():

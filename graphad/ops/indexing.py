@@ -189,7 +189,24 @@ def _ga_getitem_grad_at(g, x, index):
 
 def _ga_getitem_grad_duck(g, x, index):
     # for Dask arrays: zeros of x's kind, and slices only (Dask assigns lazily into
-    # slices; an int becomes a length-1 slice of an expanded g)
+    # slices; an int becomes a length-1 slice of an expanded g; ... becomes slices,
+    # and the axes None added are squeezed out of g)
+    real = sum(1 for it in index if it is not None and it is not Ellipsis)
+    expanded = []
+    for it in index:
+        if it is Ellipsis:
+            expanded.extend([slice(None)] * (np.ndim(x) - real))
+        else:
+            expanded.append(it)
+    drop, k = [], 0
+    for it in expanded:
+        if it is None:
+            drop.append(k)
+        if not isinstance(it, int):
+            k += 1
+    if drop:
+        g = np.squeeze(g, axis=tuple(drop))
+    index = tuple(it for it in expanded if it is not None)
     sl, axes = [], []
     for k, it in enumerate(index):
         if isinstance(it, int):
@@ -246,9 +263,7 @@ def _scatter_source(a: list, p: dict) -> str:
 
 
 def _scatter_duck_source(a: list, p: dict) -> str:
-    if _is_advanced(p["index"]) or any(
-        isinstance(it, tuple) and it[0] in ("newaxis", "ellipsis") for it in p["index"]
-    ):
+    if _is_advanced(p["index"]):
         return _scatter_source(a, p)
     return f"_ga_getitem_grad_duck({a[0]}, {a[1]}, {_np_index_source(p['index'])})"
 
@@ -269,6 +284,7 @@ register(
         emit=lambda a, p: f"{a[0]}[{index_source(p['index'])}]",
         sympy=lambda sp, x, index: x,
         label="[]",
+        lazy=lambda p: not _is_advanced(p["index"]),
         test_params=({"index": (("slice", 1, None, None),)},),
         parse=False,  # parsed text has no subscripts
         numpy="x[index]",
@@ -366,6 +382,7 @@ register(
         ),
         helper=SCATTER_SRC,
         label="at[]",
+        lazy=False,  # np.add.at and item assignment have no lazy Dask form
         parse=False,
         cases=(
             ([(5,), ()], {"index": (_A,), "mode": "add"}),

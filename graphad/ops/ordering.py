@@ -122,6 +122,7 @@ register(
             ([(2, 3, 4)], {"axis": 1}),
             ([(3, 4)], {"axis": None}),
         ),
+        lazy=False,  # Dask has no sort
         kink="where elements tie, the gradient follows the stable sort's order.",
         doc="``np.sort`` (stable); the gradient follows the sorting permutation.",
     )
@@ -138,7 +139,7 @@ register(
         dtype="first",
         emit=_src("_ga_sort_take"),
         helper=HELPERS,
-        label="sort_take",
+        label="permute",
         parse=False,
         cases=(([(5,), (5,)], {"axis": 0}), ([(3, 4), (3, 4)], {"axis": None})),
     )
@@ -155,7 +156,7 @@ register(
         dtype="first",
         emit=_src("_ga_sort_grad"),
         helper=HELPERS,
-        label="sort_grad",
+        label="unsort",
         parse=False,
         cases=(([(3, 4), (3, 4)], {"axis": 1}), ([(12,), (3, 4)], {"axis": None})),
     )
@@ -251,6 +252,7 @@ register(
             ([(3, 4)], {"indices": ("array", (1, 4), (2, 0, 1, 2)), "axis": 0}),
             ([(3, 4)], {"indices": ("array", (5,), (0, 11, 11, 4, 5)), "axis": None}),
         ),
+        lazy=False,  # its gradient needs np.add.at
         doc=(
             "``np.take_along_axis(arr, indices, axis)``; the gradient scatter-adds "
             "(repeated indices accumulate).  ``indices`` is an int array or an integer Expr."
@@ -276,7 +278,7 @@ register(
             f"_ga_take_along_grad({a[0]}, {a[1]}, {_indices_source(p['indices'])}, {p['axis']!r})"
         ),
         helper=HELPERS,
-        label="scatter_add",
+        label="scatter add",
         parse=False,
         cases=(
             ([(4,), (5,)], {"indices": ("array", (4,), (0, 3, 3, -1)), "axis": 0}),
@@ -299,6 +301,7 @@ register(
         shape=_take_shape,
         dtype="first",
         emit=lambda a, p: f"np.take_along_axis({a[0]}, {a[1]}, {p['axis']!r})",
+        label="take along",
         parse=False,
         # an index argument cannot be sampled as floats: tests/ops/test_indexing_arraylike.py
         cases=(),
@@ -320,7 +323,7 @@ register(
         dtype="first",
         emit=lambda a, p: f"_ga_take_along_grad({a[0]}, {a[1]}, {a[2]}, {p['axis']!r})",
         helper=HELPERS,
-        label="scatter_add",
+        label="scatter add",
         parse=False,
         cases=(),
     )
