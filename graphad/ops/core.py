@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, LimitError, ShapeError
 from ..core.expr import Expr
 from ..core.graph import Graph, Node, entered_graph, get_default_graph
 
@@ -510,16 +510,28 @@ def as_expr(value: Any, graph: Graph | None = None):
     return Expr(graph, graph.constant(arr))
 
 
+#: deepest nesting of an array-like of Exprs: NumPy's largest number of dimensions
+MAX_ARRAYLIKE_DEPTH = 64
+
+
 def _holds_expr(value: list | tuple) -> bool:
-    stack = [value]
+    """Whether a (nested) sequence holds an Expr; a :class:`LimitError` past
+    ``MAX_ARRAYLIKE_DEPTH`` levels (NumPy could not hold it either)."""
+    found = False
+    stack = [(value, 1)]
     while stack:
-        v = stack.pop()
+        v, depth = stack.pop()
+        if depth > MAX_ARRAYLIKE_DEPTH:
+            raise LimitError(
+                f"an array-like nested more than MAX_ARRAYLIKE_DEPTH ({MAX_ARRAYLIKE_DEPTH}) "
+                "levels deep: NumPy arrays have at most that many dimensions"
+            )
         for item in v:
             if isinstance(item, Expr) or hasattr(item, "__graphad_expr__"):
-                return True
-            if isinstance(item, list | tuple):
-                stack.append(item)
-    return False
+                found = True
+            elif isinstance(item, list | tuple):
+                stack.append((item, depth + 1))
+    return found
 
 
 def _stack_nested(value: list | tuple, graph: Graph):

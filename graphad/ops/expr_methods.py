@@ -115,17 +115,35 @@ def _array_ufunc(self: Expr, ufunc: Any, method: str, *inputs: Any, **kwargs: An
     return apply(op_name, *inputs)
 
 
+#: NumPy functions that inspect their arguments rather than compute with them
+_INTROSPECTION = frozenset(
+    {
+        "shape",
+        "ndim",
+        "size",
+        "result_type",
+        "can_cast",
+        "min_scalar_type",
+        "isscalar",
+        "iscomplexobj",
+        "isrealobj",
+        "may_share_memory",
+        "shares_memory",
+        "copyto",
+    }
+)
+
+
 def _array_function(self: Expr, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
     """``np.sum(e)``, ``np.stack([a, e])``: the ``ga`` function of the same name."""
     name = getattr(func, "__name__", repr(func))
     module = getattr(func, "__module__", "") or ""
     found = FUNCTIONS.get(name)
-    if name in ("shape", "ndim") and module.startswith("numpy") and len(args) == 1:
-        if self.shape is None:
-            raise GraphadError(
-                f"np.{name} of a graphad Expr: its shape is unknown until evaluation"
-            )
-        return self.shape if name == "shape" else len(self.shape)
+    if name in _INTROSPECTION and getattr(np, name, None) is func:
+        if name in ("shape", "ndim") and len(args) == 1 and self.shape is not None:
+            return self.shape if name == "shape" else len(self.shape)
+        # questions about objects, not computations: NumPy's own answer, as without dispatch
+        return func._implementation(*args, **kwargs)
     if found is None or not OPS[found[0]].public or getattr(np, name, None) is not func:
         where = "np." + name if getattr(np, name, None) is func else f"{module}.{name}"
         raise GraphadError(
@@ -139,6 +157,15 @@ def _array_function(self: Expr, func: Any, types: Any, args: Any, kwargs: Any) -
     return fn(*args, **kwargs)
 
 
+def _masked_operand(self: Expr) -> Any:
+    """numpy.ma reads ``_data`` / ``_mask`` of its operands (``masked * x``): refused, as
+    masked arrays are everywhere else (NumPy's ufunc dispatch would bypass as_expr)."""
+    raise GraphadError(
+        "masked arrays (numpy.ma) are not supported; pass plain arrays, e.g. "
+        "value.filled(fill) or value.data, and handle the mask explicitly"
+    )
+
+
 def install(cls: type = Expr) -> None:
     """Attach the operators and methods to ``cls`` (done once, when :mod:`graphad.ops` loads).
 
@@ -150,6 +177,8 @@ def install(cls: type = Expr) -> None:
     cls.__len__ = _len
     cls.__array_ufunc__ = _array_ufunc
     cls.__array_function__ = _array_function
+    cls._data = property(_masked_operand)
+    cls._mask = property(_masked_operand)
     cls.at = property(_at)
     cls.T = property(_T)
     for name, fn in REDUCTIONS.items():

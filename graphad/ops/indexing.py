@@ -383,6 +383,7 @@ register(
         helper=SCATTER_SRC,
         label="at[]",
         lazy=False,  # np.add.at and item assignment have no lazy Dask form
+        test_params=({"index": (_A,), "mode": "add"}, {"index": (_SL, 1), "mode": "set"}),
         parse=False,
         cases=(
             ([(5,), ()], {"index": (_A,), "mode": "add"}),

@@ -175,6 +175,7 @@ def _arg_op(name: str) -> Op:
             dtype=lambda dt, **p: np.dtype(np.intp),
             emit=lambda a, p: f"np.{name}({a[0]}, axis={p['axis']!r}, keepdims={p['keepdims']!r})",
             numpy=f"np.{name}",
+            test_params=({"axis": None, "keepdims": False},),
             parse=False,
             foldable=False,
             reads_only=True,
@@ -253,6 +254,7 @@ register(
             ([(3, 4)], {"indices": ("array", (5,), (0, 11, 11, 4, 5)), "axis": None}),
         ),
         lazy=False,  # its gradient needs np.add.at
+        test_params=({"indices": ("array", (2,), (1, 1)), "axis": 0},),
         doc=(
             "``np.take_along_axis(arr, indices, axis)``; the gradient scatter-adds "
             "(repeated indices accumulate).  ``indices`` is an int array or an integer Expr."
