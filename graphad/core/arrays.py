@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .expr import Expr
+
 __all__ = ["is_dask", "is_duck_array"]
 
 
@@ -33,11 +35,12 @@ def is_duck_array(value: Any) -> bool:
     --------
     >>> import numpy as np
     >>> from graphad.core.arrays import is_duck_array
-    >>> is_duck_array(np.ones(3)), is_duck_array(2.0)
-    (False, False)
+    >>> import graphad as ga
+    >>> is_duck_array(np.ones(3)), is_duck_array(2.0), is_duck_array(ga.symbol("x"))
+    (False, False, False)
     """
     return (
         hasattr(value, "__array_function__")
         and hasattr(value, "dtype")
-        and not isinstance(value, np.ndarray)
+        and not isinstance(value, np.ndarray | Expr)  # Expr dispatches NumPy to the op table
     )

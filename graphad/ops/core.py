@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import GraphadError, ShapeError
+from ..core.errors import GraphadError, LimitError, ShapeError
 from ..core.expr import Expr
 from ..core.graph import Graph, Node, entered_graph, get_default_graph
 
@@ -122,6 +122,11 @@ class Op:
         argument's buffer once the op has run.
     activation : bool
         Offered by name as a layer activation (``Dense(activation="relu")``).
+    lazy : bool or callable
+        Whether other array libraries reached through NumPy's dispatch (Dask) run
+        the op, value and derivatives, lazily; a callable decides from the params
+        (``getitem``: basic indices yes, index arrays no, as ``np.add.at`` has no
+        lazy form).  The Dask sweep runs exactly the cases where it holds.
     cases : sequence of (shapes, params), optional
         Test cases every table-driven test reads (argument shapes and
         parameters); elementwise ops default to scalar, broadcast and 3-D cases.
@@ -177,6 +182,7 @@ class Op:
     reads_only: bool = False
     activation: bool = False
     cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
+    lazy: bool | Callable[..., bool] = True
 
     @property
     def public(self) -> bool:
@@ -191,6 +197,10 @@ class Op:
         if self.elementwise and not self.custom and isinstance(self.impl, np.ufunc):
             return self.impl.__name__
         return None
+
+    def runs_lazily(self, params: dict) -> bool:
+        """Whether Dask-like libraries run this op with these params lazily (``lazy``)."""
+        return bool(self.lazy(params) if callable(self.lazy) else self.lazy)
 
     def to_sympy(self, sp: Any, *args: Any, **params: Any) -> Any:
         """The SymPy expression of this op applied to SymPy arguments (``None``: none)."""
@@ -491,11 +501,48 @@ def as_expr(value: Any, graph: Graph | None = None):
         graph = get_default_graph()
     if isinstance(value, bool | int | float):
         return Expr(graph, graph.constant(value))
+    if isinstance(value, list | tuple) and _holds_expr(value):
+        return _stack_nested(value, graph)
     _refuse_masked(value, "constant")
     arr = np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise GraphadError(f"cannot use a value of type {type(value).__name__} in an expression")
     return Expr(graph, graph.constant(arr))
+
+
+#: deepest nesting of an array-like of Exprs: NumPy's largest number of dimensions
+MAX_ARRAYLIKE_DEPTH = 64
+
+
+def _holds_expr(value: list | tuple) -> bool:
+    """Whether a (nested) sequence holds an Expr; a :class:`LimitError` past
+    ``MAX_ARRAYLIKE_DEPTH`` levels (NumPy could not hold it either)."""
+    found = False
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_ARRAYLIKE_DEPTH:
+            raise LimitError(
+                f"an array-like nested more than MAX_ARRAYLIKE_DEPTH ({MAX_ARRAYLIKE_DEPTH}) "
+                "levels deep: NumPy arrays have at most that many dimensions"
+            )
+        for item in v:
+            if isinstance(item, Expr) or hasattr(item, "__graphad_expr__"):
+                found = True
+            elif isinstance(item, list | tuple):
+                stack.append((item, depth + 1))
+    return found
+
+
+def _stack_nested(value: list | tuple, graph: Graph):
+    """A (nested) list of Exprs and numbers as NumPy reads an array-like: stacked along
+    new leading axes (``[x, 1.0]`` is ``stack([x, 1.0])``)."""
+    if not value:
+        raise GraphadError("an empty sequence inside an array-like of Exprs has no shape")
+    items = [
+        _stack_nested(v, graph) if isinstance(v, list | tuple) else as_expr(v, graph) for v in value
+    ]
+    return apply("stack", items, axis=0)
 
 
 def const_value(e) -> Any:

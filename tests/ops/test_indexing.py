@@ -79,12 +79,16 @@ def test_jvp_of_a_slice():
         assert float(t.eval(x=xv)) == 9.0
 
 
-@pytest.mark.parametrize("bad", [1.5, [0, 1], None, Ellipsis, slice(0.5, 2)])
+@pytest.mark.parametrize(
+    "bad", [1.5, [0.5, 1.0], "a", slice(0.5, 2), (Ellipsis, 0, Ellipsis), {"a": 1}]
+)
 def test_unsupported_indices_say_so(bad):
     with ga.Graph():
         x = ga.symbol("x", shape=(4,))
         with pytest.raises(GraphadError):
             x[bad]
+        with pytest.raises(GraphadError, match="an Expr"):
+            x[ga.symbol("i")]
 
 
 def test_out_of_bounds_is_a_shape_error():
