@@ -493,8 +493,11 @@ def render(
     cluster : bool
         Box the forward and backward parts separately (when both are drawn).
     max_nodes : int or None
-        Beyond this many nodes, long single-input chains are collapsed into
-        one box each and, if still too many, only the nodes nearest the
+        Pictures of more than 60 nodes draw a long sum as one ``Σ of N terms``
+        box (its middle terms folded into one counted box) and an op repeated
+        across many layers as one box with a count (``tanh ×37``).  Beyond
+        ``max_nodes`` nodes (or 40 ranks), long single-input chains are collapsed
+        into one box each and, if still too many, only the nodes nearest the
         outputs are drawn (hidden arguments appear as small ``⋯ v12``
         stand-ins, and the title says how many are hidden).  ``None`` draws
         everything.
