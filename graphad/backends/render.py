@@ -240,7 +240,7 @@ def _layers(graph: Graph, ids: list[int], keep: set[int]) -> list[_Group]:
     gradient: nodes alike up to :data:`_LAYER_DEPTH` ops back are drawn as one box."""
     nodes = graph.records()
     inside = set(ids)
-    sig: dict[int, Any] = {}
+    sig: dict[Any, Any] = {}
     for n in ids:  # depth 0: the op itself (inputs alike, constants by value)
         node = nodes[n]
         if node["op"] == "input":  # inputs alike whatever their names
@@ -248,10 +248,11 @@ def _layers(graph: Graph, ids: list[int], keep: set[int]) -> list[_Group]:
             continue
         const = node["op"] == "constant" and const_label(node)
         sig[n] = (node["op"], node["role"], repr(node["params"])[:200], const)
+    args = [(n, tuple(a if a in inside else None for a in nodes[n]["args"])) for n in ids]
+    sig[None] = None  # an argument that is not drawn
     for _ in range(_LAYER_DEPTH):  # depth k: the op and its arguments at depth k - 1
-        sig = {
-            n: hash((sig[n], tuple(sig[a] if a in inside else None for a in nodes[n]["args"])))
-            for n in ids
+        sig = {n: hash((sig[n], tuple([sig[a] for a in nargs]))) for n, nargs in args} | {
+            None: None
         }
     alike: dict[Any, list[int]] = {}
     for n in ids:
