@@ -65,8 +65,14 @@ def test_gradient_check_passes(executed):
 
 
 def test_tape_reproduces_the_notebook_table(executed):
-    values = [float(v) for v in re.findall(r"x = (-?\d+\.\d+)", _text(executed[5]))]
-    assert values == [2.3, 1.74, 1.292]  # 3 - 0.1*(2*3+1), and so on, by hand
+    rows = re.findall(r"epoch +(\d+): x = ([-+]\d+\.\d+)  f = ([-+]\d+\.\d+)", _text(executed[5]))
+    assert [int(e) for e, _, _ in rows] == list(range(30))  # the seed's 30 epochs
+    x = 3.0
+    for _, shown_x, shown_f in rows:  # x -= 0.1 * (2x + 1), by hand: 3, 2.3, 1.74, 1.292 ...
+        assert float(shown_x) == pytest.approx(x, abs=1e-6)
+        assert float(shown_f) == pytest.approx(x * x + x - 1, abs=1e-6)
+        x -= 0.1 * (2 * x + 1)
+    assert rows[4][1:] == ("+0.933600", "+0.805209")  # the seed's Epoch : 4 [0.9336, 0.80521]
 
 
 def test_optimizers_reach_the_minimum(executed):

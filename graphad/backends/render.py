@@ -150,16 +150,139 @@ class _Group:
 
     name: str
     members: list[int]
+    kind: str = "chain"  # "chain", "sum" (the adds of a long sum) or "terms" (folded terms)
+    count: int = 0  # a sum's number of terms; folded terms: how many
+
+
+def _users(nodes: Any, ids: list[int]) -> dict[int, list[int]]:
+    """Each node's users among ``ids`` (once per user)."""
+    users: dict[int, list[int]] = {n: [] for n in ids}
+    for n in ids:
+        args = nodes[n]["args"]
+        for a in args if len(args) == 1 else dict.fromkeys(args):
+            if a in users:
+                users[a].append(n)
+    return users
+
+
+#: A sum of at least this many terms is drawn as one "Σ of N terms" box; of its
+#: terms, the first _SHOWN_TERMS - 1 and the last are drawn, the others folded.
+_MANY_TERMS, _SHOWN_TERMS = 8, 4
+
+
+def _sums(graph: Graph, ids: list[int], keep: set[int]) -> list[_Group]:
+    """Long sums (trees of two-argument adds, e.g. ``sum(...)`` over a Python list) as
+    one n-ary box each, with their middle terms folded into one box that counts them."""
+    nodes = graph.records()
+    users = _users(nodes, ids)
+
+    def inner(n: int) -> bool:  # an add that only feeds the next add of its sum
+        us = users[n]
+        return (
+            nodes[n]["op"] == "add"
+            and n not in keep
+            and len(us) == 1
+            and nodes[us[0]]["op"] == "add"
+            and nodes[us[0]]["role"] == nodes[n]["role"]
+        )
+
+    groups: list[_Group] = []
+    taken: set[int] = set()
+    for root in reversed(ids):  # outermost adds first
+        if nodes[root]["op"] != "add" or inner(root) or root in taken:
+            continue
+        adds, terms, stack = [], [], [root]
+        while stack:  # the tree of adds under root, terms left to right
+            n = stack.pop()
+            adds.append(n)
+            for a in reversed(nodes[n]["args"]):
+                if a in users and inner(a):
+                    stack.append(a)
+                else:
+                    terms.append(a)
+        terms.reverse()
+        terms = list(dict.fromkeys(terms))  # x + x is one arrow
+        if len(terms) < _MANY_TERMS:
+            continue
+        members = [a for a in adds if a != root or root not in keep]
+        taken.update(adds)
+        name = f"s{min(adds)}_{root}"
+        groups.append(_Group(name, sorted(members), "sum", len(terms)))
+        # the middle terms, and what only they use, fold into one box
+        fold = {
+            t
+            for t in terms[_SHOWN_TERMS - 1 : -1]
+            if t not in keep and t not in taken and all(u in adds for u in users[t])
+        }
+        folded: set[int] = set()
+        for n in reversed(ids):
+            if n >= max(fold, default=-1) + 1 or n in keep or n in taken:
+                continue
+            us = users[n]
+            if n in fold or (us and all(u in folded for u in us)):
+                folded.add(n)
+        if folded:
+            taken.update(folded)
+            groups.append(
+                _Group(f"t{min(folded)}_{max(folded)}", sorted(folded), "terms", len(fold))
+            )
+    return groups
+
+
+#: Nodes repeating a structure (same op, same arguments' structure _LAYER_DEPTH ops
+#: deep) at least this many times fold into one box per op; the first and last of
+#: each kind stay drawn, to show where the repetition starts and ends.
+_REPEATS, _LAYER_DEPTH = 4, 4
+
+
+def _layers(graph: Graph, ids: list[int], keep: set[int]) -> list[_Group]:
+    """Repeated structure, such as the per-layer blocks of a deep network and of its
+    gradient: nodes alike up to :data:`_LAYER_DEPTH` ops back are drawn as one box."""
+    nodes = graph.records()
+    inside = set(ids)
+    sig: dict[Any, Any] = {}
+    for n in ids:  # depth 0: the op itself (inputs alike, constants by value)
+        node = nodes[n]
+        if node["op"] == "input":  # inputs alike whatever their names
+            sig[n] = ("input", node["role"])
+            continue
+        const = node["op"] == "constant" and const_label(node)
+        sig[n] = (node["op"], node["role"], repr(node["params"])[:200], const)
+    args = [(n, tuple(a if a in inside else None for a in nodes[n]["args"])) for n in ids]
+    sig[None] = None  # an argument that is not drawn
+    for _ in range(_LAYER_DEPTH):  # depth k: the op and its arguments at depth k - 1
+        sig = {n: hash((sig[n], tuple([sig[a] for a in nargs]))) for n, nargs in args} | {
+            None: None
+        }
+    alike: dict[Any, list[int]] = {}
+    for n in ids:
+        if nodes[n]["op"] not in ("input", "constant") and n not in keep:
+            alike.setdefault(sig[n], []).append(n)
+    groups = []
+    owner: dict[int, int] = {}
+    for members in alike.values():
+        if len(members) >= _REPEATS:
+            middle = members[1:-1]
+            owner.update(dict.fromkeys(middle, len(groups)))
+            groups.append(_Group(f"l{middle[0]}_{middle[-1]}", middle, "layers", len(middle)))
+    # inputs read only by such boxes (each layer's weights) fold into a box beside them
+    users = _users(nodes, ids)
+    feeds: dict[tuple, list[int]] = {}
+    for n in ids:
+        us = users[n]
+        if nodes[n]["op"] == "input" and n not in keep and us and all(u in owner for u in us):
+            feeds.setdefault(tuple(sorted({owner[u] for u in us})), []).append(n)
+    for members in feeds.values():
+        if len(members) >= _REPEATS - 2:
+            groups.append(_Group(f"i{members[0]}_{members[-1]}", members, "layers", len(members)))
+    groups.sort(key=lambda g: g.members[0])
+    return groups
 
 
 def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> list[_Group]:
     """Runs of single-input, single-user nodes of one role (elementwise chains and the like)."""
     nodes = graph.records()  # the node dicts themselves: automatic displays must be quick
-    users: dict[int, list[int]] = {n: [] for n in ids}
-    for n in ids:
-        args = nodes[n]["args"]
-        for a in args if len(args) == 1 else dict.fromkeys(args):
-            users[a].append(n)
+    users = _users(nodes, ids)
     run_of: dict[int, list[int]] = {}
     runs: list[list[int]] = []
     for n in ids:
@@ -193,6 +316,7 @@ def _chains(graph: Graph, ids: list[int], keep: set[int], min_len: int = 3) -> l
             for a in nodes[m]["args"]
             if nodes[a]["op"] == "constant"
             and a not in keep
+            and a in users
             and all(u in members for u in users[a])
         }
         groups.append(_Group(f"c{run[0]}_{run[-1]}", sorted(members | consts)))
@@ -212,25 +336,41 @@ def _ranks(graph: Graph, ids: list[int]) -> int:
     return max(depth.values(), default=0)
 
 
-def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int]):
-    """Drawn node ids, collapsed chains and hidden nodes: at most ``max_nodes`` boxes.
+def _select(
+    graph: Graph,
+    ids: list[int],
+    max_nodes: int | None,
+    keep: set[int],
+    outputs: set[int] = frozenset(),
+):
+    """Drawn node ids, collapsed groups and hidden nodes: at most ``max_nodes`` boxes.
 
-    A picture deeper than :data:`_MAX_RANKS` (a long chain drawn as a strip many
-    screens tall) has its chains collapsed too, even below ``max_nodes``.
+    A picture of more than :data:`_BIG` nodes draws each long sum as one box (its
+    middle terms folded into a box that counts them) and, if still that big, each
+    op repeated in many layers as one box with a count.  Chains collapse beyond
+    ``max_nodes``, or in a picture deeper than :data:`_MAX_RANKS` (a long chain
+    drawn as a strip many screens tall).
     """
     if max_nodes is None:
         return ids, [], []
-    if len(ids) <= max_nodes:
-        if _ranks(graph, ids) <= _MAX_RANKS:
-            return ids, [], []
-        groups = _chains(graph, ids, keep)
-        owner = {m for g in groups for m in g.members}
-        return [n for n in ids if n not in owner], groups, []
-    groups = _chains(graph, ids, keep)
+    every = ids
+    sums = _sums(graph, ids, keep) if len(ids) > _BIG else []
+    if sums:
+        owned = {m for g in sums for m in g.members}
+        ids = [n for n in ids if n not in owned]
+    groups = list(sums)
+    if len(ids) + len(groups) > max_nodes or _ranks(graph, ids) > _MAX_RANKS:
+        groups += _chains(graph, ids, keep)
+    owned = {m for g in groups for m in g.members}
+    ids = [n for n in ids if n not in owned]
+    if len(ids) + len(groups) > _BIG:
+        # repeated structure (a network's layers); outputs fold too (each layer's gradient)
+        groups += _layers(graph, ids, keep - outputs)
+        owned = {m for g in groups for m in g.members}
+        ids = [n for n in ids if n not in owned]
+    if len(ids) + len(groups) <= max_nodes:
+        return ids, groups, []
     owner = {m: g.name for g in groups for m in g.members}
-    units = len(ids) - len(owner) + len(groups)
-    if units <= max_nodes:
-        return [n for n in ids if n not in owner], groups, []
     # still too many: keep what is closest to the outputs (breadth first); the rest is
     # hidden, each hidden argument of a drawn node shown as a small "⋯ v12" stand-in
     by_name = {g.name: g for g in groups}
@@ -256,7 +396,7 @@ def _select(graph: Graph, ids: list[int], max_nodes: int | None, keep: set[int])
                 queue.append(a)
         head += 1
     kept = [g for g in groups if g.name in chosen]
-    hidden = [n for n in ids if n not in chosen and owner.get(n) not in chosen]
+    hidden = [n for n in every if n not in chosen and owner.get(n) not in chosen]
     return [n for n in ids if n in chosen], kept, hidden
 
 
@@ -354,8 +494,11 @@ def render(
     cluster : bool
         Box the forward and backward parts separately (when both are drawn).
     max_nodes : int or None
-        Beyond this many nodes, long single-input chains are collapsed into
-        one box each and, if still too many, only the nodes nearest the
+        Pictures of more than 60 nodes draw a long sum as one ``Σ of N terms``
+        box (its middle terms folded into one counted box) and an op repeated
+        across many layers as one box with a count (``tanh ×37``).  Beyond
+        ``max_nodes`` nodes (or 40 ranks), long single-input chains are collapsed
+        into one box each and, if still too many, only the nodes nearest the
         outputs are drawn (hidden arguments appear as small ``⋯ v12``
         stand-ins, and the title says how many are hidden).  ``None`` draws
         everything.
@@ -529,7 +672,8 @@ def _plan(target: _Target, at: Mapping[Any, Any] | None, max_nodes: int | None) 
     keep = set(target.outputs) | set(target.highlight)
     if first_bad is not None:
         keep.add(first_bad)
-    drawn, groups, hidden = _select(graph, ids, max_nodes, keep)
+    outs = set(target.outputs) - set(target.highlight)
+    drawn, groups, hidden = _select(graph, ids, max_nodes, keep, outs)
     held, holders = _adjoints(graph, set(drawn))
     # the functions: outputs given that are not gradients, and whatever was differentiated
     functions = [o for o in target.outputs if graph.node(o)["role"] != "grad"]
@@ -656,7 +800,7 @@ def _edges(ctx: _Ctx) -> tuple[list, dict[str, tuple[int, int]], list[str]]:
         for src in dict.fromkeys(
             tail(a, first) for m in g.members for a in nodes[m]["args"] if a not in members
         ):
-            edges.append((src, g.name, _EDGES["fwd"]))
+            edges.append((src, g.name, _EDGES["grad" if nodes[first]["role"] == "grad" else "fwd"]))
     extras = []
     if "pos" in kinds:
         extras.append("edge label k: argument k of the op")

@@ -302,10 +302,35 @@ def node_attrs(ctx: _Ctx, nid: int) -> dict[str, str]:
 
 def group_attrs(graph: Graph, group: _Group) -> dict[str, str]:
     ops = [op_text(graph.node(m)) for m in group.members]
-    common = ", ".join(f"{op}×{c}" if c > 1 else op for op, c in Counter(ops).most_common(4))
-    tip = "collapsed chain: " + " → ".join(ops)
+    common = ", ".join(f"{c} {op}" if c > 1 else op for op, c in Counter(ops).most_common(4))
     attrs = dict(STYLES["summary"])
-    attrs["label"] = f"<<b>⋯ chain of {len(ops)} nodes</b><br/>{_small(common)}>"
+    if group.kind == "sum":
+        tip = f"a sum of {group.count} terms ({len(ops)} additions drawn as one box)"
+        attrs["label"] = f"<<b>Σ of {group.count} terms</b><br/>{_small(f'{len(ops)} additions')}>"
+    elif group.kind == "terms":
+        names = [short_name(graph.label(m)) for m in group.members]
+        tip = f"{group.count} terms of a sum, {len(ops)} nodes: " + ", ".join(names)
+        attrs["label"] = (
+            f"<<b>⋯ {group.count} more terms</b><br/>{_small(f'{len(ops)} nodes: {common}')}>"
+        )
+    elif group.kind == "layers":
+        tip = (
+            f"{group.count} nodes doing the same at {group.count} places (e.g. the same op in "
+            "each layer of a network): "
+            + ", ".join(short_name(graph.label(m)) for m in group.members)
+        )
+        first = graph.node(group.members[0])
+        if first["op"] == "input":
+            ends = f"{graph.label(group.members[0])} … {graph.label(group.members[-1])}"
+            attrs.update(STYLES["input"])
+            attrs["style"] = "dashed"
+            attrs["label"] = f"<<b>inputs ×{group.count}</b><br/>{_small(short_name(ends))}>"
+        else:
+            head = f"{_esc(ops[0])} ×{group.count}"
+            attrs["label"] = f"<<b>{head}</b><br/>{_small('the same op, repeated')}>"
+    else:
+        tip = "collapsed chain: " + " → ".join(ops)
+        attrs["label"] = f"<<b>⋯ chain of {len(ops)} nodes</b><br/>{_small(common)}>"
     attrs["tooltip"] = dot_tooltip(tip, limit=1500)
     return attrs
 
@@ -366,7 +391,7 @@ def title_text(ctx: _Ctx, at: Mapping[Any, Any] | None) -> str:
     elif ctx.groups:
         inside = sum(len(g.members) for g in ctx.groups)
         lines.append(
-            f"({inside} nodes of long chains drawn as {len(ctx.groups)} box(es); "
+            f"({inside} nodes of repeated structure drawn as {len(ctx.groups)} box(es); "
             "ga.render(..., max_nodes=None) draws every node)"
         )
     return dot_lines(lines)  # each line escaped and ended by "\\l" (left-justified)

@@ -423,10 +423,15 @@ def test_long_chains_collapse_beyond_max_nodes():
 def test_wide_graphs_hide_what_is_far_from_the_outputs():
     with ga.Graph():
         xs = ga.symbols(" ".join(f"x{i}" for i in range(30)))
-        terms = [ga.sin(a) * ga.cos(b) for a, b in itertools.pairwise(xs)]
+        # no long sum, no repeated structure (each term has its own constants): nothing
+        # to group, so what is far from the output is hidden
+        terms = [
+            ga.sin(a * (i + 2)) * ga.cos(b + (i + 3))
+            for i, (a, b) in enumerate(itertools.pairwise(xs))
+        ]
         total = terms[0]
         for t in terms[1:]:
-            total = total + t
+            total = total * t
         dot = render(total, max_nodes=25)
     src = dot.source
     assert len(node_names(src)) == 25
@@ -584,3 +589,68 @@ def test_a_deep_chain_is_collapsed_even_below_max_nodes():
     assert "max_nodes=None) draws every node" in src
     assert len(re.findall(r"\tn\d+ \[", full)) == len(e.graph)  # everything when asked
     assert "chain of" not in src_short
+
+
+def _svg_size(dot):
+    svg = dot.pipe(format="svg").decode()
+    w, h = re.search(r'<svg width="(\d+)pt" height="(\d+)pt"', svg).groups()
+    return int(w), int(h)
+
+
+def test_a_long_sum_is_one_box_with_its_middle_terms_folded():
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        e = ga.sin(x + y)
+        for k in range(2, 41):  # 40 terms, 238 nodes: drawn out, 6414x3460 pt
+            e = e + ga.sin(k * x + y) * k
+        graph = e.graph
+        dot = render(e)
+    src = dot.source
+    adds = [
+        n for n in graph.nodes() if graph.node(n)["op"] == "add" and graph.node(n)["args"][0] != 0
+    ]
+    sums = [a for a in adds if graph.node(graph.node(a)["args"][0])["op"] in ("sin", "add")]
+    # the 39 adds of the sum: the output stays drawn, the other 38 are one box
+    assert len(sums) == 39 and sums[-1] == e.id
+    assert f"\ts{sums[0]}_{e.id} [label=<<b>Σ of 40 terms</b>" in src
+    assert "38 additions" in src and f"\ts{sums[0]}_{e.id} -> n{e.id} " in src
+    # terms 1-3 and 40 are drawn, terms 4-39 folded: 36 terms of 5 nodes (k, ×, +, sin, ×)
+    assert re.search(r"\tt\d+_\d+ \[label=<<b>⋯ 36 more terms</b><br/><font[^>]*>180 nodes", src)
+    # x, y; sin(x + y); terms 2, 3 and 40 (5 nodes each); the output
+    assert len(re.findall(r"\tn\d+ \[", src)) == 2 + 2 + 3 * 5 + 1
+    w, h = _svg_size(dot)
+    assert w < 1200 and h < 900, (w, h)  # one screen
+
+
+def _deep_mlp_gradient(layers):
+    X, Y = ga.symbols("X Y")
+    Ws = [ga.symbol(f"W{i}") for i in range(layers)]
+    bs = [ga.symbol(f"b{i}") for i in range(layers)]
+    h = X
+    for W, b in zip(Ws, bs, strict=True):
+        h = ga.tanh(h @ W + b)
+    loss = -(Y * ga.log_softmax(h)).sum(axis=-1).mean()
+    return [loss, *ga.grad(loss, Ws + bs)]
+
+
+def test_repeated_layers_fold_so_a_deep_gradient_fits_a_screen():
+    sources, sizes = [], []
+    for layers in (12, 24):
+        with ga.Graph():
+            exprs = _deep_mlp_gradient(layers)
+            n = len(ancestors(exprs[0].graph, [e.id for e in exprs]))
+            dot = render(exprs)
+            assert n > 200 if layers == 24 else n > 100
+            assert render(exprs, max_nodes=None).source.count("\tn") > n  # all drawn when asked
+        sources.append(dot.source)
+        sizes.append(_svg_size(dot))
+    boxes = [len(re.findall(r"^\s+[nlis]\d+\S* \[", s, re.M)) for s in sources]
+    # twice the layers, the same picture: each repeated op is one box with a count
+    assert boxes[0] == boxes[1]
+    tanh = [int(re.search(r"<b>tanh ×(\d+)</b>", s).group(1)) for s in sources]
+    assert tanh[1] - tanh[0] == 12
+    inputs = [re.search(r"<b>inputs ×(\d+)</b><br/><font[^>]*>(\w+) … (\w+)<", s) for s in sources]
+    assert all(m is not None for m in inputs)
+    assert "repeated structure drawn as" in sources[1]
+    (w0, h0), (w1, h1) = sizes
+    assert (w0, h0) == (w1, h1) and w1 < 2000 and h1 < 2000 and 0.4 < w1 / h1 < 2.5
