@@ -45,6 +45,13 @@ class Executor(Protocol):
     elsewhere applies them with ``model.optimizer.apply_gradients``.
     ``evaluate`` returns the sums over a whole data set (the penalty times the
     number of samples), ``predict`` the model's outputs.
+
+    Optional methods (looked up with ``getattr``): ``train_steps(model, source,
+    batches, rng, sync)`` runs ``len(batches)`` steps in one call (the
+    model's ``steps_per_execution``) and returns each step's sums;
+    ``end_epoch(model, source)`` brings the model's weights and optimizer
+    state up to date before validation and the epoch's callbacks;
+    ``close(source)`` releases what ``data`` set up, when ``fit`` ends.
     """
 
     def data(self, model: Any, x: Any, y: Any, class_weight: dict | None = None) -> Any: ...
@@ -128,6 +135,11 @@ class LocalExecutor:
         for w, v in zip(fixed, outs[len(outs) - len(fixed) :], strict=True):
             w._replace(v)
         return [float(v) for v in outs[:m]]
+
+    def train_steps(self, model, source, batches, rng, sync) -> list[list[float]]:
+        """Several steps in one call: one process holds one replica, so ``sync`` changes
+        nothing here."""
+        return [self.train_step(model, source, rows, rng) for rows in batches]
 
     def evaluate(self, model, x, y, batch_size) -> tuple[list[float], int]:
         X = model.prepare_x(x)
@@ -289,9 +301,12 @@ def fit(
     initial_epoch: int = 0,
     seed: int | None = None,
     executor: Any = None,
+    sync: str = "gradients",
 ) -> History:
     """The work of :meth:`Sequential.fit` (see there)."""
     model.need_compiled()
+    if sync not in ("gradients", "weights"):
+        raise GraphadError(f"fit: sync must be 'gradients' or 'weights', got {sync!r}")
     epochs = check_count(epochs, "fit: epochs", minimum=0)
     initial_epoch = check_count(initial_epoch, "fit: initial_epoch", minimum=0)
     batch_size = check_count(32 if batch_size is None else batch_size, "fit: batch_size")
@@ -308,6 +323,21 @@ def fit(
         (x, y), validation_data = _split(x, y, validation_split)
     ex = find_executor(executor, x, y)
     source = ex.data(model, x, y, class_weight)
+    try:
+        return _fit_loop(
+            model, ex, source, cbs, epochs, initial_epoch, batch_size, verbose,
+            validation_data, shuffle, seed, executor, sync,
+        )  # fmt: skip
+    finally:
+        close = getattr(ex, "close", None)
+        if close is not None:
+            close(source)
+
+
+def _fit_loop(
+    model, ex, source, cbs, epochs, initial_epoch, batch_size, verbose, validation_data,
+    shuffle, seed, executor, sync,
+) -> History:  # fmt: skip
     n = source.n
     if n == 0:
         raise GraphadError("fit: no samples")
@@ -326,8 +356,11 @@ def fit(
             cb.on_epoch_begin(epoch, {})
         start = time.perf_counter()
         logs = _run_epoch(
-            model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle
+            model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle, sync
         )
+        end_epoch = getattr(ex, "end_epoch", None)
+        if end_epoch is not None:
+            end_epoch(model, source)
         if validation_data is not None:
             vals = evaluate(model, *validation_data, batch_size=batch_size, executor=executor)
             logs.update({f"val_{k}": v for k, v in vals.items()})
@@ -345,29 +378,45 @@ def fit(
     return history
 
 
-def _run_epoch(model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle):
+def _run_epoch(
+    model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle, sync
+):
     n = source.n
     perm = rng.permutation(n) if shuffle else None
     totals: list[float] | None = None
     bar = _progress(verbose, steps, epoch, epochs)
     batch_hooks = [cb for cb in cbs if _overrides(cb, "on_train_batch_begin", "on_train_batch_end")]
+    k = getattr(model, "steps_per_execution", 1)
+    many = getattr(ex, "train_steps", None)
     try:
-        for i in range(steps):
-            lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
-            rows = np.arange(lo, hi) if perm is None else perm[lo:hi]
+        for first in range(0, steps, k):
+            last = min(steps, first + k) - 1
+            batches = []
+            for i in range(first, last + 1):
+                lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
+                batches.append(np.arange(lo, hi) if perm is None else perm[lo:hi])
+            # as in Keras, the batch hooks see one call per execution (the index of its last step)
             for cb in batch_hooks:
-                cb.on_train_batch_begin(i, {})
-            res = ex.train_step(model, source, rows, rng)
-            res[1] *= hi - lo
-            totals = res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
-            if batch_hooks or (bar is not None and (i % 8 == 0 or i == steps - 1)):
+                cb.on_train_batch_begin(first, {})
+            if many is not None:
+                results = many(model, source, batches, rng, sync)
+            else:
+                results = [ex.train_step(model, source, rows, rng) for rows in batches]
+            for res, rows in zip(results, batches, strict=True):
+                res = list(res)
+                res[1] *= len(rows)
+                totals = (
+                    res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
+                )
+            hi = min(n, (last + 1) * batch_size)
+            if batch_hooks or (bar is not None and (first // k % 8 == 0 or last == steps - 1)):
                 running = model.results(totals, hi)
                 for cb in batch_hooks:
-                    cb.on_train_batch_end(i, dict(running))
+                    cb.on_train_batch_end(last, dict(running))
                 if bar is not None:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+                    bar.set_postfix({m: f"{v:.4f}" for m, v in running.items()}, refresh=False)
             if bar is not None:
-                bar.update(1)
+                bar.update(last + 1 - first)
     finally:
         if bar is not None:
             bar.close()
