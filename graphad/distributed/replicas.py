@@ -108,9 +108,8 @@ class _Replica:
         return total
 
     def zeros(self) -> list:
-        return [np.zeros(1, np.float64)[0]] * self.m + [
-            np.zeros_like(w._value) for w in self.model.trainable_weights
-        ]
+        """A contribution of no rows: zero sums and zero gradients."""
+        return [np.zeros(self.m), [np.zeros_like(w._value) for w in self.model.trainable_weights]]
 
     def apply(self, grads: list) -> None:
         self.opt.apply_gradients(zip(grads, self.model.trainable_weights, strict=True))
@@ -146,58 +145,57 @@ def _set(run: str, state: tuple, after: Any = None) -> None:
 
 
 def _local_grads(run: str, batches: list, sizes: list, after: Any = None) -> list:
-    """``sync="gradients"``: per-step sums (k x m) and the summed gradient of this
-    replica's rows of the ``k`` batches (of their mean over all their rows)."""
+    """``sync="gradients"``: this replica's sums over its rows of the ``k`` batches and
+    the gradient of their share of the mean loss over all the batches' rows.
+
+    The weights do not change within an execution, so all the rows go through the
+    compiled step together (in power-of-two pieces), not batch by batch."""
     rep = _here(run)
     total_rows = float(sum(sizes))
-    sums = np.zeros((len(batches), rep.m))
-    grads = None
-    for j, (rows, size) in enumerate(zip(batches, sizes, strict=True)):
-        out = rep.sums_and_grads(rows, 1.0 / total_rows, 1.0 / total_rows) if len(rows) else None
-        if out is None:
-            continue
-        # the reported penalty is the step's, counted once over the replicas
-        out[1] = out[1] * (total_rows / size)
-        sums[j] = [float(v) for v in out[: rep.m]]
-        g = out[rep.m :]
-        grads = g if grads is None else _add(grads, g)
-    if grads is None:
-        grads = rep.zeros()[rep.m :]
-    return [sums, grads]
+    rows = np.concatenate(batches) if batches else np.zeros(0, np.int64)
+    if not len(rows):
+        return rep.zeros()
+    out = rep.sums_and_grads(rows, 1.0 / total_rows, 1.0 / total_rows)
+    # penalty * rows / total_rows here; fit counts the penalty once per row of each step
+    out[1] = out[1] * total_rows
+    return [np.asarray([float(v) for v in out[: rep.m]]), out[rep.m :]]
 
 
-def _apply_grads(run: str, total: list, first: bool) -> Any:
+def _apply_grads(run: str, first: bool, *parts: Any) -> Any:
+    """Every replica adds the parts in the same order and applies the same update."""
     rep = _here(run)
+    total = parts[0] if len(parts) == 1 else _add(*parts)
     rep.apply(total[1])
     return total[0] if first else None
 
 
 def _local_sgd(run: str, batches: list, sizes: list, after: Any = None) -> list:
-    """``sync="weights"``: step on this replica's rows of each batch; return per-step
-    sums and the resulting weights and slots (to be averaged)."""
+    """``sync="weights"``: step on this replica's rows of each batch; return the sums
+    and the resulting weights and slots (to be averaged)."""
     rep = _here(run)
-    sums = np.zeros((len(batches), rep.m))
-    for j, (rows, size) in enumerate(zip(batches, sizes, strict=True)):
+    sums = np.zeros(rep.m)
+    for rows in batches:
         if not len(rows):
             continue
         out = rep.sums_and_grads(rows, 1.0 / len(rows), 1.0 / len(rows))
-        # the penalty's share of the step, so that the replicas' sums add up to it
-        out[1] = out[1] * (len(rows) / size)
-        sums[j] = [float(v) for v in out[: rep.m]]
+        # the penalty counted once per row of the step, whichever replica holds the row
+        out[1] = out[1] * len(rows)
+        sums += [float(v) for v in out[: rep.m]]
         rep.apply(out[rep.m :])
     return [sums, rep.state(), rep.opt.iterations]
 
 
 def _sum_parts(*parts: Any) -> list:
-    """Add partial results (the inner node of the tree between workers); the
+    """Add partial results (an inner node of the tree between workers); the
     iteration counts, when present, take their maximum."""
     if len(parts[0]) == 3:
         return [*_add(*[p[:2] for p in parts]), max(p[2] for p in parts)]
     return _add(*parts)
 
 
-def _take_average(run: str, total: list, count: int, first: bool) -> Any:
+def _take_average(run: str, count: int, first: bool, *parts: Any) -> Any:
     rep = _here(run)
+    total = parts[0] if len(parts) == 1 else _sum_parts(*parts)
     weights, slots = total[1]
     rep.set_state(([w / count for w in weights], [s / count for s in slots], total[2], None))
     return total[0] if first else None
@@ -242,6 +240,16 @@ def _same(a: tuple, b: tuple) -> bool:
         and a[3] == b[3]
         and all(np.array_equal(x, y) for x, y in zip(a[0] + a[1], b[0] + b[1], strict=True))
     )
+
+
+class _Sums:
+    """The sums of a queued execution, as floats once they are back."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def result(self) -> list[float]:
+        return [float(v) for v in self.future.result()]
 
 
 class ReplicaExecutor:
@@ -333,7 +341,13 @@ class ReplicaExecutor:
         }
         source.sent = now
 
-    def train_steps(self, model, source, batches, rng, sync) -> list[list[float]]:
+    def train_steps(self, model, source, batches, rng, sync) -> list[float]:
+        return self.submit_steps(model, source, batches, rng, sync).result()
+
+    def submit_steps(self, model, source, batches, rng, sync) -> _Sums:
+        """Queue one execution on the replicas; the next one may be queued before
+        its sums are back (each replica runs its tasks in order: every task waits
+        for that replica's previous one)."""
         client = source.client
         self._push_if_changed(model, source)
         sizes = [len(b) for b in batches]
@@ -353,22 +367,22 @@ class ReplicaExecutor:
                     pure=False,
                 )
             )
-        while len(parts) > 1:  # a tree of additions on the workers
+        # between the workers: with few replicas each one adds all the parts itself
+        # (one hop less per synchronization); with many, a tree of additions first
+        while len(parts) > FANIN:
             parts = [
                 client.submit(_sum_parts, *parts[i : i + FANIN], pure=False)
                 for i in range(0, len(parts), FANIN)
             ]
-        total = parts[0]
         done = {}
         for r, w in enumerate(source.workers):
             if sync == "gradients":
-                args = (_apply_grads, source.run, total, r == 0)
+                args = (_apply_grads, source.run, r == 0, *parts)
             else:
-                args = (_take_average, source.run, total, len(source.workers), r == 0)
+                args = (_take_average, source.run, len(source.workers), r == 0, *parts)
             done[w] = client.submit(*args, workers=[w], allow_other_workers=False, pure=False)
         source.last = done
-        sums = done[source.workers[0]].result()
-        return [list(map(float, row)) for row in sums]
+        return _Sums(done[source.workers[0]])
 
     def end_epoch(self, model, source) -> None:
         w = source.workers[0]
@@ -385,7 +399,9 @@ class ReplicaExecutor:
             source.client.run(_drop, source.run, workers=source.workers)
 
     def train_step(self, model, source, rows, rng) -> list[float]:
-        return self.train_steps(model, source, [rows], rng, "gradients")[0]
+        res = self.train_steps(model, source, [rows], rng, "gradients")
+        res[1] /= len(rows)  # train_step reports the penalty itself
+        return res
 
     def evaluate(self, model, x, y, batch_size):
         from .models import DaskExecutor

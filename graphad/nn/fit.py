@@ -48,10 +48,14 @@ class Executor(Protocol):
 
     Optional methods (looked up with ``getattr``): ``train_steps(model, source,
     batches, rng, sync)`` runs ``len(batches)`` steps in one call (the
-    model's ``steps_per_execution``) and returns each step's sums;
+    model's ``steps_per_execution``) and returns the sum of their sums, each
+    step's penalty counted once per row (times the step's number of rows);
     ``end_epoch(model, source)`` brings the model's weights and optimizer
     state up to date before validation and the epoch's callbacks;
-    ``close(source)`` releases what ``data`` set up, when ``fit`` ends.
+    ``close(source)`` releases what ``data`` set up, when ``fit`` ends;
+    ``submit_steps`` (as ``train_steps``) returns at once an object whose
+    ``result()`` gives the sums, so that the next call can be queued while
+    this one runs (used when no callback has batch hooks).
     """
 
     def data(self, model: Any, x: Any, y: Any, class_weight: dict | None = None) -> Any: ...
@@ -136,10 +140,15 @@ class LocalExecutor:
             w._replace(v)
         return [float(v) for v in outs[:m]]
 
-    def train_steps(self, model, source, batches, rng, sync) -> list[list[float]]:
+    def train_steps(self, model, source, batches, rng, sync) -> list[float]:
         """Several steps in one call: one process holds one replica, so ``sync`` changes
         nothing here."""
-        return [self.train_step(model, source, rows, rng) for rows in batches]
+        total = None
+        for rows in batches:
+            res = self.train_step(model, source, rows, rng)
+            res[1] *= len(rows)
+            total = res if total is None else [a + b for a, b in zip(total, res, strict=True)]
+        return total
 
     def evaluate(self, model, x, y, batch_size) -> tuple[list[float], int]:
         X = model.prepare_x(x)
@@ -388,6 +397,24 @@ def _run_epoch(
     batch_hooks = [cb for cb in cbs if _overrides(cb, "on_train_batch_begin", "on_train_batch_end")]
     k = getattr(model, "steps_per_execution", 1)
     many = getattr(ex, "train_steps", None)
+    # an executor that can start the next execution before the last one's sums are back
+    # does so when no batch hook needs to see each execution end before the next begins
+    submit = None if batch_hooks else getattr(ex, "submit_steps", None)
+
+    def record(res: list, first: int, last: int) -> None:
+        nonlocal totals
+        totals = res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
+        hi = min(n, (last + 1) * batch_size)
+        if batch_hooks or (bar is not None and (first // k % 8 == 0 or last == steps - 1)):
+            running = model.results(totals, hi)
+            for cb in batch_hooks:
+                cb.on_train_batch_end(last, dict(running))
+            if bar is not None:
+                bar.set_postfix({m: f"{v:.4f}" for m, v in running.items()}, refresh=False)
+        if bar is not None:
+            bar.update(last + 1 - first)
+
+    pending = None
     try:
         for first in range(0, steps, k):
             last = min(steps, first + k) - 1
@@ -395,28 +422,26 @@ def _run_epoch(
             for i in range(first, last + 1):
                 lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
                 batches.append(np.arange(lo, hi) if perm is None else perm[lo:hi])
+            if submit is not None:
+                handle = submit(model, source, batches, rng, sync)
+                if pending is not None:
+                    record(list(pending[0].result()), pending[1], pending[2])
+                pending = (handle, first, last)
+                continue
             # as in Keras, the batch hooks see one call per execution (the index of its last step)
             for cb in batch_hooks:
                 cb.on_train_batch_begin(first, {})
             if many is not None:
-                results = many(model, source, batches, rng, sync)
+                record(list(many(model, source, batches, rng, sync)), first, last)
             else:
-                results = [ex.train_step(model, source, rows, rng) for rows in batches]
-            for res, rows in zip(results, batches, strict=True):
-                res = list(res)
-                res[1] *= len(rows)
-                totals = (
-                    res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
-                )
-            hi = min(n, (last + 1) * batch_size)
-            if batch_hooks or (bar is not None and (first // k % 8 == 0 or last == steps - 1)):
-                running = model.results(totals, hi)
-                for cb in batch_hooks:
-                    cb.on_train_batch_end(last, dict(running))
-                if bar is not None:
-                    bar.set_postfix({m: f"{v:.4f}" for m, v in running.items()}, refresh=False)
-            if bar is not None:
-                bar.update(last + 1 - first)
+                res = None
+                for rows in batches:
+                    one = list(ex.train_step(model, source, rows, rng))
+                    one[1] *= len(rows)
+                    res = one if res is None else [a + b for a, b in zip(res, one, strict=True)]
+                record(res, first, last)
+        if pending is not None:
+            record(list(pending[0].result()), pending[1], pending[2])
     finally:
         if bar is not None:
             bar.close()

@@ -1,5 +1,7 @@
 """Model replicas resident on the workers of a LocalCluster (started and closed here)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -167,4 +169,4 @@ def test_functions_are_keyed_by_content_not_by_object():
     # check_grad_many's groups cover every check once, in order
     assert _groups(7, None)[0][0] == 0 and _groups(7, None)[-1][1] == 7
     ranges = _groups(200, None)
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))

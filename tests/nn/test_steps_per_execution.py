@@ -37,7 +37,8 @@ def test_steps_per_execution_trains_the_same_steps_in_fewer_calls():
     h4 = four.fit(X, t, epochs=2, batch_size=16, seed=1, verbose=0, callbacks=[hooks])
     for a, b in zip(one.get_weights(), four.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the very same computation, grouped
-    assert h1.history == h4.history
+    for name in ("loss", "accuracy"):  # the epoch sums are added in another grouping
+        np.testing.assert_allclose(h4.history[name], h1.history[name], rtol=1e-12)
     assert one.optimizer.iterations == four.optimizer.iterations == 2 * 10
     # 10 batches per epoch in calls of 4: Keras reports the last batch of each call
     assert [b for b, _ in hooks.ends] == [3, 7, 9] * 2
