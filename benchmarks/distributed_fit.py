@@ -11,6 +11,7 @@ Writes benchmarks/results/issue21.md.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,7 +57,8 @@ def main() -> None:
         "",
         "samples/s: the faster of epochs 2 and 3 (epoch 1 compiles); SGD(0.01);",
         "Dense(64, relu) + Dense(10, softmax); data generated on the workers and persisted",
-        "(4 row-chunks).",
+        "(4 row-chunks). BLAS threads of the in-memory run (OPENBLAS_NUM_THREADS): "
+        + os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         "",
         "| batch | rows | k | sync | in memory samples/s | distributed samples/s | ratio "
         "| loss after 2 epochs (mem / dist) |",
