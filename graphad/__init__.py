@@ -129,7 +129,7 @@ def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
     dask_data = is_dask(x) or is_dask(y)
     if executor is None and not dask_data:
         return None  # in-memory data: Dask is not involved (and not imported)
-    from .distributed.models import executor_for
+    from .distributed.replicas import executor_for
 
     return executor_for(x, y, executor)
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -123,18 +122,25 @@ def _add(*parts: Any) -> Any:
 
 # -- keys for functions: the workers cache what they compiled per key -----------------------
 
-_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE: OrderedDict[str, Any] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 16
 
 
 def _key(fn: Any) -> str:
-    """A key naming ``fn`` for as long as it lives (a fresh one for unhashable callables)."""
+    """A key naming ``fn`` by its content: a hash of the function as Dask would send it
+    (cloudpickle: its code, constants and closure values, or its module and name).  A
+    lambda recreated on every call gets the same key, so the workers compile it once;
+    a fresh key when it cannot be pickled (the task will fail to send anyway)."""
+    import hashlib
+
     try:
-        return _KEYS.setdefault(fn, f"graphad-{uuid.uuid4().hex}")
-    except TypeError:
+        import cloudpickle
+
+        blob = cloudpickle.dumps(fn)
+    except Exception:  # what cannot be pickled cannot be cached by content
         return f"graphad-{uuid.uuid4().hex}"
+    return "graphad-" + hashlib.sha256(blob).hexdigest()
 
 
 def _cached(key: str, make: Callable[[], Any]) -> Any:
@@ -323,6 +329,7 @@ def fit(
     seed: int | None = None,
     verbose: int = 1,
     client: Any = None,
+    sync: str = "gradients",
 ) -> Any:
     """``model.fit`` on Dask arrays: synchronous data-parallel mini-batch training.
 
@@ -365,11 +372,12 @@ def fit(
     >>> len(h.history["loss"])
     1
     """
-    from .models import DaskExecutor
+    from .replicas import executor_for
 
     return model.fit(
         x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-        shuffle=shuffle, seed=seed, verbose=verbose, executor=DaskExecutor(client),
+        shuffle=shuffle, seed=seed, verbose=verbose, sync=sync,
+        executor=executor_for(x, y, client) if client is not None else None,
     )  # fmt: skip
 
 
@@ -477,6 +485,25 @@ def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
     return "ok", report
 
 
+def _check_group(jobs: list, kwargs: dict) -> list:
+    """A group of checks in one task (the per-task overhead paid once per group)."""
+    return [_check_task(kind, text, at, kwargs) for kind, text, at in jobs]
+
+
+def _groups(n: int, client: Any) -> list[tuple[int, int]]:
+    """Contiguous ranges of the ``n`` checks: one per worker thread of the cluster
+    (the local scheduler's threads without a client)."""
+    if client is not None:
+        slots = sum(client.nthreads().values()) or 1
+    else:
+        import os
+
+        slots = os.cpu_count() or 1
+    slots = max(1, min(n, slots))
+    edges = [round(i * n / slots) for i in range(slots + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(slots) if edges[i] < edges[i + 1]]
+
+
 def check_grad_many(
     exprs: Sequence[Any],
     points: Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -485,9 +512,11 @@ def check_grad_many(
 ) -> list[Any]:
     """Run a batch of gradient checks on a Dask cluster and gather their reports.
 
-    Each expression travels as text (graphad's JSON graph format for an Expr,
-    as written by ``graphad.backends.persist``; the string itself for a string) and is
-    rebuilt and checked on a worker; graphs are never pickled.  Custom ops
+    The checks go in groups, one task per worker thread of the cluster (the
+    per-task overhead is paid per group).  Each expression travels as text
+    (graphad's JSON graph format for an Expr, as written by
+    ``graphad.backends.persist``; the string itself for a string) and is rebuilt
+    and checked on a worker; graphs are never pickled.  Custom ops
     (``ga.defop``) travel by name and must be registered on the workers too
     (import the module defining them there, e.g. with ``client.run``).
 
@@ -533,11 +562,11 @@ def check_grad_many(
         raise GraphadError(f"check_grad_many: {len(items)} expressions but {len(points)} points")
     sent = [_encode(e, k) for k, e in enumerate(items)]
     ats = [_encode_point(p, k) for k, p in enumerate(points)]
-    tasks = [
-        delayed(_check_task, pure=False)(kind, text, at, kwargs)
-        for (kind, text), at in zip(sent, ats, strict=True)
-    ]
-    results = _compute(tasks, _client(client))
+    client = _client(client)
+    groups = _groups(len(items), client)
+    jobs = [(kind, text, at) for (kind, text), at in zip(sent, ats, strict=True)]
+    tasks = [delayed(_check_group, pure=False)(jobs[lo:hi], kwargs) for lo, hi in groups]
+    results = [res for part in _compute(tasks, client) for res in part]
     reports = []
     for k, ((kind, text), res) in enumerate(zip(sent, results, strict=True)):
         if res[0] == "error":
@@ -551,7 +580,7 @@ def check_grad_many(
 def _register() -> None:
     """Let ``graphad.nn`` find the Dask executor (it never imports this package)."""
     from ..nn.fit import register_executor
-    from .models import executor_for
+    from .replicas import executor_for
 
     register_executor("dask", executor_for)
 

@@ -26,7 +26,7 @@ from ..nn.layers import Input, from_config
 from ..nn.model import Sequential
 from . import _add, _aligned, _blocks, _cached, _client, _compute, _dask_array, _key, _rows, _tree
 
-__all__ = ["DaskExecutor", "executor_for"]
+__all__ = ["DaskExecutor"]
 
 FLOAT32 = np.dtype(np.float32)
 
@@ -230,23 +230,3 @@ class DaskExecutor:
             for xb, rows in zip(_blocks(X), X.chunks[0], strict=True)
         ]
         return da.concatenate(parts)
-
-
-def _is_client(value: Any) -> bool:
-    """A ``dask.distributed`` Client (checked by its class, without importing it)."""
-    return any(
-        c.__module__.split(".")[0] == "distributed" and c.__name__ == "Client"
-        for c in type(value).__mro__
-    )
-
-
-def executor_for(x: Any, y: Any, executor: Any) -> DaskExecutor | None:
-    """The Dask executor for this call: for a Dask ``Client`` as ``executor=``, or for
-    Dask arrays without one; None when neither (another executor takes the call)."""
-    if executor is not None:
-        return DaskExecutor(executor) if _is_client(executor) else None
-    from ..core.arrays import is_dask
-
-    if is_dask(x) or is_dask(y):
-        return DaskExecutor()
-    return None

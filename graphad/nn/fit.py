@@ -46,6 +46,17 @@ class Executor(Protocol):
     elsewhere applies them with ``model.optimizer.apply_gradients``.
     ``evaluate`` returns the sums over a whole data set (the penalty times the
     number of samples), ``predict`` the model's outputs.
+
+    Optional methods (looked up with ``getattr``): ``train_steps(model, source,
+    batches, rng, sync)`` runs ``len(batches)`` steps in one call (the
+    model's ``steps_per_execution``) and returns the sum of their sums, each
+    step's penalty counted once per row (times the step's number of rows);
+    ``end_epoch(model, source)`` brings the model's weights and optimizer
+    state up to date before validation and the epoch's callbacks;
+    ``close(source)`` releases what ``data`` set up, when ``fit`` ends;
+    ``submit_steps`` (as ``train_steps``) returns at once an object whose
+    ``result()`` gives the sums, so that the next call can be queued while
+    this one runs (used when no callback has batch hooks).
     """
 
     def data(self, model: Any, x: Any, y: Any, class_weight: dict | None = None) -> Any: ...
@@ -129,6 +140,16 @@ class LocalExecutor:
         for w, v in zip(fixed, outs[len(outs) - len(fixed) :], strict=True):
             w._replace(v)
         return [float(v) for v in outs[:m]]
+
+    def train_steps(self, model, source, batches, rng, sync) -> list[float]:
+        """Several steps in one call: one process holds one replica, so ``sync`` changes
+        nothing here."""
+        total = None
+        for rows in batches:
+            res = self.train_step(model, source, rows, rng)
+            res[1] *= len(rows)
+            total = res if total is None else [a + b for a, b in zip(total, res, strict=True)]
+        return total
 
     def evaluate(self, model, x, y, batch_size) -> tuple[list[float], int]:
         X = model.prepare_x(x)
@@ -290,9 +311,12 @@ def fit(
     initial_epoch: int = 0,
     seed: int | None = None,
     executor: Any = None,
+    sync: str = "gradients",
 ) -> History:
     """The work of :meth:`Sequential.fit` (see there)."""
     model.need_compiled()
+    if sync not in ("gradients", "weights"):
+        raise GraphadError(f"fit: sync must be 'gradients' or 'weights', got {sync!r}")
     epochs = check_count(epochs, "fit: epochs", minimum=0)
     initial_epoch = check_count(initial_epoch, "fit: initial_epoch", minimum=0)
     batch_size = check_count(32 if batch_size is None else batch_size, "fit: batch_size")
@@ -309,6 +333,21 @@ def fit(
         (x, y), validation_data = _split(x, y, validation_split)
     ex = find_executor(executor, x, y)
     source = ex.data(model, x, y, class_weight)
+    try:
+        return _fit_loop(
+            model, ex, source, cbs, epochs, initial_epoch, batch_size, verbose,
+            validation_data, shuffle, seed, executor, sync,
+        )  # fmt: skip
+    finally:
+        close = getattr(ex, "close", None)
+        if close is not None:
+            close(source)
+
+
+def _fit_loop(
+    model, ex, source, cbs, epochs, initial_epoch, batch_size, verbose, validation_data,
+    shuffle, seed, executor, sync,
+) -> History:  # fmt: skip
     n = source.n
     if n == 0:
         raise GraphadError("fit: no samples")
@@ -327,8 +366,11 @@ def fit(
             cb.on_epoch_begin(epoch, {})
         start = time.perf_counter()
         logs = _run_epoch(
-            model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle
+            model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle, sync
         )
+        end_epoch = getattr(ex, "end_epoch", None)
+        if end_epoch is not None:
+            end_epoch(model, source)
         if validation_data is not None:
             vals = evaluate(model, *validation_data, batch_size=batch_size, executor=executor)
             logs.update({f"val_{k}": v for k, v in vals.items()})
@@ -346,29 +388,61 @@ def fit(
     return history
 
 
-def _run_epoch(model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle):
+def _run_epoch(
+    model, ex, source, cbs, rng, epoch, epochs, steps, batch_size, verbose, shuffle, sync
+):
     n = source.n
     perm = rng.permutation(n) if shuffle else None
     totals: list[float] | None = None
     bar = _progress(verbose, steps, epoch, epochs)
     batch_hooks = [cb for cb in cbs if _overrides(cb, "on_train_batch_begin", "on_train_batch_end")]
-    try:
-        for i in range(steps):
-            lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
-            rows = np.arange(lo, hi) if perm is None else perm[lo:hi]
+    k = getattr(model, "steps_per_execution", 1)
+    many = getattr(ex, "train_steps", None)
+    # an executor that can start the next execution before the last one's sums are back
+    # does so when no batch hook needs to see each execution end before the next begins
+    submit = None if batch_hooks else getattr(ex, "submit_steps", None)
+
+    def record(res: list, first: int, last: int) -> None:
+        nonlocal totals
+        totals = res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
+        hi = min(n, (last + 1) * batch_size)
+        if batch_hooks or (bar is not None and (first // k % 8 == 0 or last == steps - 1)):
+            running = model.results(totals, hi)
             for cb in batch_hooks:
-                cb.on_train_batch_begin(i, {})
-            res = ex.train_step(model, source, rows, rng)
-            res[1] *= hi - lo
-            totals = res if totals is None else [a + b for a, b in zip(totals, res, strict=True)]
-            if batch_hooks or (bar is not None and (i % 8 == 0 or i == steps - 1)):
-                running = model.results(totals, hi)
-                for cb in batch_hooks:
-                    cb.on_train_batch_end(i, dict(running))
-                if bar is not None:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+                cb.on_train_batch_end(last, dict(running))
             if bar is not None:
-                bar.update(1)
+                bar.set_postfix({m: f"{v:.4f}" for m, v in running.items()}, refresh=False)
+        if bar is not None:
+            bar.update(last + 1 - first)
+
+    pending = None
+    try:
+        for first in range(0, steps, k):
+            last = min(steps, first + k) - 1
+            batches = []
+            for i in range(first, last + 1):
+                lo, hi = i * batch_size, min(n, (i + 1) * batch_size)
+                batches.append(np.arange(lo, hi) if perm is None else perm[lo:hi])
+            if submit is not None:
+                handle = submit(model, source, batches, rng, sync)
+                if pending is not None:
+                    record(list(pending[0].result()), pending[1], pending[2])
+                pending = (handle, first, last)
+                continue
+            # as in Keras, the batch hooks see one call per execution (the index of its last step)
+            for cb in batch_hooks:
+                cb.on_train_batch_begin(first, {})
+            if many is not None:
+                record(list(many(model, source, batches, rng, sync)), first, last)
+            else:
+                res = None
+                for rows in batches:
+                    one = list(ex.train_step(model, source, rows, rng))
+                    one[1] *= len(rows)
+                    res = one if res is None else [a + b for a, b in zip(res, one, strict=True)]
+                record(res, first, last)
+        if pending is not None:
+            record(list(pending[0].result()), pending[1], pending[2])
     finally:
         if bar is not None:
             bar.close()

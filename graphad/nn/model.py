@@ -55,6 +55,7 @@ class Sequential:
         self.loss: Any = None
         self.metrics: list[str] = []
         self.stop_training = False
+        self.steps_per_execution = 1
         self._fns: dict[tuple, Any] = {}
         self._metric_sizes: list[int] | None = None
         self._input_shape: tuple | None = None
@@ -199,8 +200,17 @@ class Sequential:
         optimizer: str | Optimizer = "rmsprop",
         loss: str | Callable = "mse",
         metrics: Sequence[str] | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
-        """Choose the optimizer (a Keras name or instance), the loss and the metrics."""
+        """Choose the optimizer (a Keras name or instance), the loss and the metrics.
+
+        ``steps_per_execution`` (Keras's knob) is how many training steps one call of
+        the executor runs: callbacks' batch hooks and the progress bar see one call
+        per ``k`` steps.  In memory the steps are the same; on Dask it is the number
+        of mini-batches between two synchronizations of the replicas (see
+        ``Sequential.fit``'s ``sync``).
+        """
+        k = check_count(steps_per_execution, "compile: steps_per_execution")
         opt = _get_optimizer(optimizer)
         loss = _losses.get(loss)
         for m in metrics or []:
@@ -208,6 +218,7 @@ class Sequential:
         self.optimizer = opt
         self.loss = loss
         self.metrics = list(metrics or [])
+        self.steps_per_execution = k
         self._fns.clear()
         self._metric_sizes = None
 
@@ -388,6 +399,7 @@ class Sequential:
         initial_epoch: int = 0,
         seed: int | None = None,
         executor: Any = None,
+        sync: str = "gradients",
     ):
         """Train for ``epochs`` passes over the data in mini-batches (``keras.Model.fit``).
 
@@ -422,6 +434,16 @@ class Sequential:
             Where the steps run: an object with ``data``, ``train_step``,
             ``evaluate`` and ``predict`` (``graphad.nn.fit.Executor``), or a Dask
             ``Client``.  By default in this process, or on Dask for Dask arrays.
+        sync : "gradients" or "weights"
+            How data-parallel replicas (on Dask) agree, every ``steps_per_execution``
+            (``k``) mini-batches: ``"gradients"`` sums the gradients of the ``k``
+            batches over every replica and applies one update (of the mean over
+            their rows) everywhere; with ``k=1`` this is in-memory training up to
+            float rounding.  ``"weights"`` (local SGD) lets each replica step on its
+            own rows of each batch and averages weights and optimizer state every
+            ``k`` batches: ``k`` times more updates per epoch than
+            ``"gradients"``, each on a smaller batch, whose average drifts from
+            in-memory training as ``k`` grows.  In memory both are the same.
 
         Returns
         -------
@@ -433,7 +455,7 @@ class Sequential:
             self, x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
             callbacks=callbacks, validation_split=validation_split,
             validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
-            initial_epoch=initial_epoch, seed=seed, executor=executor,
+            initial_epoch=initial_epoch, seed=seed, executor=executor, sync=sync,
         )  # fmt: skip
 
     def evaluate(

@@ -1,0 +1,172 @@
+"""Model replicas resident on the workers of a LocalCluster (started and closed here)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import graphad as ga
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+def _data(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5)).astype("float32")
+    t = (X[:, 0] - 0.5 * X[:, 2] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    return X, t
+
+
+def _model(optimizer="sgd", k=1):
+    ga.nn.set_random_seed(3)
+    model = ga.nn.Sequential(
+        [
+            ga.nn.Dense(8, activation="relu", input_shape=(5,),
+                        kernel_regularizer=ga.nn.regularizers.L2(1e-3)),
+            ga.nn.Dense(2, "softmax"),
+        ]
+    )  # fmt: skip
+    opt = ga.optim.SGD(learning_rate=0.1) if optimizer == "sgd" else optimizer
+    model.compile(
+        optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+        steps_per_execution=k,
+    )  # fmt: skip
+    return model
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
+        silence_logs=40,
+    )  # fmt: skip
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _dask(X, t, chunk=40):
+    return da.from_array(X, chunks=(chunk, 5)), da.from_array(t, chunks=chunk)
+
+
+def _replica_count():
+    from graphad.distributed import replicas
+
+    return len(replicas._REPLICAS)
+
+
+def test_k1_gradients_matches_in_memory_sgd(client):
+    X, t = _data()
+    mem = _model()
+    h_mem = mem.fit(X, t, epochs=3, batch_size=32, seed=7, verbose=0)
+    dist = _model()
+    h = dist.fit(*_dask(X, t), epochs=3, batch_size=32, seed=7, verbose=0, executor=client)
+    assert not np.allclose(mem.get_weights()[0], _model().get_weights()[0])  # it trained
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
+    assert dist.optimizer.iterations == mem.optimizer.iterations == 3 * 8
+    assert _replica_count() == 0  # fit removed its replicas from the workers
+
+
+def test_gradients_with_k_is_one_update_per_k_batches(client):
+    # without shuffling, accumulating k batches of 16 = one in-memory batch of 16 k
+    X, t = _data()
+    mem = _model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=64, shuffle=False, verbose=0)
+    dist = _model(k=4)
+    h = dist.fit(*_dask(X, t), epochs=2, batch_size=16, shuffle=False, verbose=0)  # active client
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
+    assert dist.optimizer.iterations == 2 * 4  # 15 batches of 16 in 4 calls per epoch
+
+
+def test_adam_k1_matches_in_memory_to_accumulated_rounding(client):
+    # Adam divides by sqrt(v) + eps: a float32 rounding difference in a gradient (the
+    # batch's sum added in another order) moves a weight by up to lr * relative error,
+    # and such differences accumulate over the steps; hence a looser tolerance than SGD's
+    X, t = _data()
+    mem = _model(ga.optim.Adam(learning_rate=0.01))
+    mem.fit(X, t, epochs=2, batch_size=32, seed=2, verbose=0)
+    dist = _model(ga.optim.Adam(learning_rate=0.01))
+    dist.fit(*_dask(X, t), epochs=2, batch_size=32, seed=2, verbose=0, executor=client)
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    ms, ds = mem.optimizer.variables, dist.optimizer.variables
+    assert len(ms) == len(ds) == 8
+    for a, b in zip(ms, ds, strict=True):  # the optimizer state came back too
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-7)
+
+
+def test_weights_sync_on_one_replica_is_plain_sgd():
+    # local SGD with a single replica: averaging one model changes nothing
+    X, t = _data(160)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+        silence_logs=40,
+    )  # fmt: skip
+    try:
+        with distributed.Client(cluster) as c:
+            mem = _model()
+            mem.fit(X, t, epochs=2, batch_size=16, seed=4, verbose=0)
+            dist = _model(k=8)
+            dist.fit(*_dask(X, t), epochs=2, batch_size=16, seed=4, verbose=0, executor=c,
+                     sync="weights")  # fmt: skip
+    finally:
+        cluster.close()
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert dist.optimizer.iterations == 2 * 10
+
+
+def test_weights_sync_converges_like_memory(client):
+    X, t = _data(480)
+    mem = _model()
+    h_mem = mem.fit(X, t, epochs=4, batch_size=32, seed=1, verbose=0)
+    dist = _model(k=4)
+    h = dist.fit(*_dask(X, t), epochs=4, batch_size=32, seed=1, verbose=0, sync="weights")
+    start = _model().evaluate(X, t, verbose=0)[0]
+    # each replica steps on its half of every batch: 4 times the updates of
+    # sync="gradients" with k=4, each on about 16 rows
+    assert h.history["loss"][-1] < 0.8 * start
+    assert h.history["loss"][-1] == pytest.approx(h_mem.history["loss"][-1], rel=0.1)
+    loss, _ = dist.evaluate(X, t, verbose=0)
+    assert loss == pytest.approx(mem.evaluate(X, t, verbose=0)[0], rel=0.1)
+
+
+def test_callbacks_see_the_weights_at_epoch_end_and_changes_reach_the_replicas(client):
+    X, t = _data()
+
+    class Reset(ga.nn.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append([w.copy() for w in self.model.get_weights()])
+            if epoch == 0:  # put the initial weights back: epoch 1 must redo epoch 0
+                self.model.set_weights(_model().get_weights())
+
+    cb = Reset()
+    dist = _model()
+    h = dist.fit(*_dask(X, t), epochs=2, batch_size=48, shuffle=False, verbose=0,
+                 executor=client, callbacks=[cb])  # fmt: skip
+    assert h.history["loss"][0] == pytest.approx(h.history["loss"][1], rel=1e-6)
+    for a, b in zip(cb.seen[0], cb.seen[1], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def test_functions_are_keyed_by_content_not_by_object():
+    from graphad.distributed import _groups, _key
+
+    def make(scale):
+        return lambda w, X: ga.mean(ga.square(X @ w)) * scale
+
+    assert _key(make(2.0)) == _key(make(2.0))  # recreated on each call: one compile
+    assert _key(make(2.0)) != _key(make(3.0))  # another closure value: another function
+    # check_grad_many's groups cover every check once, in order
+    assert _groups(7, None)[0][0] == 0 and _groups(7, None)[-1][1] == 7
+    ranges = _groups(200, None)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
