@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import GraphadError
-from . import contract, elementwise, indexing, linalg, nn, reduce, rules  # noqa: F401  (declare the table)
+from . import contract, elementwise, indexing, linalg, linalg_ops, nn, reduce, rules  # noqa: F401
 from . import expr_methods as _expr_methods
 from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, constant, register
 from .rules import sum_to
