@@ -73,12 +73,12 @@ def normalize_subscripts(subscripts: str, count: int) -> str:
         raise GraphadError(f"einsum: more than one '->' in {subscripts!r}")
     lhs, arrow, rhs = s.partition("->")
     terms = lhs.split(",")
+    parsed = [_split_term(t, "operand subscripts") for t in terms]
     if len(terms) != count:
         raise GraphadError(
             f"einsum: subscripts {subscripts!r} name {len(terms)} operand(s), "
             f"got {count} operand(s)"
         )
-    parsed = [_split_term(t, "operand subscripts") for t in terms]
     letters = [c for t in parsed for c in t if c != "..."]
     if arrow:
         out = _split_term(rhs, "output subscripts")
@@ -182,6 +182,27 @@ def _ga_reduce_like(r, shape):
     return r.sum(axis=axes, keepdims=True) if axes else r
 
 
+def _ga_einsum(subscripts, *ops):
+    """np.einsum, refusing a letter whose sizes differ (NumPy would broadcast a size 1;
+    graphad's shape rule and gradients do not)."""
+    lhs = subscripts.partition("->")[0]
+    sizes = {}
+    for term, x in zip(lhs.split(","), ops):
+        t = _ga_split(term)
+        shape = np.shape(x)
+        if "..." in t:
+            at = t.index("...")
+            after = len(t) - at - 1
+            t = t[:at] + t[at + 1 :]
+            shape = shape[:at] + (shape[len(shape) - after :] if after else ())
+        for c, n in zip(t, shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(
+                    f"letter {c!r} has sizes {sizes[c]} and {n} in {subscripts!r}"
+                )
+    return np.einsum(subscripts, *ops)
+
+
 def _ga_einsum_grad(g, *ops, index, subscripts):
     """d<g, einsum(subscripts, *ops)>/d ops[index]: an einsum over the letters the
     others share, written onto operand index's diagonal and broadcast over the rest."""
@@ -220,6 +241,7 @@ def _ga_einsum_grad(g, *ops, index, subscripts):
 '''
 
 _einsum_grad = _exec_helper(EINSUM_GRAD_SRC, "_ga_einsum_grad")
+_einsum_checked = _exec_helper(EINSUM_GRAD_SRC, "_ga_einsum")
 
 
 def _operand_grad(g, ops, index, subscripts):
@@ -278,13 +300,14 @@ register(
             ([(2, 3, 3), (3,)], {"subscripts": "...ii,i->..."}),
             ([(3, 4), (3, 4)], {"subscripts": "ij,ij->ij"}),
         ),
-        impl=lambda *ops, subscripts: np.einsum(subscripts_text(subscripts), *ops),
+        impl=lambda *ops, subscripts: _einsum_checked(subscripts_text(subscripts), *ops),
         nargs=None,
         vjp=_einsum_vjp,
         jvp=_einsum_jvp,
         shape=_einsum_shape,
         dtype="promote",
-        emit=lambda a, p: f"np.einsum({subscripts_text(p['subscripts'])!r}, {', '.join(a)})",
+        emit=lambda a, p: f"_ga_einsum({subscripts_text(p['subscripts'])!r}, {', '.join(a)})",
+        helper=EINSUM_GRAD_SRC,
         label="einsum",
         parse=False,
         domain=[(-2, 2)],
