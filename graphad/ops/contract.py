@@ -310,11 +310,71 @@ register(
         helper=EINSUM_GRAD_SRC,
         label="einsum",
         parse=False,
+        test_params=({"subscripts": "ij,jk->ik"},),
         domain=[(-2, 2)],
         doc="Einstein summation (``np.einsum``): ``einsum('ij,jk->ik', a, b)``; implicit "
         "output, ``...`` for broadcast batch axes and repeated letters (diagonals).",
     )
 )
+
+
+def _lower_einsum_grad(g, *ops, index, subscripts):
+    """Once shapes are static, plain einsums: the one over the letters the others share,
+    then a second writing it out to operand ``index``'s subscripts, with identity
+    constants for repeated letters (the diagonal) and ones for letters only it has."""
+    if g.dtype is None or any(o.dtype is None for o in ops):
+        return None  # the constants' dtype must follow the operands': wait for it
+    terms, out = _parse(subscripts)
+    mine = terms[index]
+    x = ops[index]
+    others = [t for j, t in enumerate(terms) if j != index]
+    rest = [o for j, o in enumerate(ops) if j != index]
+    seen = set(out).union(*others)
+    uniq = list(dict.fromkeys(c for c in mine if c != "..."))
+    present = [c for c in uniq if c in seen]
+    sizes: dict[str, int] = {}
+    shape = list(x.shape)
+    if "..." in mine:
+        at = mine.index("...")
+        nell = len(shape) - (len(mine) - 1)
+        ell_shape = tuple(shape[at : at + nell])
+        dims = shape[:at] + shape[at + nell :]
+        letters = mine[:at] + mine[at + 1 :]
+    else:
+        ell_shape, dims, letters = (), shape, mine
+    for c, n in zip(letters, dims, strict=True):
+        sizes[c] = n
+    ell = "..." if "..." in seen else ""
+    spec = ",".join(["".join(out)] + ["".join(t) for t in others])
+    r = apply("einsum", [g, *rest], subscripts=subscripts_key(f"{spec}->{ell}{''.join(present)}"))
+    dtype = np.result_type(*[o.dtype for o in [g, *rest]])
+    if ell and "..." not in mine:  # broadcast axes this operand lacks: summed
+        ell = ""
+        r = apply("sum", r, axis=tuple(range(len(r.shape) - len(present))), keepdims=False)
+    graph = g.graph
+    free = iter(c for c in string.ascii_letters if c not in set(mine) | set(present))
+    operands, in_terms = [r], [ell + "".join(present)]
+    target, first = [], set()
+    for c in mine:
+        if c == "...":
+            target.append(c)
+        elif c in first:  # a repeat: a fresh letter tied to c by the identity
+            fresh = next(free)
+            target.append(fresh)
+            operands.append(as_expr(np.eye(sizes[c], dtype=dtype), graph))
+            in_terms.append(c + fresh)
+        else:
+            first.add(c)
+            target.append(c)
+            if c not in present:  # only this operand has it: broadcast by ones
+                operands.append(as_expr(np.ones(sizes[c], dtype=dtype), graph))
+                in_terms.append(c)
+    if "..." in mine and not ell:
+        operands.append(as_expr(np.ones(ell_shape, dtype=dtype), graph))
+        in_terms.append("...")
+    text = ",".join(in_terms) + "->" + "".join(target)
+    res = apply("einsum", operands, subscripts=subscripts_key(text))
+    return sum_to(res, x) if ell else res
 
 
 def _einsum_grad_vjp(h, ans, g, *ops, index, subscripts):
@@ -334,6 +394,7 @@ def _einsum_grad_shape(g, *shapes, index, subscripts):
 register(
     Op(
         name="einsum_grad",
+        lower=_lower_einsum_grad,
         internal=True,
         cases=(
             ([(3,), (3, 3)], {"index": 0, "subscripts": "ii->i"}),
@@ -464,9 +525,71 @@ def _contract_grad_vjp(h, ans, g, a, b, kind, which, axes):
     ]
 
 
+_bilinear_spec = _exec_helper(CONTRACT_SRC, "_ga_bilinear_spec")
+
+DUCK_SRC = """
+def _ga_is_numpy(*xs):
+    return all(isinstance(x, np.ndarray | np.generic | float | int) for x in xs)
+
+
+def _ga_inner(a, b):
+    # np.inner; on another library's arrays (Dask's) its tensordot form, which they run lazily
+    if _ga_is_numpy(a, b):
+        return np.inner(a, b)
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return a * b
+    return np.tensordot(a, b, axes=(-1, -1))
+
+
+def _ga_kron(a, b):
+    # np.kron; on other arrays an einsum of the operands, axes merged pairwise
+    if _ga_is_numpy(a, b):
+        return np.kron(a, b)
+    nd = max(np.ndim(a), np.ndim(b))
+    a = np.reshape(a, (1,) * (nd - np.ndim(a)) + tuple(np.shape(a)))
+    b = np.reshape(b, (1,) * (nd - np.ndim(b)) + tuple(np.shape(b)))
+    la, lb = "abcdefghijklm"[:nd], "nopqrstuvwxyz"[:nd]
+    r = np.einsum(la + "," + lb + "->" + "".join(p + q for p, q in zip(la, lb)), a, b)
+    return np.reshape(r, tuple(p * q for p, q in zip(np.shape(a), np.shape(b))))
+
+
+def _ga_cross(a, b):
+    # np.cross; on other arrays its components, written out
+    if _ga_is_numpy(a, b):
+        return np.cross(a, b)
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+"""
+
+
+def _lower_contract_grad(g, a, b, kind, which, axes):
+    """Once shapes are static: the einsum (with reshapes for outer and kron) itself."""
+    from .linalg import reshape
+
+    x = a if which == 0 else b
+    if kind in ("tensordot", "inner"):
+        spec = _bilinear_spec(kind, len(a.shape), len(b.shape), axes)
+        return _operand_grad(g, [a, b], which, spec)
+    if kind == "outer":
+        ops = [reshape(a, (-1,)), reshape(b, (-1,))]
+        r = _operand_grad(g, ops, which, "i,j->ij")
+    else:  # kron: g's axes split into (a's, b's) pairs
+        nd = max(len(a.shape), len(b.shape))
+        sa = (1,) * (nd - len(a.shape)) + tuple(a.shape)
+        sb = (1,) * (nd - len(b.shape)) + tuple(b.shape)
+        ops = [reshape(a, sa), reshape(b, sb)]
+        g2 = reshape(g, tuple(n for p, q in zip(sa, sb, strict=True) for n in (p, q)))
+        la, lb = string.ascii_letters[:nd], string.ascii_letters[nd : 2 * nd]
+        spec = f"{la},{lb}->" + "".join(p + q for p, q in zip(la, lb, strict=True))
+        r = _operand_grad(g2, ops, which, spec)
+    return r if r.shape == x.shape else reshape(r, x.shape)
+
+
 register(
     Op(
         name="contract_grad",
+        lower=_lower_contract_grad,
         internal=True,
         cases=(
             ([(3, 5), (3, 4), (4, 5)], {"kind": "tensordot", "which": 0, "axes": 1}),
@@ -598,6 +721,8 @@ register(
         shape=_inner_shape,
         dtype="promote",
         emit="np.inner({0}, {1})",
+        duck_emit="_ga_inner({0}, {1})",
+        helper=DUCK_SRC,
         label="inner",
         domain=[(-2, 2), (-2, 2)],
         doc="Sum over the last axes of both operands (``np.inner``); a product if one is 0-D.",
@@ -624,6 +749,8 @@ register(
         shape=_kron_shape,
         dtype="promote",
         emit="np.kron({0}, {1})",
+        duck_emit="_ga_kron({0}, {1})",
+        helper=DUCK_SRC,
         label="kron",
         domain=[(-2, 2), (-2, 2)],
         doc="Kronecker product (``np.kron``): blocks ``a[i, j] * b``.",
@@ -656,6 +783,8 @@ register(
         shape=_cross_shape,
         dtype="promote",
         emit="np.cross({0}, {1})",
+        duck_emit="_ga_cross({0}, {1})",
+        helper=DUCK_SRC,
         label="cross",
         domain=[(-2, 2), (-2, 2)],
         doc="Cross product of 3-vectors along the last axis (``np.cross``), broadcasting "

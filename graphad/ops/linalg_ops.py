@@ -37,6 +37,36 @@ from .rules import _exec_helper, astype_like, sum_to, unreduce
 __all__ = ["inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "norm", "pinv"]
 
 
+DUCK_SRC = """
+def _ga_gufunc(fn, signature, *xs, dtype=None, lead=False):
+    # NumPy arrays: fn itself; another library's (Dask's): blockwise over the
+    # leading axes, the core axes in one chunk (lazy)
+    if all(isinstance(x, np.ndarray | np.generic | float | int) for x in xs):
+        out = fn(*xs)
+        return np.moveaxis(out, -1, 0) if lead else out
+    import dask.array as da
+
+    out = da.apply_gufunc(
+        fn, signature, *xs, output_dtypes=dtype or np.result_type(*[x.dtype for x in xs], 1.0),
+        allow_rechunk=True, **({"output_sizes": {"k": 2}} if lead else {}),
+    )
+    return np.moveaxis(out, -1, 0) if lead else out
+
+
+def _ga_slogdet_last(a):
+    return np.stack(np.linalg.slogdet(a), axis=-1)
+"""
+
+
+def _duck(fn, signature, **kw):
+    extra = "".join(f", {k}={v}" for k, v in kw.items())
+
+    def emit(a, p):
+        return f"_ga_gufunc({fn}, {signature!r}, {', '.join(a)}{extra})"
+
+    return emit
+
+
 def _mT(x):
     return einsum("...ij->...ji", x)
 
@@ -107,6 +137,8 @@ register(
         shape=_square("inv"),
         dtype="float",
         emit="np.linalg.inv({0})",
+        duck_emit=_duck("np.linalg.inv", "(m,m)->(m,m)"),
+        helper=DUCK_SRC,
         label="inv",
         sample=_sampler(_well_conditioned),
         doc="Matrix inverse (``np.linalg.inv``), batched over leading axes.",
@@ -138,6 +170,8 @@ register(
         shape=lambda s: _square("det")(s)[:-2],
         dtype="float",
         emit="np.linalg.det({0})",
+        duck_emit=_duck("np.linalg.det", "(m,m)->()"),
+        helper=DUCK_SRC,
         label="det",
         sample=_sampler(_well_conditioned),
         doc="Determinant (``np.linalg.det``); VJP ``g det(A) inv(A)^T``.",
@@ -168,6 +202,8 @@ register(
         shape=lambda s: (2, *_square("slogdet")(s)[:-2]),
         dtype="float",
         emit="np.stack(np.linalg.slogdet({0}))",
+        duck_emit=_duck("_ga_slogdet_last", "(m,m)->(k)", lead=True),
+        helper=DUCK_SRC,
         label="slogdet",
         sample=_sampler(lambda rng, s: _well_conditioned(rng, s) * rng.choice([-1.0, 1.0])),
         doc="Sign and log of the absolute determinant, stacked (``np.linalg.slogdet`` as "
@@ -230,6 +266,12 @@ register(
         shape=_solve_shape,
         dtype="float",
         emit="np.linalg.solve({0}, {1})",
+        duck_emit=lambda a, p: (
+            f"(_ga_gufunc(np.linalg.solve, '(m,m),(m)->(m)', {a[0]}, {a[1]}) "
+            f"if np.ndim({a[1]}) == 1 "
+            f"else _ga_gufunc(np.linalg.solve, '(m,m),(m,n)->(m,n)', {a[0]}, {a[1]}))"
+        ),
+        helper=DUCK_SRC,
         label="solve",
         sample=_sampler(_well_conditioned, _uniform),
         doc="Solve ``a @ x = b`` (``np.linalg.solve``; ``b`` is a vector only when 1-D).",
@@ -248,8 +290,9 @@ def solve(a, b):
 
 PHI_SRC = """
 def _ga_phi(x):
-    # the lower triangle with the diagonal halved
-    x = np.asarray(x)
+    # the lower triangle with the diagonal halved (x * a mask: lazy on Dask arrays)
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
     n = x.shape[-1]
     m = np.tril(np.ones((n, n), dtype=x.dtype))
     m[range(n), range(n)] = 0.5
@@ -292,6 +335,8 @@ register(
         shape=_square("cholesky"),
         dtype="float",
         emit="np.linalg.cholesky({0})",
+        duck_emit=_duck("np.linalg.cholesky", "(m,m)->(m,m)"),
+        helper=DUCK_SRC,
         label="cholesky",
         sample=_sampler(_spd),
         doc="Lower Cholesky factor of a symmetric positive definite matrix "
@@ -312,14 +357,12 @@ def cholesky(a):
 GAPS_SRC = """
 def _ga_eigh_gaps(w):
     # F[..., i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it
-    w = np.asarray(w)
+    if not hasattr(w, "shape"):
+        w = np.asarray(w)
     d = w[..., None, :] - w[..., :, None]
-    n = w.shape[-1]
-    d[..., range(n), range(n)] = 1
+    eye = np.eye(w.shape[-1], dtype=bool)
     with np.errstate(divide="ignore"):
-        f = 1 / d
-    f[..., range(n), range(n)] = 0
-    return f
+        return np.where(eye, 0, 1 / np.where(eye, 1, d))
 """
 
 
@@ -369,6 +412,8 @@ register(
         shape=lambda s: _square("eigvalsh")(s)[:-1],
         dtype="float",
         emit="np.linalg.eigvalsh({0})",
+        duck_emit=_duck("np.linalg.eigvalsh", "(m,m)->(m)"),
+        helper=DUCK_SRC,
         label="eigvalsh",
         sample=_sampler(_symmetric_spread),
         doc="Eigenvalues of a symmetric matrix, ascending (``np.linalg.eigvalsh``; reads "
@@ -386,6 +431,8 @@ register(
         shape=_square("eigh_vectors"),
         dtype="float",
         emit="np.linalg.eigh({0})[1]",
+        duck_emit=_duck("_ga_eigh_vectors", "(m,m)->(m,m)"),
+        helper=DUCK_SRC + "\n\ndef _ga_eigh_vectors(a):\n    return np.linalg.eigh(a)[1]\n",
         label="eigh_vectors",
         sample=_sampler(_symmetric_spread),
         doc="Eigenvectors (columns) of a symmetric matrix (``np.linalg.eigh(a)[1]``).",
@@ -423,7 +470,8 @@ def eigh(a):
 
 NORM_SRC = """
 def _ga_norm(x, ord=None, axis=None, keepdims=False):
-    x = np.asarray(x)
+    if not hasattr(x, "ndim"):
+        x = np.asarray(x)
     if ord in (1, 2, "inf") and not (isinstance(axis, int) or (axis is None and x.ndim == 1)):
         raise ValueError(
             f"norm: ord={ord!r} is a vector norm here: give an int axis or a 1-D x "
@@ -546,6 +594,8 @@ register(
         shape=lambda s: (*s[:-2], s[-1], s[-2]),
         dtype="float",
         emit="np.linalg.pinv({0})",
+        duck_emit=_duck("np.linalg.pinv", "(m,n)->(n,m)"),
+        helper=DUCK_SRC,
         label="pinv",
         sample=_sampler(_full_rank),
         doc="Moore-Penrose pseudo-inverse (``np.linalg.pinv``).",

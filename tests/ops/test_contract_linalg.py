@@ -287,3 +287,18 @@ def test_einsum_refuses_size_one_letter_broadcasting_everywhere():
             ga.compile(e, inputs=[a, b])(x, y)
         with pytest.raises(ga.ShapeError, match=r"einsum: letter 'j' has sizes 1 and 3"):
             ga.einsum("ij,jk->ik", ga.symbol("c", shape=(2, 1)), ga.symbol("d", shape=(3, 2)))
+
+
+def test_einsum_diagonal_gradient_keeps_float32_with_declared_shapes():
+    """A declared shape without a dtype: the diagonal's gradient waits for the dtype before
+    it becomes plain einsums with identity constants (no float64 constant leaks in)."""
+    x = np.arange(9, dtype=np.float32).reshape(3, 3)
+    with ga.Graph():
+        a = ga.symbol("a", shape=(3, 3))
+        g = ga.grad(ga.sum(ga.einsum("ii->i", a) ** 2), a)
+        got = g.eval(a=x)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.diag(2 * np.diag(x)))
+        got = ga.compile(g, inputs=[a])(x)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.diag(2 * np.diag(x)))
