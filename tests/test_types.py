@@ -63,5 +63,5 @@ def test_readme_examples_type_check(tmp_path):
     assert not errors, "\n".join(errors)
     notes = "\n".join(ln for ln in lines if "Revealed type" in ln)
     assert 'Revealed type is "graphad.core.expr.Expr"' in notes
-    assert "def (" in notes and "graphad.backends.codegen.Function" in notes  # not Any
+    assert "def (" in notes and "graphad.backends.function.Function" in notes  # not Any
     assert "graphad.nn" in notes
