@@ -380,6 +380,7 @@ def _lower_einsum_grad(g, *ops, index, subscripts):
 def _einsum_grad_vjp(h, ans, g, *ops, index, subscripts):
     # F(g, A) = <g, einsum(A)> is multilinear; this node is dF/dA_index, so
     # <h, dF/dA_index> = F(g, A with A_index <- h)
+    subscripts = subscripts_key(subscripts_text(subscripts))  # a literal-safe param
     swapped = [h if j == index else o for j, o in enumerate(ops)]
     out = [apply("einsum", swapped, subscripts=subscripts)]
     for j in range(len(ops)):
@@ -414,7 +415,7 @@ register(
             f"subscripts={subscripts_text(p['subscripts'])!r})"
         ),
         helper=EINSUM_GRAD_SRC,
-        label="einsum_grad",
+        label="einsum adjoint",
     )
 )
 
@@ -608,7 +609,7 @@ register(
             f"axes={p['axes']!r})"
         ),
         helper=CONTRACT_SRC,
-        label="contract_grad",
+        label="contraction adjoint",
     )
 )
 

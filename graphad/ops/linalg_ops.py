@@ -311,7 +311,7 @@ register(
         dtype="first",
         emit="_ga_phi({0})",
         helper=PHI_SRC,
-        label="tril_half",
+        label="tril (half diagonal)",
     )
 )
 
@@ -383,7 +383,7 @@ register(
         dtype="float",
         emit="_ga_eigh_gaps({0})",
         helper=GAPS_SRC,
-        label="eigh_gaps",
+        label="1 / eigenvalue gaps",
         sample=_sampler(lambda rng, s: rng.uniform(-0.4, 0.4, size=s) + 2.0 * np.arange(s[-1])),
     )
 )
