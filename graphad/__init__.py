@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .eager.tensor import Variable as Variable
     from .eager.tensor import convert_to_tensor as convert_to_tensor
     from .ops import getitem as getitem
+    from .ops import linalg_ops as linalg  # noqa: F401  (ga.linalg)
     from .transforms.rewrite import optimize as optimize
 
 # Names served from modules that are imported on first use, so that
@@ -106,6 +107,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "load": (".backends.persist", "load"),
     "limits": (".core.limits", None),
     "latex": (".backends.printing", "latex"),
+    "linalg": (".ops.linalg_ops", None),
 }
 
 # the op functions (ga.sin ...) come from the op table: one declaration per op

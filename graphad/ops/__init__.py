@@ -10,7 +10,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.errors import GraphadError
-from . import elementwise, indexing, linalg, nn, ordering, reduce, rules  # noqa: F401  (declare the table)
+from . import (  # noqa: F401  (declare the table)
+    contract,
+    elementwise,
+    indexing,
+    linalg,
+    linalg_ops,
+    nn,
+    ordering,
+    reduce,
+    rules,
+)
 from . import expr_methods as _expr_methods
 from . import layout as _layout  # noqa: F401  (issue 14: squeeze, flip, split, pad, diag ...)
 from . import stats as _stats  # noqa: F401  (issue 14: var, std, cumsum, cumprod, diff)

@@ -137,6 +137,10 @@ class Op:
         e.g. while a dtype it needs is unknown).  :func:`apply` calls it, so a
         graph built from declared shapes, or specialized to the shapes it runs
         with, holds no helper that has a plain form.
+    sample : callable, optional
+        ``sample(rng, shapes) -> [array per argument]``: test inputs for ops whose
+        domain is not a box (well-conditioned, symmetric or SPD matrices); the
+        op-table tests use it instead of ``domain`` when given.
     """
 
     name: str
@@ -183,6 +187,7 @@ class Op:
     activation: bool = False
     cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
     lazy: bool | Callable[..., bool] = True
+    sample: Callable[..., list] | None = None
 
     @property
     def public(self) -> bool:

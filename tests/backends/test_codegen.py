@@ -33,6 +33,8 @@ def _op_cases():
 
 
 def _sample(op, shapes, rng):
+    if op.sample is not None:  # matrices: well conditioned, symmetric, SPD ...
+        return list(op.sample(rng, shapes))
     domain = list(op.domain or [(-2.0, 2.0)])
     domain += [domain[-1]] * (len(shapes) - len(domain))
     return [rng.uniform(lo, hi, size=s) for (lo, hi), s in zip(domain, shapes, strict=False)]

@@ -144,6 +144,8 @@ def test_every_builtin_op_passes_in_its_domain(name, shapes, params):
                 e = e * 1.0  # comparisons: a zero gradient is still checked
             at = {f"p{i}": rng.uniform(*domains[min(i, len(domains) - 1)], size=s)
                   for i, s in enumerate(shp)}  # fmt: skip
+            if op.sample is not None:  # matrices: well conditioned, symmetric, SPD ...
+                at = {f"p{i}": v for i, v in enumerate(op.sample(rng, shp))}
             wrt = [f"p{i}" for i in range(len(shp)) if not (name == "where" and i == 0)]
             use_sympy = shp == shapes and op.elementwise
             r = ga.check_grad(e, at=at, wrt=wrt, sympy=use_sympy, sympy_timeout=60)

@@ -60,6 +60,8 @@ def _reference(op):
 
 
 def _sample(op, shapes, rng, dtype=np.float64):
+    if op.sample is not None:  # matrices: well conditioned, symmetric, SPD ...
+        return [np.asarray(v, dtype=dtype) for v in op.sample(rng, shapes)]
     domain = list(op.domain or [(-2.0, 2.0)])
     domain += [domain[-1]] * (len(shapes) - len(domain))  # variadic ops share the last one
     out = [rng.uniform(lo, hi, size=s) for (lo, hi), s in zip(domain, shapes, strict=False)]
