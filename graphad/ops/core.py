@@ -631,6 +631,20 @@ _WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Expr:
     """A constant node holding ``value`` (copied).
 
+    Parameters
+    ----------
+    value : scalar or array_like
+        The value, copied (later changes to the array do not reach the graph).
+    dtype : str or numpy dtype, optional
+        Cast the value to it.
+    graph : Graph, optional
+        Where the node goes (default: the current graph).
+
+    Returns
+    -------
+    Expr
+        The constant node.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
