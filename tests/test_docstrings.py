@@ -49,8 +49,6 @@ KNOWN_GAPS: dict[str, tuple[str, ...]] = {
     "graphad.ParseError": ("Parameters",),
     "graphad.ShapeError": ("Parameters",),
     "graphad.UnknownNameError": ("Parameters",),
-    "graphad.assert_grad": ("Parameters", "Returns"),
-    "graphad.convert_to_tensor": ("Parameters", "Returns"),
     "graphad.datasets.load_mnist": ("Parameters", "Returns", "Examples"),
     "graphad.datasets.read_idx": ("Parameters", "Returns"),
     "graphad.datasets.write_idx": ("Parameters", "Examples"),
@@ -58,9 +56,7 @@ KNOWN_GAPS: dict[str, tuple[str, ...]] = {
     "graphad.distributed.grad_over_chunks": ("Parameters", "Returns"),
     "graphad.distributed.is_dask": ("Parameters", "Returns"),
     "graphad.distributed.predict": ("Parameters", "Returns"),
-    "graphad.from_sympy": ("Parameters", "Returns"),
     "graphad.getitem": ("Parameters", "Returns"),
-    "graphad.latex": ("Parameters", "Returns", "Examples"),
     "graphad.limits.configure": ("Parameters", "Returns"),
     "graphad.limits.current": ("Returns",),
     "graphad.limits.override": ("Parameters", "Returns"),
@@ -105,7 +101,6 @@ KNOWN_GAPS: dict[str, tuple[str, ...]] = {
     "graphad.testing.points": ("Parameters", "Returns"),
     "graphad.testing.sample": ("Parameters", "Returns"),
     "graphad.testing.stratified": ("Parameters", "Returns"),
-    "graphad.to_sympy": ("Parameters", "Returns"),
 }
 
 _SECTION = re.compile(r"^[ \t]*([A-Z][A-Za-z ]+)\n[ \t]*(-{3,})[ \t]*$", re.M)
