@@ -75,8 +75,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .core import limits as limits
     from .distributed import check_grad_many as check_grad_many
     from .eager.tape import GradientTape as GradientTape
-    from .eager.tape import Variable as Variable
-    from .eager.tape import convert_to_tensor as convert_to_tensor
+    from .eager.tensor import Variable as Variable
+    from .eager.tensor import convert_to_tensor as convert_to_tensor
     from .ops import getitem as getitem
     from .transforms.rewrite import optimize as optimize
 
@@ -93,9 +93,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "assert_grad": (".check", "assert_grad"),
     "GradCheckReport": (".check", "GradCheckReport"),
     "check_grad_many": (".distributed", "check_grad_many"),
-    "Variable": (".eager.tape", "Variable"),
+    "Variable": (".eager.tensor", "Variable"),
     "GradientTape": (".eager.tape", "GradientTape"),
-    "convert_to_tensor": (".eager.tape", "convert_to_tensor"),
+    "convert_to_tensor": (".eager.tensor", "convert_to_tensor"),
     "optim": (".optim", None),
     "nn": (".nn", None),
     "distributed": (".distributed", None),

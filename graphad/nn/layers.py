@@ -21,7 +21,7 @@ import numpy as np
 from .. import ops as _ops
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
-from ..eager.tape import Variable, convert_to_tensor
+from ..eager.tensor import Variable, convert_to_tensor
 from . import initializers as _init
 from . import regularizers as _reg
 from ._common import FLOATX, check_count, check_fraction, check_seed, global_rng

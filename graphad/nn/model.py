@@ -23,7 +23,7 @@ from .. import ops as _ops
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import symbol
 from ..core.graph import Graph
-from ..eager.tape import Variable
+from ..eager.tensor import Variable
 from ..optim import Optimizer
 from ..optim import get as _get_optimizer
 from . import losses as _losses

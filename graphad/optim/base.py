@@ -13,7 +13,8 @@ import numpy as np
 from ..core.errors import GraphadError
 from ..core.expr import Expr, symbol
 from ..core.graph import Graph
-from ..eager.tape import GradientTape, Tensor, Variable, tracing
+from ..eager.tape import GradientTape, tracing
+from ..eager.tensor import Tensor, Variable
 
 __all__ = ["Optimizer", "UpdateGraph"]
 

@@ -107,7 +107,8 @@ class TestSympyAlongTheGraph:
 
     @pytest.mark.parametrize("seed", range(6))
     def test_random_scalar_graphs_match_diff(self, seed):
-        from graphad.check.gradcheck import _prepare, _sympy_at_point
+        from graphad.check.problem import _prepare
+        from graphad.check.sympy_witness import _sympy_at_point
 
         rng = np.random.default_rng(seed)
         with ga.Graph():
@@ -133,7 +134,8 @@ class TestSympyAlongTheGraph:
         assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
 
     def test_ops_without_a_plain_form_go_to_the_sympy_process(self):
-        from graphad.check.gradcheck import _prepare, _sympy_at_point
+        from graphad.check.problem import _prepare
+        from graphad.check.sympy_witness import _sympy_at_point
 
         with ga.Graph():
             x = ga.symbols("x")
@@ -145,7 +147,8 @@ class TestSympyAlongTheGraph:
 
 def test_a_tensor_inside_a_scalar_graph_gets_no_witness_along_the_graph():
     """sum(broadcast_to(x, (3,))) is 3x; the ops' scalar SymPy forms would say 1."""
-    from graphad.check.gradcheck import _prepare, _sympy_at_point
+    from graphad.check.problem import _prepare
+    from graphad.check.sympy_witness import _sympy_at_point
 
     with ga.Graph():
         x = ga.symbols("x")

@@ -484,7 +484,7 @@ def test_operators_are_declared_for_type_checkers():
             if op.nargs == 2 and op.dunder not in ("lt", "le", "gt", "ge", "eq", "ne"):
                 wanted.add(f"__r{op.dunder}__")
     for path, cls, skip in [("core/expr.py", "Expr", set()),
-                            ("eager/tape.py", "_EagerMixin", {"__eq__", "__ne__"})]:  # fmt: skip
+                            ("eager/tensor.py", "_EagerMixin", {"__eq__", "__ne__"})]:  # fmt: skip
         tree = ast.parse((root / path).read_text(encoding="utf-8"))
         node = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls)
         declared = {

@@ -295,7 +295,7 @@ def test_minimize_demo():
 @pytest.mark.parametrize(
     "module",
     ["graphad.optim", "graphad.optim.base", "graphad.optim.optimizers",
-     "graphad.optim.schedules", "graphad.eager.tape"],
+     "graphad.optim.schedules", "graphad.eager.tape", "graphad.eager.tensor"],
 )  # fmt: skip
 def test_docstring_examples_run(module):
     import doctest
