@@ -49,15 +49,10 @@ KNOWN_GAPS: dict[str, tuple[str, ...]] = {
     "graphad.getitem": ("Parameters", "Returns"),
     "graphad.nn.Executor": ("Parameters", "Examples"),
     "graphad.nn.LocalExecutor": ("Examples",),
-    "graphad.nn.load": ("Parameters", "Returns"),
-    "graphad.nn.model_from_json": ("Parameters", "Returns"),
     "graphad.nn.register_executor": ("Parameters", "Examples"),
-    "graphad.nn.to_categorical": ("Parameters", "Returns"),
     "graphad.optim.Optimizer": ("Parameters", "Examples"),
     "graphad.optim.UpdateGraph": ("Parameters", "Examples"),
-    "graphad.optim.get": ("Parameters", "Returns"),
     "graphad.reset_default_graph": ("Returns", "Examples"),
-    "graphad.substitute": ("Parameters", "Returns", "Examples"),
 }
 
 _SECTION = re.compile(r"^[ \t]*([A-Z][A-Za-z ]+)\n[ \t]*(-{3,})[ \t]*$", re.M)

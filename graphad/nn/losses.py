@@ -47,6 +47,20 @@ __all__ = [
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = FLOATX) -> np.ndarray:
     """One-hot rows for integer class labels (``keras.utils.to_categorical``).
 
+    Parameters
+    ----------
+    y : array_like of int
+        Class labels (floats holding whole numbers are accepted).
+    num_classes : int, optional
+        Number of classes (default: the largest label + 1).
+    dtype : numpy dtype
+        Of the result.
+
+    Returns
+    -------
+    ndarray
+        Shape ``y.shape + (num_classes,)``.
+
     Examples
     --------
     >>> import graphad as ga
