@@ -23,6 +23,7 @@ from . import _methods
 from . import ops as _ops
 from .backends.sympy import from_sympy, to_sympy
 from .core import plugins as _plugins
+from .core.arrays import is_dask
 from .core.errors import (
     DTypeError,
     GradientCheckError,
@@ -62,9 +63,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from . import nn as nn
     from . import optim as optim
     from . import testing as testing
-    from .backends.codegen import Function as Function
-    from .backends.codegen import compile as compile
-    from .backends.codegen import export as export
+    from .backends.function import Function as Function
+    from .backends.function import compile as compile
+    from .backends.function import export as export
     from .backends.persist import load as load
     from .backends.persist import save as save
     from .backends.printing import latex as latex
@@ -83,9 +84,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
 # Names served from modules that are imported on first use, so that
 # ``import graphad`` stays fast (SymPy, graphviz, matplotlib are never loaded here).
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "compile": (".backends.codegen", "compile"),
-    "export": (".backends.codegen", "export"),
-    "Function": (".backends.codegen", "Function"),
+    "compile": (".backends.function", "compile"),
+    "export": (".backends.function", "export"),
+    "Function": (".backends.function", "Function"),
     "optimize": (".transforms.rewrite", "optimize"),
     "getitem": (".ops", "getitem"),
     "render": (".backends.render", "render"),
@@ -128,7 +129,7 @@ __all__ = [
 
 def _dask_executor(x: Any, y: Any, executor: Any) -> Any:
     """nn's executor for Dask data or a Dask client (graphad.distributed), loaded when needed."""
-    dask_data = hasattr(type(x), "__dask_graph__") or hasattr(type(y), "__dask_graph__")
+    dask_data = is_dask(x) or is_dask(y)
     if executor is None and not dask_data:
         return None  # in-memory data: Dask is not involved (and not imported)
     from .distributed.models import executor_for

@@ -119,5 +119,5 @@ def test_readme_examples_type_check(tmp_path):
     # the op functions, generated at import time, are typed too (graphad/_opfunctions.pyi)
     revealed = [ln for ln in lines if "Revealed type" in ln]
     assert all('"graphad.core.expr.Expr"' in ln for ln in revealed[-3:]), revealed[-3:]
-    assert "def (" in notes and "graphad.backends.codegen.Function" in notes  # not Any
+    assert "def (" in notes and "graphad.backends.function.Function" in notes  # not Any
     assert "graphad.nn" in notes

@@ -445,7 +445,7 @@ def attach(
     *,
     auto: bool = False,
 ) -> Any:
-    """What :class:`~graphad.backends.codegen._Compiled` needs to run a specialized graph
+    """What :class:`~graphad.backends.function._Compiled` needs to run a specialized graph
     here (an :class:`Attached`), or None: NumPy runs it.
 
     ``body(x0, ...)`` replaces ``numpy_body`` behind the checked caller (which it still

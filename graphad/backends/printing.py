@@ -31,6 +31,10 @@ text shorter (``-s * (1 - s) * t   where t = 2 ** (z - x), s = sigmoid(t)``).
 Everything here is iterative (term ids are created children first, so id order
 is a topological order): 100,000-node graphs print, or are summarised when the
 text would be too long.
+
+One module on purpose, though past 600 lines: the display terms, their clean-up and the
+text and LaTeX layouts share one term representation and its precedence rules; the
+module is read top to bottom as one printer.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ standard library and SymPy, and exit when their parent closes the pipe.
 
 This file runs in the child too (see :func:`_child_main`), so it imports only
 the standard library at module level.
+
+One module on purpose, though past 600 lines: the parent's side (requests, deadlines,
+cancellation) and the child's side (the forward-mode derivative rules it runs) speak one
+protocol, and keeping both halves together keeps that protocol in one place.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ traversals need neither recursion nor networkx's generic sort.
 records themselves), built when first asked for and rebuilt whenever the graph
 has changed since: networkx algorithms run on it, while building a graph pays
 for neither networkx's per-node dicts nor its checks.
+
+One module on purpose, though past 600 lines: it is the Graph class, whose store, hash-consing
+table, transactions and copies keep one invariant together (ids ascend topologically, keys
+stay unique); splitting it would hand its internals to other modules, which a test forbids.
 """
 
 from __future__ import annotations

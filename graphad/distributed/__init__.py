@@ -48,6 +48,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..core.arrays import is_dask
 from ..core.errors import GraphadError, ShapeError
 
 __all__ = [
@@ -61,19 +62,6 @@ __all__ = [
 ]
 
 FANIN = 8  # partial results summed per reduction task
-
-
-def is_dask(value: Any) -> bool:
-    """True for a Dask collection (``dask.array.Array``, ``Delayed`` ...), without importing Dask.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from graphad.distributed import is_dask
-    >>> is_dask(np.ones(3))
-    False
-    """
-    return hasattr(type(value), "__dask_graph__")
 
 
 def _dask_array():

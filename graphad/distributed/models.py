@@ -245,7 +245,7 @@ def executor_for(x: Any, y: Any, executor: Any) -> DaskExecutor | None:
     Dask arrays without one; None when neither (another executor takes the call)."""
     if executor is not None:
         return DaskExecutor(executor) if _is_client(executor) else None
-    from . import is_dask
+    from ..core.arrays import is_dask
 
     if is_dask(x) or is_dask(y):
         return DaskExecutor()

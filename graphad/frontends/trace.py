@@ -30,6 +30,11 @@ ints, bools, strings and other hashable values in positions not listed in
 cache key (as ``static_argnums`` in JAX).  Keyword arguments are never
 differentiated (nor batched by ``vmap``); arrays among them are traced,
 other values are static.
+
+One module on purpose, though past 600 lines: every function transformation (grad, jit,
+jacfwd, jacrev, hessian, jvp, vjp, vmap) is a mode of one tracing machine (``_Transformed``)
+with shared pytree handling, so that they compose; splitting by transformation would
+split that machine.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.arrays import is_duck_array
 from ..core.errors import DTypeError, GraphadError, ShapeError
 from ..core.expr import Expr
 from ..transforms import autodiff
@@ -119,7 +125,7 @@ def _as_array(v: Any, position: Any, differentiated: bool) -> np.ndarray:
     if differentiated and isinstance(v, int) and not isinstance(v, bool):
         v = float(v)  # grad(f)(3) means grad at 3.0
     # another library's array (Dask's) is traced by its shape and dtype, never converted
-    arr = v if _is_duck(v) else np.asarray(v)
+    arr = v if is_duck_array(v) else np.asarray(v)
     if arr.dtype.kind not in "biuf":
         raise DTypeError(
             f"argument {position}: expected numbers, got {type(v).__name__} (dtype {arr.dtype})"
@@ -132,13 +138,6 @@ def _as_array(v: Any, position: Any, differentiated: bool) -> np.ndarray:
     return arr
 
 
-def _is_duck(v: Any) -> bool:
-    """An array of another library reached through NumPy's dispatch (a Dask array)."""
-    return (
-        hasattr(v, "__array_function__") and hasattr(v, "dtype") and not isinstance(v, np.ndarray)
-    )
-
-
 def _traceable(v: Any) -> bool:
     """A non-differentiated argument is traced if it is (a container of) arrays or floats."""
     if isinstance(v, bool) or (isinstance(v, int) and not isinstance(v, np.integer)):
@@ -147,7 +146,7 @@ def _traceable(v: Any) -> bool:
     return bool(leaves) and all(
         isinstance(x, np.ndarray | np.generic | float)
         or hasattr(x, "__graphad_value__")
-        or _is_duck(x)
+        or is_duck_array(x)
         for x in leaves
     )
 
@@ -319,7 +318,7 @@ class _Transformed:
         return finish(fn(*arrays))
 
     def _trace(self, meta: tuple, arrays: list[np.ndarray], layout: list) -> tuple:
-        from ..backends.codegen import compile as ga_compile
+        from ..backends.function import compile as ga_compile
         from ..core.expr import symbol
         from ..core.graph import Graph
         from ..ops import as_expr
@@ -885,7 +884,7 @@ def _tangent_leaves_as_floats(tree: Any) -> Any:
     leaves, spec = _flatten(tree)
     fixed = [
         v
-        if isinstance(v, Expr) or _is_duck(v)
+        if isinstance(v, Expr) or is_duck_array(v)
         else np.asarray(v, dtype=np.result_type(v, np.float16))
         for v in leaves
     ]

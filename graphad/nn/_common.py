@@ -91,8 +91,3 @@ def check_fraction(value: Any, what: str, low_open: bool = False) -> float:
     if not (0.0 < v < 1.0 if low_open else 0.0 <= v < 1.0):
         raise GraphadError(f"{what} must be in {'(0' if low_open else '[0'}, 1), got {v}")
     return v
-
-
-def is_dask(value: Any) -> bool:
-    """A Dask collection (checked without importing Dask)."""
-    return hasattr(type(value), "__dask_graph__")

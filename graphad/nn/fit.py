@@ -23,8 +23,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..core import plugins
+from ..core.arrays import is_dask
 from ..core.errors import GraphadError
-from ._common import FLOATX, check_count, check_fraction, check_seed, generator, is_dask
+from ._common import FLOATX, check_count, check_fraction, check_seed, generator
 from .callbacks import Callback, History
 
 __all__ = ["Executor", "LocalExecutor", "evaluate", "fit", "predict", "register_executor"]

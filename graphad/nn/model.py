@@ -250,7 +250,7 @@ class Sequential:
         return fn
 
     def _build_step(self, kind: StepKind, x_shape: tuple, y_shape: tuple | None):
-        from ..backends.codegen import compile as ga_compile
+        from ..backends.function import compile as ga_compile
         from ..transforms.autodiff import vjp
 
         ws = self.weights

@@ -234,7 +234,7 @@ class Optimizer:
         return self.iterations
 
     def _compile_apply(self, variables: Sequence[Variable]):
-        from ..backends.codegen import compile as ga_compile
+        from ..backends.function import compile as ga_compile
 
         with Graph():
             ps = [symbol(f"w{k}", v.shape, v.dtype) for k, v in enumerate(variables)]
@@ -309,7 +309,7 @@ class Optimizer:
         return outs[0]
 
     def _compile_minimize(self, tracer, out: Expr):
-        from ..backends.codegen import compile as ga_compile
+        from ..backends.function import compile as ga_compile
         from ..transforms.autodiff import vjp
 
         graph = tracer.graph

@@ -479,10 +479,10 @@ def test_no_warnings_and_error_state_restored():
 
 
 def test_many_input_caller_loop_matches_the_unrolled_checks(monkeypatch):
-    """Past codegen._UNROLL_MAX inputs the caller checks its arguments in a loop: values,
+    """Past callers._UNROLL_MAX inputs the caller checks its arguments in a loop: values,
     types and errors are those of the unrolled checks (floats, NumPy scalars of other
     dtypes, ints, 0-d and 1-d arrays, a string)."""
-    import graphad.backends.codegen as cg
+    import graphad.backends.callers as cg
 
     def outcomes():
         with ga.Graph():
