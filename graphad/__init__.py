@@ -111,6 +111,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 # the op functions (ga.sin ...) come from the op table: one declaration per op
+if TYPE_CHECKING:  # typed, for checkers: a stub written from the op table by
+    # tools/gen_op_types.py (tests/test_types.py fails when it is not current)
+    from ._opfunctions import *  # noqa: F403
 globals().update({_name: getattr(_ops, _name) for _name in _OP_FUNCTIONS})
 
 __all__ = [

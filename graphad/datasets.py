@@ -95,6 +95,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     what the header claims, so a small gzip that expands to gigabytes is
     refused after reading one byte more than its header allows.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, raw or gzip-compressed (told apart by its first bytes).
+
+    Returns
+    -------
+    ndarray
+        The array, with the file's dtype and shape.
+
     Raises
     ------
     GraphadError
@@ -200,7 +210,26 @@ def _read_bounded(f: Any, limit: int) -> bytearray:
 
 
 def write_idx(path: str | os.PathLike, array: Any, compress: bool | None = None) -> None:
-    """Write an array as an IDX file (gzip-compressed if ``compress`` or the name ends .gz)."""
+    """Write an array as an IDX file (gzip-compressed if ``compress`` or the name ends .gz).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write.
+    array : array_like
+        The data (a dtype IDX can hold: uint8, int8, int16, int32, float32, float64).
+    compress : bool, optional
+        Gzip the file; ``None``: when the name ends ``.gz``.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from graphad.datasets import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.idx.gz")
+    >>> write_idx(p, np.array([1.5, -2.0], dtype=np.float32))
+    >>> read_idx(p)
+    array([ 1.5, -2. ], dtype=float32)
+    """
     arr = np.asarray(array)
     code = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_TYPES.items()}.get(
         arr.dtype.newbyteorder("=")

@@ -73,6 +73,22 @@ def sample(
 ) -> tuple[np.ndarray, ...]:
     """One random point: each argument uniform in the middle 90% of its domain.
 
+    Parameters
+    ----------
+    domains : sequence of (lo, hi)
+        One interval per argument.
+    shapes : sequence of tuple of int
+        One shape per argument.
+    rng : numpy.random.Generator
+        The source of randomness (seeded by the caller).
+    dtype : numpy dtype
+        Of the values.
+
+    Returns
+    -------
+    tuple of ndarray
+        One array per argument.
+
     Examples
     --------
     >>> import numpy as np
@@ -98,6 +114,24 @@ def stratified(
     cut into ``n`` strata and every element takes one point in each stratum, in a random
     order (a Latin hypercube), so a rule wrong only on part of the domain -- say for
     ``x > 2`` in ``(0, 4)`` -- is met whenever ``n >= 2`` rather than by luck.
+
+    Parameters
+    ----------
+    domains : sequence of (lo, hi)
+        One interval per argument.
+    shapes : sequence of tuple of int
+        One shape per argument.
+    n : int
+        How many points (and strata).
+    rng : numpy.random.Generator
+        The source of randomness (seeded by the caller).
+    dtype : numpy dtype
+        Of the values.
+
+    Returns
+    -------
+    list of tuple of ndarray
+        ``n`` points, each one array per argument.
 
     Examples
     --------
@@ -204,6 +238,20 @@ def points(
 
     Scalars (``shape=()``) are drawn as Python floats, tensors as ndarrays.
 
+    Parameters
+    ----------
+    domain : (lo, hi)
+        The open interval the values are drawn from.
+    shape : tuple of int
+        Shape of one point (``()``: a Python float).
+    dtype : numpy dtype
+        Of the values.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        The strategy.
+
     Examples
     --------
     >>> from hypothesis import given
@@ -240,6 +288,21 @@ def points(
 
 def op_points(fn: Callable | str, shapes: Any = None, dtype: Any = np.float64) -> Any:
     """A Hypothesis strategy for argument tuples inside an op's declared domain.
+
+    Parameters
+    ----------
+    fn : callable or str
+        The op: a ``ga`` function, a ``defop`` op or an op name.
+    shapes : sequence of tuple of int, optional
+        One shape per argument (default: scalars).
+    dtype : numpy dtype
+        Of the values.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Tuples of one value per argument, inside the op's domain
+        (``(-2, 2)`` for an op without one).
 
     Examples
     --------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import json
 import pathlib
 import re
@@ -30,8 +31,57 @@ def test_lazy_names_are_declared_for_type_checkers():
     for node in tree.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for imp in node.body:
-                declared.update(a.asname or a.name for a in imp.names)
+                declared.update(a.asname or a.name for a in imp.names if a.name != "*")
     assert declared == set(graphad._LAZY)
+
+
+def _op_stub_tool():
+    spec = importlib.util.spec_from_file_location(
+        "gen_op_types", ROOT / "tools" / "gen_op_types.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_op_stub_matches_the_op_table():
+    """graphad/_opfunctions.pyi declares every public op function with its signature:
+    regenerate it (python3 tools/gen_op_types.py) after adding or changing an op."""
+    tool = _op_stub_tool()
+    current = (ROOT / "graphad" / "_opfunctions.pyi").read_text(encoding="utf-8")
+    assert current == tool.render(), "run: python3 tools/gen_op_types.py"
+    tree = ast.parse(current)
+    stubbed = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+    from graphad.ops import PUBLIC
+
+    assert stubbed == set(PUBLIC) - set(graphad._LAZY)
+    for f in tree.body:
+        if isinstance(f, ast.FunctionDef):
+            assert ast.unparse(f.returns) == "Expr", f.name
+            sig = inspect.signature(getattr(graphad, f.name))
+            assert [a.arg for a in f.args.args] == [
+                p.name for p in sig.parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD
+            ], f.name
+    # the op functions are imported from it for checkers
+    init = ast.parse((ROOT / "graphad" / "__init__.py").read_text(encoding="utf-8"))
+    stars = [
+        imp.module
+        for node in init.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for imp in node.body
+        if isinstance(imp, ast.ImportFrom) and imp.names[0].name == "*"
+    ]
+    assert stars == ["_opfunctions"]
+
+
+def test_the_stub_tool_notices_a_stale_stub(tmp_path, monkeypatch):
+    tool = _op_stub_tool()
+    stale = tmp_path / "_opfunctions.pyi"
+    stale.write_text(tool.render().replace("def sin(", "def sine("), encoding="utf-8")
+    monkeypatch.setattr(tool, "STUB", stale)
+    assert tool.main(["--check"]) == 1
+    assert tool.main([]) == 0 and tool.main(["--check"]) == 0
+    assert "def sin(x: Expr | ArrayLike) -> Expr: ..." in stale.read_text(encoding="utf-8")
 
 
 def test_py_typed_marker_ships():
@@ -51,6 +101,9 @@ def test_readme_examples_type_check(tmp_path):
         "reveal_type(x2 * y2 + 1)\n"
         "reveal_type(ga.compile)\n"
         "reveal_type(ga.nn.Sequential)\n"
+        "reveal_type(ga.sin(x2))\n"
+        "reveal_type(ga.sum(ga.hypot(x2, 1.0), axis=0))\n"
+        "reveal_type(ga.stack([x2, y2]))\n"
     )
     (tmp_path / "readme_examples.py").write_text(code, encoding="utf-8")
     out = subprocess.run(
@@ -63,5 +116,8 @@ def test_readme_examples_type_check(tmp_path):
     assert not errors, "\n".join(errors)
     notes = "\n".join(ln for ln in lines if "Revealed type" in ln)
     assert 'Revealed type is "graphad.core.expr.Expr"' in notes
+    # the op functions, generated at import time, are typed too (graphad/_opfunctions.pyi)
+    revealed = [ln for ln in lines if "Revealed type" in ln]
+    assert all('"graphad.core.expr.Expr"' in ln for ln in revealed[-3:]), revealed[-3:]
     assert "def (" in notes and "graphad.backends.function.Function" in notes  # not Any
     assert "graphad.nn" in notes

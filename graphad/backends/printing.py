@@ -1019,7 +1019,34 @@ def latex(
     e: Any, *, names: bool = True, max_nodes: int = 10_000, max_chars: int = 1_000_000
 ) -> str:
     """LaTeX (math mode, without ``$``) of ``e`` for people; with ``names`` shared
-    parts are typeset once, after ``\\text{where}``.  Input names are escaped."""
+    parts are typeset once, after ``\\text{where}``.  Input names are escaped.
+
+    Parameters
+    ----------
+    e : Expr
+        The expression.
+    names : bool
+        Typeset a part used more than once once, under a name.
+    max_nodes, max_chars : int
+        Limits on the graph's size and on the text's length.
+
+    Returns
+    -------
+    str
+        The LaTeX source.
+
+    Raises
+    ------
+    graphad.backends.printing.TextTooLong
+        When a limit is exceeded.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> x = ga.symbols("x")
+    >>> print(ga.latex(x**2 + ga.sin(x)))
+    x^{2} + \\sin{\\left(x \\right)}
+    """
     from ..core.expr import Expr
 
     if not isinstance(e, Expr):

@@ -28,6 +28,23 @@ def to_sympy(e: Expr, *, real: bool = True) -> Any:
     scalar ``x`` is not a tensor, and ``sum``/``softmax`` of it would come out
     as ``x``/``1``.  An op without a SymPy equivalent is refused too.
 
+    Parameters
+    ----------
+    e : Expr
+        A scalar expression.
+    real : bool
+        Make the SymPy symbols real (default), so SymPy simplifies as for reals.
+
+    Returns
+    -------
+    sympy.Expr
+        The SymPy expression.
+
+    Raises
+    ------
+    GraphadError
+        For a non-scalar input or value, or an op without a SymPy equivalent.
+
     Examples
     --------
     >>> import graphad as ga
@@ -248,6 +265,18 @@ def _sympy_table(sp) -> dict[Any, str]:
 
 def from_sympy(expr: Any, *, graph: Graph | None = None) -> Expr:
     """A graph from a SymPy expression (symbols become inputs of the same name).
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The SymPy expression (its functions must have graphad ops).
+    graph : Graph, optional
+        Where the nodes go (default: the current graph).
+
+    Returns
+    -------
+    Expr
+        The expression's output node.
 
     Examples
     --------

@@ -598,6 +598,25 @@ def assert_grad(f: Any, at: Any = None, **kwargs: Any) -> GradCheckReport:
     """:func:`check_grad`, raising :class:`GradientCheckError` when the verdict is "fail"
     (or, with ``strict=True``, inconclusive); returns the report otherwise.
 
+    Parameters
+    ----------
+    f : Expr or callable
+        What to check, as for :func:`check_grad`.
+    at : dict or sequence, optional
+        The point, as for :func:`check_grad`.
+    **kwargs
+        Every other :func:`check_grad` option (``wrt``, ``seed``, ``strict`` ...).
+
+    Returns
+    -------
+    GradCheckReport
+        The report, when the check did not fail.
+
+    Raises
+    ------
+    GradientCheckError
+        When the verdict is "fail" (or, with ``strict=True``, inconclusive).
+
     Examples
     --------
     >>> import numpy as np, graphad as ga

@@ -38,6 +38,15 @@ class GraphadError(Exception):
 class ParseError(GraphadError, ValueError):
     """Text that is not a valid graphad expression.
 
+    Parameters
+    ----------
+    reason : str
+        What is wrong.
+    text : str
+        The input text.
+    position : int
+        0-based index into ``text`` of the fault.
+
     Attributes
     ----------
     text : str
@@ -164,6 +173,13 @@ class LimitError(GraphadError, ValueError):
 
 class GradientCheckError(GraphadError, AssertionError):
     """A gradient check failed; ``.report`` holds the full report.
+
+    Parameters
+    ----------
+    message : str
+        The verdict, in words.
+    report : GradCheckReport, optional
+        The check's report.
 
     Examples
     --------

@@ -175,6 +175,28 @@ def symbol(
 ) -> Expr:
     """One input, optionally with a static shape and dtype.
 
+    Parameters
+    ----------
+    name : str
+        The input's name (an identifier), declared once per graph.
+    shape : tuple of int, optional
+        Static shape; ``None`` (default) leaves the graph shape-polymorphic.
+    dtype : str or numpy dtype, optional
+        Static dtype; ``None``: whatever the input is fed with.
+    graph : Graph, optional
+        Where the input goes (default: the current graph).
+
+    Returns
+    -------
+    Expr
+        The input node.
+
+    Raises
+    ------
+    GraphadError
+        For a name declared before, in the same graph, with another shape or
+        dtype (the graph is left as it was).
+
     Examples
     --------
     >>> import graphad as ga
@@ -198,6 +220,20 @@ def symbols(
     """Inputs named by a string: ``symbols("x")`` is one Expr, ``symbols("x y")`` a tuple.
 
     Names are separated by spaces or commas, as in SymPy.
+
+    Parameters
+    ----------
+    names : str
+        One or more names, separated by spaces or commas.
+    shape, dtype : optional
+        Given to every input, as :func:`symbol`.
+    graph : Graph, optional
+        Where the inputs go (default: the current graph).
+
+    Returns
+    -------
+    Expr or tuple of Expr
+        One Expr for one name, else a tuple in the order given.
 
     Examples
     --------

@@ -868,7 +868,21 @@ def entered_graph() -> Graph | None:
 
 
 def get_default_graph() -> Graph:
-    """The graph new symbols go into: the innermost ``with Graph():``, else a global one."""
+    """The graph new symbols go into: the innermost ``with Graph():``, else a global one.
+
+    Returns
+    -------
+    Graph
+        The current default graph.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> with ga.Graph() as g:
+    ...     x = ga.symbol("x")
+    ...     ga.get_default_graph() is g and x.graph is g
+    True
+    """
     global _default
     stack = _stack()
     if stack:

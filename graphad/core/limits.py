@@ -156,6 +156,11 @@ _overridden: ContextVar[Limits | None] = ContextVar("graphad_limits", default=No
 def current() -> Limits:
     """The limits in force here: the innermost :func:`override`, else the process-wide ones.
 
+    Returns
+    -------
+    Limits
+        A frozen record of every limit.
+
     Examples
     --------
     >>> import graphad as ga
@@ -168,6 +173,23 @@ def current() -> Limits:
 
 def configure(**changes: int) -> Limits:
     """Change the process-wide limits (every thread); returns the previous ones.
+
+    Parameters
+    ----------
+    **changes : int
+        New values by limit name (positive ints; ``Limits`` lists the names).
+
+    Returns
+    -------
+    Limits
+        The limits in force before the change.
+
+    Raises
+    ------
+    UnknownNameError
+        For a name that is not a limit (nothing changes).
+    ValueError
+        For a value that is not a positive int (nothing changes).
 
     Examples
     --------
@@ -186,6 +208,23 @@ def configure(**changes: int) -> Limits:
 @contextmanager
 def override(**changes: int) -> Iterator[Limits]:
     """Change limits inside a ``with`` block, for this thread (or async task) only.
+
+    Parameters
+    ----------
+    **changes : int
+        New values by limit name (positive ints; ``Limits`` lists the names).
+
+    Yields
+    ------
+    Limits
+        The limits in force inside the block.
+
+    Raises
+    ------
+    UnknownNameError
+        For a name that is not a limit (nothing changes).
+    ValueError
+        For a value that is not a positive int (nothing changes).
 
     Examples
     --------

@@ -287,6 +287,18 @@ def convert_to_tensor(value: Any, dtype: Any = None) -> Tensor:
     Unlike :func:`graphad.constant`, which is a node of a symbolic graph, the
     result computes eagerly, and a tape can watch it.
 
+    Parameters
+    ----------
+    value : array_like
+        The value (copied).
+    dtype : str or numpy dtype, optional
+        Cast to it.
+
+    Returns
+    -------
+    Tensor
+        The eager tensor.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np

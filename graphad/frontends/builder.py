@@ -163,6 +163,11 @@ def parse(text: str, *, graph: Graph | None = None, limits: Any = None) -> Expr:
         Resource limits; default ``ga.limits.current()``.  Integer literals
         must fit in int64.
 
+    Returns
+    -------
+    Expr
+        The expression's output node.
+
     Raises
     ------
     ParseError

@@ -601,6 +601,12 @@ def grad(
     has_aux : bool
         For a callable returning ``(value, aux)``: return ``(gradient, aux)``.
 
+    Returns
+    -------
+    Expr, list of Expr or callable
+        For an Expr, gradient node(s) in its graph; for a callable, a function
+        of the same arguments returning the gradient(s) as arrays.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -633,6 +639,20 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bo
     With ``has_aux=True`` ``f`` returns ``(value, aux)`` and the result is
     ``((value, aux), gradient)``.
 
+    Parameters
+    ----------
+    f : callable
+        A function of arrays, written with the ``ga`` namespace.
+    argnums : int or tuple of int
+        Which positional arguments to differentiate (a tuple: a tuple of gradients).
+    has_aux : bool
+        ``f`` returns ``(value, aux)``.
+
+    Returns
+    -------
+    callable
+        A function of ``f``'s arguments returning ``(value, gradient)``.
+
     Examples
     --------
     >>> import graphad as ga
@@ -654,6 +674,16 @@ def jit(f: Callable) -> Callable:
 
     ``f`` may return one value or (nested) lists, tuples and dicts of values.  Called
     by an outer transformation (with Exprs), the function is simply traced inline.
+
+    Parameters
+    ----------
+    f : callable
+        A function of arrays, written with the ``ga`` namespace.
+
+    Returns
+    -------
+    callable
+        ``f`` compiled: same arguments, same results as NumPy arrays.
 
     Examples
     --------
@@ -694,6 +724,22 @@ def jacrev(
     function (for an output of shape ``S`` and an argument of shape ``T``, shape
     ``S + T``); of an Expr ``v`` with respect to input(s) ``wrt``, as Exprs.
 
+    Parameters
+    ----------
+    f : Expr or callable
+        The output(s), or a function of arrays.
+    wrt : Expr, str, or a list of them, optional
+        For an Expr: the inputs (omitted: its single input).
+    argnums : int or tuple of int
+        For a function: the arguments to differentiate.
+    has_aux : bool
+        For a function returning ``(value, aux)``.
+
+    Returns
+    -------
+    Expr, list of Expr, or callable
+        The Jacobian (reverse mode) as Exprs, or a function returning it as arrays.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -713,6 +759,22 @@ def jacfwd(
     """The Jacobian by forward mode (one JVP per input element), of a function or of an
     Expr as :func:`jacrev`: the same values, cheaper when the input is the smaller side.
 
+    Parameters
+    ----------
+    f : Expr or callable
+        The output(s), or a function of arrays.
+    wrt : Expr, str, or a list of them, optional
+        For an Expr: the inputs (omitted: its single input).
+    argnums : int or tuple of int
+        For a function: the arguments to differentiate.
+    has_aux : bool
+        For a function returning ``(value, aux)``.
+
+    Returns
+    -------
+    Expr, list of Expr, or callable
+        The Jacobian (forward mode) as Exprs, or a function returning it as arrays.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -728,7 +790,39 @@ def jacfwd(
 def jacobian(f: Any, x: Any = None, *, argnums: int | Sequence[int] = 0) -> Any:
     """``ga.jacobian(v, x)``: the Jacobian of an Expr (see
     :func:`graphad.transforms.autodiff.jacobian`); ``ga.jacobian(f)``: that of a function,
-    as :func:`jacrev` (as ``jax.jacobian``)."""
+    as :func:`jacrev` (as ``jax.jacobian``).
+
+    Parameters
+    ----------
+    f : Expr or callable
+        The output, or a function of arrays.
+    x : Expr or str
+        For an Expr: the input to differentiate with respect to (required).
+    argnums : int or tuple of int
+        For a function: the arguments to differentiate.
+
+    Returns
+    -------
+    Expr or callable
+        The Jacobian as an Expr (shape ``S + T`` for an output of shape ``S`` and an
+        input of shape ``T``), or a function returning it as an array.
+
+    Raises
+    ------
+    GraphadError
+        For an Expr without ``x``, a function with ``x``, or anything else as ``f``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x", shape=(2,))
+    >>> ga.jacobian(x**2, x).eval(x=np.array([1.0, 3.0]))
+    array([[2., 0.],
+           [0., 6.]])
+    >>> ga.jacobian(lambda v: v**2)(np.array([1.0, 3.0]))
+    array([[2., 0.],
+           [0., 6.]])
+    """
     if isinstance(f, Expr):
         if x is None:
             raise GraphadError("jacobian: say with respect to which input: ga.jacobian(v, x)")
@@ -749,6 +843,22 @@ def hessian(
     (nested list, one Expr for a single input); of a scalar-valued function, a function
     returning the Hessian (shape ``T + T`` for an argument of shape ``T``, nested tuples
     for several ``argnums``), as ``jax.hessian``.
+
+    Parameters
+    ----------
+    f : Expr or callable
+        A scalar Expr or a scalar-valued function.
+    wrt : Expr, str, or a list of them, optional
+        For an Expr: the inputs (omitted: its single input).
+    argnums : int or tuple of int
+        For a function: the arguments to differentiate.
+    has_aux : bool
+        For a function returning ``(value, aux)``.
+
+    Returns
+    -------
+    Expr, nested list of Expr, or callable
+        The Hessian as Exprs, or a function returning it as arrays.
 
     Examples
     --------
@@ -786,6 +896,21 @@ def jvp(f: Any, primals: Any, tangents: Any = None) -> Any:
     (see :func:`graphad.transforms.autodiff.jvp`).  ``ga.jvp(f, primals, tangents)``: for a
     function, ``(f(*primals), J·tangents)`` with one tangent per primal, as ``jax.jvp``.
 
+    Parameters
+    ----------
+    f : Expr or callable
+        The output, or a function.
+    primals : dict or tuple
+        For an Expr, ``{input: tangent}``; for a function, the point (one value per
+        argument).
+    tangents : tuple, optional
+        For a function: one tangent per primal.
+
+    Returns
+    -------
+    Expr or tuple
+        The tangent Expr, or ``(f(*primals), tangent)`` for a function.
+
     Examples
     --------
     >>> import graphad as ga
@@ -819,6 +944,21 @@ def vjp(f: Any, *primals: Any, **kwargs: Any) -> Any:
     ``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one cotangent per primal
     (a tuple), as ``jax.vjp``.
 
+    Parameters
+    ----------
+    f : Expr, list of Expr or callable
+        The outputs (with ``wrt`` and the cotangents), or a function.
+    *primals
+        For a function: the point (one array per argument).  For Exprs: the inputs
+        and the cotangents, as :func:`graphad.transforms.autodiff.vjp`.
+    **kwargs
+        Passed to :func:`graphad.transforms.autodiff.vjp` for Exprs.
+
+    Returns
+    -------
+    tuple or list of Expr
+        For a function ``(f(*primals), vjp_fn)``; for Exprs the cotangent Exprs.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -851,12 +991,20 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Any:
 
     Parameters
     ----------
+    f : callable
+        A function of one example's arrays.
     in_axes : int, None, or a tuple with one int/None per positional argument
         The batch axis of each argument (``None``: not batched, shared by all examples).
         Keyword arguments are never batched.
     out_axes : int, None, or a tuple with one per output
         Where the batch axis goes in each output (``None`` only for an output that
         does not depend on a batched argument).
+
+    Returns
+    -------
+    callable
+        The batched function: each argument carries the batch axis ``in_axes``
+        gives it.
 
     Examples
     --------

@@ -45,7 +45,23 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
+
+    ``fit`` sets ``model`` (:meth:`set_model`) and ``params`` before training;
+    a hook may set ``model.stop_training = True`` to end it after the epoch.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> class StopAfterOne(ga.nn.callbacks.Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         self.model.stop_training = True
+    >>> x = np.linspace(-1, 1, 8, dtype="float32").reshape(8, 1)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(1,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> model.fit(x, 2 * x, epochs=5, verbose=0, callbacks=[StopAfterOne()]).epoch
+    [0]
+    """
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -68,7 +84,18 @@ class Callback:
 class History(Callback):
     """What ``fit`` returns: ``.history`` maps "loss", "accuracy", "val_loss"... to
     per-epoch lists, ``.epoch`` lists the epochs run, ``.params`` holds
-    ``{"verbose", "epochs", "steps"}`` (steps per epoch), as in Keras."""
+    ``{"verbose", "epochs", "steps"}`` (steps per epoch), as in Keras.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = np.linspace(-1, 1, 8, dtype="float32").reshape(8, 1)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(1,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> h = model.fit(x, 2 * x, epochs=3, batch_size=4, verbose=0)
+    >>> h.epoch, h.params["steps"], len(h.history["loss"])
+    ([0, 1, 2], 2, 3)
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -135,6 +162,41 @@ class EarlyStopping(Callback):
     ``> 0`` with ``wait >= patience``.  With ``restore_best_weights`` the
     model gets the weights of the best epoch back when it stops.  Epochs before
     ``start_from_epoch`` are not watched.
+
+    Parameters
+    ----------
+    monitor : str
+        The logged quantity to watch (``"val_loss"``, ``"accuracy"``...).
+    min_delta : float
+        The smallest change that counts as an improvement.
+    patience : int
+        Epochs without improvement before stopping.
+    verbose : int
+        Accepted for Keras compatibility; nothing is printed.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better ("auto": larger for accuracy-like names).
+    baseline : float, optional
+        A value the quantity must beat for ``wait`` to restart.
+    restore_best_weights : bool
+        Give the model the best epoch's weights back when stopping.
+    start_from_epoch : int
+        Epochs to let pass before watching.
+
+    Examples
+    --------
+    The rule on a sequence of losses (``fit`` calls these hooks each epoch):
+
+    >>> import types, graphad as ga
+    >>> es = ga.nn.callbacks.EarlyStopping(monitor="loss", patience=2)
+    >>> model = types.SimpleNamespace(stop_training=False)
+    >>> es.set_model(model)
+    >>> es.on_train_begin()
+    >>> for epoch, loss in enumerate([1.0, 0.5, 0.6, 0.55, 0.4]):
+    ...     es.on_epoch_end(epoch, {"loss": loss})
+    ...     if model.stop_training:
+    ...         break
+    >>> epoch   # two epochs without beating 0.5
+    3
     """
 
     def __init__(
@@ -202,6 +264,40 @@ class ReduceLROnPlateau(Callback):
     ``wait`` grows, and at ``wait >= patience`` the rate becomes
     ``max(lr * factor, min_lr)`` (when ``lr > min_lr``) and ``wait`` restarts.
     ``logs["learning_rate"]`` records the rate of each epoch.
+
+    Parameters
+    ----------
+    monitor : str
+        The logged quantity to watch.
+    factor : float
+        The rate is multiplied by it (< 1).
+    patience : int
+        Epochs without improvement before a reduction.
+    verbose : int
+        Accepted for Keras compatibility; nothing is printed.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better ("auto": larger for accuracy-like names).
+    min_delta : float
+        The smallest change that counts as an improvement.
+    cooldown : int
+        Epochs after a reduction during which ``wait`` stays 0.
+    min_lr : float
+        The rate never goes below it.
+
+    Examples
+    --------
+    >>> import types, graphad as ga
+    >>> opt = ga.optim.SGD(learning_rate=0.1)
+    >>> cb = ga.nn.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1)
+    >>> cb.set_model(types.SimpleNamespace(optimizer=opt))
+    >>> cb.on_train_begin()
+    >>> rates = []
+    >>> for epoch, loss in enumerate([1.0, 1.0, 1.0, 0.5]):
+    ...     logs = {"loss": loss}
+    ...     cb.on_epoch_end(epoch, logs)
+    ...     rates.append(logs["learning_rate"])
+    >>> rates, opt.learning_rate
+    ([0.1, 0.1, 0.05, 0.025], 0.025)
     """
 
     def __init__(
@@ -293,6 +389,34 @@ class ModelCheckpoint(Callback):
     ``filepath`` may hold fields such as ``"m-{epoch:02d}-{val_loss:.3f}.npz"``
     (epoch counted from 1, as Keras).  With ``save_best_only`` a file is
     written only when ``monitor`` improves on the best so far.
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+        Where to save (a format string of ``epoch`` and the logged values).
+    monitor : str
+        The logged quantity ``save_best_only`` watches.
+    verbose : int
+        Accepted for Keras compatibility; nothing is printed.
+    save_best_only : bool
+        Save only when ``monitor`` improves.
+    save_weights_only : bool
+        Save the weights (``save_weights``), not the whole model (``save``).
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better ("auto": larger for accuracy-like names).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, graphad as ga
+    >>> x = np.linspace(-1, 1, 8, dtype="float32").reshape(8, 1)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(1,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> folder = tempfile.mkdtemp()
+    >>> save = ga.nn.callbacks.ModelCheckpoint(
+    ...     os.path.join(folder, "m-{epoch:02d}.npz"), save_weights_only=True)
+    >>> _ = model.fit(x, 2 * x, epochs=2, verbose=0, callbacks=[save])
+    >>> sorted(os.listdir(folder))
+    ['m-01.npz', 'm-02.npz']
     """
 
     def __init__(
@@ -348,6 +472,28 @@ class LambdaCallback(Callback):
     ``on_train_batch_end`` (``(index, logs)``) and ``on_train_begin``,
     ``on_train_end`` (``(logs)``); also ``on_batch_begin``/``on_batch_end`` as
     Keras' older names of the batch hooks.
+
+    Parameters
+    ----------
+    **hooks : callable
+        The hooks by name; those not given do nothing.
+
+    Raises
+    ------
+    GraphadError
+        For a name that is not a hook, or a hook that is not callable.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = np.linspace(-1, 1, 8, dtype="float32").reshape(8, 1)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(1,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> seen = []
+    >>> log = ga.nn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    >>> _ = model.fit(x, 2 * x, epochs=3, verbose=0, callbacks=[log])
+    >>> seen
+    [0, 1, 2]
     """
 
     _HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin", "on_train_batch_end",

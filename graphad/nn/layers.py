@@ -101,6 +101,24 @@ class Layer:
 
     ``weights`` lists the trainable weights first, then the non-trainable ones
     (as Keras orders them); ``forward`` receives their values in that order.
+
+    Parameters
+    ----------
+    name : str, optional
+        The layer's name (default: made from its kind).
+
+    Examples
+    --------
+    A layer without weights only needs ``forward``, returning ``(output,
+    pre-activation)`` (``None`` when there is none):
+
+    >>> import graphad as ga, numpy as np
+    >>> class Double(ga.nn.Layer):
+    ...     def forward(self, x, params, ctx=None):
+    ...         return 2 * x, None
+    >>> model = ga.nn.Sequential([ga.nn.Input(shape=(2,)), Double()])
+    >>> model.predict(np.array([[1.0, 2.0]], "float32"))
+    array([[2., 4.]], dtype=float32)
     """
 
     kind = "layer"
@@ -177,7 +195,22 @@ class Layer:
 
 
 class Input(Layer):
-    """The input of a :class:`Sequential` model: ``Input(shape=(784,))``."""
+    """The input of a :class:`Sequential` model: ``Input(shape=(784,))``.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The shape of one sample (without the batch axis).
+    name : str, optional
+        The layer's name (default: made from its kind).
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> model = ga.nn.Sequential([ga.nn.Input(shape=(3,)), ga.nn.Dense(2)])
+    >>> model.count_params()   # a 3x2 kernel and 2 biases
+    8
+    """
 
     kind = "input"
 
@@ -191,7 +224,19 @@ class Input(Layer):
 
 
 class Flatten(Layer):
-    """Reshape each sample to one dimension (``(batch, 28, 28)`` -> ``(batch, 784)``)."""
+    """Reshape each sample to one dimension (``(batch, 28, 28)`` -> ``(batch, 784)``).
+
+    Parameters
+    ----------
+    name : str, optional
+        The layer's name (default: made from its kind).
+
+    Examples
+    --------
+    >>> import graphad as ga, numpy as np
+    >>> ga.nn.Flatten()(np.zeros((2, 3, 4), "float32")).shape
+    (2, 12)
+    """
 
     kind = "flatten"
 
@@ -205,6 +250,13 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Give each sample the shape ``target_shape`` (one entry may be -1), as
     ``keras.layers.Reshape``.
+
+    Parameters
+    ----------
+    target_shape : sequence of int
+        The shape of one sample (without the batch axis).
+    name : str, optional
+        The layer's name (default: made from its kind).
 
     Examples
     --------
@@ -252,6 +304,13 @@ class Reshape(Layer):
 class Activation(Layer):
     """An activation function as a layer (``keras.layers.Activation("relu")``).
 
+    Parameters
+    ----------
+    activation : str or callable
+        An activation's name (``"relu"``, ``"softmax"``...) or a function of Exprs.
+    name : str, optional
+        The layer's name (default: made from its kind).
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -284,6 +343,15 @@ class Dropout(Layer):
 
     The random numbers come from ``fit``'s generator (seeded by ``fit(seed=...)`` or
     :func:`graphad.nn.set_random_seed`).
+
+    Parameters
+    ----------
+    rate : float
+        The fraction of inputs zeroed while training, in ``[0, 1)``.
+    name : str, optional
+        The layer's name (default: made from its kind).
+    seed : int, optional
+        Not used for the draws (they come from ``fit``'s generator); kept in the config.
 
     Examples
     --------
@@ -472,6 +540,21 @@ class BatchNormalization(Layer):
     ``moving = moving * momentum + batch_stat * (1 - momentum)``.  Otherwise the
     moving mean and variance replace the batch's.  Weights, in Keras' order:
     gamma, beta (trainable), moving_mean, moving_variance (not trainable).
+
+    Parameters
+    ----------
+    axis : int
+        The feature axis (only the last, -1, is supported).
+    momentum : float
+        Of the moving averages.
+    epsilon : float
+        Added to the variance.
+    center, scale : bool
+        Learn ``beta`` / ``gamma`` (else 0 / 1).
+    input_shape : sequence of int, optional
+        The sample shape, when it is the first layer.
+    name : str, optional
+        The layer's name (default: made from its kind).
 
     Examples
     --------

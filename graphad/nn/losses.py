@@ -47,6 +47,20 @@ __all__ = [
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = FLOATX) -> np.ndarray:
     """One-hot rows for integer class labels (``keras.utils.to_categorical``).
 
+    Parameters
+    ----------
+    y : array_like of int
+        Class labels (floats holding whole numbers are accepted).
+    num_classes : int, optional
+        Number of classes (default: the largest label + 1).
+    dtype : numpy dtype
+        Of the result.
+
+    Returns
+    -------
+    ndarray
+        Shape ``y.shape + (num_classes,)``.
+
     Examples
     --------
     >>> import graphad as ga
@@ -82,6 +96,20 @@ def _ce_from(y_true, y_pred, logits):
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
     """Per-sample ``-sum(y_true * log(y_pred))`` for one-hot ``y_true``.
 
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        One-hot targets, shape ``(batch, classes)``.
+    y_pred : array_like or Expr
+        Probabilities (or logits), the shape of ``y_true``.
+    from_logits : bool
+        ``y_pred`` holds logits (a softmax is applied first).
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -93,7 +121,34 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
-    """Per-sample cross-entropy for integer labels ``y_true`` (NumPy) and probabilities."""
+    """Per-sample cross-entropy for integer labels ``y_true`` (NumPy) and probabilities.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Integer class labels (NumPy), shape ``(batch,)``.
+    y_pred : array_like or Expr
+        Probabilities (or logits), shape ``(batch, classes)``.
+    from_logits : bool
+        ``y_pred`` holds logits (a softmax is applied first).
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Raises
+    ------
+    GraphadError
+        For symbolic labels (use :func:`categorical_crossentropy`).
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> p = np.array([[0.5, 0.25, 0.25]])
+    >>> ga.nn.sparse_categorical_crossentropy(np.array([0]), p).eval().tolist()  # log 2
+    [0.6931471805599453]
+    """
     if isinstance(y_true, Expr):
         raise GraphadError(
             "sparse_categorical_crossentropy: labels must be NumPy integers; "
@@ -104,7 +159,29 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
 
 
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False):
-    """Per-sample mean of ``-(y log p + (1 - y) log(1 - p))`` over the last axis."""
+    """Per-sample mean of ``-(y log p + (1 - y) log(1 - p))`` over the last axis
+    (``p`` clipped to ``[1e-7, 1 - 1e-7]``).
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Labels 0 or 1.
+    y_pred : array_like or Expr
+        Probabilities (or logits), the shape of ``y_true``.
+    from_logits : bool
+        ``y_pred`` holds logits (a sigmoid is applied first).
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> ga.nn.binary_crossentropy(np.array([[1.0]]), np.array([[0.5]])).eval().tolist()
+    [0.6931471805599453]
+    """
     if from_logits:  # softplus(z) - y*z == -(y log sigmoid(z) + (1-y) log(1 - sigmoid(z)))
         return _ops.mean(_ops.softplus(y_pred) - y_true * y_pred, axis=-1)
     p = _ops.clip(y_pred, EPSILON, 1 - EPSILON)
@@ -112,18 +189,81 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False):
 
 
 def mean_squared_error(y_true, y_pred):
-    """Per-sample mean of ``(y_true - y_pred)**2`` over the last axis."""
+    """Per-sample mean of ``(y_true - y_pred)**2`` over the last axis.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Targets, shape ``(batch, ...)``.
+    y_pred : array_like or Expr
+        Predictions, the shape of ``y_true``.
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> p = np.array([[0.25, 0.75], [0.5, 0.5]])
+    >>> ga.nn.mean_squared_error(t, p).eval().tolist()
+    [0.0625, 0.25]
+    """
     return _ops.mean(_ops.square(y_pred - y_true), axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean of ``|y_true - y_pred|`` over the last axis."""
+    """Per-sample mean of ``|y_true - y_pred|`` over the last axis.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Targets, shape ``(batch, ...)``.
+    y_pred : array_like or Expr
+        Predictions, the shape of ``y_true``.
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> p = np.array([[0.25, 0.75], [0.5, 0.5]])
+    >>> ga.nn.mean_absolute_error(t, p).eval().tolist()
+    [0.25, 0.5]
+    """
     return _ops.mean(_ops.abs(y_pred - y_true), axis=-1)
 
 
 def huber(y_true, y_pred, delta: float = 1.0):
     """Per-sample mean over the last axis of ``0.5 * e**2`` where ``|e| <= delta``, else
-    ``delta * |e| - 0.5 * delta**2`` (``keras.losses.huber``), ``e = y_pred - y_true``."""
+    ``delta * |e| - 0.5 * delta**2`` (``keras.losses.huber``), ``e = y_pred - y_true``.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Targets, shape ``(batch, ...)``.
+    y_pred : array_like or Expr
+        Predictions, the shape of ``y_true``.
+    delta : float
+        Where the loss turns from quadratic to linear.
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> ga.nn.huber(np.array([[0.0, 0.0]]), np.array([[0.5, 3.0]])).eval().tolist()
+    [1.3125]
+    """
     delta = float(delta)
     err = _ops.abs(y_pred - y_true)
     quad = 0.5 * _ops.square(err)
@@ -133,7 +273,26 @@ def huber(y_true, y_pred, delta: float = 1.0):
 
 def hinge(y_true, y_pred):
     """Per-sample mean of ``max(1 - y_true * y_pred, 0)`` (``keras.losses.hinge``); labels
-    that are all 0 or 1 are first mapped to -1 and 1, as Keras does."""
+    that are all 0 or 1 are first mapped to -1 and 1, as Keras does.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Labels, -1 and 1 (or 0 and 1).
+    y_pred : array_like or Expr
+        Predictions (scores), the shape of ``y_true``.
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> ga.nn.hinge(np.array([[1.0, -1.0]]), np.array([[0.5, -2.0]])).eval().tolist()
+    [0.25]
+    """
     is01 = _ops.min(_ops.equal(y_true, 0.0) + _ops.equal(y_true, 1.0))
     y = _ops.where(is01 > 0, 2.0 * y_true - 1.0, y_true)
     return _ops.mean(_ops.maximum(1.0 - y * y_pred, 0.0), axis=-1)
@@ -141,7 +300,28 @@ def hinge(y_true, y_pred):
 
 def kl_divergence(y_true, y_pred):
     """Per-sample ``sum(t * log(t / p))`` with both clipped to ``[1e-7, 1]``
-    (``keras.losses.kl_divergence``)."""
+    (``keras.losses.kl_divergence``).
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Target distributions (rows summing to 1).
+    y_pred : array_like or Expr
+        Predicted distributions, the shape of ``y_true``.
+
+    Returns
+    -------
+    Expr
+        One value per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t, p = np.array([[0.5, 0.5]]), np.array([[0.25, 0.75]])
+    >>> got = ga.nn.kl_divergence(t, p).eval()
+    >>> bool(np.isclose(got[0], 0.5 * np.log(0.5 / 0.25) + 0.5 * np.log(0.5 / 0.75)))
+    True
+    """
     t = _ops.clip(y_true, EPSILON, 1.0)
     p = _ops.clip(y_pred, EPSILON, 1.0)
     return _ops.sum(t * _ops.log(t / p), axis=-1)

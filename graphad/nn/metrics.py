@@ -37,7 +37,28 @@ __all__ = [
 
 
 def accuracy(y_true, y_pred):
-    """Per-sample 1.0 where the largest prediction is at the one-hot target's class."""
+    """Per-sample 1.0 where the largest prediction is at the one-hot target's class.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        One-hot targets, shape ``(batch, classes)``.
+    y_pred : array_like or Expr
+        Scores or probabilities, the shape of ``y_true``.
+
+    Returns
+    -------
+    Expr
+        1.0 or 0.0 per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> p = np.array([[0.25, 0.75], [0.4, 0.6]])
+    >>> ga.nn.accuracy(t, p).eval().tolist()
+    [1.0, 0.0]
+    """
     hit_pred = y_pred >= _ops.max(y_pred, axis=-1, keepdims=True)
     hit_true = y_true >= _ops.max(y_true, axis=-1, keepdims=True)
     return _ops.max(hit_pred * hit_true * 1.0, axis=-1)
@@ -48,6 +69,28 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5):
 
     As ``tf.math.in_top_k``: predictions tied with the target's count for it, so
     the class is in the top k when fewer than ``k`` predictions are strictly larger.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        One-hot targets, shape ``(batch, classes)``.
+    y_pred : array_like or Expr
+        Scores or probabilities, the shape of ``y_true``.
+    k : int
+        How many of the largest predictions count.
+
+    Returns
+    -------
+    Expr
+        1.0 or 0.0 per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    >>> p = np.array([[0.1, 0.3, 0.6], [0.1, 0.3, 0.6]])
+    >>> ga.nn.top_k_categorical_accuracy(t, p, k=2).eval().tolist()
+    [1.0, 0.0]
     """
     target = _ops.sum(y_true * y_pred, axis=-1, keepdims=True)  # y_true is one-hot
     larger = _ops.sum((y_pred > target) * 1.0, axis=-1)
@@ -62,13 +105,60 @@ def _confusion(y_true, y_pred, threshold):
 
 def precision(y_true, y_pred, threshold: float = 0.5):
     """``true positives / predicted positives`` over all entries (0 when nothing is
-    predicted positive), a prediction being positive above ``threshold``."""
+    predicted positive), a prediction being positive above ``threshold``.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Labels 0 or 1.
+    y_pred : array_like or Expr
+        Probabilities, the shape of ``y_true``.
+    threshold : float
+        A prediction above it is positive.
+
+    Returns
+    -------
+    Expr
+        A scalar.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([1.0, 0.0, 1.0, 1.0])
+    >>> p = np.array([0.9, 0.8, 0.2, 0.7])
+    >>> round(float(ga.nn.precision(t, p).eval()), 6)  # 2 of 3
+    0.666667
+    """
     tp, pp, _ = _confusion(y_true, y_pred, threshold)
     return _ops.where(pp > 0, tp / _ops.maximum(pp, 1.0), 0.0)
 
 
 def recall(y_true, y_pred, threshold: float = 0.5):
-    """``true positives / actual positives`` over all entries (0 when there are none)."""
+    """``true positives / actual positives`` over all entries (0 when there are none),
+    a prediction being positive above ``threshold``.
+
+    Parameters
+    ----------
+    y_true : array_like or Expr
+        Labels 0 or 1.
+    y_pred : array_like or Expr
+        Probabilities, the shape of ``y_true``.
+    threshold : float
+        A prediction above it is positive.
+
+    Returns
+    -------
+    Expr
+        A scalar.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> t = np.array([1.0, 0.0, 1.0, 1.0])
+    >>> p = np.array([0.9, 0.8, 0.2, 0.7])
+    >>> round(float(ga.nn.recall(t, p).eval()), 6)  # 2 of 3
+    0.666667
+    """
     tp, _, ap = _confusion(y_true, y_pred, threshold)
     return _ops.where(ap > 0, tp / _ops.maximum(ap, 1.0), 0.0)
 

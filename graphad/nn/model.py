@@ -39,6 +39,13 @@ StepKind = Literal["predict", "evaluate", "grads", "train"]
 class Sequential:
     """A stack of layers (``keras.Sequential``): compile, fit, evaluate, predict, save.
 
+    Parameters
+    ----------
+    layers : sequence of Layer, optional
+        The layers, first to last (more can be added with ``add``).
+    name : str
+        The model's name.
+
     Examples
     --------
     >>> import graphad as ga

@@ -44,6 +44,16 @@ def model_from_json(text: str | bytes) -> Any:
     The text is at most ``max_file_bytes`` (:mod:`graphad.core.limits`) and is only
     parsed as JSON: names select among graphad's own layer classes.
 
+    Parameters
+    ----------
+    text : str or bytes
+        The JSON text ``model.to_json()`` returned.
+
+    Returns
+    -------
+    Sequential
+        A model with that architecture and fresh weights.
+
     Examples
     --------
     >>> import graphad as ga
@@ -99,6 +109,16 @@ def load(path: str | os.PathLike) -> Any:
     and each layer the architecture describes (a ``Dense`` kernel is at most
     ``max_elements``).  The layers are built directly from the file's weights:
     no initializer runs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file ``save`` wrote.
+
+    Returns
+    -------
+    Sequential
+        The model, with its weights (and optimizer state, when compiled).
 
     Raises
     ------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +132,10 @@ class Op:
     cases : sequence of (shapes, params), optional
         Test cases every table-driven test reads (argument shapes and
         parameters); elementwise ops default to scalar, broadcast and 3-D cases.
+    example : str, optional
+        Doctest text (``>>>`` lines and their output) for the Examples section
+        of the ``ga`` function's docstring; when empty, one is generated from
+        the first test case (see :meth:`examples`).
     lower : callable, optional
         For shape helpers (``sum_to_like``, ``ones_like``, ``matmul_grad_a`` ...):
         ``lower(*arg_exprs, **params) -> Expr or None``, the same value built from
@@ -188,6 +194,7 @@ class Op:
     cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
     lazy: bool | Callable[..., bool] = True
     sample: Callable[..., list] | None = None
+    example: str = ""
 
     @property
     def public(self) -> bool:
@@ -236,9 +243,13 @@ class Op:
         n = self.nargs or 1
         return ["x"] if n == 1 else [f"x{i + 1}" for i in range(n)]
 
-    def docstring(self) -> str:
-        """The ``ga`` function's docstring, composed from the table's facets."""
-        parts = [self.doc or f"Elementwise ``{self.numpy or self.name}``."]
+    def docstring(self, name: str | None = None, fn: Callable[..., Any] | None = None) -> str:
+        """The ``ga`` function's numpydoc docstring, composed from the table's facets:
+        summary, facts, Parameters, Returns and Examples.  ``fn`` is a hand-written
+        function (its signature gives the parameters, its docstring the summary)."""
+        name = name or self.name
+        summary = inspect.cleandoc(fn.__doc__) if fn is not None and fn.__doc__ else ""
+        parts = [summary or self.doc or f"Elementwise ``{self.numpy or self.name}``."]
         facts = []
         if self.numpy:
             facts.append(f"NumPy equivalent: ``{self.numpy}``.")
@@ -254,7 +265,95 @@ class Op:
             facts.append(f"Convention: {self.kink}")
         if self.infix:
             facts.append(f"Operator: ``{self.infix}``.")
-        return "\n\n".join([parts[0], " ".join(facts)])
+        parts.append(" ".join(facts))
+        parts.append(_section("Parameters", self._parameter_lines(fn)))
+        parts.append(
+            _section("Returns", ["Expr", "    The op's node, in the graph of the arguments."])
+        )
+        parts.append(_section("Examples", self.examples(name).splitlines()))
+        return "\n\n".join(parts)
+
+    def _parameter_lines(self, fn: Callable[..., Any] | None) -> list[str]:
+        if fn is None:
+            graph_args = self.names()
+            rest = [(k, v) for k, v in self.keywords]
+        else:
+            params = [
+                p for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD
+            ]
+            n = len(params) if self.nargs is None else self.nargs
+            graph_args = [p.name for p in params[: min(n, 1 if self.nargs is None else n)]]
+            rest = [
+                (("*" if p.kind == p.VAR_POSITIONAL else "") + p.name, p.default)
+                for p in params[len(graph_args) :]
+            ]
+        lines = []
+        for a in graph_args:
+            if self.nargs is None:
+                lines += [f"{a} : sequence of Expr or array_like", "    The operands."]
+            else:
+                lines += [
+                    f"{a} : Expr or array_like",
+                    "    An operand: a symbol, an Expr or a value.",
+                ]
+        for k, default in rest:
+            head = k if default is inspect.Parameter.empty else f"{k} : optional"
+            text = _PARAM_TEXT.get(k.lstrip("*"), "A parameter of the op (not differentiated).")
+            if default is not inspect.Parameter.empty:
+                text += f" Default ``{default!r}``."
+            lines += [head, "    " + text]
+        return lines
+
+    def examples(self, name: str | None = None) -> str:
+        """Doctest text for the ``ga`` function ``name``: the ``example`` facet, or
+        one generated from the first test case: the arguments are sampled
+        deterministically from the op's domain, the result's shape is shown and,
+        when the op has a NumPy function as its ``numpy`` facet, the value is
+        compared with it."""
+        if self.example:
+            return inspect.cleandoc(self.example)
+        name = name or self.name
+        shapes, params = self.test_cases()[0]
+        if self.nargs is None:
+            argnames = [f"x{i + 1}" for i in range(len(shapes))]
+        else:
+            argnames = self.names()[: len(shapes)]
+        domain = list(self.domain or [(0.5, 1.5)] * len(shapes))
+        domain += [domain[-1]] * (len(shapes) - len(domain))
+        lines = [">>> import numpy as np, graphad as ga"]
+        for a, s, (lo, hi) in zip(argnames, shapes, domain, strict=True):
+            n = math.prod(s)
+            lines.append(f">>> {a} = ga.symbol({a!r})")
+            lines.append(
+                f">>> {a}_value = np.linspace({float(lo)!r}, {float(hi)!r}, {n + 3})[1:-2]"
+                f".reshape({tuple(s)!r})"
+            )
+        kw = "".join(f", {k}={v!r}" for k, v in params.items())
+        call = f"[{', '.join(argnames)}]" if self.nargs is None else ", ".join(argnames)
+        lines.append(f">>> y = ga.{name}({call}{kw})")
+        feed = ", ".join(f"{a}={a}_value" for a in argnames)
+        lines.append(f">>> out = y.eval({feed})")
+        shape = self._example_shape(shapes, params)
+        if shape is not None:
+            lines += [">>> np.shape(out)", repr(shape)]
+        if self.numpy and _NUMPY_FUNCTION.match(self.numpy):
+            values = [f"{a}_value" for a in argnames]
+            vcall = f"[{', '.join(values)}]" if self.nargs is None else ", ".join(values)
+            lines.append(f">>> bool(np.allclose(out, {self.numpy}({vcall}{kw}), equal_nan=True))")
+            lines.append("True")
+        elif shape is None:
+            lines += [">>> np.ndim(out) >= 0", "True"]
+        return "\n".join(lines)
+
+    def _example_shape(self, shapes: list, params: dict) -> tuple[int, ...] | None:
+        try:
+            if self.shape is not None:
+                return tuple(self.shape(*shapes, **params))
+            if self.elementwise:
+                return tuple(np.broadcast_shapes(*shapes))
+        except Exception:  # a shape rule that needs more than the case gives
+            return None
+        return None
 
     @property
     def display(self) -> str:
@@ -269,6 +368,26 @@ class Op:
         if callable(emit):
             return emit(list(args), params)
         return emit.format(*args, **{k: repr(v) for k, v in params.items()})
+
+
+_NUMPY_FUNCTION = re.compile(r"np(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+
+#: what the generated docstrings say of the ops' usual non-graph parameters
+_PARAM_TEXT = {
+    "axis": "The axis (or axes) to work along; ``None``: all of them.",
+    "axes": "The permutation of the axes; ``None``: reversed.",
+    "keepdims": "Keep the reduced axes with length 1.",
+    "shape": "The target shape (a tuple of ints).",
+    "more": "More dimensions, when the shape is given as separate ints.",
+    "index": "An index as for NumPy arrays (ints, slices, ``None``, ``...``).",
+    "nan": "The value NaN becomes.",
+    "posinf": "The value +inf becomes (``None``: the dtype's largest).",
+    "neginf": "The value -inf becomes (``None``: the dtype's smallest).",
+}
+
+
+def _section(title: str, lines: list[str]) -> str:
+    return "\n".join([title, "-" * len(title), *lines])
 
 
 OPS: dict[str, Op] = {}
@@ -303,6 +422,8 @@ def export(fn: Callable[..., Any], op_name: str | None = None, name: str | None 
     op_name = op_name or name
     FUNCTIONS[name] = (op_name, fn)
     fn.op = OPS[op_name]
+    if "Examples\n" not in (fn.__doc__ or ""):  # hand-written docs with examples stay
+        fn.__doc__ = OPS[op_name].docstring(name, fn)
     return fn
 
 
@@ -330,7 +451,7 @@ def op_function(op: Op) -> Callable[..., Any]:
     fn = ns[op.name]
     fn.__qualname__ = op.name
     fn.__module__ = "graphad"
-    fn.__doc__ = op.docstring()
+    fn.__doc__ = op.docstring(op.name)
     return export(fn, op.name)
 
 
@@ -561,6 +682,20 @@ _WEAK_SAMPLE = {bool: False, int: 0, float: 0.0}
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Expr:
     """A constant node holding ``value`` (copied).
+
+    Parameters
+    ----------
+    value : scalar or array_like
+        The value, copied (later changes to the array do not reach the graph).
+    dtype : str or numpy dtype, optional
+        Cast the value to it.
+    graph : Graph, optional
+        Where the node goes (default: the current graph).
+
+    Returns
+    -------
+    Expr
+        The constant node.
 
     Examples
     --------

@@ -59,6 +59,22 @@ _BY_NAME = {
 def get(identifier: str | Optimizer | dict) -> Optimizer:
     """An optimizer from its Keras name (``"rmsprop"``...), a config dict, or an instance.
 
+    Parameters
+    ----------
+    identifier : str, dict or Optimizer
+        A name (``"sgd"``, ``"adam"``...), a ``get_config()`` dict with its
+        ``"class"``, or an optimizer (returned as is).
+
+    Returns
+    -------
+    Optimizer
+        The optimizer.
+
+    Raises
+    ------
+    GraphadError
+        For an unknown name or config.
+
     Examples
     --------
     >>> import graphad as ga

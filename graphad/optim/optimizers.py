@@ -24,6 +24,17 @@ class SGD(Optimizer):
       ``w = w + m`` (plain) or ``w = w + momentum * m - learning_rate * g`` (Nesterov),
       with ``m`` starting at 0.
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.01
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    momentum : float, default 0.0
+        Momentum factor (0: none).
+    nesterov : bool, default False
+        Use Nesterov momentum.
+    name : str, default 'SGD'
+        The optimizer's name (in configs and saved models).
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -75,6 +86,21 @@ class RMSprop(Optimizer):
         inc = learning_rate * g / sqrt(d)
         mom = momentum * mom + inc; w = w - mom          # momentum > 0
         w = w - inc                                      # otherwise
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    rho : float, default 0.9
+        Decay rate of the running averages.
+    momentum : float, default 0.0
+        Momentum factor (0: none).
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    centered : bool, default False
+        Normalize by the estimated variance of the gradient, not its second moment.
+    name : str, default 'rmsprop'
+        The optimizer's name (in configs and saved models).
 
     Examples
     --------
@@ -153,6 +179,17 @@ class Adagrad(Optimizer):
         acc = acc + g**2
         w = w - learning_rate * g / sqrt(acc + epsilon)
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    initial_accumulator_value : float, default 0.1
+        Starting value of the accumulated squared gradients.
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    name : str, default 'adagrad'
+        The optimizer's name (in configs and saved models).
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -207,6 +244,21 @@ class Adam(Optimizer):
 
     ``epsilon`` is the "epsilon hat" of Kingma and Ba (added after the bias
     correction folded into ``alpha``), as in Keras.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    beta_1 : float, default 0.9
+        Decay rate of the first-moment estimate ``m``.
+    beta_2 : float, default 0.999
+        Decay rate of the second-moment estimate ``v``.
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    amsgrad : bool, default False
+        Use the AMSGrad variant (the running maximum of ``v``).
+    name : str, default 'adam'
+        The optimizer's name (in configs and saved models).
 
     Examples
     --------
@@ -270,6 +322,23 @@ class AdamW(Adam):
     Keras 3's rule: first ``w = w - w * weight_decay * learning_rate``, then
     Adam's update of that ``w`` (see :class:`Adam`).
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    weight_decay : float, default 0.004
+        Decoupled weight decay: ``w = w - learning_rate * weight_decay * w`` each step.
+    beta_1 : float, default 0.9
+        Decay rate of the first-moment estimate ``m``.
+    beta_2 : float, default 0.999
+        Decay rate of the second-moment estimate ``v``.
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    amsgrad : bool, default False
+        Use the AMSGrad variant (the running maximum of ``v``).
+    name : str, default 'adamw'
+        The optimizer's name (in configs and saved models).
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -314,6 +383,19 @@ class Nadam(Optimizer):
         m_hat = u_t1 * m / (1 - u_prod * u_t1) + (1 - u_t) * g / (1 - u_prod)
         v_hat = v / (1 - beta_2**t)
         w = w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    beta_1 : float, default 0.9
+        Decay rate of the first-moment estimate ``m``.
+    beta_2 : float, default 0.999
+        Decay rate of the second-moment estimate ``v``.
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    name : str, default 'nadam'
+        The optimizer's name (in configs and saved models).
 
     Examples
     --------
@@ -373,6 +455,17 @@ class Adadelta(Optimizer):
         delta = -rms(acc_d) / rms(acc_g) * g
         acc_d = rho * acc_d + (1 - rho) * delta**2
         w = w + learning_rate * delta
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size, or a schedule of it (``ga.optim.schedules``).
+    rho : float, default 0.95
+        Decay rate of the running averages.
+    epsilon : float, default 1e-07
+        Small constant for numerical stability (see the rule above).
+    name : str, default 'adadelta'
+        The optimizer's name (in configs and saved models).
 
     Examples
     --------

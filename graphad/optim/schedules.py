@@ -47,7 +47,22 @@ def _step(step: Any) -> float:
 
 
 class LearningRateSchedule:
-    """Base class: ``schedule(step) -> learning rate``, ``get_config()``."""
+    """Base class: ``schedule(step) -> learning rate``, ``get_config()``.
+
+    An optimizer given a schedule as its ``learning_rate`` calls it with its step
+    count (``iterations``) before each update.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> class Halving(ga.optim.schedules.LearningRateSchedule):
+    ...     def __call__(self, step):
+    ...         return 1.0 / 2 ** int(step)
+    ...     def get_config(self):
+    ...         return {}
+    >>> [Halving()(k) for k in range(3)]
+    [1.0, 0.5, 0.25]
+    """
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
@@ -62,7 +77,29 @@ class LearningRateSchedule:
 
 class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase``
-    the exponent is ``floor(step / decay_steps)``."""
+    the exponent is ``floor(step / decay_steps)``
+    (``keras.optimizers.schedules.ExponentialDecay``).
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The rate at step 0.
+    decay_steps : int
+        Steps over which the rate is multiplied by ``decay_rate`` once (> 0).
+    decay_rate : float
+        The factor per ``decay_steps``.
+    staircase : bool
+        Decay in whole steps of ``decay_steps``.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> s = ga.optim.schedules.ExponentialDecay(1.0, decay_steps=10, decay_rate=0.5)
+    >>> s(0), s(10), round(s(15), 6)
+    (1.0, 0.5, 0.353553)
+    >>> ga.optim.schedules.ExponentialDecay(1.0, 10, 0.5, staircase=True)(15)
+    0.5
+    """
 
     def __init__(
         self,
@@ -95,6 +132,13 @@ class ExponentialDecay(LearningRateSchedule):
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
     ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the last boundary.
+
+    Parameters
+    ----------
+    boundaries : sequence of float
+        Increasing step boundaries.
+    values : sequence of float
+        The rates, one more than ``boundaries``.
 
     Examples
     --------
@@ -140,6 +184,19 @@ class CosineDecay(LearningRateSchedule):
     ``warmup_steps``: a linear rise from ``initial_learning_rate`` to
     ``warmup_target`` over the first ``warmup_steps`` steps, then the decay
     from ``warmup_target`` over ``step - warmup_steps``.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The rate at step 0.
+    decay_steps : int
+        Steps of the decay (> 0).
+    alpha : float
+        The final rate, as a fraction of the rate the decay starts from.
+    warmup_target : float, optional
+        The rate the warmup rises to (``None``: no warmup).
+    warmup_steps : int
+        Steps of the warmup.
 
     Examples
     --------
@@ -195,7 +252,30 @@ _CLASSES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, Co
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
-    """A schedule from its ``get_config()``."""
+    """A schedule from its ``get_config()``.
+
+    Parameters
+    ----------
+    config : dict
+        ``get_config()`` of a schedule (its ``"class"`` names which).
+
+    Returns
+    -------
+    LearningRateSchedule
+        An equal schedule.
+
+    Raises
+    ------
+    GraphadError
+        For a config that names no schedule of this module.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> s = ga.optim.schedules.ExponentialDecay(1.0, decay_steps=10, decay_rate=0.5)
+    >>> ga.optim.schedules.deserialize(s.get_config())(10)
+    0.5
+    """
     if not isinstance(config, dict) or config.get("class") not in _CLASSES:
         raise GraphadError(f"unknown learning-rate schedule {config!r}")
     cfg = dict(config)

@@ -330,7 +330,35 @@ def _jvp_by_transposition(op, tangents, ans, args, params):
 
 
 def substitute(graph: Graph, outputs: Sequence[int], mapping: Mapping[int, int]) -> list[int]:
-    """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative)."""
+    """Rebuild ``outputs`` with nodes replaced per ``mapping`` (iterative).
+
+    Nodes that depend on a replaced node are built anew (in the same graph); the
+    others are shared.  Works on node ids, as the graph transformations do.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph holding every node named.
+    outputs : sequence of int
+        Ids of the nodes to rebuild.
+    mapping : mapping of int to int
+        Node id -> id of the node that takes its place.
+
+    Returns
+    -------
+    list of int
+        The ids of the rebuilt outputs, in order.
+
+    Examples
+    --------
+    >>> import graphad as ga
+    >>> from graphad.core.expr import Expr
+    >>> with ga.Graph() as g:
+    ...     x, y = ga.symbols("x y")
+    ...     (new,) = ga.substitute(g, [(ga.sin(x) * y).id], {x.id: y.id})
+    ...     Expr(g, new)
+    Expr(sin(y) * y)
+    """
     nodes = graph.records()
     new: dict[int, int] = dict(mapping)
     for n in graph.topo(outputs):
