@@ -47,12 +47,15 @@ KNOWN_GAPS: dict[str, tuple[str, ...]] = {
     "graphad.distributed.is_dask": ("Parameters", "Returns"),
     "graphad.distributed.predict": ("Parameters", "Returns"),
     "graphad.getitem": ("Parameters", "Returns"),
+    "graphad.index_update": ("Parameters", "Returns"),
     "graphad.nn.Executor": ("Parameters", "Examples"),
     "graphad.nn.LocalExecutor": ("Examples",),
     "graphad.nn.register_executor": ("Parameters", "Examples"),
     "graphad.optim.Optimizer": ("Parameters", "Examples"),
     "graphad.optim.UpdateGraph": ("Parameters", "Examples"),
     "graphad.reset_default_graph": ("Returns", "Examples"),
+    "graphad.sort": ("Parameters", "Returns"),
+    "graphad.take_along_axis": ("Parameters", "Returns"),
 }
 
 _SECTION = re.compile(r"^[ \t]*([A-Z][A-Za-z ]+)\n[ \t]*(-{3,})[ \t]*$", re.M)

@@ -181,4 +181,8 @@ _expr_methods.install()  # x + y, x.sum(), x[1:] ... build these ops
 #: the op functions' examples (generated from the table) as doctests of this module:
 #: ``pytest --doctest-modules`` finds functions built at run time only through here
 #: (an alias, ``mod``, shares its function's docstring and is run once)
-__test__ = {f"op_{n}": FUNCTIONS[n][1].__doc__ for n in PUBLIC if FUNCTIONS[n][1].__name__ == n}
+__test__ = {
+    f"op_{n}": FUNCTIONS[n][1].__doc__
+    for n in PUBLIC
+    if FUNCTIONS[n][0] == n or FUNCTIONS[n][1].__name__ == n
+}

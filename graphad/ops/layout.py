@@ -666,7 +666,35 @@ def array_split(x, indices_or_sections, axis=0, *, index=None):
 
 
 def hsplit(x, indices_or_sections, *, index=None):
-    """:func:`split` along axis 1 (axis 0 of a 1-D ``x``, as ``np.hsplit``)."""
+    """:func:`split` along axis 1 (axis 0 of a 1-D ``x``, as ``np.hsplit``).
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        The array; its shape must be declared (the axis depends on its rank).
+    indices_or_sections : int or sequence of int
+        As for :func:`split`.
+    index : int, optional
+        Build only that piece.
+
+    Returns
+    -------
+    list of Expr, or Expr
+        The pieces (one piece with ``index``).
+
+    Raises
+    ------
+    GraphadError
+        When ``x``'s shape is not declared.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x", shape=(2, 4))
+    >>> left, right = ga.hsplit(x, 2)
+    >>> right.eval(x=np.arange(8.0).reshape(2, 4)).tolist()
+    [[2.0, 3.0], [6.0, 7.0]]
+    """
     x = as_expr(x)
     if x.shape is None:
         raise GraphadError(

@@ -339,6 +339,14 @@ register(
         helper=DUCK_SRC,
         label="cholesky",
         sample=_sampler(_spd),
+        example="""
+            >>> import numpy as np, graphad as ga
+            >>> a = ga.symbol("a")
+            >>> A = np.array([[4.0, 2.0], [2.0, 3.0]])
+            >>> L = ga.cholesky(a).eval(a=A)
+            >>> bool(np.allclose(L @ L.T, A)), float(L[0, 0])
+            (True, 2.0)
+        """,
         doc="Lower Cholesky factor of a symmetric positive definite matrix "
         "(``np.linalg.cholesky``; reads the lower triangle).",
         kink="the gradient is lower-triangular (NumPy reads only A's lower triangle).",
@@ -435,6 +443,14 @@ register(
         helper=DUCK_SRC + "\n\ndef _ga_eigh_vectors(a):\n    return np.linalg.eigh(a)[1]\n",
         label="eigh_vectors",
         sample=_sampler(_symmetric_spread),
+        example="""
+            >>> import numpy as np, graphad as ga
+            >>> a = ga.symbol("a")
+            >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+            >>> V, w = ga.eigh_vectors(a).eval(a=A), ga.eigvalsh(a).eval(a=A)
+            >>> bool(np.allclose(A @ V, V * w)), w.tolist()
+            (True, [1.0, 3.0])
+        """,
         doc="Eigenvectors (columns) of a symmetric matrix (``np.linalg.eigh(a)[1]``).",
         kink="repeated eigenvalues give infinite / NaN gradients (1 / (w_j - w_i)); "
         "the sign of each eigenvector is NumPy's (LAPACK's) choice.",
