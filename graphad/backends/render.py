@@ -7,6 +7,10 @@ stable node ids (``n12``), so the same graph gives byte-identical DOT.
 
 This module is imported lazily (``ga.render``), so importing graphviz at module
 level keeps ``import graphad`` free of it.
+
+One module on purpose, though past 600 lines: the picture is decided in one pass over
+the graph (what to draw, what to fold into chains, sums and repeated layers, and where
+the gradient reads forward values), whose steps share one drawing context.
 """
 
 from __future__ import annotations

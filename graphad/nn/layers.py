@@ -8,6 +8,9 @@ symbolically (the model's compiled training step).  ``ctx`` says whether this
 is training and supplies the random numbers a training pass needs (Dropout)
 and collects the new values of non-trainable weights (BatchNormalization's
 moving statistics).
+
+Past 600 lines because it is a catalogue: one class per Keras layer (Dense, Dropout,
+BatchNormalization, Activation, Reshape, Flatten, Input) with its configuration.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ the same few ops.
 ``tensordot``, ``inner``, ``outer`` and ``kron`` have a rank-dependent
 subscript form, unknown while shapes are undeclared: their gradients are
 ``contract_grad`` nodes, which write that form out when they run.
+
+Past 600 lines because it is a table: one declaration per op, each with its rules and
+facets in one place, as the op table is meant to be read. The einsum subscript
+parser and the gradient-as-einsum construction its declarations share are here too.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ where the adjoint needs the input's shape (``repeat``, ``tile``, ``pad``,
 again, so higher derivatives stay graph ops.  The reshape-like ops (``squeeze``,
 ``expand_dims``, ``ravel``, ``atleast_*``) and ``split`` pieces lower to ``reshape`` /
 ``getitem`` once the input's shape is static.
+
+Past 600 lines because it is a table: one declaration per op, each with its rules and
+facets in one place, as the op table is meant to be read.
 """
 
 from __future__ import annotations

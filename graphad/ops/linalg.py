@@ -6,6 +6,9 @@ because which formula applies depends on whether an operand is 1-D, which is
 unknown until evaluation when shapes are not static; once they are, each lowers
 to ``g @ b.T`` / ``a.T @ g`` (summed over broadcast batch axes).  Each is linear in its
 operands, so their own VJPs are again matmuls: second derivatives work.
+
+Past 600 lines because it is a table: one declaration per op, each with its rules and
+facets in one place, as the op table is meant to be read.
 """
 
 from __future__ import annotations

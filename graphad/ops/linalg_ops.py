@@ -19,6 +19,9 @@ standard rule ``V (diag(w_bar) + F o (V^T V_bar)) V^T`` with
 ``F[i, j] = 1 / (w[j] - w[i])``.  Degenerate (repeated) eigenvalues make the
 eigenvectors' gradient infinite or NaN (the eigenvectors are not a function of
 ``A`` there); the eigenvalues' gradient stays finite.
+
+Past 600 lines because it is a table: one declaration per op, each with its rules and
+facets in one place, as the op table is meant to be read.
 """
 
 from __future__ import annotations
