@@ -24,7 +24,18 @@ from ..core.errors import GraphadError, ShapeError
 from ..nn import initializers as _init
 from ..nn.layers import Input, from_config
 from ..nn.model import Sequential
-from . import _add, _aligned, _blocks, _cached, _client, _compute, _dask_array, _key, _rows, _tree
+from ._common import (
+    _add,
+    _aligned,
+    _blocks,
+    _cached,
+    _client,
+    _compute,
+    _dask_array,
+    _key,
+    _rows,
+    _tree,
+)
 
 __all__ = ["DaskExecutor"]
 

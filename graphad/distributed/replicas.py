@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import GraphadError
-from . import FANIN, _add, _client
+from ._common import FANIN, _add, _client
 from .models import _model_data, _model_spec, _pieces, _Shard
 
 __all__ = ["ReplicaExecutor", "executor_for"]
@@ -427,7 +427,7 @@ def executor_for(x: Any, y: Any, executor: Any) -> Any:
     (given as ``executor=``, or the active one for Dask arrays), else the task-per-batch
     :class:`~graphad.distributed.models.DaskExecutor` on Dask's local scheduler; None
     when neither applies (another executor takes the call)."""
-    from . import is_dask
+    from ..core.arrays import is_dask
     from .models import DaskExecutor
 
     if executor is not None:

@@ -159,7 +159,8 @@ def test_callbacks_see_the_weights_at_epoch_end_and_changes_reach_the_replicas(c
 
 
 def test_functions_are_keyed_by_content_not_by_object():
-    from graphad.distributed import _groups, _key
+    from graphad.distributed import _groups
+    from graphad.distributed._common import _key
 
     def make(scale):
         return lambda w, X: ga.mean(ga.square(X @ w)) * scale
