@@ -14,6 +14,7 @@ import inspect
 import json
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -88,8 +89,9 @@ def test_py_typed_marker_ships():
     assert (ROOT / "graphad" / "py.typed").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is in the test extra")
-def test_readme_examples_type_check(tmp_path):
+def _examples_code() -> str:
+    """The README's Python blocks, the notebook's code cells (in a function) and the
+    lines a newcomer writes first, with ``reveal_type`` of what they should be."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     code = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
     notebook = json.loads((ROOT / "examples" / "tour.ipynb").read_text(encoding="utf-8"))
@@ -98,6 +100,7 @@ def test_readme_examples_type_check(tmp_path):
     # plus the lines a newcomer writes first, with the types they should get
     code += (
         "\nx2, y2 = ga.symbols('x2 y2')\n"
+        "reveal_type(x2)\n"
         "reveal_type(x2 * y2 + 1)\n"
         "reveal_type(ga.compile)\n"
         "reveal_type(ga.nn.Sequential)\n"
@@ -105,6 +108,12 @@ def test_readme_examples_type_check(tmp_path):
         "reveal_type(ga.sum(ga.hypot(x2, 1.0), axis=0))\n"
         "reveal_type(ga.stack([x2, y2]))\n"
     )
+    return code
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is in the test extra")
+def test_readme_examples_type_check(tmp_path):
+    code = _examples_code()
     (tmp_path / "readme_examples.py").write_text(code, encoding="utf-8")
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(ROOT / ".mypy_cache"),
@@ -121,3 +130,54 @@ def test_readme_examples_type_check(tmp_path):
     assert all('"graphad.core.expr.Expr"' in ln for ln in revealed[-3:]), revealed[-3:]
     assert "def (" in notes and "graphad.backends.function.Function" in notes  # not Any
     assert "graphad.nn" in notes
+
+
+#: pyright reports these in the README's Dask lines: dask leaves ``chunks`` and
+#: ``dashboard_address`` unannotated, and pyright takes the type of an unannotated
+#: parameter of a typed package from its default value (a str), so the README's tuple
+#: and None are "errors" there; mypy takes them as Any.  (parameter, function) pairs.
+_DASK_INFERRED = {("chunks", "random"), ("dashboard_address", "__init__")}
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyright") is None, reason="pyright is in the test extra"
+)
+def test_readme_examples_type_check_with_pyright(tmp_path):
+    """The same code under pyright (the checker the issue names), beside mypy above.
+
+    The ``pyright`` wheel runs pyright's npm package with the machine's Node.js."""
+    if shutil.which("node") is None:
+        pytest.skip("pyright needs Node.js (node) on PATH, and this machine has none")
+    (tmp_path / "readme_examples.py").write_text(_examples_code(), encoding="utf-8")
+    (tmp_path / "pyrightconfig.json").write_text(
+        json.dumps({"pythonVersion": "3.11", "typeCheckingMode": "standard"}), encoding="utf-8"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable,
+         "readme_examples.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    lines = (tmp_path / "readme_examples.py").read_text(encoding="utf-8").splitlines()
+    errors = []
+    for d in report["generalDiagnostics"]:
+        if d["severity"] != "error":
+            continue
+        m = re.match(r'.*parameter "(\w+)" of type "str" in function "(\w+)"', d["message"])
+        line = lines[d["range"]["start"]["line"]]
+        if (
+            m
+            and (m.group(1), m.group(2)) in _DASK_INFERRED
+            and ("rng." in line or "Cluster(" in line)
+        ):
+            continue
+        errors.append(f"{d['range']['start']['line'] + 1}: {d['message']}")
+    assert not errors, "\n".join(errors)
+    assert report["summary"]["filesAnalyzed"] == 1
+    revealed = [
+        d["message"] for d in report["generalDiagnostics"] if d["message"].startswith("Type of")
+    ]
+    # x2, y2 = ga.symbols(...): each an Expr, and so are arithmetic on them and op functions
+    assert revealed[:2] == ['Type of "x2" is "Expr"', 'Type of "x2 * y2 + 1" is "Expr"'], revealed
+    assert all(r.endswith('is "Expr"') for r in revealed[-3:]), revealed
+    assert "-> Function" in revealed[2] and "type[Sequential]" in revealed[3], revealed
