@@ -44,6 +44,12 @@ def load_digits(
     ((x_train, y_train), (x_test, y_test))
         Labels are int64 class numbers 0..9.
 
+    Raises
+    ------
+    GraphadError
+        If ``test_size`` is not strictly between 0 and 1, or scikit-learn is not
+        installed.
+
     Examples
     --------
     >>> import graphad as ga
@@ -221,6 +227,11 @@ def write_idx(path: str | os.PathLike, array: Any, compress: bool | None = None)
     compress : bool, optional
         Gzip the file; ``None``: when the name ends ``.gz``.
 
+    Raises
+    ------
+    GraphadError
+        If ``array`` is 0-d or of a dtype an IDX file cannot hold.
+
     Examples
     --------
     >>> import numpy as np, os, tempfile
@@ -279,10 +290,48 @@ def load_mnist(path: str | os.PathLike, flatten: bool = False, normalize: bool =
     ``keras.datasets.mnist.load_data()``; ``flatten`` gives rows of 784 pixels
     and ``normalize`` float32 pixels in [0, 1].
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory holding ``train-images-idx3-ubyte``,
+        ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+        ``t10k-labels-idx1-ubyte`` (each may end ``.gz``; the names with a dot
+        before ``idx``, as some mirrors spell them, are found too).
+    flatten : bool
+        Images as rows of 784 pixels (else 28x28 arrays).
+    normalize : bool
+        Pixels as float32 in [0, 1] (else the raw uint8 0..255).
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test)) : tuple of tuples of ndarray
+        The images and their digit labels (uint8, 0..9).
+
     Raises
     ------
     GraphadError
-        If a file is missing, corrupt, truncated, or the files do not fit together.
+        If ``path`` is not a directory, a file is missing, corrupt or
+        truncated, or the files do not fit together (image and label counts,
+        labels outside 0..9).
+
+    Examples
+    --------
+    Four small files in the MNIST layout (three training images, two test
+    images), written with :func:`write_idx`:
+
+    >>> import os, tempfile, numpy as np
+    >>> from graphad.datasets import load_mnist, write_idx
+    >>> d = tempfile.mkdtemp()
+    >>> images = np.arange(5 * 28 * 28, dtype=np.uint8).reshape(5, 28, 28)
+    >>> write_idx(os.path.join(d, "train-images-idx3-ubyte.gz"), images[:3])
+    >>> write_idx(os.path.join(d, "train-labels-idx1-ubyte"), np.array([3, 1, 4], np.uint8))
+    >>> write_idx(os.path.join(d, "t10k-images-idx3-ubyte"), images[3:])
+    >>> write_idx(os.path.join(d, "t10k-labels-idx1-ubyte"), np.array([1, 5], np.uint8))
+    >>> (x_train, y_train), (x_test, y_test) = load_mnist(d, flatten=True, normalize=True)
+    >>> x_train.shape, x_train.dtype, y_train.tolist(), x_test.shape
+    ((3, 784), dtype('float32'), [3, 1, 4], (2, 784))
+    >>> float(x_train[0, 255])
+    1.0
     """
     directory = os.fspath(path)
     if not os.path.isdir(directory):

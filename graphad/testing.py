@@ -195,6 +195,8 @@ def check_op(
     ------
     GradientCheckError
         At the first point whose verdict is "fail"; ``.report`` holds the report.
+    GraphadError
+        If ``n`` is not an int >= 1.
 
     Examples
     --------

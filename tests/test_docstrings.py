@@ -12,10 +12,13 @@ as doctests (``pytest --doctest-modules graphad``, the op functions through
 
 from __future__ import annotations
 
+import ast
+import builtins
 import doctest
 import importlib
 import inspect
 import re
+import textwrap
 import types
 
 import pytest
@@ -35,28 +38,6 @@ MODULES = (
     "graphad.datasets",
     "graphad.limits",
 )
-
-#: names whose docstrings still lack sections (issue 17): this list may only shrink;
-#: the test fails on a new gap and on a fixed name still listed here
-KNOWN_GAPS: dict[str, tuple[str, ...]] = {
-    "graphad.Function": ("Parameters", "Examples"),
-    "graphad.GradCheckReport": ("Parameters", "Examples"),
-    "graphad.datasets.load_mnist": ("Parameters", "Returns", "Examples"),
-    "graphad.distributed.evaluate": ("Parameters", "Returns"),
-    "graphad.distributed.grad_over_chunks": ("Parameters", "Returns"),
-    "graphad.distributed.is_dask": ("Parameters", "Returns"),
-    "graphad.distributed.predict": ("Parameters", "Returns"),
-    "graphad.getitem": ("Parameters", "Returns"),
-    "graphad.index_update": ("Parameters", "Returns"),
-    "graphad.nn.Executor": ("Parameters", "Examples"),
-    "graphad.nn.LocalExecutor": ("Examples",),
-    "graphad.nn.register_executor": ("Parameters", "Examples"),
-    "graphad.optim.Optimizer": ("Parameters", "Examples"),
-    "graphad.optim.UpdateGraph": ("Parameters", "Examples"),
-    "graphad.reset_default_graph": ("Returns", "Examples"),
-    "graphad.sort": ("Parameters", "Returns"),
-    "graphad.take_along_axis": ("Parameters", "Returns"),
-}
 
 _SECTION = re.compile(r"^[ \t]*([A-Z][A-Za-z ]+)\n[ \t]*(-{3,})[ \t]*$", re.M)
 
@@ -88,6 +69,8 @@ def _takes_parameters(obj: object) -> bool:
     target = obj.__init__ if isinstance(obj, type) else obj
     if isinstance(obj, type) and not inspect.isfunction(target):
         return False  # a built-in constructor (object's; an exception's message)
+    if getattr(obj, "_is_protocol", False):
+        return False  # a typing.Protocol (nn.Executor) describes methods; it is not made
     try:
         sig = inspect.signature(target)
     except (TypeError, ValueError):
@@ -164,11 +147,8 @@ def test_the_walk_finds_the_public_names():
 
 
 def test_every_public_name_has_a_numpydoc_docstring_with_examples():
-    gaps = {name: tuple(x.removeprefix("no ") for x in p) for name, p in report().items()}
-    new = {n: p for n, p in gaps.items() if not set(p) <= set(KNOWN_GAPS.get(n, ()))}
-    assert not new, "\n".join(f"{name}: no {', '.join(p)}" for name, p in sorted(new.items()))
-    fixed = {n: p for n, p in KNOWN_GAPS.items() if gaps.get(n) != p}
-    assert not fixed, f"fixed (or changed): update KNOWN_GAPS for {sorted(fixed)}"
+    gaps = report()
+    assert not gaps, "\n".join(f"{name}: {', '.join(p)}" for name, p in sorted(gaps.items()))
 
 
 def _op_of(name: str) -> Op:
@@ -235,3 +215,266 @@ def test_the_op_examples_are_collected_as_doctests():
     missing = [n for n in PUBLIC if FUNCTIONS[n][1].__doc__ not in collected]
     assert not missing
     assert len(ops.__test__) >= len(PUBLIC) - 1  # ``mod`` is ``remainder``
+
+
+# -- Raises sections ---------------------------------------------------------------------------
+
+#: a public callable that raises one of these itself names it (or a base class) under Raises
+CHECKED_ERRORS = (ga.GraphadError, ValueError, TypeError)
+_TOO_BROAD = (Exception, BaseException)
+
+
+def _resolve(node: ast.expr, namespace: dict) -> object:
+    """The object a name or dotted name stands for in ``namespace`` (None if unknown)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    obj = namespace.get(node.id, getattr(builtins, node.id, None))
+    for attr in reversed(parts):
+        obj = getattr(obj, attr, None)
+    return obj
+
+
+class _RaiseFinder(ast.NodeVisitor):
+    """The ``raise`` statements of one function body, each with the ``except`` clauses
+    around it there; nested functions, lambdas and classes are other bodies."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[ast.expr, list[ast.expr | None]]] = []
+        self._handlers: list[ast.expr | None] = []
+        self.imports: list[ast.ImportFrom] = []  # ``from ..core.errors import LimitError``
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self.imports.append(node)
+
+    def _skip(self, node: ast.AST) -> None:
+        pass
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _skip
+
+    def visit_Try(self, node: ast.Try) -> None:
+        caught = []
+        for h in node.handlers:
+            if isinstance(h.type, ast.Tuple):
+                caught += h.type.elts
+            else:
+                caught.append(h.type)  # None: a bare except
+        self._handlers += caught
+        for stmt in node.body:
+            self.visit(stmt)
+        del self._handlers[len(self._handlers) - len(caught) :]
+        for stmt in [*node.handlers, *node.orelse, *node.finalbody]:
+            self.visit(stmt)
+
+    visit_TryStar = visit_Try
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        if exc is not None:  # a bare ``raise`` re-raises what an except caught
+            self.found.append((exc, list(self._handlers)))
+
+
+def raised_in_body(fn: object) -> set[type]:
+    """The checked error classes that ``fn``'s own body raises and does not catch."""
+    fn = inspect.unwrap(fn)
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return set()  # generated (op functions: their Raises come from the op table)
+    tree = ast.parse(source).body[0]
+    finder = _RaiseFinder()
+    for stmt in tree.body:
+        finder.visit(stmt)
+    namespace = dict(getattr(fn, "__globals__", {}))
+    package = namespace.get("__package__") or ""
+    for imp in finder.imports:  # names imported inside the body (lazily)
+        module = importlib.import_module("." * imp.level + (imp.module or ""), package)
+        for alias in imp.names:
+            namespace[alias.asname or alias.name] = getattr(module, alias.name, None)
+    out = set()
+    for exc, handlers in finder.found:
+        cls = _resolve(exc, namespace)
+        if not (isinstance(cls, type) and issubclass(cls, CHECKED_ERRORS)):
+            continue  # a variable (re-raising an exception object) or another kind
+        caught = [BaseException if h is None else _resolve(h, namespace) for h in handlers]
+        if any(isinstance(c, type) and issubclass(cls, c) for c in caught):
+            continue
+        out.add(cls)
+    return out
+
+
+def documented_raises(doc: str) -> set[str]:
+    """The class names listed in a docstring's Raises section (its unindented lines)."""
+    doc = inspect.cleandoc(doc)
+    m = re.search(r"^Raises\n-{6,}[ \t]*$", doc, re.M)
+    if m is None:
+        return set()
+    body = doc[m.end() :]
+    following = _SECTION.search(body)
+    if following is not None:
+        body = body[: following.start()]
+    names = set()
+    for line in body.splitlines():
+        if not line.strip() or line[0].isspace():
+            continue  # a blank line or the description of the entry above
+        for part in re.split(r",|\bor\b", line):
+            word = part.strip().removeprefix(":class:").strip("`~ ")
+            names.add(word.removeprefix("graphad.").removeprefix("ga."))
+    return names
+
+
+def _documented_class(name: str) -> object:
+    """The class a Raises entry names: ``ShapeError``, ``ValueError`` or a dotted path
+    in the package (``backends.printing.TextTooLong``, its ``graphad.`` taken off)."""
+    found = getattr(ga, name, None) or getattr(builtins, name, None)
+    if found is None and "." in name:
+        module, _, attr = name.rpartition(".")
+        try:
+            found = getattr(importlib.import_module("graphad." + module), attr, None)
+        except ImportError:
+            return None
+    return found
+
+
+def raises_problems(fn: object, doc: str | None) -> list[str]:
+    """The checked errors ``fn`` raises itself that ``doc``'s Raises section does not
+    name (by the class or one of its bases, not ``Exception``)."""
+    named = [_documented_class(n) for n in documented_raises(doc or "")]
+    named_classes = [c for c in named if isinstance(c, type) and c not in _TOO_BROAD]
+    return sorted(
+        cls.__name__
+        for cls in raised_in_body(fn)
+        if not any(issubclass(cls, c) for c in named_classes)
+    )
+
+
+def raising_callables() -> list[tuple[str, object, str | None]]:
+    """(name, function, the docstring that documents it): public functions, the
+    constructors of public classes (their class docstring) and their public methods."""
+    out = []
+    for name, obj in public_objects():
+        if not isinstance(obj, type):
+            out.append((name, obj, obj.__doc__))
+            continue
+        for init in ("__init__", "__post_init__"):
+            member = obj.__dict__.get(init)
+            if inspect.isfunction(member) and member.__module__.startswith("graphad"):
+                out.append((name, member, obj.__doc__))  # (not a Protocol's refusal)
+        for attr, member in vars(obj).items():
+            if attr.startswith("_"):
+                continue
+            if isinstance(member, staticmethod | classmethod):
+                member = member.__func__
+            if isinstance(member, property):
+                member = member.fget
+            if inspect.isfunction(member):
+                out.append((f"{name}.{attr}", member, member.__doc__))
+    return out
+
+
+def test_the_raise_scan():
+    def documented(x):
+        """Summary.
+
+        Raises
+        ------
+        GraphadError
+            If ``x`` is bad.
+        """
+        if x:
+            raise ga.ShapeError("x")  # named by a base class: documented
+        raise ValueError("y")  # not named
+
+    def caught(x):
+        try:
+            raise ga.DTypeError("z")
+        except TypeError:
+            pass
+
+        def inner():
+            raise ga.LimitError("not this body's")
+
+        if x:
+            raise  # re-raises: no class of its own
+        return inner
+
+    def named(x):
+        """Summary.
+
+        Raises
+        ------
+        ShapeError, :class:`~graphad.DTypeError`
+            If so.
+
+        Examples
+        --------
+        >>> 1
+        1
+        """
+        if x:
+            raise ga.ShapeError("x")
+        raise ga.DTypeError("y")
+
+    def lazily():
+        from graphad.core.errors import LimitError  # imported in the body: found too
+
+        raise LimitError("x")
+
+    assert raised_in_body(lazily) == {ga.LimitError}
+    assert raised_in_body(documented) == {ga.ShapeError, ValueError}
+    assert raises_problems(documented, documented.__doc__) == ["ValueError"]
+    assert raised_in_body(caught) == set()
+    assert documented_raises(named.__doc__) == {"ShapeError", "DTypeError"}
+    assert raises_problems(named, named.__doc__) == []
+    # not Exception: that names nothing
+    assert raises_problems(named, "S.\n\nRaises\n------\nException\n    Always.") == [
+        "DTypeError",
+        "ShapeError",
+    ]
+    # generated op functions have no source: their Raises come from the op table
+    assert raised_in_body(ga.sin) == set()
+
+
+def test_the_raise_scan_reaches_methods_and_constructors():
+    found = {name for name, _, _ in raising_callables()}
+    assert {"graphad.nn.Sequential.fit", "graphad.optim.Optimizer", "graphad.grad"} <= found
+    assert "graphad.nn.Executor" not in found  # typing's Protocol constructor is not ours
+
+
+def test_every_public_callable_names_what_it_raises():
+    """A public function, constructor or method that raises a GraphadError subclass,
+    ValueError or TypeError in its own body names it (or a base class) under Raises."""
+    gaps = {name: p for name, fn, doc in raising_callables() if (p := raises_problems(fn, doc))}
+    assert not gaps, "\n".join(f"{n}: Raises does not name {', '.join(p)}" for n, p in gaps.items())
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_op_functions_name_the_shape_error_of_their_shape_rule(name):
+    op = _op_of(name)
+    named = documented_raises(FUNCTIONS[name][1].__doc__)
+    if op.checks_shapes():
+        assert "ShapeError" in named, name
+    else:
+        # one elementwise operand: the result has its shape, nothing to reject
+        assert op.elementwise and op.nargs == 1, name
+
+
+def test_the_documented_shape_error_is_real():
+    # every elementwise op of two or more operands rejects shapes that do not broadcast
+    checked = 0
+    for name in PUBLIC:
+        op = _op_of(name)
+        if not (op.elementwise and op.nargs and op.nargs >= 2) or op.keywords:
+            continue
+        with ga.Graph():
+            args = [ga.symbol(f"a{k}", shape=(2,) if k == 0 else (3,)) for k in range(op.nargs)]
+            with pytest.raises(ga.ShapeError, match="broadcast"):
+                FUNCTIONS[name][1](*args)
+        checked += 1
+    assert checked >= 10
+    # and the unary elementwise ones document none, as they cannot: any shape goes
+    with ga.Graph():
+        assert ga.sin(ga.symbol("v", shape=(2, 3, 0))).shape == (2, 3, 0)

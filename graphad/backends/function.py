@@ -125,6 +125,45 @@ class Function:
     graph : Graph
         The optimized graph ``source`` was generated from.
     input_names, output_names : tuple of str
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph holding the outputs (not changed: each specialization is made
+        in a copy of it).
+    outputs : sequence of int
+        Node ids of the outputs, in the order the call returns them.
+    inputs : sequence of int
+        Node ids of the inputs, in positional-argument order.
+    single : bool
+        Return the one output itself rather than a 1-tuple.
+    optimize : bool
+        Rewrite each specialized graph (:func:`graphad.optimize`) before
+        generating code.
+    backend : {"auto", "numba", "numpy"}
+        What runs the program (see :func:`graphad.compile`).
+
+    Raises
+    ------
+    GraphadError
+        If ``backend`` is not one of the names above, or is ``"numba"`` where
+        Numba is not installed.
+
+    Examples
+    --------
+    Made by :func:`graphad.compile`; called positionally or by input name:
+
+    >>> import numpy as np, graphad as ga
+    >>> x, y = ga.symbols("x y")
+    >>> f = ga.compile(x * y + 1.0, [x, y])
+    >>> f.input_names
+    ('x', 'y')
+    >>> float(f(2.0, 3.0))
+    7.0
+    >>> f(x=np.array([1.0, 2.0]), y=3.0)
+    array([4., 7.])
+    >>> print(f.source.splitlines()[1])
+    # specialized for x0: float64[2], x1: float64[]
     """
 
     def __init__(
@@ -489,6 +528,13 @@ def compile(
     -------
     Function
 
+    Raises
+    ------
+    GraphadError
+        If there is no output, an output is not an Expr, the outputs (or an input)
+        belong to different graphs, an input is not an input symbol, or ``backend`` is
+        unknown (or ``"numba"`` without Numba).
+
     Examples
     --------
     >>> import graphad as ga
@@ -574,6 +620,12 @@ def export(f: Any, path: str | os.PathLike) -> None:
     f : Function, Expr or list of Expr
         A compiled function (Exprs are compiled first).
     path : str or path-like
+
+    Raises
+    ------
+    GraphadError
+        If the function uses custom ops (``ga.defop``), whose Python implementations
+        cannot be written into a standalone module.
 
     Examples
     --------

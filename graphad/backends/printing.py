@@ -1039,6 +1039,8 @@ def latex(
     ------
     graphad.backends.printing.TextTooLong
         When a limit is exceeded.
+    GraphadError
+        If ``e`` is not a graphad Expr.
 
     Examples
     --------

@@ -278,6 +278,12 @@ def from_sympy(expr: Any, *, graph: Graph | None = None) -> Expr:
     Expr
         The expression's output node.
 
+    Raises
+    ------
+    GraphadError
+        If ``expr`` is text (SymPy would eval it: use :func:`graphad.parse`), or holds a
+        SymPy function graphad has no op for.
+
     Examples
     --------
     >>> import sympy, graphad as ga

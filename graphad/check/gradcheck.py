@@ -363,6 +363,12 @@ def check_grad(
     -------
     GradCheckReport
 
+    Raises
+    ------
+    GraphadError
+        If ``order`` is not 1 or 2, or the output is not floating (the point, ``wrt``
+        and the tolerances are checked too, each naming the argument).
+
     Examples
     --------
     >>> import graphad as ga

@@ -264,6 +264,49 @@ class GradCheckReport:
     ``verdict`` is "pass", "fail" or "inconclusive"; ``ok`` is True for pass
     and, unless ``strict``, inconclusive.  ``print(report)`` shows a table per
     input; ``culprit`` is the node id whose own rule is wrong (or None).
+
+    Parameters
+    ----------
+    verdict : {"pass", "fail", "inconclusive"}
+        The overall verdict: the worst of the inputs' verdicts.
+    inputs : list of InputCheck
+        One check per input checked: its compared elements, tolerances and verdict.
+    graph : Graph
+        The graph that was checked.
+    outputs : list of int
+        The node id(s) of the checked output in ``graph``.
+    label : str
+        The checked expression as text.
+    point : dict of str to ndarray
+        The values of the inputs the check ran at.
+    dtype : str
+        The dtype the check computed in.
+    sympy_note : str
+        Why the SymPy witness was not used, when it was not.
+    strict : bool
+        Whether "inconclusive" counts as a failure (``ok`` False).
+    output_shape : tuple of int
+        The shape of the checked output.
+    culprit : int or None
+        The node whose own derivative rule is wrong, when the check found one.
+    culprit_reason : str
+        How the culprit was found.
+    node_checks : list of NodeCheck
+        The per-node checks run to find the culprit.
+    notes : list of str
+        Remarks on the check as a whole.
+
+    Examples
+    --------
+    Made by :func:`graphad.check_grad`:
+
+    >>> import graphad as ga
+    >>> x = ga.symbol("x")
+    >>> report = ga.check_grad(ga.sin(x) * x, {"x": 0.5})
+    >>> report.verdict, report.ok, report.culprit
+    ('pass', True, None)
+    >>> report.input("x").verdict, report.counts()
+    ('pass', {'pass': 1, 'fail': 0, 'inconclusive': 0})
     """
 
     verdict: str

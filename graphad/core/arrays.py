@@ -18,12 +18,25 @@ __all__ = ["is_dask", "is_duck_array"]
 def is_dask(value: Any) -> bool:
     """True for a Dask collection (``dask.array.Array``, ``Delayed`` ...), without importing Dask.
 
+    Parameters
+    ----------
+    value : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        Whether ``value``'s type has Dask's collection protocol (``__dask_graph__``).
+
     Examples
     --------
     >>> import numpy as np
     >>> from graphad.core.arrays import is_dask
     >>> is_dask(np.ones(3)), is_dask([1.0])
     (False, False)
+    >>> import dask.array as da
+    >>> is_dask(da.ones(3))
+    True
     """
     return hasattr(type(value), "__dask_graph__")
 

@@ -235,6 +235,11 @@ def symbols(
     Expr or tuple of Expr
         One Expr for one name, else a tuple in the order given.
 
+    Raises
+    ------
+    GraphadError
+        If ``names`` holds no name (or a name that is not valid, as for :func:`symbol`).
+
     Examples
     --------
     >>> import graphad as ga

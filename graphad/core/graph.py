@@ -414,6 +414,12 @@ class Graph:
         again with no shape or dtype, or with the same ones, returns the same node;
         a different shape or dtype (including one where the first said none) is an
         error that changes nothing, since expressions already built rely on it.
+
+        Raises
+        ------
+        GraphadError
+            If ``name`` was declared before with another shape or dtype (nothing is
+            changed).
         """
         with self._lock:
             nid = self._inputs.get(name)
@@ -457,7 +463,13 @@ class Graph:
 
     def adopt(self, other: Graph, nid: int) -> int:
         """The constant node ``nid`` of graph ``other``, interned here (the same value,
-        under the same key: constants hold private read-only values, nothing is copied)."""
+        under the same key: constants hold private read-only values, nothing is copied).
+
+        Raises
+        ------
+        GraphadError
+            If node ``nid`` of ``other`` is not a constant.
+        """
         node = other._nodes[nid]
         if node.op != "constant":
             raise GraphadError(f"only constants move between graphs, not a {node.op} node")
@@ -535,7 +547,13 @@ class Graph:
             return nid
 
     def remove(self, nid: int) -> None:
-        """Drop a node no other node uses (for passes that clean up after themselves)."""
+        """Drop a node no other node uses (for passes that clean up after themselves).
+
+        Raises
+        ------
+        GraphadError
+            If another node still uses node ``nid`` (nothing is changed).
+        """
         with self._lock:
             node = self._nodes[nid]
             if node.nusers:
@@ -904,14 +922,36 @@ def reset_default_graph() -> Graph:
     not mix with new ones.  Inside ``with ga.Graph():`` it is an error (that
     block's graph is the default there, and the with block already scopes it).
 
+    Returns
+    -------
+    Graph
+        The new default graph (empty).
+
+    Raises
+    ------
+    GraphadError
+        If called inside a ``with ga.Graph():`` block (nothing is changed).
+
     Examples
     --------
-    A notebook cell that can be run again with new shapes (not run here: the
-    docstring examples each run inside their own ``with ga.Graph():``)::
+    A notebook cell that can be run again with new shapes::
 
         import graphad as ga
         ga.reset_default_graph()
         W = ga.symbol("W", shape=(4, 2))    # was (3, 2) in the previous run
+
+    Inside a ``with ga.Graph():`` block it is refused, and that block's graph
+    stays the default:
+
+    >>> import graphad as ga
+    >>> with ga.Graph() as g:
+    ...     try:
+    ...         ga.reset_default_graph()
+    ...     except ga.GraphadError as e:
+    ...         print(str(e)[:60])
+    ...     print(ga.get_default_graph() is g)
+    reset_default_graph() inside `with ga.Graph():` would not ch
+    True
     """
     global _default
     stack = _stack()

@@ -116,6 +116,11 @@ class Limits:
         Array elements an evaluation may hold alive at once, estimated from the
         schedule of the graph specialized to its inputs (8 GB of float64).
 
+    Raises
+    ------
+    ValueError
+        If a limit is not a positive int.
+
     Examples
     --------
     >>> from graphad.core.limits import Limits

@@ -113,6 +113,13 @@ def value_and_grad_over_chunks(
     -------
     (value, grads), or a Delayed of it
 
+    Raises
+    ------
+    GraphadError
+        If ``reduction`` is neither ``"mean"`` nor ``"sum"``.
+    ShapeError
+        If ``X`` has no rows, or ``y``'s rows do not match ``X``'s.
+
     Examples
     --------
     >>> import numpy as np, dask.array as da, graphad as ga
@@ -168,6 +175,33 @@ def grad_over_chunks(
     """The gradient of ``fn(params, X, y)`` in ``params`` over a Dask data set, chunk by chunk.
 
     As :func:`value_and_grad_over_chunks`, without the value.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(params, X, y)`` (``fn(params, X)`` when ``y`` is None) written
+        with the ``ga`` namespace, returning the mean (or, with
+        ``reduction="sum"``, the sum) of a loss over the rows it is given.
+    params : array or list, tuple, dict of arrays
+        The point; the gradient comes back in the same structure.
+    X, y : dask.array.Array or array
+        Samples along the first axis; ``y`` is aligned to ``X``'s row chunks.
+    reduction : "mean" or "sum"
+        How per-chunk values combine (see :func:`value_and_grad_over_chunks`).
+    client : distributed.Client, optional
+        Default: the active client if there is one, else Dask's local scheduler.
+
+    Returns
+    -------
+    grads
+        The gradient in ``params``, in the structure of ``params``.
+
+    Raises
+    ------
+    GraphadError
+        If ``reduction`` is neither ``"mean"`` nor ``"sum"``.
+    ShapeError
+        If ``X`` has no rows, or ``y``'s rows do not match ``X``'s.
 
     Examples
     --------
@@ -250,7 +284,24 @@ def fit(
 def evaluate(model: Any, x: Any, y: Any, client: Any = None) -> Any:
     """``model.evaluate`` on Dask arrays: per-chunk loss and metric sums, summed on the cluster.
 
-    Returns ``[loss, metric...]``, or the loss alone when the model has no metrics.
+    Parameters
+    ----------
+    model : graphad.nn.Sequential
+        A compiled model (``model.compile``).
+    x, y : dask.array.Array or array
+        Samples and targets along the first axis.
+    client : distributed.Client, optional
+        Default: the active client if there is one, else Dask's local scheduler.
+
+    Returns
+    -------
+    float or list of float
+        ``[loss, metric...]``, or the loss alone when the model has no metrics.
+
+    Raises
+    ------
+    GraphadError
+        If the model is not compiled, or ``x`` has no samples.
 
     Examples
     --------
@@ -271,6 +322,18 @@ def predict(model: Any, x: Any) -> Any:
 
     Each row-chunk becomes one task running the compiled forward pass where
     the chunk lives; nothing runs until the result is computed.
+
+    Parameters
+    ----------
+    model : graphad.nn.Sequential
+        A built model (compiling it is not needed).
+    x : dask.array.Array
+        Samples along the first axis.
+
+    Returns
+    -------
+    dask.array.Array
+        The outputs, one row per sample, chunked as ``x``'s rows.
 
     Examples
     --------

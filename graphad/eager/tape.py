@@ -113,6 +113,12 @@ class GradientTape:
         nodes cannot be watched: operations on them are never recorded.  Make an
         eager constant with :func:`graphad.convert_to_tensor` (TensorFlow's
         ``tf.constant``) and watch that.
+
+        Raises
+        ------
+        GraphadError
+            If something other than a Variable or an eager tensor is given (the
+            message names the eager constant to make instead).
         """
         items = tensor if isinstance(tensor, list | tuple) else [tensor]
         for t in items:
@@ -205,6 +211,13 @@ class GradientTape:
         -------
         NumPy values (eager tensors when an outer tape is recording, so that
         the gradient can be differentiated again).
+
+        Raises
+        ------
+        GraphadError
+            If a non-persistent tape is asked a second time, a target is a symbolic
+            Expr, or ``output_gradients`` does not fit the targets; a refused call
+            leaves the tape usable.
         """
         if self._used and not self.persistent:
             raise GraphadError(

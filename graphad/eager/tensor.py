@@ -329,6 +329,11 @@ class Variable(_EagerMixin):
     name : str, optional
     dtype : dtype, optional
 
+    Raises
+    ------
+    DTypeError
+        If the initial value is boolean (a Variable holds numbers).
+
     Examples
     --------
     >>> import graphad as ga

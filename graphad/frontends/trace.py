@@ -607,6 +607,12 @@ def grad(
         For an Expr, gradient node(s) in its graph; for a callable, a function
         of the same arguments returning the gradient(s) as arrays.
 
+    Raises
+    ------
+    GraphadError
+        If ``f`` is neither an Expr nor a callable, ``has_aux`` is given with an Expr,
+        or ``wrt`` with a function (use ``argnums``).
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -652,6 +658,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bo
     -------
     callable
         A function of ``f``'s arguments returning ``(value, gradient)``.
+
+    Raises
+    ------
+    GraphadError
+        If ``f`` is an Expr or not callable.
 
     Examples
     --------
@@ -860,6 +871,12 @@ def hessian(
     Expr, nested list of Expr, or callable
         The Hessian as Exprs, or a function returning it as arrays.
 
+    Raises
+    ------
+    GraphadError
+        If ``f`` is neither an Expr nor a callable, an Expr comes without the inputs to
+        differentiate in, or a function with them (use ``argnums``).
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -911,6 +928,13 @@ def jvp(f: Any, primals: Any, tangents: Any = None) -> Any:
     Expr or tuple
         The tangent Expr, or ``(f(*primals), tangent)`` for a function.
 
+    Raises
+    ------
+    GraphadError
+        If ``f`` is neither an Expr nor a callable; for an Expr, if ``tangents`` is
+        given apart from ``primals`` (pass one mapping ``{x: t}``); for a function, if
+        ``primals`` and ``tangents`` are not tuples or lists of one length.
+
     Examples
     --------
     >>> import graphad as ga
@@ -958,6 +982,12 @@ def vjp(f: Any, *primals: Any, **kwargs: Any) -> Any:
     -------
     tuple or list of Expr
         For a function ``(f(*primals), vjp_fn)``; for Exprs the cotangent Exprs.
+
+    Raises
+    ------
+    GraphadError
+        If ``f`` is neither Exprs nor a callable, or keyword arguments come with a
+        function.
 
     Examples
     --------

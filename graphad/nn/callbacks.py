@@ -284,6 +284,14 @@ class ReduceLROnPlateau(Callback):
     min_lr : float
         The rate never goes below it.
 
+    Raises
+    ------
+    GraphadError
+        If ``factor`` is not a number < 1, ``patience`` or ``cooldown`` is not an int >=
+        0, ``mode`` is unknown, or ``min_delta`` or ``min_lr`` is not a number; and, at
+        the end of an epoch, if the optimizer's learning rate is a schedule, not a fixed
+        number.
+
     Examples
     --------
     >>> import types, graphad as ga
@@ -335,6 +343,15 @@ class ReduceLROnPlateau(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        """Record the learning rate in ``logs`` and lower it after ``patience`` epochs
+        without improvement (then wait ``cooldown`` epochs).
+
+        Raises
+        ------
+        GraphadError
+            If the optimizer's learning rate is a schedule (it has no fixed value to
+            lower).
+        """
         opt = self.model.optimizer
         if callable(opt.learning_rate):
             raise GraphadError("ReduceLROnPlateau needs a fixed learning rate, not a schedule")

@@ -57,6 +57,32 @@ class Executor(Protocol):
     ``submit_steps`` (as ``train_steps``) returns at once an object whose
     ``result()`` gives the sums, so that the next call can be queued while
     this one runs (used when no callback has batch hooks).
+
+    An object with these four methods is an executor (``isinstance(obj,
+    Executor)`` checks them); pass it as ``executor=`` to ``fit``, ``evaluate``
+    or ``predict``, or register a factory with :func:`register_executor`.
+
+    Examples
+    --------
+    An executor that counts the training steps it runs, and runs them in this
+    process as :class:`LocalExecutor` does:
+
+    >>> import numpy as np, graphad as ga
+    >>> from graphad.nn import Executor, LocalExecutor
+    >>> class Counting(LocalExecutor):
+    ...     steps = 0
+    ...     def train_step(self, model, source, rows, rng):
+    ...         self.steps += 1
+    ...         return super().train_step(model, source, rows, rng)
+    >>> isinstance(Counting(), Executor), isinstance(object(), Executor)
+    (True, False)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> counting = Counting()
+    >>> x, y = np.ones((8, 2), "float32"), np.ones(8, "float32")
+    >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0, executor=counting)
+    >>> counting.steps  # 2 batches of 4 samples, 2 epochs
+    4
     """
 
     def data(self, model: Any, x: Any, y: Any, class_weight: dict | None = None) -> Any: ...
@@ -106,7 +132,24 @@ def sample_weights(model: Any, Y: np.ndarray, class_weight: dict | None) -> np.n
 
 
 class LocalExecutor:
-    """Runs every step in this process: one compiled function per batch shape."""
+    """Runs every step in this process: one compiled function per batch shape.
+
+    The executor ``fit``, ``evaluate`` and ``predict`` use for in-memory data
+    (NumPy arrays) when no other is given or registered.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> from graphad.nn import LocalExecutor
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,), kernel_initializer="ones")])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x = np.ones((3, 2), "float32")
+    >>> model.predict(x, verbose=0, executor=LocalExecutor()).ravel().tolist()
+    [2.0, 2.0, 2.0]
+    >>> sums, n = LocalExecutor().evaluate(model, x, np.full(3, 4.0, "float32"), batch_size=2)
+    >>> sums[0] / n  # the mean squared error: (2 - 4) ** 2
+    4.0
+    """
 
     def data(self, model, x, y, class_weight=None) -> ArraySource:
         X = model.prepare_x(x)
@@ -152,6 +195,14 @@ class LocalExecutor:
         return total
 
     def evaluate(self, model, x, y, batch_size) -> tuple[list[float], int]:
+        """The sums of the loss, the penalty and the metrics over ``x`` and ``y``, in
+        batches of ``batch_size``, and the number of samples.
+
+        Raises
+        ------
+        GraphadError
+            If ``x`` has no samples (or ``x`` and ``y`` do not fit the model).
+        """
         X = model.prepare_x(x)
         Y = model.prepare_y(y, len(X))
         n = len(X)
@@ -190,6 +241,34 @@ def register_executor(name: str, factory: Callable[[Any, Any, Any], Any]) -> Non
     ``factory(x, y, executor)`` returns an executor for this call's data and
     ``executor=`` argument, or None when it does not take them.  Registering a
     name again replaces its factory.
+
+    Parameters
+    ----------
+    name : str
+        The factory's name (``graphad.distributed`` registers ``"dask"``).
+    factory : callable
+        ``factory(x, y, executor) -> Executor or None``, asked in registration
+        order for each call of ``fit``, ``evaluate`` and ``predict`` whose
+        ``executor=`` is not an executor itself.
+
+    Examples
+    --------
+    A factory that takes calls whose ``executor=`` is a marker object of its own
+    (and declines everything else, so other calls are unchanged):
+
+    >>> import numpy as np, graphad as ga
+    >>> from graphad.nn import LocalExecutor, register_executor
+    >>> class InProcess:  # the marker a user passes as executor=
+    ...     pass
+    >>> def factory(x, y, executor, marker=InProcess, make=LocalExecutor):
+    ...     # (the defaults keep the names: the factory stays registered after this code)
+    ...     return make() if isinstance(executor, marker) else None
+    >>> register_executor("in-process-example", factory)
+    >>> model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(2,), kernel_initializer="ones")])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.ones((4, 2), "float32"), np.full(4, 3.0, "float32")
+    >>> float(model.evaluate(x, y, verbose=0, executor=InProcess()))
+    1.0
     """
     plugins.provide("executor", name, factory)
 

@@ -110,6 +110,11 @@ class Layer:
     name : str, optional
         The layer's name (default: made from its kind).
 
+    Raises
+    ------
+    GraphadError
+        If ``name`` is given and is not a string.
+
     Examples
     --------
     A layer without weights only needs ``forward``, returning ``(output,
@@ -261,6 +266,14 @@ class Reshape(Layer):
     name : str, optional
         The layer's name (default: made from its kind).
 
+    Raises
+    ------
+    GraphadError
+        If an entry of ``target_shape`` is neither a positive int nor -1, or more than
+        one is -1.
+    ShapeError
+        When built on samples whose number of elements ``target_shape`` cannot hold.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -283,6 +296,14 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in shape)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """``(batch, *target_shape)``, the -1 entry worked out from ``input_shape``.
+
+        Raises
+        ------
+        ShapeError
+            If samples of ``input_shape`` do not have the number of elements
+            ``target_shape`` holds.
+        """
         size = math.prod(input_shape[1:])
         known = math.prod(d for d in self.target_shape if d != -1)
         if -1 in self.target_shape:
@@ -332,6 +353,13 @@ class Activation(Layer):
         return (x if self._act is None else self._act(x)), x
 
     def get_config(self) -> dict:
+        """The layer's configuration (a JSON-able dict), as Keras's.
+
+        Raises
+        ------
+        GraphadError
+            If the activation is a Python function (only named ones can be saved).
+        """
         if callable(self.activation):
             raise GraphadError(
                 f"layer {self.name!r} uses a Python function; only named ones can be saved"
@@ -452,8 +480,14 @@ class Dense(Layer):
     def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
         """``[(features, units), (units,)]``, checked against ``ga.limits`` ``max_elements``.
 
-        Raises ShapeError for inputs that are not ``(batch, features)`` and
-        LimitError for a kernel of more than ``max_elements`` elements."""
+        Raises
+        ------
+        ShapeError
+            For inputs that are not ``(batch, features)`` with a positive int
+            number of features.
+        LimitError
+            For a kernel of more than ``max_elements`` elements.
+        """
         if len(input_shape) != 2 or input_shape[1] is None:
             raise ShapeError(
                 f"Dense expects inputs of shape (batch, features), got "
@@ -510,6 +544,14 @@ class Dense(Layer):
         return (z if self._act is None else self._act(z)), z
 
     def get_config(self) -> dict:
+        """The layer's configuration (a JSON-able dict), as Keras's.
+
+        Raises
+        ------
+        GraphadError
+            If the activation or an initializer is a Python function (only named
+            ones can be saved).
+        """
         if (
             callable(self.activation)
             or callable(self.kernel_initializer)
@@ -559,6 +601,12 @@ class BatchNormalization(Layer):
     name : str, optional
         The layer's name (default: made from its kind).
 
+    Raises
+    ------
+    GraphadError
+        If ``axis`` is not -1, ``momentum`` is not a number in [0, 1), or ``epsilon``
+        is not a positive number.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -603,6 +651,14 @@ class BatchNormalization(Layer):
         return list(self._moving)
 
     def weight_shapes(self, input_shape: tuple) -> list[tuple[int, ...]]:
+        """One ``(features,)`` shape per weight: gamma and beta (when ``scale`` and
+        ``center``), then the moving mean and variance.
+
+        Raises
+        ------
+        ShapeError
+            If ``input_shape`` is not ``(batch, ..., features)`` with known features.
+        """
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ShapeError(
                 f"BatchNormalization expects (batch, ..., features), got {input_shape}"

@@ -61,6 +61,12 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = FLOATX) 
     ndarray
         Shape ``y.shape + (num_classes,)``.
 
+    Raises
+    ------
+    GraphadError
+        If the labels are not integers (or whole-number floats), or lie outside [0,
+        ``num_classes`` - 1].
+
     Examples
     --------
     >>> import graphad as ga

@@ -71,6 +71,15 @@ class Sequential:
 
     # -- structure ---------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        """Append ``layer`` (built at once when the input shape is known).
+
+        Raises
+        ------
+        GraphadError
+            If ``layer`` is not a layer, or is an ``Input`` that is not the first.
+        ShapeError
+            If building it for the model's input shape fails.
+        """
         if not isinstance(layer, Layer):
             raise GraphadError(f"Sequential.add expects a layer, got {type(layer).__name__}")
         if isinstance(layer, Input):
@@ -93,7 +102,14 @@ class Sequential:
             self.build(self._input_shape)
 
     def build(self, input_shape: Sequence[int | None]) -> None:
-        """Create the weights for inputs of shape ``(None, features...)``."""
+        """Create the weights for inputs of shape ``(None, features...)``.
+
+        Raises
+        ------
+        ShapeError
+            If a layer already built was built for other inputs, or a layer cannot
+            take the shape it is given.
+        """
         shape = tuple(input_shape)
         self._input_shape = shape
         for layer in self.layers:
@@ -148,7 +164,13 @@ class Sequential:
         return sum(int(np.prod(w.shape)) for w in self.weights)
 
     def ensure_built(self, X: Any = None) -> None:
-        """Build the model for samples like ``X`` if it is not built; error without ``X``."""
+        """Build the model for samples like ``X`` if it is not built; error without ``X``.
+
+        Raises
+        ------
+        GraphadError
+            If the model has no layers, or is not built and no ``X`` is given.
+        """
         if not self.layers:
             raise GraphadError("the model has no layers")
         if not self.built:
@@ -230,6 +252,13 @@ class Sequential:
         self._metric_sizes = None
 
     def need_compiled(self) -> None:
+        """Check that :meth:`compile` was called.
+
+        Raises
+        ------
+        GraphadError
+            If the model has no optimizer and loss yet.
+        """
         if self.optimizer is None:
             raise GraphadError("call model.compile(optimizer=..., loss=...) first")
 
@@ -327,7 +356,15 @@ class Sequential:
 
     # -- data ---------------------------------------------------------------------------------
     def prepare_x(self, X: Any) -> np.ndarray:
-        """``X`` as a float32 array of samples the model takes (built for them if needed)."""
+        """``X`` as a float32 array of samples the model takes (built for them if needed).
+
+        Raises
+        ------
+        GraphadError
+            If ``X`` does not hold numbers.
+        ShapeError
+            If ``X`` is not ``(samples, features...)`` of the model's sample shape.
+        """
         X = np.asarray(X.numpy() if isinstance(X, Variable) else X)
         if X.dtype.kind not in "biuf":
             raise GraphadError(f"inputs must be numbers, got dtype {X.dtype}")
@@ -342,7 +379,14 @@ class Sequential:
         return np.ascontiguousarray(X, dtype=FLOATX)
 
     def prepare_y(self, y: Any, n: int) -> np.ndarray:
-        """The targets as the float32 array the loss takes (one-hot for sparse labels)."""
+        """The targets as the float32 array the loss takes (one-hot for sparse labels).
+
+        Raises
+        ------
+        ShapeError
+            If there are not ``n`` targets, or their shape does not fit the model's
+            output (or the loss).
+        """
         y = np.asarray(y)
         if len(y) != n:
             raise ShapeError(f"{n} input samples but {len(y)} targets")

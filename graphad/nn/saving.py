@@ -54,6 +54,14 @@ def model_from_json(text: str | bytes) -> Any:
     Sequential
         A model with that architecture and fresh weights.
 
+    Raises
+    ------
+    GraphadError
+        If ``text`` is not JSON text, or not a valid architecture (the message says what
+        is wrong).
+    LimitError
+        If ``text`` is longer than ``ga.limits`` ``max_file_bytes``.
+
     Examples
     --------
     >>> import graphad as ga

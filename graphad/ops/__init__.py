@@ -93,6 +93,14 @@ def defop(
     callable
         The op as a function of Exprs, like ``ga.sin``.
 
+    Raises
+    ------
+    GraphadError
+        If ``name`` is not an identifier, is reserved or is a built-in op's; ``impl`` or
+        ``vjp`` is not callable; or ``domain`` is not one finite (lo, hi) pair with lo <
+        hi per input. A VJP returning the wrong number of cotangents raises it when the
+        gradient is built.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga

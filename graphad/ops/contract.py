@@ -433,6 +433,11 @@ def einsum(*operands, subscripts=None):
     broadcast leading axes and repeated letters in one operand (``"ii->i"``, the
     diagonal) are supported.  The gradient of each operand is an einsum of the
     cotangent with the other operands.
+    Raises
+    ------
+    GraphadError
+        If no subscripts string or no operand is given, or the subscripts do not fit the
+        number of operands (or are not valid einsum subscripts).
     """
     if subscripts is None:
         if not operands or not isinstance(operands[0], str):
@@ -665,7 +670,12 @@ register(
 
 @export
 def tensordot(a, b, axes=2):
-    """``np.tensordot(a, b, axes)``."""
+    """``np.tensordot(a, b, axes)``.
+    Raises
+    ------
+    GraphadError
+        If ``axes`` is neither an int nor a pair of axis sequences of one length.
+    """
     if isinstance(axes, int | np.integer):
         axes = int(axes)
     else:

@@ -17,6 +17,7 @@ import functools
 import inspect
 import math
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,7 +253,8 @@ class Op:
         summary, facts, Parameters, Returns and Examples.  ``fn`` is a hand-written
         function (its signature gives the parameters, its docstring the summary)."""
         name = name or self.name
-        summary = inspect.cleandoc(fn.__doc__) if fn is not None and fn.__doc__ else ""
+        own = inspect.cleandoc(fn.__doc__) if fn is not None and fn.__doc__ else ""
+        summary, own_raises = _split_raises(own)
         parts = [summary or self.doc or f"Elementwise ``{self.numpy or self.name}``."]
         facts = []
         if self.numpy:
@@ -274,8 +276,35 @@ class Op:
         parts.append(
             _section("Returns", ["Expr", "    The op's node, in the graph of the arguments."])
         )
+        raises = self._raises_lines(own_raises)
+        if raises:
+            parts.append(_section("Raises", raises))
         parts.append(_section("Examples", self.examples(name).splitlines()))
         return "\n\n".join(parts)
+
+    def checks_shapes(self) -> bool:
+        """Whether building this op can reject the operands' shapes (a ``ShapeError``
+        from its shape rule, when they are known): every op with a shape rule but
+        the elementwise ones of one operand, whose result has that operand's shape."""
+        return self.shape is not None and not (self.elementwise and self.nargs == 1)
+
+    def _raises_lines(self, own: list[str]) -> list[str]:
+        """The Raises section: a hand-written function's own entries, then the
+        ``ShapeError`` of the shape rule (unless the function names it already)."""
+        lines = list(own)
+        named = {ln.split()[0].rstrip(",") for ln in own if ln and not ln[0].isspace()}
+        if self.checks_shapes() and "ShapeError" not in named:
+            if self.elementwise:
+                why = "do not broadcast together."
+            else:
+                why = "do not fit the op or its parameters (an axis out of range, say)."
+            text = (
+                "If the operands' shapes are known when the expression is built (declared, "
+                "or those of values) and " + why + "  Shapes not known then are checked "
+                "when it is evaluated."
+            )
+            lines += ["ShapeError", *("    " + ln for ln in textwrap.wrap(text, 76))]
+        return lines
 
     def _parameter_lines(self, fn: Callable[..., Any] | None) -> list[str]:
         if fn is None:
@@ -392,6 +421,18 @@ _PARAM_TEXT = {
 
 def _section(title: str, lines: list[str]) -> str:
     return "\n".join([title, "-" * len(title), *lines])
+
+
+_RAISES_HEADER = re.compile(r"^Raises\n-{6,}[ \t]*\n", re.M)
+
+
+def _split_raises(doc: str) -> tuple[str, list[str]]:
+    """A hand-written summary and the lines of its own Raises section (the last
+    section it may have: the composed docstring puts it after Returns)."""
+    m = _RAISES_HEADER.search(doc)
+    if m is None:
+        return doc, []
+    return doc[: m.start()].rstrip(), doc[m.end() :].strip("\n").splitlines()
 
 
 OPS: dict[str, Op] = {}

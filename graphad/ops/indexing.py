@@ -436,6 +436,31 @@ def getitem(x, index):
     """``x[index]``: ints, slices, ``None``, ``...``, integer arrays, boolean masks
     (``Expr.__getitem__``).
 
+    NumPy equivalent: ``x[index]``, basic and advanced indexing alike.  Differentiable
+    in ``x``: the gradient scatter-adds into the indexed positions (repeated
+    positions accumulate).
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        The array indexed.
+    index : int, slice, None, Ellipsis, array_like of int or bool, or a tuple of these
+        As for NumPy arrays; integer and boolean arrays must be concrete values.
+
+    Returns
+    -------
+    Expr
+        The selected elements, in the graph of ``x``.
+
+    Raises
+    ------
+    GraphadError
+        If ``index`` holds something other than the kinds above (a string, a
+        float, a zero slice step, two ellipses...).
+    ShapeError
+        If ``x``'s shape is known when the expression is built and ``index``
+        does not fit it (too many indices, an index out of bounds).
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -457,6 +482,32 @@ def index_update(x, values, index, mode="set"):
     A new array (``x`` is unchanged) of ``x``'s dtype; ``add`` accumulates at
     repeated positions (``np.add.at``), ``set`` keeps the last write, as NumPy's
     assignment.  Differentiable in ``x`` and ``values``.
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        The array updated (it stays as it was: the result is a new array).
+    values : Expr or array_like
+        What is written or added; broadcast to the indexed shape.
+    index : int, slice, None, Ellipsis, array_like of int or bool, or a tuple of these
+        The positions, as in :func:`getitem`.
+    mode : {"set", "add"}
+        Write ``values`` (the last write wins at a repeated position) or add them
+        (repeated positions accumulate).
+
+    Returns
+    -------
+    Expr
+        The updated array, of ``x``'s shape and dtype.
+
+    Raises
+    ------
+    GraphadError
+        If ``mode`` is neither ``"set"`` nor ``"add"``, or ``index`` holds
+        something that is not an index.
+    ShapeError
+        If the shapes are known when the expression is built and ``index`` does
+        not fit ``x`` or ``values`` do not broadcast to the indexed shape.
 
     Examples
     --------

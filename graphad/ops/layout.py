@@ -193,7 +193,8 @@ def _atleast(nd):
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (
         f"Each argument viewed with at least {nd} dimension(s) (``np.{name}``): "
-        "one Expr for one argument, a list for several."
+        "one Expr for one argument, a list for several.\n\n"
+        "Raises\n------\nGraphadError\n    If no array is given."
     )
     return export(fn, name)
 
@@ -236,7 +237,12 @@ _declare(
 
 @export
 def astype(x, dtype):
-    """``x`` converted to ``dtype`` (a bool, integer or float NumPy dtype)."""
+    """``x`` converted to ``dtype`` (a bool, integer or float NumPy dtype).
+    Raises
+    ------
+    GraphadError
+        If ``dtype`` is not a NumPy dtype, or not a bool, integer or float one.
+    """
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -348,7 +354,12 @@ def roll(x, shift, axis=None):
 
 @export
 def rot90(x, k=1, axes=(0, 1)):
-    """Rotate by 90 degrees ``k`` times from the first axis towards the second."""
+    """Rotate by 90 degrees ``k`` times from the first axis towards the second.
+    Raises
+    ------
+    GraphadError
+        If ``axes`` is not a pair of int axes, or ``k`` is not an int.
+    """
     axes = static_axis(axes, "rot90: axes", allow_none=False)
     if not isinstance(axes, tuple) or len(axes) != 2:
         raise GraphadError(f"rot90: axes must be a pair of axes, got {axes!r}")
@@ -496,7 +507,13 @@ register(
 
 @export
 def repeat(x, repeats, axis=None):
-    """Repeat each element ``repeats`` times (an int) along ``axis`` (``np.repeat``)."""
+    """Repeat each element ``repeats`` times (an int) along ``axis`` (``np.repeat``).
+    Raises
+    ------
+    GraphadError
+        If ``repeats`` is not an int >= 0 (per-element counts are not supported), or
+        ``axis`` is neither an int nor None.
+    """
     r = static_int(repeats, "repeat: repeats (per-element repeat counts are not supported)")
     if r < 0:
         raise GraphadError(f"repeat: repeats must be >= 0, got {r}")
@@ -505,7 +522,12 @@ def repeat(x, repeats, axis=None):
 
 @export
 def tile(x, reps):
-    """Repeat ``x`` ``reps`` times along each axis (``np.tile``)."""
+    """Repeat ``x`` ``reps`` times along each axis (``np.tile``).
+    Raises
+    ------
+    GraphadError
+        If ``reps`` is not an int or a tuple of ints >= 0.
+    """
     reps = static_axis(reps, "tile: reps", allow_none=False)
     reps = reps if isinstance(reps, tuple) else (reps,)
     if any(r < 0 for r in reps):
@@ -689,6 +711,9 @@ def hsplit(x, indices_or_sections, *, index=None):
     ------
     GraphadError
         When ``x``'s shape is not declared.
+    ShapeError
+        When the axis does not divide into ``indices_or_sections`` equal pieces
+        (an int), or an index does not fit ``x``.
 
     Examples
     --------
@@ -839,7 +864,10 @@ def _joiner(how):
         return apply(how, list(tup))
 
     fn.__name__ = fn.__qualname__ = how
-    fn.__doc__ = OPS_DOCS[how]
+    fn.__doc__ = (
+        OPS_DOCS[how] + "\n\nRaises\n------\nGraphadError\n"
+        "    If ``tup`` is not a non-empty list or tuple of arrays."
+    )
     return export(fn, how)
 
 
@@ -930,7 +958,14 @@ def _norm_pad_width(pad_width):
 
 @export
 def pad(array, pad_width, mode="constant", constant_values=0):
-    """Pad with a constant (``np.pad``; ``mode='constant'`` only)."""
+    """Pad with a constant (``np.pad``; ``mode='constant'`` only).
+    Raises
+    ------
+    GraphadError
+        If ``mode`` is not ``'constant'``, ``constant_values`` is not a number (an Expr
+        is refused: it is not differentiated), or ``pad_width`` is not an int, a pair or
+        pairs of ints.
+    """
     if mode != "constant":
         raise GraphadError(f"pad: mode {mode!r} is not supported (only 'constant')")
     if isinstance(constant_values, Expr):

@@ -576,6 +576,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
     default; the Frobenius norm of a matrix).  ``ord=1/2/inf`` need an int ``axis``
     (or a 1-D ``x``); ``ord='fro'`` a 2-D ``x`` or a pair of axes.  The gradient of
     the 2-norm at 0 is 0.
+    Raises
+    ------
+    GraphadError
+        If ``ord`` is not None, 1, 2, inf or ``'fro'``.
     """
     if ord is not None and not isinstance(ord, str) and math.isinf(ord) and ord > 0:
         ord = "inf"

@@ -336,6 +336,30 @@ register(
 def sort(x, axis=-1):
     """``np.sort(x, axis)`` (stable); differentiable, the gradient follows the permutation.
 
+    NumPy equivalent: ``np.sort`` (with ``kind="stable"``).  Differentiable in ``x``:
+    each element's gradient goes back to the position it came from; equal elements
+    keep their order, so ties are resolved as NumPy's stable sort does.
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        The array sorted.
+    axis : int or None
+        The axis sorted along (default the last); ``None`` sorts the flattened array.
+
+    Returns
+    -------
+    Expr
+        The sorted values, of ``x``'s dtype.
+
+    Raises
+    ------
+    GraphadError
+        If ``axis`` is neither an int nor None.
+    ShapeError
+        If ``x``'s shape is known when the expression is built and ``axis`` is
+        out of its range.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -363,12 +387,43 @@ def take_along_axis(arr, indices, axis):
     """``np.take_along_axis(arr, indices, axis)``: gathers along ``axis``; the gradient
     scatter-adds.  ``indices``: a concrete integer array, or an integer Expr.
 
+    NumPy equivalent: ``np.take_along_axis``.  Differentiable in ``arr`` (not in
+    ``indices``).
+
+    Parameters
+    ----------
+    arr : Expr or array_like
+        The array gathered from.
+    indices : array_like of int or Expr of an integer dtype
+        Positions along ``axis``, with as many dimensions as ``arr`` (broadcast
+        against it along the other axes), as ``np.argsort`` gives them.
+    axis : int or None
+        The axis gathered along; ``None`` works on the flattened ``arr`` (and
+        1-D ``indices``).
+
+    Returns
+    -------
+    Expr
+        The gathered values, of ``arr``'s dtype and ``indices``' shape along ``axis``.
+
+    Raises
+    ------
+    GraphadError
+        If ``indices`` are not integers, or ``axis`` is neither an int nor None.
+    ShapeError
+        If the shapes are known when the expression is built and ``indices``
+        does not fit ``arr`` along ``axis``.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
     >>> x = ga.symbol("x")
     >>> ga.take_along_axis(x, np.array([2, 0]), 0).eval(x=np.array([1.0, 2.0, 3.0]))
     array([3., 1.])
+    >>> i = ga.symbol("i", dtype=np.int64)  # indices given when evaluated
+    >>> v = np.array([[3.0, 1.0, 2.0]])
+    >>> ga.take_along_axis(x, i, 1).eval(x=v, i=np.argsort(v, axis=1))
+    array([[1., 2., 3.]])
     """
     axis = _axis_param("take_along_axis", axis)
     if isinstance(indices, Expr):

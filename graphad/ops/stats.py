@@ -154,7 +154,11 @@ def _moment(name, impl, vjp, doc, kink=""):
         )
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
+    fn.__doc__ = (
+        doc + "\n\nRaises\n------\nGraphadError\n"
+        "    If ``ddof`` is negative or not a number, or ``axis`` is not an int, a tuple "
+        "of ints or None."
+    )
     return export(fn, op.name)
 
 
@@ -333,7 +337,12 @@ register(
 
 @export
 def diff(x, n=1, axis=-1):
-    """The ``n``-th discrete difference along ``axis`` (``np.diff``)."""
+    """The ``n``-th discrete difference along ``axis`` (``np.diff``).
+    Raises
+    ------
+    GraphadError
+        If ``n`` is not an int >= 0, or ``axis`` is not an int.
+    """
     n = static_int(n, "diff: n")
     if n < 0:
         raise GraphadError(f"diff: n must be >= 0, got {n}")

@@ -37,7 +37,37 @@ class UpdateGraph:
     """The update rule applied to symbolic parameters: inputs and results.
 
     ``slot_inputs`` and ``new_slots`` are flat, parameter-major lists; ``lr`` and
-    ``t`` are scalar inputs of the step dtype.
+    ``t`` are scalar inputs of the step dtype.  Made by
+    :meth:`Optimizer.build_update`; ``Sequential.fit`` compiles it into its
+    training step.
+
+    Parameters
+    ----------
+    slot_inputs : list of Expr
+        One input per state array (slot) and parameter, named ``opt_<slot><k>``.
+    lr : Expr
+        The learning rate input (``opt_lr``).
+    t : Expr
+        The step number input (``opt_t``, 1 at the first step).
+    new_params : list of Expr
+        Each parameter's value after the step.
+    new_slots : list of Expr
+        Each slot's value after the step, in the order of ``slot_inputs``.
+
+    Examples
+    --------
+    SGD with momentum on one parameter: one slot (the velocity) per parameter.
+
+    >>> import numpy as np, graphad as ga
+    >>> p = ga.symbol("p", shape=(2,), dtype=np.float64)
+    >>> g = ga.symbol("g", shape=(2,), dtype=np.float64)
+    >>> up = ga.optim.SGD(learning_rate=0.1, momentum=0.9).build_update([p], [g])
+    >>> up.lr.name, up.t.name, [s.name for s in up.slot_inputs]
+    ('opt_lr', 'opt_t', ['opt_momentum0'])
+    >>> feed = {"p": np.ones(2), "g": np.array([1.0, 2.0]), "opt_lr": 0.1, "opt_t": 1.0,
+    ...         "opt_momentum0": np.zeros(2)}
+    >>> up.new_params[0].eval(**feed)  # p - lr * g from a zero velocity
+    array([0.9, 0.8])
     """
 
     slot_inputs: list[Expr]
@@ -50,7 +80,34 @@ class UpdateGraph:
 class Optimizer:
     """Base class: state (slots per variable, ``iterations``) and the compiled steps.
 
-    Subclasses define :meth:`slot_specs` and :meth:`update_rule`.
+    Subclasses define :meth:`slot_specs` and :meth:`update_rule`; the base
+    class compiles the rule into :meth:`apply_gradients`, :meth:`minimize` and
+    the training step of ``Sequential.fit``, and keeps the state.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        The step size, or a schedule: ``learning_rate(iterations) -> float``
+        (such as those of :mod:`graphad.optim.schedules`).
+    name : str
+        The optimizer's name (saved in its config).
+
+    Examples
+    --------
+    A new optimizer: signSGD, which steps by the sign of the gradient (no state).
+
+    >>> import numpy as np, graphad as ga
+    >>> class SignSGD(ga.optim.Optimizer):
+    ...     def __init__(self, learning_rate=0.1):
+    ...         super().__init__(learning_rate, "SignSGD")
+    ...     def update_rule(self, w, g, slots, lr, t):
+    ...         return w - lr * ga.sign(g), []
+    >>> w = ga.Variable(np.array([1.0, -2.0]))
+    >>> opt = SignSGD(0.5)
+    >>> opt.apply_gradients([(np.array([3.0, -0.1]), w)])
+    1
+    >>> w.numpy()
+    array([ 0.5, -1.5])
     """
 
     def __init__(self, learning_rate: float | Callable[[int], float], name: str):
@@ -154,7 +211,32 @@ class Optimizer:
     ) -> None:
         """Restore a state that :meth:`state_values` (for the same ``variables``) and
         ``iterations`` gave, as a saved model does; all is checked first, so a
-        failed call changes nothing."""
+        failed call changes nothing.
+
+        Parameters
+        ----------
+        variables : sequence of Variable
+            The variables the state belongs to.
+        slots : sequence of array_like
+            Their slot arrays, flat and parameter-major (as :meth:`state_values`).
+        iterations : int
+            The step count to resume from.
+
+        Raises
+        ------
+        GraphadError
+            If the number of arrays, or one array's shape or dtype, does not fit
+            the variables and this optimizer's slots.
+
+        Examples
+        --------
+        >>> import numpy as np, graphad as ga
+        >>> w = ga.Variable(np.array([1.0, 2.0]))
+        >>> opt = ga.optim.SGD(learning_rate=0.1, momentum=0.9)
+        >>> opt.set_state([w], [np.array([0.5, 0.5])], iterations=7)
+        >>> opt.iterations, opt.state_values([w])
+        (7, [array([0.5, 0.5])])
+        """
         specs = self.slot_specs()
         if len(slots) != len(specs) * len(variables):
             raise GraphadError(
@@ -188,6 +270,12 @@ class Optimizer:
         """One update from ``(gradient, variable)`` pairs (``None`` gradients are skipped).
 
         Returns the new ``iterations`` count.
+
+        Raises
+        ------
+        GraphadError
+            If every gradient is None, a variable is not a ``ga.Variable``, or a
+            gradient's shape is not its variable's.
 
         Examples
         --------
@@ -259,6 +347,15 @@ class Optimizer:
         new data is never stale, and the cached graph does not grow.
 
         Given a loss *value* recorded on ``tape``, it uses ``tape.gradient`` instead.
+
+        Raises
+        ------
+        GraphadError
+            If ``var_list`` is empty or holds something other than Variables, a loss
+            value comes without its tape, the loss function returns something other than
+            a number, or the loss does not depend on ``var_list``.
+        DTypeError
+            If the traced loss is not floating.
 
         Examples
         --------

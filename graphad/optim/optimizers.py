@@ -35,6 +35,11 @@ class SGD(Optimizer):
     name : str, default 'SGD'
         The optimizer's name (in configs and saved models).
 
+    Raises
+    ------
+    GraphadError
+        If ``momentum`` is not in [0, 1].
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -190,6 +195,11 @@ class Adagrad(Optimizer):
     name : str, default 'adagrad'
         The optimizer's name (in configs and saved models).
 
+    Raises
+    ------
+    GraphadError
+        If ``initial_accumulator_value`` is negative.
+
     Examples
     --------
     >>> import graphad as ga, numpy as np
@@ -338,6 +348,11 @@ class AdamW(Adam):
         Use the AMSGrad variant (the running maximum of ``v``).
     name : str, default 'adamw'
         The optimizer's name (in configs and saved models).
+
+    Raises
+    ------
+    GraphadError
+        If ``weight_decay`` is negative.
 
     Examples
     --------

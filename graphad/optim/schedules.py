@@ -140,6 +140,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     values : sequence of float
         The rates, one more than ``boundaries``.
 
+    Raises
+    ------
+    GraphadError
+        If ``values`` does not hold one more entry than ``boundaries``, or the
+        boundaries do not increase.
+
     Examples
     --------
     >>> import graphad as ga

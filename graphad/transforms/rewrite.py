@@ -661,6 +661,11 @@ def optimize(outputs: Any, inputs: Sequence[Any] = ()) -> tuple[Graph, list[int]
     (Graph, list of int)
         The new graph and the ids of the outputs in it.
 
+    Raises
+    ------
+    GraphadError
+        If no output is given, or the outputs are not Exprs of one graph.
+
     Examples
     --------
     >>> import graphad as ga
