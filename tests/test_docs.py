@@ -25,9 +25,30 @@ def test_op_table_page_lists_every_public_op_once():
     public_ops = {n for n in ga.__all__ if n in OPS and not OPS[n].internal}
     assert sorted(names) == sorted(public_ops)
     by_name = {r[0]: r for r in rows}
-    assert by_name["sin"][1] == "numpy.sin" and by_name["sin"][2] == "1"
-    assert by_name["abs"][1] == "numpy.absolute"
-    assert "relu'(0) = 0" in by_name["relu"][4]  # the convention comes from the op's doc
+    header = _ext("optable").HEADER
+    assert header[:5] == [
+        "op", "NumPy equivalent", "arguments", "differentiable arguments", "kink convention"
+    ]  # fmt: skip
+    assert all(len(r) == len(header) for r in rows)
+    assert by_name["sin"][1:4] == ["numpy.sin", "x", "x"]
+    assert by_name["abs"][1] == "numpy.abs"
+    assert by_name["std"][1] == "numpy.std"  # from the numpy facet, not the implementation
+    assert "relu'(0) = 0" in by_name["relu"][4]  # the kink convention is the op's own
+    assert by_name["sin"][4] == "-" and by_name["sin"][5] == "Elementwise ``np.sin``."
+
+
+def test_op_table_page_names_the_arguments_gradients_reach():
+    by_name = {r[0]: r for r in _ext("optable")._rows()}
+    # where(condition, x, y): nothing flows to the boolean condition
+    assert by_name["where"][2:4] == ["condition, x, y", "x, y (not condition)"]
+    # floor is differentiable but piecewise constant: its gradient is 0
+    assert by_name["floor"][3] == "none (its gradient is 0)"
+    assert by_name["argmax"][3] == "none"  # not differentiable at all (an index)
+    assert by_name["clip"][3] == "x, lo, hi"  # the active bound gets the gradient
+    assert by_name["matmul"][2:4] == ["a, b", "a, b"]
+    assert by_name["stack"][3] == "arrays (each array)"
+    # static parameters are arguments but never differentiable ones
+    assert by_name["sum"][2:4] == ["x, axis, keepdims", "x"]
 
 
 def test_api_page_names_every_public_name():
