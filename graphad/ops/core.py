@@ -294,16 +294,7 @@ class Op:
         lines = list(own)
         named = {ln.split()[0].rstrip(",") for ln in own if ln and not ln[0].isspace()}
         if self.checks_shapes() and "ShapeError" not in named:
-            if self.elementwise:
-                why = "do not broadcast together."
-            else:
-                why = "do not fit the op or its parameters (an axis out of range, say)."
-            text = (
-                "If the operands' shapes are known when the expression is built (declared, "
-                "or those of values) and " + why + "  Shapes not known then are checked "
-                "when it is evaluated."
-            )
-            lines += ["ShapeError", *("    " + ln for ln in textwrap.wrap(text, 76))]
+            lines += ["ShapeError", *_shape_error_lines(self.elementwise)]
         return lines
 
     def _parameter_lines(self, fn: Callable[..., Any] | None) -> list[str]:
@@ -421,6 +412,21 @@ _PARAM_TEXT = {
 
 def _section(title: str, lines: list[str]) -> str:
     return "\n".join([title, "-" * len(title), *lines])
+
+
+@functools.cache
+def _shape_error_lines(elementwise: bool) -> tuple[str, ...]:
+    """The generated ``ShapeError`` entry's description (made once: import time)."""
+    if elementwise:
+        why = "do not broadcast together."
+    else:
+        why = "do not fit the op or its parameters (an axis out of range, say)."
+    text = (
+        "If the operands' shapes are known when the expression is built (declared, "
+        "or those of values) and " + why + "  Shapes not known then are checked "
+        "when it is evaluated."
+    )
+    return tuple("    " + ln for ln in textwrap.wrap(text, 76))
 
 
 _RAISES_HEADER = re.compile(r"^Raises\n-{6,}[ \t]*\n", re.M)
