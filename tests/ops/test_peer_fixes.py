@@ -1,0 +1,85 @@
+"""Regressions the peer suite (benchmarks/peer_suite) found in the op table."""
+
+import math
+
+import numpy as np
+import pytest
+
+import graphad as ga
+
+
+def _fd(f, x, h=1e-5):
+    """Central differences of a NumPy function, element by element."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[idx] = h
+        out[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
+def test_sinc_derivatives_at_zero_are_the_maclaurin_ones():
+    # sinc(x) = 1 - (pi x)^2/6 + (pi x)^4/120 - ...: sinc''(0) = -pi^2/3, sinc''''(0) = pi^4/5
+    with ga.Graph():
+        d1 = ga.grad(ga.sinc)
+        d2 = ga.grad(d1)
+        d3 = ga.grad(d2)
+        d4 = ga.grad(d3)
+        assert float(d1(0.0)) == 0.0 and not math.copysign(1.0, float(d1(0.0))) < 0
+        assert abs(float(d2(0.0)) + math.pi**2 / 3) < 1e-12
+        assert float(d3(0.0)) == 0.0
+        assert abs(float(d4(0.0)) - math.pi**4 / 5) < 1e-9
+        # away from 0 unchanged: the closed form against finite differences of np.sinc
+        x = np.array([-0.7, 0.3, 1.9])
+        g = ga.grad(lambda t: ga.sum(ga.sinc(t)))(x)
+    np.testing.assert_allclose(g, _fd(lambda v: np.sum(np.sinc(v)), x), rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "spec, sa, sb",
+    [
+        ("j...k,lj...->lk...", (2, 2), (2, 2, 2)),
+        ("j...k,lj...->lk...", (2, 2, 2), (2, 2)),
+        ("jk...,lj...->lk...", (3, 2), (2, 3, 4)),
+        ("jk...,lj...->lk...", (3, 2, 4), (2, 3)),
+        ("...ij,...jk->...ik", (2, 3), (2, 3, 4)),
+    ],
+)
+@pytest.mark.parametrize("declared", [False, True])
+def test_einsum_gradient_with_an_inner_or_trailing_ellipsis(spec, sa, sb, declared):
+    # the operand with fewer ellipsis axes was broadcast there: its gradient sums them,
+    # wherever the ellipsis sits (sum_to only undid leading axes: wrong numbers or a crash)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    w = rng.standard_normal(np.einsum(spec, a, b).shape)
+    with ga.Graph():
+        x = ga.symbol("x", shape=sa if declared else None)
+        y = ga.symbol("y", shape=sb if declared else None)
+        f = ga.sum(ga.einsum(spec, x, y) * w)
+        gx, gy = ga.grad(f, [x, y])
+        got_x, got_y = gx.eval(x=a, y=b), gy.eval(x=a, y=b)
+    np.testing.assert_allclose(
+        got_x, _fd(lambda v: np.sum(np.einsum(spec, v, b) * w), a), rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        got_y, _fd(lambda v: np.sum(np.einsum(spec, a, v) * w), b), rtol=1e-7
+    )
+
+
+def test_einsum_sublist_form():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        e = ga.einsum(x, [0, 1], y, [1, 2], [0, 2])
+        np.testing.assert_array_equal(e.eval(x=a, y=b), np.einsum(a, [0, 1], b, [1, 2], [0, 2]))
+        t = ga.einsum(x, [1, 0])  # implicit output (sorted letters): the transpose
+        np.testing.assert_array_equal(t.eval(x=a), np.einsum(a, [1, 0]))
+        assert t.eval(x=a).shape == (3, 2)
+        s = ga.einsum(x, [Ellipsis, 1], [Ellipsis])  # row sums, the ellipsis kept
+        np.testing.assert_array_equal(s.eval(x=a), np.einsum(a, [Ellipsis, 1], [Ellipsis]))
+        with pytest.raises(ga.GraphadError, match="sublist 1"):
+            ga.einsum(x, [0, 1], y, ["j", 2])
+        with pytest.raises(ga.GraphadError, match="sublist 0"):
+            ga.einsum(x, 5)
