@@ -860,7 +860,21 @@ def kron(a, b):
 
 
 @export
-def cross(a, b):
-    """``np.cross(a, b)`` of 3-vectors along the last axis."""
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``np.cross(a, b)`` of 3-vectors: along the last axes, or ``axisa`` of ``a`` and
+    ``axisb`` of ``b`` with the result's vectors along ``axisc`` (``axis`` sets all three)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    for name, v in (("axisa", axisa), ("axisb", axisb), ("axisc", axisc)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise GraphadError(f"cross: {name} must be an int, got {v!r}")
     g = graph_of(a, b)
-    return apply("cross", as_expr(a, g), as_expr(b, g))
+    a, b = as_expr(a, g), as_expr(b, g)
+    if axisa not in (-1,):
+        a = apply("moveaxis", a, source=int(axisa), destination=-1)
+    if axisb not in (-1,):
+        b = apply("moveaxis", b, source=int(axisb), destination=-1)
+    out = apply("cross", a, b)
+    if axisc != -1:
+        out = apply("moveaxis", out, source=-1, destination=int(axisc))
+    return out

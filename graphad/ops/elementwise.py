@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..core.errors import GraphadError
 from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
 from .rules import _exec_helper, sum_to
 
@@ -411,6 +412,31 @@ clip = _elementwise(
     kink="the gradient wrt x is 1 on the closed interval (PyTorch's clamp), and flows "
     "to the bound that is active outside it.",
 )
+
+_clip3 = clip
+
+
+def clip(x, lo=None, hi=None, *, a_min=None, a_max=None):
+    """``np.clip``: ``x`` limited to ``[lo, hi]`` (NumPy's names ``a_min``/``a_max`` work
+    too; ``None`` for one bound leaves that side open)."""
+    if a_min is not None:
+        if lo is not None:
+            raise GraphadError("clip: give the lower bound once (lo or a_min)")
+        lo = a_min
+    if a_max is not None:
+        if hi is not None:
+            raise GraphadError("clip: give the upper bound once (hi or a_max)")
+        hi = a_max
+    if lo is None and hi is None:
+        raise GraphadError("clip: give at least one of the bounds lo (a_min) and hi (a_max)")
+    if lo is None:
+        return minimum(x, hi)
+    if hi is None:
+        return maximum(x, lo)
+    return _clip3(x, lo, hi)
+
+
+export(clip, "clip")
 
 # -- issue 14's elementwise set ---------------------------------------------------------
 

@@ -24,9 +24,10 @@ import numpy as np
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
 from .core import Op, apply, as_expr, export, register
+from .elementwise import equal, where
 from .linalg import _concat_shape
 from .reduce import _accumulated_dtype
-from .rules import _exec_helper, _linear_jvp, broadcast_like, reshape_like, zeros_like
+from .rules import _exec_helper, _linear_jvp, broadcast_like, ones_like, reshape_like, zeros_like
 from .stats import static_axis, static_int
 
 __all__ = [
@@ -834,6 +835,15 @@ register(
 
 def _joiner(how):
     def fn(tup):
+        if isinstance(tup, Expr | np.ndarray):  # NumPy iterates an array's first axis
+            e = as_expr(tup)
+            if e.shape is None or not e.shape:
+                raise GraphadError(
+                    f"{how}: an array argument is split along its first axis, which needs "
+                    f"a declared shape of at least 1 dimension (got {e.shape}); pass a "
+                    f"list of arrays"
+                )
+            tup = [e[i] for i in range(e.shape[0])]
         if not isinstance(tup, list | tuple) or not tup:
             raise GraphadError(f"{how} expects a non-empty sequence of arrays")
         return apply(how, list(tup))
@@ -928,19 +938,124 @@ def _norm_pad_width(pad_width):
     return out
 
 
+# -- pad's other modes: every padded entry is a copy of an entry of x (edge, reflect,
+# symmetric, wrap), per axis independently, so the value is a gather and the gradient
+# adds each padded entry's cotangent back onto the entry it copies
+
+PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+PAD_MODE_SRC = """
+def _ga_pad_mode_grad(g, pad_width, mode):
+    # the adjoint of np.pad(x, pad_width, mode): per axis, the cotangent of every padded
+    # position is added to the source position (np.pad of an arange is that map)
+    g = np.asarray(g)
+    w = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (g.ndim, 2))
+    out = g
+    for k, (b, a) in enumerate(w):
+        n = out.shape[k] - int(b) - int(a)
+        idx = np.pad(np.arange(n), (int(b), int(a)), mode=mode)
+        moved = np.moveaxis(out, k, 0)
+        acc = np.zeros((n,) + moved.shape[1:], dtype=out.dtype)
+        np.add.at(acc, idx, moved)
+        out = np.moveaxis(acc, 0, k)
+    return out
+"""
+
+
+def _pad_mode_shape(s, pad_width, mode):
+    if mode in ("edge", "reflect", "symmetric", "wrap"):
+        w = _pad_pairs(len(s), pad_width)
+        for n, (b, a) in zip(s, w, strict=True):
+            if n == 0 and (b or a):
+                raise ShapeError(f"pad: mode {mode!r} cannot pad an empty axis")
+    return _pad_shape(s, pad_width)
+
+
+register(
+    Op(
+        name="pad_mode",
+        impl=lambda x, pad_width, mode: np.pad(x, pad_width, mode=mode),
+        vjp=lambda g, ans, x, pad_width, mode: [
+            apply("pad_mode_grad", g, pad_width=pad_width, mode=mode)
+        ],
+        jvp=_linear_jvp("pad_mode"),
+        shape=_pad_mode_shape,
+        dtype="first",
+        emit="np.pad({0}, {pad_width}, mode={mode})",
+        label="pad",
+        numpy="np.pad",
+        argnames=("array",),
+        parse=False,
+        internal=True,
+        cases=(
+            ([(4,)], {"pad_width": (2, 3), "mode": "edge"}),
+            ([(3, 4)], {"pad_width": ((1, 2), (2, 1)), "mode": "reflect"}),
+            ([(3, 4)], {"pad_width": ((2, 0), (1, 3)), "mode": "symmetric"}),
+            ([(2, 3)], {"pad_width": ((3, 1), (4, 2)), "mode": "wrap"}),
+            ([(2, 3)], {"pad_width": 5, "mode": "reflect"}),
+        ),
+        doc="``np.pad`` in mode edge, reflect, symmetric or wrap (built by ``ga.pad``).",
+    )
+)
+register(
+    Op(
+        name="pad_mode_grad",
+        internal=True,
+        impl=_exec_helper(PAD_MODE_SRC, "_ga_pad_mode_grad"),
+        vjp=lambda h, ans, g, pad_width, mode: [
+            apply("pad_mode", h, pad_width=pad_width, mode=mode)
+        ],
+        jvp=_linear_jvp("pad_mode_grad"),
+        shape=lambda s, pad_width, mode: tuple(
+            int(n - b - a) for n, (b, a) in zip(s, _pad_pairs(len(s), pad_width), strict=True)
+        ),
+        dtype="first",
+        emit="_ga_pad_mode_grad({0}, {pad_width}, {mode})",
+        helper=PAD_MODE_SRC,
+        label="unpad",
+        lazy=False,
+        cases=(
+            ([(9,)], {"pad_width": (2, 3), "mode": "edge"}),
+            ([(6, 7)], {"pad_width": ((1, 2), (2, 1)), "mode": "reflect"}),
+            ([(7, 7)], {"pad_width": ((3, 1), (4, 2)), "mode": "wrap"}),
+        ),
+    )
+)
+
+
 @export
 def pad(array, pad_width, mode="constant", constant_values=0):
-    """Pad with a constant (``np.pad``; ``mode='constant'`` only)."""
+    """Pad an array (``np.pad``) in mode ``constant``, ``edge``, ``reflect``,
+    ``symmetric`` or ``wrap``.
+
+    ``constant_values`` is a number or a scalar Expr (then differentiated: its gradient
+    is the sum of the padding's cotangents).  In the other modes every padded entry
+    copies an entry of ``array``, whose gradient collects it.
+    """
+    if not isinstance(mode, str) or mode not in ("constant", *PAD_MODES):
+        raise GraphadError(
+            f"pad: mode {mode!r} is not supported (use 'constant', 'edge', 'reflect', "
+            f"'symmetric' or 'wrap')"
+        )
+    pw = _norm_pad_width(pad_width)
     if mode != "constant":
-        raise GraphadError(f"pad: mode {mode!r} is not supported (only 'constant')")
+        return apply("pad_mode", array, pad_width=pw, mode=mode)
     if isinstance(constant_values, Expr):
-        raise GraphadError("pad: constant_values must be a number (it is not differentiated)")
+        if constant_values.shape not in (None, ()):
+            raise GraphadError(
+                f"pad: an Expr constant_values must be a scalar, got shape {constant_values.shape}"
+            )
+        x = as_expr(array, constant_values.graph)
+        inside = apply("pad", ones_like(x), pad_width=pw, constant_values=0)
+        return where(
+            equal(inside, 0), constant_values, apply("pad", x, pad_width=pw, constant_values=0)
+        )
     if isinstance(constant_values, bool) or not isinstance(
         constant_values, int | float | np.number
     ):
         raise GraphadError(f"pad: constant_values must be a number, got {constant_values!r}")
     cv = constant_values.item() if isinstance(constant_values, np.number) else constant_values
-    return apply("pad", array, pad_width=_norm_pad_width(pad_width), constant_values=cv)
+    return apply("pad", array, pad_width=pw, constant_values=cv)
 
 
 # -- diag, diagonal, trace, tril, triu ----------------------------------------------------------

@@ -83,3 +83,88 @@ def test_einsum_sublist_form():
             ga.einsum(x, [0, 1], y, ["j", 2])
         with pytest.raises(ga.GraphadError, match="sublist 0"):
             ga.einsum(x, 5)
+
+
+@pytest.mark.parametrize("mode", ["edge", "reflect", "symmetric", "wrap"])
+@pytest.mark.parametrize("width", [((1, 2), (2, 1)), 3, ((0, 0), (4, 0))])
+def test_pad_modes_value_and_gradient(mode, width):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 3))
+    want = np.pad(a, width, mode=mode)
+    w = rng.standard_normal(want.shape)
+    with ga.Graph():
+        x = ga.symbol("x")  # undeclared: the default path
+        y = ga.pad(x, width, mode=mode)
+        np.testing.assert_array_equal(y.eval(x=a), want)
+        (g,) = ga.grad(ga.sum(y * w), [x])
+        got = g.eval(x=a)
+        # second order: the gradient is linear in w, so its own derivative is 0
+        (gg,) = ga.grad(ga.sum(g * g), [x])
+        assert np.all(gg.eval(x=a) == 0)
+    np.testing.assert_allclose(got, _fd(lambda v: np.sum(np.pad(v, width, mode=mode) * w), a))
+    with ga.Graph():
+        xd = ga.symbol("x", shape=(2, 3))
+        assert ga.pad(xd, width, mode=mode).shape == want.shape
+        assert np.array_equal(ga.compile(ga.pad(xd, width, mode=mode))(a), want)
+
+
+def test_pad_constant_values_differentiated():
+    a = np.arange(6.0).reshape(2, 3)
+    with ga.Graph():
+        x, c = ga.symbols("x c")
+        y = ga.pad(x, ((1, 0), (0, 2)), constant_values=c)
+        np.testing.assert_array_equal(
+            y.eval(x=a, c=-0.5), np.pad(a, ((1, 0), (0, 2)), constant_values=-0.5)
+        )
+        gx, gc = ga.grad(ga.sum(y), [x, c])
+        # every entry of x appears once; c fills the 3 * 5 - 6 = 9 padded entries
+        np.testing.assert_array_equal(gx.eval(x=a, c=-0.5), np.ones((2, 3)))
+        assert float(gc.eval(x=a, c=-0.5)) == 9.0
+        # -0.0 inside stays -0.0 (a select, not an addition)
+        z = y.eval(x=np.array([[-0.0]]), c=1.0)
+        assert np.signbit(z[1, 0])
+
+
+def test_cross_axis_keywords_against_numpy():
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        for kw in [{"axisa": 0}, {"axisb": 0, "axisc": 0}, {"axis": 0}, {"axisa": 1, "axisc": 1}]:
+            got = ga.cross(x, y, **kw).eval(x=a, y=b)
+            np.testing.assert_allclose(got, np.cross(a, b, **kw), rtol=1e-14)
+        with pytest.raises(ga.GraphadError, match="axisa must be an int"):
+            ga.cross(x, y, axisa=0.5)
+
+
+def test_clip_numpy_keywords_and_open_bounds():
+    a = np.array([-2.0, 0.3, 5.0])
+    with ga.Graph():
+        x = ga.symbol("x")
+        np.testing.assert_array_equal(ga.clip(x, a_min=0.1, a_max=1.1).eval(x=a), [0.1, 0.3, 1.1])
+        np.testing.assert_array_equal(ga.clip(x, None, 1.0).eval(x=a), np.clip(a, None, 1.0))
+        np.testing.assert_array_equal(ga.clip(x, a_min=0.0).eval(x=a), np.clip(a, 0.0, None))
+        with pytest.raises(ga.GraphadError, match="at least one of the bounds"):
+            ga.clip(x)
+        with pytest.raises(ga.GraphadError, match="lower bound once"):
+            ga.clip(x, 0.0, 1.0, a_min=0.0)
+
+
+def test_stacking_an_array_iterates_its_first_axis():
+    a = np.arange(6.0).reshape(2, 3)
+    with ga.Graph():
+        x = ga.symbol("x", shape=(2, 3))
+        for name in ["vstack", "hstack", "column_stack"]:
+            np.testing.assert_array_equal(getattr(ga, name)(x).eval(x=a), getattr(np, name)(a))
+        with pytest.raises(ga.GraphadError, match="declared shape"):
+            ga.vstack(ga.symbol("u"))
+
+
+def test_sort_accepts_numpy_kinds():
+    a = np.array([3.0, 1.0, 2.0])
+    with ga.Graph():
+        x = ga.symbol("x")
+        for kind in [None, "quicksort", "stable"]:
+            np.testing.assert_array_equal(ga.sort(x, kind=kind).eval(x=a), np.sort(a))
+        with pytest.raises(ga.GraphadError, match="sort kinds"):
+            ga.sort(x, kind="bogo")
