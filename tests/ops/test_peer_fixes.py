@@ -168,3 +168,93 @@ def test_sort_accepts_numpy_kinds():
             np.testing.assert_array_equal(ga.sort(x, kind=kind).eval(x=a), np.sort(a))
         with pytest.raises(ga.GraphadError, match="sort kinds"):
             ga.sort(x, kind="bogo")
+
+
+def _norm_fd(x, ord, axis, keepdims, h=1e-6):
+    return _fd(lambda v: np.sum(np.linalg.norm(v, ord=ord, axis=axis, keepdims=keepdims)), x, h)
+
+
+@pytest.mark.parametrize("ord", [1, -1, 2, -2, np.inf, -np.inf, "nuc", "fro"])
+@pytest.mark.parametrize(
+    "shape, axis, keepdims",
+    [
+        ((3, 4), None, False),
+        ((3, 4), (1, 0), True),
+        ((2, 3, 4), (1, 2), False),
+        ((2, 3, 4), (2, 0), True),
+    ],
+)
+def test_matrix_norms_value_and_gradient(ord, shape, axis, keepdims):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal(shape)
+    with ga.Graph():
+        # a declared shape for axis=None (NumPy picks the matrix norm from the rank)
+        x = ga.symbol("x", shape=shape if axis is None else None)
+        y = ga.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+        got = y.eval(x=a)
+        (g,) = ga.grad(ga.sum(y), [x])
+        grad = g.eval(x=a)
+    want = np.linalg.norm(a, ord=ord, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # the same computation as NumPy's: the same bits
+    np.testing.assert_allclose(grad, _norm_fd(a, ord, axis, keepdims), rtol=1e-6, atol=1e-8)
+
+
+def test_nuclear_norm_second_derivative_against_finite_differences():
+    rng = np.random.default_rng(9)
+    a, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+
+    def hvp_fd(h=1e-4):
+        def grad_at(m):
+            return _norm_fd(m, "nuc", (0, 1), False)
+
+        return (grad_at(a + h * v) - grad_at(a - h * v)) / (2 * h)
+
+    with ga.Graph():
+        g = ga.grad(lambda m: ga.linalg.norm(m, ord="nuc", axis=(0, 1)))
+        hv = ga.grad(lambda m: ga.sum(g(m) * v))(a)
+    np.testing.assert_allclose(hv, hvp_fd(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 3, 3)])
+def test_svd_values_and_adjoint(shape):
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal(shape)
+    k = min(shape[-2:])
+    wu = rng.standard_normal((*shape[:-1], k))
+    ws = rng.standard_normal((*shape[:-2], k))
+    wv = rng.standard_normal((*shape[:-2], k, shape[-1]))
+
+    def f_np(m):  # |U| and |Vh|: invariant to LAPACK's choice of signs
+        u, s, vh = np.linalg.svd(m, full_matrices=False)
+        return np.sum(ws * s) + np.sum(np.abs(u) * wu) + np.sum(np.abs(vh) * wv)
+
+    with ga.Graph():
+        x = ga.symbol("x")
+        u, s, vh = ga.linalg.svd(x)
+        want = np.linalg.svd(a, full_matrices=False)
+        np.testing.assert_array_equal(u.eval(x=a), want[0])
+        np.testing.assert_array_equal(vh.eval(x=a), want[2])
+        # s is NumPy's compute_uv=False values (what np.linalg.norm uses; LAPACK's values
+        # without vectors can differ from those with them in the last bit)
+        np.testing.assert_array_equal(s.eval(x=a), np.linalg.svd(a, compute_uv=False))
+        np.testing.assert_allclose(s.eval(x=a), want[1], rtol=1e-14)
+        f = ga.sum(ws * s) + ga.sum(ga.abs(u) * wu) + ga.sum(ga.abs(vh) * wv)
+        (g,) = ga.grad(f, [x])
+        np.testing.assert_allclose(g.eval(x=a), _fd(f_np, a, 1e-6), rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(
+            ga.linalg.svd(x, compute_uv=False).eval(x=a), np.linalg.svd(a, compute_uv=False)
+        )
+        with pytest.raises(ga.GraphadError, match="full_matrices=True is not supported"):
+            ga.linalg.svd(x, full_matrices=True)
+
+
+def test_norm_refusals_name_the_argument():
+    with ga.Graph():
+        x = ga.symbol("x")
+        with pytest.raises(ga.GraphadError, match="ord=3 is not supported"):
+            ga.linalg.norm(x, ord=3, axis=(0, 1))
+        with pytest.raises(ga.GraphadError, match="names one axis twice"):
+            ga.linalg.norm(x, ord=1, axis=(1, 1))
+        with pytest.raises(ga.ShapeError, match="out of range"):
+            ga.linalg.norm(ga.symbol("m", shape=(2, 2)), ord="nuc", axis=(0, 2))
