@@ -179,7 +179,8 @@ def _op_of(name: str) -> Op:
 def test_each_op_function_has_a_table_docstring(name):
     fn = FUNCTIONS[name][1]
     op = _op_of(name)
-    assert fn is getattr(ga, name)
+    assert fn is getattr(ga.ops, name)
+
     assert "Examples" in sections(fn.__doc__), name
     # the table's facts are in it
     if op.numpy:

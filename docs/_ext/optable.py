@@ -25,7 +25,7 @@ def _rows():
     public = set(ga.__all__)
     for name in sorted(OPS):
         op = OPS[name]
-        if op.internal or op.custom or name not in public:
+        if op.internal or op.custom or (name not in public and not op.namespace):
             continue
         nargs = "any" if op.nargs is None else str(op.nargs)
         diff = op.differentiable
@@ -36,7 +36,8 @@ def _rows():
         else:
             diff_text = ", ".join(str(i) for i in diff)
         doc = " ".join(f"{op.doc or ''} {op.kink}".split())  # the summary, then the kink facet
-        yield [name, _numpy_name(op), nargs, diff_text, doc]
+        shown = f"{op.namespace}.{name}" if op.namespace else name
+        yield [shown, _numpy_name(op), nargs, diff_text, doc]
 
 
 def setup(app):

@@ -137,6 +137,7 @@ def _inv_cotangent(gy, y):
 register(
     Op(
         name="inv",
+        namespace="linalg",
         numpy="np.linalg.inv",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.inv,
@@ -169,6 +170,7 @@ def inv(a):
 register(
     Op(
         name="det",
+        namespace="linalg",
         numpy="np.linalg.det",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.det,
@@ -201,6 +203,7 @@ def _slogdet_impl(a):
 register(
     Op(
         name="slogdet",
+        namespace="linalg",
         numpy="np.linalg.slogdet",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=_slogdet_impl,
@@ -213,8 +216,16 @@ register(
         helper=DUCK_SRC,
         label="slogdet",
         sample=_sampler(lambda rng, s: _well_conditioned(rng, s) * rng.choice([-1.0, 1.0])),
-        doc="Sign and log of the absolute determinant, stacked (``np.linalg.slogdet`` as "
-        "one array, ``[sign, logabsdet]``); ``ga.linalg.slogdet`` returns the pair.",
+        doc="Sign and log of the absolute determinant (``np.linalg.slogdet``): one node "
+        "holding ``[sign, logabsdet]``; ``ga.linalg.slogdet`` returns the pair.",
+        example="""
+            >>> import numpy as np, graphad as ga
+            >>> a = ga.symbol("a")
+            >>> sign, logdet = ga.linalg.slogdet(a)
+            >>> A = np.array([[0.0, 2.0], [3.0, 1.0]])
+            >>> float(sign.eval(a=A)), bool(np.isclose(logdet.eval(a=A), np.log(6.0)))
+            (-1.0, True)
+        """,
         kink="the sign has no gradient (it is piecewise constant).",
     )
 )
@@ -259,6 +270,7 @@ def _solve_shape(a, b):
 register(
     Op(
         name="solve",
+        namespace="linalg",
         numpy="np.linalg.solve",
         argnames=("a", "b"),
         cases=(
@@ -335,6 +347,7 @@ def _cholesky_vjp(g, ans, a):
 register(
     Op(
         name="cholesky",
+        namespace="linalg",
         numpy="np.linalg.cholesky",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.cholesky,
@@ -350,7 +363,7 @@ register(
             >>> import numpy as np, graphad as ga
             >>> a = ga.symbol("a")
             >>> A = np.array([[4.0, 2.0], [2.0, 3.0]])
-            >>> L = ga.cholesky(a).eval(a=A)
+            >>> L = ga.linalg.cholesky(a).eval(a=A)
             >>> bool(np.allclose(L @ L.T, A)), float(L[0, 0])
             (True, 2.0)
         """,
@@ -420,6 +433,7 @@ def _eigh_vectors_vjp(g, ans, a):
 register(
     Op(
         name="eigvalsh",
+        namespace="linalg",
         numpy="np.linalg.eigvalsh",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=np.linalg.eigvalsh,
@@ -439,6 +453,7 @@ register(
 register(
     Op(
         name="eigh_vectors",
+        namespace="linalg",
         numpy="np.linalg.eigh",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=lambda a: np.linalg.eigh(a)[1],
@@ -454,7 +469,7 @@ register(
             >>> import numpy as np, graphad as ga
             >>> a = ga.symbol("a")
             >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
-            >>> V, w = ga.eigh_vectors(a).eval(a=A), ga.eigvalsh(a).eval(a=A)
+            >>> V, w = ga.linalg.eigh_vectors(a).eval(a=A), ga.linalg.eigvalsh(a).eval(a=A)
             >>> bool(np.allclose(A @ V, V * w)), w.tolist()
             (True, [1.0, 3.0])
         """,
@@ -664,6 +679,7 @@ def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
 register(
     Op(
         name="norm",
+        namespace="linalg",
         numpy="np.linalg.norm",
         keywords=(("ord", None), ("axis", None), ("keepdims", False)),
         cases=(
@@ -772,6 +788,7 @@ def _pinv_vjp(g, ans, a):
 register(
     Op(
         name="pinv",
+        namespace="linalg",
         numpy="np.linalg.pinv",
         cases=(([(3, 3)], {}), ([(4, 3)], {}), ([(2, 3, 5)], {})),
         impl=np.linalg.pinv,
