@@ -43,8 +43,8 @@ ACTIVATIONS: dict[str, Callable[..., Any]] = {
 }
 
 __all__ = [
-    "OPS", "FUNCTIONS", "PUBLIC", "TOP_LEVEL", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply", "as_expr",
-    "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
+    "OPS", "FUNCTIONS", "PUBLIC", "TOP_LEVEL", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply",
+    "as_expr", "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
 ]  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
