@@ -314,7 +314,7 @@ def _run(item: Item, ga: Any) -> tuple[str, str]:
         got = float(
             sum(
                 np.sum(np.asarray(a, dtype=np.float64) * np.asarray(v, dtype=np.float64))
-                for a, v in zip(gk, vs, strict=False)
+                for a, v in _leaf_pairs(gk, vs)
             )
         )
         tol = (5e-2 if low else 1e-4) * (10 if k == 3 else 1)
@@ -361,6 +361,8 @@ def resolve_ref(item: Item) -> Any:
 def _direction(rng: np.random.Generator, d: Any) -> Any:
     if isinstance(d, float):
         return float(rng.standard_normal())
+    if isinstance(d, list):  # a (nested) list argument: a tangent of the same structure
+        return rng.standard_normal(np.shape(d)).tolist()
     arr = np.asarray(d)
     return rng.standard_normal(arr.shape).astype(arr.dtype)
 
@@ -406,12 +408,25 @@ def _dot_grad(ga: Any, fn: Any, nums: tuple[int, ...], vs: list[Any]) -> Any:
         if not isinstance(gs, (list, tuple)):
             gs = (gs,)
         total = None
-        for gj, v in zip(gs, vs, strict=False):
+        for gj, v in _leaf_pairs(gs, vs):
             term = ga.sum(gj * v)
             total = term if total is None else total + term
         return total
 
     return inner
+
+
+def _leaf_pairs(gs: Any, vs: Any) -> list[tuple[Any, Any]]:
+    """(gradient, direction) leaf pairs: a list argument's gradient is a list (a pytree)."""
+    out: list[tuple[Any, Any]] = []
+    stack = list(zip(gs, vs, strict=True))
+    while stack:
+        g, v = stack.pop()
+        if isinstance(g, list | tuple):
+            stack.extend(zip(g, v, strict=True))
+        else:
+            out.append((g, v))
+    return out
 
 
 def run(items: list[Item], progress: bool = False) -> list[Result]:

@@ -25,7 +25,7 @@ from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
 from .core import Op, apply, as_expr, export, register
 from .elementwise import equal, where
-from .linalg import _concat_shape
+from .linalg import _concat_shape, concatenate, stack
 from .reduce import _accumulated_dtype
 from .rules import _exec_helper, _linear_jvp, broadcast_like, ones_like, reshape_like, zeros_like
 from .stats import static_axis, static_int
@@ -1279,3 +1279,324 @@ def _install_methods() -> None:
 
 
 _install_methods()
+
+
+# -- NumPy's other names for layout operations, built from the ops above ------------------------
+# (functions, not ops: each builds the ops its docstring names, which carry the gradients)
+
+
+def _along(axis, sl):
+    """The index selecting ``sl`` along ``axis`` (negative axes count from the end)."""
+    if axis < 0:
+        return (Ellipsis, sl) + (slice(None),) * (-axis - 1)
+    return (slice(None),) * axis + (sl,)
+
+
+def _need_rank(x, name, least):
+    if x.shape is not None and len(x.shape) < least:
+        raise ShapeError(f"{name}: x must have at least {least} dimensions, got shape {x.shape}")
+
+
+def flipud(x):
+    """Reverse the rows: ``np.flipud``, i.e. ``np.flip(x, 0)``.
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        An array of at least 1 dimension.
+
+    Returns
+    -------
+    Expr
+        ``x`` with its first axis reversed.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.flipud(x).eval(x=np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[3.0, 4.0], [1.0, 2.0]]
+    """
+    x = as_expr(x)
+    _need_rank(x, "flipud", 1)
+    return flip(x, 0)
+
+
+def fliplr(x):
+    """Reverse the columns: ``np.fliplr``, i.e. ``np.flip(x, 1)``.
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        An array of at least 2 dimensions.
+
+    Returns
+    -------
+    Expr
+        ``x`` with its second axis reversed.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.fliplr(x).eval(x=np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[2.0, 1.0], [4.0, 3.0]]
+    """
+    x = as_expr(x)
+    _need_rank(x, "fliplr", 2)
+    return flip(x, 1)
+
+
+def dsplit(x, indices_or_sections, *, index=None):
+    """:func:`split` along axis 2 (``np.dsplit``).
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        An array of at least 3 dimensions.
+    indices_or_sections : int or sequence of int
+        As for :func:`split`.
+    index : int, optional
+        Build only that piece.
+
+    Returns
+    -------
+    list of Expr or Expr
+        The pieces (or piece ``index``).
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> [p.eval(x=np.arange(8.0).reshape(1, 2, 4)).shape for p in ga.dsplit(x, 2)]
+    [(1, 2, 2), (1, 2, 2)]
+    """
+    x = as_expr(x)
+    _need_rank(x, "dsplit", 3)
+    return _pieces("dsplit", x, indices_or_sections, 2, True, index)
+
+
+def rollaxis(x, axis, start=0):
+    """Roll ``axis`` back to position ``start`` (``np.rollaxis``), as ``np.moveaxis``.
+
+    Parameters
+    ----------
+    x : Expr or array_like
+        The array (negative ``axis`` or ``start`` need a declared shape).
+    axis : int
+        The axis to move.
+    start : int
+        It ends before the axis now at ``start``.
+
+    Returns
+    -------
+    Expr
+        ``x`` with the axis moved.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.rollaxis(x, 2).eval(x=np.zeros((2, 3, 4))).shape
+    (4, 2, 3)
+    """
+    x = as_expr(x)
+    axis = static_int(axis, "rollaxis: axis")
+    start = static_int(start, "rollaxis: start")
+    if axis < 0 or start < 0:
+        if x.shape is None:
+            raise GraphadError("rollaxis: negative axes need a declared shape")
+        n = len(x.shape)
+        axis, start = (axis + n if axis < 0 else axis), (start + n if start < 0 else start)
+    if x.shape is not None and not (0 <= axis < len(x.shape) and 0 <= start <= len(x.shape)):
+        raise ShapeError(f"rollaxis: axis {axis} / start {start} out of range for {x.shape}")
+    if axis < start:
+        start -= 1
+    return x if axis == start else moveaxis(x, axis, start)
+
+
+def take(a, indices, axis=None):
+    """``np.take``: the entries at ``indices`` along ``axis`` (of the flattened array when
+    ``axis`` is None); an index-array ``x[index]``, with a scatter-add gradient.
+
+    Parameters
+    ----------
+    a : Expr or array_like
+        The array.
+    indices : int or sequence of int
+        Static indices.
+    axis : int, optional
+        The axis to take along; ``None``: the flattened array.
+
+    Returns
+    -------
+    Expr
+        The selected entries.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.take(x, [2, 0], axis=1).eval(x=np.arange(6.0).reshape(2, 3)).tolist()
+    [[2.0, 0.0], [5.0, 3.0]]
+    """
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise GraphadError(f"take: indices must be integers, got {indices!r}")
+    a = as_expr(a)
+    if axis is None:
+        return ravel(a)[idx]
+    return a[_along(static_int(axis, "take: axis"), idx)]
+
+
+def array(obj):
+    """``np.array`` of (nested) lists of Exprs and numbers: one Expr, built by ``np.stack``.
+
+    Parameters
+    ----------
+    obj : Expr, number, array or (nested) list / tuple of them
+        The entries; the nesting gives the leading axes.
+
+    Returns
+    -------
+    Expr
+        The array.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.array([[x, 2 * x], [x + 1, 0.5]]).eval(x=3.0).tolist()
+    [[3.0, 6.0], [4.0, 0.5]]
+    """
+    if isinstance(obj, list | tuple):
+        if not obj:
+            raise GraphadError("array: an empty list has no graphad form (use a constant)")
+        return stack([array(o) for o in obj])
+    return as_expr(obj)
+
+
+def select(condlist, choicelist, default=0):
+    """``np.select``: from each choice where its condition holds, the first one winning;
+    ``default`` elsewhere.  Nested ``np.where``, so gradients flow to the chosen entries.
+
+    Parameters
+    ----------
+    condlist : sequence of Expr or array_like
+        Boolean conditions.
+    choicelist : sequence of Expr or array_like
+        One choice per condition.
+    default : number or Expr
+        The value where no condition holds.
+
+    Returns
+    -------
+    Expr
+        The selection.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.select([x < 0, x > 1], [-x, 2 * x], 0.5).eval(x=np.array([-1.0, 0.5, 3.0])).tolist()
+    [1.0, 0.5, 6.0]
+    """
+    condlist, choicelist = list(condlist), list(choicelist)
+    if len(condlist) != len(choicelist) or not condlist:
+        raise GraphadError(
+            f"select: {len(condlist)} condition(s) and {len(choicelist)} choice(s); give one "
+            f"choice per condition (at least one)"
+        )
+    out = default
+    for cond, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
+        out = where(cond, choice, out)
+    return out
+
+
+def append(arr, values, axis=None):
+    """``np.append``: ``values`` after ``arr`` (both flattened when ``axis`` is None),
+    by ``np.concatenate``.
+
+    Parameters
+    ----------
+    arr : Expr, array_like or list
+        The array.
+    values : Expr, array_like or list
+        What to append.
+    axis : int, optional
+        The axis to join along; ``None``: flatten both first.
+
+    Returns
+    -------
+    Expr
+        The joined array.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.append(x, 4.0).eval(x=np.array([1.0, 2.0])).tolist()
+    [1.0, 2.0, 4.0]
+    """
+    a, v = array(arr), array(values)
+    if axis is None:
+        return concatenate([ravel(a), ravel(v)])
+    return concatenate([a, v], axis=static_int(axis, "append: axis"))
+
+
+def gradient(f, axis=None):
+    """``np.gradient`` with unit spacing: central differences ``(f[2:] - f[:-2]) / 2``
+    inside, one-sided differences at the ends (``np.subtract`` of neighbours).
+
+    Parameters
+    ----------
+    f : Expr or array_like
+        The samples; each axis used needs at least 2 of them.  ``axis=None`` needs a
+        declared shape (one result per axis).
+    axis : int or tuple of int, optional
+        The axis or axes to differentiate along; ``None``: all.
+
+    Returns
+    -------
+    Expr or tuple of Expr
+        One array per axis (a single array for one axis, as NumPy).
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> x = ga.symbol("x")
+    >>> ga.gradient(x, axis=0).eval(x=np.array([1.0, 2.0, 4.0, 7.0])).tolist()
+    [1.0, 1.5, 2.5, 3.0]
+    """
+    f = as_expr(f)
+    if axis is None:
+        if f.shape is None:
+            raise GraphadError("gradient: axis=None needs a declared shape (or give the axis)")
+        axes = tuple(range(len(f.shape)))
+    elif isinstance(axis, list | tuple):
+        axes = tuple(static_int(a, "gradient: axis") for a in axis)
+    else:
+        axes = (static_int(axis, "gradient: axis"),)
+    outs = []
+    for k in axes:
+        if f.shape is not None:
+            if not -len(f.shape) <= k < len(f.shape):
+                raise ShapeError(f"gradient: axis {k} is out of range for shape {f.shape}")
+            if f.shape[k] < 2:
+                raise ShapeError(f"gradient: axis {k} needs at least 2 samples, got {f.shape}")
+        first = f[_along(k, slice(1, 2))] - f[_along(k, slice(0, 1))]
+        inner = (f[_along(k, slice(2, None))] - f[_along(k, slice(None, -2))]) / 2.0
+        last = f[_along(k, slice(-1, None))] - f[_along(k, slice(-2, -1))]
+        outs.append(concatenate([first, inner, last], axis=k))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+export(flipud, "flip")
+export(fliplr, "flip")
+export(dsplit, "split")
+export(rollaxis, "moveaxis")
+export(take, "getitem")
+export(array, "stack")
+export(select, "where")
+export(append, "concatenate")
+export(gradient, "subtract")

@@ -258,3 +258,58 @@ def test_norm_refusals_name_the_argument():
             ga.linalg.norm(x, ord=1, axis=(1, 1))
         with pytest.raises(ga.ShapeError, match="out of range"):
             ga.linalg.norm(ga.symbol("m", shape=(2, 2)), ord="nuc", axis=(0, 2))
+
+
+_COMPOSED = [
+    # (name, graphad builder, NumPy reference, shape)
+    ("flipud", lambda m, x: m.flipud(x), (3, 2)),
+    ("fliplr", lambda m, x: m.fliplr(x), (3, 2)),
+    ("dsplit", lambda m, x: m.dsplit(x, [1])[1], (2, 2, 3)),
+    ("rollaxis", lambda m, x: m.rollaxis(x, 2, 1), (2, 3, 4)),
+    ("rollaxis_neg", lambda m, x: m.rollaxis(x, -1), (2, 3, 4)),
+    ("take", lambda m, x: m.take(x, [2, 0, 2], axis=1), (2, 3)),
+    ("take_flat", lambda m, x: m.take(x, [5, 1]), (2, 3)),
+    ("array", lambda m, x: m.array([[x[0], 2.0 * x[1]], [x[1] + 1.0, 0.5]]), (2,)),
+    ("select", lambda m, x: m.select([x < 0, x > 1], [-x, 2 * x], 0.5), (7,)),
+    ("append", lambda m, x: m.append(x, x[:1]), (2, 2)),
+    ("append_axis", lambda m, x: m.append(x, x[:1], axis=0), (2, 2)),
+    ("gradient", lambda m, x: m.gradient(x, axis=1), (3, 4)),
+    ("gradient_all", lambda m, x: m.gradient(x)[0] * m.gradient(x)[1], (3, 4)),
+    ("true_divide", lambda m, x: m.true_divide(x, 3.0), (3,)),
+    ("fabs", lambda m, x: m.fabs(x), (3,)),
+    ("angle", lambda m, x: m.angle(x) + m.imag(x) + m.real(x) * m.conj(x), (4,)),
+]
+
+
+@pytest.mark.parametrize("name, build, shape", _COMPOSED, ids=[c[0] for c in _COMPOSED])
+def test_numpy_names_value_and_gradient(name, build, shape):
+    rng = np.random.default_rng(11)
+    a = rng.uniform(-2.0, 2.0, shape)
+    want = build(np, a)
+    w = rng.standard_normal(np.shape(want))
+    with ga.Graph():
+        x = ga.symbol("x", shape=shape)  # gradient(x) with axis=None needs the rank
+        y = build(ga, x)
+        got = y.eval(x=a)
+        (g,) = ga.grad(ga.sum(y * w), [x])
+        grad = g.eval(x=a)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(grad, _fd(lambda v: np.sum(build(np, v) * w), a), atol=1e-8)
+
+
+def test_numpy_names_refuse_clearly():
+    with ga.Graph():
+        x = ga.symbol("x")
+        with pytest.raises(ga.GraphadError, match="gradient: axis=None needs a declared shape"):
+            ga.gradient(x)
+        with pytest.raises(ga.ShapeError, match="at least 2 samples"):
+            ga.gradient(ga.symbol("s", shape=(1, 3)), axis=0)
+        with pytest.raises(ga.GraphadError, match="negative axes need a declared shape"):
+            ga.rollaxis(x, -1)
+        with pytest.raises(ga.GraphadError, match="one choice per condition"):
+            ga.select([x > 0], [x, x])
+        with pytest.raises(ga.GraphadError, match="indices must be integers"):
+            ga.take(x, [0.5])
+        with pytest.raises(ga.ShapeError, match="at least 2 dimensions"):
+            ga.fliplr(ga.symbol("v", shape=(3,)))
