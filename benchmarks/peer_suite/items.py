@@ -78,10 +78,12 @@ class Item:
     ref: Callable[[Any], Callable] | None = None
     nan_ok: bool = False
     zero_grad: bool = False
+    complex_result: bool = False
 
     @property
     def complex(self) -> bool:
-        return any(a.complex for a in self.args)
+        """A complex-number item: complex arguments, or a complex result of real ones."""
+        return self.complex_result or any(a.complex for a in self.args)
 
 
 # ----------------------------------------------------------------- arg shorthands
@@ -1261,6 +1263,7 @@ def _jax(b: _Builder) -> None:
                         argnums=tuple(range(nargs)),
                         order=order,
                         nan_ok=True,
+                        complex_result=name == "complex",
                     )
     for dt in FLOATS:  # mul with an output dtype
         for group in compatible:

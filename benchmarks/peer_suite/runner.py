@@ -192,10 +192,10 @@ def _run(item: Item, ga: Any) -> tuple[str, str]:
         full.update(zip(diff, ds, strict=False))
         return [full[i] for i in range(len(args))]
 
-    f_np_raw = (item.ref or resolve_ref(item))(NP)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            f_np_raw = (item.ref or resolve_ref(item))(NP)
             y_np = f_np_raw(*args)
             outs_np = _outputs(y_np)
         except Exception as e:  # NumPy rejects this combination: not an item
