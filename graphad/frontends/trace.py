@@ -127,6 +127,11 @@ def _as_array(v: Any, position: Any, differentiated: bool) -> np.ndarray:
         v = float(v)  # grad(f)(3) means grad at 3.0
     # another library's array (Dask's) is traced by its shape and dtype, never converted
     arr = v if is_duck_array(v) else np.asarray(v)
+    if arr.dtype.kind == "c":
+        raise DTypeError(
+            f"argument {position}: complex numbers are not supported (dtype {arr.dtype}); "
+            f"graphad differentiates real arrays (pass the real and imaginary parts apart)"
+        )
     if arr.dtype.kind not in "biuf":
         raise DTypeError(
             f"argument {position}: expected numbers, got {type(v).__name__} (dtype {arr.dtype})"

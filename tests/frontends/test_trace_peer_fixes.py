@@ -1,6 +1,7 @@
 """Regressions the peer suite (benchmarks/peer_suite) found in the function transformations."""
 
 import numpy as np
+import pytest
 
 import graphad as ga
 
@@ -34,3 +35,14 @@ def test_transformation_called_on_constants_inside_a_trace_sees_the_closure():
         assert ga.jit(lambda x: x + ga.grad(lambda y: y**2)(3.0))(1.0) == 7.0
         # and the old behaviour outside any trace is unchanged
         assert ga.grad(lambda y: y**3)(2.0) == 12.0
+
+
+def test_complex_arguments_are_refused_by_name():
+    with ga.Graph():
+        f = ga.grad(lambda x: ga.sum(ga.sin(x)))
+        with pytest.raises(ga.DTypeError, match="complex numbers are not supported"):
+            f(np.array([1.0 + 2.0j]))
+        with pytest.raises(ga.DTypeError, match="argument 0: complex numbers"):
+            ga.jit(lambda x: x * 2.0)(np.array([1j]))
+        with pytest.raises(ga.GraphadError, match="type complex"):  # a Python complex
+            ga.jit(lambda x: x * 2.0)(1j)
