@@ -575,7 +575,7 @@ for _part, _index, _vjp in (("u", 0, _svd_u_vjp), ("s", 1, _svd_s_vjp), ("vh", 2
             emit=f"np.linalg.svd({{0}}, full_matrices=False)[{_index}]"
             if _part != "s"
             else "np.linalg.svd({0}, compute_uv=False)",
-            label=f"svd_{_part}",
+            label={"u": "svd U", "s": "singular values", "vh": "svd Vh"}[_part],
             lazy=False,
             sample=_sampler(_full_rank),
             doc=f"The {'singular values' if _part == 's' else _part.upper()} of the thin SVD "
