@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
-from .core import Op, apply, as_expr, export, register
+from .core import Op, apply, as_expr, export, graph_of, register
 from .elementwise import equal, where
 from .linalg import _concat_shape, concatenate, stack
 from .reduce import _accumulated_dtype
@@ -1591,6 +1591,51 @@ def gradient(f, axis=None):
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+def linspace(start, stop, num=50):
+    """``np.linspace(start, stop, num)`` of scalar ``start`` and ``stop`` (Exprs or numbers),
+    computed as NumPy does (``arange(num) * step + start``, the last sample ``stop``
+    itself, joined by ``np.concatenate``), so the samples are NumPy's bits and both ends
+    are differentiated.
+
+    Parameters
+    ----------
+    start, stop : Expr or float
+        The first and last samples (scalars).
+    num : int
+        The number of samples (static, >= 0).
+
+    Returns
+    -------
+    Expr
+        ``num`` evenly spaced samples.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> a, b = ga.symbols("a b")
+    >>> ga.linspace(a, b, 5).eval(a=1.0, b=3.0).tolist()
+    [1.0, 1.5, 2.0, 2.5, 3.0]
+    """
+    num = static_int(num, "linspace: num")
+    if num < 0:
+        raise GraphadError(f"linspace: num must be >= 0, got {num}")
+    g = graph_of(start, stop)
+    start, stop = as_expr(start, g), as_expr(stop, g)
+    for name, e in (("start", start), ("stop", stop)):
+        if e.shape not in (None, ()):
+            raise GraphadError(f"linspace: {name} must be a scalar, got shape {e.shape}")
+    ramp = as_expr(np.arange(num, dtype=np.float64), g)
+    delta = stop - start
+    div = num - 1
+    if div > 0:
+        step = delta / div
+        # NumPy: a zero step (start == stop, or an underflow) scales the ramp after the
+        # division instead
+        y = where(equal(step, 0), (ramp / div) * delta, ramp * step) + start
+        return concatenate([y[:-1], stack([stop])])
+    return ramp * delta + start
+
+
 export(flipud, "flip")
 export(fliplr, "flip")
 export(dsplit, "split")
@@ -1600,3 +1645,4 @@ export(array, "stack")
 export(select, "where")
 export(append, "concatenate")
 export(gradient, "subtract")
+export(linspace, "concatenate")

@@ -313,3 +313,32 @@ def test_numpy_names_refuse_clearly():
             ga.take(x, [0.5])
         with pytest.raises(ga.ShapeError, match="at least 2 dimensions"):
             ga.fliplr(ga.symbol("v", shape=(3,)))
+
+
+@pytest.mark.parametrize("lo, hi", [(1.2, 3.4), (1.2, -3.4), (1.2, 1.2)])
+@pytest.mark.parametrize("num", [0, 1, 2, 5])
+def test_linspace_bits_and_gradient(lo, hi, num):
+    with ga.Graph():
+        a, b = ga.symbols("a b")
+        y = ga.linspace(a, b, num)
+        got = y.eval(a=lo, b=hi)
+        want = np.linspace(lo, hi, num)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        if num:
+            w = np.arange(1.0, num + 1.0)
+            ga_, gb = ga.grad(ga.sum(y * w), [a, b])
+            da = (
+                np.sum(np.linspace(lo + 1e-6, hi, num) * w)
+                - np.sum(np.linspace(lo - 1e-6, hi, num) * w)
+            ) / 2e-6
+            db = (
+                np.sum(np.linspace(lo, hi + 1e-6, num) * w)
+                - np.sum(np.linspace(lo, hi - 1e-6, num) * w)
+            ) / 2e-6
+            assert abs(float(ga_.eval(a=lo, b=hi)) - da) < 1e-6
+            assert abs(float(gb.eval(a=lo, b=hi)) - db) < 1e-6
+        with pytest.raises(ga.GraphadError, match="num must be >= 0"):
+            ga.linspace(a, b, -1)
+        with pytest.raises(ga.GraphadError, match="start must be a scalar"):
+            ga.linspace(ga.symbol("v", shape=(2,)), b, 3)
