@@ -50,7 +50,7 @@ from .frontends.trace import (
     vjp,
     vmap,
 )  # fmt: skip
-from .ops import PUBLIC as _OP_FUNCTIONS
+from .ops import TOP_LEVEL as _OP_FUNCTIONS
 from .ops import constant, defop
 from .transforms.autodiff import substitute
 

@@ -281,7 +281,7 @@ class TestLoadLimits:
                 with ga.Graph() as g:
                     n = 2 if op.nargs is None else op.nargs
                     syms = [ga.symbol(f"a{i}") for i in range(n)]
-                    fn = getattr(ga, name)
+                    fn = getattr(ga.ops, name)  # ga.linalg ops too
                     e = fn(syms, **params) if op.nargs is None else fn(*syms, **params)
                     outs = [e]
                     if op.differentiable:

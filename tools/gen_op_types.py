@@ -63,10 +63,10 @@ def render() -> str:
     """The stub's text for the op table as it is now."""
     sys.path.insert(0, str(ROOT))  # the checkout, not an install
     import graphad
-    from graphad.ops import FUNCTIONS, OPS, PUBLIC
+    from graphad.ops import FUNCTIONS, OPS, TOP_LEVEL
 
     # the names graphad/__init__.py declares itself (loaded lazily) are left to it
-    names = [n for n in PUBLIC if n not in graphad._LAZY]
+    names = [n for n in TOP_LEVEL if n not in graphad._LAZY]
     lines = [HEADER, "__all__ = ["]
     lines += [f'    "{n}",' for n in names]
     lines.append("]\n")

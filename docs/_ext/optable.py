@@ -88,11 +88,13 @@ def _rows():
     public = set(ga.__all__)
     for name in sorted(OPS):
         op = OPS[name]
-        if op.internal or op.custom or name not in public or name not in FUNCTIONS:
+        if op.internal or op.custom or name not in FUNCTIONS:
+            continue
+        if name not in public and not op.namespace:
             continue
         fn = FUNCTIONS[name][1]
         yield [
-            name,
+            f"{op.namespace}.{name}" if op.namespace else name,
             _numpy_name(op),
             ", ".join(_arguments(fn)),
             _differentiable(op, fn),

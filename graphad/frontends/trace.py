@@ -40,6 +40,7 @@ split that machine.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import itertools
 from collections import OrderedDict
@@ -126,6 +127,11 @@ def _as_array(v: Any, position: Any, differentiated: bool) -> np.ndarray:
         v = float(v)  # grad(f)(3) means grad at 3.0
     # another library's array (Dask's) is traced by its shape and dtype, never converted
     arr = v if is_duck_array(v) else np.asarray(v)
+    if arr.dtype.kind == "c":
+        raise DTypeError(
+            f"argument {position}: complex numbers are not supported (dtype {arr.dtype}); "
+            f"graphad differentiates real arrays (pass the real and imaginary parts apart)"
+        )
     if arr.dtype.kind not in "biuf":
         raise DTypeError(
             f"argument {position}: expected numbers, got {type(v).__name__} (dtype {arr.dtype})"
@@ -136,6 +142,10 @@ def _as_array(v: Any, position: Any, differentiated: bool) -> np.ndarray:
             f"gradients need floating-point inputs (convert with .astype(float))"
         )
     return arr
+
+
+#: the graph a transformation is tracing into, while it runs the user's function
+_TRACING: contextvars.ContextVar[Any] = contextvars.ContextVar("graphad_tracing", default=None)
 
 
 def _traceable(v: Any) -> bool:
@@ -298,6 +308,12 @@ class _Transformed:
 
     # -- calls ------------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        outer = _TRACING.get()
+        if outer is not None and not _has_expr(args, kwargs):
+            # called on plain values inside another transformation's trace: the function
+            # may close over that trace's Exprs (x * grad(lambda y: x * y)(2.0)), so it
+            # builds into the trace's graph, the values as its constants
+            args, kwargs = self._as_constants(outer, args, kwargs)
         if _has_expr(args, kwargs):
             graph = _graph_of(args, kwargs)
             with graph.transaction(), graph:  # a failed call leaves the graph as it was
@@ -316,6 +332,20 @@ class _Transformed:
                 self._cache.move_to_end(key)
         fn, finish = entry
         return finish(fn(*arrays))
+
+    def _as_constants(self, graph: Any, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
+        from ..ops import as_expr
+
+        nums = self._positions(len(args))
+
+        def convert(i: Any, v: Any) -> Any:
+            if not (i in nums or _traceable(v)):
+                return v
+            leaves, spec = _flatten(v)
+            return _unflatten(spec, [as_expr(_as_array(x, i, i in nums), graph) for x in leaves])
+
+        new_args = tuple(convert(i, v) for i, v in enumerate(args))
+        return new_args, {k: convert(k, v) for k, v in kwargs.items()}
 
     def _trace(self, meta: tuple, arrays: list[np.ndarray], layout: list) -> tuple:
         from ..backends.function import compile as ga_compile
@@ -339,7 +369,11 @@ class _Transformed:
             nargs, names = meta
             args = tuple(values[:nargs])
             kwargs = dict(zip(names, values[nargs:], strict=True))
-            result = self._on_exprs(g, args, kwargs, fresh=True)
+            token = _TRACING.set(g)
+            try:
+                result = self._on_exprs(g, args, kwargs, fresh=True)
+            finally:
+                _TRACING.reset(token)
             leaves, spec = _flatten(result)
             exprs = [as_expr(v, g) for v in leaves]
             fn = ga_compile(exprs, inputs=syms)
@@ -897,14 +931,17 @@ def hessian(
     raise GraphadError(f"hessian expects an Expr or a callable, got {type(f).__name__}")
 
 
+def _tangent_array(v: Any) -> np.ndarray:
+    # a float array keeps its dtype; anything else (a Python float, ints, bools) is
+    # float64: np.result_type(0.3, np.float16) is float16 under NumPy 2's rules, which
+    # rounded Python-float tangents to 3 digits
+    arr = np.asarray(v)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
 def _tangent_leaves_as_floats(tree: Any) -> Any:
     leaves, spec = _flatten(tree)
-    fixed = [
-        v
-        if isinstance(v, Expr) or is_duck_array(v)
-        else np.asarray(v, dtype=np.result_type(v, np.float16))
-        for v in leaves
-    ]
+    fixed = [v if isinstance(v, Expr) or is_duck_array(v) else _tangent_array(v) for v in leaves]
     return _unflatten(spec, fixed)
 
 

@@ -32,6 +32,9 @@ PUBLIC: tuple[str, ...] = tuple(
     sorted(name for name, (op, _) in FUNCTIONS.items() if OPS[op].public)
 )
 globals().update({name: FUNCTIONS[name][1] for name in PUBLIC})
+#: the op functions of the top-level ``ga`` namespace (the others are in a sub-namespace
+#: named by their op's ``namespace`` facet, ``ga.linalg``)
+TOP_LEVEL: tuple[str, ...] = tuple(n for n in PUBLIC if not OPS[FUNCTIONS[n][0]].namespace)
 #: names callable in parsed text
 PARSER_FUNCTIONS: frozenset[str] = frozenset(n for n in PUBLIC if OPS[FUNCTIONS[n][0]].parse)
 #: layer activations by name (``Dense(activation="relu")``)
@@ -40,8 +43,8 @@ ACTIVATIONS: dict[str, Callable[..., Any]] = {
 }
 
 __all__ = [
-    "OPS", "FUNCTIONS", "PUBLIC", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply", "as_expr",
-    "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
+    "OPS", "FUNCTIONS", "PUBLIC", "TOP_LEVEL", "PARSER_FUNCTIONS", "ACTIVATIONS", "Op", "apply",
+    "as_expr", "const_value", "constant", "register", "defop", "sum_to", *PUBLIC,
 ]  # fmt: skip
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")

@@ -257,10 +257,21 @@ def _operand_grad(g, ops, index, subscripts):
     letters = [c for c in mine if c != "..."]
     plain = len(set(letters)) == len(letters) and all(c in seen for c in letters)
     if plain and ("..." in mine) == ("..." in seen):
-        spec = ",".join(["".join(out)] + ["".join(t) for t in others]) + "->" + "".join(mine)
+        spec = ",".join(["".join(out)] + ["".join(t) for t in others])
         rest = [o for j, o in enumerate(ops) if j != index]
-        r = apply("einsum", [g, *rest], subscripts=subscripts_key(spec))
-        return sum_to(r, ops[index]) if "..." in mine else r  # the ellipsis broadcast undone
+        if "..." not in mine:
+            return apply(
+                "einsum", [g, *rest], subscripts=subscripts_key(spec + "->" + "".join(mine))
+            )
+        # the ellipsis broadcast undone: sum_to works on leading axes, so the ellipsis is
+        # put first ("j...k" -> "...jk"), reduced to the operand's, and put back
+        mine_text, front = "".join(mine), "..." + "".join(letters)
+        r = apply("einsum", [g, *rest], subscripts=subscripts_key(spec + "->" + front))
+        if mine_text == front:
+            return sum_to(r, ops[index])
+        like = apply("einsum", [ops[index]], subscripts=subscripts_key(mine_text + "->" + front))
+        r = sum_to(r, like)
+        return apply("einsum", [r], subscripts=subscripts_key(front + "->" + mine_text))
     return apply(
         "einsum_grad",
         [g, *ops],
@@ -424,10 +435,39 @@ register(
 )
 
 
+def _sublist_term(sub, where):
+    if not isinstance(sub, list | tuple):
+        raise GraphadError(
+            f"einsum: {where} must be a list of ints and Ellipsis (NumPy's sublist form), "
+            f"got {type(sub).__name__}"
+        )
+    out = []
+    for k in sub:
+        if k is Ellipsis:
+            out.append("...")
+        elif isinstance(k, int | np.integer) and not isinstance(k, bool) and 0 <= k < 52:
+            out.append("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[int(k)])
+        else:
+            raise GraphadError(f"einsum: {where} holds {k!r}; use ints 0..51 and Ellipsis")
+    return "".join(out)
+
+
+def _sublist_subscripts(args):
+    """NumPy's ``einsum(op0, sublist0, op1, sublist1, ..., [sublist_out])`` as text."""
+    pairs = len(args) // 2
+    ops = [args[2 * i] for i in range(pairs)]
+    terms = [_sublist_term(args[2 * i + 1], f"sublist {i}") for i in range(pairs)]
+    text = ",".join(terms)
+    if len(args) % 2:
+        text += "->" + _sublist_term(args[-1], "the output sublist")
+    return text, tuple(ops)
+
+
 @export
 def einsum(*operands, subscripts=None):
     """Einstein summation with ``np.einsum``'s subscripts:
-    ``ga.einsum("ij,jk->ik", a, b)`` (or ``ga.einsum([a, b], subscripts="ij,jk->ik")``).
+    ``ga.einsum("ij,jk->ik", a, b)`` (or ``ga.einsum([a, b], subscripts="ij,jk->ik")``, or
+    NumPy's sublist form ``ga.einsum(a, [0, 1], b, [1, 2], [0, 2])``).
 
     The implicit output (no ``->``: the letters seen once, sorted), ``...`` for
     broadcast leading axes and repeated letters in one operand (``"ii->i"``, the
@@ -440,9 +480,12 @@ def einsum(*operands, subscripts=None):
         number of operands (or are not valid einsum subscripts).
     """
     if subscripts is None:
-        if not operands or not isinstance(operands[0], str):
+        if operands and not isinstance(operands[0], str) and len(operands) >= 2:
+            subscripts, operands = _sublist_subscripts(operands)
+        elif not operands or not isinstance(operands[0], str):
             raise GraphadError("einsum: the first argument must be the subscripts string")
-        subscripts, operands = operands[0], operands[1:]
+        else:
+            subscripts, operands = operands[0], operands[1:]
     elif len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = tuple(operands[0])
     if not operands:
@@ -827,7 +870,21 @@ def kron(a, b):
 
 
 @export
-def cross(a, b):
-    """``np.cross(a, b)`` of 3-vectors along the last axis."""
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``np.cross(a, b)`` of 3-vectors: along the last axes, or ``axisa`` of ``a`` and
+    ``axisb`` of ``b`` with the result's vectors along ``axisc`` (``axis`` sets all three)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    for name, v in (("axisa", axisa), ("axisb", axisb), ("axisc", axisc)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise GraphadError(f"cross: {name} must be an int, got {v!r}")
     g = graph_of(a, b)
-    return apply("cross", as_expr(a, g), as_expr(b, g))
+    a, b = as_expr(a, g), as_expr(b, g)
+    if axisa not in (-1,):
+        a = apply("moveaxis", a, source=int(axisa), destination=-1)
+    if axisb not in (-1,):
+        b = apply("moveaxis", b, source=int(axisb), destination=-1)
+    out = apply("cross", a, b)
+    if axisc != -1:
+        out = apply("moveaxis", out, source=-1, destination=int(axisc))
+    return out

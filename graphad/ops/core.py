@@ -152,6 +152,10 @@ class Op:
         ``sample(rng, shapes) -> [array per argument]``: test inputs for ops whose
         domain is not a box (well-conditioned, symmetric or SPD matrices); the
         op-table tests use it instead of ``domain`` when given.
+    namespace : str
+        The ``ga`` sub-namespace the op's function lives in: ``""`` for ``ga.<name>``,
+        ``"linalg"`` for ``ga.linalg.<name>`` only (as NumPy has ``np.linalg.inv`` and
+        no ``np.inv``).  Every op function is also ``ga.ops.<name>``.
     """
 
     name: str
@@ -199,6 +203,7 @@ class Op:
     cases: Sequence[tuple[Sequence[tuple[int, ...]], dict]] | None = None
     lazy: bool | Callable[..., bool] = True
     sample: Callable[..., list] | None = None
+    namespace: str = ""
     example: str = ""
 
     @property
@@ -354,7 +359,8 @@ class Op:
             )
         kw = "".join(f", {k}={v!r}" for k, v in params.items())
         call = f"[{', '.join(argnames)}]" if self.nargs is None else ", ".join(argnames)
-        lines.append(f">>> y = ga.{name}({call}{kw})")
+        where = f"ga.{self.namespace}." if self.namespace else "ga."
+        lines.append(f">>> y = {where}{name}({call}{kw})")
         feed = ", ".join(f"{a}={a}_value" for a in argnames)
         lines.append(f">>> out = y.eval({feed})")
         shape = self._example_shape(shapes, params)

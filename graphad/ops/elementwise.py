@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..core.errors import GraphadError
 from .core import Op, apply, broadcast_shape, const_value, export, op_function, register
 from .rules import _exec_helper, sum_to
 
@@ -412,6 +413,31 @@ clip = _elementwise(
     "to the bound that is active outside it.",
 )
 
+_clip3 = clip
+
+
+def clip(x, lo=None, hi=None, *, a_min=None, a_max=None):
+    """``np.clip``: ``x`` limited to ``[lo, hi]`` (NumPy's names ``a_min``/``a_max`` work
+    too; ``None`` for one bound leaves that side open)."""
+    if a_min is not None:
+        if lo is not None:
+            raise GraphadError("clip: give the lower bound once (lo or a_min)")
+        lo = a_min
+    if a_max is not None:
+        if hi is not None:
+            raise GraphadError("clip: give the upper bound once (hi or a_max)")
+        hi = a_max
+    if lo is None and hi is None:
+        raise GraphadError("clip: give at least one of the bounds lo (a_min) and hi (a_max)")
+    if lo is None:
+        return minimum(x, hi)
+    if hi is None:
+        return maximum(x, lo)
+    return _clip3(x, lo, hi)
+
+
+export(clip, "clip")
+
 # -- issue 14's elementwise set ---------------------------------------------------------
 
 
@@ -551,11 +577,21 @@ reciprocal = _fn(
 )
 
 
+# sinc'(x) = -pi^2/3 x + pi^4/30 x^3 - pi^6/840 x^5 + ... (Maclaurin): at x == 0 the
+# derivative is this polynomial, whose derivatives there are sinc's up to the 6th
+_SINC_D1 = (-(math.pi**2) / 3.0, math.pi**4 / 30.0, -(math.pi**6) / 840.0)
+
+
 def _sinc_partials(ans, x):
-    # (cos(pi x) - sinc(x)) / x, and its limit 0 at x == 0
+    # (cos(pi x) - sinc(x)) / x away from 0; at 0 the series, which is 0 there (+ 0.0
+    # keeps it +0.0) with the right higher derivatives
     zero = equal(x, 0)
     slope = divide(subtract(cos(multiply(math.pi, x)), ans), where(zero, 1.0, x))
-    return [where(zero, 0.0, slope)]
+    x2 = multiply(x, x)
+    series = multiply(
+        x, add(_SINC_D1[0], multiply(x2, add(_SINC_D1[1], multiply(x2, _SINC_D1[2]))))
+    )
+    return [where(zero, add(series, 0.0), slope)]
 
 
 sinc = _fn(
@@ -566,8 +602,8 @@ sinc = _fn(
     numexpr=None,
     domain=[(-3.0, 3.0)],
     doc="The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0.",
-    kink="sinc'(0) = 0 exactly; the derivative of that derivative at 0 comes out 0 "
-    "(the true second derivative there is -pi**2/3).",
+    kink="sinc'(0) = 0 exactly; at 0 the derivative is built from sinc's Maclaurin series, "
+    "so derivatives up to the 6th are exact there (the 2nd is -pi**2/3).",
     exact=True,
 )
 deg2rad = _fn("deg2rad", np.deg2rad, lambda ans, x: [math.pi / 180.0],
@@ -657,6 +693,67 @@ erfc = _fn("erfc", _exec_helper(ERFC_SRC, "_ga_erfc"), _erf_partial(-1.0), sympy
            numexpr=None, emit="_ga_erfc({0})", helper=ERFC_SRC, nonnegative=True, monotone=-1,
            numpy="scipy.special.erfc", doc="The complementary error function ``1 - erf(x)``, "
            "accurate where erf is near 1.", exact=True)  # fmt: skip
+ERFINV_SRC = ERF_SRC.replace("erf", "erfinv")
+I0E_SRC = """
+def _ga_i0e(x):
+    from scipy.special import i0e  # SciPy loads on first use
+    return i0e(x)
+"""
+I1E_SRC = I0E_SRC.replace("i0e", "i1e")
+erfinv = _fn("erfinv", _exec_helper(ERFINV_SRC, "_ga_erfinv"),
+             lambda ans, x: [multiply(math.sqrt(math.pi) / 2.0, exp(square(ans)))],
+             sympy_name="erfinv", numexpr=None, emit="_ga_erfinv({0})", helper=ERFINV_SRC,
+             preserves_zero=True, monotone=1, domain=[(-0.9, 0.9)],
+             numpy="scipy.special.erfinv", doc="The inverse error function (``erf(erfinv(y)) "
+             "== y`` on (-1, 1); +-inf at +-1).", exact=True)  # fmt: skip
+i0e = _fn("i0e", _exec_helper(I0E_SRC, "_ga_i0e"),
+          lambda ans, x: [subtract(i1e(x), multiply(sign(x), ans))],
+          numexpr=None, emit="_ga_i0e({0})", helper=I0E_SRC, nonnegative=True,
+          domain=[(0.2, 3.0)], numpy="scipy.special.i0e",
+          doc="The exponentially scaled modified Bessel function of order 0, "
+          "``exp(-|x|) I0(x)`` (JAX's ``bessel_i0e``).",
+          kink="at x = 0 the gradient is 0 (sign(0) = 0: the mean of the one-sided -1 and "
+          "+1).", exact=True)  # fmt: skip
+
+
+def _i1e_partials(ans, x):
+    # i0e(x) - i1e(x) (sign(x) + 1 / x), with its limit 1/2 at x = 0
+    zero = equal(x, 0)
+    slope = subtract(i0e(x), multiply(ans, add(sign(x), divide(1.0, where(zero, 1.0, x)))))
+    return [where(zero, 0.5, slope)]
+
+
+i1e = _fn("i1e", _exec_helper(I1E_SRC, "_ga_i1e"), _i1e_partials, numexpr=None,
+          emit="_ga_i1e({0})", helper=I1E_SRC, preserves_zero=True, domain=[(-3.0, 3.0)],
+          numpy="scipy.special.i1e", doc="The exponentially scaled modified Bessel function "
+          "of order 1, ``exp(-|x|) I1(x)`` (JAX's ``bessel_i1e``).", exact=True)  # fmt: skip
+# -- NumPy's other names, and its complex-number functions on real arrays ---------------------
+# (complex numbers themselves are refused where they enter: inputs and constants)
+export(abs, "abs", "absolute")
+export(divide, "divide", "true_divide")
+export(rad2deg, "rad2deg", "degrees")
+export(deg2rad, "deg2rad", "radians")
+fabs = _fn("fabs", np.fabs, lambda ans, x: [sign(x)], dtype=_like_numpy(np.fabs),
+           numexpr=None, nonnegative=True, sympy=lambda sp, x: sp.Abs(x),
+           doc="Absolute value as a float (``np.fabs``: integers become floats).",
+           kink="|x|'(0) = 0 (sign(0)).", exact=True)  # fmt: skip
+real = _fn("real", np.real, lambda ans, x: [1.0], dtype=_like_numpy(np.real), numexpr=None,
+           preserves_zero=True, monotone=1, sympy=lambda sp, x: x,
+           doc="The real part (``np.real``): a real array itself.")  # fmt: skip
+imag = _fn("imag", np.imag, lambda ans, x: [None], dtype=_like_numpy(np.imag), numexpr=None,
+           nonnegative=True, preserves_zero=True, sympy=lambda sp, x: sp.Integer(0) * x,
+           doc="The imaginary part (``np.imag``): zeros for a real array.",
+           kink="no gradient: it is 0 on real arrays.")  # fmt: skip
+conj = _fn("conj", np.conj, lambda ans, x: [1.0], dtype=_like_numpy(np.conj), numexpr=None,
+           preserves_zero=True, monotone=1, sympy=lambda sp, x: x,
+           doc="The complex conjugate (``np.conj``): a real array itself.")  # fmt: skip
+angle = _fn("angle", np.angle, lambda ans, x: [None], dtype=_like_numpy(np.angle),
+            numexpr=None, nonnegative=True,
+            doc="The argument (``np.angle``): 0 for x >= +0, pi for x < 0 and -0.0.",
+            kink="no gradient: piecewise constant on real arrays.")  # fmt: skip
+export(conj, "conj", "conjugate")
+export(real, "real", "real_if_close")
+
 _NAN_TO_NUM = (("nan", 0.0), ("posinf", None), ("neginf", None))
 NAN_TO_NUM_SRC = """
 def _ga_nan_to_num(x, nan=0.0, posinf=None, neginf=None):

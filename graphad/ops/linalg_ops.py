@@ -31,13 +31,17 @@ import math
 import numpy as np
 
 from ..core.errors import GraphadError, ShapeError
+from ..core.expr import Expr
 from .contract import einsum
 from .core import Op, apply, export, register
+from .layout import expand_dims, moveaxis
 from .linalg import _matmul_shape, matmul
 from .reduce import reduced_shape
 from .rules import _exec_helper, astype_like, sum_to, unreduce
 
-__all__ = ["inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "norm", "pinv"]
+__all__ = [
+    "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "norm", "pinv", "svd",
+]  # fmt: skip
 
 
 DUCK_SRC = """
@@ -133,6 +137,7 @@ def _inv_cotangent(gy, y):
 register(
     Op(
         name="inv",
+        namespace="linalg",
         numpy="np.linalg.inv",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.inv,
@@ -165,6 +170,7 @@ def inv(a):
 register(
     Op(
         name="det",
+        namespace="linalg",
         numpy="np.linalg.det",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.det,
@@ -197,6 +203,7 @@ def _slogdet_impl(a):
 register(
     Op(
         name="slogdet",
+        namespace="linalg",
         numpy="np.linalg.slogdet",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=_slogdet_impl,
@@ -209,8 +216,16 @@ register(
         helper=DUCK_SRC,
         label="slogdet",
         sample=_sampler(lambda rng, s: _well_conditioned(rng, s) * rng.choice([-1.0, 1.0])),
-        doc="Sign and log of the absolute determinant, stacked (``np.linalg.slogdet`` as "
-        "one array, ``[sign, logabsdet]``); ``ga.linalg.slogdet`` returns the pair.",
+        doc="Sign and log of the absolute determinant (``np.linalg.slogdet``): one node "
+        "holding ``[sign, logabsdet]``; ``ga.linalg.slogdet`` returns the pair.",
+        example="""
+            >>> import numpy as np, graphad as ga
+            >>> a = ga.symbol("a")
+            >>> sign, logdet = ga.linalg.slogdet(a)
+            >>> A = np.array([[0.0, 2.0], [3.0, 1.0]])
+            >>> float(sign.eval(a=A)), bool(np.isclose(logdet.eval(a=A), np.log(6.0)))
+            (-1.0, True)
+        """,
         kink="the sign has no gradient (it is piecewise constant).",
     )
 )
@@ -255,6 +270,7 @@ def _solve_shape(a, b):
 register(
     Op(
         name="solve",
+        namespace="linalg",
         numpy="np.linalg.solve",
         argnames=("a", "b"),
         cases=(
@@ -331,6 +347,7 @@ def _cholesky_vjp(g, ans, a):
 register(
     Op(
         name="cholesky",
+        namespace="linalg",
         numpy="np.linalg.cholesky",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {}), ([(1, 1)], {})),
         impl=np.linalg.cholesky,
@@ -346,7 +363,7 @@ register(
             >>> import numpy as np, graphad as ga
             >>> a = ga.symbol("a")
             >>> A = np.array([[4.0, 2.0], [2.0, 3.0]])
-            >>> L = ga.cholesky(a).eval(a=A)
+            >>> L = ga.linalg.cholesky(a).eval(a=A)
             >>> bool(np.allclose(L @ L.T, A)), float(L[0, 0])
             (True, 2.0)
         """,
@@ -416,6 +433,7 @@ def _eigh_vectors_vjp(g, ans, a):
 register(
     Op(
         name="eigvalsh",
+        namespace="linalg",
         numpy="np.linalg.eigvalsh",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=np.linalg.eigvalsh,
@@ -435,6 +453,7 @@ register(
 register(
     Op(
         name="eigh_vectors",
+        namespace="linalg",
         numpy="np.linalg.eigh",
         cases=(([(3, 3)], {}), ([(2, 4, 4)], {})),
         impl=lambda a: np.linalg.eigh(a)[1],
@@ -450,7 +469,7 @@ register(
             >>> import numpy as np, graphad as ga
             >>> a = ga.symbol("a")
             >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
-            >>> V, w = ga.eigh_vectors(a).eval(a=A), ga.eigvalsh(a).eval(a=A)
+            >>> V, w = ga.linalg.eigh_vectors(a).eval(a=A), ga.linalg.eigvalsh(a).eval(a=A)
             >>> bool(np.allclose(A @ V, V * w)), w.tolist()
             (True, [1.0, 3.0])
         """,
@@ -485,6 +504,127 @@ def eigh(a):
     return apply("eigvalsh", a), apply("eigh_vectors", a)
 
 
+# -- svd ------------------------------------------------------------------------------------
+# The thin SVD A = U diag(s) Vh (k = min(m, n)) as three ops, so each VJP is built from the
+# others' nodes and differentiates again.  With F[i, j] = 1 / (s_j^2 - s_i^2) (0 on the
+# diagonal) the standard adjoint (Townsend 2016, "Differentiating the singular value
+# decomposition") is the sum of
+#   s:  U diag(s_bar) Vh
+#   U:  U [(F o (U^T U_bar - U_bar^T U)) diag(s)] Vh + (I - U U^T) U_bar diag(1/s) Vh
+#   Vh: U [diag(s) (F o (V^T V_bar - V_bar^T V))] Vh + U diag(1/s) V_bar^T (I - V Vh)
+# (V = Vh^T, V_bar = Vh_bar^T).
+
+
+def _svd_parts(a):
+    return apply("svd_u", a), apply("svd_s", a), apply("svd_vh", a)
+
+
+def _svd_s_vjp(g, ans, a):
+    u, _, vh = _svd_parts(a)
+    return [einsum("...ik,...k,...kj->...ij", u, g, vh)]
+
+
+def _svd_u_vjp(g, ans, a):
+    u, s, vh = ans, apply("svd_s", a), apply("svd_vh", a)
+    f = apply("eigh_gaps", apply("multiply", s, s))
+    utg = einsum("...ki,...kj->...ij", u, g)  # U^T U_bar
+    inner = apply("multiply", f, apply("subtract", utg, _mT(utg)))
+    core = einsum("...ik,...kl,...l,...lj->...ij", u, inner, s, vh)
+    resid = apply("subtract", g, einsum("...ik,...kl->...il", u, utg))  # (I - U U^T) U_bar
+    return [
+        apply("add", core, einsum("...ik,...k,...kj->...ij", resid, apply("reciprocal", s), vh))
+    ]
+
+
+def _svd_vh_vjp(g, ans, a):
+    u, s, vh = apply("svd_u", a), apply("svd_s", a), ans
+    f = apply("eigh_gaps", apply("multiply", s, s))
+    vtv = einsum("...ik,...jk->...ij", vh, g)  # V^T V_bar (g is Vh_bar = V_bar^T)
+    inner = apply("multiply", f, apply("subtract", vtv, _mT(vtv)))
+    core = einsum("...ik,...k,...kl,...lj->...ij", u, s, inner, vh)
+    # V_bar^T (I - V Vh) = g - (g Vh^T) Vh
+    resid = apply("subtract", g, einsum("...ik,...jk,...jl->...il", g, vh, vh))
+    return [apply("add", core, einsum("...ik,...k,...kj->...ij", u, apply("reciprocal", s), resid))]
+
+
+def _svd_shape(part):
+    def shape(s):
+        if len(s) < 2:
+            raise ShapeError(f"svd: needs a matrix (or a stack of them), got shape {s}")
+        m, n = s[-2:]
+        k = min(m, n)
+        return {"u": (*s[:-2], m, k), "s": (*s[:-2], k), "vh": (*s[:-2], k, n)}[part]
+
+    return shape
+
+
+_SVD_CASES = (([(4, 3)], {}), ([(3, 5)], {}), ([(2, 3, 3)], {}))
+for _part, _index, _vjp in (("u", 0, _svd_u_vjp), ("s", 1, _svd_s_vjp), ("vh", 2, _svd_vh_vjp)):
+    register(
+        Op(
+            name=f"svd_{_part}",
+            numpy="np.linalg.svd",
+            internal=True,  # built by ga.linalg.svd and the matrix norms
+            cases=_SVD_CASES,
+            impl=(lambda i: lambda a: np.linalg.svd(a, full_matrices=False)[i])(_index)
+            if _part != "s"
+            else (lambda a: np.linalg.svd(a, compute_uv=False)),
+            vjp=_vjp,
+            shape=_svd_shape(_part),
+            dtype="float",
+            emit=f"np.linalg.svd({{0}}, full_matrices=False)[{_index}]"
+            if _part != "s"
+            else "np.linalg.svd({0}, compute_uv=False)",
+            label={"u": "svd U", "s": "singular values", "vh": "svd Vh"}[_part],
+            lazy=False,
+            sample=_sampler(_full_rank),
+            doc=f"The {'singular values' if _part == 's' else _part.upper()} of the thin SVD "
+            f"(``np.linalg.svd(a, full_matrices=False)``); ``ga.linalg.svd`` returns all three.",
+            kink="repeated singular values make U's and Vh's gradients infinite or NaN "
+            "(1 / (s_j^2 - s_i^2)); a zero singular value makes them infinite; the signs of "
+            "the singular vectors are NumPy's (LAPACK's) choice.",
+        )
+    )
+
+
+def svd(a, full_matrices=False, compute_uv=True):
+    """The thin singular value decomposition ``(U, s, Vh)`` of a matrix (or a stack),
+    ``np.linalg.svd(a, full_matrices=False)``; ``compute_uv=False``: ``s`` alone.
+
+    The gradient is the standard adjoint (Townsend 2016) and differentiates again;
+    repeated or zero singular values make the singular vectors' gradient infinite or
+    NaN (they are not differentiable there), the singular values' stays finite.
+
+    Parameters
+    ----------
+    a : Expr or array_like
+        The matrix, ``(..., m, n)``.
+    full_matrices : bool
+        Only ``False`` (the thin SVD) is supported.
+    compute_uv : bool
+        ``False``: return the singular values only.
+
+    Returns
+    -------
+    tuple of Expr or Expr
+        ``(U, s, Vh)`` with shapes ``(..., m, k)``, ``(..., k)``, ``(..., k, n)``,
+        ``k = min(m, n)``; or ``s``.
+
+    Examples
+    --------
+    >>> import numpy as np, graphad as ga
+    >>> a = ga.symbol("a")
+    >>> A = np.array([[3.0, 0.0], [4.0, 5.0]])
+    >>> ga.linalg.svd(a, compute_uv=False).eval(a=A).round(6).tolist()
+    [6.708204, 2.236068]
+    """
+    if full_matrices:
+        raise GraphadError("svd: full_matrices=True is not supported (use the thin SVD)")
+    if not compute_uv:
+        return apply("svd_s", a)
+    return _svd_parts(a)
+
+
 # -- norm -----------------------------------------------------------------------------------
 
 NORM_SRC = """
@@ -494,7 +634,8 @@ def _ga_norm(x, ord=None, axis=None, keepdims=False):
     if ord in (1, 2, "inf") and not (isinstance(axis, int) or (axis is None and x.ndim == 1)):
         raise ValueError(
             f"norm: ord={ord!r} is a vector norm here: give an int axis or a 1-D x "
-            f"(got axis={axis!r} for shape {x.shape}); matrix 1/2/inf norms are not supported"
+            f"(got axis={axis!r} for shape {x.shape}); for a matrix norm pass axis=(0, 1) "
+            f"or declare the shape"
         )
     if ord == "fro" and not ((x.ndim == 2 and axis is None) or isinstance(axis, tuple)):
         raise ValueError(f"norm: ord='fro' needs a 2-D x or a pair of axes, got shape {x.shape}")
@@ -511,7 +652,7 @@ def _norm_shape(s, ord=None, axis=None, keepdims=False):
     if ord in (1, 2, "inf") and not (isinstance(axis, int) or (axis is None and len(s) == 1)):
         raise ShapeError(
             f"norm: ord={ord!r} is a vector norm: give an int axis or a 1-D x "
-            f"(got axis={axis!r} for shape {s})"
+            f"(got axis={axis!r} for shape {s}); for a matrix norm pass axis=(0, 1)"
         )
     if ord == "fro" and not ((len(s) == 2 and axis is None) or isinstance(axis, tuple)):
         raise ShapeError(f"norm: ord='fro' needs a 2-D x or a pair of axes, got shape {s}")
@@ -538,6 +679,7 @@ def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
 register(
     Op(
         name="norm",
+        namespace="linalg",
         numpy="np.linalg.norm",
         keywords=(("ord", None), ("axis", None), ("keepdims", False)),
         cases=(
@@ -570,7 +712,9 @@ register(
 
 @export
 def norm(x, ord=None, axis=None, keepdims=False):
-    """``np.linalg.norm`` for vector norms (``ord`` 2, 1, ``inf``) and the Frobenius norm.
+    """``np.linalg.norm``: vector norms (``ord`` 2, 1, ``inf``) and matrix norms (``ord`` 1,
+    -1, 2, -2, ``inf``, ``-inf``, ``'fro'``, ``'nuc'`` over ``axis=(i, j)``, or of a 2-D ``x``
+    of declared shape).
 
     ``ord=None``: the 2-norm of the entries reduced over ``axis`` (all of them by
     default; the Frobenius norm of a matrix).  ``ord=1/2/inf`` need an int ``axis``
@@ -581,15 +725,53 @@ def norm(x, ord=None, axis=None, keepdims=False):
     GraphadError
         If ``ord`` is not None, 1, 2, inf or ``'fro'``.
     """
-    if ord is not None and not isinstance(ord, str) and math.isinf(ord) and ord > 0:
-        ord = "inf"
-    if ord not in (None, 1, 2, "inf", "fro"):
-        raise GraphadError(f"norm: ord={ord!r} is not supported (use None, 1, 2, inf or 'fro')")
+    if ord is not None and not isinstance(ord, str) and math.isinf(ord):
+        ord = "inf" if ord > 0 else "-inf"
     if isinstance(axis, list | tuple):
         axis = tuple(int(a) for a in axis)
     elif axis is not None:
         axis = int(axis)
+    matrix = isinstance(axis, tuple) and len(axis) == 2
+    if axis is None and ord is not None and ord != "fro":
+        shape = getattr(x, "shape", None) if isinstance(x, Expr) else np.shape(x)
+        if shape is not None and len(shape) == 2:
+            matrix, axis = True, (0, 1)  # NumPy: a matrix norm of a 2-D x
+    if matrix and ord in (1, -1, "inf", "-inf", 2, -2, "nuc"):
+        return _matrix_norm(x, ord, axis, bool(keepdims))
+    if ord not in (None, 1, 2, "inf", "fro"):
+        raise GraphadError(
+            f"norm: ord={ord!r} is not supported here (vector norms: None, 1, 2, inf; "
+            f"matrix norms, with axis=(i, j) or a 2-D x of declared shape: 1, -1, 2, -2, "
+            f"inf, -inf, 'fro', 'nuc')"
+        )
     return apply("norm", x, ord=ord, axis=axis, keepdims=bool(keepdims))
+
+
+def _matrix_norm(x, ord, axis, keepdims):
+    """NumPy's matrix norms over the axis pair ``axis`` (rows, columns), built from the
+    ops NumPy computes them with, so the value is NumPy's and the gradient follows."""
+    r, c = axis
+    shape = x.shape if isinstance(x, Expr) else np.shape(x)
+    if shape is not None:
+        if not all(-len(shape) <= a < len(shape) for a in axis):
+            raise ShapeError(f"norm: axis={axis!r} is out of range for shape {shape}")
+        r, c = r % len(shape), c % len(shape)
+    if r == c:
+        raise GraphadError(f"norm: axis={axis!r} names one axis twice")
+    if ord in (1, -1, "inf", "-inf"):
+        # 1: the largest column sum of |x| (sum over rows, then max over columns); inf:
+        # the largest row sum; -1 / -inf: the smallest
+        first, second = (r, c) if ord in (1, -1) else (c, r)
+        pick = "max" if ord in (1, "inf") else "min"
+        sums = apply("sum", apply("abs", x), axis=first, keepdims=True)
+        out = apply(pick, sums, axis=second, keepdims=True)
+        return out if keepdims else apply("squeeze", out, axis=tuple(sorted((r, c))))
+    sv = apply("svd_s", moveaxis(x, (r, c), (-2, -1)))
+    if ord == "nuc":
+        out = apply("sum", sv, axis=-1, keepdims=False)
+    else:
+        out = apply("max" if ord == 2 else "min", sv, axis=-1, keepdims=False)
+    return expand_dims(out, tuple(sorted((r, c)))) if keepdims else out
 
 
 # -- pinv -----------------------------------------------------------------------------------
@@ -610,6 +792,7 @@ def _pinv_vjp(g, ans, a):
 register(
     Op(
         name="pinv",
+        namespace="linalg",
         numpy="np.linalg.pinv",
         cases=(([(3, 3)], {}), ([(4, 3)], {}), ([(2, 3, 5)], {})),
         impl=np.linalg.pinv,

@@ -333,7 +333,7 @@ register(
 
 
 @export
-def sort(x, axis=-1):
+def sort(x, axis=-1, kind=None, order=None, *, stable=None):
     """``np.sort(x, axis)`` (stable); differentiable, the gradient follows the permutation.
 
     NumPy equivalent: ``np.sort`` (with ``kind="stable"``).  Differentiable in ``x``:
@@ -367,6 +367,12 @@ def sort(x, axis=-1):
     >>> ga.sort(x).eval(x=np.array([3.0, 1.0, 2.0]))
     array([1., 2., 3.])
     """
+    if order is not None:
+        raise GraphadError("sort: order= (structured arrays) is not supported")
+    if kind not in (None, "quicksort", "mergesort", "heapsort", "stable"):
+        raise GraphadError(f"sort: kind {kind!r} is not one of NumPy's sort kinds")
+    # kind and stable only choose NumPy's algorithm: the sorted values are the same, and
+    # graphad sorts stably (ties keep their order, so the gradient is well defined)
     return apply("sort", x, axis=_axis_param("sort", axis))
 
 

@@ -43,7 +43,7 @@ def _sample(op, shapes, rng):
 def _build(name, syms, params):
     op = OPS[name]
     if op.public:  # the public function fills in default params (axis=None ...)
-        fn = getattr(ga, name)
+        fn = getattr(ga.ops, name)
         return fn(list(syms), **params) if op.nargs is None else fn(*syms, **params)
     if op.nargs is None:
         return ga.ops.apply(name, list(syms), **params)

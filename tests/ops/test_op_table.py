@@ -28,7 +28,7 @@ import pytest
 
 import graphad as ga
 from graphad.backends.interp import evaluate
-from graphad.ops import FUNCTIONS, OPS, PUBLIC
+from graphad.ops import FUNCTIONS, OPS, PUBLIC, TOP_LEVEL
 
 
 def _public_cases():
@@ -75,7 +75,7 @@ def _sample(op, shapes, rng, dtype=np.float64):
 
 def _build(name, syms, params):
     op = OPS[name]
-    fn = getattr(ga, name) if op.public else functools.partial(ga.ops.apply, name)
+    fn = getattr(ga.ops, name) if op.public else functools.partial(ga.ops.apply, name)
     return fn(list(syms), **params) if op.nargs is None else fn(*syms, **params)
 
 
@@ -228,12 +228,21 @@ def test_range_facts_hold(name):
 
 def test_namespace_is_generated_from_the_table():
     public_ops = {n for n, op in OPS.items() if op.public}
-    assert public_ops <= set(PUBLIC) and set(PUBLIC) <= set(ga.__all__)
+    assert public_ops <= set(PUBLIC) and set(TOP_LEVEL) <= set(ga.__all__)
     for name in PUBLIC:
         op_name, fn = FUNCTIONS[name]
-        assert getattr(ga, name) is fn and getattr(ga.ops, name) is fn
+        assert getattr(ga.ops, name) is fn
         assert fn.op is OPS[op_name]
         assert fn.__doc__, name
+        space = OPS[op_name].namespace
+        if not space:
+            assert name in TOP_LEVEL and getattr(ga, name) is fn
+            continue
+        # the op lives only in its sub-namespace (ga.linalg.inv, as np.linalg.inv)
+        assert name not in TOP_LEVEL and not hasattr(ga, name), name
+        assert name in dir(getattr(ga, space)), name
+        if name != "slogdet":  # ga.linalg.slogdet returns NumPy's pair of the one node
+            assert getattr(getattr(ga, space), name) is fn, name
     assert not {n for n, op in OPS.items() if not op.public} & set(FUNCTIONS)
     assert set(ga.ops.ACTIVATIONS) == {n for n in PUBLIC if OPS[FUNCTIONS[n][0]].activation}
 
@@ -246,8 +255,12 @@ ELEMENTWISE = sorted(n for n, op in OPS.items() if op.public and op.elementwise)
 def test_generated_signature_and_docstring(name):
     op = OPS[name]
     fn = getattr(ga, name)
-    params = list(inspect.signature(fn).parameters)
-    assert params == op.names() + [k for k, _ in op.keywords]
+    sig = inspect.signature(fn).parameters
+    expected = op.names() + [k for k, _ in op.keywords]
+    assert list(sig)[: len(expected)] == expected
+    # beyond those, only NumPy's alternative names, keyword-only and unset (clip's a_min)
+    extra = list(sig)[len(expected) :]
+    assert all(sig[n].kind is sig[n].KEYWORD_ONLY and sig[n].default is None for n in extra)
     doc = fn.__doc__
     if op.numpy:
         assert op.numpy in doc
@@ -497,3 +510,18 @@ def test_operators_are_declared_for_type_checkers():
             if isinstance(f, ast.FunctionDef)
         }
         assert wanted - skip <= declared, (path, sorted(wanted - skip - declared))
+
+
+def test_linalg_ops_live_only_under_ga_linalg():
+    # NumPy has np.linalg.slogdet and no np.slogdet: ga.slogdet (a stacked array) is gone,
+    # ga.linalg.slogdet returns the pair
+    linalg = {n for n in PUBLIC if OPS[FUNCTIONS[n][0]].namespace == "linalg"}
+    assert {"inv", "det", "slogdet", "solve", "cholesky", "norm", "pinv"} <= linalg
+    for name in linalg:
+        assert not hasattr(ga, name) and name not in ga.__all__, name
+    a = np.array([[0.0, 2.0], [3.0, 1.0]])
+    with ga.Graph():
+        x = ga.symbol("x")
+        sign, logdet = ga.linalg.slogdet(x)
+        assert float(sign.eval(x=a)) == -1.0
+        assert float(logdet.eval(x=a)) == float(np.linalg.slogdet(a)[1])

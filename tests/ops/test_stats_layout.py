@@ -259,13 +259,16 @@ def test_pad_widths_values_and_gradient(width):
 def test_pad_refuses_what_it_does_not_support():
     with ga.Graph() as g:
         x = ga.symbol("x")
+        c2 = ga.symbol("c", shape=(2,))
         before = g.stats()["nodes"]
-        with pytest.raises(ga.GraphadError, match="mode 'reflect' is not supported"):
-            ga.pad(x, 1, mode="reflect")
+        with pytest.raises(ga.GraphadError, match="mode 'linear_ramp' is not supported"):
+            ga.pad(x, 1, mode="linear_ramp")
         with pytest.raises(ga.GraphadError, match="pad_width must be >= 0"):
             ga.pad(x, (1, -1))
         with pytest.raises(ga.GraphadError, match="constant_values must be a number"):
-            ga.pad(x, 1, constant_values=x)
+            ga.pad(x, 1, constant_values="1")
+        with pytest.raises(ga.GraphadError, match="must be a scalar"):
+            ga.pad(x, 1, constant_values=c2)
         with pytest.raises(ga.GraphadError, match="not an int, a pair or pairs"):
             ga.pad(x, ((1, 2, 3),))
         assert g.stats()["nodes"] == before
