@@ -610,11 +610,14 @@ class Graph:
                 args = tuple(mapping[a] for a in node.args)
                 m = None
                 if remap is not None:
-                    roles.append(node.role)
-                    try:
+                    if roles[-1] == node.role:  # the common case: no push and pop
                         m = remap(new, n, node, args)
-                    finally:
-                        roles.pop()
+                    else:
+                        roles.append(node.role)
+                        try:
+                            m = remap(new, n, node, args)
+                        finally:
+                            roles.pop()
                 if m is None:
                     m = new._copy_of(self, n, node, args)
                 mapping[n] = m
