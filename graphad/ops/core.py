@@ -739,7 +739,7 @@ def apply(op_name: str, *args: Any, **params: Any):
     unknown shapes are checked when the expression is evaluated.
     """
     op = OPS[op_name]
-    if not params and op.lower is None and len(args) == op.nargs:
+    if not params and len(args) == op.nargs:
         # the common case (autodiff's nodes, x * y): Exprs of one graph, the one being
         # built in; the same checks and result as below, without their generality
         graph = None
@@ -752,15 +752,18 @@ def apply(op_name: str, *args: Any, **params: Any):
             if graph is not None and (entered is None or entered is graph):
                 records = graph.records()
                 arg_nodes = [records[a.id] for a in args]
-                if not op.elementwise or op.custom:
-                    weak = False
+                # below: lowered where every shape is static, Python scalars alone folded
+                if op.lower is not None:
+                    slow = all(n.shape is not None for n in arg_nodes)
+                elif not op.elementwise or op.custom:
+                    slow = False
                 else:
-                    weak = True
+                    slow = True
                     for n in arg_nodes:
                         if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
-                            weak = False
+                            slow = False
                             break
-                if not weak:  # Python scalars only are folded below
+                if not slow:
                     shape, dtype = infer(op, arg_nodes, params)
                     ids = tuple([a.id for a in args])
                     return Expr(graph, graph.apply(op_name, ids, (), shape, dtype))
