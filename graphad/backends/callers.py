@@ -100,11 +100,8 @@ def _caller_source(
 _UNROLL_MAX = 64
 
 
-def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool) -> str:
-    """:func:`_caller_source` for many inputs: the same checks and conversions per input,
-    read from the tables ``_DTS``, ``_SHS``, ``_PREPS`` (bound by :func:`_make_caller`)
-    and ``_KINDS`` (what a Python float becomes: 0 kept, 1 ``float64``, 2 checked), with
-    one C-level test for the common call where every argument is a Python float."""
+def _kinds(graph: Graph, inputs: Sequence[int], floats_ok: bool) -> tuple[int, ...]:
+    """Per input, what the loop caller does with a Python float (its ``_KINDS``)."""
     nodes = graph.records()
     kinds = []
     for nid in inputs:
@@ -115,15 +112,23 @@ def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, float
             kinds.append(1)
         else:
             kinds.append(2)
+    return tuple(kinds)
+
+
+def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool) -> str:
+    """:func:`_caller_source` for many inputs: the same checks and conversions per input,
+    read from the tables ``_DTS``, ``_SHS``, ``_PREPS`` (bound by :func:`_make_caller`)
+    and ``_KINDS`` (what a Python float becomes: 0 kept, 1 ``float64``, 2 checked), with
+    one C-level test for the common call where every argument is a Python float."""
+    kinds = _kinds(graph, inputs, floats_ok)
     fast = "all0" if all(k == 0 for k in kinds) else "all1" if all(k == 1 for k in kinds) else ""
-    params = ", ".join(f"x{k}" for k in range(len(inputs)))
     pick = "[0]" if single else ""
+    # (*_xs): compiling a def of 1,000 named parameters cost 5 ms, of *_xs well under 1
+    # (the Function passes exactly one value per input)
     lines = [
-        f"_KINDS = {tuple(kinds)!r}",
-        "",
-        "",
-        f"def _ga_call({params}):",
-        f"    _xs = [{params}]",
+        "# _KINDS, _DTS, _SHS, _PREPS: per-input tables bound in the namespace",
+        "def _ga_call(*_xs):",
+        "    _xs = list(_xs)",
     ]
     check = [
         f"    for _k in range({len(inputs)}):",
@@ -221,6 +226,7 @@ def _make_caller(
             _DTS=tuple(records[nid].dtype for nid in inputs),
             _SHS=tuple(records[nid].shape for nid in inputs),
             _FLOATS={float},
+            _KINDS=_kinds(graph, inputs, floats_ok),
         )
     else:
         for k, nid in enumerate(inputs):

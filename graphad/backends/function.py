@@ -47,7 +47,7 @@ class _Compiled:
         inputs: Sequence[int],
         single: bool,
         names: Sequence[str],
-        header: str = "",
+        header: Any = "",
         backend: str = "numpy",
     ) -> None:
         self.graph = graph
@@ -92,7 +92,8 @@ class _Compiled:
             if self._fn is None:
                 program = generate(self.graph, self.output_ids, self.input_ids)
                 first, rest = program.module().split("\n", 1)  # the docstring stays first
-                source = first + "\n" + self._header + rest
+                header = self._header() if callable(self._header) else self._header
+                source = first + "\n" + header + rest
                 filename = f"<graphad-compiled-{next(_counter)}>"
                 ns: dict[str, Any] = {"__name__": "graphad_compiled"}
                 ns.update(program.constants)
@@ -228,18 +229,22 @@ class Function:
                 graph, self._outputs, self._inputs, types, rewrite=self._optimize
             )
         check_live_elements(new, outs)
-        # generated parameter names only: input names are user text and never reach source
-        header = "# specialized for " + ", ".join(
-            f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"
-            for k, (shape, dtype, duck) in enumerate(key)
-        )
+
+        def header() -> str:  # made with the source (1,000 inputs' types took a while)
+            # generated parameter names only: input names are user text, never in source
+            text = "# specialized for " + ", ".join(
+                f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"
+                for k, (shape, dtype, duck) in enumerate(key)
+            )
+            return (text if self._n else "# no inputs") + "\n"
+
         compiled = _Compiled(
             new,
             outs,
             new_inputs,
             self._single,
             self.input_names,
-            header=(header if self._n else "# no inputs") + "\n",
+            header=header,
             # another library's arrays (Dask) stay lazy: only NumPy code runs them
             backend="numpy" if any(d for _, _, d in key) else self._backend,
         )
