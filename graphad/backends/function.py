@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core._atomic import atomic_write_many
 from ..core.errors import DTypeError, GraphadError, MissingInputError, UnknownNameError
-from ..core.graph import Graph, topo_order
+from ..core.graph import Graph, gc_paused, topo_order
 from .callers import _make_caller
 from .codegen import BODY_NAME, EXPORT_INLINE_MAX, FUNCTION_NAME, Program, _counter, generate
 
@@ -219,6 +219,13 @@ class Function:
         found = self._cache.get(key)
         if found is not None:
             return found
+        # the cyclic collector paused for the whole build (specialize, optimize, kernels,
+        # caller): it found nothing to free in these objects, and each of its full passes
+        # also walks every object of the process (Numba's loaded compiler is a large part)
+        with gc_paused():
+            return self._specialize(key)
+
+    def _specialize(self, key: tuple) -> _Compiled:
         from ..transforms.rewrite import optimize_specialized
         from ..transforms.specialize import CACHE_SIZE, check_live_elements
 
