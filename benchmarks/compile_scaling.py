@@ -20,7 +20,9 @@ path (every input's shape and dtype declared, e.g. ``shape=(), dtype="float64"``
 4. build: "build + grad + compile" (the first call included) of the sin chain, the
    product and the scalar Rosenbrock at n=1000, CPU time, best of five, beside CasADi (SX
    symbols, ``ca.gradient``, ``ca.Function`` and its first call) when ``casadi`` is
-   importable (issue 19's target: <= 2x CasADi; ``make bench`` runs the peers' venv).
+   importable (issue 19's target: <= 2x CasADi; ``make bench`` runs the peers' venv);
+5. memory: bytes per node of a 10^5-node scalar graph (tracemalloc) and the peak RSS of
+   the scalar Rosenbrock at n=1000 (build, grad, compile, call) in a fresh process.
 """
 
 from __future__ import annotations
@@ -253,11 +255,54 @@ def build_times(repeat: int = 5) -> None:
         print(f"{family:14s} {ms} {cas_ms} {ratio}")
 
 
+def _forward_bytes(n: int) -> float:
+    """Bytes per node of a ``sin(f) * y`` chain of about ``n`` nodes (tracemalloc: the
+    records, keys, tables and Expr handles the graph keeps)."""
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    with ga.Graph() as g:
+        x, y = ga.symbol("x"), ga.symbol("y")
+        f = x
+        for _ in range(n // 2):
+            f = ga.sin(f) * y
+        used = tracemalloc.get_traced_memory()[0]
+        nodes = len(g)
+    tracemalloc.stop()
+    return used / nodes
+
+
+def _rosen_peak_child() -> None:  # run in a fresh process by memory()
+    with ga.Graph():
+        f, xs = rosenbrock(BUILD_N, "default")
+        fn = ga.compile(ga.grad(f, xs), inputs=xs)
+    fn(*[0.5] * len(xs))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def memory() -> None:
+    """Issue 19's memory targets: bytes per node of a 10^5-node scalar graph (<= 1.5 kB)
+    and the peak RSS of the scalar Rosenbrock at n=1000, default path (<= 100 MB)."""
+    import subprocess
+
+    print("\n== 5. memory ==")
+    print(f"sin(f) * y chain, 10^5 nodes: {_forward_bytes(100_000):6.0f} bytes per node")
+    code = "from benchmarks.compile_scaling import _rosen_peak_child as c; c()"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    print(
+        f"scalar Rosenbrock n={BUILD_N}, default path, build + grad + compile + call, "
+        f"fresh process: peak RSS {float(out.split()[-1]):.0f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
-        "--only", choices=("counts", "compile", "speed", "build"), help="one section"
+        "--only", choices=("counts", "compile", "speed", "build", "memory"), help="one section"
     )
     parser.add_argument(
         "--max-nodes", type=int, default=None, help="largest forward graph of section 2"
@@ -273,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         speed(repeat=5 if args.quick else 20)
     if args.only in (None, "build"):
         build_times(repeat=1 if args.quick else 5)
+    if args.only in (None, "memory"):
+        memory()
     return 0
 
 
