@@ -18,9 +18,11 @@ path (every input's shape and dtype declared, e.g. ``shape=(), dtype="float64"``
    generated code vs the interpreter (target >= 10x) and t(gradient) / t(function)
    (target <= 3);
 4. build: "build + grad + compile" (the first call included) of the sin chain, the
-   product and the scalar Rosenbrock at n=1000, best of three, beside CasADi (SX
+   product and the scalar Rosenbrock at n=1000, CPU time, best of five, beside CasADi (SX
    symbols, ``ca.gradient``, ``ca.Function`` and its first call) when ``casadi`` is
-   importable (issue 19's target: <= 2x CasADi; ``make bench`` runs the peers' venv).
+   importable (issue 19's target: <= 2x CasADi; ``make bench`` runs the peers' venv);
+5. memory: bytes per node of a 10^5-node scalar graph (tracemalloc) and the peak RSS of
+   the scalar Rosenbrock at n=1000 (build, grad, compile, call) in a fresh process.
 """
 
 from __future__ import annotations
@@ -151,12 +153,12 @@ def compile_times(sizes: list[int]) -> None:
         gc.collect()
 
 
-def _best(fn, repeat: int) -> float:
+def _best(fn, repeat: int, clock=time.perf_counter) -> float:
     best = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best
 
 
@@ -223,8 +225,12 @@ def _graphad_build(family: str, n: int, path: str) -> None:
     fn(*[0.5] * len(xs))
 
 
-def build_times(repeat: int = 3) -> None:
-    print(f"\n== 4. build + grad + compile (first call included), n={BUILD_N}, best of {repeat} ==")
+def build_times(repeat: int = 5) -> None:
+    # CPU time of this process (the machine is shared: wall time swings with its load)
+    print(
+        f"\n== 4. build + grad + compile (first call included), n={BUILD_N}, "
+        f"CPU time, best of {repeat} =="
+    )
     try:
         import casadi  # noqa: F401
 
@@ -237,21 +243,95 @@ def build_times(repeat: int = 3) -> None:
     for family in ("sin_chain", "product", "rosen_scalar"):
         for path in PATHS:  # untimed warm-up: lazy imports are not a graph's build time
             _graphad_build(family, 2, path)
+        cpu = time.process_time
         t = {
-            p: _best(lambda fam=family, p=p: _graphad_build(fam, BUILD_N, p), repeat) for p in PATHS
+            p: _best(lambda fam=family, p=p: _graphad_build(fam, BUILD_N, p), repeat, cpu)
+            for p in PATHS
         }
-        cas = _best(lambda fam=family: _casadi_build(fam, BUILD_N), repeat) if peer else None
+        cas = _best(lambda fam=family: _casadi_build(fam, BUILD_N), repeat, cpu) if peer else None
         ratio = f"{t['default'] / cas:15.1f}" if cas else f"{'n/a':>15s}"
         cas_ms = f"{1e3 * cas:10.1f}" if cas else f"{'n/a':>10s}"
         ms = f"{1e3 * t['default']:11.1f} {1e3 * t['declared']:12.1f}"
         print(f"{family:14s} {ms} {cas_ms} {ratio}")
 
 
+def phases(repeat: int = 5) -> None:
+    """Section 4 split by phase (default path, CPU ms, each phase's best of ``repeat``):
+    building the expression, ``ga.grad``, ``ga.compile``, and the first call (which
+    specializes, optimizes, builds the VM program or the NumPy code, and runs)."""
+    print(f"\n== 4b. where section 4's time goes, default path, CPU ms, best of {repeat} ==")
+    print(f"{'workload':14s} {'build':>7s} {'grad':>7s} {'compile':>8s} {'1st call':>9s}")
+    builders = {"sin_chain": sin_chain, "product": product, "rosen_scalar": rosenbrock}
+    clock = time.process_time
+    for family, build in builders.items():
+        _graphad_build(family, 2, "default")  # lazy imports, the VM's load
+        best = [float("inf")] * 4
+        for _ in range(repeat):
+            with ga.Graph():
+                t0 = clock()
+                f, xs = build(BUILD_N, "default")
+                t1 = clock()
+                grads = ga.grad(f, xs)
+                t2 = clock()
+                fn = ga.compile(grads, inputs=xs)
+                t3 = clock()
+            fn(*[0.5] * len(xs))
+            t4 = clock()
+            times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+            best = [min(b, t) for b, t in zip(best, times, strict=True)]
+        print(f"{family:14s} " + " ".join(f"{1e3 * t:7.1f}" for t in best))
+
+
+def _forward_bytes(n: int) -> float:
+    """Bytes per node of a ``sin(f) * y`` chain of about ``n`` nodes (tracemalloc: the
+    records, keys, tables and Expr handles the graph keeps)."""
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    with ga.Graph() as g:
+        x, y = ga.symbol("x"), ga.symbol("y")
+        f = x
+        for _ in range(n // 2):
+            f = ga.sin(f) * y
+        used = tracemalloc.get_traced_memory()[0]
+        nodes = len(g)
+    tracemalloc.stop()
+    return used / nodes
+
+
+def _rosen_peak_child() -> None:  # run in a fresh process by memory()
+    with ga.Graph():
+        f, xs = rosenbrock(BUILD_N, "default")
+        fn = ga.compile(ga.grad(f, xs), inputs=xs)
+    fn(*[0.5] * len(xs))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def memory() -> None:
+    """Issue 19's memory targets: bytes per node of a 10^5-node scalar graph (<= 1.5 kB)
+    and the peak RSS of the scalar Rosenbrock at n=1000, default path (<= 100 MB)."""
+    import subprocess
+
+    print("\n== 5. memory ==")
+    print(f"sin(f) * y chain, 10^5 nodes: {_forward_bytes(100_000):6.0f} bytes per node")
+    code = "from benchmarks.compile_scaling import _rosen_peak_child as c; c()"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    print(
+        f"scalar Rosenbrock n={BUILD_N}, default path, build + grad + compile + call, "
+        f"fresh process: peak RSS {float(out.split()[-1]):.0f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
-        "--only", choices=("counts", "compile", "speed", "build"), help="one section"
+        "--only",
+        choices=("counts", "compile", "speed", "build", "phases", "memory"),
+        help="one section",
     )
     parser.add_argument(
         "--max-nodes", type=int, default=None, help="largest forward graph of section 2"
@@ -266,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "speed"):
         speed(repeat=5 if args.quick else 20)
     if args.only in (None, "build"):
-        build_times(repeat=1 if args.quick else 3)
+        build_times(repeat=1 if args.quick else 5)
+    if args.only in (None, "phases"):
+        phases(repeat=1 if args.quick else 5)
+    if args.only in (None, "memory"):
+        memory()
     return 0
 
 

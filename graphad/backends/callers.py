@@ -24,10 +24,17 @@ __all__: list[str] = []  # used by Function only
 # The caller the Function runs: input checks inlined, errors silenced the way
 # np.errstate(all="ignore") does it but without rebuilding NumPy's error-state
 # object on every call (that alone cost more than a small graph's arithmetic).
+# This reads NumPy's private context variable (issue 19 names it).  The public ways
+# were measured (benchmarks/results/issue19-build.md, NumPy 2.4, one process, best of
+# 7x100,000 calls of an empty body): the private set/reset 0.5-0.7 us a call, the
+# public np.errstate(all="ignore") as a decorator 1.0-1.6 us (it rebuilds the error
+# state on every call), as a with block 2.6-3.0 us; a compiled 3-op function on
+# floats takes about 5 us in all, so the private path stays where NumPy has it.  Where
+# it does not, the public decorator wraps the body (the faster public form).
 try:  # NumPy >= 2: error state is a context variable holding an opaque object
     from numpy._core._ufunc_config import _extobj_contextvar as _EXTOBJ
     from numpy._core._ufunc_config import _make_extobj
-except ImportError:  # pragma: no cover - older NumPy: use the public context manager
+except ImportError:  # pragma: no cover - another NumPy: the public decorator
     _EXTOBJ = None
 _QUIET: dict[Any, Any] = {}
 
@@ -83,11 +90,10 @@ def _caller_source(
             "    finally:",
             "        _reset(_tok)",
         ]
-    else:  # pragma: no cover
+    else:  # the body is wrapped in np.errstate(all="ignore") (see _make_caller)
         lines += [
             "    try:",
-            '        with _np.errstate(all="ignore"):',
-            f"            return _body({params}){pick}",
+            f"        return _body({params}){pick}",
             "    except (ValueError, IndexError) as _exc:",
             f"        raise _failed(_exc, ({params}{',' if len(inputs) == 1 else ''})) from _exc",
         ]
@@ -100,11 +106,8 @@ def _caller_source(
 _UNROLL_MAX = 64
 
 
-def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool) -> str:
-    """:func:`_caller_source` for many inputs: the same checks and conversions per input,
-    read from the tables ``_DTS``, ``_SHS``, ``_PREPS`` (bound by :func:`_make_caller`)
-    and ``_KINDS`` (what a Python float becomes: 0 kept, 1 ``float64``, 2 checked), with
-    one C-level test for the common call where every argument is a Python float."""
+def _kinds(graph: Graph, inputs: Sequence[int], floats_ok: bool) -> tuple[int, ...]:
+    """Per input, what the loop caller does with a Python float (its ``_KINDS``)."""
     nodes = graph.records()
     kinds = []
     for nid in inputs:
@@ -115,15 +118,23 @@ def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, float
             kinds.append(1)
         else:
             kinds.append(2)
+    return tuple(kinds)
+
+
+def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, floats_ok: bool) -> str:
+    """:func:`_caller_source` for many inputs: the same checks and conversions per input,
+    read from the tables ``_DTS``, ``_SHS``, ``_PREPS`` (bound by :func:`_make_caller`)
+    and ``_KINDS`` (what a Python float becomes: 0 kept, 1 ``float64``, 2 checked), with
+    one C-level test for the common call where every argument is a Python float."""
+    kinds = _kinds(graph, inputs, floats_ok)
     fast = "all0" if all(k == 0 for k in kinds) else "all1" if all(k == 1 for k in kinds) else ""
-    params = ", ".join(f"x{k}" for k in range(len(inputs)))
     pick = "[0]" if single else ""
+    # (*_xs): compiling a def of 1,000 named parameters cost 5 ms, of *_xs well under 1
+    # (the Function passes exactly one value per input)
     lines = [
-        f"_KINDS = {tuple(kinds)!r}",
-        "",
-        "",
-        f"def _ga_call({params}):",
-        f"    _xs = [{params}]",
+        "# _KINDS, _DTS, _SHS, _PREPS: per-input tables bound in the namespace",
+        "def _ga_call(*_xs):",
+        "    _xs = list(_xs)",
     ]
     check = [
         f"    for _k in range({len(inputs)}):",
@@ -160,11 +171,10 @@ def _loop_caller_source(graph: Graph, inputs: Sequence[int], single: bool, float
             "    finally:",
             "        _reset(_tok)",
         ]
-    else:  # pragma: no cover
+    else:  # the body is wrapped in np.errstate(all="ignore") (see _make_caller)
         lines += [
             "    try:",
-            '        with _np.errstate(all="ignore"):',
-            f"            return _body(*_xs){pick}",
+            f"        return _body(*_xs){pick}",
             "    except (ValueError, IndexError) as _exc:",
             "        raise _failed(_exc, tuple(_xs)) from _exc",
         ]
@@ -213,6 +223,8 @@ def _make_caller(
     }  # fmt: skip
     if _EXTOBJ is not None:
         ns.update(_get=_EXTOBJ.get, _set=_EXTOBJ.set, _reset=_EXTOBJ.reset)
+    else:
+        ns["_body"] = np.errstate(all="ignore")(body)
     records = graph.records()
     preps = [partial(_prepare_any, graph, nid) for nid in inputs]
     if len(inputs) > _UNROLL_MAX:  # the tables the loop caller reads
@@ -221,6 +233,7 @@ def _make_caller(
             _DTS=tuple(records[nid].dtype for nid in inputs),
             _SHS=tuple(records[nid].shape for nid in inputs),
             _FLOATS={float},
+            _KINDS=_kinds(graph, inputs, floats_ok),
         )
     else:
         for k, nid in enumerate(inputs):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import linecache
 import os
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..core._atomic import atomic_write_many
 from ..core.errors import DTypeError, GraphadError, MissingInputError, UnknownNameError
-from ..core.graph import Graph, topo_order
+from ..core.graph import Graph, gc_paused, topo_order
 from .callers import _make_caller
 from .codegen import BODY_NAME, EXPORT_INLINE_MAX, FUNCTION_NAME, Program, _counter, generate
 
@@ -30,7 +31,14 @@ __all__ = ["Function", "compile", "export"]
 
 
 class _Compiled:
-    """One specialization of a Function: an optimized graph, its program and its caller."""
+    """One specialization of a Function: an optimized graph, its program and its caller.
+
+    Where the Numba VM runs the graph, the NumPy source (``program``, ``source``, ``fn``)
+    is generated and compiled only when first needed: when read, or when a call falls
+    back to NumPy (another library's arrays).  CPython's ``compile`` of that source cost
+    about 45 us per line, most of the build time of a 1,000-op chain the VM never needs
+    it for.  Where NumPy runs the graph, it is made at once, as the caller needs it.
+    """
 
     def __init__(
         self,
@@ -39,43 +47,35 @@ class _Compiled:
         inputs: Sequence[int],
         single: bool,
         names: Sequence[str],
-        header: str = "",
+        header: Any = "",
         backend: str = "numpy",
     ) -> None:
         self.graph = graph
         self.output_ids = tuple(outputs)
         self.input_ids = tuple(inputs)
-        self.program = generate(graph, outputs, inputs)
-        first, rest = self.program.module().split("\n", 1)  # the docstring stays first
-        self.source = first + "\n" + header + rest
-        self.filename = f"<graphad-compiled-{next(_counter)}>"
-        ns: dict[str, Any] = {"__name__": "graphad_compiled"}
-        ns.update(self.program.constants)
-        ns.update(self.program.impls)
-        code = builtins.compile(self.source, self.filename, "exec")
-        linecache.cache[self.filename] = (
-            len(self.source),
-            None,
-            self.source.splitlines(True),
-            self.filename,
-        )
-        weakref.finalize(self, linecache.cache.pop, self.filename, None)
-        exec(code, ns)  # our generated text: every name in it is generated
-        self.fn = ns[FUNCTION_NAME]
+        self._header = header
+        self._lazy_lock = threading.Lock()
+        self._program: Program | None = None
+        self._source: str | None = None
+        self._fn: Any = None
         self.backend = "numpy"
         self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
         # a caller for calls whose arguments are all Python floats (Function._dispatch)
         self.floats_key: tuple | None = None
         self.floats_call: Any = None
         self.unsorted_call: Any = None  # for values of any type (no dispatch before it)
-        body, floats_ok, made = ns[BODY_NAME], self.program.batched, None
+        made = None
         if backend != "numpy":  # the Numba backend where it runs this graph, else NumPy
             from . import kernels
 
-            made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
-            if made is not None:
-                body, self._kernel = made.body, made.kernel
-                floats_ok, self.backend = True, "numba"
+            made = kernels.attach(
+                graph, outputs, inputs, single, self._numpy_body, auto=backend == "auto"
+            )
+        if made is not None:
+            body, self._kernel = made.body, made.kernel
+            floats_ok, self.backend = True, "numba"
+        else:
+            body, floats_ok = self._compile()[1], self.program.batched
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
         if made is not None and made.fast is not None:
             # unchecked fast paths; they hand anything unusual to the checked caller
@@ -85,6 +85,50 @@ class _Compiled:
             self.unsorted_call = made.fast(checked, guard=True)
             self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    def _compile(self) -> tuple[Any, Any]:
+        """The generated NumPy module's function and straight-line body (made once)."""
+        with self._lazy_lock:
+            if self._fn is None:
+                program = generate(self.graph, self.output_ids, self.input_ids)
+                first, rest = program.module().split("\n", 1)  # the docstring stays first
+                header = self._header() if callable(self._header) else self._header
+                source = first + "\n" + header + rest
+                filename = f"<graphad-compiled-{next(_counter)}>"
+                ns: dict[str, Any] = {"__name__": "graphad_compiled"}
+                ns.update(program.constants)
+                ns.update(program.impls)
+                code = builtins.compile(source, filename, "exec")
+                linecache.cache[filename] = (
+                    len(source),
+                    None,
+                    source.splitlines(True),
+                    filename,
+                )
+                weakref.finalize(self, linecache.cache.pop, filename, None)
+                exec(code, ns)  # our generated text: every name in it is generated
+                self._program, self._source, self.filename = program, source, filename
+                self._body = ns[BODY_NAME]
+                self._fn = ns[FUNCTION_NAME]
+            return self._fn, self._body
+
+    def _numpy_body(self, *xs: Any) -> Any:
+        """The NumPy code's body (what the VM hands values it must not convert)."""
+        return self._compile()[1](*xs)
+
+    @property
+    def program(self) -> Program:
+        self._compile()
+        return self._program  # type: ignore[return-value]
+
+    @property
+    def source(self) -> str:
+        self._compile()
+        return self._source  # type: ignore[return-value]
+
+    @property
+    def fn(self) -> Any:
+        return self._compile()[0]
 
     @property
     def kernels(self) -> str | None:
@@ -214,6 +258,13 @@ class Function:
         found = self._cache.get(key)
         if found is not None:
             return found
+        # the cyclic collector paused for the whole build (specialize, optimize, kernels,
+        # caller): it found nothing to free in these objects, and each of its full passes
+        # also walks every object of the process (Numba's loaded compiler is a large part)
+        with gc_paused():
+            return self._specialize(key)
+
+    def _specialize(self, key: tuple) -> _Compiled:
         from ..transforms.rewrite import optimize_specialized
         from ..transforms.specialize import CACHE_SIZE, check_live_elements
 
@@ -224,18 +275,22 @@ class Function:
                 graph, self._outputs, self._inputs, types, rewrite=self._optimize
             )
         check_live_elements(new, outs)
-        # generated parameter names only: input names are user text and never reach source
-        header = "# specialized for " + ", ".join(
-            f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"
-            for k, (shape, dtype, duck) in enumerate(key)
-        )
+
+        def header() -> str:  # made with the source (1,000 inputs' types took a while)
+            # generated parameter names only: input names are user text, never in source
+            text = "# specialized for " + ", ".join(
+                f"x{k}: {_type_text(shape, dtype)}{' (not NumPy)' if duck else ''}"
+                for k, (shape, dtype, duck) in enumerate(key)
+            )
+            return (text if self._n else "# no inputs") + "\n"
+
         compiled = _Compiled(
             new,
             outs,
             new_inputs,
             self._single,
             self.input_names,
-            header=(header if self._n else "# no inputs") + "\n",
+            header=header,
             # another library's arrays (Dask) stay lazy: only NumPy code runs them
             backend="numpy" if any(d for _, _, d in key) else self._backend,
         )

@@ -229,11 +229,14 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
     """The kernel for a specialized graph, or None if the graph is not one the VM runs."""
     from ..core.graph import topo_order
 
+    # records read by attribute (node.shape), not as mappings: this walk is per node of
+    # every compiled graph, and the mapping view cost half of it
     nodes = graph.records()
     order = topo_order(graph, outputs)
+    recs = [nodes[n] for n in order]
     shape: tuple[int, ...] | None = None  # the points shape, () for a scalar graph
-    for n in order:
-        s = nodes[n]["shape"]
+    for node in recs:
+        s = node.shape
         if s is None:
             return None
         if s != ():
@@ -244,23 +247,22 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
     shape = shape or ()
     mode = "scalar" if shape == () else "points"
     for o in outputs:
-        if nodes[o]["shape"] != shape or nodes[o]["dtype"] != _F64:
+        if nodes[o].shape != shape or nodes[o].dtype != _F64:
             return None
     in_shapes = []
     for i in inputs:
         node = nodes[i]
-        if node["dtype"] != _F64 or node["shape"] not in ((), shape):
+        if node.dtype != _F64 or node.shape not in ((), shape):
             return None
-        in_shapes.append(node["shape"])
+        in_shapes.append(node.shape)
     # registers: constants first, then inputs, then values (reused after their last use)
     reg: dict[int, int] = {}
     consts: list[float] = []
     const_reg: dict[float | tuple, int] = {}
-    for n in order:
-        node = nodes[n]
-        if node["op"] != "constant":
+    for n, node in zip(order, recs, strict=True):
+        if node.op != "constant":
             continue
-        v = _const_float(node["value"])
+        v = _const_float(node.value)
         if v is None:
             return None
         key = (math.copysign(1.0, v), v) if v == v else ("nan",)
@@ -274,54 +276,56 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
     # what each instruction is: (node, op name, argument node ids)
     steps: list[tuple[int, str, list[int]]] = []
     alias: dict[int, int] = {}  # a pass-through node -> the node whose register holds it
-    for n in order:
-        node = nodes[n]
-        op = node["op"]
-        if op in ("constant", "input"):
+    ok_dtypes = (_F64, _BOOL)
+    for n, node in zip(order, recs, strict=True):
+        op = node.op
+        if op == "constant" or op == "input":
             continue
-        if node["dtype"] not in (_F64, _BOOL):
+        if node.dtype not in ok_dtypes:
             return None
-        args = [alias.get(a, a) for a in node["args"]]
+        args = [alias.get(a, a) for a in node.args]
         for a in args:
-            if nodes[a]["dtype"] not in (_F64, _BOOL):
+            if nodes[a].dtype not in ok_dtypes:
                 return None
         if op in _PASS:
             if len(args) != 1 and op not in ("broadcast_to", "sum_to", "astype_like"):
                 return None
-            src = args[0]
-            if op == "astype_like" and node["dtype"] != _F64 and nodes[src]["dtype"] != _BOOL:
+            src = nodes[args[0]]
+            if op == "astype_like" and node.dtype != _F64 and src.dtype != _BOOL:
                 return None
-            if op == "sum" and nodes[src]["shape"] != node["shape"]:
+            if op == "sum" and src.shape != node.shape:
                 return None  # a real reduction
-            if op == "transpose" and len(node["shape"]) > 1:
+            if op == "transpose" and len(node.shape) > 1:
                 return None
-            if op == "reshape" and nodes[src]["shape"] != node["shape"]:
+            if op == "reshape" and src.shape != node.shape:
                 return None
-            if op == "sum_to" and nodes[src]["shape"] != node["shape"]:
+            if op == "sum_to" and src.shape != node.shape:
                 return None
-            if nodes[src]["shape"] == node["shape"] or nodes[src]["shape"] == ():
-                if nodes[src]["dtype"] == _BOOL and node["dtype"] == _F64:
-                    alias[n] = src  # 0.0/1.0 already
-                elif nodes[src]["dtype"] == node["dtype"]:
-                    alias[n] = src
+            if src.shape == node.shape or src.shape == ():
+                if src.dtype == _BOOL and node.dtype == _F64:
+                    alias[n] = args[0]  # 0.0/1.0 already
+                elif src.dtype == node.dtype:
+                    alias[n] = args[0]
                 else:
                     return None
                 continue
             return None
         if op == "relu":
             args = [args[0], -1]  # maximum(x, 0.0)
-        if op not in OPCODES:
+        spec = OPCODES.get(op)
+        if spec is None:
             return None
         if (
             op == "power"
-            and nodes[args[1]]["op"] == "constant"
-            and _const_float(nodes[args[1]]["value"]) == 2.0
+            and nodes[args[1]].op == "constant"
+            and _const_float(nodes[args[1]].value) == 2.0
         ):
             op, args = "square", [args[0]]
-        if len(args) != OPCODES[op][1] and op != "relu":
+            spec = OPCODES[op]
+        if len(args) != spec[1] and op != "relu":
             return None
         steps.append((n, op, args))
-    if "relu" in {op for _, op, _ in steps}:
+    if any(op == "relu" for _, op, _ in steps):
         key = (1.0, 0.0)
         if key not in const_reg:
             # constants take the low registers: shift inputs up by one
@@ -341,11 +345,11 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
     free: list[int] = []
     top = nc + len(inputs)
     rows = []
+    leaf = ("constant", "input")
     for pos, (n, op, args) in enumerate(steps):
         regs = [zero if a == -1 else reg[a] for a in args]
         for a in args:  # values dying here free their register (read before the write)
-            dies = last.get(a) == pos and a not in outset and a in reg
-            if dies and nodes[a]["op"] not in ("constant", "input"):
+            if last.get(a) == pos and a not in outset and a in reg and nodes[a].op not in leaf:
                 free.append(reg.pop(a))
                 del last[a]
         if free:

@@ -91,28 +91,28 @@ class Expr:
     @property
     def op(self) -> str:
         """The op name of this node (``"input"``, ``"constant"``, ``"sin"``...)."""
-        return self.graph.node(self.id)["op"]
+        return self.graph.node(self.id).op
 
     @property
     def args(self) -> tuple[Expr, ...]:
-        return tuple(Expr(self.graph, a) for a in self.graph.node(self.id)["args"])
+        return tuple(Expr(self.graph, a) for a in self.graph.node(self.id).args)
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self.graph.node(self.id)["params"])
+        return dict(self.graph.node(self.id).params)
 
     @property
     def role(self) -> str:
-        return self.graph.node(self.id)["role"]
+        return self.graph.node(self.id).role
 
     @property
     def shape(self) -> tuple[int, ...] | None:
         """Static shape, or ``None`` where it is not known before evaluation."""
-        return self.graph.node(self.id)["shape"]
+        return self.graph.node(self.id).shape
 
     @property
     def dtype(self) -> np.dtype | None:
-        return self.graph.node(self.id)["dtype"]
+        return self.graph.node(self.id).dtype
 
     @property
     def ndim(self) -> int | None:

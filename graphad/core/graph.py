@@ -625,14 +625,17 @@ class Graph:
                 if n in mapping:
                     continue
                 node = nodes[n]
-                args = tuple(mapping[a] for a in node.args)
+                args = tuple([mapping[a] for a in node.args])
                 m = None
                 if remap is not None:
-                    roles.append(node.role)
-                    try:
+                    if roles[-1] == node.role:  # the common case: no push and pop
                         m = remap(new, n, node, args)
-                    finally:
-                        roles.pop()
+                    else:
+                        roles.append(node.role)
+                        try:
+                            m = remap(new, n, node, args)
+                        finally:
+                            roles.pop()
                 if m is None:
                     m = new._copy_of(self, n, node, args)
                 mapping[n] = m
@@ -844,7 +847,10 @@ def carry_adjoints(old: Graph, new: Graph, mapping: dict[int, int]) -> None:
     old_nodes, new_nodes = old._nodes, new._nodes
     seen: dict[int, set] = {}  # one node can hold many adjoints (the seed of a long sum)
     for n, m in mapping.items():
-        marks = old_nodes[n].adjoint
+        extra = old_nodes[n].extra  # where the rare fields live: most nodes have none
+        if extra is None:
+            continue
+        marks = extra.get("adjoint")
         if not marks or m not in new_nodes:
             continue
         target = new_nodes[m].adjoint

@@ -792,6 +792,34 @@ def apply(op_name: str, *args: Any, **params: Any):
     unknown shapes are checked when the expression is evaluated.
     """
     op = OPS[op_name]
+    if not params and len(args) == op.nargs:
+        # the common case (autodiff's nodes, x * y): Exprs of one graph, the one being
+        # built in; the same checks and result as below, without their generality
+        graph = None
+        for a in args:
+            if type(a) is not Expr or (graph is not None and a.graph is not graph):
+                break
+            graph = a.graph
+        else:
+            entered = entered_graph()
+            if graph is not None and (entered is None or entered is graph):
+                records = graph.records()
+                arg_nodes = [records[a.id] for a in args]
+                # below: lowered where every shape is static, Python scalars alone folded
+                if op.lower is not None:
+                    slow = all(n.shape is not None for n in arg_nodes)
+                elif not op.elementwise or op.custom:
+                    slow = False
+                else:
+                    slow = True
+                    for n in arg_nodes:
+                        if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
+                            slow = False
+                            break
+                if not slow:
+                    shape, dtype = infer(op, arg_nodes, params)
+                    ids = tuple([a.id for a in args])
+                    return Expr(graph, graph.apply(op_name, ids, (), shape, dtype))
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
         if not isinstance(seq, list | tuple) or not seq:

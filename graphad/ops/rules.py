@@ -124,6 +124,12 @@ def _lower_sum_to(g, ref):
     return out if out.shape == rs else apply("reshape", out, shape=rs)
 
 
+# Specialization (transforms/specialize.py) reads this mark: the lowering of a node whose
+# two arguments have equal static shapes is its first argument, so it skips the lowering
+# call (a gradient over undeclared scalars holds one sum_to_like per binary op).
+_lower_sum_to.same_shape_is_first = True  # type: ignore[attr-defined]
+
+
 def _lower_unreduce(g, x, axis, keepdims):
     """A reduction's cotangent spread back over the reduced axes of ``x``."""
     if type(const_value(g)) is float:
@@ -150,6 +156,7 @@ def _lower_like(op_name):
             return a
         return apply(op_name, a, shape=ref.shape)
 
+    lower.same_shape_is_first = True  # type: ignore[attr-defined]
     return lower
 
 

@@ -180,7 +180,7 @@ def _vjp(outputs: Any, wrt: Sequence[Any], cotangents: Any, *, inputs_only: bool
     # The lock is held from the scope's start to its prune: otherwise the prune could
     # drop a node another thread has just made and not yet used.  A rule that fails
     # (a custom VJP that raises, say) leaves no partial gradient behind.
-    with graph.transaction():
+    with gc_paused(), graph.transaction():  # the prune too (see graph.gc_paused)
         return _vjp_locked(graph, outs, wrt_ids, cotangents)
 
 

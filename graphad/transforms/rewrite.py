@@ -415,10 +415,15 @@ class _Rewriter:
         self, op_name: str, args: tuple[int, ...], params: tuple, like: dict, role: str
     ) -> int:
         """The normal form of ``op(*args)`` with ``like``'s shape and dtype."""
-        dtype = like["dtype"]
+        return self.make_typed(op_name, args, params, like["shape"], like["dtype"], role)
+
+    def make_typed(
+        self, op_name: str, args: tuple[int, ...], params: tuple, shape: Any, dtype: Any, role: str
+    ) -> int:
+        """:meth:`make` with the shape and dtype given (no record to read them from)."""
         if dtype is None:
             dtype = self._dtype_from_args(op_name, args)
-        nid = self._raw(op_name, args, params, like["shape"], dtype, role)
+        nid = self._raw(op_name, args, params, shape, dtype, role)
         for _ in range(64):  # every row shrinks the graph, so this ends long before
             new = self._step(nid)
             if new is None or new == nid:
@@ -524,9 +529,12 @@ class _Rewriter:
         op_name = node.op
         if op_name in ("constant", "input"):
             return None
-        op = OPS.get(op_name)
         nodes = self.nodes
         args = node.args
+        for a in args:  # most nodes have a computed argument: the cheapest test first
+            if nodes[a].op != "constant":
+                return None
+        op = OPS.get(op_name)
         # the table's foldable facet: nodes that must not run, free views (broadcast_to);
         # user code (defop) may be impure or expensive
         if (
@@ -621,7 +629,7 @@ def optimize_specialized(
             @staticmethod
             def make(op, args, params, shape, dtype, role):
                 if rewrite:
-                    return rw.make(op, args, params, {"shape": shape, "dtype": dtype}, role)
+                    return rw.make_typed(op, args, params, shape, dtype, role)
                 return rw._raw(op, args, params, shape, dtype, role)
 
             @staticmethod

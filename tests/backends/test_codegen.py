@@ -513,3 +513,36 @@ def test_many_input_caller_loop_matches_the_unrolled_checks(monkeypatch):
     unrolled = outcomes()
     assert looped == unrolled
     assert sum(isinstance(o, list) for o in looped) >= 5  # mostly successful calls
+
+
+@pytest.mark.parametrize("n", [2, 80], ids=["unrolled", "loop"])
+def test_public_errstate_fallback_silences_like_the_private_path(n, monkeypatch):
+    """Without NumPy's private error-state variable the caller wraps the body in the public
+    np.errstate(all="ignore"): the same bits (inf, nan, -0.0), no warning, and the
+    caller's error state unchanged afterwards."""
+    import warnings
+
+    import graphad.backends.callers as cg
+
+    def results():
+        with ga.Graph():
+            xs = [ga.symbol(f"x{i}") for i in range(n)]
+            e = xs[0] / xs[1] + ga.log(xs[1] - xs[0])
+            for x in xs[2:]:
+                e = e + x
+            fn = ga.compile([e, *ga.grad(e, xs[:2])], inputs=xs, backend="numpy")
+        vals = [np.float64(1.0), np.float64(0.0)] + [-0.0] * (n - 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a RuntimeWarning would fail the call
+            with np.errstate(all="raise"):
+                got = fn(*vals)
+                assert np.geterr()["divide"] == "raise"  # the caller's state is back
+        return [np.asarray(v).tobytes() for v in got]
+
+    private = results()
+    monkeypatch.setattr(cg, "_EXTOBJ", None)
+    public = results()
+    assert public == private
+    # 1/0 + log(-1) is nan; d/dx0 = 1/x1 - 1/(x1-x0) = inf + 1 = inf
+    value, d0 = (np.frombuffer(b, dtype=np.float64)[0] for b in private[:2])
+    assert np.isnan(value) and d0 == np.inf

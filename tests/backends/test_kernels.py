@@ -336,3 +336,36 @@ def test_the_vm_is_cached_on_disk():
         name.startswith("_kernels_vm.vm_scalar") and name.endswith(".nbi")
         for name in os.listdir(vm_scalar._cache.cache_path)
     )
+
+
+def test_vm_makes_the_numpy_source_only_when_read():
+    """Where the VM runs a specialization its NumPy source is generated on first read
+    (or first NumPy fallback): the text is then what backend="numpy" generates."""
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        e = ga.sin(x) * y + x * x * y - ga.cos(y) / x
+        outs = [e, *ga.grad(e, [x, y])]
+        vm = ga.compile(outs, inputs=[x, y], backend="numba")
+        ref = ga.compile(outs, inputs=[x, y], backend="numpy")
+        got = vm(0.7, -1.3)
+        compiled = vm._default()
+        assert vm.backend == "numba" and compiled._source is None  # not made by the call
+        want = ref(0.7, -1.3)
+        # hand-computed values (libm vs NumPy may differ in the last bits: rtol)
+        s, c = math.sin(0.7), math.cos(0.7)
+        hand = [
+            s * -1.3 + 0.49 * -1.3 - math.cos(-1.3) / 0.7,
+            c * -1.3 + 2 * 0.7 * -1.3 + math.cos(-1.3) / 0.49,
+            s + 0.49 + math.sin(-1.3) / 0.7,
+        ]
+        for a, b, h in zip(got, want, hand, strict=True):
+            assert math.isclose(a, b, rel_tol=1e-14) and math.isclose(a, h, rel_tol=1e-12)
+        assert vm.source == ref.source  # same text as the NumPy backend's, made now
+        assert compiled._source is not None
+        assert vm.source is vm.source  # made once
+        body = compiled.fn.__globals__["_graphad_body"]
+        assert [float(v) for v in body(np.float64(0.7), np.float64(-1.3))] == [
+            float(v) for v in want
+        ]

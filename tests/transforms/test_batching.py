@@ -41,7 +41,11 @@ def _both(build, n, dtype=F64):
         try:
             with ga.Graph():
                 xs = [ga.symbol(f"x{i}", shape=(), dtype=dtype) for i in range(n)]
-                out.append(ga.compile(build(xs), inputs=xs))
+                f = ga.compile(build(xs), inputs=xs)
+                # where the Numba VM runs the graph, the NumPy source is generated when
+                # first read: read it while the switch is set
+                assert f.source
+                out.append(f)
         finally:
             batching.ENABLED = True
     return out
