@@ -57,6 +57,7 @@ text comes from the templates below, generated names and numbers: no user text.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import importlib.util
 import math
 import os
@@ -463,6 +464,9 @@ def _kernel_source(nodes: dict, g: Group, parallel: bool) -> _Source:
 
 _LOCK = threading.Lock()
 _KERNELS: dict[str, Any] = {}
+# with parallel=True, loops over fewer elements stay on one thread: waking Numba's
+# thread pool costs more than such a loop
+PARALLEL_MIN = 1 << 17
 
 
 def cache_dir() -> str:
@@ -538,15 +542,19 @@ def _schedule(nodes: dict, order: Sequence[int], groups: list[Group]) -> list[An
         for a in ns:
             users[a].append(u)
     count = {u: len(ns) for u, ns in needs.items()}
-    ready = [u for u in reversed(units) if count[u] == 0]
+    # ready units in their first position in ``order``: close to the NumPy schedule,
+    # so values die about as early as there
+    pos = {u: k for k, u in enumerate(units)}
+    ready = [(pos[u], u) for u in units if count[u] == 0]
+    heapq.heapify(ready)
     out: list[Any] = []
     while ready:
-        u = ready.pop()
+        _, u = heapq.heappop(ready)
         out.append(groups[u[1]] if u[0] == "g" else u[1])
         for v in users[u]:
             count[v] -= 1
             if count[v] == 0:
-                ready.append(v)
+                heapq.heappush(ready, (pos[v], v))
     if len(out) != len(units):  # a cycle: the planner's levels rule this out
         raise RuntimeError("fused: group schedule has a cycle")
     return out
@@ -569,6 +577,8 @@ def build_source(
     groups = plan(graph, order, outputs)
     if parallel:  # overlapping scatters would race between threads: NumPy scatters them
         for g in groups:
+            if math.prod(g.shape) < PARALLEL_MIN:
+                continue
             g.outputs.extend(
                 m
                 for s in g.scatters
@@ -584,9 +594,32 @@ def build_source(
     ns: dict[str, Any] = {"np": np}
     lines: list[str] = []
     kernel_texts: list[str] = []
-    for step in _schedule(nodes, order, groups):
+    steps = _schedule(nodes, order, groups)
+    # liveness: arrays are released after the step that reads them last
+    reads: list[set] = []
+    for step in steps:
         if isinstance(step, Group):
-            src = _kernel_source(nodes, step, parallel)
+            inside = {*step.members, *step.sums, *step.scatters}
+            for sc in step.scatters:
+                inside.update(nodes[sc].args if nodes[sc].op == "add" else ())
+            r = {a for m in inside for a in nodes[m].args if a not in inside}
+        else:
+            r = set(nodes[step].args)
+        reads.append(r)
+    last: dict[int, int] = {}
+    for k, r in enumerate(reads):
+        for a in r:
+            last[a] = k
+    dies: dict[int, list[int]] = {}
+    outset = set(outputs)
+    for a, k in last.items():
+        if a not in outset and nodes[a].op != "constant" and nodes[a].shape:
+            dies.setdefault(k, []).append(a)
+    for pos, step in enumerate(steps):
+        if pos and dies.get(pos - 1):
+            lines.append("del " + ", ".join(names[d] for d in sorted(dies[pos - 1])))
+        if isinstance(step, Group):
+            src = _kernel_source(nodes, step, parallel and math.prod(step.shape) >= PARALLEL_MIN)
             kname = f"_k{len([k for k in ns if k.startswith('_k')])}"
             ns[kname] = _compiled(src.text)
             kernel_texts.append(f"# {kname}: a loop over {step.shape!r}\n" + src.text)
