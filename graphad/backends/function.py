@@ -75,6 +75,16 @@ class _Compiled:
             from . import kernels
 
             made = kernels.attach(graph, outputs, inputs, single, body, auto=backend == "auto")
+            if made is not None and made.kernel.mode == "points":
+                # a scalar graph at many points: one fused loop beat the VM's blocks
+                # (benchmarks/numba_backend.py), where it takes every operation
+                from . import fused
+
+                loops = fused.attach(graph, outputs, inputs, body, parallel=parallel, whole=True)
+                if loops is not None:
+                    made = None
+                    body, self._fused_source = loops
+                    self.backend = "numba"
             if made is not None:
                 body, self._kernel = made.body, made.kernel
                 floats_ok, self.backend = True, "numba"

@@ -561,10 +561,14 @@ def _schedule(nodes: dict, order: Sequence[int], groups: list[Group]) -> list[An
 
 
 def build_source(
-    graph: Graph, outputs: Sequence[int], inputs: Sequence[int], parallel: bool = False
+    graph: Graph,
+    outputs: Sequence[int],
+    inputs: Sequence[int],
+    parallel: bool = False,
+    whole: bool = False,
 ) -> tuple[str, dict, str] | None:
     """The runner's Python source, its namespace and the text ``f.kernels`` shows; None
-    when no group is worth a loop."""
+    when no group is worth a loop (``whole``: unless every operation is in a loop)."""
     from ..ops.indexing import _np_index_source
     from .codegen import FINISH_SRC, Program, _constant_name, _literal_ok
 
@@ -575,6 +579,10 @@ def build_source(
         if nodes[n].op not in ("input", "constant") and (op is None or op.custom or not op.emit):
             return None
     groups = plan(graph, order, outputs)
+    if whole:
+        owned = {n for g in groups for n in (*g.members, *g.sums, *g.scatters)}
+        if any(nodes[n].op not in ("input", "constant") and n not in owned for n in order):
+            return None
     if parallel:  # overlapping scatters would race between threads: NumPy scatters them
         for g in groups:
             if math.prod(g.shape) < PARALLEL_MIN:
@@ -713,15 +721,17 @@ def attach(
     numpy_body: Any,
     *,
     parallel: bool = False,
+    whole: bool = False,
 ) -> tuple[Any, str] | None:
     """``(body, source)``: a body running the graph with fused kernels, or None (NumPy runs
-    it: Numba missing, or no group worth a loop).  ``body`` hands any argument that is not
+    it: Numba missing, or no group worth a loop; with ``whole``, unless every operation
+    runs in a loop).  ``body`` hands any argument that is not
     a NumPy array or number to ``numpy_body``."""
     try:
         import numba  # noqa: F401
     except ImportError:
         return None
-    made = build_source(graph, outputs, inputs, parallel)
+    made = build_source(graph, outputs, inputs, parallel, whole)
     if made is None:
         return None
     text, ns, shown = made
