@@ -59,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import importlib.util
+import itertools
 import math
 import os
 import sys
@@ -335,6 +336,7 @@ class _Source:
         self.out_arrays: list[int] = []
         self.scatter_terms: list[tuple[int, list[tuple[int, Any]]]] = []
         self.sums: list[int] = []
+        self.gather: tuple | None = None  # (segments, offsets) of a gathered scatter
 
 
 def _kernel_source(nodes: dict, g: Group, parallel: bool) -> _Source:
@@ -406,6 +408,8 @@ def _kernel_source(nodes: dict, g: Group, parallel: bool) -> _Source:
             texts = [arg_text(a, cdt) for a in args]
         expr[m] = TEMPLATES[op].format(*texts, D=f"np.{cdt.name}")
         body.append(f"t{m} = {expr[m]}")
+    if _gather_case(nodes, g):
+        return _gather_source(nodes, g, parallel, res, body)
     at = ", ".join(idx)
     outs = []
     for m in g.outputs:
@@ -456,6 +460,105 @@ def _kernel_source(nodes: dict, g: Group, parallel: bool) -> _Source:
         lines.append(f"{pad}return ({', '.join(sums)},)")
     else:
         lines.append(f"{pad}return None")
+    res.text = "\n".join(lines) + "\n"
+    return res
+
+
+def _unit_slice(index: tuple) -> bool:
+    return len(index) == 1 and index[0][0] == "slice" and index[0][3] in (None, 1)
+
+
+def _gather_case(nodes: dict, g: Group) -> bool:
+    """A 1-D group whose one result is the sum of two slice gradients (a stencil's
+    gradient, as the vector Rosenbrock's): computed per element of the gradient."""
+    if len(g.shape) != 1 or g.outputs or g.sums or len(g.scatters) != 1:
+        return False
+    sn = nodes[g.scatters[0]]
+    if sn.op != "add" or len(sn.shape) != 1:
+        return False
+    return all(_unit_slice(dict(nodes[t].params)["index"]) for t in sn.args)
+
+
+def _segments(n: int, starts: list[int], stops: list[int]) -> np.ndarray:
+    """Runs of gradient positions reached by the same terms: rows (lo, hi, mask)."""
+    cuts = sorted({0, n, *starts, *stops})
+    rows = []
+    for lo, hi in itertools.pairwise(cuts):
+        if lo >= hi:
+            continue
+        spans = zip(starts, stops, strict=True)
+        mask = sum(1 << k for k, (a, b) in enumerate(spans) if a <= lo < b)
+        rows.append((lo, hi, mask))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _gather_source(nodes: dict, g: Group, parallel: bool, res: _Source, body: list) -> _Source:
+    """The loop over the gradient's elements: element ``j`` of the sum of two slice
+    gradients is ``A(j - s0) + B(j - s1)`` where both slices reach it, else the one that
+    does (the second added to 0.0, as NumPy adds it) or 0.0.  Each run of positions
+    reached by the same terms is one loop without branches or stores that alias, so it
+    vectorizes; the members are computed at each position they are needed (recomputing
+    is cheaper than a pass over memory)."""
+    import re
+
+    sn = nodes[g.scatters[0]]
+    terms = sorted(sn.args)
+    n = sn.shape[0]
+    starts, stops = [], []
+    for t in terms:
+        start, stop, _ = slice(*dict(nodes[t].params)["index"][0][1:3]).indices(n)
+        starts.append(start)
+        stops.append(stop)
+    dt = sn.dtype.name
+    res.scatter_terms.append((g.scatters[0], [(t, None) for t in terms]))
+    res.gather = (_segments(n, starts, stops), starts)
+    name_re = re.compile(r"\b(t\d+)\b")
+    leaf_re = re.compile(r"\b(a\d+)\[i0\]")
+
+    def at(pos: str, views: dict) -> list[str]:
+        # each leaf read through a view starting at this run's first position, so the
+        # loop index counts from 0 (no negative-index wrap-around test per read)
+        out = []
+        for ln in body:
+            ln = name_re.sub(lambda m_: f"{m_.group(1)}_{pos}", ln)
+            for leaf in leaf_re.findall(ln):
+                views[f"{leaf}_{pos}"] = f"{leaf}[lo - {'s0' if pos == 'p' else 's1'}:]"
+            out.append(leaf_re.sub(lambda m_: f"{m_.group(1)}_{pos}[k]", ln))
+        return out
+
+    srcs = [f"t{nodes[t].args[0]}" for t in terms]
+    pad = "    "
+    rng = "numba.prange" if parallel else "range"
+    nleaf = len(res.leaves)
+    params = [f"a{k}" for k in range(nleaf)] + ["out", "segs", "s0", "s1"]
+    lines = [
+        f"@numba.njit(cache=True, error_model='numpy', nogil=True, parallel={parallel})",
+        f"def kernel({', '.join(params)}):",
+        f"{pad}for r in range(segs.shape[0]):",
+        f"{pad * 2}lo, hi, mask = segs[r, 0], segs[r, 1], segs[r, 2]",
+        f"{pad * 2}if mask == 0:",
+        f"{pad * 3}for j in {rng}(lo, hi):",
+        f"{pad * 4}out[j] = np.{dt}(0.0)",
+    ]
+    for mask, head in ((1, "elif mask == 1:"), (2, "elif mask == 2:"), (3, "else:")):
+        lines.append(f"{pad * 2}{head}")
+        inner = []
+        views: dict[str, str] = {}
+        if mask & 1:
+            inner.extend(at("p", views))
+        if mask & 2:
+            inner.extend(at("q", views))
+        if mask == 1:
+            inner.append(f"o[k] = {srcs[0]}_p")
+        elif mask == 2:
+            inner.append(f"o[k] = np.{dt}(0.0) + {srcs[1]}_q")
+        else:
+            inner.append(f"o[k] = {srcs[0]}_p + {srcs[1]}_q")
+        lines.append(f"{pad * 3}o = out[lo:hi]")
+        lines.extend(f"{pad * 3}{v} = {src}" for v, src in views.items())
+        lines.append(f"{pad * 3}for k in {rng}(hi - lo):")
+        lines.extend(pad * 4 + ln for ln in inner)
+    lines.append(f"{pad}return None")
     res.text = "\n".join(lines) + "\n"
     return res
 
@@ -585,8 +688,8 @@ def build_source(
             return None
     if parallel:  # overlapping scatters would race between threads: NumPy scatters them
         for g in groups:
-            if math.prod(g.shape) < PARALLEL_MIN:
-                continue
+            if math.prod(g.shape) < PARALLEL_MIN or _gather_case(nodes, g):
+                continue  # one thread, or race-free: each element written once
             g.outputs.extend(
                 m
                 for s in g.scatters
@@ -642,6 +745,15 @@ def build_source(
                 names[m] = f"v{m}"
                 lines.append(f"v{m} = np.empty({step.shape!r}, np.{nodes[m].dtype.name})")
                 args.append(f"v{m}")
+            if src.gather is not None:
+                ((s, _),) = src.scatter_terms
+                sn = nodes[s]
+                names[s] = f"v{s}"
+                ns[f"_seg{s}"] = src.gather[0]
+                lines.append(f"v{s} = np.empty({sn.shape!r}, np.{sn.dtype.name})")
+                off = ", ".join(map(str, src.gather[1]))
+                lines.append(f"{kname}({', '.join(args)}, v{s}, _seg{s}, {off})")
+                continue
             for s, terms in src.scatter_terms:
                 sn = nodes[s]
                 names[s] = f"v{s}"
