@@ -459,10 +459,8 @@ def attach(
     ``auto``: only where the kernel was measured faster than the NumPy code (see
     :data:`AUTO_MIN_INSTRUCTIONS`); ``backend="numba"`` takes every graph the VM covers.
     """
-    if _vm() is None:
-        return None
-    kernel = build(graph, outputs, inputs)
-    if kernel is None:
+    kernel = build(graph, outputs, inputs)  # first: graphs the VM cannot run never load it
+    if kernel is None or _vm() is None:
         return None
     if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):
         return None
