@@ -207,8 +207,10 @@ def _fusible(nodes: dict, n: int) -> bool:
     if op == "where" and nodes[node.args[0]].dtype != _BOOL:
         return False
     if op == "power":
-        e = nodes[node.args[1]]
-        if _scalar_literal(e) is None:
+        # ndarray ** scalar takes NumPy's fast paths for these exponents (sqrt for 0.5,
+        # 1/x for -1 ...), whose special values differ from pow's: NumPy keeps them
+        e = _scalar_literal(nodes[node.args[1]])
+        if e is None or e in (-1.0, 0.0, 0.5, 1.0, -0.5):
             return False
     return True
 
@@ -743,7 +745,8 @@ def build_source(
                     args.append(names[leaf])
             for m in src.out_arrays:
                 names[m] = f"v{m}"
-                lines.append(f"v{m} = np.empty({step.shape!r}, np.{nodes[m].dtype.name})")
+                dt_src = "np.bool_" if nodes[m].dtype == _BOOL else f"np.{nodes[m].dtype.name}"
+                lines.append(f"v{m} = np.empty({step.shape!r}, {dt_src})")
                 args.append(f"v{m}")
             if src.gather is not None:
                 ((s, _),) = src.scatter_terms
