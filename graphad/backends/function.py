@@ -107,7 +107,8 @@ class _Compiled:
 
     @property
     def kernels(self) -> str | None:
-        """The VM's instruction listing (made when first read: 10^4 lines take a while)."""
+        """The VM's instruction listing (made when first read: 10^4 lines take a while),
+        or the fused loops' source."""
         if self._kernel is None:
             return self._fused_source
         return self._kernel.listing()
@@ -339,7 +340,8 @@ class Function:
     @property
     def kernels(self) -> str | None:
         """The compiled kernels of the current specialization as readable text (the Numba
-        VM's instruction listing), or None where the NumPy code of ``source`` runs."""
+        VM's instruction listing, or the runner and generated loops of fused array
+        kernels), or None where the NumPy code of ``source`` runs."""
         return self._default().kernels
 
     @property
