@@ -249,3 +249,22 @@ def test_without_numba_the_numpy_code_runs(monkeypatch):
         xv = np.array([1.0, 2.0, -0.5])
         # by hand: -400 x0 (x1 - x0^2) - 2 (1 - x0), ..., 200 (x2 - x1^2)
         assert np.allclose(g(xv), [-400.0, 3802.0, -900.0], rtol=1e-15, atol=0)
+
+
+def test_powers_follow_numpys_ndarray_power(backend):
+    # ndarray ** 0.5 is NumPy's sqrt ((-inf) ** 0.5 is nan, not pow's inf): such
+    # exponents stay NumPy code; another exponent is pow, within a few ULP
+    with ga.Graph():
+        x = ga.symbols("x")
+        # (the sum keeps the register VM's points mode out: this is about fused loops)
+        outs = [x**0.5 * 2.0, x**3.0 - x, x**-1.0 + x, ga.sum(x)]
+        f = ga.compile(outs, inputs=[x], backend=backend)
+        xv = np.array([-math.inf, -0.0, 0.0, 2.0, 7.5, math.nan, -3.0])
+        r_half, r_cube, r_inv, _ = f(xv)
+        with np.errstate(all="ignore"):
+            assert _same_bits(r_half, xv**0.5 * 2.0)
+            assert _same_bits(r_inv, xv**-1.0 + xv)
+            want = xv**3.0 - xv
+        assert np.array_equal(np.isnan(r_cube), np.isnan(want))
+        ok = ~np.isnan(want)
+        np.testing.assert_array_max_ulp(r_cube[ok], want[ok], maxulp=2)
