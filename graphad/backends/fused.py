@@ -539,7 +539,7 @@ def _gather_source(nodes: dict, g: Group, parallel: bool, res: _Source, body: li
         f"{pad}for r in range(segs.shape[0]):",
         f"{pad * 2}lo, hi, mask = segs[r, 0], segs[r, 1], segs[r, 2]",
         f"{pad * 2}if mask == 0:",
-        f"{pad * 3}for j in {rng}(lo, hi):",
+        f"{pad * 3}for j in range(lo, hi):",
         f"{pad * 4}out[j] = np.{dt}(0.0)",
     ]
     for mask, head in ((1, "elif mask == 1:"), (2, "elif mask == 2:"), (3, "else:")):
@@ -558,7 +558,10 @@ def _gather_source(nodes: dict, g: Group, parallel: bool, res: _Source, body: li
             inner.append(f"o[k] = {srcs[0]}_p + {srcs[1]}_q")
         lines.append(f"{pad * 3}o = out[lo:hi]")
         lines.extend(f"{pad * 3}{v} = {src}" for v, src in views.items())
-        lines.append(f"{pad * 3}for k in {rng}(hi - lo):")
+        # threads only for the run both slices reach (the bulk): each parallel region
+        # wakes the thread pool, which costs more than the one-element edge runs
+        loop = rng if mask == 3 else "range"
+        lines.append(f"{pad * 3}for k in {loop}(hi - lo):")
         lines.extend(pad * 4 + ln for ln in inner)
     lines.append(f"{pad}return None")
     res.text = "\n".join(lines) + "\n"
