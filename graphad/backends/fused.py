@@ -860,7 +860,10 @@ def attach(
         import numba  # noqa: F401
     except ImportError:
         return None
-    made = build_source(graph, outputs, inputs, parallel, whole)
+    try:
+        made = build_source(graph, outputs, inputs, parallel, whole)
+    except OSError:  # the kernel cache cannot be written (read-only home ...): NumPy runs
+        return None
     if made is None:
         return None
     text, ns, shown = made

@@ -268,3 +268,17 @@ def test_powers_follow_numpys_ndarray_power(backend):
         assert np.array_equal(np.isnan(r_cube), np.isnan(want))
         ok = ~np.isnan(want)
         np.testing.assert_array_max_ulp(r_cube[ok], want[ok], maxulp=2)
+
+
+def test_unwritable_kernel_cache_falls_back_to_numpy(monkeypatch, tmp_path):
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("GRAPHAD_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(fused, "_KERNELS", {})  # nothing compiled in this process
+    with ga.Graph():
+        x, f = _rosen()
+        g = ga.compile(ga.grad(f, x), inputs=[x], backend="numba")
+        assert np.allclose(g(np.array([1.0, 2.0, -0.5])), [-400.0, 3802.0, -900.0])
+        assert g.backend == "numpy" and g.kernels is None
