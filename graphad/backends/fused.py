@@ -52,6 +52,9 @@ that source: in the process (a dict) and on disk, where the module is written un
 :func:`cache_dir` and compiled by Numba with ``cache=True``, so a new graph of the same
 structure, or the same graph in a new process, does no LLVM compile.  All generated
 text comes from the templates below, generated names and numbers: no user text.
+
+One module on purpose, though past 600 lines: the planner, the loop generator and the
+runner share the group records and the naming of generated values, and change together.
 """
 
 from __future__ import annotations
