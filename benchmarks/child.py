@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         mod = importlib.import_module(f"benchmarks.systems.{MODULES[args.system]}")
         if args.system in VARIANTS:  # e.g. sympy-cse, graphad-declared: one flag of a module
-            flag, value = VARIANTS[args.system]
-            setattr(mod, flag, value)
+            for flag, value in VARIANTS[args.system]:
+                setattr(mod, flag, value)
         res["version"] = mod.version()
         _pin_torch()
         res["import_s"] = time.perf_counter() - t

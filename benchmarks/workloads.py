@@ -48,9 +48,12 @@ class Workload:
 # ``ga.symbol("x")``, no shape or dtype), "graphad-declared" declares every input's shape and dtype;
 # "graphad-numba" is the default path on the Numba backend (the other two run NumPy code)
 GA = ("graphad", "graphad-declared", "graphad-numba")
-MLP_SYSTEMS = ("numpy", *GA, "autograd", "torch", "jax", "pytensor")
+# the array workloads also run the Numba backend with declared shapes, and with threads
+# (fused loops with Numba's parallel=True: the one multi-threaded row of issue 18)
+GA_ARRAYS = (*GA, "graphad-numba-declared", "graphad-numba-mt")
+MLP_SYSTEMS = ("numpy", *GA_ARRAYS, "autograd", "torch", "jax", "pytensor")
 BUILD_SYSTEMS = (*GA, "casadi", "jax", "sympy", "sympy-cse", "pytensor")
-VECTOR_SYSTEMS = ("numpy", *GA, "autograd", "torch", "jax", "pytensor", "casadi")
+VECTOR_SYSTEMS = ("numpy", *GA_ARRAYS, "autograd", "torch", "jax", "pytensor", "casadi")
 
 WORKLOADS: list[Workload] = [
     Workload(

@@ -17,6 +17,8 @@ MODULES = {
     "graphad": "graphad_sys",
     "graphad-declared": "graphad_sys",
     "graphad-numba": "graphad_sys",
+    "graphad-numba-declared": "graphad_sys",
+    "graphad-numba-mt": "graphad_sys",
     "autograd": "autograd_sys",
     "torch": "torch_sys",
     "jax": "jax_sys",
@@ -31,6 +33,8 @@ REQUIRES = {
     "graphad": "graphad",
     "graphad-declared": "graphad",
     "graphad-numba": "numba",
+    "graphad-numba-declared": "numba",
+    "graphad-numba-mt": "numba",
     "autograd": "autograd",
     "torch": "torch",
     "jax": "jax",
@@ -40,18 +44,27 @@ REQUIRES = {
     "casadi": "casadi",
 }
 
-# systems that are a module with one flag set (the child sets it before building)
+# systems that are a module with flags set (the child sets them before building)
 VARIANTS = {
-    "sympy-cse": ("CSE", True),
-    "graphad-declared": ("DECLARED", True),
-    "graphad-numba": ("BACKEND", "numba"),
+    "sympy-cse": (("CSE", True),),
+    "graphad-declared": (("DECLARED", True),),
+    "graphad-numba": (("BACKEND", "numba"),),
+    "graphad-numba-declared": (("BACKEND", "numba"), ("DECLARED", True)),
+    # the one multi-threaded system: fused loops with Numba's parallel=True, on Numba's
+    # own thread pool (every other system is pinned to one thread)
+    "graphad-numba-mt": (("BACKEND", "numba"), ("PARALLEL", True)),
 }
 # "graphad-numba" is the default path run by the compiled Numba backend (issue 18);
 # graphad's two paths: "graphad" is the default path (inputs without declared shapes or dtypes,
 # as a user writes ``ga.symbol("x")``); "graphad-declared" declares every input's shape and dtype
 GRAPHAD_SYSTEMS = ("graphad", "graphad-declared", "graphad-numba")
 # how a system is named in tables (the key stays a plain word for the command line)
-LABELS = {"graphad-declared": "graphad (declared)", "graphad-numba": "graphad (numba)"}
+LABELS = {
+    "graphad-declared": "graphad (declared)",
+    "graphad-numba": "graphad (numba)",
+    "graphad-numba-declared": "graphad (numba, declared)",
+    "graphad-numba-mt": "graphad (numba, threads)",
+}
 
 
 def label(system: str) -> str:

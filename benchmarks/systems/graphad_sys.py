@@ -28,6 +28,7 @@ DECLARED = False  # set by the child for the "graphad-declared" system
 # the backend ga.compile runs: NumPy code, except for the "graphad-numba" system (the child
 # sets it), so that both backends show side by side whatever ga.compile's default picks
 BACKEND = "numpy"
+PARALLEL = False  # "graphad-numba-mt": the fused loops may use threads
 
 
 def version() -> str:
@@ -78,7 +79,7 @@ def _mlp(w, data) -> Built:
         grads = ga.grad(loss, ps)
         lr = data["lr"]
         new = [p - lr * g for p, g in zip(ps, grads, strict=True)]
-        fn = ga.compile([loss, *new], inputs=[X, Y, *ps], backend=BACKEND)
+        fn = ga.compile([loss, *new], inputs=[X, Y, *ps], backend=BACKEND, parallel=PARALLEL)
     params = [p.copy() for p in data["params"]]
     Xv, Yv = data["X"], data["Y"]
     fn(Xv, Yv, *params)  # the first call specializes and compiles: part of the build
@@ -124,7 +125,7 @@ def _scalar(w, data) -> Built:
     with ga.Graph():
         f, xs = _scalar_graph(w)
         grads = ga.grad(f, xs)
-        gfn = ga.compile(grads, inputs=xs, backend=BACKEND)
+        gfn = ga.compile(grads, inputs=xs, backend=BACKEND, parallel=PARALLEL)
     vals = [float(v) for v in np.ravel(data["x"])]
     gfn(*vals)  # the first call specializes and compiles: part of the build
     ffn = []  # the plain function is compiled on first use: not part of the timed build
@@ -133,7 +134,7 @@ def _scalar(w, data) -> Built:
         if not ffn:
             with ga.Graph():
                 f2, xs2 = _scalar_graph(w)
-                ffn.append(ga.compile(f2, inputs=xs2, backend=BACKEND))
+                ffn.append(ga.compile(f2, inputs=xs2, backend=BACKEND, parallel=PARALLEL))
         return ffn[0]
 
     return Built(
@@ -151,8 +152,8 @@ def _rosen_vector(w, data) -> Built:
     with ga.Graph():
         x = _sym("x", data["x"].shape, np.float64)
         f = ga.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-        gfn = ga.compile(ga.grad(f, x), inputs=[x], backend=BACKEND)
-        ffn = ga.compile(f, inputs=[x], backend=BACKEND)
+        gfn = ga.compile(ga.grad(f, x), inputs=[x], backend=BACKEND, parallel=PARALLEL)
+        ffn = ga.compile(f, inputs=[x], backend=BACKEND, parallel=PARALLEL)
     xv = data["x"]
     gfn(xv), ffn(xv)  # the first calls specialize and compile: part of the build
     return Built(lambda: gfn(xv), lambda g: [g], lambda: ffn(xv), np.asarray)

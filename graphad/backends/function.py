@@ -49,6 +49,7 @@ class _Compiled:
         names: Sequence[str],
         header: Any = "",
         backend: str = "numpy",
+        parallel: bool = False,
     ) -> None:
         self.graph = graph
         self.output_ids = tuple(outputs)
@@ -60,6 +61,7 @@ class _Compiled:
         self._fn: Any = None
         self.backend = "numpy"
         self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
+        self._fused_source: str | None = None  # or the runner of its fused array loops
         # a caller for calls whose arguments are all Python floats (Function._dispatch)
         self.floats_key: tuple | None = None
         self.floats_call: Any = None
@@ -71,10 +73,30 @@ class _Compiled:
             made = kernels.attach(
                 graph, outputs, inputs, single, self._numpy_body, auto=backend == "auto"
             )
+            if made is not None and made.kernel.mode == "points":
+                # a scalar graph at many points: one fused loop beat the VM's blocks
+                # (benchmarks/numba_backend.py), where it takes every operation
+                from . import fused
+
+                loops = fused.attach(
+                    graph, outputs, inputs, self._numpy_body, parallel=parallel, whole=True
+                )
+                if loops is not None:
+                    made = None
+                    body, self._fused_source = loops
+                    floats_ok, self.backend = self.program.batched, "numba"
+            elif made is None and backend == "numba":
+                # arrays: fused elementwise loops (backends/fused.py)
+                from . import fused
+
+                loops = fused.attach(graph, outputs, inputs, self._numpy_body, parallel=parallel)
+                if loops is not None:
+                    body, self._fused_source = loops
+                    floats_ok, self.backend = self.program.batched, "numba"
         if made is not None:
             body, self._kernel = made.body, made.kernel
             floats_ok, self.backend = True, "numba"
-        else:
+        elif self._fused_source is None:
             body, floats_ok = self._compile()[1], self.program.batched
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
         if made is not None and made.fast is not None:
@@ -132,8 +154,11 @@ class _Compiled:
 
     @property
     def kernels(self) -> str | None:
-        """The VM's instruction listing (made when first read: 10^4 lines take a while)."""
-        return None if self._kernel is None else self._kernel.listing()
+        """The VM's instruction listing (made when first read: 10^4 lines take a while),
+        or the fused loops' source."""
+        if self._kernel is None:
+            return self._fused_source
+        return self._kernel.listing()
 
 
 def _type_text(shape: tuple[int, ...], dtype: np.dtype) -> str:
@@ -219,6 +244,7 @@ class Function:
         *,
         optimize: bool = True,
         backend: str = "auto",
+        parallel: bool = False,
     ) -> None:
         from collections import OrderedDict
 
@@ -228,6 +254,9 @@ class Function:
         self._inputs = tuple(inputs)
         self._optimize = optimize
         self._backend = _check_backend(backend)
+        if not isinstance(parallel, bool):
+            raise GraphadError(f"compile: parallel={parallel!r}; expected True or False")
+        self._parallel = parallel
         self.input_names = tuple(nodes[i].name for i in inputs)
         self.output_names = tuple(graph.label(o) for o in outputs)
         self._single = single
@@ -293,6 +322,7 @@ class Function:
             header=header,
             # another library's arrays (Dask) stay lazy: only NumPy code runs them
             backend="numpy" if any(d for _, _, d in key) else self._backend,
+            parallel=self._parallel,
         )
         duck = [k for k, (_, _, d) in enumerate(key) if d]
         if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
@@ -407,7 +437,8 @@ class Function:
     @property
     def kernels(self) -> str | None:
         """The compiled kernels of the current specialization as readable text (the Numba
-        VM's instruction listing), or None where the NumPy code of ``source`` runs."""
+        VM's instruction listing, or the runner and generated loops of fused array
+        kernels), or None where the NumPy code of ``source`` runs."""
         return self._default().kernels
 
     @property
@@ -554,6 +585,7 @@ def compile(
     *,
     optimize: bool = True,
     backend: str = "auto",
+    parallel: bool = False,
 ) -> Function:
     """Compile expressions into a Python function running generated NumPy code.
 
@@ -577,7 +609,12 @@ def compile(
         the kernels were measured faster (scalar graphs of at least
         :data:`~graphad.backends.kernels.AUTO_MIN_INSTRUCTIONS` operations), else
         ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
-        shows the kernels.
+        shows the kernels.  With ``"numba"``, array graphs run their elementwise
+        operations as fused compiled loops (:mod:`graphad.backends.fused`).
+    parallel : bool
+        Let the fused array loops of ``backend="numba"`` run on several threads
+        (Numba's ``parallel=True``; the thread count is Numba's, e.g.
+        ``NUMBA_NUM_THREADS``).  Default False: one thread.
 
     Returns
     -------
@@ -616,7 +653,15 @@ def compile(
     out_ids = [o.id for o in outs]
     in_ids = _input_ids(graph, out_ids, inputs)
     with gc_paused():
-        return Function(graph, out_ids, in_ids, single=single, optimize=optimize, backend=backend)
+        return Function(
+            graph,
+            out_ids,
+            in_ids,
+            single=single,
+            optimize=optimize,
+            backend=backend,
+            parallel=parallel,
+        )
 
 
 def _input_ids(graph: Graph, outputs: list[int], inputs: Sequence[Any] | None) -> list[int]:

@@ -40,7 +40,11 @@ NumPy code, i.e. scalar graphs of :data:`AUTO_MIN_INSTRUCTIONS` or more operatio
 Points mode runs only when ``backend="numba"`` asks for it: on the test machine it lost
 to NumPy's SIMD ufuncs and numexpr (rosen2d gradient at 10^5 points: 5 ms vs 2.3 ms),
 partly from libm's scalar transcendental calls, partly from first-touch page faults on
-its packed input buffer, which are slow in this sandbox.
+its packed input buffer, which are slow in this sandbox.  Where every operation of such a
+graph fuses, ``backend="numba"`` now runs it as one fused loop of
+:mod:`graphad.backends.fused` instead of the VM's blocks (the 10^5-point gradient of
+``benchmarks/numba_backend.py``: 4.7 ms against the VM's 11.1 ms and NumPy's 13.9 ms,
+one process on a busy machine); the points VM stays for graphs with other operations.
 
 First use in a process costs importing Numba (0.5-1.3 s here) and loading the VM from
 the disk cache (0.1-1.3 s, LLVM's start-up included); the very first use on a machine
@@ -463,10 +467,8 @@ def attach(
     ``auto``: only where the kernel was measured faster than the NumPy code (see
     :data:`AUTO_MIN_INSTRUCTIONS`); ``backend="numba"`` takes every graph the VM covers.
     """
-    if _vm() is None:
-        return None
-    kernel = build(graph, outputs, inputs)
-    if kernel is None:
+    kernel = build(graph, outputs, inputs)  # first: graphs the VM cannot run never load it
+    if kernel is None or _vm() is None:
         return None
     if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):
         return None

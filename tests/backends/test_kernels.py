@@ -175,14 +175,16 @@ def test_unsupported_graphs_fall_back_to_numpy(backend):
         x = ga.symbols("x")
         f = ga.compile(ga.sum(ga.sin(x)), backend=backend)  # a reduction
         v = np.linspace(-1, 1, 7)
-        assert f(v) == np.sum(np.sin(v))
-        assert f.backend == "numpy"
+        # not the VM's: NumPy runs it, or with Numba a fused array loop (backends/fused.py),
+        # whose sum and libm sin agree to rounding
+        assert abs(f(v) - np.sum(np.sin(v))) <= 1e-15
+        assert "register VM" not in (f.kernels or "")
         g = ga.compile(ga.sin(x) * 2.0, backend=backend)
-        v32 = np.linspace(-1, 1, 5, dtype=np.float32)  # float32 stays float32 (NumPy runs it)
+        v32 = np.linspace(-1, 1, 5, dtype=np.float32)  # float32 stays float32
         out = g(v32)
         assert out.dtype == np.float32
-        assert _same_bits(out.astype(np.float64), (np.sin(v32) * np.float32(2.0)).astype(float))
-        assert g.backend == "numpy"
+        np.testing.assert_array_max_ulp(out, np.sin(v32) * np.float32(2.0), maxulp=2)
+        assert "register VM" not in (g.kernels or "")
         n = ga.compile(x * x + 1, backend=backend)
         big = np.int8(100)
         with np.errstate(over="ignore"):
