@@ -143,6 +143,7 @@ def _check_input(
     projections: int,
     max_elements: int,
     noise: np.ndarray,
+    bound: bool = False,
 ) -> InputCheck:
     """One input's rows.  Tolerances are per element: ``atol_base * max(1, |fd|)`` of
     that element (or the user's ``atol``), so a 10% error in a small element is seen
@@ -155,6 +156,11 @@ def _check_input(
     name = prob.names[k]
     eps_h = np.cbrt(prob.eps)
     dtype = str(np.asarray(prob.values[name]).dtype)
+    delta = prob.delta() if bound else None
+    vector = prob.w is not None
+    fd_rtol = rtol
+    if bound:  # the decision has no fixed relative part; the differences' own tests do
+        fd_rtol, rtol = rtol, 0.0
     size = x.size
     scaled = atol is None
     atol_given = atol_base if atol is None else float(atol)
@@ -172,12 +178,14 @@ def _check_input(
         for p in range(projections):
             v = rng.standard_normal(x.shape)
             v /= np.max(np.abs(v))
-            fd = fd_sweep(prob.along(k, v), h_all, prob.eps, rtol, atol_base, prob.w is not None)
-            extra = float(np.sum(np.abs(v) * noise)) + _unseen(prob, k, v, fd)
+            fd = fd_sweep(prob.along(k, v), h_all, prob.eps, fd_rtol, atol_base, vector, delta)
+            extra = float(np.sum(np.abs(v) * noise)) + _unseen(prob, k, v, fd, bound)
             rows.append((f"proj{p}", float(np.sum(ad * v)), fd, extra))
         flat = None
-        if _projections_fail(rows, rtol, atol_base, atol):
-            found = _bisect_input(prob, k, ad, rtol, atol_base, atol, rng, h_all, noise)
+        if _projections_fail(rows, rtol, atol_base, atol, bound, fd_rtol):
+            found = _bisect_input(
+                prob, k, ad, rtol, atol_base, atol, rng, h_all, noise, bound, fd_rtol, delta
+            )
             if found is not None:
                 mode, flat = "projection+bisection", [found]
             else:
@@ -189,12 +197,12 @@ def _check_input(
         v = np.zeros_like(x)
         v[idx] = 1.0
         h = eps_h * max(1.0, abs(float(x[idx])))
-        fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base, prob.w is not None)
-        extra = float(noise[idx]) + _unseen(prob, k, v, fd)
+        fd = fd_sweep(prob.along(k, v), h, prob.eps, fd_rtol, atol_base, vector, delta)
+        extra = float(noise[idx]) + _unseen(prob, k, v, fd, bound)
         rows.append((tuple(int(i) for i in idx), float(ad[idx]), fd, extra))
     elements = []
     for index, a, fd, extra in rows:
-        tol_abs = _element_atol(atol_base, atol, fd, extra)
+        tol_abs = _element_atol(atol_base, atol, fd, extra, bound, fd_rtol)
         status, note = _decide(a, fd, sym, rtol, tol_abs)
         interval = (float(fd.lo), float(fd.hi)) if str(fd.kind) == "kink" else None
         elements.append(
@@ -219,33 +227,62 @@ def _check_input(
         if mode in ("full", "projection") or isinstance(e.index, tuple) or e.status == "fail"
     ]
     verdict = _combine(checked)
-    return InputCheck(name, x.shape, dtype, mode, rtol, atol_given, elements, verdict, [], scaled)
+    return InputCheck(
+        name, x.shape, dtype, mode, rtol, atol_given, elements, verdict, [], scaled, bounds=bound
+    )
 
 
-def _unseen(prob: _Problem, k: int, v: np.ndarray, fd: FDEstimate) -> float:
+def _unseen(prob: _Problem, k: int, v: np.ndarray, fd: FDEstimate, bound: bool = False) -> float:
     """The smallest derivative finite differences could have seen along ``v``: a change
-    below the rounding of the forward values the step reaches leaves no trace."""
+    below the rounding of the forward values the step reaches leaves no trace.  With
+    the propagated rounding bound a scalar objective's error estimate already holds
+    it; only the terms of a non-scalar output, whose unchanged terms count as exact,
+    need it."""
     h = float(fd.step)
-    if not h or str(fd.kind) == "nonfinite":
+    if not h or str(fd.kind) == "nonfinite" or (bound and prob.w is None):
         return 0.0
     return 4 * prob.eps * prob.resolution(k, v, h) / h
 
 
 def _element_atol(
-    atol_base: float, atol: float | None, fd: FDEstimate, noise: float = 0.0
+    atol_base: float,
+    atol: float | None,
+    fd: FDEstimate,
+    noise: float = 0.0,
+    bound: bool = False,
+    rtol_d: float = 0.0,
 ) -> float:
-    """The absolute tolerance of one compared number: the user's, or the dtype's base
-    scaled by that number's own magnitude (never by its neighbours') plus AD's own
-    rounding noise in that number (:func:`_ad_noise`)."""
+    """The absolute tolerance of one compared number.  By default (``bound``) it comes
+    from rounding-error analysis alone: AD's propagated rounding bound in that number
+    (``noise``) plus the differences' own error bound (truncation and rounding); a
+    failure then needs twice the differences' error more (:func:`_decide`).  With a
+    user's ``rtol``/``atol``: the user's atol, or the dtype's base scaled by that
+    number's own magnitude (never by its neighbours') plus AD's rounding bound.
+
+    Where the differences' error is larger than the dtype's fixed tolerance
+    (``rtol_d*|fd| + atol_base*max(1, |fd|)``) only that much of it counts towards a
+    pass, so a mismatch the differences cannot resolve is inconclusive, not a pass."""
+    if bound:
+        err, value = float(fd.err), float(fd.value)
+        mag = abs(value) if np.isfinite(value) else 1.0
+        cap = rtol_d * mag + atol_base * max(1.0, mag)
+        return noise + (min(err, cap) if np.isfinite(err) else 0.0)
     if atol is not None:
         return float(atol)
     value = float(fd.value)
     return atol_base * max(1.0, abs(value) if np.isfinite(value) else 1.0) + noise
 
 
-def _projections_fail(rows: list, rtol: float, atol_base: float, atol: float | None) -> bool:
+def _projections_fail(
+    rows: list,
+    rtol: float,
+    atol_base: float,
+    atol: float | None,
+    bound: bool = False,
+    rtol_d: float = 0.0,
+) -> bool:
     return any(
-        _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra))[0]
+        _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra, bound, rtol_d))[0]
         not in ("pass", "kink")
         for _, a, fd, extra in rows
     )
@@ -261,6 +298,9 @@ def _bisect_input(
     rng: np.random.Generator,
     h: float,
     noise: np.ndarray,
+    bound: bool = False,
+    fd_rtol: float | None = None,
+    delta: Any = None,
 ) -> int | None:
     """The flat index of an element where AD and the differences disagree, found by
     halving the set of moved elements along a random direction; None when no half
@@ -273,14 +313,19 @@ def _bisect_input(
         mask = np.zeros(x.size)
         mask[idx] = 1.0
         d = v * mask.reshape(x.shape)
-        fd = fd_sweep(prob.along(k, d), h, prob.eps, rtol, atol_base, prob.w is not None)
+        fd = fd_sweep(
+            prob.along(k, d), h, prob.eps, rtol if fd_rtol is None else fd_rtol, atol_base,
+            prob.w is not None, delta,
+        )  # fmt: skip
         return (
             _decide(
                 float(np.sum(ad * d)),
                 fd,
                 None,
                 rtol,
-                _element_atol(atol_base, atol, fd, float(np.sum(np.abs(d) * noise))),
+                _element_atol(
+                    atol_base, atol, fd, float(np.sum(np.abs(d) * noise)), bound, fd_rtol or 0.0
+                ),
             )[0]
             == "fail"
         )
@@ -435,6 +480,7 @@ def _check_first_order(
     ad, ad_noise, linearity_note = _ad_gradients(prob, y)
     ad_dtype = _least_precise([*ad, y, *prob.values.values()])
     rtol_d, atol_base = default_tolerances(ad_dtype)
+    bound = rtol is None and atol is None  # tolerances from rounding-error analysis
     rtol = rtol_d if rtol is None else float(rtol)
     if not _evaluates_in_float64(prob):
         prob.eps = float(np.finfo(np.float32).eps)
@@ -455,6 +501,7 @@ def _check_first_order(
             projections,
             max_elements,
             ad_noise[k],
+            bound,
         )
         for k in range(len(prob.wrt))
     ]

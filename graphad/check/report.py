@@ -118,9 +118,16 @@ class InputCheck:
     notes: list[str] = field(default_factory=list)
     atol_scaled: bool = False  # atol is per element: atol * max(1, |fd|) of that element
     ad_shape: tuple[int, ...] | None = None  # what AD returned, when its shape is wrong
+    bounds: bool = False  # tolerances from rounding-error analysis (per element)
 
     @property
     def formula(self) -> str:
+        if self.bounds:
+            return (
+                "|ad - fd| <= AD's rounding bound + the differences' error bound "
+                "(per element, from rounding-error analysis; fail above that plus twice "
+                "the differences' error bound)"
+            )
         atol = (
             f"{self.atol:.3g}*max(1, |fd|) + AD rounding noise"
             if self.atol_scaled
