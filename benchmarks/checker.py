@@ -155,6 +155,7 @@ class Case:
     ops: list[Op] = field(default_factory=list)
     order: int = 1
     culprit: str | None = None  # the op whose rule is wrong
+    dtype: str = "float64"  # the point's dtype (float32 cases run every system in float32)
 
 
 def _unary(name: str, fwd, bwd, inner: Op | None = None) -> Op:
@@ -185,12 +186,13 @@ _FWD = {
 def planted_bugs() -> list[Case]:
     out: list[Case] = []
 
-    def bug(cls, fname, bwd, fn, at, order=1, inner=None, tag=""):
+    def bug(cls, fname, bwd, fn, at, order=1, inner=None, tag="", dtype="float64"):
         k = len(out)
         op = _unary(f"cb{k}_{fname}", _FWD[fname], bwd, inner)
         out.append(
-            Case(f"{cls}/{fname}{tag}", "bug", cls, fn, np.asarray(at, float), [op], order, op.name)
-        )
+            Case(f"{cls}/{fname}{tag}", "bug", cls, fn, np.asarray(at, dtype), [op], order,
+                 op.name, dtype)
+        )  # fmt: skip
 
     # 1. a wrong factor of 10% (and 1%) at ordinary points
     for fname, x in (("sin", 0.4), ("exp", -0.3), ("tanh", 0.8), ("log", 1.7), ("square", 1.2)):
@@ -237,6 +239,11 @@ def planted_bugs() -> list[Case]:
         right = _right(fname)
         bug("tiny-error", fname, lambda xp, g, x, i, r=right, f=f: (1 + f) * r(xp, g, x, i),
             lambda xp, op, x: op(x) + x * x, x, tag=f"-{f:g}")  # fmt: skip
+    # 7b. a 1e-4 relative error in float32 rules (the point, the rules and AD in float32)
+    for fname, x in (("sin", 0.7), ("exp", 0.3), ("tanh", 0.2), ("log", 2.5), ("square", 1.3)):
+        right = _right(fname)
+        bug("float32-1e-4", fname, lambda xp, g, x, i, r=right: (1 + 1e-4) * r(xp, g, x, i),
+            lambda xp, op, x: op(x) * 2.0 + x, x, dtype="float32")  # fmt: skip
     # 8. wrong only for x > 2
     for x in (2.5, 3.1):
         bug("region", "sin",
@@ -338,6 +345,15 @@ def correct_cases(n_random: int = 180) -> list[Case]:
         ("ill-conditioned", lambda xp, x: xp.exp(x) - 1.0 - x, 1e-6),
         ("ill-conditioned", lambda xp, x: xp.cos(x) - 1.0, 1e-4),
     ]
+    # the random functions again in float32 (the point and AD in float32)
+    for k in range(40):
+        tree = _random_tree(rng, 4)
+        vector = rng.random() < 0.3
+        at = rng.uniform(-2, 2, size=(3,) if vector else ()).astype(np.float32)
+        fn = (lambda xp, x, t=tree: xp.sum(t(xp, x) * x)) if vector else (
+            lambda xp, x, t=tree: t(xp, x) + 0.5 * x
+        )  # fmt: skip
+        out.append(Case(f"float32/{k}", "correct", "float32", fn, at, dtype="float32"))
     for k, (cls, fn, at) in enumerate(hard):
         out.append(Case(f"{cls}/{k}", "correct", cls, fn, np.asarray(at, dtype=float)))
     # second order on correct functions
@@ -420,7 +436,8 @@ class TorchRunner:
     def check(self, case: Case) -> tuple[str, str | None]:
         torch = self.torch
         ops = [self.op(o) for o in case.ops]
-        x = torch.tensor(case.at, dtype=torch.float64, requires_grad=True)
+        dtype = torch.float32 if case.dtype == "float32" else torch.float64
+        x = torch.tensor(case.at, dtype=dtype, requires_grad=True)
 
         def f(x):
             return case.fn(self.xp, *ops, x)

@@ -69,12 +69,19 @@ class ElementCheck:
     ad: float
     fd: float
     fd_err: float
-    sympy: float | None
+    sympy_at: Any  # SymPy's value, or a callable giving it when first asked (lazy witness)
     status: str
     note: str = ""
     step: float = 0.0
     interval: tuple[float, float] | None = None  # one-sided slopes, at a kink
     atol: float | None = None  # this element's absolute tolerance, when per element
+
+    @property
+    def sympy(self) -> float | None:
+        """SymPy's derivative of this element (None where there is none)."""
+        if callable(self.sympy_at):
+            self.sympy_at = self.sympy_at()
+        return self.sympy_at
 
     @property
     def abs_err(self) -> float:
@@ -280,13 +287,20 @@ class GradCheckReport:
     label: str
     point: dict[str, np.ndarray]
     dtype: str
-    sympy_note: str = ""
+    sympy_status: Any = ""  # the note, or a callable giving it (lazy witness)
     strict: bool = False
     output_shape: tuple[int, ...] = ()
     culprit: int | None = None
     culprit_reason: str = ""
     node_checks: list[NodeCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def sympy_note(self) -> str:
+        """Why SymPy gave no value ("" when it was used)."""
+        if callable(self.sympy_status):
+            self.sympy_status = self.sympy_status()
+        return self.sympy_status
 
     @property
     def ok(self) -> bool:

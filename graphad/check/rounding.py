@@ -27,6 +27,7 @@ the bound of every node evaluated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -124,9 +125,16 @@ def graph_bounds(
             if n not in env:
                 err[n] = np.inf
                 continue
-            value = np.asarray(env[n])
+            raw = env[n]
             args = [env[a] if a in env else records[a]["value"] for a in node["args"]]
             errs = [err.get(a, 0.0) for a in node["args"]]
+            eps = _SCALAR_EPS.get(type(raw))
+            if eps is not None:  # a scalar node: plain float arithmetic where a rule exists
+                fast = _scalar_bound(name, args, errs, float(raw), eps)
+                if fast is not None:
+                    err[n] = fast if fast == fast else np.inf
+                    continue
+            value = np.asarray(raw)
             try:
                 got = _node_bound(name, dict(node["params"]), args, errs, value, rng)
             except Exception:  # an op our estimates cannot re-run: no bound there
@@ -193,6 +201,60 @@ def _kind(name: str, op: Any) -> str:
 
 
 _ULPS = {"exact": 0.0, "one": 1.0, "lib": 4.0, "comp": 8.0}
+
+
+_SCALAR_EPS = {
+    float: float(np.finfo(np.float64).eps),
+    np.float64: float(np.finfo(np.float64).eps),
+    np.float32: float(np.finfo(np.float32).eps),
+    np.float16: float(np.finfo(np.float16).eps),
+}
+_SCALAR_ULPS = {
+    "add": 1.0, "subtract": 1.0, "multiply": 1.0, "divide": 1.0, "square": 1.0,
+    "negative": 0.0, "abs": 0.0, "relu": 0.0, "maximum": 0.0, "minimum": 0.0,
+    "exp": 4.0, "log": 4.0, "sin": 4.0, "cos": 4.0, "tanh": 4.0, "sigmoid": 8.0,
+}  # fmt: skip
+
+
+def _scalar_bound(name: str, args: list, errs: list, v: float, eps: float) -> float | None:
+    """The bound of a scalar node of a common op in float arithmetic (the rules of
+    ``_PARTIALS``), or None for the general path."""
+    ulps = _SCALAR_ULPS.get(name)
+    if ulps is None or len(args) != len(errs):
+        return None
+    local = ulps * eps * abs(v)
+    if not any(errs):
+        return local
+    if any(type(e) is not float for e in errs):
+        return None
+    try:
+        a = [float(x) for x in args]
+    except (TypeError, ValueError):
+        return None
+    e0 = errs[0]
+    if name in ("add", "subtract", "maximum", "minimum"):
+        prop = e0 + errs[1]
+    elif name in ("negative", "abs", "relu"):
+        prop = e0
+    elif name == "multiply":
+        prop = abs(a[1]) * e0 + abs(a[0]) * errs[1]
+    elif name == "divide":
+        prop = (e0 + abs(v) * errs[1]) / abs(a[1]) if a[1] else math.inf
+    elif name == "square":
+        prop = 2 * abs(a[0]) * e0
+    elif name == "exp":
+        prop = abs(v) * e0
+    elif name == "log":
+        prop = e0 / abs(a[0]) if a[0] else math.inf
+    elif name == "sin":
+        prop = min(1.0, abs(math.cos(a[0])) + e0) * e0 if math.isfinite(a[0]) else math.inf
+    elif name == "cos":
+        prop = min(1.0, abs(math.sin(a[0])) + e0) * e0 if math.isfinite(a[0]) else math.inf
+    elif name == "tanh":
+        prop = min(1.0, 1.0 - v * v + 2 * e0) * e0
+    else:  # sigmoid
+        prop = min(0.25, abs(v * (1.0 - v)) + e0) * e0
+    return local + prop
 
 
 def _node_bound(
