@@ -20,8 +20,10 @@ checkout first on the path::
 
 It prints a Markdown table and writes ``benchmarks/results/checker.json``.
 
-Times are wall time per check and, beside it, the CPU time of this process
-(``time.process_time``: all its threads, so torch's intra-op threads count), which
+The systems run interleaved, case by case, so that the load of a shared machine
+reaches all of them alike.  Times are wall time per check and, beside it, the CPU
+time of this process (``time.process_time``: all its threads, so torch's intra-op
+threads count), which
 moves less than wall time when other work shares the machine.  graphad's SymPy
 witness runs in this process except for graphs SymPy must differentiate
 symbolically (none of these cases), whose child process is not counted.
@@ -409,6 +411,9 @@ class TorchRunner:
     def __init__(self) -> None:
         import torch
 
+        # one intra-op thread: these tensors are tiny, and idle worker threads woken
+        # between interleaved checks only cost torch time (its fastest setting here)
+        torch.set_num_threads(1)
         self.torch = torch
         self.xp = _Torch()
         self.made: dict[str, Any] = {}
@@ -500,24 +505,35 @@ RUNNERS = {"graphad": GraphadRunner, "torch": TorchRunner, "jax": JaxRunner}
 
 
 def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
+    """Every case through every system, interleaved: case by case, each system in turn
+    (so a change of machine load during the run reaches every system alike)."""
     bugs, correct = planted_bugs(), correct_cases()
+    cases = [*bugs, *correct]
     results: dict[str, Any] = {"cases": {"bugs": len(bugs), "correct": len(correct)}}
     per_case: dict[str, dict[str, Any]] = {}
+    runners = {}
     for sysname in systems:
         runner = RUNNERS[sysname]()
         if sysname == "graphad":
             runner.sympy = sympy
-        times, cpu = [], []
-        row = {"detected": 0, "culprits": 0, "false_alarms": 0, "inconclusive": 0}
-        missed, alarms = [], []
-        for case in [*bugs, *correct]:
+        runners[sysname] = runner
+    times: dict[str, list[float]] = {s: [] for s in systems}
+    cpu: dict[str, list[float]] = {s: [] for s in systems}
+    rows = {
+        s: {"detected": 0, "culprits": 0, "false_alarms": 0, "inconclusive": 0} for s in systems
+    }
+    missed: dict[str, list[str]] = {s: [] for s in systems}
+    alarms: dict[str, list[str]] = {s: [] for s in systems}
+    for case in cases:
+        for sysname in systems:
+            runner, row = runners[sysname], rows[sysname]
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 verdict, culprit = runner.check(case)
             except Exception as exc:  # the checker itself crashed
                 verdict, culprit = f"error: {type(exc).__name__}: {exc}"[:120], None
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
+            times[sysname].append(time.perf_counter() - t0)
+            cpu[sysname].append(time.process_time() - c0)
             per_case.setdefault(case.name, {})[sysname] = verdict
             if verdict == "inconclusive":
                 row["inconclusive"] += 1
@@ -526,15 +542,23 @@ def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
                     row["detected"] += 1
                     row["culprits"] += int(culprit is not None and culprit == case.culprit)
                 else:
-                    missed.append(case.name)
+                    missed[sysname].append(case.name)
             elif verdict != "pass" and verdict != "inconclusive":
                 row["false_alarms"] += 1
-                alarms.append(case.name)
-        row["median_ms"] = 1000 * statistics.median(times)
-        row["median_cpu_ms"] = 1000 * statistics.median(cpu)
-        row["missed"] = missed
-        row["alarm_cases"] = alarms
+                alarms[sysname].append(case.name)
+    for sysname in systems:
+        row = rows[sysname]
+        row["median_ms"] = 1000 * statistics.median(times[sysname])
+        row["median_cpu_ms"] = 1000 * statistics.median(cpu[sysname])
+        row["missed"] = missed[sysname]
+        row["alarm_cases"] = alarms[sysname]
         results[sysname] = row
+    if "graphad" in systems and "torch" in systems:  # per case, the same moment
+        ratios = [g / t for g, t in zip(times["graphad"], times["torch"], strict=True) if t > 0]
+        results["graphad_over_torch_median_ratio"] = statistics.median(ratios)
+        results["graphad_over_torch_ratio_of_medians"] = (
+            rows["graphad"]["median_ms"] / rows["torch"]["median_ms"]
+        )
     results["per_case"] = per_case
     return results
 
@@ -571,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
     results["graphad_sympy"] = not args.no_sympy
     text = table(results, args.systems)
     print(text)
+    if "graphad_over_torch_ratio_of_medians" in results:
+        print(
+            "graphad / torch: ratio of median times "
+            f"{results['graphad_over_torch_ratio_of_medians']:.2f}; median of per-case "
+            f"ratios {results['graphad_over_torch_median_ratio']:.2f}"
+        )
     for s in args.systems:
         if results[s]["missed"]:
             print(f"{s} missed: {', '.join(results[s]['missed'])}")
