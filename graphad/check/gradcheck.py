@@ -16,6 +16,10 @@ along random directions):
 * **SymPy**: the symbolic derivative of scalar graphs (time-limited, never
   expanded); "n/a" where the graph does not convert, never a failure.
 
+The tolerance of each element comes from rounding-error analysis: AD's rounding
+bound, propagated through the gradient graph, plus the differences' error bound
+(:mod:`graphad.check.rounding`); fixed ``rtol``/``atol`` only when given.
+
 The verdict is three-valued: ``pass``, ``fail``, or ``inconclusive`` (the
 finite-difference noise exceeds the tolerance, the function is not finite
 nearby, or the point sits on a kink).  On a failure every op node's own VJP
@@ -54,13 +58,12 @@ __all__ = [
     "localize",
 ]
 
-# (rtol, atol base) by the dtype the AD result is computed in.  atol is per element:
-# atol_base * max(1, |fd|) of that element, plus AD's measured rounding noise there
-# (inputs moved by a few ulps; for float32 graphs also the same gradient recomputed in
-# float64) and the smallest derivative the differences could resolve given the forward
-# values a step reaches.  With those measured terms float32 needs no blanket 1e-3:
-# 2e-5 catches a 1e-4 relative error in a rule (0 false alarms on 1,600 random float32
-# graphs at a quarter of these values).
+# (rtol, atol base) by the dtype the AD result is computed in: used only when the user
+# passes rtol or atol (then atol is per element, atol_base * max(1, |fd|) of that element
+# plus AD's propagated rounding bound there), and inside the finite differences' own
+# smoothness and step tests.  By default the verdict's tolerance comes from rounding-error
+# analysis (_element_atol), where these values cap only how much of the differences' own
+# error may count towards a pass.
 _TOLERANCES = {"float16": (3e-2, 1e-2), "float32": (2e-5, 2e-6), "float64": (1e-6, 1e-9)}
 
 
@@ -382,10 +385,14 @@ def check_grad(
         Inputs to check (names/Exprs; argument positions for a callable).
         Default: every floating-point input.
     rtol, atol : float, optional
-        Pass when ``|ad - fd| <= atol + rtol*|fd|``.  Defaults by the least
-        precise float dtype among the inputs, the output and the gradients
-        (:func:`default_tolerances`; atol is scaled by ``max(1, max|fd|)`` of
-        each input).
+        Fixed tolerances: pass when ``|ad - fd| <= atol + rtol*|fd|`` (a missing
+        one from :func:`default_tolerances` of the least precise float dtype,
+        atol scaled by ``max(1, |fd|)`` of each element).  By default (both None)
+        the tolerance of each element comes from rounding-error analysis: a bound
+        on AD's rounding error propagated through the gradient graph
+        (:mod:`graphad.check.rounding`) plus the finite differences' own error
+        (Richardson truncation estimate and the forward's propagated rounding
+        bound over the step); the report states each input's detection threshold.
     seed : int
         Seed of the random directions and cotangents (checks are reproducible).
     sympy : bool

@@ -121,14 +121,23 @@ def graph_bounds(
     with np.errstate(all="ignore"):
         for n in steps:
             node = records[n]
-            name = node["op"]
+            name = node.op
             if n not in env:
                 err[n] = np.inf
                 continue
             raw = env[n]
-            args = [env[a] if a in env else records[a]["value"] for a in node["args"]]
-            errs = [err.get(a, 0.0) for a in node["args"]]
+            ids = node.args
+            args = [env[a] if a in env else records[a].value for a in ids]
+            errs = [err.get(a, 0.0) for a in ids]
             eps = _SCALAR_EPS.get(type(raw))
+            narrow = (eps is not None and eps > _EPS64) or (
+                eps is None and isinstance(raw, np.ndarray) and raw.dtype.kind == "f"
+                and raw.dtype.itemsize < 8
+            )  # fmt: skip
+            if narrow:  # a wider constant is rounded to this op's precision when it is used
+                for j, a in enumerate(ids):
+                    if a not in err and records[a].op == "constant":
+                        errs[j] = _constant_rounding(records[a].value, raw)
             if eps is not None:  # a scalar node: plain float arithmetic where a rule exists
                 fast = _scalar_bound(name, args, errs, float(raw), eps)
                 if fast is not None:
@@ -136,7 +145,7 @@ def graph_bounds(
                     continue
             value = np.asarray(raw)
             try:
-                got = _node_bound(name, dict(node["params"]), args, errs, value, rng)
+                got = _node_bound(name, dict(node.params), args, errs, value, rng)
             except Exception:  # an op our estimates cannot re-run: no bound there
                 got = np.full(value.shape, np.inf)
             if np.ndim(got):
@@ -174,6 +183,7 @@ _PARTIALS: dict[str, Any] = {
     "cos": lambda a, v, e: (_sin_bound(a[0], e[0]),),
     "tanh": lambda a, v, e: (np.minimum(1.0, 1.0 - v * v + 2 * e[0]),),
     "sigmoid": lambda a, v, e: (np.minimum(0.25, np.abs(v * (1.0 - v)) + e[0]),),
+    "sqrt": lambda a, v, e: (0.5 / np.abs(v),),
 }
 
 _KINDS: dict[str, str] = {}
@@ -203,6 +213,21 @@ def _kind(name: str, op: Any) -> str:
 _ULPS = {"exact": 0.0, "one": 1.0, "lib": 4.0, "comp": 8.0}
 
 
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+def _constant_rounding(c: Any, result: Any) -> Any:
+    """The error of constant ``c`` once rounded to the dtype of ``result``: 0 when it is
+    not wider (a float32 graph's Python-float constants compute in float32)."""
+    arr = np.asarray(c)
+    dt = np.asarray(result).dtype
+    if arr.dtype.kind != "f" or arr.dtype.itemsize <= dt.itemsize:
+        return 0.0
+    with np.errstate(all="ignore"):
+        gap = np.abs(arr.astype(dt).astype(np.float64) - arr.astype(np.float64))
+    return float(gap) if gap.ndim == 0 else gap
+
+
 _SCALAR_EPS = {
     float: float(np.finfo(np.float64).eps),
     np.float64: float(np.finfo(np.float64).eps),
@@ -213,6 +238,7 @@ _SCALAR_ULPS = {
     "add": 1.0, "subtract": 1.0, "multiply": 1.0, "divide": 1.0, "square": 1.0,
     "negative": 0.0, "abs": 0.0, "relu": 0.0, "maximum": 0.0, "minimum": 0.0,
     "exp": 4.0, "log": 4.0, "sin": 4.0, "cos": 4.0, "tanh": 4.0, "sigmoid": 8.0,
+    "sqrt": 1.0,
 }  # fmt: skip
 
 
@@ -252,6 +278,8 @@ def _scalar_bound(name: str, args: list, errs: list, v: float, eps: float) -> fl
         prop = min(1.0, abs(math.sin(a[0])) + e0) * e0 if math.isfinite(a[0]) else math.inf
     elif name == "tanh":
         prop = min(1.0, 1.0 - v * v + 2 * e0) * e0
+    elif name == "sqrt":
+        prop = 0.5 * e0 / v if v > 0 else math.inf
     else:  # sigmoid
         prop = min(0.25, abs(v * (1.0 - v)) + e0) * e0
     return local + prop
