@@ -504,9 +504,10 @@ RUNNERS = {"graphad": GraphadRunner, "torch": TorchRunner, "jax": JaxRunner}
 # -- the run ------------------------------------------------------------------------------------
 
 
-def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
+def run(systems: list[str], sympy: bool = True, sequential: bool = False) -> dict[str, Any]:
     """Every case through every system, interleaved: case by case, each system in turn
-    (so a change of machine load during the run reaches every system alike)."""
+    (so a change of machine load during the run reaches every system alike); with
+    ``sequential``, each system over all cases before the next (as earlier runs did)."""
     bugs, correct = planted_bugs(), correct_cases()
     cases = [*bugs, *correct]
     results: dict[str, Any] = {"cases": {"bugs": len(bugs), "correct": len(correct)}}
@@ -524,28 +525,32 @@ def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
     }
     missed: dict[str, list[str]] = {s: [] for s in systems}
     alarms: dict[str, list[str]] = {s: [] for s in systems}
-    for case in cases:
-        for sysname in systems:
-            runner, row = runners[sysname], rows[sysname]
-            t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                verdict, culprit = runner.check(case)
-            except Exception as exc:  # the checker itself crashed
-                verdict, culprit = f"error: {type(exc).__name__}: {exc}"[:120], None
-            times[sysname].append(time.perf_counter() - t0)
-            cpu[sysname].append(time.process_time() - c0)
-            per_case.setdefault(case.name, {})[sysname] = verdict
-            if verdict == "inconclusive":
-                row["inconclusive"] += 1
-            if case.kind == "bug":
-                if verdict == "fail":
-                    row["detected"] += 1
-                    row["culprits"] += int(culprit is not None and culprit == case.culprit)
-                else:
-                    missed[sysname].append(case.name)
-            elif verdict != "pass" and verdict != "inconclusive":
-                row["false_alarms"] += 1
-                alarms[sysname].append(case.name)
+    order = (
+        [(case, s) for s in systems for case in cases]
+        if sequential
+        else [(case, s) for case in cases for s in systems]
+    )
+    for case, sysname in order:
+        runner, row = runners[sysname], rows[sysname]
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            verdict, culprit = runner.check(case)
+        except Exception as exc:  # the checker itself crashed
+            verdict, culprit = f"error: {type(exc).__name__}: {exc}"[:120], None
+        times[sysname].append(time.perf_counter() - t0)
+        cpu[sysname].append(time.process_time() - c0)
+        per_case.setdefault(case.name, {})[sysname] = verdict
+        if verdict == "inconclusive":
+            row["inconclusive"] += 1
+        if case.kind == "bug":
+            if verdict == "fail":
+                row["detected"] += 1
+                row["culprits"] += int(culprit is not None and culprit == case.culprit)
+            else:
+                missed[sysname].append(case.name)
+        elif verdict != "pass" and verdict != "inconclusive":
+            row["false_alarms"] += 1
+            alarms[sysname].append(case.name)
     for sysname in systems:
         row = rows[sysname]
         row["median_ms"] = 1000 * statistics.median(times[sysname])
@@ -590,8 +595,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "checker.json"))
     parser.add_argument("--no-sympy", action="store_true", help="graphad without its SymPy witness")
+    parser.add_argument(
+        "--sequential", action="store_true", help="each system over all cases in turn"
+    )
     args = parser.parse_args(argv)
-    results = run(args.systems, sympy=not args.no_sympy)
+    results = run(args.systems, sympy=not args.no_sympy, sequential=args.sequential)
+    results["order"] = "sequential" if args.sequential else "interleaved"
     results["graphad_sympy"] = not args.no_sympy
     text = table(results, args.systems)
     print(text)
