@@ -459,6 +459,15 @@ class JaxRunner:
     name = "jax"
 
     def __init__(self) -> None:
+        import os
+
+        # one XLA CPU thread, like torch's: tiny arrays, and idle pool threads that spin
+        # after a call would take the cores from the next system's check
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = (
+                flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            ).strip()
         import jax
 
         jax.config.update("jax_enable_x64", True)
@@ -525,10 +534,17 @@ def run(systems: list[str], sympy: bool = True, sequential: bool = False) -> dic
     }
     missed: dict[str, list[str]] = {s: [] for s in systems}
     alarms: dict[str, list[str]] = {s: [] for s in systems}
+    # interleaved: the systems' order rotates from case to case, so that each follows
+    # each other equally often (a system whose pool threads stay busy after a call
+    # slows whichever runs next)
     order = (
         [(case, s) for s in systems for case in cases]
         if sequential
-        else [(case, s) for case in cases for s in systems]
+        else [
+            (case, systems[(k + j) % len(systems)])
+            for k, case in enumerate(cases)
+            for j in range(len(systems))
+        ]
     )
     for case, sysname in order:
         runner, row = runners[sysname], rows[sysname]

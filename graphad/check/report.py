@@ -83,6 +83,10 @@ class ElementCheck:
             self.sympy_at = self.sympy_at()
         return self.sympy_at
 
+    def __getstate__(self) -> dict[str, Any]:
+        self.sympy  # noqa: B018 - a deferred witness is resolved before pickling
+        return dict(self.__dict__)
+
     @property
     def abs_err(self) -> float:
         return abs(self.ad - self.fd)
@@ -301,6 +305,13 @@ class GradCheckReport:
         if callable(self.sympy_status):
             self.sympy_status = self.sympy_status()
         return self.sympy_status
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.sympy_note  # noqa: B018 - a deferred witness is resolved before pickling
+        for i in self.inputs:
+            for e in i.elements:
+                e.sympy  # noqa: B018
+        return dict(self.__dict__)
 
     @property
     def ok(self) -> bool:
