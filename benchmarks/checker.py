@@ -20,8 +20,10 @@ checkout first on the path::
 
 It prints a Markdown table and writes ``benchmarks/results/checker.json``.
 
-Times are wall time per check and, beside it, the CPU time of this process
-(``time.process_time``: all its threads, so torch's intra-op threads count), which
+The systems run interleaved, case by case, so that the load of a shared machine
+reaches all of them alike.  Times are wall time per check and, beside it, the CPU
+time of this process (``time.process_time``: all its threads, so torch's intra-op
+threads count), which
 moves less than wall time when other work shares the machine.  graphad's SymPy
 witness runs in this process except for graphs SymPy must differentiate
 symbolically (none of these cases), whose child process is not counted.
@@ -155,6 +157,7 @@ class Case:
     ops: list[Op] = field(default_factory=list)
     order: int = 1
     culprit: str | None = None  # the op whose rule is wrong
+    dtype: str = "float64"  # the point's dtype (float32 cases run every system in float32)
 
 
 def _unary(name: str, fwd, bwd, inner: Op | None = None) -> Op:
@@ -185,12 +188,13 @@ _FWD = {
 def planted_bugs() -> list[Case]:
     out: list[Case] = []
 
-    def bug(cls, fname, bwd, fn, at, order=1, inner=None, tag=""):
+    def bug(cls, fname, bwd, fn, at, order=1, inner=None, tag="", dtype="float64"):
         k = len(out)
         op = _unary(f"cb{k}_{fname}", _FWD[fname], bwd, inner)
         out.append(
-            Case(f"{cls}/{fname}{tag}", "bug", cls, fn, np.asarray(at, float), [op], order, op.name)
-        )
+            Case(f"{cls}/{fname}{tag}", "bug", cls, fn, np.asarray(at, dtype), [op], order,
+                 op.name, dtype)
+        )  # fmt: skip
 
     # 1. a wrong factor of 10% (and 1%) at ordinary points
     for fname, x in (("sin", 0.4), ("exp", -0.3), ("tanh", 0.8), ("log", 1.7), ("square", 1.2)):
@@ -237,6 +241,11 @@ def planted_bugs() -> list[Case]:
         right = _right(fname)
         bug("tiny-error", fname, lambda xp, g, x, i, r=right, f=f: (1 + f) * r(xp, g, x, i),
             lambda xp, op, x: op(x) + x * x, x, tag=f"-{f:g}")  # fmt: skip
+    # 7b. a 1e-4 relative error in float32 rules (the point, the rules and AD in float32)
+    for fname, x in (("sin", 0.7), ("exp", 0.3), ("tanh", 0.2), ("log", 2.5), ("square", 1.3)):
+        right = _right(fname)
+        bug("float32-1e-4", fname, lambda xp, g, x, i, r=right: (1 + 1e-4) * r(xp, g, x, i),
+            lambda xp, op, x: op(x) * 2.0 + x, x, dtype="float32")  # fmt: skip
     # 8. wrong only for x > 2
     for x in (2.5, 3.1):
         bug("region", "sin",
@@ -338,6 +347,15 @@ def correct_cases(n_random: int = 180) -> list[Case]:
         ("ill-conditioned", lambda xp, x: xp.exp(x) - 1.0 - x, 1e-6),
         ("ill-conditioned", lambda xp, x: xp.cos(x) - 1.0, 1e-4),
     ]
+    # the random functions again in float32 (the point and AD in float32)
+    for k in range(40):
+        tree = _random_tree(rng, 4)
+        vector = rng.random() < 0.3
+        at = rng.uniform(-2, 2, size=(3,) if vector else ()).astype(np.float32)
+        fn = (lambda xp, x, t=tree: xp.sum(t(xp, x) * x)) if vector else (
+            lambda xp, x, t=tree: t(xp, x) + 0.5 * x
+        )  # fmt: skip
+        out.append(Case(f"float32/{k}", "correct", "float32", fn, at, dtype="float32"))
     for k, (cls, fn, at) in enumerate(hard):
         out.append(Case(f"{cls}/{k}", "correct", cls, fn, np.asarray(at, dtype=float)))
     # second order on correct functions
@@ -393,6 +411,9 @@ class TorchRunner:
     def __init__(self) -> None:
         import torch
 
+        # one intra-op thread: these tensors are tiny, and idle worker threads woken
+        # between interleaved checks only cost torch time (its fastest setting here)
+        torch.set_num_threads(1)
         self.torch = torch
         self.xp = _Torch()
         self.made: dict[str, Any] = {}
@@ -420,7 +441,8 @@ class TorchRunner:
     def check(self, case: Case) -> tuple[str, str | None]:
         torch = self.torch
         ops = [self.op(o) for o in case.ops]
-        x = torch.tensor(case.at, dtype=torch.float64, requires_grad=True)
+        dtype = torch.float32 if case.dtype == "float32" else torch.float64
+        x = torch.tensor(case.at, dtype=dtype, requires_grad=True)
 
         def f(x):
             return case.fn(self.xp, *ops, x)
@@ -437,6 +459,15 @@ class JaxRunner:
     name = "jax"
 
     def __init__(self) -> None:
+        import os
+
+        # one XLA CPU thread, like torch's: tiny arrays, and idle pool threads that spin
+        # after a call would take the cores from the next system's check
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = (
+                flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            ).strip()
         import jax
 
         jax.config.update("jax_enable_x64", True)
@@ -482,42 +513,73 @@ RUNNERS = {"graphad": GraphadRunner, "torch": TorchRunner, "jax": JaxRunner}
 # -- the run ------------------------------------------------------------------------------------
 
 
-def run(systems: list[str], sympy: bool = True) -> dict[str, Any]:
+def run(systems: list[str], sympy: bool = True, sequential: bool = False) -> dict[str, Any]:
+    """Every case through every system, interleaved: case by case, each system in turn
+    (so a change of machine load during the run reaches every system alike); with
+    ``sequential``, each system over all cases before the next (as earlier runs did)."""
     bugs, correct = planted_bugs(), correct_cases()
+    cases = [*bugs, *correct]
     results: dict[str, Any] = {"cases": {"bugs": len(bugs), "correct": len(correct)}}
     per_case: dict[str, dict[str, Any]] = {}
+    runners = {}
     for sysname in systems:
         runner = RUNNERS[sysname]()
         if sysname == "graphad":
             runner.sympy = sympy
-        times, cpu = [], []
-        row = {"detected": 0, "culprits": 0, "false_alarms": 0, "inconclusive": 0}
-        missed, alarms = [], []
-        for case in [*bugs, *correct]:
-            t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                verdict, culprit = runner.check(case)
-            except Exception as exc:  # the checker itself crashed
-                verdict, culprit = f"error: {type(exc).__name__}: {exc}"[:120], None
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-            per_case.setdefault(case.name, {})[sysname] = verdict
-            if verdict == "inconclusive":
-                row["inconclusive"] += 1
-            if case.kind == "bug":
-                if verdict == "fail":
-                    row["detected"] += 1
-                    row["culprits"] += int(culprit is not None and culprit == case.culprit)
-                else:
-                    missed.append(case.name)
-            elif verdict != "pass" and verdict != "inconclusive":
-                row["false_alarms"] += 1
-                alarms.append(case.name)
-        row["median_ms"] = 1000 * statistics.median(times)
-        row["median_cpu_ms"] = 1000 * statistics.median(cpu)
-        row["missed"] = missed
-        row["alarm_cases"] = alarms
+        runners[sysname] = runner
+    times: dict[str, list[float]] = {s: [] for s in systems}
+    cpu: dict[str, list[float]] = {s: [] for s in systems}
+    rows = {
+        s: {"detected": 0, "culprits": 0, "false_alarms": 0, "inconclusive": 0} for s in systems
+    }
+    missed: dict[str, list[str]] = {s: [] for s in systems}
+    alarms: dict[str, list[str]] = {s: [] for s in systems}
+    # interleaved: the systems' order rotates from case to case, so that each follows
+    # each other equally often (a system whose pool threads stay busy after a call
+    # slows whichever runs next)
+    order = (
+        [(case, s) for s in systems for case in cases]
+        if sequential
+        else [
+            (case, systems[(k + j) % len(systems)])
+            for k, case in enumerate(cases)
+            for j in range(len(systems))
+        ]
+    )
+    for case, sysname in order:
+        runner, row = runners[sysname], rows[sysname]
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            verdict, culprit = runner.check(case)
+        except Exception as exc:  # the checker itself crashed
+            verdict, culprit = f"error: {type(exc).__name__}: {exc}"[:120], None
+        times[sysname].append(time.perf_counter() - t0)
+        cpu[sysname].append(time.process_time() - c0)
+        per_case.setdefault(case.name, {})[sysname] = verdict
+        if verdict == "inconclusive":
+            row["inconclusive"] += 1
+        if case.kind == "bug":
+            if verdict == "fail":
+                row["detected"] += 1
+                row["culprits"] += int(culprit is not None and culprit == case.culprit)
+            else:
+                missed[sysname].append(case.name)
+        elif verdict != "pass" and verdict != "inconclusive":
+            row["false_alarms"] += 1
+            alarms[sysname].append(case.name)
+    for sysname in systems:
+        row = rows[sysname]
+        row["median_ms"] = 1000 * statistics.median(times[sysname])
+        row["median_cpu_ms"] = 1000 * statistics.median(cpu[sysname])
+        row["missed"] = missed[sysname]
+        row["alarm_cases"] = alarms[sysname]
         results[sysname] = row
+    if "graphad" in systems and "torch" in systems:  # per case, the same moment
+        ratios = [g / t for g, t in zip(times["graphad"], times["torch"], strict=True) if t > 0]
+        results["graphad_over_torch_median_ratio"] = statistics.median(ratios)
+        results["graphad_over_torch_ratio_of_medians"] = (
+            rows["graphad"]["median_ms"] / rows["torch"]["median_ms"]
+        )
     results["per_case"] = per_case
     return results
 
@@ -549,11 +611,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "checker.json"))
     parser.add_argument("--no-sympy", action="store_true", help="graphad without its SymPy witness")
+    parser.add_argument(
+        "--sequential", action="store_true", help="each system over all cases in turn"
+    )
     args = parser.parse_args(argv)
-    results = run(args.systems, sympy=not args.no_sympy)
+    results = run(args.systems, sympy=not args.no_sympy, sequential=args.sequential)
+    results["order"] = "sequential" if args.sequential else "interleaved"
     results["graphad_sympy"] = not args.no_sympy
     text = table(results, args.systems)
     print(text)
+    if "graphad_over_torch_ratio_of_medians" in results:
+        print(
+            "graphad / torch: ratio of median times "
+            f"{results['graphad_over_torch_ratio_of_medians']:.2f}; median of per-case "
+            f"ratios {results['graphad_over_torch_median_ratio']:.2f}"
+        )
     for s in args.systems:
         if results[s]["missed"]:
             print(f"{s} missed: {', '.join(results[s]['missed'])}")

@@ -44,9 +44,21 @@ class FDEstimate:
 
 
 def fd_derivative(
-    phi: Callable[[float], np.ndarray], h: float, eps: float, rtol: float, atol: float | np.ndarray
+    phi: Callable[[float], np.ndarray],
+    h: float,
+    eps: float,
+    rtol: float,
+    atol: float | np.ndarray,
+    delta: Any = None,
 ) -> FDEstimate:
     """Differentiate ``phi`` (t -> float64 array) at 0 with steps 2h, h, h/2.
+
+    The error estimate is the truncation error, estimated by the difference of the two
+    Richardson extrapolations (a higher-order difference: the step-``h`` one's error is
+    about 16 times the returned one's), plus the rounding error ``3 * delta / h`` of
+    the combination, where ``delta`` bounds the rounding error of one value of ``phi``
+    (default ``4 * eps * |phi|``; given, e.g. from :func:`.rounding.graph_bounds`, one
+    ulp of ``|phi|`` at the stencil's points is added).
 
     Examples
     --------
@@ -70,11 +82,16 @@ def fd_derivative(
         r1 = (4 * d[1] - d[0]) / 3
         r2 = (4 * d[2] - d[1]) / 3
         mag = np.maximum.reduce([np.abs(f0), *map(np.abs, plus), *map(np.abs, minus)])
-        delta = 4 * eps * mag  # rounding error of one evaluation (a few ulps)
+        given = delta is not None
+        # rounding error of one evaluation: the propagated bound, or a few ulps
+        delta = np.asarray(delta) + eps * mag if given else 4 * eps * mag
         err = np.abs(r2 - r1) + 3 * delta / h
         # a term that no step moved by a single bit does not depend on t: no rounding error
-        unchanged = np.all([(v == f0) for v in (*plus, *minus)], axis=0)
-        err = np.where(unchanged, 0.0, err)
+        # (with a propagated bound, a scalar that did not move may still have a derivative
+        # below its rounding: its bound stays)
+        if not (given and np.ndim(f0) == 0):
+            unchanged = np.all([(v == f0) for v in (*plus, *minus)], axis=0)
+            err = np.where(unchanged, 0.0, err)
         jumps = [(p - 2 * f0 + m) / s for p, m, s in zip(plus, minus, steps, strict=True)]
         tol = atol + rtol * np.abs(r2)
         j_small = np.abs(jumps[2])
@@ -110,6 +127,7 @@ def fd_sweep(
     rtol: float,
     atol: float,
     terms: bool = False,
+    delta: Any = None,
 ) -> FDEstimate:
     """:func:`fd_derivative`, retried at steps h/32, 32h and 1024h when noise exceeds the
     tolerance at ``h``; the smooth estimate with the smallest error wins.
@@ -121,7 +139,7 @@ def fd_sweep(
     """
 
     def run(step: float) -> FDEstimate:
-        est = fd_derivative(phi, step, eps, rtol, atol)
+        est = fd_derivative(phi, step, eps, rtol, atol, delta)
         return sum_terms(est) if terms else est
 
     best = run(h)

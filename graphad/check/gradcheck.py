@@ -16,6 +16,10 @@ along random directions):
 * **SymPy**: the symbolic derivative of scalar graphs (time-limited, never
   expanded); "n/a" where the graph does not convert, never a failure.
 
+The tolerance of each element comes from rounding-error analysis: AD's rounding
+bound, propagated through the gradient graph, plus the differences' error bound
+(:mod:`graphad.check.rounding`); fixed ``rtol``/``atol`` only when given.
+
 The verdict is three-valued: ``pass``, ``fail``, or ``inconclusive`` (the
 finite-difference noise exceeds the tolerance, the function is not finite
 nearby, or the point sits on a kink).  On a failure every op node's own VJP
@@ -54,13 +58,12 @@ __all__ = [
     "localize",
 ]
 
-# (rtol, atol base) by the dtype the AD result is computed in.  atol is per element:
-# atol_base * max(1, |fd|) of that element, plus AD's measured rounding noise there
-# (inputs moved by a few ulps; for float32 graphs also the same gradient recomputed in
-# float64) and the smallest derivative the differences could resolve given the forward
-# values a step reaches.  With those measured terms float32 needs no blanket 1e-3:
-# 2e-5 catches a 1e-4 relative error in a rule (0 false alarms on 1,600 random float32
-# graphs at a quarter of these values).
+# (rtol, atol base) by the dtype the AD result is computed in: used only when the user
+# passes rtol or atol (then atol is per element, atol_base * max(1, |fd|) of that element
+# plus AD's propagated rounding bound there), and inside the finite differences' own
+# smoothness and step tests.  By default the verdict's tolerance comes from rounding-error
+# analysis (_element_atol), where these values cap only how much of the differences' own
+# error may count towards a pass.
 _TOLERANCES = {"float16": (3e-2, 1e-2), "float32": (2e-5, 2e-6), "float64": (1e-6, 1e-9)}
 
 
@@ -134,7 +137,7 @@ def _check_input(
     prob: _Problem,
     k: int,
     ad: np.ndarray,
-    sym: float | None,
+    sym: Any,
     rtol: float,
     atol_base: float,
     atol: float | None,
@@ -143,6 +146,7 @@ def _check_input(
     projections: int,
     max_elements: int,
     noise: np.ndarray,
+    bound: bool = False,
 ) -> InputCheck:
     """One input's rows.  Tolerances are per element: ``atol_base * max(1, |fd|)`` of
     that element (or the user's ``atol``), so a 10% error in a small element is seen
@@ -155,6 +159,11 @@ def _check_input(
     name = prob.names[k]
     eps_h = np.cbrt(prob.eps)
     dtype = str(np.asarray(prob.values[name]).dtype)
+    delta = prob.delta() if bound else None
+    vector = prob.w is not None
+    fd_rtol = rtol
+    if bound:  # the decision has no fixed relative part; the differences' own tests do
+        fd_rtol, rtol = rtol, 0.0
     size = x.size
     scaled = atol is None
     atol_given = atol_base if atol is None else float(atol)
@@ -172,12 +181,14 @@ def _check_input(
         for p in range(projections):
             v = rng.standard_normal(x.shape)
             v /= np.max(np.abs(v))
-            fd = fd_sweep(prob.along(k, v), h_all, prob.eps, rtol, atol_base, prob.w is not None)
-            extra = float(np.sum(np.abs(v) * noise)) + _unseen(prob, k, v, fd)
+            fd = fd_sweep(prob.along(k, v), h_all, prob.eps, fd_rtol, atol_base, vector, delta)
+            extra = float(np.sum(np.abs(v) * noise)) + _unseen(prob, k, v, fd, bound)
             rows.append((f"proj{p}", float(np.sum(ad * v)), fd, extra))
         flat = None
-        if _projections_fail(rows, rtol, atol_base, atol):
-            found = _bisect_input(prob, k, ad, rtol, atol_base, atol, rng, h_all, noise)
+        if _projections_fail(rows, rtol, atol_base, atol, bound, fd_rtol):
+            found = _bisect_input(
+                prob, k, ad, rtol, atol_base, atol, rng, h_all, noise, bound, fd_rtol, delta
+            )
             if found is not None:
                 mode, flat = "projection+bisection", [found]
             else:
@@ -189,13 +200,17 @@ def _check_input(
         v = np.zeros_like(x)
         v[idx] = 1.0
         h = eps_h * max(1.0, abs(float(x[idx])))
-        fd = fd_sweep(prob.along(k, v), h, prob.eps, rtol, atol_base, prob.w is not None)
-        extra = float(noise[idx]) + _unseen(prob, k, v, fd)
+        fd = fd_sweep(prob.along(k, v), h, prob.eps, fd_rtol, atol_base, vector, delta)
+        extra = float(noise[idx]) + _unseen(prob, k, v, fd, bound)
         rows.append((tuple(int(i) for i in idx), float(ad[idx]), fd, extra))
     elements = []
     for index, a, fd, extra in rows:
-        tol_abs = _element_atol(atol_base, atol, fd, extra)
-        status, note = _decide(a, fd, sym, rtol, tol_abs)
+        tol_abs = _element_atol(atol_base, atol, fd, extra, bound, fd_rtol)
+        # a deferred SymPy witness (a callable) is asked only where it can change the status
+        status, note = _decide(a, fd, None if callable(sym) else sym, rtol, tol_abs)
+        if callable(sym) and status in ("noisy", "jump", "fail"):
+            sym = sym()
+            status, note = _decide(a, fd, sym, rtol, tol_abs)
         interval = (float(fd.lo), float(fd.hi)) if str(fd.kind) == "kink" else None
         elements.append(
             ElementCheck(
@@ -219,33 +234,62 @@ def _check_input(
         if mode in ("full", "projection") or isinstance(e.index, tuple) or e.status == "fail"
     ]
     verdict = _combine(checked)
-    return InputCheck(name, x.shape, dtype, mode, rtol, atol_given, elements, verdict, [], scaled)
+    return InputCheck(
+        name, x.shape, dtype, mode, rtol, atol_given, elements, verdict, [], scaled, bounds=bound
+    )
 
 
-def _unseen(prob: _Problem, k: int, v: np.ndarray, fd: FDEstimate) -> float:
+def _unseen(prob: _Problem, k: int, v: np.ndarray, fd: FDEstimate, bound: bool = False) -> float:
     """The smallest derivative finite differences could have seen along ``v``: a change
-    below the rounding of the forward values the step reaches leaves no trace."""
+    below the rounding of the forward values the step reaches leaves no trace.  With
+    the propagated rounding bound a scalar objective's error estimate already holds
+    it; only the terms of a non-scalar output, whose unchanged terms count as exact,
+    need it."""
     h = float(fd.step)
-    if not h or str(fd.kind) == "nonfinite":
+    if not h or str(fd.kind) == "nonfinite" or (bound and prob.w is None):
         return 0.0
     return 4 * prob.eps * prob.resolution(k, v, h) / h
 
 
 def _element_atol(
-    atol_base: float, atol: float | None, fd: FDEstimate, noise: float = 0.0
+    atol_base: float,
+    atol: float | None,
+    fd: FDEstimate,
+    noise: float = 0.0,
+    bound: bool = False,
+    rtol_d: float = 0.0,
 ) -> float:
-    """The absolute tolerance of one compared number: the user's, or the dtype's base
-    scaled by that number's own magnitude (never by its neighbours') plus AD's own
-    rounding noise in that number (:func:`_ad_noise`)."""
+    """The absolute tolerance of one compared number.  By default (``bound``) it comes
+    from rounding-error analysis alone: AD's propagated rounding bound in that number
+    (``noise``) plus the differences' own error bound (truncation and rounding); a
+    failure then needs twice the differences' error more (:func:`_decide`).  With a
+    user's ``rtol``/``atol``: the user's atol, or the dtype's base scaled by that
+    number's own magnitude (never by its neighbours') plus AD's rounding bound.
+
+    Where the differences' error is larger than the dtype's fixed tolerance
+    (``rtol_d*|fd| + atol_base*max(1, |fd|)``) only that much of it counts towards a
+    pass, so a mismatch the differences cannot resolve is inconclusive, not a pass."""
+    if bound:
+        err, value = float(fd.err), float(fd.value)
+        mag = abs(value) if np.isfinite(value) else 1.0
+        cap = rtol_d * mag + atol_base * max(1.0, mag)
+        return noise + (min(err, cap) if np.isfinite(err) else 0.0)
     if atol is not None:
         return float(atol)
     value = float(fd.value)
     return atol_base * max(1.0, abs(value) if np.isfinite(value) else 1.0) + noise
 
 
-def _projections_fail(rows: list, rtol: float, atol_base: float, atol: float | None) -> bool:
+def _projections_fail(
+    rows: list,
+    rtol: float,
+    atol_base: float,
+    atol: float | None,
+    bound: bool = False,
+    rtol_d: float = 0.0,
+) -> bool:
     return any(
-        _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra))[0]
+        _decide(a, fd, None, rtol, _element_atol(atol_base, atol, fd, extra, bound, rtol_d))[0]
         not in ("pass", "kink")
         for _, a, fd, extra in rows
     )
@@ -261,6 +305,9 @@ def _bisect_input(
     rng: np.random.Generator,
     h: float,
     noise: np.ndarray,
+    bound: bool = False,
+    fd_rtol: float | None = None,
+    delta: Any = None,
 ) -> int | None:
     """The flat index of an element where AD and the differences disagree, found by
     halving the set of moved elements along a random direction; None when no half
@@ -273,14 +320,19 @@ def _bisect_input(
         mask = np.zeros(x.size)
         mask[idx] = 1.0
         d = v * mask.reshape(x.shape)
-        fd = fd_sweep(prob.along(k, d), h, prob.eps, rtol, atol_base, prob.w is not None)
+        fd = fd_sweep(
+            prob.along(k, d), h, prob.eps, rtol if fd_rtol is None else fd_rtol, atol_base,
+            prob.w is not None, delta,
+        )  # fmt: skip
         return (
             _decide(
                 float(np.sum(ad * d)),
                 fd,
                 None,
                 rtol,
-                _element_atol(atol_base, atol, fd, float(np.sum(np.abs(d) * noise))),
+                _element_atol(
+                    atol_base, atol, fd, float(np.sum(np.abs(d) * noise)), bound, fd_rtol or 0.0
+                ),
             )[0]
             == "fail"
         )
@@ -333,10 +385,14 @@ def check_grad(
         Inputs to check (names/Exprs; argument positions for a callable).
         Default: every floating-point input.
     rtol, atol : float, optional
-        Pass when ``|ad - fd| <= atol + rtol*|fd|``.  Defaults by the least
-        precise float dtype among the inputs, the output and the gradients
-        (:func:`default_tolerances`; atol is scaled by ``max(1, max|fd|)`` of
-        each input).
+        Fixed tolerances: pass when ``|ad - fd| <= atol + rtol*|fd|`` (a missing
+        one from :func:`default_tolerances` of the least precise float dtype,
+        atol scaled by ``max(1, |fd|)`` of each element).  By default (both None)
+        the tolerance of each element comes from rounding-error analysis: a bound
+        on AD's rounding error propagated through the gradient graph
+        (:mod:`graphad.check.rounding`) plus the finite differences' own error
+        (Richardson truncation estimate and the forward's propagated rounding
+        bound over the step); the report states each input's detection threshold.
     seed : int
         Seed of the random directions and cotangents (checks are reproducible).
     sympy : bool
@@ -441,11 +497,24 @@ def _check_first_order(
     ad, ad_noise, linearity_note = _ad_gradients(prob, y)
     ad_dtype = _least_precise([*ad, y, *prob.values.values()])
     rtol_d, atol_base = default_tolerances(ad_dtype)
+    bound = rtol is None and atol is None  # tolerances from rounding-error analysis
     rtol = rtol_d if rtol is None else float(rtol)
     if not _evaluates_in_float64(prob):
         prob.eps = float(np.finfo(np.float32).eps)
-    syms, sym_note = ([None] * len(prob.wrt), "not requested")
-    if witness is not None:
+    syms: list[Any] = [None] * len(prob.wrt)
+    sym_note: Any = "not requested"
+    if witness is not None and witness.deferred:
+        # computed in this process when a status needs it or the report is read
+        got: list = []
+
+        def resolve() -> tuple[list, str]:
+            if not got:
+                got.append(witness.values())
+            return got[0]
+
+        syms = [lambda k=k: resolve()[0][k] for k in range(len(prob.wrt))]
+        sym_note = lambda: resolve()[1]  # noqa: E731
+    elif witness is not None:
         syms, sym_note = witness.values()
     inputs = [
         _check_input(
@@ -461,6 +530,7 @@ def _check_first_order(
             projections,
             max_elements,
             ad_noise[k],
+            bound,
         )
         for k in range(len(prob.wrt))
     ]
@@ -473,7 +543,7 @@ def _check_first_order(
         label=prob.label,
         point={n: np.asarray(v) for n, v in prob.values.items()},
         dtype=str(ad_dtype),
-        sympy_note=sym_note,
+        sympy_status=sym_note,
         strict=strict,
         output_shape=tuple(y.shape),
     )

@@ -69,12 +69,23 @@ class ElementCheck:
     ad: float
     fd: float
     fd_err: float
-    sympy: float | None
+    sympy_at: Any  # SymPy's value, or a callable giving it when first asked (lazy witness)
     status: str
     note: str = ""
     step: float = 0.0
     interval: tuple[float, float] | None = None  # one-sided slopes, at a kink
     atol: float | None = None  # this element's absolute tolerance, when per element
+
+    @property
+    def sympy(self) -> float | None:
+        """SymPy's derivative of this element (None where there is none)."""
+        if callable(self.sympy_at):
+            self.sympy_at = self.sympy_at()
+        return self.sympy_at
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.sympy  # noqa: B018 - a deferred witness is resolved before pickling
+        return dict(self.__dict__)
 
     @property
     def abs_err(self) -> float:
@@ -118,9 +129,16 @@ class InputCheck:
     notes: list[str] = field(default_factory=list)
     atol_scaled: bool = False  # atol is per element: atol * max(1, |fd|) of that element
     ad_shape: tuple[int, ...] | None = None  # what AD returned, when its shape is wrong
+    bounds: bool = False  # tolerances from rounding-error analysis (per element)
 
     @property
     def formula(self) -> str:
+        if self.bounds:
+            return (
+                "|ad - fd| <= AD's rounding bound + the differences' error bound "
+                "(per element, from rounding-error analysis; fail above that plus twice "
+                "the differences' error bound)"
+            )
         atol = (
             f"{self.atol:.3g}*max(1, |fd|) + AD rounding noise"
             if self.atol_scaled
@@ -316,13 +334,27 @@ class GradCheckReport:
     label: str
     point: dict[str, np.ndarray]
     dtype: str
-    sympy_note: str = ""
+    sympy_status: Any = ""  # the note, or a callable giving it (lazy witness)
     strict: bool = False
     output_shape: tuple[int, ...] = ()
     culprit: int | None = None
     culprit_reason: str = ""
     node_checks: list[NodeCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def sympy_note(self) -> str:
+        """Why SymPy gave no value ("" when it was used)."""
+        if callable(self.sympy_status):
+            self.sympy_status = self.sympy_status()
+        return self.sympy_status
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.sympy_note  # noqa: B018 - a deferred witness is resolved before pickling
+        for i in self.inputs:
+            for e in i.elements:
+                e.sympy  # noqa: B018
+        return dict(self.__dict__)
 
     @property
     def ok(self) -> bool:

@@ -129,6 +129,22 @@ def _sympy_at_point(prob: _Problem) -> list[float | None] | None:
         return None
 
 
+def _plain_forms(records: Any, order: list[int]) -> bool:
+    """Whether every op node has a plain SymPy form (cached per op), so the derivative
+    can be computed here along the graph."""
+    try:
+        import sympy as sp
+    except ImportError:  # pragma: no cover - sympy is a dependency
+        return False
+    try:
+        return all(
+            records[n]["op"] in ("input", "constant") or _sympy_form(sp, records, n) is not None
+            for n in order
+        )
+    except Exception:
+        return False
+
+
 class _SympyWitness:
     """SymPy's derivative per wrt input at the point.
 
@@ -147,6 +163,8 @@ class _SympyWitness:
         self.note = ""
         self.pending: Any = None
         self.here: list | None = None  # computed in this process (derivatives_here)
+        self.deferred = False  # computed in this process when first asked (:meth:`values`)
+        self.prob, self.timeout = prob, timeout
         if any(np.ndim(prob.values[n]) for n in prob.values) or not scalar_output:
             self.note = "n/a: SymPy checks scalar graphs only"
             return
@@ -154,9 +172,22 @@ class _SympyWitness:
             self.note = "n/a: graph too large for SymPy"
             return
 
+        records = prob.graph.records()
+        order = topo_order(prob.graph, [prob.out])
+        env = prob.values_at_point()
+        if all(np.ndim(env.get(n, 0.0)) == 0 for n in order) and _plain_forms(records, order):
+            # likely computable here along the graph: only when a verdict needs it, or
+            # the report is read
+            self.deferred = True
+            return
+        self._submit()
+
+    def _submit(self) -> None:
+        """Compute here along the graph, else send the expression to SymPy's process."""
         from ..backends import sympy_box as _sympy_box
         from ..backends.sympy import to_sympy
 
+        prob, timeout = self.prob, self.timeout
         try:
             self.here = _sympy_at_point(prob)
         except Exception:
@@ -171,6 +202,9 @@ class _SympyWitness:
             self.note = f"n/a: {type(exc).__name__}: {exc}"[:160]
 
     def values(self) -> tuple[list[float | None], str]:
+        if self.deferred:
+            self.deferred = False
+            self._submit()
         none: list[float | None] = [None] * self.n
         if self.here is not None:
             vals = self.here

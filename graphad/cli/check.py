@@ -16,8 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--at", required=True, help="the point: input values, e.g. x=3,y=2 or v=[1,2,3]"
     )
     parser.add_argument("--wrt", help="comma-separated inputs to check (default: all)")
-    parser.add_argument("--rtol", type=float, help="relative tolerance (default: by dtype)")
-    parser.add_argument("--atol", type=float, help="absolute tolerance (default: by dtype)")
+    parser.add_argument(
+        "--rtol",
+        type=float,
+        help="fixed relative tolerance (default: per element, from rounding-error analysis)",
+    )
+    parser.add_argument(
+        "--atol",
+        type=float,
+        help="fixed absolute tolerance (default: per element, from rounding-error analysis)",
+    )
     parser.add_argument("--no-sympy", action="store_true", help="skip the SymPy witness")
     parser.add_argument(
         "--order",
