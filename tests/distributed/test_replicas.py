@@ -18,7 +18,7 @@ def _data(n=240, seed=0):
     return X, t
 
 
-def _model(optimizer="sgd", k=1):
+def _model(optimizer="sgd", k=1, lr=0.1):
     ga.nn.set_random_seed(3)
     model = ga.nn.Sequential(
         [
@@ -27,7 +27,7 @@ def _model(optimizer="sgd", k=1):
             ga.nn.Dense(2, "softmax"),
         ]
     )  # fmt: skip
-    opt = ga.optim.SGD(learning_rate=0.1) if optimizer == "sgd" else optimizer
+    opt = ga.optim.SGD(learning_rate=lr) if optimizer == "sgd" else optimizer
     model.compile(
         optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         steps_per_execution=k,
@@ -70,17 +70,20 @@ def test_k1_gradients_matches_in_memory_sgd(client):
     assert _replica_count() == 0  # fit removed its replicas from the workers
 
 
-def test_gradients_with_k_is_one_update_per_k_batches(client):
-    # without shuffling, accumulating k batches of 16 = one in-memory batch of 16 k
-    X, t = _data()
-    mem = _model()
+def test_gradients_with_k_applies_the_sum_of_the_k_batch_means(client):
+    # one update per k batches, of the sum of their mean gradients: without shuffling,
+    # k batches of 16 at learning rate 0.1 are one in-memory batch of 16 k at 0.1 k
+    X, t = _data(256)
+    mem = _model(lr=0.4)
     h_mem = mem.fit(X, t, epochs=2, batch_size=64, shuffle=False, verbose=0)
     dist = _model(k=4)
-    h = dist.fit(*_dask(X, t), epochs=2, batch_size=16, shuffle=False, verbose=0)  # active client
+    h = dist.fit(*_dask(X, t, 48), epochs=2, batch_size=16, shuffle=False, verbose=0)
+    assert not np.allclose(mem.get_weights()[0], _model().get_weights()[0])  # it trained
     for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
-    assert dist.optimizer.iterations == 2 * 4  # 15 batches of 16 in 4 calls per epoch
+    np.testing.assert_allclose(h.history["accuracy"], h_mem.history["accuracy"], rtol=1e-6)
+    assert dist.optimizer.iterations == 2 * 4  # 16 batches of 16 in 4 executions per epoch
 
 
 def test_adam_k1_matches_in_memory_to_accumulated_rounding(client):
