@@ -412,6 +412,7 @@ class ReplicaExecutor:
         # per call of the replicas' epoch task, per replica: seconds in the task, of
         # them waiting for the others' parts, and the task thread's CPU seconds
         self.seconds: list[list[tuple[float, float, float]]] = []
+        self.recovered: list[int] = []  # per lost worker, the executions its call had done
 
     def data(self, model, x, y, class_weight=None) -> ReplicaSource:
         from distributed import futures_of, wait
@@ -509,11 +510,18 @@ class ReplicaExecutor:
                 pending.pop(0)
                 continue
             except TimeoutError:  # still running: is every replica's worker still there?
-                pass
+                failed = None
+            except Exception as exc:  # e.g. KilledWorker: was it the worker or the task?
+                failed = exc
             alive = set(client.scheduler_info()["workers"])
             lost = [w for w in source.workers if w not in alive]
             if lost:
                 return self._recover(model, source, futs, lost)
+            if failed is not None:
+                for r in range(len(source.workers)):  # the others wait for its parts
+                    with contextlib.suppress(Exception):
+                        source.boxes[r].abort().result()
+                raise failed
         res = client.gather(futs)
         self.seconds.append([r["seconds"] for r in res])
         source.pulled = res[0]["state"]
@@ -534,13 +542,16 @@ class ReplicaExecutor:
             with contextlib.suppress(Exception):
                 source.boxes[r].abort().result()
         marks = []
-        for r, w in alive:
+        for _, w in alive:
+            # the scheduler may fail a survivor's task at once (its arguments hold the lost
+            # worker's mailbox) while its thread still runs until the abort; the marks
+            # task runs on that thread after it
             with contextlib.suppress(Exception):
-                futs[r].result()
                 marks.append(_on(client, w, _marks, source.run).result())
         marks = [m for m in marks if m]
         client.cancel([futs[r] for r, w in enumerate(source.workers) if w in lost])
-        self.close(source)
+        with contextlib.suppress(Exception):  # (a run on a lost worker waits for a timeout)
+            client.run(_drop, source.run, workers=[w for _, w in alive])
         if marks:
             done = min(m[-1][0] for m in marks)
             mark = next(x for m in marks for x in m if x[0] == done)
@@ -551,6 +562,7 @@ class ReplicaExecutor:
             done, sums = 0, 0.0
             model.set_weights(source.sent[0])
             model.optimizer.set_state(model.trainable_weights, source.sent[1], source.sent[2])
+        self.recovered.append(done)
         fresh = self.data(model, *source.arrays)
         for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent"):
             setattr(source, name, getattr(fresh, name))
@@ -570,9 +582,11 @@ class ReplicaExecutor:
         source.sent = _snapshot(model)
 
     def close(self, source) -> None:
-        # a worker gone took its replicas with it
+        # a worker gone took its replicas with it (and a run on it would wait for a timeout)
         with contextlib.suppress(Exception):
-            source.client.run(_drop, source.run, workers=source.workers)
+            alive = set(source.client.scheduler_info()["workers"])
+            here = [w for w in source.workers if w in alive]
+            source.client.run(_drop, source.run, workers=here)
 
     def train_step(self, model, source, rows, rng) -> list[float]:
         res = self.train_steps(model, source, [rows], rng, "gradients")

@@ -174,3 +174,80 @@ def test_functions_are_keyed_by_content_not_by_object():
     assert _groups(7, None)[0][0] == 0 and _groups(7, None)[-1][1] == 7
     ranges = _groups(200, None)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+
+
+def _plain_model(lr=0.2, k=1):
+    ga.nn.set_random_seed(3)
+    m = ga.nn.Sequential([ga.nn.Dense(8, activation="tanh", input_shape=(5,)),
+                          ga.nn.Dense(2, "softmax")])  # fmt: skip
+    m.compile(optimizer=ga.optim.SGD(lr), loss="sparse_categorical_crossentropy",
+              steps_per_execution=k)  # fmt: skip
+    return m
+
+
+def test_no_metrics_pads_rows_and_still_matches_in_memory(client):
+    # without metrics a replica's rows are padded to a bucket size with sample weight 0
+    from graphad.distributed.replicas import _bucket
+
+    assert [_bucket(n) for n in (1, 15, 16, 17, 100, 4100)] == [1, 15, 16, 18, 104, 4608]
+    X, t = _data()
+    mem, dist = _plain_model(), _plain_model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=5, verbose=0)
+    h = dist.fit(*_dask(X, t, 70), epochs=2, batch_size=30, seed=5, verbose=0, executor=client)
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
+
+
+def test_a_worker_killed_mid_epoch_does_not_lose_the_run():
+    # a worker process is killed while the replicas run an epoch; fit goes on from the
+    # last execution every survivor completed, on the workers left (the nanny starts a
+    # new one), and ends where in-memory training ends: with SGD, k=4 batches of 16 per
+    # execution are in-memory batches of 64 at 4 times the rate (the same permutation),
+    # and resuming from an exact synchronization state changes only the order rows are
+    # summed in
+    import os
+    import signal
+    import threading
+    import time
+
+    from graphad.distributed.replicas import ReplicaExecutor
+
+    X, t = _data(960, seed=2)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=50,
+    )  # fmt: skip
+    killed = []
+
+    class KillDuringEpoch(ga.nn.callbacks.Callback):
+        # in the third epoch, when about 40% of it has run (the second, warm, is the clock)
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.began = time.perf_counter()
+            if epoch == 2:
+                pids = c.run(os.getpid)
+                victim = pids[sorted(pids)[1]]
+                delay = 0.4 * (time.perf_counter() - self.began)
+                timer = threading.Timer(delay, lambda: (os.kill(victim, signal.SIGKILL),
+                                                        killed.append(victim)))  # fmt: skip
+                timer.start()
+
+    try:
+        with distributed.Client(cluster) as c:
+            mem = _plain_model(lr=0.8)
+            h_mem = mem.fit(X, t, epochs=4, batch_size=64, seed=6, verbose=0)
+            dist, ex = _plain_model(k=4), ReplicaExecutor(c)
+            h = dist.fit(*_dask(X, t, 240), epochs=4, batch_size=16, seed=6, verbose=0,
+                         executor=ex, callbacks=[KillDuringEpoch()])  # fmt: skip
+    finally:
+        cluster.close()
+    # the worker died in the third epoch: in its task (ex.recovered: the executions done
+    # when it was noticed, from 0 to 15), or, on a slow machine, after it (then the
+    # fourth epoch's task noticed); the run went on either way
+    assert killed and ex.recovered, ex.recovered
+    assert len(h.history["loss"]) == 4
+    assert dist.optimizer.iterations == mem.optimizer.iterations == 4 * 15
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-4)
