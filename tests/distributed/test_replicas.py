@@ -163,13 +163,25 @@ def test_callbacks_see_the_weights_at_epoch_end_and_changes_reach_the_replicas(c
 
 def test_functions_are_keyed_by_content_not_by_object():
     from graphad.distributed import _groups
-    from graphad.distributed._common import _key
+    from graphad.distributed._common import _graph_key, _key
 
     def make(scale):
         return lambda w, X: ga.mean(ga.square(X @ w)) * scale
 
     assert _key(make(2.0)) == _key(make(2.0))  # recreated on each call: one compile
     assert _key(make(2.0)) != _key(make(3.0))  # another closure value: another function
+    # by the content of the graph the function builds, when it traces on symbols: a
+    # def with the same body is the same function; another constant is another one
+
+    def same(w, X):
+        return ga.mean(ga.square(X @ w)) * 2.0
+
+    w = np.ones(3)
+    key = _graph_key(make(2.0), w, False)
+    assert key.startswith("graphad-graph-") and key == _graph_key(same, w, False)
+    assert _graph_key(make(3.0), w, False) != key
+    assert _graph_key(make(2.0), np.ones(4), False) != key  # parameters of another shape
+    assert _graph_key(lambda w, X: len(X), w, False) is None  # no graph: pickled code
     # check_grad_many's groups cover every check once, in order
     assert _groups(7, None)[0][0] == 0 and _groups(7, None)[-1][1] == 7
     ranges = _groups(200, None)
