@@ -386,16 +386,15 @@ def _assign(sizes: Sequence[int], holders: list[list[str]], workers: list[str]) 
     share of the rows already (``n / len(workers)``, within 1/8) and another has less;
     then it moves to the worker with the fewest rows (once, when the replicas start).
     Data persisted on one worker of two is thus trained on by two replicas."""
-    share = sum(sizes) / max(1, len(workers))
+    if not workers:
+        raise GraphadError("fit on Dask: the cluster has no workers")
+    share = sum(sizes) / len(workers)
     rows = dict.fromkeys(workers, 0)
     mine: dict[str, list[int]] = {}
     for j in sorted(range(len(sizes)), key=lambda j: -sizes[j]):
-        here = [w for w in holders[j] if w in rows]
-        if not here and not rows:
-            raise GraphadError(f"chunk {j} of the training data is on no worker")
-        fits = [w for w in here if rows[w] + sizes[j] <= share * 1.125]
-        w = min(fits or rows, key=lambda w: (rows[w], w)) if rows else here[0]
-        rows[w] = rows.get(w, 0) + sizes[j]
+        fits = [w for w in holders[j] if w in rows and rows[w] + sizes[j] <= share * 1.125]
+        w = min(fits or rows, key=lambda w: (rows[w], w))
+        rows[w] += sizes[j]
         mine.setdefault(w, []).append(j)
     return {w: sorted(js) for w, js in mine.items()}
 

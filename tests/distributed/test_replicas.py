@@ -263,3 +263,38 @@ def test_a_worker_killed_mid_epoch_does_not_lose_the_run():
     for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-4)
+
+
+def test_chunks_on_one_worker_are_spread_over_all():
+    from graphad.distributed.replicas import _assign
+
+    # four chunks of 50 rows, all on worker a: two move to b, the others stay
+    got = _assign([50, 50, 50, 50], [["a"]] * 4, ["a", "b"])
+    assert sorted(len(v) for v in got.values()) == [2, 2] and set(got) == {"a", "b"}
+    # already balanced: nothing moves; a chunk on no worker goes where rows are fewest
+    assert _assign([50, 50], [["b"], ["a"]], ["a", "b"]) == {"a": [1], "b": [0]}
+    assert _assign([30, 10], [["a"], []], ["a", "b"]) == {"a": [0], "b": [1]}
+    with pytest.raises(ga.GraphadError, match="no workers"):
+        _assign([5], [[]], [])
+
+
+def test_batch_hooks_see_each_execution_and_train_alike(client):
+    # a callback with batch hooks makes fit send one execution at a time (train_steps)
+    X, t = _data()
+
+    class Count(ga.nn.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ends = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(batch)
+
+    cb = Count()
+    hooked, plain = _model(k=3), _model(k=3)
+    h1 = hooked.fit(*_dask(X, t), epochs=1, batch_size=32, seed=9, verbose=0, callbacks=[cb])
+    h2 = plain.fit(*_dask(X, t), epochs=1, batch_size=32, seed=9, verbose=0)
+    assert cb.ends == [2, 5, 7]  # 8 batches in executions of 3: the last index of each
+    for a, b in zip(hooked.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    assert h1.history["loss"] == pytest.approx(h2.history["loss"], rel=1e-6)
