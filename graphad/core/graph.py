@@ -738,6 +738,61 @@ class Graph:
         """The nodes nothing uses, ascending."""
         return [n for n, node in self._nodes.items() if not node.nusers]
 
+    def content_hash(self, outputs: Iterable[int] | None = None) -> str:
+        """A SHA-256 hex digest of what ``outputs`` compute (every node if ``None``): each
+        needed node's op, parameters, shape, dtype, input name or constant value, and
+        arguments by position, in topological order.  Node ids, roles and the graph's
+        other nodes do not enter it, so two graphs built alike (in another process, by
+        another Python function) hash alike.
+
+        Parameters
+        ----------
+        outputs : iterable of int, optional
+            The output node ids, in order.
+
+        Returns
+        -------
+        str
+            64 hex digits.
+
+        Examples
+        --------
+        >>> import graphad as ga
+        >>> def build():
+        ...     with ga.Graph() as g:
+        ...         x = ga.symbol("x")
+        ...         return g.content_hash([(ga.sin(x) * 2.0).id])
+        >>> build() == build()
+        True
+        """
+        import hashlib
+
+        outs = list(self._nodes) if outputs is None else list(outputs)
+        order = self.topo(outs)
+        where = {n: k for k, n in enumerate(order)}
+        h = hashlib.sha256()
+        for n in order:
+            node = self._nodes[n]
+            value = node.value
+            if node.op == "constant" and value is not None:
+                arr = np.asarray(value)
+                const: Any = (arr.dtype.str, arr.shape, hashlib.sha256(arr.tobytes()).hexdigest())
+            else:
+                const = None
+            record = (
+                node.op,
+                tuple(where[a] for a in node.args),
+                repr(_freeze(node.params)),
+                node.shape,
+                str(node.dtype),
+                node.name if node.op == "input" else None,
+                const,
+            )
+            h.update(repr(record).encode())
+            h.update(b";")
+        h.update(repr([where[n] for n in outs]).encode())
+        return h.hexdigest()
+
     def stats(self) -> dict[str, Any]:
         """Counts: nodes, edges, inputs, constants, nodes per op and per role, and an
         estimate of the bytes the graph's own structures take (records, keys, tables;

@@ -47,7 +47,17 @@ import numpy as np
 
 from ..core.arrays import is_dask
 from ..core.errors import GraphadError, ShapeError
-from ._common import _add, _aligned, _blocks, _cached, _client, _compute, _key, _tree
+from ._common import (
+    _add,
+    _aligned,
+    _blocks,
+    _cached,
+    _client,
+    _compute,
+    _graph_key,
+    _key,
+    _tree,
+)
 
 __all__ = [
     "check_grad_many",
@@ -142,7 +152,7 @@ def value_and_grad_over_chunks(
         raise ShapeError("no samples: X has 0 rows")
     xs = _blocks(X)
     ys = _blocks(y) if y is not None else [None] * len(xs)
-    key = _key(fn)
+    key = _graph_key(fn, params, y is not None) or _key(fn)
     _, spec = _flatten(params)
     point = delayed(params, name=f"graphad-params-{uuid.uuid4().hex}", traverse=False)
     parts = [
@@ -419,16 +429,31 @@ def _check_group(jobs: list, kwargs: dict) -> list:
     return [_check_task(kind, text, at, kwargs) for kind, text, at in jobs]
 
 
+def _graph_or_none(kind: str, text: str) -> Any:
+    """The graph of an expression sent as text; None when it does not rebuild here (its
+    check reports the error, which names the expression)."""
+    from ..core.graph import Graph
+
+    try:
+        return _decode(kind, text, Graph()).graph
+    except GraphadError:
+        return None
+
+
+GROUPS_PER_THREAD = 4  # check groups per worker thread: a slow worker takes fewer
+
+
 def _groups(n: int, client: Any) -> list[tuple[int, int]]:
-    """Contiguous ranges of the ``n`` checks: one per worker thread of the cluster
-    (the local scheduler's threads without a client)."""
+    """Contiguous ranges of the ``n`` checks: a few per worker thread of the cluster
+    (the local scheduler's threads without a client), so that a worker slowed down by
+    other work takes fewer groups while the others take more."""
     if client is not None:
         slots = sum(client.nthreads().values()) or 1
     else:
         import os
 
         slots = os.cpu_count() or 1
-    slots = max(1, min(n, slots))
+    slots = max(1, min(n, slots * GROUPS_PER_THREAD))
     edges = [round(i * n / slots) for i in range(slots + 1)]
     return [(edges[i], edges[i + 1]) for i in range(slots) if edges[i] < edges[i + 1]]
 
@@ -495,13 +520,22 @@ def check_grad_many(
     groups = _groups(len(items), client)
     jobs = [(kind, text, at) for (kind, text), at in zip(sent, ats, strict=True)]
     tasks = [delayed(_check_group, pure=False)(jobs[lo:hi], kwargs) for lo, hi in groups]
-    results = [res for part in _compute(tasks, client) for res in part]
+    if client is not None:
+        # the client rebuilds the reports' graphs while the workers check (it would
+        # otherwise wait idle, then parse them all one by one)
+        futures = client.compute(tasks)
+        graphs = [_graph_or_none(kind, text) for kind, text in sent]
+        results = [res for part in client.gather(futures) for res in part]
+    else:
+        results = [res for part in _compute(tasks, None) for res in part]
+        graphs = None
     reports = []
     for k, ((kind, text), res) in enumerate(zip(sent, results, strict=True)):
         if res[0] == "error":
             raise GraphadError(f"check_grad_many: expression {k}: {res[1]}: {res[2]}")
         report = res[1]
-        report.graph = _decode(kind, text, Graph()).graph
+        graph = graphs[k] if graphs else None
+        report.graph = graph if graph is not None else _decode(kind, text, Graph()).graph
         reports.append(report)
     return reports
 

@@ -84,6 +84,30 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 16
 
 
+def _graph_key(fn: Callable, params: Any, with_y: bool) -> str | None:
+    """A key naming ``fn(params, X[, y])`` by the content of its graph
+    (:meth:`Graph.content_hash`): ``fn`` traced on the client with undeclared symbols
+    for ``X`` and ``y`` and symbols shaped like ``params``' leaves.  Two Python
+    functions building the same graph share the workers' compiled code; closure
+    values that change the graph (constants) change the key.  None when ``fn`` does
+    not trace on symbols (it computes with NumPy on its inputs, say)."""
+    from ..core.expr import Expr, symbol
+    from ..core.graph import Graph
+    from ..frontends.trace import _flatten, _unflatten
+
+    leaves, spec = _flatten(params)
+    try:
+        with Graph() as graph:
+            ps = [symbol(f"p{k}", np.shape(v), np.asarray(v).dtype) for k, v in enumerate(leaves)]
+            args = [_unflatten(spec, ps), symbol("X")] + ([symbol("y")] if with_y else [])
+            out = fn(*args)
+            if not isinstance(out, Expr):
+                return None
+            return "graphad-graph-" + graph.content_hash([out.id])
+    except Exception:  # not traceable on symbols: keyed by its pickled code instead
+        return None
+
+
 def _key(fn: Any) -> str:
     """A key naming ``fn`` by its content: a hash of the function as Dask would send it
     (cloudpickle: its code, constants and closure values, or its module and name).  A

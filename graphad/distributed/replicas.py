@@ -7,45 +7,73 @@ replica per worker holding data, in that worker's process: the model rebuilt
 from its JSON configuration (sent once), its compiled step functions
 (``Sequential.step_function``), its optimizer with its state, and the
 concatenation of the chunks that worker already holds (never shipped through
-the client).  A replica lives in a module-level table keyed by
-``(worker address, run id)`` until ``fit`` ends.
+the client).  Beside each replica lives a mailbox, a Dask actor, through which
+the replicas send each other what they synchronize.
 
-The client sends, per execution (``steps_per_execution`` mini-batches), only
-row indices local to each replica, and gets back only the batch sums (loss,
-penalty, metrics).  Weights travel at synchronization, between workers:
+**One task per replica per epoch.**  The client sends each replica, once per
+epoch, the rows of every batch that it holds (indices into its own array) and
+the global batch sizes; the replica runs the epoch's executions (``k`` =
+``steps_per_execution`` batches each) without the client or the scheduler.
+After each execution the replicas exchange, worker to worker through the
+mailboxes, either
 
-* ``sync="gradients"``: each replica sums the gradients of its rows of the
-  ``k`` batches; the sums are added in a tree of Dask tasks on the workers
-  and every replica applies the same update (one per execution).
-* ``sync="weights"``: each replica steps on its own rows of each batch; after
-  the ``k`` batches the weights and optimizer slots are averaged in the same
-  kind of tree and every replica takes the average.
+* ``sync="gradients"``: each replica's gradient of the sum, over the ``k``
+  batches, of its share of each batch's mean loss (plus the penalty once per
+  batch).  Every replica adds the parts in replica order and applies the same
+  update.  This is the *sum* of the ``k`` batch-mean gradients, the linear
+  learning-rate scaling of large-batch SGD: with SGD, one update moves the
+  weights as far as ``k`` in-memory steps from the same point would, so the loss
+  after an epoch stays close to in-memory training; with ``k=1`` it is exactly
+  one in-memory step (up to float rounding);
+* ``sync="weights"`` (local SGD): each replica steps on its rows of each of the
+  ``k`` batches (its compiled ``"train"`` step, as in memory), then weights and
+  optimizer slots are averaged.
 
-At the end of each epoch the client model takes the weights and optimizer
-state of the first replica (the replicas are equal then), so validation,
-callbacks and checkpoints see them; if the client's weights or optimizer
-settings changed since (a callback), they are sent back before the next step.
+The epoch's batch sums come back at the end of the epoch; the client model then
+takes the weights and optimizer state of the first replica (all are equal), so
+validation, callbacks and checkpoints see them; if the client's weights or
+optimizer settings changed since (a callback), they are sent back before the
+next epoch.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps`
+once per execution instead, the same task with one execution.
+
+**Fixed shapes.**  A replica's share of a batch varies from batch to batch.  For
+a model without metrics its rows are padded to one of few sizes (``_bucket``:
+at most 1/8 more rows) with sample weight 0, which changes neither the loss sum
+nor the gradient; with metrics (which count every row), they run in power-of-two
+pieces instead.
+
+**A worker lost.**  Before each execution a replica notes the state it starts
+from.  When a replica's worker leaves the cluster, the client stops the others
+(their mailboxes), finds the last execution every survivor completed, takes
+that state from a survivor, starts replicas again on the workers left (Dask
+recomputes the lost chunks of the persisted data from their graph), and
+continues the epoch from there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import GraphadError
-from ._common import FANIN, _add, _client
+from ._common import _add, _client
 from .models import _model_data, _model_spec, _pieces, _Shard
 
 __all__ = ["ReplicaExecutor", "executor_for"]
 
 FLOAT32 = np.dtype(np.float32)
+TIMEOUT = 300.0  # seconds a replica waits for the others' parts of an execution
+RECOVERIES = 3  # workers lost per fit before giving up
 
 _REPLICAS: dict[tuple[str, str], _Replica] = {}
+_MAILBOXES: dict[tuple[str, str], _Mailbox] = {}
 _LOCK = threading.Lock()
 
 
@@ -59,6 +87,13 @@ def _optimizer_config(opt: Any) -> dict:
     return {**cfg, "class": type(opt).__name__}
 
 
+def _bucket(n: int) -> int:
+    """``n`` rounded up to ``m * 2**e`` with ``8 <= m < 16``: at most 1/8 more, and a
+    handful of sizes (compiled shapes) for shares that vary around one value."""
+    e = max(0, n.bit_length() - 4)
+    return -(-n >> e) << e
+
+
 class _Replica:
     """One worker's copy of the model, its optimizer and its rows of the data."""
 
@@ -68,9 +103,13 @@ class _Replica:
         self.shard = _Shard(text, loss)
         self.model = self.shard.model
         self.opt = get_optimizer(dict(opt_cfg))
+        self.model.optimizer = self.opt  # the "train" step builds this optimizer's update
         self.X = self.model.prepare_x(np.concatenate(xs))
         self.Y = self.model.prepare_y(np.concatenate(ys), len(self.X))
         self.m = 2 + sum(self.model.metric_sizes())
+        # metrics count every row, sample weight or not: pad only without them
+        self.pad = not self.model.metrics
+        self.marks: list[tuple] = []  # (executions done, state, sums) before the last two
 
     def set_state(self, state: tuple) -> None:
         weights, slots, iterations, opt_cfg = state
@@ -78,47 +117,150 @@ class _Replica:
             from ..optim import get as get_optimizer
 
             self.opt = get_optimizer(dict(opt_cfg))
+            self.model.optimizer = self.opt
+            self.model._fns.clear()  # the fused steps hold the old optimizer's update
         for w, v in zip(self.model.weights, weights, strict=True):
-            w._replace(np.asarray(v, w.dtype))
+            w._replace(np.array(v, w.dtype))
         self.opt.set_state(self.model.trainable_weights, slots, iterations)
 
     def state(self) -> list:
         train = self.model.trainable_weights
         return [[w._value for w in self.model.weights], self.opt.state_values(train)]
 
-    def sums_and_grads(self, rows: np.ndarray, inv_n: float, frac: float) -> list:
-        """Batch sums (penalty times ``frac * len(rows)``) and the gradient of
-        ``inv_n * loss_sum + frac * len(rows) * penalty`` over ``rows``."""
+    def mark(self, done: int, sums: np.ndarray) -> None:
+        """Note the state after ``done`` executions (kept: the last two)."""
+        weights, slots = self.state()
+        snap = ([np.array(w) for w in weights], [np.array(v) for v in slots])
+        self.marks = [*self.marks[-1:], (done, snap, self.opt.iterations, sums.copy())]
+
+    def _rows(self, rows: np.ndarray) -> tuple:
+        """The batch of ``rows``: samples, targets and sample weights, padded when allowed."""
+        n = len(rows)
+        size = _bucket(n) if self.pad else n
+        sw = np.ones(size, FLOAT32)
+        if size > n:
+            rows = np.concatenate([rows, np.zeros(size - n, rows.dtype)])
+            sw[n:] = 0.0
+        return self.X.take(rows, axis=0), self.Y.take(rows, axis=0), sw
+
+    def grads_over(self, rows: np.ndarray, inv_n: float) -> list:
+        """The sums over ``rows`` (the penalty once per row) and the gradient of
+        ``inv_n * (loss sum + len(rows) * penalty)``."""
         ws = [w._value for w in self.model.weights]
-        X, Y = self.X, self.Y
+        n = len(rows)
         total = None
         start = 0
-        # power-of-two pieces: a replica's share of a batch varies from batch to batch,
-        # and this needs at most log2(share) + 1 compiled shapes
-        for piece in _pieces(len(rows)):
+        for piece in [n] if self.pad else _pieces(n):
             idx = rows[start : start + piece]
             start += piece
-            xs, ys = X.take(idx, axis=0), Y.take(idx, axis=0)
+            xs, ys, sw = self._rows(idx)
             fn = self.shard.function("grads", xs.shape, ys.shape)
-            share = np.float32(frac * piece)
-            out = fn(xs, ys, np.ones(piece, FLOAT32), *ws, np.float32(inv_n), share)
+            out = fn(xs, ys, sw, *ws, np.float32(inv_n), np.float32(inv_n * piece))
             out = [np.asarray(v) for v in out]
-            out[1] = out[1] * share
+            out[1] = out[1] * piece
             total = out if total is None else _add(total, out)
-        return total
+        return [np.asarray([float(v) for v in total[: self.m]]), total[self.m :]]
 
-    def zeros(self) -> list:
-        """A contribution of no rows: zero sums and zero gradients."""
-        return [np.zeros(self.m), [np.zeros_like(w._value) for w in self.model.trainable_weights]]
+    def step(self, rows: np.ndarray) -> np.ndarray:
+        """One optimizer step on ``rows`` (their mean loss plus the penalty); its sums."""
+        from ..nn.fit import train_call
+
+        if self.pad:
+            xs, ys, sw = self._rows(rows)
+            out = train_call(self.model, xs, ys, sw, None, 1.0 / len(rows))
+            sums = np.asarray(out)
+        else:
+            sums, grads = self.grads_over(rows, 1.0 / len(rows))
+            self.apply(grads)
+            sums = sums.copy()
+            sums[1] /= len(rows)
+        sums[1] *= len(rows)
+        return sums
+
+    def execution(self, parts: list, sizes: list, sync: str) -> list:
+        """This replica's contribution to one execution: ``parts`` its rows of each
+        batch, ``sizes`` the batches' global sizes."""
+        if sync == "gradients":
+            # the weights do not change within an execution: every batch's rows in
+            # one call per batch size (1 / size weighs a row within its batch)
+            out = [
+                np.zeros(self.m),
+                [np.zeros_like(w._value) for w in self.model.trainable_weights],
+            ]
+            for size in sorted(set(sizes)):
+                rows = [p for p, s in zip(parts, sizes, strict=True) if s == size]
+                rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+                if len(rows):
+                    out = _add(out, self.grads_over(rows, 1.0 / size))
+            return out
+        sums = np.zeros(self.m)
+        for rows in parts:
+            if len(rows):
+                sums += self.step(rows)
+        return [sums, self.state(), self.opt.iterations]
+
+    def combine(self, parts: list, sync: str, count: int) -> np.ndarray:
+        """Take the replicas' parts (in replica order, the same on every replica)."""
+        if sync == "gradients":
+            total = parts[0] if len(parts) == 1 else _add(*parts)
+            self.apply(total[1])
+            return total[0]
+        total = _add(*[p[:2] for p in parts]) if len(parts) > 1 else parts[0][:2]
+        weights, slots = total[1]
+        iterations = max(p[2] for p in parts)
+        self.set_state(([w / count for w in weights], [v / count for v in slots], iterations, None))
+        return total[0]
 
     def apply(self, grads: list) -> None:
         self.opt.apply_gradients(zip(grads, self.model.trainable_weights, strict=True))
 
 
-def _here(run: str) -> _Replica:
+class _Aborted(Exception):
+    """The client stopped this execution (another replica's worker was lost)."""
+
+
+class _Mailbox:
+    """A Dask actor beside each replica: the others put their parts of an execution here.
+
+    ``put`` and ``abort`` are coroutines, so they run on the worker's event loop
+    while the replica's epoch task occupies the worker's thread."""
+
+    def __init__(self, run: str) -> None:
+        from distributed import get_worker
+
+        self.items: dict = {}
+        self.stopped = False
+        self.cv = threading.Condition()
+        with _LOCK:
+            _MAILBOXES[(get_worker().address, run)] = self
+
+    async def put(self, key: tuple, value: Any) -> None:
+        with self.cv:
+            self.items[key] = value
+            self.cv.notify_all()
+
+    async def abort(self) -> None:
+        with self.cv:
+            self.stopped = True
+            self.cv.notify_all()
+
+    def take(self, key: tuple, timeout: float) -> Any:
+        with self.cv:
+            if not self.cv.wait_for(lambda: key in self.items or self.stopped, timeout):
+                raise GraphadError(
+                    f"a replica waited {timeout:g} s for another's part of an execution "
+                    "(graphad.distributed.replicas.TIMEOUT)"
+                )
+            if self.stopped:
+                raise _Aborted
+            return self.items.pop(key)
+
+
+def _here(run: str) -> tuple[_Replica, _Mailbox]:
     from distributed import get_worker
 
-    return _REPLICAS[(get_worker().address, run)]
+    key = (get_worker().address, run)
+    return _REPLICAS[key], _MAILBOXES[key]
 
 
 # -- tasks run on the workers ------------------------------------------------------------------
@@ -136,73 +278,65 @@ def _create(run: str, text: str, loss: Any, opt_cfg: dict, state: tuple, n: int,
 
 def _drop(run: str) -> None:
     with _LOCK:
-        for key in [k for k in _REPLICAS if k[1] == run]:
-            del _REPLICAS[key]
+        for table in (_REPLICAS, _MAILBOXES):
+            for key in [k for k in table if k[1] == run]:
+                del table[key]
 
 
-def _set(run: str, state: tuple, after: Any = None) -> None:
-    _here(run).set_state(state)
+def _set(run: str, state: tuple) -> None:
+    _here(run)[0].set_state(state)
 
 
-def _local_grads(run: str, batches: list, sizes: list, after: Any = None) -> list:
-    """``sync="gradients"``: this replica's sums over its rows of the ``k`` batches and
-    the gradient of their share of the mean loss over all the batches' rows.
-
-    The weights do not change within an execution, so all the rows go through the
-    compiled step together (in power-of-two pieces), not batch by batch."""
-    rep = _here(run)
-    total_rows = float(sum(sizes))
-    rows = np.concatenate(batches) if batches else np.zeros(0, np.int64)
-    if not len(rows):
-        return rep.zeros()
-    out = rep.sums_and_grads(rows, 1.0 / total_rows, 1.0 / total_rows)
-    # penalty * rows / total_rows here; fit counts the penalty once per row of each step
-    out[1] = out[1] * total_rows
-    return [np.asarray([float(v) for v in out[: rep.m]]), out[rep.m :]]
-
-
-def _apply_grads(run: str, first: bool, *parts: Any) -> Any:
-    """Every replica adds the parts in the same order and applies the same update."""
-    rep = _here(run)
-    total = parts[0] if len(parts) == 1 else _add(*parts)
-    rep.apply(total[1])
-    return total[0] if first else None
-
-
-def _local_sgd(run: str, batches: list, sizes: list, after: Any = None) -> list:
-    """``sync="weights"``: step on this replica's rows of each batch; return the sums
-    and the resulting weights and slots (to be averaged)."""
-    rep = _here(run)
-    sums = np.zeros(rep.m)
-    for rows in batches:
-        if not len(rows):
-            continue
-        out = rep.sums_and_grads(rows, 1.0 / len(rows), 1.0 / len(rows))
-        # the penalty counted once per row of the step, whichever replica holds the row
-        out[1] = out[1] * len(rows)
-        sums += [float(v) for v in out[: rep.m]]
-        rep.apply(out[rep.m :])
-    return [sums, rep.state(), rep.opt.iterations]
-
-
-def _sum_parts(*parts: Any) -> list:
-    """Add partial results (an inner node of the tree between workers); the
-    iteration counts, when present, take their maximum."""
-    if len(parts[0]) == 3:
-        return [*_add(*[p[:2] for p in parts]), max(p[2] for p in parts)]
-    return _add(*parts)
+def _epoch(
+    run: str, tag: int, r: int, boxes: list, rows: np.ndarray, counts: np.ndarray,
+    sizes: list, k: int, sync: str, timeout: float,
+) -> dict:  # fmt: skip
+    """Run executions of ``k`` batches on this replica (``r`` of ``len(boxes)``),
+    exchanging each execution's part with the others through their mailboxes.
+    Returns the batch sums and how many executions completed (fewer when stopped)."""
+    rep, box = _here(run)
+    clock = time.perf_counter
+    began, cpu = clock(), time.thread_time()
+    waited = 0.0
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    total = np.zeros(rep.m)
+    count = len(boxes)
+    done = 0
+    rep.marks = []
+    try:
+        for first in range(0, len(sizes), k):
+            rep.mark(done, total)
+            last = min(len(sizes), first + k)
+            parts_mine = [rows[starts[b] : ends[b]] for b in range(first, last)]
+            mine = rep.execution(parts_mine, list(sizes[first:last]), sync)
+            parts: list = [None] * count
+            parts[r] = mine
+            for j, peer in enumerate(boxes):
+                if j != r:
+                    peer.put((tag, done, r), mine)  # no reply awaited
+            t0 = clock()
+            for j in range(count):
+                if j != r:
+                    parts[j] = box.take((tag, done, j), timeout)
+            waited += clock() - t0
+            total = total + rep.combine(parts, sync, count)
+            done += 1
+        rep.mark(done, total)
+    except _Aborted:
+        pass
+    seconds = (clock() - began, waited, time.thread_time() - cpu)
+    # the first replica's state comes back with its sums (end_epoch needs no task)
+    state = _pull(run) if r == 0 else None
+    return {"sums": total, "done": done, "seconds": seconds, "state": state}
 
 
-def _take_average(run: str, count: int, first: bool, *parts: Any) -> Any:
-    rep = _here(run)
-    total = parts[0] if len(parts) == 1 else _sum_parts(*parts)
-    weights, slots = total[1]
-    rep.set_state(([w / count for w in weights], [s / count for s in slots], total[2], None))
-    return total[0] if first else None
+def _marks(run: str) -> list:
+    return _here(run)[0].marks
 
 
-def _pull(run: str, after: Any = None) -> tuple:
-    rep = _here(run)
+def _pull(run: str) -> tuple:
+    rep = _here(run)[0]
     weights, slots = rep.state()
     return weights, slots, rep.opt.iterations
 
@@ -220,8 +354,13 @@ class ReplicaSource:
     local: np.ndarray
     n: int
     client: Any
-    last: dict = field(default_factory=dict)  # per worker, the future the next task waits for
+    boxes: list = field(default_factory=list)  # the mailboxes (actors), per replica
+    actors: list = field(default_factory=list)  # their futures (keep the actors alive)
     sent: Any = None  # the state the replicas hold, as the client last saw it
+    arrays: tuple = ()  # the (persisted) x and y, to start replicas again
+    tag: int = 0  # executions sent so far: names each one's messages
+    pulled: Any = None  # the first replica's state after the last epoch task
+    recoveries: int = 0
 
 
 def _snapshot(model: Any) -> tuple:
@@ -242,14 +381,26 @@ def _same(a: tuple, b: tuple) -> bool:
     )
 
 
-class _Sums:
-    """The sums of a queued execution, as floats once they are back."""
+def _assign(sizes: Sequence[int], holders: list[list[str]], workers: list[str]) -> dict:
+    """Chunks to replicas: each chunk where it already is, unless that worker has its
+    share of the rows already (``n / len(workers)``, within 1/8) and another has less;
+    then it moves to the worker with the fewest rows (once, when the replicas start).
+    Data persisted on one worker of two is thus trained on by two replicas."""
+    if not workers:
+        raise GraphadError("fit on Dask: the cluster has no workers")
+    share = sum(sizes) / len(workers)
+    rows = dict.fromkeys(workers, 0)
+    mine: dict[str, list[int]] = {}
+    for j in sorted(range(len(sizes)), key=lambda j: -sizes[j]):
+        fits = [w for w in holders[j] if w in rows and rows[w] + sizes[j] <= share * 1.125]
+        w = min(fits or rows, key=lambda w: (rows[w], w))
+        rows[w] += sizes[j]
+        mine.setdefault(w, []).append(j)
+    return {w: sorted(js) for w, js in mine.items()}
 
-    def __init__(self, future: Any) -> None:
-        self.future = future
 
-    def result(self) -> list[float]:
-        return [float(v) for v in self.future.result()]
+def _on(client: Any, w: str, fn: Any, *args: Any) -> Any:
+    return client.submit(fn, *args, workers=[w], allow_other_workers=False, pure=False)
 
 
 class ReplicaExecutor:
@@ -257,6 +408,10 @@ class ReplicaExecutor:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        # per call of the replicas' epoch task, per replica: seconds in the task, of
+        # them waiting for the others' parts, and the task thread's CPU seconds
+        self.seconds: list[list[tuple[float, float, float]]] = []
+        self.recovered: list[int] = []  # per lost worker, the executions its call had done
 
     def data(self, model, x, y, class_weight=None) -> ReplicaSource:
         from distributed import futures_of, wait
@@ -278,18 +433,14 @@ class ReplicaExecutor:
         ys = [ys[(j,) + (0,) * (Y.ndim - 1)] for j in range(nblocks)]
         where = client.who_has(xs)
         bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
-        mine: dict[str, list[int]] = {}
-        for j, f in enumerate(xs):
-            holders = sorted(where.get(f.key, ()))
-            if not holders:
-                raise GraphadError(f"chunk {j} of the training data is on no worker")
-            mine.setdefault(holders[0], []).append(j)
+        everyone = sorted(client.scheduler_info()["workers"])
+        mine = _assign(X.chunks[0], [sorted(where.get(f.key, ())) for f in xs], everyone)
         run = f"graphad-run-{uuid.uuid4().hex}"
         workers = sorted(mine)
         n = int(X.shape[0])
         owner = np.empty(n, np.int32)
         local = np.empty(n, np.int64)
-        made = []
+        made, actors = [], []
         for r, w in enumerate(workers):
             offset = 0
             for j in mine[w]:
@@ -299,104 +450,142 @@ class ReplicaExecutor:
                 offset += hi - lo
             chunks = [xs[j] for j in mine[w]] + [ys[j] for j in mine[w]]
             made.append(
-                client.submit(
-                    _create,
-                    run,
-                    text,
-                    loss,
-                    state[3],
-                    state,
-                    len(mine[w]),
-                    *chunks,
-                    workers=[w],
-                    allow_other_workers=False,
-                    pure=False,
-                )
+                _on(client, w, _create, run, text, loss, state[3], state, len(mine[w]), *chunks)
+            )
+            actors.append(
+                client.submit(_Mailbox, run, workers=[w], allow_other_workers=False, actor=True)
             )
         try:
             client.gather(made)
+            boxes = client.gather(actors)
         except BaseException:
             client.run(_drop, run, workers=workers)
             raise
-        source = ReplicaSource(run, workers, owner, local, n, client)
-        source.last = dict(zip(workers, made, strict=True))
-        source.sent = state
-        return source
+        return ReplicaSource(run, workers, owner, local, n, client, boxes, actors, state, (X, Y))
 
     def _push_if_changed(self, model, source) -> None:
+        source.pulled = None
         now = _snapshot(model)
         if _same(now, source.sent):
             return
-        source.last = {
-            w: source.client.submit(
-                _set,
-                source.run,
-                now,
-                source.last[w],
-                workers=[w],
-                allow_other_workers=False,
-                pure=False,
-            )
-            for w in source.workers
-        }
+        client = source.client
+        client.gather([_on(client, w, _set, source.run, now) for w in source.workers])
         source.sent = now
 
-    def train_steps(self, model, source, batches, rng, sync) -> list[float]:
-        return self.submit_steps(model, source, batches, rng, sync).result()
-
-    def submit_steps(self, model, source, batches, rng, sync) -> _Sums:
-        """Queue one execution on the replicas; the next one may be queued before
-        its sums are back (each replica runs its tasks in order: every task waits
-        for that replica's previous one)."""
-        client = source.client
+    def run_epoch(self, model, source, batches, k, sync) -> list[float]:
+        """All of ``batches``, ``k`` per execution: one task per replica."""
         self._push_if_changed(model, source)
         sizes = [len(b) for b in batches]
-        parts = []
+        total = np.zeros(2 + sum(model.metric_sizes()))
+        first = 0
+        while True:
+            out, done = self._executions(model, source, batches[first:], sizes[first:], k, sync)
+            total = total + out
+            if done is None:
+                return [float(v) for v in total]
+            first += done * k  # a worker was lost after ``done`` executions of these
+
+    def _executions(self, model, source, batches, sizes, k, sync) -> tuple[Any, int | None]:
+        client = source.client
+        nb = len(batches)
+        if nb == 0:
+            return 0.0, None
+        every = np.concatenate(batches)
+        owner, local = source.owner[every], source.local[every]
+        which = np.repeat(np.arange(nb), sizes)
+        source.tag += 1
+        futs = []
         for r, w in enumerate(source.workers):
-            mine = [source.local[b[source.owner[b] == r]] for b in batches]
-            task = _local_grads if sync == "gradients" else _local_sgd
-            parts.append(
-                client.submit(
-                    task,
-                    source.run,
-                    mine,
-                    sizes,
-                    source.last[w],
-                    workers=[w],
-                    allow_other_workers=False,
-                    pure=False,
-                )
+            sel = owner == r
+            counts = np.bincount(which[sel], minlength=nb)
+            futs.append(
+                _on(client, w, _epoch, source.run, source.tag, r, source.boxes, local[sel],
+                    counts, sizes, k, sync, TIMEOUT)
+            )  # fmt: skip
+        pending = list(futs)
+        while pending:
+            try:
+                pending[0].result(timeout=0.5)
+                pending.pop(0)
+                continue
+            except TimeoutError:  # still running: is every replica's worker still there?
+                failed = None
+            except Exception as exc:  # e.g. KilledWorker: was it the worker or the task?
+                failed = exc
+            alive = set(client.scheduler_info()["workers"])
+            lost = [w for w in source.workers if w not in alive]
+            if lost:
+                return self._recover(model, source, futs, lost)
+            if failed is not None:
+                for r in range(len(source.workers)):  # the others wait for its parts
+                    with contextlib.suppress(Exception):
+                        source.boxes[r].abort().result()
+                raise failed
+        res = client.gather(futs)
+        self.seconds.append([r["seconds"] for r in res])
+        source.pulled = res[0]["state"]
+        return res[0]["sums"], None
+
+    def _recover(self, model, source, futs, lost) -> tuple[Any, int]:
+        """A replica's worker left: stop the others, restart from the last execution
+        every survivor completed, on the workers left."""
+        client = source.client
+        source.recoveries += 1
+        if source.recoveries > RECOVERIES:
+            raise GraphadError(
+                f"fit on Dask: lost a worker {source.recoveries} times "
+                "(graphad.distributed.replicas.RECOVERIES)"
             )
-        # between the workers: with few replicas each one adds all the parts itself
-        # (one hop less per synchronization); with many, a tree of additions first
-        while len(parts) > FANIN:
-            parts = [
-                client.submit(_sum_parts, *parts[i : i + FANIN], pure=False)
-                for i in range(0, len(parts), FANIN)
-            ]
-        done = {}
-        for r, w in enumerate(source.workers):
-            if sync == "gradients":
-                args = (_apply_grads, source.run, r == 0, *parts)
-            else:
-                args = (_take_average, source.run, len(source.workers), r == 0, *parts)
-            done[w] = client.submit(*args, workers=[w], allow_other_workers=False, pure=False)
-        source.last = done
-        return _Sums(done[source.workers[0]])
+        alive = [(r, w) for r, w in enumerate(source.workers) if w not in lost]
+        for r, _ in alive:
+            with contextlib.suppress(Exception):
+                source.boxes[r].abort().result()
+        marks = []
+        for _, w in alive:
+            # the scheduler may fail a survivor's task at once (its arguments hold the lost
+            # worker's mailbox) while its thread still runs until the abort; the marks
+            # task runs on that thread after it
+            with contextlib.suppress(Exception):
+                marks.append(_on(client, w, _marks, source.run).result())
+        marks = [m for m in marks if m]
+        client.cancel([futs[r] for r, w in enumerate(source.workers) if w in lost])
+        with contextlib.suppress(Exception):  # (a run on a lost worker waits for a timeout)
+            client.run(_drop, source.run, workers=[w for _, w in alive])
+        if marks:
+            done = min(m[-1][0] for m in marks)
+            mark = next(x for m in marks for x in m if x[0] == done)
+            _, (weights, slots), iterations, sums = mark
+            model.set_weights(weights)
+            model.optimizer.set_state(model.trainable_weights, slots, iterations)
+        else:  # no survivor: the start of this call, which the client's model holds
+            done, sums = 0, 0.0
+            model.set_weights(source.sent[0])
+            model.optimizer.set_state(model.trainable_weights, source.sent[1], source.sent[2])
+        self.recovered.append(done)
+        fresh = self.data(model, *source.arrays)
+        for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent"):
+            setattr(source, name, getattr(fresh, name))
+        return sums, done
+
+    def train_steps(self, model, source, batches, rng, sync) -> list[float]:
+        return self.run_epoch(model, source, batches, len(batches), sync)
 
     def end_epoch(self, model, source) -> None:
-        w = source.workers[0]
-        weights, slots, iterations = source.client.submit(
-            _pull, source.run, source.last[w], workers=[w], allow_other_workers=False, pure=False
-        ).result()
+        if source.pulled is not None:
+            weights, slots, iterations = source.pulled
+        else:
+            w = source.workers[0]
+            weights, slots, iterations = _on(source.client, w, _pull, source.run).result()
         model.set_weights(weights)
         model.optimizer.set_state(model.trainable_weights, slots, iterations)
         source.sent = _snapshot(model)
 
     def close(self, source) -> None:
-        # a worker gone took its replicas with it
+        # a worker gone took its replicas with it (and a run on it would wait for a timeout)
         with contextlib.suppress(Exception):
-            source.client.run(_drop, source.run, workers=source.workers)
+            alive = set(source.client.scheduler_info()["workers"])
+            here = [w for w in source.workers if w in alive]
+            source.client.run(_drop, source.run, workers=here)
 
     def train_step(self, model, source, rows, rng) -> list[float]:
         res = self.train_steps(model, source, [rows], rng, "gradients")

@@ -56,7 +56,10 @@ class Executor(Protocol):
     ``close(source)`` releases what ``data`` set up, when ``fit`` ends;
     ``submit_steps`` (as ``train_steps``) returns at once an object whose
     ``result()`` gives the sums, so that the next call can be queued while
-    this one runs (used when no callback has batch hooks).
+    this one runs (used when no callback has batch hooks);
+    ``run_epoch(model, source, batches, k, sync)``, optional, runs all the
+    epoch's batches, ``k`` per execution, and returns the sum of their sums
+    (preferred over the others when no callback has batch hooks).
 
     An object with these four methods is an executor (``isinstance(obj,
     Executor)`` checks them); pass it as ``executor=`` to ``fit``, ``evaluate``
@@ -131,6 +134,38 @@ def sample_weights(model: Any, Y: np.ndarray, class_weight: dict | None) -> np.n
     return table[labels].astype(FLOATX)
 
 
+def train_call(
+    model: Any, xb: np.ndarray, yb: np.ndarray, sw: np.ndarray, rng: Any, inv_n: float
+) -> list[float]:
+    """One optimizer step of ``model`` on a batch through its compiled ``"train"``
+    function: the gradient of ``inv_n * sum(sw * loss) + penalty``, the update applied
+    to the model's weights and optimizer.  Returns the batch's sums (the penalty once).
+
+    ``inv_n`` is 1 / the number of rows that count: a batch padded with rows of sample
+    weight 0 to a size already compiled steps as the batch without them.  ``rng``
+    draws the noise of random layers (None when the model has none)."""
+    ws = model.weights
+    train = model.trainable_weights
+    fixed = model.non_trainable_weights
+    opt = model.optimizer
+    noise = [rng.random(s, dtype=np.float32) for s in model.noise_shapes(xb.shape)]
+    fn = model.step_function("train", xb.shape, yb.shape)
+    dtype = np.dtype(np.float32) if all(w.dtype == FLOATX for w in train) else np.dtype(np.float64)
+    outs = fn(
+        xb, yb, sw, *noise, *[w._value for w in ws],
+        np.float32(inv_n), np.float32(1.0),
+        *opt.state_values(train), *opt.hyper_values(dtype),
+    )  # fmt: skip
+    m = 2 + sum(model.metric_sizes())
+    n_slots = len(outs) - m - len(train) - len(fixed)
+    opt.finish_step(
+        train, outs[m : m + len(train)], outs[m + len(train) : m + len(train) + n_slots]
+    )
+    for w, v in zip(fixed, outs[len(outs) - len(fixed) :], strict=True):
+        w._replace(v)
+    return [float(v) for v in outs[:m]]
+
+
 class LocalExecutor:
     """Runs every step in this process: one compiled function per batch shape.
 
@@ -154,6 +189,9 @@ class LocalExecutor:
     def data(self, model, x, y, class_weight=None) -> ArraySource:
         X = model.prepare_x(x)
         Y = model.prepare_y(y, len(X))
+        # arrays unpickled from a buffer (a Dask result) can be misaligned, and every
+        # batch's ``take`` from a misaligned array is about 20 times slower: copy once
+        X, Y = (a if a.flags.aligned else a.copy() for a in (X, Y))
         return ArraySource(X, Y, sample_weights(model, Y, class_weight))
 
     def train_step(self, model, source, rows, rng) -> list[float]:
@@ -161,28 +199,7 @@ class LocalExecutor:
             xb, yb, sw = source.X, source.Y, source.SW
         else:
             xb, yb, sw = (a.take(rows, axis=0) for a in (source.X, source.Y, source.SW))
-        ws = model.weights
-        train = model.trainable_weights
-        fixed = model.non_trainable_weights
-        opt = model.optimizer
-        noise = [rng.random(s, dtype=np.float32) for s in model.noise_shapes(xb.shape)]
-        fn = model.step_function("train", xb.shape, yb.shape)
-        dtype = (
-            np.dtype(np.float32) if all(w.dtype == FLOATX for w in train) else np.dtype(np.float64)
-        )
-        outs = fn(
-            xb, yb, sw, *noise, *[w._value for w in ws],
-            np.float32(1.0 / len(xb)), np.float32(1.0),
-            *opt.state_values(train), *opt.hyper_values(dtype),
-        )  # fmt: skip
-        m = 2 + sum(model.metric_sizes())
-        n_slots = len(outs) - m - len(train) - len(fixed)
-        opt.finish_step(
-            train, outs[m : m + len(train)], outs[m + len(train) : m + len(train) + n_slots]
-        )
-        for w, v in zip(fixed, outs[len(outs) - len(fixed) :], strict=True):
-            w._replace(v)
-        return [float(v) for v in outs[:m]]
+        return train_call(model, xb, yb, sw, rng, 1.0 / len(xb))
 
     def train_steps(self, model, source, batches, rng, sync) -> list[float]:
         """Several steps in one call: one process holds one replica, so ``sync`` changes
@@ -494,8 +511,19 @@ def _run_epoch(
         if bar is not None:
             bar.update(last + 1 - first)
 
+    whole = None if batch_hooks else getattr(ex, "run_epoch", None)
     pending = None
     try:
+        if whole is not None:
+            # the executor runs the epoch's executions itself (a task per replica)
+            batches = [
+                np.arange(i * batch_size, min(n, (i + 1) * batch_size))
+                if perm is None
+                else perm[i * batch_size : (i + 1) * batch_size]
+                for i in range(steps)
+            ]
+            record(list(whole(model, source, batches, k, sync)), 0, steps - 1)
+            return model.results(totals, n)
         for first in range(0, steps, k):
             last = min(steps, first + k) - 1
             batches = []
@@ -548,4 +576,4 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, executor: Any = None) -
     return find_executor(executor, x).predict(model, x, batch_size)
 
 
-__all__ += ["ArraySource", "epoch_lines", "find_executor", "sample_weights"]
+__all__ += ["ArraySource", "epoch_lines", "find_executor", "sample_weights", "train_call"]

@@ -488,13 +488,14 @@ class Sequential:
         sync : "gradients" or "weights"
             How data-parallel replicas (on Dask) agree, every ``steps_per_execution``
             (``k``) mini-batches: ``"gradients"`` sums the gradients of the ``k``
-            batches over every replica and applies one update (of the mean over
-            their rows) everywhere; with ``k=1`` this is in-memory training up to
-            float rounding.  ``"weights"`` (local SGD) lets each replica step on its
-            own rows of each batch and averages weights and optimizer state every
-            ``k`` batches: ``k`` times more updates per epoch than
-            ``"gradients"``, each on a smaller batch, whose average drifts from
-            in-memory training as ``k`` grows.  In memory both are the same.
+            batches over every replica and applies one update everywhere, the sum
+            of the ``k`` batch-mean gradients (``k`` SGD steps taken from one point:
+            the learning rate scaled by ``k``); with ``k=1`` this is in-memory
+            training up to float rounding.  ``"weights"`` (local SGD) lets each
+            replica step on its own rows of each batch and averages weights and
+            optimizer state every ``k`` batches: ``k`` times more updates per epoch
+            than ``"gradients"``, each on a smaller batch, whose average drifts
+            from in-memory training as ``k`` grows.  In memory both are the same.
 
         Returns
         -------

@@ -202,3 +202,26 @@ def test_no_module_reaches_into_graph_or_networkx_privates():
             if _PRIVATE.search(line):
                 found.append(f"{path.relative_to(root)}:{k}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_content_hash_follows_what_the_outputs_compute():
+    def build(scale=2.0, name="x", extra=False, big=False):
+        with ga.Graph() as g:
+            if extra:  # nodes the output does not need, built first: other ids
+                ga.cos(ga.symbol("u")) + 1.0
+            x = ga.symbol(name)
+            c = ga.constant(np.arange(70_000.0) if big else np.arange(3.0))
+            out = ga.sum(ga.sin(x) * scale + c)
+            return g.content_hash([out.id])
+
+    base = build()
+    assert len(base) == 64 and int(base, 16) >= 0
+    assert build(extra=True) == base  # ids and unrelated nodes do not enter it
+    assert build(scale=3.0) != base  # a constant
+    assert build(scale=-0.0) != build(scale=0.0)  # -0.0 is another constant
+    assert build(name="z") != base  # an input's name
+    assert build(big=True) != base and build(big=True) == build(big=True)  # by content
+    with ga.Graph() as g:
+        x = ga.symbol("x")
+        a, b = ga.sin(x), ga.cos(x)
+        assert g.content_hash([a.id, b.id]) != g.content_hash([b.id, a.id])  # output order

@@ -18,7 +18,7 @@ def _data(n=240, seed=0):
     return X, t
 
 
-def _model(optimizer="sgd", k=1):
+def _model(optimizer="sgd", k=1, lr=0.1):
     ga.nn.set_random_seed(3)
     model = ga.nn.Sequential(
         [
@@ -27,7 +27,7 @@ def _model(optimizer="sgd", k=1):
             ga.nn.Dense(2, "softmax"),
         ]
     )  # fmt: skip
-    opt = ga.optim.SGD(learning_rate=0.1) if optimizer == "sgd" else optimizer
+    opt = ga.optim.SGD(learning_rate=lr) if optimizer == "sgd" else optimizer
     model.compile(
         optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         steps_per_execution=k,
@@ -70,17 +70,20 @@ def test_k1_gradients_matches_in_memory_sgd(client):
     assert _replica_count() == 0  # fit removed its replicas from the workers
 
 
-def test_gradients_with_k_is_one_update_per_k_batches(client):
-    # without shuffling, accumulating k batches of 16 = one in-memory batch of 16 k
-    X, t = _data()
-    mem = _model()
+def test_gradients_with_k_applies_the_sum_of_the_k_batch_means(client):
+    # one update per k batches, of the sum of their mean gradients: without shuffling,
+    # k batches of 16 at learning rate 0.1 are one in-memory batch of 16 k at 0.1 k
+    X, t = _data(256)
+    mem = _model(lr=0.4)
     h_mem = mem.fit(X, t, epochs=2, batch_size=64, shuffle=False, verbose=0)
     dist = _model(k=4)
-    h = dist.fit(*_dask(X, t), epochs=2, batch_size=16, shuffle=False, verbose=0)  # active client
+    h = dist.fit(*_dask(X, t, 48), epochs=2, batch_size=16, shuffle=False, verbose=0)
+    assert not np.allclose(mem.get_weights()[0], _model().get_weights()[0])  # it trained
     for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
-    assert dist.optimizer.iterations == 2 * 4  # 15 batches of 16 in 4 calls per epoch
+    np.testing.assert_allclose(h.history["accuracy"], h_mem.history["accuracy"], rtol=1e-6)
+    assert dist.optimizer.iterations == 2 * 4  # 16 batches of 16 in 4 executions per epoch
 
 
 def test_adam_k1_matches_in_memory_to_accumulated_rounding(client):
@@ -160,14 +163,138 @@ def test_callbacks_see_the_weights_at_epoch_end_and_changes_reach_the_replicas(c
 
 def test_functions_are_keyed_by_content_not_by_object():
     from graphad.distributed import _groups
-    from graphad.distributed._common import _key
+    from graphad.distributed._common import _graph_key, _key
 
     def make(scale):
         return lambda w, X: ga.mean(ga.square(X @ w)) * scale
 
     assert _key(make(2.0)) == _key(make(2.0))  # recreated on each call: one compile
     assert _key(make(2.0)) != _key(make(3.0))  # another closure value: another function
+    # by the content of the graph the function builds, when it traces on symbols: a
+    # def with the same body is the same function; another constant is another one
+
+    def same(w, X):
+        return ga.mean(ga.square(X @ w)) * 2.0
+
+    w = np.ones(3)
+    key = _graph_key(make(2.0), w, False)
+    assert key.startswith("graphad-graph-") and key == _graph_key(same, w, False)
+    assert _graph_key(make(3.0), w, False) != key
+    assert _graph_key(make(2.0), np.ones(4), False) != key  # parameters of another shape
+    assert _graph_key(lambda w, X: len(X), w, False) is None  # no graph: pickled code
     # check_grad_many's groups cover every check once, in order
     assert _groups(7, None)[0][0] == 0 and _groups(7, None)[-1][1] == 7
     ranges = _groups(200, None)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+
+
+def _plain_model(lr=0.2, k=1):
+    ga.nn.set_random_seed(3)
+    m = ga.nn.Sequential([ga.nn.Dense(8, activation="tanh", input_shape=(5,)),
+                          ga.nn.Dense(2, "softmax")])  # fmt: skip
+    m.compile(optimizer=ga.optim.SGD(lr), loss="sparse_categorical_crossentropy",
+              steps_per_execution=k)  # fmt: skip
+    return m
+
+
+def test_no_metrics_pads_rows_and_still_matches_in_memory(client):
+    # without metrics a replica's rows are padded to a bucket size with sample weight 0
+    from graphad.distributed.replicas import _bucket
+
+    assert [_bucket(n) for n in (1, 15, 16, 17, 100, 4100)] == [1, 15, 16, 18, 104, 4608]
+    X, t = _data()
+    mem, dist = _plain_model(), _plain_model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=5, verbose=0)
+    h = dist.fit(*_dask(X, t, 70), epochs=2, batch_size=30, seed=5, verbose=0, executor=client)
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-5)
+
+
+def test_a_worker_killed_mid_epoch_does_not_lose_the_run():
+    # a worker process is killed while the replicas run an epoch; fit goes on from the
+    # last execution every survivor completed, on the workers left (the nanny starts a
+    # new one), and ends where in-memory training ends: with SGD, k=4 batches of 16 per
+    # execution are in-memory batches of 64 at 4 times the rate (the same permutation),
+    # and resuming from an exact synchronization state changes only the order rows are
+    # summed in
+    import os
+    import signal
+    import threading
+    import time
+
+    from graphad.distributed.replicas import ReplicaExecutor
+
+    X, t = _data(960, seed=2)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=50,
+    )  # fmt: skip
+    killed = []
+
+    class KillDuringEpoch(ga.nn.callbacks.Callback):
+        # in the third epoch, when about 40% of it has run (the second, warm, is the clock)
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                self.began = time.perf_counter()
+            if epoch == 2:
+                pids = c.run(os.getpid)
+                victim = pids[sorted(pids)[1]]
+                delay = 0.4 * (time.perf_counter() - self.began)
+                timer = threading.Timer(delay, lambda: (os.kill(victim, signal.SIGKILL),
+                                                        killed.append(victim)))  # fmt: skip
+                timer.start()
+
+    try:
+        with distributed.Client(cluster) as c:
+            mem = _plain_model(lr=0.8)
+            h_mem = mem.fit(X, t, epochs=4, batch_size=64, seed=6, verbose=0)
+            dist, ex = _plain_model(k=4), ReplicaExecutor(c)
+            h = dist.fit(*_dask(X, t, 240), epochs=4, batch_size=16, seed=6, verbose=0,
+                         executor=ex, callbacks=[KillDuringEpoch()])  # fmt: skip
+    finally:
+        cluster.close()
+    # the worker died in the third epoch: in its task (ex.recovered: the executions done
+    # when it was noticed, from 0 to 15), or, on a slow machine, after it (then the
+    # fourth epoch's task noticed); the run went on either way
+    assert killed and ex.recovered, ex.recovered
+    assert len(h.history["loss"]) == 4
+    assert dist.optimizer.iterations == mem.optimizer.iterations == 4 * 15
+    for a, b in zip(mem.get_weights(), dist.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=1e-4)
+
+
+def test_chunks_on_one_worker_are_spread_over_all():
+    from graphad.distributed.replicas import _assign
+
+    # four chunks of 50 rows, all on worker a: two move to b, the others stay
+    got = _assign([50, 50, 50, 50], [["a"]] * 4, ["a", "b"])
+    assert sorted(len(v) for v in got.values()) == [2, 2] and set(got) == {"a", "b"}
+    # already balanced: nothing moves; a chunk on no worker goes where rows are fewest
+    assert _assign([50, 50], [["b"], ["a"]], ["a", "b"]) == {"a": [1], "b": [0]}
+    assert _assign([30, 10], [["a"], []], ["a", "b"]) == {"a": [0], "b": [1]}
+    with pytest.raises(ga.GraphadError, match="no workers"):
+        _assign([5], [[]], [])
+
+
+def test_batch_hooks_see_each_execution_and_train_alike(client):
+    # a callback with batch hooks makes fit send one execution at a time (train_steps)
+    X, t = _data()
+
+    class Count(ga.nn.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ends = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(batch)
+
+    cb = Count()
+    hooked, plain = _model(k=3), _model(k=3)
+    h1 = hooked.fit(*_dask(X, t), epochs=1, batch_size=32, seed=9, verbose=0, callbacks=[cb])
+    h2 = plain.fit(*_dask(X, t), epochs=1, batch_size=32, seed=9, verbose=0)
+    assert cb.ends == [2, 5, 7]  # 8 batches in executions of 3: the last index of each
+    for a, b in zip(hooked.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    assert h1.history["loss"] == pytest.approx(h2.history["loss"], rel=1e-6)
