@@ -125,6 +125,10 @@ def _negative(v: Any) -> bool:
         return False
 
 
+def _sorted_factors(factors: Any) -> tuple:
+    return tuple(sorted(factors, key=lambda bx: (bx[0], str(bx[1]))))
+
+
 def _short_float(v: float) -> Any:
     """A float as the display number people read: integral floats as ints, short
     decimals (``0.5``, ``0.25``, ``0.1``) as exact fractions, the rest as is."""
@@ -182,7 +186,12 @@ class _Terms:
         self.factoring = False
 
     def make(self, kind: int, data: Any) -> int:
-        key = (kind, type(data).__name__ if kind == _NUM else None, data)
+        if kind == _ADD:  # a + b and b + a are one term (printed in the first order seen)
+            key: tuple = (kind, None, tuple(sorted(data)))
+        elif kind == _MUL:
+            key = (kind, None, (data[0], type(data[0]).__name__, _sorted_factors(data[1])))
+        else:
+            key = (kind, type(data).__name__ if kind == _NUM else None, data)
         found = self._index.get(key)
         if found is None:
             found = len(self.kind)
@@ -254,6 +263,28 @@ class _Terms:
         return 1, ((t, 1),)
 
     def build_mul(self, coef: Any, factors: list) -> int:
+        sums = [b for b, x in factors if type(x) is int and self.kind[b] == _ADD]
+        if len(sums) > 1 and len(set(sums)) > 1:
+            # (a - b) / (b - a) is -1: a sum and its negation are one base
+            seen: dict[tuple, int] = {}
+            flip: dict[int, int] = {}
+            for b in sums:
+                mine = tuple(sorted(self.data[b]))
+                if mine in seen:
+                    continue
+                other = tuple(sorted(self.neg(u) for u in self.data[b]))
+                if other in seen:
+                    flip[b] = seen[other]
+                else:
+                    seen[mine] = b
+            if flip:
+                fixed = []
+                for b, x in factors:
+                    if b in flip:
+                        b = flip[b]
+                        coef = _nmul(coef, -1 if x % 2 else 1)
+                    fixed.append((b, x))
+                factors = fixed
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
@@ -318,6 +349,32 @@ class _Terms:
         shown = _short_float(v)
         return None if isinstance(shown, float) else self.num(shown)
 
+    def _log_of(self, t: int) -> tuple[int, Any] | None:
+        """(y, c) when term ``t`` is ``c * log(y)`` (``log1p(u)`` is ``log(u + 1)``)."""
+        c, f = self.split(t)
+        if len(f) != 1 or f[0][1] != 1 or self.kind[f[0][0]] != _CALL:
+            return None
+        name, args, params, _ = self.data[f[0][0]]
+        if params or name not in ("log", "log1p"):
+            return None
+        y = args[0] if name == "log" else self.add([args[0], self.num(1)])
+        return y, c
+
+    def _exp_of_logs(self, u: int) -> int | None:
+        """``exp(a + c * log(y))`` as ``y ** c * exp(a)``, as SymPy writes it (the same
+        function wherever the logarithm is defined); None when ``u`` has no log term."""
+        items = self.data[u] if self.kind[u] == _ADD else (u,)
+        logs, rest = [], []
+        for t in items:
+            found = self._log_of(t)
+            (rest if found is None else logs).append(found if found is not None else t)
+        if not logs:
+            return None
+        out = self.node("exp", (), [self.add(rest)]) if rest else self.num(1)
+        for y, c in logs:
+            out = self.mul(out, self.power(y, self.num(c)))
+        return out
+
     def _is_exp(self, t: int) -> bool:
         return self.kind[t] == _CALL and self.data[t][0] == "exp" and not self.data[t][2]
 
@@ -371,13 +428,17 @@ class _Terms:
                 flat.extend(self.mul(c, u) for u in self.data[d[1][0][0]])
             else:
                 flat.extend(d if k == _ADD else (t,))
+        signs: dict[Any, int] = {}  # sign of the first unit seen, against the canonical one
         for t in flat:
             if self.kind[t] == _NUM:
                 key, c = None, self.data[t]
             else:
                 c, f = self.split(t)
-                key = tuple(sorted(f, key=lambda bx: (bx[0], str(bx[1]))))
-                units.setdefault(key, self.build_mul(1, list(f)))
+                key, sign = self._unit_key(f)
+                c = _nmul(sign, c)
+                if key not in units:
+                    units[key] = self.build_mul(1, list(f))
+                    signs[key] = sign
             acc[key] = _nadd(acc[key], c) if key in acc else c
         terms = []
         for key, c in acc.items():
@@ -386,6 +447,7 @@ class _Terms:
             if key is None:
                 terms.append(self.num(c))
             else:
+                c = _nmul(signs[key], c)
                 terms.append(self.build_mul(c, list(self.split(units[key])[1])))
         if not terms:
             return self.num(0)
@@ -402,6 +464,25 @@ class _Terms:
                 rest.append(self.build_mul(c, list(left.items())))
             return self.mul(self.build_mul(1, common), self.add(rest))
         return self.make(_ADD, tuple(terms))
+
+    def _unit_key(self, factors: tuple) -> tuple[tuple, int]:
+        """The factors of a product as a key that ``(a - b) * c`` and ``(b - a) * c``
+        share, and the sign (1 or -1) that turns the product into the keyed one."""
+        key = []
+        sign = 1
+        for b, x in factors:
+            if self.kind[b] == _ADD and type(x) is int:
+                items = self.data[b]
+                flipped = tuple(sorted(self.neg(u) for u in items))
+                mine = tuple(sorted(items))
+                if flipped < mine:
+                    key.append(((1, flipped), x))
+                    sign = -sign if x % 2 else sign
+                    continue
+                key.append(((1, mine), x))
+            else:
+                key.append(((0, b), x))
+        return tuple(sorted(key, key=lambda bx: (bx[0], str(bx[1])))), sign
 
     def _common(self, terms: list[int]) -> list:
         """Factors every term of a sum has (integer powers of one sign: the smaller one)."""
@@ -449,6 +530,10 @@ class _Terms:
                 and not self.data[inner][2]
             ):
                 return self.data[inner][1][0]  # log(exp(u)) is u (and exp(log(u)) where defined)
+            if op == "exp":
+                out = self._exp_of_logs(inner)
+                if out is not None:
+                    return out
         if (
             spec is not None
             and spec.elementwise
