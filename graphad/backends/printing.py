@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from operator import itemgetter
 from typing import Any
 
 __all__ = ["to_text", "text_parts", "latex", "latex_display", "constant_text"]
@@ -56,6 +57,8 @@ _SEE_THROUGH = frozenset(
     {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
 )
 _FILLS = {"ones_like": 1, "zeros_like": 0}
+#: even functions: f(-u) is f(u)
+_EVEN = frozenset({"cos", "cosh", "abs", "square"})
 
 #: names a ``where`` clause uses first (inputs of the expression are skipped)
 _NAME_POOL = ("t", "s", "u", "v", "w", "p", "q", "r", "a", "b", "c", "d", "f", "g", "h", "k")
@@ -125,8 +128,11 @@ def _negative(v: Any) -> bool:
         return False
 
 
+_first = itemgetter(0)
+
+
 def _sorted_factors(factors: Any) -> tuple:
-    return tuple(sorted(factors, key=lambda bx: (bx[0], str(bx[1]))))
+    return tuple(sorted(factors, key=_first))
 
 
 def _short_float(v: float) -> Any:
@@ -263,28 +269,10 @@ class _Terms:
         return 1, ((t, 1),)
 
     def build_mul(self, coef: Any, factors: list) -> int:
-        sums = [b for b, x in factors if type(x) is int and self.kind[b] == _ADD]
-        if len(sums) > 1 and len(set(sums)) > 1:
-            # (a - b) / (b - a) is -1: a sum and its negation are one base
-            seen: dict[tuple, int] = {}
-            flip: dict[int, int] = {}
-            for b in sums:
-                mine = tuple(sorted(self.data[b]))
-                if mine in seen:
-                    continue
-                other = tuple(sorted(self.neg(u) for u in self.data[b]))
-                if other in seen:
-                    flip[b] = seen[other]
-                else:
-                    seen[mine] = b
-            if flip:
-                fixed = []
-                for b, x in factors:
-                    if b in flip:
-                        b = flip[b]
-                        coef = _nmul(coef, -1 if x % 2 else 1)
-                    fixed.append((b, x))
-                factors = fixed
+        kind = self.kind
+        sums = [i for i, (b, x) in enumerate(factors) if kind[b] == _ADD and type(x) is int]
+        if sums:
+            coef, factors = self._orient_sums(coef, factors, sums)
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
@@ -375,6 +363,36 @@ class _Terms:
             out = self.mul(out, self.power(y, self.num(c)))
         return out
 
+    def _orient_sums(self, coef: Any, factors: list, sums: list[int]) -> tuple[Any, list]:
+        """Sum factors (at positions ``sums``, integer powers) with signs moved into
+        ``coef``: ``(-a - b) * c`` is ``-(a + b) * c``, and a sum and its negation
+        are one base (``(a - b) / (b - a)`` is ``-1``)."""
+        factors = list(factors)
+        for i in sums:
+            b, x = factors[i]
+            if x % 2 and self._all_negative(b):
+                factors[i] = (self.add([self.neg(u) for u in self.data[b]]), x)
+                coef = _nmul(coef, -1)
+        if len(sums) > 1:
+            seen: dict[tuple, int] = {}
+            for i in sums:
+                b, x = factors[i]
+                mine = tuple(sorted(self.data[b]))
+                if mine in seen:
+                    continue
+                other = tuple(sorted(self.neg(u) for u in self.data[b]))
+                if other in seen:
+                    factors[i] = (seen[other], x)
+                    coef = _nmul(coef, -1 if x % 2 else 1)
+                else:
+                    seen[mine] = b
+        return coef, factors
+
+    def _all_negative(self, t: int) -> bool:
+        if self.kind[t] != _ADD:
+            return False
+        return all(_negative(self.split(u)[0]) for u in self.data[t])
+
     def _is_exp(self, t: int) -> bool:
         return self.kind[t] == _CALL and self.data[t][0] == "exp" and not self.data[t][2]
 
@@ -404,6 +422,8 @@ class _Terms:
             if folded is not None:
                 return self.num(folded)
             return self.make(_MUL, (1, ((b, n),)))
+        if kb == _POW and type(n) is int:  # (a ** u) ** 3 is a ** (3 * u)
+            return self.make(_POW, (self.data[b][0], self.mul(self.num(n), self.data[b][1])))
         if kb == _MUL and type(n) is int:
             c, f = self.data[b]
             cn = _npow(c, n)
@@ -543,6 +563,14 @@ class _Terms:
             folded = self._fold(spec, [self.data[a] for a in args])
             if folded is not None:
                 return folded
+        if op == "log1p" and not params and self.kind[args[0]] == _NUM:
+            v = self.data[args[0]]
+            if _exact(v) and v > -1:  # log1p(5) is log(6), as SymPy prints it
+                return self.make(_CALL, ("log", (self.num(_nadd(v, 1)),), (), False))
+        if op in _EVEN and len(args) == 1 and not params:
+            c, _ = self.split(args[0])
+            if _negative(c):  # cos(-u) is cos(u)
+                args = [self.neg(args[0])]
         if spec is not None and spec.infix and len(args) == 2:
             return self.make(_INFIX, (op, args[0], args[1], spec.infix, spec.precedence))
         variadic = spec is not None and spec.nargs is None

@@ -87,6 +87,10 @@ def test_sums_and_their_negations_cancel_and_exp_of_logs_is_a_power():
         "exp(log1p(x))": "x + 1",
         "exp(2 * log(x) + y)": "exp(y) * x ** 2",
         "exp(y - log(x))": "exp(y) / x",
+        "log1p(5) * x": "log(6) * x",
+        "cos(-x)": "cos(x)",
+        "(3 ** x) ** 2": "3 ** (2 * x)",
+        "(-x - y) * z + 2": "2 - (x + y) * z",
     }
     at = {"x": np.array([0.3, 1.7, 2.5]), "y": np.array([-0.4, 0.9, 3.1]), "z": 1.3}
     with ga.Graph():
@@ -117,13 +121,34 @@ def _random_expression(rng, depth=3):
     return f"({_random_expression(rng, depth - 1)}) {op} ({_random_expression(rng, depth - 1)})"
 
 
-def test_printed_derivatives_parse_back_to_the_same_values():
+def _nested_expression(rng, depth):
+    """Nesting depth exactly ``depth`` (like the issue's example, depth 4-5)."""
+    if depth == 0:
+        return _random_expression(rng, 0)
+    kind = rng.random()
+    if kind < 0.45:
+        return f"{rng.choice(_UNARY)}({_nested_expression(rng, depth - 1)})"
+    if kind < 0.55:
+        return f"({_nested_expression(rng, depth - 1)}) ** {rng.randint(2, 3)}"
+    if kind < 0.6:
+        return f"{rng.randint(2, 3)} ** ({_nested_expression(rng, depth - 1)})"
+    a = _nested_expression(rng, depth - 1)
+    b = _random_expression(rng, rng.randint(0, depth - 1))
+    a, b = (b, a) if rng.random() < 0.5 else (a, b)
+    return f"({a}) {rng.choice('+-*/')} ({b})"
+
+
+@pytest.mark.parametrize("kind", ["depth<=3", "nested"])
+def test_printed_derivatives_parse_back_to_the_same_values(kind):
     rng = random.Random(20)
     pts = np.random.default_rng(20)
     at = {v: pts.uniform(0.2, 1.5, size=8) for v in "xyz"}
     checked = 0
     for _ in range(40):
-        text = _random_expression(rng)
+        if kind == "nested":
+            text = _nested_expression(rng, rng.choice((4, 5)))
+        else:
+            text = _random_expression(rng)
         with ga.Graph():
             e = ga.parse(text)
             for v in e.free_symbols:
