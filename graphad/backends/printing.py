@@ -186,6 +186,7 @@ class _Terms:
         self.kind: list[int] = []
         self.data: list[Any] = []
         self._index: dict[tuple, int] = {}
+        self._sizes: dict[int, int] = {}
         #: pull factors common to every term out of sums: done once, on the finished
         #: terms (:func:`_factor_sums`), so that the result does not depend on the
         #: order in which a sum was built (what is printed parses back to it)
@@ -273,6 +274,9 @@ class _Terms:
         sums = [i for i, (b, x) in enumerate(factors) if kind[b] == _ADD and type(x) is int]
         if sums:
             coef, factors = self._orient_sums(coef, factors, sums)
+        pows = [i for i, (b, x) in enumerate(factors) if kind[b] == _POW and type(x) is int]
+        if len(pows) > 1:
+            factors = self._merge_powers(factors, pows)
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
@@ -388,6 +392,31 @@ class _Terms:
                     seen[mine] = b
         return coef, factors
 
+    def _merge_powers(self, factors: list, pows: list[int]) -> list:
+        """``2 ** u * 2 ** v`` as ``2 ** (u + v)`` (a positive number's powers) when the
+        exponents cancel in part (``x * 2 ** (-2 * x) * 2 ** x`` is ``x * 2 ** (-x)``);
+        otherwise the powers stay apart, so that a sum can still pull one out."""
+        by_base: dict[int, list[int]] = {}
+        for i in pows:
+            base = self.data[factors[i][0]][0]
+            if self.kind[base] in (_NUM, _KNOWN) and not _negative(self.data[base]):
+                by_base.setdefault(base, []).append(i)
+        drop: set[int] = set()
+        out = list(factors)
+        for base, group in by_base.items():
+            if len(group) < 2:
+                continue
+            parts = [self.mul(self.num(factors[i][1]), self.data[factors[i][0]][1]) for i in group]
+            total = self.add(parts)
+            if self.size(total) >= sum(self.size(p) for p in parts):
+                continue
+            if _negative(self.split(total)[0]):  # x / 2 ** u, not x * 2 ** (-u)
+                out[group[0]] = (self.power(base, self.neg(total)), -1)
+            else:
+                out[group[0]] = (self.power(base, total), 1)
+            drop.update(group[1:])
+        return [f for i, f in enumerate(out) if i not in drop]
+
     def _all_negative(self, t: int) -> bool:
         if self.kind[t] != _ADD:
             return False
@@ -422,7 +451,7 @@ class _Terms:
             if folded is not None:
                 return self.num(folded)
             return self.make(_MUL, (1, ((b, n),)))
-        if kb == _POW and type(n) is int:  # (a ** u) ** 3 is a ** (3 * u)
+        if kb == _POW and type(n) is int and n > 1:  # (a ** u) ** 3 is a ** (3 * u)
             return self.make(_POW, (self.data[b][0], self.mul(self.num(n), self.data[b][1])))
         if kb == _MUL and type(n) is int:
             c, f = self.data[b]
@@ -473,17 +502,97 @@ class _Terms:
             return self.num(0)
         if len(terms) == 1:
             return terms[0]
-        common = self._common(terms) if self.factoring else None
-        if common:  # a * b + a * c is a * (b + c)
-            rest = []
-            for t in terms:
-                c, f = self.split(t)
-                left = dict(f)
-                for b, x in common:
-                    left[b] = _nadd(left[b], -x)
-                rest.append(self.build_mul(c, list(left.items())))
-            return self.mul(self.build_mul(1, common), self.add(rest))
+        if self.factoring:
+            common = self._common(terms)
+            if common:  # a * b + a * c is a * (b + c)
+                return self._pull_out(common, terms)
+            if len(terms) > 2:
+                grouped = self._collect(terms)
+                if grouped is not None:
+                    return grouped
         return self.make(_ADD, tuple(terms))
+
+    def _pull_out(self, common: list, terms: list[int]) -> int:
+        """``common * (t1 / common + t2 / common + ...)``."""
+        rest = []
+        for t in terms:
+            c, f = self.split(t)
+            left = dict(f)
+            for b, x in common:
+                left[b] = _nadd(left[b], -x)
+            rest.append(self.build_mul(c, list(left.items())))
+        return self.mul(self.build_mul(1, common), self.add(rest))
+
+    def _collect(self, terms: list[int]) -> int | None:
+        """``a * b + a * c + d`` as ``a * (b + c) + d`` when that is shorter: the factor
+        shared by some of the terms whose pulling out saves the most characters."""
+        holders: dict[int, list[int]] = {}
+        for i, t in enumerate(terms):
+            if self.kind[t] != _NUM:
+                for b, x in self.split(t)[1]:
+                    if _exact(x):
+                        holders.setdefault(b, []).append(i)
+        best, best_gain = None, 0
+        tried: set[tuple] = set()
+        for group in holders.values():
+            key = tuple(group)
+            if len(group) < 2 or len(group) == len(terms) or key in tried:
+                continue
+            tried.add(key)
+            common = self._common([terms[i] for i in group])
+            if not common:
+                continue
+            # k copies of the factor (and its "*") become one, inside "(...)"
+            gain = (len(group) - 1) * (self.size(self.build_mul(1, common)) + 1) - 3
+            if gain > best_gain:
+                best, best_gain = (group, common), gain
+        if best is None:
+            return None
+        group, common = best
+        inside = self._pull_out(common, [terms[i] for i in group])
+        return self.add([inside, *(t for i, t in enumerate(terms) if i not in group)])
+
+    def size(self, t: int) -> int:
+        """About how many characters term ``t`` prints as (spaces left out)."""
+        memo = self._sizes
+        stack = [t]
+        while stack:
+            u = stack[-1]
+            if u in memo:
+                stack.pop()
+                continue
+            kids = [c for c in self.children(u) if c not in memo]
+            if kids:
+                stack.extend(kids)
+                continue
+            stack.pop()
+            memo[u] = self._size_one(u)
+        return memo[t]
+
+    def _size_one(self, t: int) -> int:
+        k, d = self.kind[t], self.data[t]
+        sz = self._sizes
+        if k in (_SYM, _KNOWN):
+            return len(d)
+        if k == _NUM:
+            return len(str(d))
+        if k == _RAW:
+            return len(d[0])
+        if k == _ADD:
+            return sum(sz[u] for u in d) + len(d) - 1
+        if k == _MUL:
+            n = 0 if d[0] in (1, -1) else len(str(d[0])) + 1
+            for b, x in d[1]:
+                n += sz[b] + 1 + (0 if x in (1, -1) else len(str(x)) + 2)
+                n += 2 if self.kind[b] == _ADD else 0
+            return n
+        if k == _POW:
+            return sz[d[0]] + sz[d[1]] + 3
+        if k == _CALL:
+            return len(d[0]) + 1 + sum(sz[u] + 1 for u in d[1])
+        if k == _INFIX:
+            return sz[d[1]] + sz[d[2]] + len(d[3])
+        return 1
 
     def _unit_key(self, factors: tuple) -> tuple[tuple, int]:
         """The factors of a product as a key that ``(a - b) * c`` and ``(b - a) * c``
@@ -505,19 +614,19 @@ class _Terms:
         return tuple(sorted(key, key=lambda bx: (bx[0], str(bx[1])))), sign
 
     def _common(self, terms: list[int]) -> list:
-        """Factors every term of a sum has (integer powers of one sign: the smaller one)."""
+        """Factors every term of a sum has (exact powers of one sign: the smaller one)."""
         shared: dict[int, Any] | None = None
         for t in terms:
             if self.kind[t] == _NUM:
                 return []
             f = dict(self.split(t)[1])
             if shared is None:
-                shared = {b: x for b, x in f.items() if type(x) is int}
+                shared = {b: x for b, x in f.items() if _exact(x)}
             else:
                 shared = {
                     b: (min(x, f[b]) if x > 0 else max(x, f[b]))
                     for b, x in shared.items()
-                    if b in f and type(f[b]) is int and (x > 0) == (f[b] > 0)
+                    if b in f and _exact(f[b]) and (x > 0) == (f[b] > 0)
                 }
             if not shared:
                 return []

@@ -91,8 +91,15 @@ def test_sums_and_their_negations_cancel_and_exp_of_logs_is_a_power():
         "cos(-x)": "cos(x)",
         "(3 ** x) ** 2": "3 ** (2 * x)",
         "(-x - y) * z + 2": "2 - (x + y) * z",
+        # a factor some terms share is pulled out when that is shorter
+        "sin(x) * y * z + sin(x) * y * w + 1": "sin(x) * y * (z + w) + 1",
+        "sqrt(x) * y + sqrt(x) * z": "sqrt(x) * (y + z)",
+        "x * y + x * z + w": "x * y + x * z + w",
+        # powers of one number merge when their exponents cancel
+        "x ** 2 / 2 ** (2 * x ** 2) * 2 ** (x ** 2)": "x ** 2 / 2 ** (x ** 2)",
+        "2 ** x * 2 ** y": "2 ** x * 2 ** y",
     }
-    at = {"x": np.array([0.3, 1.7, 2.5]), "y": np.array([-0.4, 0.9, 3.1]), "z": 1.3}
+    at = {"x": np.array([0.3, 1.7, 2.5]), "y": np.array([-0.4, 0.9, 3.1]), "z": 1.3, "w": -0.6}
     with ga.Graph():
         for src, want in cases.items():
             assert str(ga.parse(src)) == want, src
