@@ -187,6 +187,7 @@ class _Terms:
         self.data: list[Any] = []
         self._index: dict[tuple, int] = {}
         self._sizes: dict[int, int] = {}
+        self._nesting = 0  # sums over a common denominator being tried (_together)
         #: pull factors common to every term out of sums: done once, on the finished
         #: terms (:func:`_factor_sums`), so that the result does not depend on the
         #: order in which a sum was built (what is printed parses back to it)
@@ -381,6 +382,8 @@ class _Terms:
             seen: dict[tuple, int] = {}
             for i in sums:
                 b, x = factors[i]
+                if self.kind[b] != _ADD:  # the flip above may have factored it
+                    continue
                 mine = tuple(sorted(self.data[b]))
                 if mine in seen:
                     continue
@@ -503,14 +506,45 @@ class _Terms:
         if len(terms) == 1:
             return terms[0]
         if self.factoring:
-            common = self._common(terms)
-            if common:  # a * b + a * c is a * (b + c)
-                return self._pull_out(common, terms)
-            if len(terms) > 2:
-                grouped = self._collect(terms)
-                if grouped is not None:
-                    return grouped
+            out = self._factored(terms)
+            together = self._together(terms)
+            if together is not None and self.size(together) < self.size(out):
+                return together
+            return out
         return self.make(_ADD, tuple(terms))
+
+    def _factored(self, terms: list[int]) -> int:
+        common = self._common(terms)
+        if common:  # a * b + a * c is a * (b + c)
+            return self._pull_out(common, terms)
+        if len(terms) > 2:
+            grouped = self._collect(terms)
+            if grouped is not None:
+                return grouped
+        return self.make(_ADD, tuple(terms))
+
+    def _together(self, terms: list[int]) -> int | None:
+        """``1 - s / (s + 1)`` as ``1 / (s + 1)``: a sum over the denominator of one of
+        its terms, when that is shorter than the sum as it is."""
+        if len(terms) > 8:
+            return None
+        dens = []
+        for t in terms:
+            for b, x in self.split(t)[1]:
+                if x == -1 and self.kind[b] == _ADD and b not in dens:
+                    dens.append(b)
+        if not dens or len(dens) > 2 or self._nesting > 2:
+            return None
+        best, best_size = None, None
+        self._nesting += 1  # the numerator may have denominators of its own: a few levels
+        try:
+            for d in dens:
+                cand = self.mul(self.add([self.mul(t, d) for t in terms]), self.inv(d))
+                if best_size is None or self.size(cand) < best_size:
+                    best, best_size = cand, self.size(cand)
+        finally:
+            self._nesting -= 1
+        return best
 
     def _pull_out(self, common: list, terms: list[int]) -> int:
         """``common * (t1 / common + t2 / common + ...)``."""
@@ -672,6 +706,11 @@ class _Terms:
             folded = self._fold(spec, [self.data[a] for a in args])
             if folded is not None:
                 return folded
+        if op == "sigmoid" and not params:
+            found = self._log_of(args[0])
+            if found is not None and found[1] == 1:  # sigmoid(log(w)) is w / (w + 1)
+                w = found[0]
+                return self.mul(w, self.inv(self.add([w, self.num(1)])))
         if op == "log1p" and not params and self.kind[args[0]] == _NUM:
             v = self.data[args[0]]
             if _exact(v) and v > -1:  # log1p(5) is log(6), as SymPy prints it
