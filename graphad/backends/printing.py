@@ -420,6 +420,19 @@ class _Terms:
             drop.update(group[1:])
         return [f for i, f in enumerate(out) if i not in drop]
 
+    def _nonnegative(self, t: int) -> bool:
+        """Whether term ``t`` is never negative by its op (``exp``, ``sigmoid``, ...)."""
+        if self.kind[t] == _KNOWN:
+            return True
+        if self.kind[t] == _NUM:
+            return not _negative(self.data[t])
+        if self.kind[t] != _CALL or self.data[t][2]:
+            return False
+        from .. import ops as _ops
+
+        spec = _ops.OPS.get(self.data[t][0])
+        return bool(spec is not None and spec.nonnegative)
+
     def _all_negative(self, t: int) -> bool:
         if self.kind[t] != _ADD:
             return False
@@ -461,6 +474,14 @@ class _Terms:
             cn = _npow(c, n)
             if cn is not None:
                 return self.build_mul(cn, [(fb, _nmul(fx, n)) for fb, fx in f])
+        if kb == _MUL and isinstance(n, Fraction) and self.data[b][0] == 1:
+            (u, k), *more = self.data[b][1]
+            if not more and (
+                (isinstance(k, Fraction) and k > 0)
+                or (type(k) is int and k % 2 == 0 and self._nonnegative(u))
+            ):
+                # sqrt(sqrt(u)) is u ** (1/4); sqrt(exp(u) ** 2) is exp(u)
+                return self.build_mul(1, [(u, _nmul(k, n))])
         if kb == _MUL:
             return self.make(_MUL, (1, ((b, n),)))
         return self.build_mul(1, [(b, n)])
@@ -514,6 +535,14 @@ class _Terms:
         return self.make(_ADD, tuple(terms))
 
     def _factored(self, terms: list[int]) -> int:
+        if self._nesting <= 4:
+            merged = self._undistribute(terms)
+            if merged is not None:
+                self._nesting += 1
+                try:
+                    return self.add(merged)
+                finally:
+                    self._nesting -= 1
         common = self._common(terms)
         if common:  # a * b + a * c is a * (b + c)
             return self._pull_out(common, terms)
@@ -523,6 +552,37 @@ class _Terms:
                 return grouped
         return self.make(_ADD, tuple(terms))
 
+    def _undistribute(self, terms: list[int]) -> list[int] | None:
+        """``A * B + r * a1 + r * a2`` as ``A * (B + r)`` where ``A = a1 + a2``: the
+        terms of a sum that are a multiple of a sum factor of another term (the chain
+        rule through ``u = a1 + a2`` writes them apart); None when there are none."""
+        units: dict[Any, tuple[int, Any]] = {}
+        for j, t in enumerate(terms):
+            c, f = self.split(t)
+            units[self.build_mul(1, list(f)) if f else None] = (j, c)
+        for i, t in enumerate(terms):
+            ct, ft = self.split(t)
+            for a, x in ft:
+                if x != 1 or self.kind[a] != _ADD or len(self.data[a]) >= len(terms):
+                    continue
+                ratio, used = None, []
+                for u in self.data[a]:
+                    cu, fu = self.split(u)
+                    found = units.get(self.build_mul(1, list(fu)) if fu else None)
+                    if found is None or found[0] == i or found[0] in used:
+                        break
+                    r = _nmul(found[1], _ninv(cu))
+                    if ratio is None:
+                        ratio = r
+                    elif r != ratio:
+                        break
+                    used.append(found[0])
+                else:
+                    rest = self.build_mul(ct, [bx for bx in ft if bx != (a, x)])
+                    inside = self.mul(a, self.add([rest, self.num(ratio)]))
+                    return [inside, *(u for j, u in enumerate(terms) if j != i and j not in used)]
+        return None
+
     def _together(self, terms: list[int]) -> int | None:
         """``1 - s / (s + 1)`` as ``1 / (s + 1)``: a sum over the denominator of one of
         its terms, when that is shorter than the sum as it is."""
@@ -531,9 +591,9 @@ class _Terms:
         dens = []
         for t in terms:
             for b, x in self.split(t)[1]:
-                if x == -1 and self.kind[b] == _ADD and b not in dens:
+                if x == -1 and b not in dens:
                     dens.append(b)
-        if not dens or len(dens) > 2 or self._nesting > 2:
+        if not dens or len(dens) > 3 or self._nesting > 2:
             return None
         best, best_size = None, None
         self._nesting += 1  # the numerator may have denominators of its own: a few levels

@@ -100,6 +100,12 @@ def test_sums_and_their_negations_cancel_and_exp_of_logs_is_a_power():
         "y / (x + y) - 1": "-x / (x + y)",
         "sigmoid(log(x)) * y": "x * y / (x + 1)",
         "sigmoid(log1p(x))": "(x + 1) / (x + 2)",
+        # a multiple of a sum written apart joins the term that has the sum as a factor
+        "(1 - y ** 2) * z * x - 1 + y ** 2": "(1 - y ** 2) * (z * x - 1)",
+        "w * (x + y) + 2 * x + 2 * y": "(x + y) * (w + 2)",
+        "sqrt(sqrt(x))": "x ** 0.25",
+        "sqrt(exp(x) ** 2) * y": "exp(x) * y",
+        "sqrt(y ** 2)": "sqrt(y ** 2)",  # |y|, not y
     }
     at = {"x": np.array([0.3, 1.7, 2.5]), "y": np.array([-0.4, 0.9, 3.1]), "z": 1.3, "w": -0.6}
     with ga.Graph():
