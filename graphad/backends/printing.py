@@ -187,7 +187,13 @@ class _Terms:
         self.data: list[Any] = []
         self._index: dict[tuple, int] = {}
         self._sizes: dict[int, int] = {}
+        self._canon: dict[int, tuple[tuple, bool]] = {}
+        self._ukeys: dict[int, tuple[tuple, int]] = {}
         self._nesting = 0  # sums over a common denominator being tried (_together)
+        #: write sigmoid(log(w)) as w / (w + 1) (SymPy's form; shorter unless w is long
+        #: and used often): :func:`_prepare` tries both when the graph has one
+        self.sigmoid_log = False
+        self.seen_sigmoid_log = False
         #: pull factors common to every term out of sums: done once, on the finished
         #: terms (:func:`_factor_sums`), so that the result does not depend on the
         #: order in which a sum was built (what is printed parses back to it)
@@ -491,7 +497,7 @@ class _Terms:
 
     def add(self, items: list[int]) -> int:
         acc: dict[Any, Any] = {}
-        units: dict[Any, int] = {}  # factors in any order -> the first unit term seen
+        units: dict[Any, tuple] = {}  # unit key -> (first term seen, its coefficient, factors)
         flat: list[int] = []
         for t in items:
             k, d = self.kind[t], self.data[t]
@@ -507,11 +513,14 @@ class _Terms:
                 key, c = None, self.data[t]
             else:
                 c, f = self.split(t)
-                key, sign = self._unit_key(f)
-                c = _nmul(sign, c)
+                found = self._ukeys.get(t)
+                if found is None:
+                    found = self._ukeys[t] = self._unit_key(f)
+                key, sign = found
                 if key not in units:
-                    units[key] = self.build_mul(1, list(f))
+                    units[key] = (t, c, f)
                     signs[key] = sign
+                c = _nmul(sign, c)
             acc[key] = _nadd(acc[key], c) if key in acc else c
         terms = []
         for key, c in acc.items():
@@ -521,7 +530,8 @@ class _Terms:
                 terms.append(self.num(c))
             else:
                 c = _nmul(signs[key], c)
-                terms.append(self.build_mul(c, list(self.split(units[key])[1])))
+                first, first_c, f = units[key]
+                terms.append(first if c == first_c else self.build_mul(c, list(f)))
         if not terms:
             return self.num(0)
         if len(terms) == 1:
@@ -688,6 +698,18 @@ class _Terms:
             return sz[d[1]] + sz[d[2]] + len(d[3])
         return 1
 
+    def _canon_sum(self, b: int) -> tuple[tuple, bool]:
+        """The items of sum ``b`` or of its negation, whichever sorts first, and
+        whether that is the negation (memoised: sums recur in every sum built)."""
+        found = self._canon.get(b)
+        if found is None:
+            items = self.data[b]
+            mine = tuple(sorted(items))
+            flipped = tuple(sorted(self.neg(u) for u in items))
+            found = (flipped, True) if flipped < mine else (mine, False)
+            self._canon[b] = found
+        return found
+
     def _unit_key(self, factors: tuple) -> tuple[tuple, int]:
         """The factors of a product as a key that ``(a - b) * c`` and ``(b - a) * c``
         share, and the sign (1 or -1) that turns the product into the keyed one."""
@@ -695,14 +717,10 @@ class _Terms:
         sign = 1
         for b, x in factors:
             if self.kind[b] == _ADD and type(x) is int:
-                items = self.data[b]
-                flipped = tuple(sorted(self.neg(u) for u in items))
-                mine = tuple(sorted(items))
-                if flipped < mine:
-                    key.append(((1, flipped), x))
-                    sign = -sign if x % 2 else sign
-                    continue
-                key.append(((1, mine), x))
+                canon, flipped = self._canon_sum(b)
+                key.append(((1, canon), x))
+                if flipped and x % 2:
+                    sign = -sign
             else:
                 key.append(((0, b), x))
         return tuple(sorted(key, key=lambda bx: (bx[0], str(bx[1])))), sign
@@ -769,8 +787,10 @@ class _Terms:
         if op == "sigmoid" and not params:
             found = self._log_of(args[0])
             if found is not None and found[1] == 1:  # sigmoid(log(w)) is w / (w + 1)
-                w = found[0]
-                return self.mul(w, self.inv(self.add([w, self.num(1)])))
+                self.seen_sigmoid_log = True
+                if self.sigmoid_log:
+                    w = found[0]
+                    return self.mul(w, self.inv(self.add([w, self.num(1)])))
         if op == "log1p" and not params and self.kind[args[0]] == _NUM:
             v = self.data[args[0]]
             if _exact(v) and v > -1:  # log1p(5) is log(6), as SymPy prints it
@@ -785,7 +805,9 @@ class _Terms:
         return self.make(_CALL, (op, tuple(args), params, variadic))
 
 
-def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
+def _convert(
+    graph: Any, root: int, max_nodes: int, sigmoid_log: bool = False
+) -> tuple[_Terms, int]:
     """The display term of graph node ``root`` (iterative, in node-id order)."""
     from .. import ops as _ops
     from ..core.graph import ancestors
@@ -795,6 +817,7 @@ def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
         raise TextTooLong(f"<{len(order)}-node expression>", len(order))
     nodes = graph.records()
     terms = _Terms()
+    terms.sigmoid_log = sigmoid_log
     memo: dict[int, int] = {}
     for n in order:
         node = nodes[n]
@@ -1284,6 +1307,12 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
 def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
     terms, root = _convert(e.graph, e.id, max_nodes)
     root = _factor_sums(terms, root)
+    if terms.seen_sigmoid_log:
+        # sigmoid(log(w)) written as w / (w + 1) repeats w: keep it only if shorter
+        other, other_root = _convert(e.graph, e.id, max_nodes, sigmoid_log=True)
+        other_root = _factor_sums(other, other_root)
+        if other.size(other_root) < terms.size(root):
+            terms, root = other, other_root
     reach = _reach(terms, [root])
     named = _pick_names(terms, root, reach, max_chars) if names else {}
     return terms, root, reach, named

@@ -40,6 +40,23 @@ def test_issue_example_is_short_exact_and_named():
     assert float(got) == pytest.approx(want, rel=1e-13)
 
 
+def test_sigmoid_of_log_is_rewritten_only_where_the_text_gets_shorter():
+    at = {"x": np.array([0.3, -1.2]), "y": np.array([0.7, 2.0]), "z": np.array([-0.4, 0.5])}
+    with ga.Graph():
+        e = ga.parse(ISSUE)
+        alone = str(ga.grad(e, "x"))
+        # w / (w + 1) repeats w = sigmoid(2 ** (z - x)): here shorter (3 copies, not 4
+        # of a longer part), so taken ...
+        assert "sigmoid(log(" not in alone and "/ (sigmoid(2 ** (z - x)) + 1) ** 2" in alone
+        # ... but not where sigmoid(log(w)) itself is used five times
+        f = ga.tanh(e * ga.symbol("y") + ga.sin(e))
+        g = ga.grad(f, "x")
+        used = str(g)
+        assert used.count("sigmoid(log(sigmoid(2 ** (z - x))))") == 5
+        for text, expr in ((alone, ga.grad(e, "x")), (used, g)):
+            np.testing.assert_allclose(ga.parse(text).eval(at), expr.eval(at), rtol=1e-12)
+
+
 def test_exact_constants_print_exactly_and_keep_their_values():
     with ga.Graph():
         x = ga.symbol("x")
