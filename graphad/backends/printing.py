@@ -306,8 +306,9 @@ class _Terms:
             (c == 1 or (isinstance(c, Fraction) and c.numerator == 1))
             and tops
             and all(out[i][1] == 1 and self.kind[out[i][0]] == _ADD for i in tops)
+            and not self._all_positive(out[tops[0]][0])
         ):
-            # -(a - b) / c is (b - a) / c, as the parser reads it
+            # -(a - b) / c is (b - a) / c, as the parser reads it (-(a + b) / c stays)
             i = tops[0]
             out[i] = (self.add([self.neg(u) for u in self.data[out[i][0]]]), 1)
             coef = c
@@ -438,6 +439,9 @@ class _Terms:
 
         spec = _ops.OPS.get(self.data[t][0])
         return bool(spec is not None and spec.nonnegative)
+
+    def _all_positive(self, t: int) -> bool:
+        return self.kind[t] == _ADD and not any(_negative(self.split(u)[0]) for u in self.data[t])
 
     def _all_negative(self, t: int) -> bool:
         if self.kind[t] != _ADD:
