@@ -142,8 +142,8 @@ def measure(n: int, seed: int, kind: str = "nested") -> list[dict]:
     return rows
 
 
-def summary(rows: list[dict]) -> dict[str, tuple[int, float, float, float]]:
-    """Per column: (derivatives, median, p90, max) of the ratios."""
+def summary(rows: list[dict]) -> dict[str, tuple]:
+    """Per column: (derivatives, median, p90, max, shorter, same, longer) of the ratios."""
     out = {}
     for declared in (False, True):
         for names in (False, True):
@@ -152,8 +152,30 @@ def summary(rows: list[dict]) -> dict[str, tuple[int, float, float, float]]:
             )
             key = f"{'declared' if declared else 'undeclared'}, names={names}"
             p90 = r[min(len(r) - 1, int(0.9 * len(r)))]
-            out[key] = (len(r), statistics.median(r), p90, r[-1])
+            counts = (sum(v < 1 for v in r), sum(v == 1 for v in r), sum(v > 1 for v in r))
+            out[key] = (len(r), statistics.median(r), p90, r[-1], *counts)
     return out
+
+
+def _issue_example() -> None:
+    import sympy as sp
+
+    import graphad as ga
+    from graphad.backends.printing import to_text
+
+    ns = _sympy_namespace(sp)
+    ref = str(sp.diff(sp.parse_expr(ISSUE, local_dict=ns), ns["x"]))
+    with ga.Graph():
+        g = ga.grad(ga.parse(ISSUE), "x")
+        plain, named = to_text(g), to_text(g, names=True)
+    print(f"issue 20's example, d/dx {ISSUE}: SymPy {printed_length(ref)} characters")
+    for what, text in (("graphad", plain), ("with names", named)):
+        ratio = printed_length(text) / printed_length(ref)
+        print(f"  {what:<10} {printed_length(text):>3} ({ratio:.2f}x)  {text}")
+
+
+#: the example issue 20 shows
+ISSUE = "sigmoid(log(sigmoid(2**(-(x - z)))))"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kind", choices=[*KINDS, "all"], default="all")
     p.add_argument("--worst", type=int, default=0, help="also show the N longest ratios")
     a = p.parse_args(argv)
+    _issue_example()
     print(
         f"{a.n} random expressions per kind, seed {a.seed}; printed length / SymPy diff "
         "length (both: spaces dropped, ** counted as one character)"
@@ -170,10 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     for kind in KINDS if a.kind == "all" else [a.kind]:
         rows = measure(a.n, a.seed, kind)
         print(f"{kind}:")
-        for key, (count, med, p90, top) in summary(rows).items():
+        for key, (count, med, p90, top, less, same, more) in summary(rows).items():
             print(
                 f"  {key:<26} derivatives {count:>3}  median {med:.2f}x  "
-                f"p90 {p90:.2f}x  max {top:.2f}x"
+                f"p90 {p90:.2f}x  max {top:.2f}x   shorter/same/longer {less}/{same}/{more}"
             )
         plain = [x for x in rows if not x["declared"] and not x["names"]]
         for x in sorted(plain, key=lambda x: -x["ratio"])[: a.worst]:

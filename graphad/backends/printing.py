@@ -9,8 +9,21 @@ clean-up, as rewrites of terms rather than through SymPy:
   ``a ** 2``, ``1 / b * b`` cancels, numeric factors combine exactly
   (fractions, not floats), negations become a sign, so no ``--``;
 - sums are flattened and collected: ``a + a`` is ``2 * a``, ``-(x - z)`` is
-  ``z - x``;
+  ``z - x``; a sum and its negation are one base and one term, so
+  ``(a - b) / (b - a)`` is ``-1`` and ``A / c + (-A) / c`` cancels;
 - a factor such as ``a * (1 - a)`` is kept as it is written (no expansion);
+- once the terms are built, sums are shortened where that saves characters:
+  factors common to all terms, or to some of them, are pulled out; terms the
+  chain rule wrote apart go back under the sum they multiply
+  (``A * B - 1 + t ** 2`` with ``A = 1 - t ** 2`` is ``A * (B - 1)``); a sum is
+  written over one of its denominators when shorter (``1 - s / (s + 1)`` is
+  ``1 / (s + 1)``);
+- identities SymPy applies as well: ``exp(a + c * log(y))`` is
+  ``y ** c * exp(a)``, ``exp(log1p(u))`` is ``u + 1``, ``cos(-u)`` is
+  ``cos(u)``, ``(a ** u) ** 3`` is ``a ** (3 * u)``, ``sqrt(sqrt(u))`` is
+  ``u ** 0.25``, ``sqrt(exp(u) ** 2)`` is ``exp(u)``, ``2 ** u * 2 ** v`` merges
+  when the exponents cancel, and ``sigmoid(log(w))`` is ``w / (w + 1)`` when
+  the whole text gets shorter (both forms are built and measured);
 - constants print exactly: a constant folded from Python scalars remembers
   what it was folded from (``log(2)``, ``1 / sqrt(2 * pi)``, ``1 / 3``; see
   ``graphad.ops.core``), and the values of ``pi``, ``e``, ``log(2)`` and a few
@@ -19,9 +32,9 @@ clean-up, as rewrites of terms rather than through SymPy:
   is ``g``, ``ones_like(f)`` is ``1``).
 
 The clean-up may reassociate (``a * (b * c)`` prints as ``a * b * c``) and
-cancel (``x / x`` is ``1``): the text means the same function, and parsing it
-back with ``ga.parse`` gives the same values up to rounding wherever the
-expression is defined.  Compiled code never sees any of this.
+cancel (``x / x`` is ``1``, ``exp(log(u))`` is ``u``): the text means the same
+function, and parsing it back with ``ga.parse`` gives the same values up to
+rounding wherever the expression is defined.  Compiled code never sees any of this.
 
 Shared subexpressions can be *named*: with ``names=True`` a part that occurs
 several times is printed once in a ``where`` clause when that makes the whole
