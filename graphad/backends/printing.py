@@ -1223,6 +1223,10 @@ class _LatexPrinter(_PyPrinter):
             s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num, den = self.split(coef, factors)
+        if den:  # a lone sum over or under the bar needs no parentheses
+            bare = {_paren(self.of(b)[0]): self.of(b)[0] for b, x in factors if x in (1, -1)}
+            num = [bare.get(num[0], num[0])] if len(num) == 1 else num
+            den = [bare.get(den[0], den[0])] if len(den) == 1 else den
         top = ""
         for s in num:
             top += (" \\cdot " if top and s[:1].isdigit() else " " if top else "") + s

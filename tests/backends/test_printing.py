@@ -214,6 +214,9 @@ def test_latex():
         x, y = ga.symbols("x y")
         assert ga.latex(x**2 + ga.sin(x * y)) == r"x^{2} + \sin{\left(x y \right)}"
         assert ga.latex(x / 3) == r"\frac{x}{3}"
+        # a lone sum above or below the bar is not parenthesised
+        assert ga.latex((x + 1) / (y - 2)) == r"\frac{x + 1}{y - 2}"
+        assert ga.latex((x + 1) * (x - 1) / y) == r"\frac{\left(x + 1\right) \left(x - 1\right)}{y}"
         g = ga.grad(ga.parse(ISSUE), "x")
         tex = ga.latex(g)
         assert r"\text{where}" in tex and r"\log{\left(2 \right)}" in tex
