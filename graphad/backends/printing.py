@@ -62,6 +62,7 @@ __all__ = ["to_text", "text_parts", "latex", "latex_display", "constant_text"]
 
 # term kinds
 _SYM, _NUM, _KNOWN, _ADD, _MUL, _POW, _CALL, _INFIX, _RAW = range(9)
+_SUM_OR_POW = frozenset({_ADD, _POW})
 # precedences of printed forms, as Python's (and the op table's)
 _P_ADD, _P_MUL, _P_NEG, _P_POW, _P_ATOM = 10, 20, 30, 40, 100
 
@@ -291,12 +292,18 @@ class _Terms:
 
     def build_mul(self, coef: Any, factors: list) -> int:
         kind = self.kind
-        sums = [i for i, (b, x) in enumerate(factors) if kind[b] == _ADD and type(x) is int]
-        if sums:
-            coef, factors = self._orient_sums(coef, factors, sums)
-        pows = [i for i, (b, x) in enumerate(factors) if kind[b] == _POW and type(x) is int]
-        if len(pows) > 1:
-            factors = self._merge_powers(factors, pows)
+        special = [i for i, (b, x) in enumerate(factors) if kind[b] in _SUM_OR_POW]
+        if special:  # one pass over the factors: products can be long
+            sums = [
+                i for i in special if kind[factors[i][0]] == _ADD and type(factors[i][1]) is int
+            ]
+            if sums:
+                coef, factors = self._orient_sums(coef, factors, sums)
+            pows = [
+                i for i in special if kind[factors[i][0]] == _POW and type(factors[i][1]) is int
+            ]
+            if len(pows) > 1:
+                factors = self._merge_powers(factors, pows)
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
