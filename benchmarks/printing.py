@@ -2,9 +2,25 @@
 
 Seeded random expressions in three variables (sums, products, quotients,
 powers, sin, exp, log, sqrt, tanh, sigmoid, arctan, log1p); for each one and
-each variable it uses, the ratio len(graphad's text) / len(str(sympy.diff(...))),
-for undeclared symbols (``ga.parse``) and declared float64 scalars, with and
-without shared parts named.  Run: ``python -m benchmarks.printing [--n 60] [--seed 0]``.
+each variable it uses, the ratio of graphad's printed length to
+``str(sympy.diff(...))``'s, for undeclared symbols (``ga.parse``) and declared
+float64 scalars, with and without shared parts named.
+
+Both texts are measured the same way: spaces dropped (SymPy writes ``x + y``,
+graphad ``x * y``) and ``**`` counted as one character.
+
+Two kinds of expression, one row each:
+
+- ``nested`` (the default): the kind issue 20 shows,
+  ``sigmoid(log(sigmoid(2**(-(x - z)))))``.  Its nesting depth is exactly 4 or
+  5 (chosen at random per expression): a chain of calls, powers and binary
+  operations, whose other operand of a binary operation is a random smaller
+  expression (a variable or a number more often than not);
+- ``depth<=3``: the earlier measure, a random tree cut off at depth 3 and
+  earlier with probability 0.2 at every level (about half of its derivatives
+  are ``cos(x)``-like, already as short as SymPy's).
+
+Run: ``python -m benchmarks.printing [--n 60] [--seed 0] [--worst 5]``.
 """
 
 from __future__ import annotations
@@ -18,10 +34,15 @@ _UNARY = ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "arctan", "log1p")
 _VARS = ("x", "y", "z")
 
 
+def _leaf(rng: random.Random) -> str:
+    return rng.choice(_VARS) if rng.random() < 0.8 else str(rng.randint(2, 5))
+
+
 def random_expression(rng: random.Random, depth: int = 3) -> str:
-    """Expression text (ga.parse syntax; SymPy reads it with sigmoid/arctan/log1p defined)."""
+    """Expression text cut off at ``depth`` and, at every level, with probability 0.2
+    (ga.parse syntax; SymPy reads it with sigmoid/arctan/log1p defined)."""
     if depth == 0 or rng.random() < 0.2:
-        return rng.choice(_VARS) if rng.random() < 0.8 else str(rng.randint(2, 5))
+        return _leaf(rng)
     kind = rng.random()
     if kind < 0.45:
         return f"{rng.choice(_UNARY)}({random_expression(rng, depth - 1)})"
@@ -31,6 +52,38 @@ def random_expression(rng: random.Random, depth: int = 3) -> str:
         return f"{rng.randint(2, 3)} ** ({random_expression(rng, depth - 1)})"
     op = rng.choice(["+", "-", "*", "/"])
     return f"({random_expression(rng, depth - 1)}) {op} ({random_expression(rng, depth - 1)})"
+
+
+def nested_expression(rng: random.Random, depth: int) -> str:
+    """Expression text of nesting depth exactly ``depth``, with the same operations and
+    odds as :func:`random_expression`; a binary operation's other operand (left or right
+    at random) is :func:`random_expression` of a random smaller depth."""
+    if depth == 0:
+        return _leaf(rng)
+    kind = rng.random()
+    if kind < 0.45:
+        return f"{rng.choice(_UNARY)}({nested_expression(rng, depth - 1)})"
+    if kind < 0.55:
+        return f"({nested_expression(rng, depth - 1)}) ** {rng.randint(2, 3)}"
+    if kind < 0.6:
+        return f"{rng.randint(2, 3)} ** ({nested_expression(rng, depth - 1)})"
+    op = rng.choice(["+", "-", "*", "/"])
+    a = nested_expression(rng, depth - 1)
+    b = random_expression(rng, rng.randint(0, depth - 1))
+    if rng.random() < 0.5:
+        a, b = b, a
+    return f"({a}) {op} ({b})"
+
+
+KINDS = {
+    "nested": lambda rng: nested_expression(rng, rng.choice((4, 5))),
+    "depth<=3": lambda rng: random_expression(rng, 3),
+}
+
+
+def printed_length(text: str) -> int:
+    """Length as measured here, for graphad's and SymPy's text alike."""
+    return len(text.replace(" ", "").replace("**", "^"))
 
 
 def _sympy_namespace(sp):
@@ -43,18 +96,20 @@ def _sympy_namespace(sp):
     }
 
 
-def measure(n: int, seed: int, depth: int = 3) -> dict[str, list[float]]:
+def measure(n: int, seed: int, kind: str = "nested") -> list[dict]:
+    """One row per (expression, variable, declared, names): the two texts and the ratio."""
     import sympy as sp
 
     import graphad as ga
     from graphad.backends.printing import to_text
 
+    make = KINDS[kind]
     rng = random.Random(seed)
     ns = _sympy_namespace(sp)
-    ratios: dict[str, list[float]] = {}
+    rows: list[dict] = []
     done = 0
     while done < n:
-        text = random_expression(rng, depth)
+        text = make(rng)
         used = [v for v in _VARS if re.search(rf"\b{v}\b", text)]
         if not used:
             continue
@@ -62,6 +117,7 @@ def measure(n: int, seed: int, depth: int = 3) -> dict[str, list[float]]:
         if se.has(sp.zoo, sp.nan, sp.oo):  # e.g. a / (z - z): no derivative to compare
             continue
         done += 1
+        refs = {v: str(sp.diff(se, ns[v])) for v in used}
         for declared in (False, True):
             with ga.Graph():
                 if declared:
@@ -69,32 +125,83 @@ def measure(n: int, seed: int, depth: int = 3) -> dict[str, list[float]]:
                         ga.symbol(v, shape=(), dtype="float64")
                 e = ga.parse(text)
                 for v in used:
-                    ref = len(str(sp.diff(se, ns[v])).replace("**", "^"))
                     g = ga.grad(e, v)
                     for names in (False, True):
-                        key = f"{'declared' if declared else 'undeclared'}, names={names}"
-                        ours = len(to_text(g, names=names).replace(" ", "").replace("**", "^"))
-                        ratios.setdefault(key, []).append(ours / max(ref, 1))
-    return ratios
+                        ours = to_text(g, names=names)
+                        rows.append(
+                            {
+                                "expr": text,
+                                "wrt": v,
+                                "declared": declared,
+                                "names": names,
+                                "ours": ours,
+                                "sympy": refs[v],
+                                "ratio": printed_length(ours) / max(printed_length(refs[v]), 1),
+                            }
+                        )
+    return rows
+
+
+def summary(rows: list[dict]) -> dict[str, tuple]:
+    """Per column: (derivatives, median, p90, max, shorter, same, longer) of the ratios."""
+    out = {}
+    for declared in (False, True):
+        for names in (False, True):
+            r = sorted(
+                x["ratio"] for x in rows if x["declared"] == declared and x["names"] == names
+            )
+            key = f"{'declared' if declared else 'undeclared'}, names={names}"
+            p90 = r[min(len(r) - 1, int(0.9 * len(r)))]
+            counts = (sum(v < 1 for v in r), sum(v == 1 for v in r), sum(v > 1 for v in r))
+            out[key] = (len(r), statistics.median(r), p90, r[-1], *counts)
+    return out
+
+
+def _issue_example() -> None:
+    import sympy as sp
+
+    import graphad as ga
+    from graphad.backends.printing import to_text
+
+    ns = _sympy_namespace(sp)
+    ref = str(sp.diff(sp.parse_expr(ISSUE, local_dict=ns), ns["x"]))
+    with ga.Graph():
+        g = ga.grad(ga.parse(ISSUE), "x")
+        plain, named = to_text(g), to_text(g, names=True)
+    print(f"issue 20's example, d/dx {ISSUE}: SymPy {printed_length(ref)} characters")
+    for what, text in (("graphad", plain), ("with names", named)):
+        ratio = printed_length(text) / printed_length(ref)
+        print(f"  {what:<10} {printed_length(text):>3} ({ratio:.2f}x)  {text}")
+
+
+#: the example issue 20 shows
+ISSUE = "sigmoid(log(sigmoid(2**(-(x - z)))))"
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=60, help="random expressions (default 60)")
+    p.add_argument("--n", type=int, default=60, help="random expressions per kind (default 60)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--depth", type=int, default=3, help="nesting depth (default 3)")
+    p.add_argument("--kind", choices=[*KINDS, "all"], default="all")
+    p.add_argument("--worst", type=int, default=0, help="also show the N longest ratios")
     a = p.parse_args(argv)
+    _issue_example()
     print(
-        f"{a.n} random expressions, depth {a.depth}, seed {a.seed}; printed length / "
-        "SymPy diff length (spaces dropped, ** counted as one character in both)"
+        f"{a.n} random expressions per kind, seed {a.seed}; printed length / SymPy diff "
+        "length (both: spaces dropped, ** counted as one character)"
     )
-    for key, r in measure(a.n, a.seed, a.depth).items():
-        r = sorted(r)
-        p90 = r[min(len(r) - 1, int(0.9 * len(r)))]
-        print(
-            f"  {key:<26} derivatives {len(r):>3}  median {statistics.median(r):.2f}x  "
-            f"p90 {p90:.2f}x  max {r[-1]:.2f}x"
-        )
+    for kind in KINDS if a.kind == "all" else [a.kind]:
+        rows = measure(a.n, a.seed, kind)
+        print(f"{kind}:")
+        for key, (count, med, p90, top, less, same, more) in summary(rows).items():
+            print(
+                f"  {key:<26} derivatives {count:>3}  median {med:.2f}x  "
+                f"p90 {p90:.2f}x  max {top:.2f}x   shorter/same/longer {less}/{same}/{more}"
+            )
+        plain = [x for x in rows if not x["declared"] and not x["names"]]
+        for x in sorted(plain, key=lambda x: -x["ratio"])[: a.worst]:
+            print(f"    {x['ratio']:.2f}x  d/d{x['wrt']} {x['expr']}")
+            print(f"      graphad: {x['ours']}\n      SymPy:   {x['sympy']}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,21 @@ clean-up, as rewrites of terms rather than through SymPy:
   ``a ** 2``, ``1 / b * b`` cancels, numeric factors combine exactly
   (fractions, not floats), negations become a sign, so no ``--``;
 - sums are flattened and collected: ``a + a`` is ``2 * a``, ``-(x - z)`` is
-  ``z - x``;
+  ``z - x``; a sum and its negation are one base and one term, so
+  ``(a - b) / (b - a)`` is ``-1`` and ``A / c + (-A) / c`` cancels;
 - a factor such as ``a * (1 - a)`` is kept as it is written (no expansion);
+- once the terms are built, sums are shortened where that saves characters:
+  factors common to all terms, or to some of them, are pulled out; terms the
+  chain rule wrote apart go back under the sum they multiply
+  (``A * B - 1 + t ** 2`` with ``A = 1 - t ** 2`` is ``A * (B - 1)``); a sum is
+  written over one of its denominators when shorter (``1 - s / (s + 1)`` is
+  ``1 / (s + 1)``);
+- identities SymPy applies as well: ``exp(a + c * log(y))`` is
+  ``y ** c * exp(a)``, ``exp(log1p(u))`` is ``u + 1``, ``cos(-u)`` is
+  ``cos(u)``, ``(a ** u) ** 3`` is ``a ** (3 * u)``, ``sqrt(sqrt(u))`` is
+  ``u ** 0.25``, ``sqrt(exp(u) ** 2)`` is ``exp(u)``, ``2 ** u * 2 ** v`` merges
+  when the exponents cancel, and ``sigmoid(log(w))`` is ``w / (w + 1)`` when
+  the whole text gets shorter (both forms are built and measured);
 - constants print exactly: a constant folded from Python scalars remembers
   what it was folded from (``log(2)``, ``1 / sqrt(2 * pi)``, ``1 / 3``; see
   ``graphad.ops.core``), and the values of ``pi``, ``e``, ``log(2)`` and a few
@@ -19,9 +32,9 @@ clean-up, as rewrites of terms rather than through SymPy:
   is ``g``, ``ones_like(f)`` is ``1``).
 
 The clean-up may reassociate (``a * (b * c)`` prints as ``a * b * c``) and
-cancel (``x / x`` is ``1``): the text means the same function, and parsing it
-back with ``ga.parse`` gives the same values up to rounding wherever the
-expression is defined.  Compiled code never sees any of this.
+cancel (``x / x`` is ``1``, ``exp(log(u))`` is ``u``): the text means the same
+function, and parsing it back with ``ga.parse`` gives the same values up to
+rounding wherever the expression is defined.  Compiled code never sees any of this.
 
 Shared subexpressions can be *named*: with ``names=True`` a part that occurs
 several times is printed once in a ``where`` clause when that makes the whole
@@ -42,12 +55,14 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from operator import itemgetter
 from typing import Any
 
 __all__ = ["to_text", "text_parts", "latex", "latex_display", "constant_text"]
 
 # term kinds
 _SYM, _NUM, _KNOWN, _ADD, _MUL, _POW, _CALL, _INFIX, _RAW = range(9)
+_SUM_OR_POW = frozenset({_ADD, _POW})
 # precedences of printed forms, as Python's (and the op table's)
 _P_ADD, _P_MUL, _P_NEG, _P_POW, _P_ATOM = 10, 20, 30, 40, 100
 
@@ -56,6 +71,8 @@ _SEE_THROUGH = frozenset(
     {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
 )
 _FILLS = {"ones_like": 1, "zeros_like": 0}
+#: even functions: f(-u) is f(u)
+_EVEN = frozenset({"cos", "cosh", "abs", "square"})
 
 #: names a ``where`` clause uses first (inputs of the expression are skipped)
 _NAME_POOL = ("t", "s", "u", "v", "w", "p", "q", "r", "a", "b", "c", "d", "f", "g", "h", "k")
@@ -125,6 +142,13 @@ def _negative(v: Any) -> bool:
         return False
 
 
+_first = itemgetter(0)
+
+
+def _sorted_factors(factors: Any) -> tuple:
+    return tuple(sorted(factors, key=_first))
+
+
 def _short_float(v: float) -> Any:
     """A float as the display number people read: integral floats as ints, short
     decimals (``0.5``, ``0.25``, ``0.1``) as exact fractions, the rest as is."""
@@ -176,13 +200,26 @@ class _Terms:
         self.kind: list[int] = []
         self.data: list[Any] = []
         self._index: dict[tuple, int] = {}
+        self._sizes: dict[int, int] = {}
+        self._canon: dict[int, tuple[tuple, bool]] = {}
+        self._ukeys: dict[int, tuple[tuple, int]] = {}
+        self._nesting = 0  # sums over a common denominator being tried (_together)
+        #: write sigmoid(log(w)) as w / (w + 1) (SymPy's form; shorter unless w is long
+        #: and used often): :func:`_prepare` tries both when the graph has one
+        self.sigmoid_log = False
+        self.seen_sigmoid_log = False
         #: pull factors common to every term out of sums: done once, on the finished
         #: terms (:func:`_factor_sums`), so that the result does not depend on the
         #: order in which a sum was built (what is printed parses back to it)
         self.factoring = False
 
     def make(self, kind: int, data: Any) -> int:
-        key = (kind, type(data).__name__ if kind == _NUM else None, data)
+        if kind == _ADD:  # a + b and b + a are one term (printed in the first order seen)
+            key: tuple = (kind, None, tuple(sorted(data)))
+        elif kind == _MUL:
+            key = (kind, None, (data[0], type(data[0]).__name__, _sorted_factors(data[1])))
+        else:
+            key = (kind, type(data).__name__ if kind == _NUM else None, data)
         found = self._index.get(key)
         if found is None:
             found = len(self.kind)
@@ -254,6 +291,19 @@ class _Terms:
         return 1, ((t, 1),)
 
     def build_mul(self, coef: Any, factors: list) -> int:
+        kind = self.kind
+        special = [i for i, (b, x) in enumerate(factors) if kind[b] in _SUM_OR_POW]
+        if special:  # one pass over the factors: products can be long
+            sums = [
+                i for i in special if kind[factors[i][0]] == _ADD and type(factors[i][1]) is int
+            ]
+            if sums:
+                coef, factors = self._orient_sums(coef, factors, sums)
+            pows = [
+                i for i in special if kind[factors[i][0]] == _POW and type(factors[i][1]) is int
+            ]
+            if len(pows) > 1:
+                factors = self._merge_powers(factors, pows)
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
@@ -276,8 +326,9 @@ class _Terms:
             (c == 1 or (isinstance(c, Fraction) and c.numerator == 1))
             and tops
             and all(out[i][1] == 1 and self.kind[out[i][0]] == _ADD for i in tops)
+            and not self._all_positive(out[tops[0]][0])
         ):
-            # -(a - b) / c is (b - a) / c, as the parser reads it
+            # -(a - b) / c is (b - a) / c, as the parser reads it (-(a + b) / c stays)
             i = tops[0]
             out[i] = (self.add([self.neg(u) for u in self.data[out[i][0]]]), 1)
             coef = c
@@ -318,6 +369,105 @@ class _Terms:
         shown = _short_float(v)
         return None if isinstance(shown, float) else self.num(shown)
 
+    def _log_of(self, t: int) -> tuple[int, Any] | None:
+        """(y, c) when term ``t`` is ``c * log(y)`` (``log1p(u)`` is ``log(u + 1)``)."""
+        c, f = self.split(t)
+        if len(f) != 1 or f[0][1] != 1 or self.kind[f[0][0]] != _CALL:
+            return None
+        name, args, params, _ = self.data[f[0][0]]
+        if params or name not in ("log", "log1p"):
+            return None
+        y = args[0] if name == "log" else self.add([args[0], self.num(1)])
+        return y, c
+
+    def _exp_of_logs(self, u: int) -> int | None:
+        """``exp(a + c * log(y))`` as ``y ** c * exp(a)``, as SymPy writes it (the same
+        function wherever the logarithm is defined); None when ``u`` has no log term."""
+        items = self.data[u] if self.kind[u] == _ADD else (u,)
+        logs, rest = [], []
+        for t in items:
+            found = self._log_of(t)
+            (rest if found is None else logs).append(found if found is not None else t)
+        if not logs:
+            return None
+        out = self.node("exp", (), [self.add(rest)]) if rest else self.num(1)
+        for y, c in logs:
+            out = self.mul(out, self.power(y, self.num(c)))
+        return out
+
+    def _orient_sums(self, coef: Any, factors: list, sums: list[int]) -> tuple[Any, list]:
+        """Sum factors (at positions ``sums``, integer powers) with signs moved into
+        ``coef``: ``(-a - b) * c`` is ``-(a + b) * c``, and a sum and its negation
+        are one base (``(a - b) / (b - a)`` is ``-1``)."""
+        factors = list(factors)
+        for i in sums:
+            b, x = factors[i]
+            if x % 2 and self._all_negative(b):
+                factors[i] = (self.add([self.neg(u) for u in self.data[b]]), x)
+                coef = _nmul(coef, -1)
+        if len(sums) > 1:
+            seen: dict[tuple, int] = {}
+            for i in sums:
+                b, x = factors[i]
+                if self.kind[b] != _ADD:  # the flip above may have factored it
+                    continue
+                mine = tuple(sorted(self.data[b]))
+                if mine in seen:
+                    continue
+                other = tuple(sorted(self.neg(u) for u in self.data[b]))
+                if other in seen:
+                    factors[i] = (seen[other], x)
+                    coef = _nmul(coef, -1 if x % 2 else 1)
+                else:
+                    seen[mine] = b
+        return coef, factors
+
+    def _merge_powers(self, factors: list, pows: list[int]) -> list:
+        """``2 ** u * 2 ** v`` as ``2 ** (u + v)`` (a positive number's powers) when the
+        exponents cancel in part (``x * 2 ** (-2 * x) * 2 ** x`` is ``x * 2 ** (-x)``);
+        otherwise the powers stay apart, so that a sum can still pull one out."""
+        by_base: dict[int, list[int]] = {}
+        for i in pows:
+            base = self.data[factors[i][0]][0]
+            if self.kind[base] in (_NUM, _KNOWN) and not _negative(self.data[base]):
+                by_base.setdefault(base, []).append(i)
+        drop: set[int] = set()
+        out = list(factors)
+        for base, group in by_base.items():
+            if len(group) < 2:
+                continue
+            parts = [self.mul(self.num(factors[i][1]), self.data[factors[i][0]][1]) for i in group]
+            total = self.add(parts)
+            if self.size(total) >= sum(self.size(p) for p in parts):
+                continue
+            if _negative(self.split(total)[0]):  # x / 2 ** u, not x * 2 ** (-u)
+                out[group[0]] = (self.power(base, self.neg(total)), -1)
+            else:
+                out[group[0]] = (self.power(base, total), 1)
+            drop.update(group[1:])
+        return [f for i, f in enumerate(out) if i not in drop]
+
+    def _nonnegative(self, t: int) -> bool:
+        """Whether term ``t`` is never negative by its op (``exp``, ``sigmoid``, ...)."""
+        if self.kind[t] == _KNOWN:
+            return True
+        if self.kind[t] == _NUM:
+            return not _negative(self.data[t])
+        if self.kind[t] != _CALL or self.data[t][2]:
+            return False
+        from .. import ops as _ops
+
+        spec = _ops.OPS.get(self.data[t][0])
+        return bool(spec is not None and spec.nonnegative)
+
+    def _all_positive(self, t: int) -> bool:
+        return self.kind[t] == _ADD and not any(_negative(self.split(u)[0]) for u in self.data[t])
+
+    def _all_negative(self, t: int) -> bool:
+        if self.kind[t] != _ADD:
+            return False
+        return all(_negative(self.split(u)[0]) for u in self.data[t])
+
     def _is_exp(self, t: int) -> bool:
         return self.kind[t] == _CALL and self.data[t][0] == "exp" and not self.data[t][2]
 
@@ -347,11 +497,21 @@ class _Terms:
             if folded is not None:
                 return self.num(folded)
             return self.make(_MUL, (1, ((b, n),)))
+        if kb == _POW and type(n) is int and n > 1:  # (a ** u) ** 3 is a ** (3 * u)
+            return self.make(_POW, (self.data[b][0], self.mul(self.num(n), self.data[b][1])))
         if kb == _MUL and type(n) is int:
             c, f = self.data[b]
             cn = _npow(c, n)
             if cn is not None:
                 return self.build_mul(cn, [(fb, _nmul(fx, n)) for fb, fx in f])
+        if kb == _MUL and isinstance(n, Fraction) and self.data[b][0] == 1:
+            (u, k), *more = self.data[b][1]
+            if not more and (
+                (isinstance(k, Fraction) and k > 0)
+                or (type(k) is int and k % 2 == 0 and self._nonnegative(u))
+            ):
+                # sqrt(sqrt(u)) is u ** (1/4); sqrt(exp(u) ** 2) is exp(u)
+                return self.build_mul(1, [(u, _nmul(k, n))])
         if kb == _MUL:
             return self.make(_MUL, (1, ((b, n),)))
         return self.build_mul(1, [(b, n)])
@@ -361,7 +521,7 @@ class _Terms:
 
     def add(self, items: list[int]) -> int:
         acc: dict[Any, Any] = {}
-        units: dict[Any, int] = {}  # factors in any order -> the first unit term seen
+        units: dict[Any, tuple] = {}  # unit key -> (first term seen, its coefficient, factors)
         flat: list[int] = []
         for t in items:
             k, d = self.kind[t], self.data[t]
@@ -371,13 +531,20 @@ class _Terms:
                 flat.extend(self.mul(c, u) for u in self.data[d[1][0][0]])
             else:
                 flat.extend(d if k == _ADD else (t,))
+        signs: dict[Any, int] = {}  # sign of the first unit seen, against the canonical one
         for t in flat:
             if self.kind[t] == _NUM:
                 key, c = None, self.data[t]
             else:
                 c, f = self.split(t)
-                key = tuple(sorted(f, key=lambda bx: (bx[0], str(bx[1]))))
-                units.setdefault(key, self.build_mul(1, list(f)))
+                found = self._ukeys.get(t)
+                if found is None:
+                    found = self._ukeys[t] = self._unit_key(f)
+                key, sign = found
+                if key not in units:
+                    units[key] = (t, c, f)
+                    signs[key] = sign
+                c = _nmul(sign, c)
             acc[key] = _nadd(acc[key], c) if key in acc else c
         terms = []
         for key, c in acc.items():
@@ -386,37 +553,216 @@ class _Terms:
             if key is None:
                 terms.append(self.num(c))
             else:
-                terms.append(self.build_mul(c, list(self.split(units[key])[1])))
+                c = _nmul(signs[key], c)
+                first, first_c, f = units[key]
+                terms.append(first if c == first_c else self.build_mul(c, list(f)))
         if not terms:
             return self.num(0)
         if len(terms) == 1:
             return terms[0]
-        common = self._common(terms) if self.factoring else None
-        if common:  # a * b + a * c is a * (b + c)
-            rest = []
-            for t in terms:
-                c, f = self.split(t)
-                left = dict(f)
-                for b, x in common:
-                    left[b] = _nadd(left[b], -x)
-                rest.append(self.build_mul(c, list(left.items())))
-            return self.mul(self.build_mul(1, common), self.add(rest))
+        if self.factoring:
+            out = self._factored(terms)
+            together = self._together(terms)
+            if together is not None and self.size(together) < self.size(out):
+                return together
+            return out
         return self.make(_ADD, tuple(terms))
 
+    def _factored(self, terms: list[int]) -> int:
+        if self._nesting <= 4:
+            merged = self._undistribute(terms)
+            if merged is not None:
+                self._nesting += 1
+                try:
+                    return self.add(merged)
+                finally:
+                    self._nesting -= 1
+        common = self._common(terms)
+        if common:  # a * b + a * c is a * (b + c)
+            return self._pull_out(common, terms)
+        if len(terms) > 2:
+            grouped = self._collect(terms)
+            if grouped is not None:
+                return grouped
+        return self.make(_ADD, tuple(terms))
+
+    def _undistribute(self, terms: list[int]) -> list[int] | None:
+        """``A * B + r * a1 + r * a2`` as ``A * (B + r)`` where ``A = a1 + a2``: the
+        terms of a sum that are a multiple of a sum factor of another term (the chain
+        rule through ``u = a1 + a2`` writes them apart); None when there are none."""
+        units: dict[Any, tuple[int, Any]] = {}
+        for j, t in enumerate(terms):
+            c, f = self.split(t)
+            units[self.build_mul(1, list(f)) if f else None] = (j, c)
+        for i, t in enumerate(terms):
+            ct, ft = self.split(t)
+            for a, x in ft:
+                if x != 1 or self.kind[a] != _ADD or len(self.data[a]) >= len(terms):
+                    continue
+                ratio, used = None, []
+                for u in self.data[a]:
+                    cu, fu = self.split(u)
+                    found = units.get(self.build_mul(1, list(fu)) if fu else None)
+                    if found is None or found[0] == i or found[0] in used:
+                        break
+                    r = _nmul(found[1], _ninv(cu))
+                    if ratio is None:
+                        ratio = r
+                    elif r != ratio:
+                        break
+                    used.append(found[0])
+                else:
+                    rest = self.build_mul(ct, [bx for bx in ft if bx != (a, x)])
+                    inside = self.mul(a, self.add([rest, self.num(ratio)]))
+                    return [inside, *(u for j, u in enumerate(terms) if j != i and j not in used)]
+        return None
+
+    def _together(self, terms: list[int]) -> int | None:
+        """``1 - s / (s + 1)`` as ``1 / (s + 1)``: a sum over the denominator of one of
+        its terms, when that is shorter than the sum as it is."""
+        if len(terms) > 8:
+            return None
+        dens = []
+        for t in terms:
+            for b, x in self.split(t)[1]:
+                if x == -1 and b not in dens:
+                    dens.append(b)
+        if not dens or len(dens) > 3 or self._nesting > 2:
+            return None
+        best, best_size = None, None
+        self._nesting += 1  # the numerator may have denominators of its own: a few levels
+        try:
+            for d in dens:
+                cand = self.mul(self.add([self.mul(t, d) for t in terms]), self.inv(d))
+                if best_size is None or self.size(cand) < best_size:
+                    best, best_size = cand, self.size(cand)
+        finally:
+            self._nesting -= 1
+        return best
+
+    def _pull_out(self, common: list, terms: list[int]) -> int:
+        """``common * (t1 / common + t2 / common + ...)``."""
+        rest = []
+        for t in terms:
+            c, f = self.split(t)
+            left = dict(f)
+            for b, x in common:
+                left[b] = _nadd(left[b], -x)
+            rest.append(self.build_mul(c, list(left.items())))
+        return self.mul(self.build_mul(1, common), self.add(rest))
+
+    def _collect(self, terms: list[int]) -> int | None:
+        """``a * b + a * c + d`` as ``a * (b + c) + d`` when that is shorter: the factor
+        shared by some of the terms whose pulling out saves the most characters."""
+        holders: dict[int, list[int]] = {}
+        for i, t in enumerate(terms):
+            if self.kind[t] != _NUM:
+                for b, x in self.split(t)[1]:
+                    if _exact(x):
+                        holders.setdefault(b, []).append(i)
+        best, best_gain = None, 0
+        tried: set[tuple] = set()
+        for group in holders.values():
+            key = tuple(group)
+            if len(group) < 2 or len(group) == len(terms) or key in tried:
+                continue
+            tried.add(key)
+            common = self._common([terms[i] for i in group])
+            if not common:
+                continue
+            # k copies of the factor (and its "*") become one, inside "(...)"
+            gain = (len(group) - 1) * (self.size(self.build_mul(1, common)) + 1) - 3
+            if gain > best_gain:
+                best, best_gain = (group, common), gain
+        if best is None:
+            return None
+        group, common = best
+        inside = self._pull_out(common, [terms[i] for i in group])
+        return self.add([inside, *(t for i, t in enumerate(terms) if i not in group)])
+
+    def size(self, t: int) -> int:
+        """About how many characters term ``t`` prints as (spaces left out)."""
+        memo = self._sizes
+        stack = [t]
+        while stack:
+            u = stack[-1]
+            if u in memo:
+                stack.pop()
+                continue
+            kids = [c for c in self.children(u) if c not in memo]
+            if kids:
+                stack.extend(kids)
+                continue
+            stack.pop()
+            memo[u] = self._size_one(u)
+        return memo[t]
+
+    def _size_one(self, t: int) -> int:
+        k, d = self.kind[t], self.data[t]
+        sz = self._sizes
+        if k in (_SYM, _KNOWN):
+            return len(d)
+        if k == _NUM:
+            return len(str(d))
+        if k == _RAW:
+            return len(d[0])
+        if k == _ADD:
+            return sum(sz[u] for u in d) + len(d) - 1
+        if k == _MUL:
+            n = 0 if d[0] in (1, -1) else len(str(d[0])) + 1
+            for b, x in d[1]:
+                n += sz[b] + 1 + (0 if x in (1, -1) else len(str(x)) + 2)
+                n += 2 if self.kind[b] == _ADD else 0
+            return n
+        if k == _POW:
+            return sz[d[0]] + sz[d[1]] + 3
+        if k == _CALL:
+            return len(d[0]) + 1 + sum(sz[u] + 1 for u in d[1])
+        if k == _INFIX:
+            return sz[d[1]] + sz[d[2]] + len(d[3])
+        return 1
+
+    def _canon_sum(self, b: int) -> tuple[tuple, bool]:
+        """The items of sum ``b`` or of its negation, whichever sorts first, and
+        whether that is the negation (memoised: sums recur in every sum built)."""
+        found = self._canon.get(b)
+        if found is None:
+            items = self.data[b]
+            mine = tuple(sorted(items))
+            flipped = tuple(sorted(self.neg(u) for u in items))
+            found = (flipped, True) if flipped < mine else (mine, False)
+            self._canon[b] = found
+        return found
+
+    def _unit_key(self, factors: tuple) -> tuple[tuple, int]:
+        """The factors of a product as a key that ``(a - b) * c`` and ``(b - a) * c``
+        share, and the sign (1 or -1) that turns the product into the keyed one."""
+        key = []
+        sign = 1
+        for b, x in factors:
+            if self.kind[b] == _ADD and type(x) is int:
+                canon, flipped = self._canon_sum(b)
+                key.append(((1, canon), x))
+                if flipped and x % 2:
+                    sign = -sign
+            else:
+                key.append(((0, b), x))
+        return tuple(sorted(key, key=lambda bx: (bx[0], str(bx[1])))), sign
+
     def _common(self, terms: list[int]) -> list:
-        """Factors every term of a sum has (integer powers of one sign: the smaller one)."""
+        """Factors every term of a sum has (exact powers of one sign: the smaller one)."""
         shared: dict[int, Any] | None = None
         for t in terms:
             if self.kind[t] == _NUM:
                 return []
             f = dict(self.split(t)[1])
             if shared is None:
-                shared = {b: x for b, x in f.items() if type(x) is int}
+                shared = {b: x for b, x in f.items() if _exact(x)}
             else:
                 shared = {
                     b: (min(x, f[b]) if x > 0 else max(x, f[b]))
                     for b, x in shared.items()
-                    if b in f and type(f[b]) is int and (x > 0) == (f[b] > 0)
+                    if b in f and _exact(f[b]) and (x > 0) == (f[b] > 0)
                 }
             if not shared:
                 return []
@@ -449,6 +795,10 @@ class _Terms:
                 and not self.data[inner][2]
             ):
                 return self.data[inner][1][0]  # log(exp(u)) is u (and exp(log(u)) where defined)
+            if op == "exp":
+                out = self._exp_of_logs(inner)
+                if out is not None:
+                    return out
         if (
             spec is not None
             and spec.elementwise
@@ -458,13 +808,30 @@ class _Terms:
             folded = self._fold(spec, [self.data[a] for a in args])
             if folded is not None:
                 return folded
+        if op == "sigmoid" and not params:
+            found = self._log_of(args[0])
+            if found is not None and found[1] == 1:  # sigmoid(log(w)) is w / (w + 1)
+                self.seen_sigmoid_log = True
+                if self.sigmoid_log:
+                    w = found[0]
+                    return self.mul(w, self.inv(self.add([w, self.num(1)])))
+        if op == "log1p" and not params and self.kind[args[0]] == _NUM:
+            v = self.data[args[0]]
+            if _exact(v) and v > -1:  # log1p(5) is log(6), as SymPy prints it
+                return self.make(_CALL, ("log", (self.num(_nadd(v, 1)),), (), False))
+        if op in _EVEN and len(args) == 1 and not params:
+            c, _ = self.split(args[0])
+            if _negative(c):  # cos(-u) is cos(u)
+                args = [self.neg(args[0])]
         if spec is not None and spec.infix and len(args) == 2:
             return self.make(_INFIX, (op, args[0], args[1], spec.infix, spec.precedence))
         variadic = spec is not None and spec.nargs is None
         return self.make(_CALL, (op, tuple(args), params, variadic))
 
 
-def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
+def _convert(
+    graph: Any, root: int, max_nodes: int, sigmoid_log: bool = False
+) -> tuple[_Terms, int]:
     """The display term of graph node ``root`` (iterative, in node-id order)."""
     from .. import ops as _ops
     from ..core.graph import ancestors
@@ -474,6 +841,7 @@ def _convert(graph: Any, root: int, max_nodes: int) -> tuple[_Terms, int]:
         raise TextTooLong(f"<{len(order)}-node expression>", len(order))
     nodes = graph.records()
     terms = _Terms()
+    terms.sigmoid_log = sigmoid_log
     memo: dict[int, int] = {}
     for n in order:
         node = nodes[n]
@@ -862,6 +1230,10 @@ class _LatexPrinter(_PyPrinter):
             s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num, den = self.split(coef, factors)
+        if den:  # a lone sum over or under the bar needs no parentheses
+            bare = {_paren(self.of(b)[0]): self.of(b)[0] for b, x in factors if x in (1, -1)}
+            num = [bare.get(num[0], num[0])] if len(num) == 1 else num
+            den = [bare.get(den[0], den[0])] if len(den) == 1 else den
         top = ""
         for s in num:
             top += (" \\cdot " if top and s[:1].isdigit() else " " if top else "") + s
@@ -963,6 +1335,12 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
 def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
     terms, root = _convert(e.graph, e.id, max_nodes)
     root = _factor_sums(terms, root)
+    if terms.seen_sigmoid_log:
+        # sigmoid(log(w)) written as w / (w + 1) repeats w: keep it only if shorter
+        other, other_root = _convert(e.graph, e.id, max_nodes, sigmoid_log=True)
+        other_root = _factor_sums(other, other_root)
+        if other.size(other_root) < terms.size(root):
+            terms, root = other, other_root
     reach = _reach(terms, [root])
     named = _pick_names(terms, root, reach, max_chars) if names else {}
     return terms, root, reach, named
