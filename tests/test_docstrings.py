@@ -155,6 +155,13 @@ def _op_of(name: str) -> Op:
     return OPS[FUNCTIONS[name][0]]
 
 
+def _is_composition(name: str) -> bool:
+    """A ``ga`` function written over other ops, not the op's own function (nor an alias
+    of it): its signature and errors are its own."""
+    op_name, fn = FUNCTIONS[name]
+    return op_name != name and (op_name not in FUNCTIONS or FUNCTIONS[op_name][1] is not fn)
+
+
 @pytest.mark.parametrize("name", PUBLIC)
 def test_each_op_function_has_a_table_docstring(name):
     fn = FUNCTIONS[name][1]
@@ -453,7 +460,9 @@ def test_every_public_callable_names_what_it_raises():
     assert not gaps, "\n".join(f"{n}: Raises does not name {', '.join(p)}" for n, p in gaps.items())
 
 
-@pytest.mark.parametrize("name", PUBLIC)
+# a hand-written composition over other ops (``linspace`` of ``concatenate`` ...) is left
+# out: what its own body raises is checked by the AST scan above
+@pytest.mark.parametrize("name", [n for n in PUBLIC if not _is_composition(n)])
 def test_op_functions_name_the_shape_error_of_their_shape_rule(name):
     op = _op_of(name)
     named = documented_raises(FUNCTIONS[name][1].__doc__)
@@ -470,6 +479,8 @@ def test_the_documented_shape_error_is_real():
     for name in PUBLIC:
         op = _op_of(name)
         if not (op.elementwise and op.nargs and op.nargs >= 2) or op.keywords:
+            continue
+        if _is_composition(name):
             continue
         with ga.Graph():
             args = [ga.symbol(f"a{k}", shape=(2,) if k == 0 else (3,)) for k in range(op.nargs)]

@@ -872,7 +872,13 @@ def kron(a, b):
 @export
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """``np.cross(a, b)`` of 3-vectors: along the last axes, or ``axisa`` of ``a`` and
-    ``axisb`` of ``b`` with the result's vectors along ``axisc`` (``axis`` sets all three)."""
+    ``axisb`` of ``b`` with the result's vectors along ``axisc`` (``axis`` sets all three).
+
+    Raises
+    ------
+    GraphadError
+        If ``axisa``, ``axisb`` or ``axisc`` is not an int.
+    """
     if axis is not None:
         axisa = axisb = axisc = axis
     for name, v in (("axisa", axisa), ("axisb", axisb), ("axisc", axisc)):

@@ -418,7 +418,14 @@ _clip3 = clip
 
 def clip(x, lo=None, hi=None, *, a_min=None, a_max=None):
     """``np.clip``: ``x`` limited to ``[lo, hi]`` (NumPy's names ``a_min``/``a_max`` work
-    too; ``None`` for one bound leaves that side open)."""
+    too; ``None`` for one bound leaves that side open).
+
+    Raises
+    ------
+    GraphadError
+        If a bound is given twice (``lo`` and ``a_min``, or ``hi`` and ``a_max``), or
+        neither bound is given.
+    """
     if a_min is not None:
         if lo is not None:
             raise GraphadError("clip: give the lower bound once (lo or a_min)")

@@ -1346,6 +1346,11 @@ def flipud(x):
     Expr
         ``x`` with its first axis reversed.
 
+    Raises
+    ------
+    ShapeError
+        If ``x`` has fewer than 1 dimension (when its shape is known).
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -1370,6 +1375,11 @@ def fliplr(x):
     -------
     Expr
         ``x`` with its second axis reversed.
+
+    Raises
+    ------
+    ShapeError
+        If ``x`` has fewer than 2 dimensions (when its shape is known).
 
     Examples
     --------
@@ -1400,6 +1410,11 @@ def dsplit(x, indices_or_sections, *, index=None):
     list of Expr or Expr
         The pieces (or piece ``index``).
 
+    Raises
+    ------
+    ShapeError
+        If ``x`` has fewer than 3 dimensions, or axis 2 cannot be split as asked.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -1428,6 +1443,14 @@ def rollaxis(x, axis, start=0):
     -------
     Expr
         ``x`` with the axis moved.
+
+    Raises
+    ------
+    GraphadError
+        If ``axis`` or ``start`` is not a static integer, or is negative on an
+        undeclared shape.
+    ShapeError
+        If ``axis`` or ``start`` is out of range for ``x``'s shape.
 
     Examples
     --------
@@ -1469,6 +1492,13 @@ def take(a, indices, axis=None):
     Expr
         The selected entries.
 
+    Raises
+    ------
+    GraphadError
+        If ``indices`` are not integers, or ``axis`` is not a static integer.
+    ShapeError
+        If an index is out of range for a known shape.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -1497,6 +1527,13 @@ def array(obj):
     -------
     Expr
         The array.
+
+    Raises
+    ------
+    GraphadError
+        If a list is empty.
+    ShapeError
+        If the entries of a list do not have one shape.
 
     Examples
     --------
@@ -1529,6 +1566,13 @@ def select(condlist, choicelist, default=0):
     -------
     Expr
         The selection.
+
+    Raises
+    ------
+    GraphadError
+        If the two lists differ in length or are empty.
+    ShapeError
+        If conditions, choices and ``default`` do not broadcast.
 
     Examples
     --------
@@ -1567,6 +1611,13 @@ def append(arr, values, axis=None):
     Expr
         The joined array.
 
+    Raises
+    ------
+    GraphadError
+        If ``axis`` is not a static integer, or a list is empty.
+    ShapeError
+        If ``arr`` and ``values`` cannot be joined along ``axis``.
+
     Examples
     --------
     >>> import numpy as np, graphad as ga
@@ -1596,6 +1647,13 @@ def gradient(f, axis=None):
     -------
     Expr or tuple of Expr
         One array per axis (a single array for one axis, as NumPy).
+
+    Raises
+    ------
+    GraphadError
+        If ``axis`` is None on an undeclared shape, or is not a static integer.
+    ShapeError
+        If an axis is out of range or has fewer than 2 samples.
 
     Examples
     --------
@@ -1644,6 +1702,12 @@ def linspace(start, stop, num=50):
     -------
     Expr
         ``num`` evenly spaced samples.
+
+    Raises
+    ------
+    GraphadError
+        If ``num`` is not a static integer >= 0, or ``start``/``stop`` is not
+        a scalar.
 
     Examples
     --------
