@@ -326,6 +326,17 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
         ):
             op, args = "square", [args[0]]
             spec = OPCODES[op]
+        elif (
+            op == "power"
+            and mode == "points"
+            and nodes[args[0]].shape == shape
+            and nodes[args[1]].op == "constant"
+            and _const_float(nodes[args[1]].value) == 0.5
+        ):
+            # an array's ``** 0.5`` is NumPy's sqrt (its fast path for that exponent):
+            # sqrt(-inf) is nan and sqrt(-0.0) is -0.0, where pow gives inf and 0.0
+            op, args = "sqrt", [args[0]]
+            spec = OPCODES[op]
         if len(args) != spec[1] and op != "relu":
             return None
         steps.append((n, op, args))

@@ -213,6 +213,21 @@ def test_points_mode_is_elementwise_over_arrays(backend):
         assert np.allclose(got2[0], np.cos(X) * np.exp(-0.25) + X, rtol=1e-13)
 
 
+def test_points_mode_half_power_is_numpys_array_sqrt(backend):
+    # an array's ``x ** 0.5`` is NumPy's sqrt: nan at -inf and -0.0 at -0.0, where C's
+    # pow gives inf and 0.0; over points the VM must give NumPy's array bits
+    X = np.array([-math.inf, -0.0, 0.0, 4.0, math.nan, 0.25, -1.0, math.inf])
+    with ga.Graph():
+        x = ga.symbol("x")
+        f = ga.compile([x**0.5, ga.cos(x) ** 0.5], inputs=[x], backend=backend)
+        with np.errstate(all="ignore"):
+            want = [X**0.5, np.cos(X) ** 0.5]
+            got = f(X)
+    assert f.backend == backend
+    assert _same_bits(got[0], want[0]) and _same_bits(got[1], want[1])
+    assert np.isnan(got[0][0]) and np.signbit(got[0][1])  # by hand: sqrt(-inf), sqrt(-0.0)
+
+
 def test_fast_path_hands_other_inputs_to_the_checked_caller(backend):
     with ga.Graph():
         x = ga.symbol("x", shape=(), dtype="float64")
