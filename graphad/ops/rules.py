@@ -150,6 +150,9 @@ def _lower_unreduce(g, x, axis, keepdims):
     return apply("broadcast_to", g, shape=x.shape)
 
 
+_lower_unreduce.type_only = (1,)  # type: ignore[attr-defined]  # x's shape and dtype alone
+
+
 def _lower_like(op_name):
     def lower(a, ref):
         if a.shape == ref.shape:
@@ -176,6 +179,9 @@ def _lower_fill(fill):
             return as_expr(np.full(shape, fill, dtype=dt), x.graph)
         return apply("broadcast_to", as_expr(np.asarray(fill, dtype=dt), x.graph), shape=shape)
 
+    # specialization reads this mark (positions of arguments): the lowering uses their
+    # shape, dtype and graph alone, so a node needed only here is inferred, not built
+    lower.type_only = (0,)  # type: ignore[attr-defined]
     return lower
 
 
@@ -185,6 +191,9 @@ def _lower_numel(x, axis):
         return as_expr(float(np.prod(shape)), x.graph)
     axes = axis if isinstance(axis, tuple) else (axis,)
     return as_expr(float(np.prod([shape[a] for a in axes])), x.graph)
+
+
+_lower_numel.type_only = (0,)  # type: ignore[attr-defined]  # its shape and graph alone
 
 
 def _linear_jvp(name):

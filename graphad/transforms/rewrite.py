@@ -619,29 +619,48 @@ def optimize_specialized(
     copy: each node is specialized to the input ``types`` and built through the
     rewriter at once (one graph copy fewer: the time and peak memory of a compile).
     Returns the new graph and the new ids of ``outputs`` and ``inputs``."""
-    from .specialize import specialize
+    from .specialize import NeedsValue
 
     with gc_paused():
-        target = Graph()
-        rw = _Rewriter(target)
+        try:  # nodes needed for their shape alone are inferred, not built
+            return _optimize_specialized(graph, outputs, inputs, types, rewrite, True)
+        except NeedsValue:
+            return _optimize_specialized(graph, outputs, inputs, types, rewrite, False)
 
-        class _Build:
-            @staticmethod
-            def make(op, args, params, shape, dtype, role):
-                if rewrite:
-                    return rw.make_typed(op, args, params, shape, dtype, role)
-                return rw._raw(op, args, params, shape, dtype, role)
 
-            @staticmethod
-            def adopt(first, out):
-                return rw.adopt(first, out) if rewrite else out
+def _optimize_specialized(graph, outputs, inputs, types, rewrite, shape_only):
+    """One attempt of :func:`optimize_specialized` (``shape_only``: see ``specialize``)."""
+    from .specialize import specialize
 
-        spec = specialize(graph, outputs, inputs, types, marks=False, builder=_Build, into=target)
-        new = spec.graph
-        keep = set(spec.outputs) | set(spec.inputs)
-        new.prune(keep)
-        carry_adjoints(graph, new, spec.mapping)
-        new.rewrites_fired = dict(rw.fired)  # for reports and tests
+    target = Graph()
+    rw = _Rewriter(target)
+
+    class _Build:
+        @staticmethod
+        def make(op, args, params, shape, dtype, role):
+            if rewrite:
+                return rw.make_typed(op, args, params, shape, dtype, role)
+            return rw._raw(op, args, params, shape, dtype, role)
+
+        @staticmethod
+        def adopt(first, out):
+            return rw.adopt(first, out) if rewrite else out
+
+    spec = specialize(
+        graph,
+        outputs,
+        inputs,
+        types,
+        marks=False,
+        builder=_Build,
+        into=target,
+        shape_only=shape_only,
+    )
+    new = spec.graph
+    keep = set(spec.outputs) | set(spec.inputs)
+    new.prune(keep)
+    carry_adjoints(graph, new, spec.mapping)
+    new.rewrites_fired = dict(rw.fired)  # for reports and tests
     return new, list(spec.outputs), list(spec.inputs)
 
 

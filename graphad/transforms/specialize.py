@@ -81,6 +81,7 @@ def specialize(
     marks: bool = True,
     builder: Any = None,
     into: Graph | None = None,
+    shape_only: bool = False,
 ) -> Specialized:
     """Replay what ``outputs`` need into a new graph whose ``inputs`` have ``types``.
 
@@ -94,11 +95,20 @@ def specialize(
     op with static inference, ``builder.adopt(first_new_id, out)`` after a lowering or
     ``apply`` made nodes its own way.  The rewriter is one (specialization and
     optimization in one copy: :func:`graphad.transforms.rewrite.optimize_specialized`).
+
+    ``shape_only``: a node the outputs need only for its type (the second argument of
+    a ``sum_to_like``, the argument of a ``ones_like``, directly or through plain ops)
+    is inferred but not built; the returned ``mapping`` leaves such nodes out.  Raises
+    :class:`NeedsValue` (nothing useful is left in ``into``) where one turns out to be
+    needed after all: the caller starts again without it.
     """
     from ..ops import OPS
     from ..ops.core import Expr, apply, infer
 
     nodes = graph.records()
+    order = graph.topo(outputs)
+    ghost_ids = _shape_only_nodes(nodes, order, outputs) if shape_only else ()
+    ghosts: dict[int, Node] = {}  # negative ids: records of nodes inferred, never built
 
     def rebuild(new: Graph, n: int, node: Node, ids: tuple[int, ...]) -> int | None:
         # runs with ``new`` the innermost graph (a node made of constants alone goes
@@ -113,6 +123,12 @@ def specialize(
             _refuse_integer_wrt(nodes, new_nodes, mapping, node.grad_wrt)
         op = OPS[op_name]
         params = node.params
+        if n in ghost_ids:  # needed for its shape alone: inferred, not built
+            recs = [new_nodes[i] if i >= 0 else ghosts[i] for i in ids]
+            shape, dtype = infer(op, recs, dict(params) if params else {})
+            gid = -1 - len(ghosts)
+            ghosts[gid] = Node(op_name, ids, params, node.role, shape, dtype, None)
+            return gid
         if op.nargs is None:
             before = new.next_id
             made = apply(op_name, [Expr(new, i) for i in ids], **dict(params)).id
@@ -127,8 +143,24 @@ def specialize(
         # gradient over undeclared inputs holds many), else apply
         if len(ids) == 2 and getattr(op.lower, "same_shape_is_first", False):
             s0 = new_nodes[ids[0]].shape
-            if s0 is not None and s0 == new_nodes[ids[1]].shape:
+            i1 = ids[1]
+            if s0 is not None and s0 == (new_nodes[i1] if i1 >= 0 else ghosts[i1]).shape:
                 return ids[0]  # what the lowering returns, without building its Exprs
+        if ids and min(ids) < 0:
+            # a lowering that reads only the type of an argument left unbuilt (the
+            # marks on the lowerings in ops/rules.py say which): the type stands in for it
+            recs = [new_nodes[i] if i >= 0 else ghosts[i] for i in ids]
+            if any(r.shape is None for r in recs):
+                raise NeedsValue(f"v{n} needs an argument whose shape is not known")
+            before = new.next_id
+            args = [
+                Expr(new, i) if i >= 0 else _TypeOf(r.shape, r.dtype, new)
+                for i, r in zip(ids, recs, strict=True)
+            ]
+            out = op.lower(*args, **dict(params))
+            if out is None:
+                raise NeedsValue(f"v{n} cannot be lowered from its arguments' types")
+            return out.id if builder is None else builder.adopt(before, out.id)
         before = new.next_id
         args = [Expr(new, i) for i in ids]
         out = None
@@ -146,13 +178,80 @@ def specialize(
             node.shape if node.shape is not None else shape,
             node.dtype if node.dtype is not None else dtype,
         )
-    new, mapping = graph.copy(outputs, remap=rebuild, seed=mapping, marks=marks, into=target)
+    new, mapping = graph.copy(
+        outputs, remap=rebuild, seed=mapping, marks=marks, into=target, order=order
+    )
+    if ghosts:
+        mapping = {k: v for k, v in mapping.items() if v >= 0}
     return Specialized(
         new,
         tuple(mapping[o] for o in outputs),
         tuple(mapping[i] for i in inputs),
         mapping,
     )
+
+
+class NeedsValue(Exception):
+    """Internal: a node :func:`specialize` left unbuilt (``shape_only``) is needed."""
+
+
+class _TypeOf:
+    """What a lowering marked ``type_only`` (or the reference of a ``same_shape_is_first``
+    one) reads of an argument: its shape, dtype and graph."""
+
+    __slots__ = ("shape", "dtype", "graph")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, graph: Graph) -> None:
+        self.shape, self.dtype, self.graph = shape, dtype, graph
+
+
+def _shape_only_nodes(nodes: dict, order: list[int], outputs: Sequence[int]) -> set[int]:
+    """The nodes of ``order`` (arguments first) that ``outputs`` need only for their
+    shape and that can be inferred without being built (plain ops: no lowering, no
+    variable arity).  One pass, users first: a node is needed for its value if a node
+    needed for its value takes it, other than as a ``same_shape_is_first`` reference or
+    an argument a lowering marks ``type_only`` (``ones_like``'s, ``unreduce``'s second)."""
+    value, shape = 1, 2
+    state = dict.fromkeys(outputs, value)
+    ghost: set[int] = set()
+    # per op: () a plain op, else the positions of the arguments its lowering reads
+    # the type of alone, None for any other op (every argument's value is built)
+    kinds: dict[str, tuple[int, ...] | None] = {}
+    for n in reversed(order):
+        node = nodes[n]
+        args = node.args
+        if not args:
+            continue
+        op_name = node.op
+        kind = kinds[op_name] if op_name in kinds else kinds.setdefault(op_name, _kind(op_name))
+        if kind == ():
+            if state.get(n) == shape and node.grad_wrt is None:
+                ghost.add(n)
+                for a in args:
+                    state.setdefault(a, shape)
+                continue
+        elif kind is not None and len(args) > max(kind):
+            for k, a in enumerate(args):
+                if k in kind:
+                    state.setdefault(a, shape)
+                else:
+                    state[a] = value
+            continue
+        for a in args:
+            state[a] = value
+    return ghost
+
+
+def _kind(op_name: str) -> tuple[int, ...] | None:
+    op = OPS.get(op_name)
+    if op is None:
+        return None
+    lower = op.lower
+    if lower is None:
+        return () if op.nargs is not None else None
+    if getattr(lower, "same_shape_is_first", False):
+        return (1,)
+    return getattr(lower, "type_only", None)
 
 
 def _refuse_integer_wrt(nodes: dict, new_nodes: dict, mapping: dict, wrt: set) -> None:

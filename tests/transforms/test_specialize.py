@@ -325,3 +325,81 @@ def test_one_copy_compile_matches_specialize_then_optimize():
     want_gy = np.sum(np.exp(xv) - xv / (yv + 1.0) ** 2)
     assert got[2] == pytest.approx(want_gy, rel=1e-13)
     assert [new.node(i).name for i in new_ins] == ["x", "y"]
+
+
+def test_nodes_needed_for_their_type_alone_are_not_built():
+    """A gradient's ``ones_like(f)`` seed and ``sum_to_like(g, t)`` read f's and t's type
+    alone: compiling the gradient infers the forward sum without building it, and the
+    values are the hand-derived Rosenbrock gradient, bit for bit the same as without."""
+    from graphad.backends.interp import evaluate
+    from graphad.transforms.rewrite import _optimize_specialized
+    from graphad.transforms.specialize import _shape_only_nodes
+
+    n = 6
+    with ga.Graph() as g:
+        xs = list(ga.symbols(" ".join(f"x{i}" for i in range(n))))
+        f = None
+        for i in range(n - 1):
+            term = 100.0 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1.0 - xs[i]) ** 2
+            f = term if f is None else f + term
+        grads = ga.grad(f, xs)
+    outs, ins = [e.id for e in grads], [x.id for x in xs]
+    ghosts = _shape_only_nodes(g.records(), g.topo(outs), outs)
+    assert f.id in ghosts  # the forward sum: needed by ones_like for its type only
+    types = [((), np.dtype(np.float64))] * n
+    vals = np.array([0.5, -1.25, 2.0, -0.0, 3.5, 1.0])
+    env = {f"x{i}": float(v) for i, v in enumerate(vals)}
+    got = {}
+    for shape_only in (True, False):
+        new, o, _ = _optimize_specialized(g, outs, ins, types, True, shape_only)
+        got[shape_only] = evaluate(new, o, env)
+    want = np.zeros(n)
+    want[:-1] += -400.0 * vals[:-1] * (vals[1:] - vals[:-1] ** 2) - 2.0 * (1.0 - vals[:-1])
+    want[1:] += 200.0 * (vals[1:] - vals[:-1] ** 2)
+    np.testing.assert_allclose(np.array(got[True], dtype=float), want, rtol=1e-14)
+    for a, b in zip(got[True], got[False], strict=True):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+        assert np.asarray(a).dtype == np.asarray(b).dtype == np.float64
+    fn = ga.compile(grads, inputs=xs)
+    np.testing.assert_allclose(np.array(fn(*vals), dtype=float), want, rtol=1e-14)
+
+
+def test_type_only_reference_of_another_shape_is_lowered_from_its_type():
+    """``sum_to_like(g, t)`` with g of shape (3,) and t = y * 2 of shape () needed for its
+    shape alone: t is not built, the lowering sums g from t's type (d/dy = 2 * 3)."""
+    from graphad.transforms.specialize import _shape_only_nodes
+
+    with ga.Graph() as g:
+        x, y = ga.symbols("x y")
+        t = y * 2.0
+        f = ga.sum(x + t)
+        gx, gy = ga.grad(f, [x, y])
+    outs = [gx.id, gy.id]
+    assert t.id in _shape_only_nodes(g.records(), g.topo(outs), outs)
+    fn = ga.compile([gx, gy], inputs=[x, y])
+    vx, vy = fn(np.array([1.0, -2.0, 0.5]), 1.5)
+    np.testing.assert_array_equal(vx, np.ones(3))
+    assert vy == 6.0 and np.asarray(vy).dtype == np.float64
+    # the same values on the path that builds every node
+    np.testing.assert_array_equal(gx.eval(x=np.array([1.0, -2.0, 0.5]), y=1.5), np.ones(3))
+    assert gy.eval(x=np.array([1.0, -2.0, 0.5]), y=1.5) == 6.0
+
+
+def test_a_node_left_unbuilt_whose_shape_is_unknown_starts_the_copy_again():
+    """A custom op has no shape rule: where ``sum_to_like`` needs such a node's shape,
+    specialization raises its internal NeedsValue and the compile starts again building
+    every node; the values are the same (d/dx sum(x + 2y) = 1, d/dy = 2 * 3)."""
+    from graphad.transforms.specialize import NeedsValue
+
+    with ga.Graph() as g:
+        twice = ga.defop("q1_twice", lambda a: 2.0 * a, vjp=lambda g, a: [2.0 * g])
+        x, y = ga.symbols("x y")
+        f = ga.sum(x + twice(y))
+        gx, gy = ga.grad(f, [x, y])
+    types = [((3,), np.dtype(np.float64)), ((), np.dtype(np.float64))]
+    with pytest.raises(NeedsValue):
+        specialize(g, [gx.id, gy.id], [x.id, y.id], types, marks=False, shape_only=True)
+    fn = ga.compile([gx, gy], inputs=[x, y])
+    vx, vy = fn(np.array([1.0, -2.0, 0.5]), 1.5)
+    np.testing.assert_array_equal(vx, np.ones(3))
+    assert vy == 6.0
