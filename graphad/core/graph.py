@@ -574,7 +574,10 @@ class Graph:
         nothing else uses, newest first; returns how many were removed."""
         with self._lock:
             nodes = self._nodes
-            live = ancestors(self, [k for k in keep if k in nodes])
+            # no walk from ``keep``: users have larger ids than their arguments, so newest
+            # first a node's dead users are gone when it is reached, and one that nothing
+            # uses then is needed by ``keep`` only if it is in it
+            live = set(keep)
             removed = 0
             for n in range(self._next - 1, since - 1, -1):
                 node = nodes.get(n)

@@ -225,3 +225,31 @@ def test_content_hash_follows_what_the_outputs_compute():
         x = ga.symbol("x")
         a, b = ga.sin(x), ga.cos(x)
         assert g.content_hash([a.id, b.id]) != g.content_hash([b.id, a.id])  # output order
+
+
+def test_prune_keeps_exactly_what_keep_needs_on_random_graphs():
+    """prune without a walk from ``keep`` removes the nodes (id >= since) that no kept
+    node needs, as the ancestors of ``keep`` say, on seeded random DAGs."""
+    from graphad.core.graph import ancestors
+
+    rng = np.random.default_rng(19)
+    for trial in range(20):
+        with ga.Graph() as g:
+            pool = [ga.symbol(f"a{i}") for i in range(3)]
+            for _ in range(60):
+                i, j = rng.integers(0, len(pool), size=2)
+                k = rng.integers(0, 3)
+                e = pool[i] + pool[j] if k == 0 else (ga.sin(pool[i]) if k == 1 else pool[i] * 2.0)
+                pool.append(e)
+        ids = sorted({p.id for p in pool})
+        since = ids[len(ids) // 3]
+        keep = [int(x) for x in rng.choice(ids, size=4, replace=False)]
+        before = set(g.records())
+        live = set(ancestors(g, keep))
+        want = {n for n in before if n >= since and n not in live}
+        removed = g.prune(keep, since=since)
+        after = set(g.records())
+        assert before - after == want, trial
+        assert removed == len(want)
+        for n in after:  # every survivor's users are counted right
+            assert g.n_users(n) == sum(n in set(g.records()[m].args) for m in after)
