@@ -7,6 +7,11 @@ optimizes a copy of the graph for it once (:mod:`graphad.transforms.specialize`)
 generates its straight-line NumPy source (:mod:`graphad.backends.codegen`) or,
 with Numba, its register-VM program (:mod:`graphad.backends.kernels`), and caches
 the result.
+
+One module, though past 600 lines: ``_Compiled`` (one specialization and how it runs),
+``Function`` (the per-signature cache and dispatch in front of it) and ``export``
+(the same program written to a file) share the program, the caller and the lazy
+NumPy source, and change together.
 """
 
 from __future__ import annotations
