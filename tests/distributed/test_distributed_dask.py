@@ -446,7 +446,7 @@ def test_local_cluster():
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, worker_dashboard_address=None, silence_logs=40,
+            dashboard_address=":0", worker_dashboard_address=None, silence_logs=40,
         )  # fmt: skip
         try:
             with distributed.Client(cluster) as client:
