@@ -43,7 +43,8 @@ $(STAMP): pyproject.toml $(wildcard graphad/__init__.py)
 	@touch $@
 
 # The backprop stepper page (graphad/stepper.py) is tested in a real browser:
-# headless Chromium from the distribution's packages, installed like graphviz.
+# headless Chromium from the distribution's packages, installed like graphviz
+# (and Node.js, which the pyright type check runs on).
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
 		echo "Chromium not found: installing the chromium system package (browser test)"; \
@@ -51,6 +52,13 @@ browser:
 		$$SUDO apt-get -o DPkg::Lock::Timeout=300 update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive \
 			apt-get -o DPkg::Lock::Timeout=300 install -y chromium; \
+	fi
+	@if ! command -v node >/dev/null 2>&1; then \
+		echo "Node.js not found: installing the nodejs system package (pyright type check)"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get -o DPkg::Lock::Timeout=300 update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=300 install -y nodejs; \
 	fi
 
 demo: $(STAMP)
@@ -73,8 +81,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(SRC_DIRS)
 
 # pytest exits 5 when it collects no test at all; that is not a failure of the
-# code, so report it and succeed.  GRAPHAD_REQUIRE_BROWSER makes a missing Chromium a
-# failure, not a skip: `make browser` has installed it.
+# code, so report it and succeed.  GRAPHAD_REQUIRE_BROWSER makes a missing Chromium (or
+# Node.js, for pyright) a failure, not a skip: `make browser` has installed them.
 test: $(STAMP) lint browser
 	@GRAPHAD_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; \
