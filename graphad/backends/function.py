@@ -78,24 +78,18 @@ class _Compiled:
             made = kernels.attach(
                 graph, outputs, inputs, single, self._numpy_body, auto=backend == "auto"
             )
-            if made is not None and made.kernel.mode == "points":
-                # a scalar graph at many points: one fused loop beat the VM's blocks
-                # (benchmarks/numba_backend.py), where it takes every operation
+            points = made is not None and made.kernel.mode == "points"
+            if points or (made is None and backend == "numba"):
+                # fused elementwise loops (backends/fused.py): for array graphs, and for a
+                # scalar graph at many points where every operation fuses (one loop beat
+                # the VM's blocks there, benchmarks/numba_backend.py)
                 from . import fused
 
                 loops = fused.attach(
-                    graph, outputs, inputs, self._numpy_body, parallel=parallel, whole=True
+                    graph, outputs, inputs, self._numpy_body, parallel=parallel, whole=points
                 )
                 if loops is not None:
                     made = None
-                    body, self._fused_source = loops
-                    floats_ok, self.backend = self.program.batched, "numba"
-            elif made is None and backend == "numba":
-                # arrays: fused elementwise loops (backends/fused.py)
-                from . import fused
-
-                loops = fused.attach(graph, outputs, inputs, self._numpy_body, parallel=parallel)
-                if loops is not None:
                     body, self._fused_source = loops
                     floats_ok, self.backend = self.program.batched, "numba"
         if made is not None:
