@@ -793,19 +793,26 @@ def apply(op_name: str, *args: Any, **params: Any):
     """
     op = OPS[op_name]
     if not params and len(args) == op.nargs:
-        # the common case (x * y, the nodes rules build): Exprs of one graph, the one
-        # being built in; the same checks and result as below, without their generality
+        # the common case (x * y, 2.0 * x, the nodes rules build): Exprs of one graph,
+        # the one being built in, and Python numbers; the same checks and result as
+        # below, without their generality
         graph = None
         for a in args:
-            if type(a) is not Expr or (graph is not None and a.graph is not graph):
+            ta = type(a)
+            if ta is Expr:
+                if graph is None:
+                    graph = a.graph
+                elif a.graph is not graph:
+                    break
+            elif ta is not float and ta is not int:
                 break
-            graph = a.graph
         else:
             if graph is not None:
                 entered = entered_graph()
                 if entered is None or entered is graph:
-                    ids = tuple([a.id for a in args])
-                    nid = _plain_node(graph, op, ids)
+                    # a number is interned as as_expr below would (in the same order)
+                    ids = tuple([a.id if type(a) is Expr else graph.constant(a) for a in args])
+                    nid = _plain_node(graph, op, ids, graph.records())
                     if nid is not None:
                         return Expr(graph, nid)
     if op.nargs is None:  # variadic: one sequence argument
@@ -850,39 +857,66 @@ def apply(op_name: str, *args: Any, **params: Any):
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
 
 
-def build_node(graph: Graph, op_name: str, ids: tuple[int, ...]) -> int:
+def build_node(graph: Graph, op_name: str, ids: tuple[int, ...], records: Any = None) -> int:
     """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])``, for passes that
     build parameterless nodes of one graph from node ids (autodiff's): the same node,
     without the Exprs and the generality of :func:`apply` where it cannot change the
-    result (the ``nargs`` arguments of ``graph``, built in that graph)."""
+    result.  ``records``: ``graph.records()``, if the caller has it at hand."""
     op = OPS[op_name]
-    entered = entered_graph()
-    if (entered is None or entered is graph) and len(ids) == op.nargs:
-        nid = _plain_node(graph, op, ids)
+    if len(ids) == op.nargs:
+        nid = _plain_node(graph, op, ids, graph.records() if records is None else records)
         if nid is not None:
             return nid
     return apply(op_name, *[Expr(graph, i) for i in ids]).id
 
 
-def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...]) -> int | None:
-    """The node ``op(*ids)`` without params, built in the graph the arguments live in
-    (the caller has checked that no other graph is entered), unless :func:`apply`'s
-    general path has to decide: a lowering where every shape is static, or a fold of
-    Python scalars alone (then ``None``)."""
-    records = graph.records()
-    arg_nodes = [records[i] for i in ids]
+def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int | None:
+    """The node ``op(*ids)`` without params, built in the graph the arguments live in,
+    unless :func:`apply`'s general path has to decide (then ``None``): a lowering where
+    every shape is static, a fold of Python scalars alone, or constants alone while
+    another graph is entered (they go to that graph).  Where an argument is not a
+    constant, the node goes to its graph whatever graph is entered."""
+    if len(ids) == 2:
+        a = records[ids[0]]
+        b = records[ids[1]]
+        if (
+            a.shape is None
+            and b.shape is None
+            and a.dtype is None
+            and b.dtype is None
+            and type(op.dtype) is str
+        ):
+            # every shape and dtype unknown (no constant: constants have both): nothing is
+            # lowered or folded, and the result's are unknown too (what infer would say)
+            return graph.apply(op.name, ids, (), None, None)
+        arg_nodes = [a, b]
+    else:
+        arg_nodes = [records[i] for i in ids]
+        if type(op.dtype) is str:
+            for n in arg_nodes:
+                if n.shape is not None or n.dtype is not None:
+                    break
+            else:  # as above
+                return graph.apply(op.name, ids, (), None, None)
+    for n in arg_nodes:
+        if n.op != "constant":
+            break
+    else:  # constants alone: apply's general path says which graph they go to
+        entered = entered_graph()
+        if entered is not None and entered is not graph:
+            return None
     if op.lower is not None:
         for n in arg_nodes:
             if n.shape is None:
                 break
         else:
-            return None  # every shape static: lowered below
+            return None  # every shape static: lowered by apply
     elif op.elementwise and not op.custom:
         for n in arg_nodes:
             if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
                 break
         else:
-            return None  # Python scalars alone: folded below
+            return None  # Python scalars alone: folded by apply
     shape, dtype = infer(op, arg_nodes, _NO_PARAMS)
     return graph.apply(op.name, ids, (), shape, dtype)
 
@@ -910,18 +944,16 @@ def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
             ) from None
     kind = op.dtype
     if callable(kind):
-        dtype = kind(*[n.dtype for n in arg_nodes], **params)
-    else:
-        dtype = _result_dtype(
-            kind,
-            tuple(
-                [
-                    type(n.value) if n.dtype is None and n.op == "constant" else n.dtype
-                    for n in arg_nodes
-                ]
-            ),
-        )
-    return shape, dtype
+        return shape, kind(*[n.dtype for n in arg_nodes], **params)
+    keys = []
+    for n in arg_nodes:
+        dt = n.dtype
+        if dt is None:
+            if n.op != "constant":
+                return shape, None  # an unknown dtype: so is the result's (_result_dtype)
+            dt = type(n.value)  # a Python number: weakly typed
+        keys.append(dt)
+    return shape, _result_dtype(kind, tuple(keys))
 
 
 def _fold_weak(op: Op, values: list) -> bool | int | float | None:
