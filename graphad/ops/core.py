@@ -793,28 +793,50 @@ def apply(op_name: str, *args: Any, **params: Any):
     """
     op = OPS[op_name]
     if not params and len(args) == op.nargs:
-        # the common case (x * y, 2.0 * x, the nodes rules build): Exprs of one graph,
-        # the one being built in, and Python numbers; the same checks and result as
-        # below, without their generality
-        graph = None
-        for a in args:
-            ta = type(a)
-            if ta is Expr:
-                if graph is None:
-                    graph = a.graph
-                elif a.graph is not graph:
-                    break
-            elif ta is not float and ta is not int:
-                break
+        # the common case (x * y, 2.0 * x, the nodes rules build): Exprs of one graph and
+        # Python numbers; the same checks and result as below, without their generality
+        nid = None
+        if len(args) == 1:
+            a = args[0]
+            if type(a) is Expr:
+                graph = a.graph
+                nid = _plain_node(graph, op, (a.id,), graph.records())
+                if nid is not None:
+                    return Expr(graph, nid)
         else:
-            if graph is not None:
-                entered = entered_graph()
-                if entered is None or entered is graph:
-                    # a number is interned as as_expr below would (in the same order)
-                    ids = tuple([a.id if type(a) is Expr else graph.constant(a) for a in args])
-                    nid = _plain_node(graph, op, ids, graph.records())
-                    if nid is not None:
-                        return Expr(graph, nid)
+            graph = None
+            numbers = False
+            for a in args:
+                ta = type(a)
+                if ta is Expr:
+                    if graph is None:
+                        graph = a.graph
+                    elif a.graph is not graph:
+                        break
+                elif ta is float or ta is int:
+                    numbers = True
+                else:
+                    break
+            else:
+                if graph is not None:
+                    # numbers are interned as as_expr below would (in the same order), in
+                    # the graph of the Exprs unless another graph is entered (then the
+                    # general path says where they go)
+                    entered = entered_graph() if numbers else None
+                    if entered is None or entered is graph:
+                        if len(args) == 2:
+                            a, b = args
+                            ids = (
+                                a.id if type(a) is Expr else graph.constant(a),
+                                b.id if type(b) is Expr else graph.constant(b),
+                            )
+                        else:
+                            ids = tuple(
+                                [a.id if type(a) is Expr else graph.constant(a) for a in args]
+                            )
+                        nid = _plain_node(graph, op, ids, graph.records())
+                        if nid is not None:
+                            return Expr(graph, nid)
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
         if not isinstance(seq, list | tuple) or not seq:
@@ -876,28 +898,28 @@ def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int
     every shape is static, a fold of Python scalars alone, or constants alone while
     another graph is entered (they go to that graph).  Where an argument is not a
     constant, the node goes to its graph whatever graph is entered."""
-    if len(ids) == 2:
+    if len(ids) == 1:
+        a = records[ids[0]]
+        if type(op.dtype) is str and a.shape is None and a.dtype is None:
+            return graph.apply(op.name, ids, (), None, None)  # as below
+        arg_nodes = [a]
+    elif len(ids) == 2:
         a = records[ids[0]]
         b = records[ids[1]]
-        if (
-            a.shape is None
-            and b.shape is None
-            and a.dtype is None
-            and b.dtype is None
-            and type(op.dtype) is str
+        if type(op.dtype) is str and (
+            (a.shape is None and a.dtype is None) or (b.shape is None and b.dtype is None)
         ):
-            # every shape and dtype unknown (no constant: constants have both): nothing is
-            # lowered or folded, and the result's are unknown too (what infer would say)
+            # an argument of unknown shape and dtype (not a constant: constants have both):
+            # nothing is lowered or folded, and the result's shape and dtype are unknown
+            # too (what infer says)
             return graph.apply(op.name, ids, (), None, None)
         arg_nodes = [a, b]
     else:
         arg_nodes = [records[i] for i in ids]
         if type(op.dtype) is str:
             for n in arg_nodes:
-                if n.shape is not None or n.dtype is not None:
-                    break
-            else:  # as above
-                return graph.apply(op.name, ids, (), None, None)
+                if n.shape is None and n.dtype is None:  # as above
+                    return graph.apply(op.name, ids, (), None, None)
     for n in arg_nodes:
         if n.op != "constant":
             break
