@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..core._atomic import atomic_write_many
-from ..core.errors import DTypeError, GraphadError, MissingInputError, UnknownNameError
+from ..core.errors import GraphadError, MissingInputError, UnknownNameError
 from ..core.graph import Graph, gc_paused, topo_order
 from .callers import _make_caller
 from .codegen import BODY_NAME, EXPORT_INLINE_MAX, FUNCTION_NAME, Program, _counter, generate
+from .interp import not_numbers
 
 __all__ = ["Function", "compile", "export"]
 
@@ -339,10 +340,7 @@ class Function:
             if fixed is not None:
                 key.append((*fixed, False))
                 continue
-            try:
-                key.append(_value_key(v))
-            except DTypeError as exc:
-                raise DTypeError(f"input {name!r}: {exc}") from None
+            key.append(_value_key(v, name))
         return tuple(key)
 
     def _dispatch(self, *args: Any) -> Any:
@@ -535,10 +533,12 @@ def _same_kind(call: Any, ref: int, single: bool) -> Any:
     return wrapped
 
 
-def _value_key(v: Any) -> tuple:
-    """(shape, dtype, not NumPy's) of an argument, as the caller will see it."""
+def _value_key(v: Any, name: str) -> tuple:
+    """(shape, dtype, not NumPy's) of input ``name``'s argument, as the caller will see it."""
     t = type(v)
     if t is np.ndarray:
+        if v.dtype.kind not in "biuf":
+            raise not_numbers(f"input {name!r}", v.dtype, v)
         return (v.shape, v.dtype, False)
     if t is float:
         return ((), _F64, False)
@@ -546,10 +546,13 @@ def _value_key(v: Any) -> tuple:
     if to_array is not None:
         v = to_array()
     if hasattr(v, "__array_function__") and not isinstance(v, np.ndarray | np.generic):
-        return (tuple(v.shape), np.dtype(v.dtype), True)  # a Dask array stays lazy
+        dt = np.dtype(v.dtype)
+        if dt.kind == "c":  # refused by its dtype, still lazy
+            raise not_numbers(f"input {name!r}", dt, v)
+        return (tuple(v.shape), dt, True)  # a Dask array stays lazy
     arr = np.asarray(v)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise DTypeError(f"expected numbers, got dtype {arr.dtype} (from {t.__name__})")
+        raise not_numbers(f"input {name!r}", arr.dtype, v)
     return (arr.shape, arr.dtype, False)
 
 

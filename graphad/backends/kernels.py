@@ -329,12 +329,14 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
         elif (
             op == "power"
             and mode == "points"
-            and nodes[args[0]].shape == shape
+            and nodes[node.args[0]].shape == shape
             and nodes[args[1]].op == "constant"
             and _const_float(nodes[args[1]].value) == 0.5
         ):
             # an array's ``** 0.5`` is NumPy's sqrt (its fast path for that exponent):
-            # sqrt(-inf) is nan and sqrt(-0.0) is -0.0, where pow gives inf and 0.0
+            # sqrt(-inf) is nan and sqrt(-0.0) is -0.0, where pow gives inf and 0.0.  The
+            # base as NumPy sees it decides (``node.args``, not the aliases): a 0-d value
+            # broadcast to the points (``broadcast_to(x, S) ** 0.5``) is an array there
             op, args = "sqrt", [args[0]]
             spec = OPCODES[op]
         if len(args) != spec[1] and op != "relu":
