@@ -78,6 +78,7 @@ two units in the last place; ``x ** 2`` is ``x * x`` (what NumPy computes for ar
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from array import array
@@ -432,8 +433,6 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
     op outside :data:`OPCODES` or the helpers above, a value that is not a float64 or a
     comparison's boolean, a missing input) returns None.
     """
-    from ..transforms.rewrite import fold_constant
-
     nodes = graph.records()
     n_in = len(inputs)
     # per node: its value ("ref": -1-k the constant k, 0..n_in-1 an input, n_in+s step s)
@@ -448,6 +447,33 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
         if nodes[i].op != "input":
             return None
         ref[i], key[i] = k, _F64
+    folds: dict[tuple, Any] = {}  # a gradient folds the same few constants many times
+    if not outputs:
+        return None
+    try:
+        return _walk(nodes, outputs, ref, key, cval, steps, consts, const_ref, n_in, folds)
+    except KeyError:  # an argument after its user (ids out of topological order)
+        return None
+
+
+def _needed(nodes: Any, outputs: Sequence[int]) -> Any:
+    """The ids ``outputs`` need, ascending: one sweep down from the largest, as a node's
+    arguments have smaller ids than it (else a later lookup fails: the general path)."""
+    top = max(outputs)
+    need = bytearray(top + 1)
+    for o in outputs:
+        need[o] = 1
+    for n in range(top, -1, -1):
+        if need[n]:
+            for a in nodes[n].args:
+                need[a] = 1
+    return itertools.compress(range(top + 1), need)
+
+
+def _walk(nodes, outputs, ref, key, cval, steps, consts, const_ref, n_in, folds):
+    """:func:`build_scalar`'s walk (see there); KeyError where ids are not topological."""
+    from ..transforms.rewrite import fold_constant
+
     memo = _INFER_MEMO
     kinds = _SCALAR_KINDS
     f64 = _F64
@@ -463,7 +489,7 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
             consts.append(fv)
         return found
 
-    for n in graph.topo(outputs):
+    for n in _needed(nodes, outputs):
         node = nodes[n]
         args = node.args
         op_name = node.op
@@ -472,7 +498,12 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
             kind = _scalar_kind(op_name)
         if kind == 3:  # a VM op (the common case first)
             params = node.params
-            if len(args) == 1:
+            na = len(args)
+            if na == 2:
+                a, b = args
+                refs = [ref[a], ref[b]]
+                mk = (op_name, params, key[a], key[b])
+            elif na == 1:
                 a = args[0]
                 refs = [ref[a]]
                 mk = (op_name, params, key[a])
@@ -487,8 +518,14 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
             if info is False:
                 return None
             dtype, code = info
-            if max(refs) < 0:  # constants alone: folded as the rewriter folds them
-                v = fold_constant(_op(op_name), [cval[a] for a in args], params, (), dtype)
+            if refs[0] < 0 and max(refs) < 0:  # constants alone: folded as the rewriter does
+                vals = [cval[a] for a in args]
+                fk = (op_name, params, *[_value_key(v) for v in vals])
+                v = (
+                    folds[fk]
+                    if fk in folds
+                    else folds.setdefault(fk, fold_constant(_op(op_name), vals, params, (), dtype))
+                )
                 if v is not None:
                     r = constant(v)
                     if r is None:
@@ -499,15 +536,16 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
                 refs.append(constant(0.0))  # maximum(x, 0.0)
             elif code == _POWER and refs[1] < 0 and consts[-1 - refs[1]] == 2.0:
                 code, refs = _SQUARE, refs[:1]
-            ref[n], key[n] = n_in + len(steps), dtype
+            ref[n] = n_in + len(steps)
+            key[n] = dtype
+            r0 = refs[0]
             k = len(refs)
-            if k == 1:
-                r0 = refs[0]
+            if k == 2:
+                steps.append((code, r0, refs[1], r0))
+            elif k == 1:
                 steps.append((code, r0, r0, r0))
-            elif k == 2:
-                steps.append((code, refs[0], refs[1], refs[0]))
             else:
-                steps.append((code, refs[0], refs[1], refs[2]))
+                steps.append((code, r0, refs[1], refs[2]))
             continue
         if kind == 0:  # a same_shape_is_first lowering of two 0-d values: the first
             if len(args) != 2:
@@ -562,6 +600,13 @@ def build_scalar(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> K
             return None  # a weak constant or a boolean: the general path decides
         outs.append(ref[o])
     return _assemble(steps, consts, n_in, outs)
+
+
+def _value_key(v: Any) -> tuple:
+    """A 0-d constant's exact identity: its type, dtype and bits (-0.0 is not 0.0)."""
+    if type(v) is np.ndarray:
+        return (v.dtype.str, v.tobytes())
+    return (type(v), repr(v))
 
 
 _RELU, _POWER, _SQUARE = OPCODES["relu"][0], OPCODES["power"][0], OPCODES["square"][0]
@@ -639,12 +684,13 @@ def _assemble(
         if not live[s]:
             continue
         _, a, b, c = steps[s]
-        for r in (a, b, c):  # padding repeats an argument: its first sighting counts
+        # padding repeats the first argument (c is a for one or two arguments)
+        for r in (a, b) if c == a else (a, b, c):
             if r >= n_in:
                 t = r - n_in
                 live[t] = 1
                 if last[t] < 0:
-                    last[t] = s
+                    last[t] = s  # seen first from the end: its last reader
     for r in outs:  # outputs are never freed
         if r >= n_in:
             last[r - n_in] = ns
@@ -652,26 +698,31 @@ def _assemble(
     free: list[int] = []
     top = nc + n_in
     rows = []
+    append, pop = rows.append, free.pop
     for s in range(ns):
         if not live[s]:
             continue
         op, a, b, c = steps[s]
         ra = -1 - a if a < 0 else nc + a if a < n_in else reg[a - n_in]
         rb = -1 - b if b < 0 else nc + b if b < n_in else reg[b - n_in]
-        rc = -1 - c if c < 0 else nc + c if c < n_in else reg[c - n_in]
-        for r in (a, b, c):  # values dying here free their register (read before the write)
-            if r >= n_in:
-                t = r - n_in
-                if last[t] == s:
-                    free.append(reg[t])
-                    last[t] = -2  # freed once, though read twice
+        rc = ra if c == a else -1 - c if c < 0 else nc + c if c < n_in else reg[c - n_in]
+        # values dying here free their register (read before the write), once each
+        if a >= n_in and last[a - n_in] == s:
+            free.append(ra)
+            last[a - n_in] = -2
+        if b >= n_in and last[b - n_in] == s:
+            free.append(rb)
+            last[b - n_in] = -2
+        if c >= n_in and last[c - n_in] == s:
+            free.append(rc)
+            last[c - n_in] = -2
         if free:
-            d = free.pop()
+            d = pop()
         else:
             d = top
             top += 1
         reg[s] = d
-        rows.append((op, d, ra, rb, rc))
+        append((op, d, ra, rb, rc))
     code = np.array(rows, dtype=np.int32).reshape(len(rows), 5)
     out = np.array(
         [-1 - r if r < 0 else nc + r if r < n_in else reg[r - n_in] for r in outs], dtype=np.int32
