@@ -793,33 +793,21 @@ def apply(op_name: str, *args: Any, **params: Any):
     """
     op = OPS[op_name]
     if not params and len(args) == op.nargs:
-        # the common case (autodiff's nodes, x * y): Exprs of one graph, the one being
-        # built in; the same checks and result as below, without their generality
+        # the common case (x * y, the nodes rules build): Exprs of one graph, the one
+        # being built in; the same checks and result as below, without their generality
         graph = None
         for a in args:
             if type(a) is not Expr or (graph is not None and a.graph is not graph):
                 break
             graph = a.graph
         else:
-            entered = entered_graph()
-            if graph is not None and (entered is None or entered is graph):
-                records = graph.records()
-                arg_nodes = [records[a.id] for a in args]
-                # below: lowered where every shape is static, Python scalars alone folded
-                if op.lower is not None:
-                    slow = all(n.shape is not None for n in arg_nodes)
-                elif not op.elementwise or op.custom:
-                    slow = False
-                else:
-                    slow = True
-                    for n in arg_nodes:
-                        if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
-                            slow = False
-                            break
-                if not slow:
-                    shape, dtype = infer(op, arg_nodes, params)
+            if graph is not None:
+                entered = entered_graph()
+                if entered is None or entered is graph:
                     ids = tuple([a.id for a in args])
-                    return Expr(graph, graph.apply(op_name, ids, (), shape, dtype))
+                    nid = _plain_node(graph, op, ids)
+                    if nid is not None:
+                        return Expr(graph, nid)
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
         if not isinstance(seq, list | tuple) or not seq:
@@ -860,6 +848,46 @@ def apply(op_name: str, *args: Any, **params: Any):
     shape, dtype = infer(op, arg_nodes, params)
     params_t = tuple(sorted(params.items())) if params else ()
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
+
+
+def build_node(graph: Graph, op_name: str, ids: tuple[int, ...]) -> int:
+    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])``, for passes that
+    build parameterless nodes of one graph from node ids (autodiff's): the same node,
+    without the Exprs and the generality of :func:`apply` where it cannot change the
+    result (the ``nargs`` arguments of ``graph``, built in that graph)."""
+    op = OPS[op_name]
+    entered = entered_graph()
+    if (entered is None or entered is graph) and len(ids) == op.nargs:
+        nid = _plain_node(graph, op, ids)
+        if nid is not None:
+            return nid
+    return apply(op_name, *[Expr(graph, i) for i in ids]).id
+
+
+def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...]) -> int | None:
+    """The node ``op(*ids)`` without params, built in the graph the arguments live in
+    (the caller has checked that no other graph is entered), unless :func:`apply`'s
+    general path has to decide: a lowering where every shape is static, or a fold of
+    Python scalars alone (then ``None``)."""
+    records = graph.records()
+    arg_nodes = [records[i] for i in ids]
+    if op.lower is not None:
+        for n in arg_nodes:
+            if n.shape is None:
+                break
+        else:
+            return None  # every shape static: lowered below
+    elif op.elementwise and not op.custom:
+        for n in arg_nodes:
+            if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
+                break
+        else:
+            return None  # Python scalars alone: folded below
+    shape, dtype = infer(op, arg_nodes, _NO_PARAMS)
+    return graph.apply(op.name, ids, (), shape, dtype)
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
