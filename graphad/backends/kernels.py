@@ -697,8 +697,8 @@ def _assemble(
     reg = [0] * ns
     free: list[int] = []
     top = nc + n_in
-    rows = []
-    append, pop = rows.append, free.pop
+    rows: list[int] = []  # flat: five ints an instruction (one conversion at the end)
+    append, pop = rows.extend, free.pop
     for s in range(ns):
         if not live[s]:
             continue
@@ -723,7 +723,7 @@ def _assemble(
             top += 1
         reg[s] = d
         append((op, d, ra, rb, rc))
-    code = np.array(rows, dtype=np.int32).reshape(len(rows), 5)
+    code = np.array(array("i", rows), dtype=np.int32).reshape(-1, 5)
     out = np.array(
         [-1 - r if r < 0 else nc + r if r < n_in else reg[r - n_in] for r in outs], dtype=np.int32
     )
