@@ -4,12 +4,12 @@
 ``ga.load(path)`` rebuilds them.  The format is plain JSON, never pickle:
 loading a file runs no code from it.  Every node is re-created through
 :func:`graphad.ops.apply`, so shapes are checked again, and everything else
-is validated first, by :mod:`graphad.backends._persist_reader` (format and version, op names, argument references that
-point only backwards, arity, parameter and value types, parameter names the
-op's declaration uses, sizes and the ``max_elements`` limit on shape
-parameters, as the parser applies it); a bad file raises
-:class:`~graphad.GraphadError` saying what and where, and leaves the
-graph it was loading into as it was.
+is validated first, by :mod:`graphad.backends._persist_reader` (format and
+version, op names, argument references that point only backwards, arity,
+parameter and value types, parameter names the op's declaration uses, sizes
+and the ``max_elements`` limit on shape parameters, as the parser applies
+it); a bad file raises :class:`~graphad.GraphadError` saying what and where,
+and leaves the graph it was loading into as it was.
 
 The file, version 1::
 
