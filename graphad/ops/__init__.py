@@ -12,6 +12,7 @@ from typing import Any
 from ..core.errors import GraphadError
 from . import (  # noqa: F401  (declare the table)
     contract,
+    einsum_ops,
     elementwise,
     indexing,
     linalg,
