@@ -45,7 +45,7 @@ class _Compiled:
     about 45 us per line, most of the build time of a 1,000-op chain the VM never needs
     it for.  Where NumPy runs the graph, it is made at once, as the caller needs it.
 
-    With ``kernel`` (a scalar VM program :func:`graphad.backends.kernels.build_scalar`
+    With ``kernel`` (a scalar VM program ``graphad.backends._scalar_vm.build_scalar``
     made from the user's graph directly), ``graph`` holds only the inputs the caller
     checks, and the optimized graph itself (``graph``, ``output_ids``, ``input_ids``)
     is made by ``lazy()`` when first read: most compiled scalar graphs never need it.
@@ -357,15 +357,15 @@ class Function:
 
     def _scalar_vm(self, key: tuple, optimized: Any) -> _Compiled | None:
         """Float64 scalars in, the VM to run them: its program straight from the user's graph
-        (:func:`~graphad.backends.kernels.build_scalar`, one walk), the optimized graph made
+        (``_scalar_vm.build_scalar``, one walk), the optimized graph made
         only if read (``f.graph``, ``f.source``); None where the general path decides."""
         if self._backend == "numpy" or any(k != _SCALAR_KEY for k in key):
             return None
-        from . import kernels
+        from . import _scalar_vm, kernels
 
         graph = self._user_graph
         with graph.lock:
-            kernel = kernels.build_scalar(graph, self._outputs, self._inputs)
+            kernel = _scalar_vm.build_scalar(graph, self._outputs, self._inputs)
         if kernel is None:
             return None
         if self._backend == "auto" and kernel.code.shape[0] < _SCALAR_VM_MIN_INSTRUCTIONS:

@@ -544,7 +544,7 @@ def fold_constant(op: Any, values: list, params: tuple, shape: Any, dtype: Any) 
     """The value of ``op`` applied to constant ``values`` where folding it is allowed (the
     node's static ``shape`` and ``dtype`` given), else None: a Python float where the
     dtype is unknown (it stays weak), else an array.  The rewriter folds through this, and
-    so does the scalar VM's compiler (:func:`graphad.backends.kernels.build_scalar`), so
+    so does the scalar VM's compiler (``graphad.backends._scalar_vm.build_scalar``), so
     both fold the same nodes to the same bits."""
     # the table's foldable facet: nodes that must not run, free views (broadcast_to);
     # user code (defop) may be impure or expensive

@@ -1,4 +1,4 @@
-"""The scalar VM's one-walk compiler (kernels.build_scalar, used by ga.compile for float64
+"""The scalar VM's one-walk compiler (_scalar_vm.build_scalar, used by ga.compile for float64
 scalar inputs): the same bits as the general path (specialize, optimize, kernels.build)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.backends import kernels
+from graphad.backends import _scalar_vm, kernels
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
 
@@ -59,7 +59,7 @@ def _random_graph(rng, xs, size):
 def _general(monkeypatch, outs, xs):
     """The same compile with the one-walk compiler switched off."""
     with monkeypatch.context() as m:
-        m.setattr(kernels, "build_scalar", lambda *a: None)
+        m.setattr(_scalar_vm, "build_scalar", lambda *a: None)
         f = ga.compile(outs, inputs=xs)
         f(*[0.5] * len(xs))  # specialized now, while build_scalar is off
     return f
