@@ -80,6 +80,10 @@ _NAME_POOL = ("t", "s", "u", "v", "w", "p", "q", "r", "a", "b", "c", "d", "f", "
 _MAX_NAMES = 40
 #: most names given bottom-up to a text too long to write out (deeply shared graphs)
 _MAX_PRENAMES = 2000
+#: texts of at most this many terms get their names chosen by measuring the whole text
+_EXACT_REACH = 600
+#: most whole-text measurements one choice of names makes
+_EXACT_TRIES = 400
 
 
 class TextTooLong(Exception):
@@ -227,6 +231,10 @@ class _Terms:
             self.data.append(data)
             self._index[key] = found
         return found
+
+    def power_term(self, b: int, x: Any) -> int | None:
+        """The term ``b ** x`` (a product of that one factor) if it exists, else None."""
+        return self._index.get((_MUL, None, (1, "int", ((b, x),))))
 
     def children(self, t: int) -> list[int]:
         k, d = self.kind[t], self.data[t]
@@ -922,6 +930,12 @@ class _PyPrinter:
         self.names = names
         self.max_chars = max_chars
         self.memo: dict[int, tuple[str, int]] = {}
+        #: (b, x) -> (term, name) for named powers ``b ** x`` (factors of products)
+        self.pow_names: dict[tuple, tuple[int, str]] = {}
+        for t, name in names.items():
+            if terms.kind[t] == _MUL and terms.data[t][0] == 1 and len(terms.data[t][1]) == 1:
+                self.pow_names[terms.data[t][1][0]] = (t, name)
+        self._current = -1
 
     def of(self, t: int) -> tuple[str, int]:
         name = self.names.get(t)
@@ -930,6 +944,7 @@ class _PyPrinter:
     def run(self, reach: list[int]) -> None:
         budget = 4 * self.max_chars
         for t in reach:
+            self._current = t
             text = self.one(t)
             budget -= len(text[0])
             if len(text[0]) > self.max_chars or budget < 0:
@@ -1039,10 +1054,14 @@ class _PyPrinter:
         elif coef != 1:
             num.append(self.number(coef))
         for b, x in factors:
-            if _negative(x):
-                den.append(self.factor(b, _nmul(-1, x)))
+            neg = _negative(x)
+            ax = _nmul(-1, x) if neg else x
+            named = self.pow_names.get((b, ax)) if self.pow_names else None
+            if named is not None and named[0] != self._current:
+                text = named[1]  # sqrt(u) named t: a / (2 * t)
             else:
-                num.append(self.factor(b, x))
+                text = self.factor(b, ax)
+            (den if neg else num).append(text)
         return num, den
 
     def number(self, v: Any) -> str:
@@ -1258,8 +1277,57 @@ def _reach(terms: _Terms, roots: list[int]) -> list[int]:
     return sorted(seen)
 
 
+def _plen(text: str) -> int:
+    """Printed length as people count it and the issue measures it: spaces left out,
+    ``**`` one character (``^``)."""
+    return len(text) - text.count(" ") - text.count("**")
+
+
+def _add_power_terms(terms: _Terms, reach: list[int]) -> None:
+    """Make ``b ** x`` a term of its own for every factor of a product that is a power
+    of something (``sqrt(u)`` in ``a / (2 * sqrt(u))``), so that it can be named."""
+    for t in reach:
+        if terms.kind[t] == _MUL:
+            for b, x in terms.data[t][1]:
+                ax = _nmul(-1, x) if _negative(x) else x
+                if ax != 1:
+                    terms.make(_MUL, (1, ((b, ax),)))
+
+
+def _name_kids(terms: _Terms, t: int) -> list[int]:
+    """Children of ``t`` as the text writes them: a power factor of a product is its
+    power term (when there is one), so that a name for ``sqrt(u)`` stands for it."""
+    if terms.kind[t] != _MUL:
+        return terms.children(t)
+    out = []
+    for b, x in terms.data[t][1]:
+        ax = _nmul(-1, x) if _negative(x) else x
+        p = terms.power_term(b, ax) if ax != 1 else None
+        out.append(b if p is None or p == t else p)
+    return out
+
+
+def _name_order(terms: _Terms, root: int) -> list[int]:
+    """Terms reachable from ``root`` (through :func:`_name_kids`), children first."""
+    order: list[int] = []
+    done: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if t in done:
+            continue
+        if expanded:
+            done.add(t)
+            order.append(t)
+            continue
+        stack.append((t, True))
+        stack.extend((c, False) for c in _name_kids(terms, t) if c not in done)
+    return order
+
+
 def _uses(terms: _Terms, reach: list[int], root: int, named: dict[int, str]) -> dict[int, int]:
-    """How often each term is written in the text of ``root`` and of each named part."""
+    """How often each term is written in the text of ``root`` and of each named part
+    (``reach`` children first)."""
     expand = dict.fromkeys(named, 1)
     expand[root] = 1
     refs: dict[int, int] = {}
@@ -1267,15 +1335,35 @@ def _uses(terms: _Terms, reach: list[int], root: int, named: dict[int, str]) -> 
         c = expand.get(t, 0)
         if not c:
             continue
-        for ch in terms.children(t):
+        for ch in _name_kids(terms, t):
             refs[ch] = refs.get(ch, 0) + c
             if ch not in named:
                 expand[ch] = expand.get(ch, 0) + c
     return refs
 
 
+def _assign(named: Any, reach_pos: dict[int, int], pool: list[str]) -> dict[int, str]:
+    """Names from the pool in definition order: inner parts first."""
+    return {t: pool[i] for i, t in enumerate(sorted(named, key=reach_pos.__getitem__))}
+
+
+def _length(
+    terms: _Terms, root: int, reach: list[int], named: dict[int, str], max_chars: int
+) -> int:
+    """Printed length (:func:`_plen`) of the whole text with these names."""
+    printer = _PyPrinter(terms, named, max_chars)
+    printer.run(reach)
+    n = _plen(printer.of(root)[0])
+    if named:  # "where" and a "," between definitions
+        defs = sum(len(v) + 1 + _plen(printer.memo[t][0]) for t, v in named.items())
+        n += 5 + len(named) - 1 + defs
+    return n
+
+
 def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> dict[int, str]:
-    """Name shared parts, greedily, while a name makes the whole text shorter."""
+    """Name shared parts while a name makes the whole text shorter: greedily by the
+    estimated gain, then (for texts of ordinary size) by measuring the whole text
+    with each part named or not, until no single change shortens it."""
     taken = {terms.data[t] for t in reach if terms.kind[t] == _SYM} | {"e", "pi"}
     named: dict[int, str] = {}
     skip = {_SYM, _NUM, _KNOWN, _RAW}
@@ -1305,6 +1393,13 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
     while len(pool) < max(len(named), _MAX_NAMES) + 1:
         pool += [f"{n}{i}" for n in _NAME_POOL if f"{n}{i}" not in taken]
         i += 1
+
+    def nameable(t: int) -> bool:
+        # a name for -a reads badly in a sum (1 + s): name a instead
+        return terms.kind[t] not in skip and not (
+            terms.kind[t] == _MUL and _negative(terms.data[t][0])
+        )
+
     while len(named) < _MAX_NAMES:
         printer = _PyPrinter(terms, named, max_chars)
         printer.run(reach)
@@ -1313,20 +1408,40 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
         best, best_gain = None, 0
         for t in reach:
             k = refs.get(t, 0)
-            if k < 2 or t in named or terms.kind[t] in skip:
+            if k < 2 or t in named or not nameable(t):
                 continue
-            if terms.kind[t] == _MUL and _negative(terms.data[t][0]):
-                continue  # a name for -a reads badly in a sum (1 + s): name a instead
-            length = len(printer.memo[t][0])
+            length = _plen(printer.memo[t][0])
             # k copies become k names; the part is written once more after "where"/","
-            gain = (k - 1) * length - k * n - n - 3 - (2 if named else 9)
+            gain = (k - 1) * length - k * n - n - 1 - (1 if named else 5)
             if gain > best_gain:
                 best, best_gain = t, gain
         if best is None:
             break
         named[best] = "?"
-    # letters in definition order: inner parts first
-    return {t: pool[i] for i, t in enumerate(sorted(named))}
+    pos = {t: i for i, t in enumerate(reach)}
+    if len(reach) <= _EXACT_REACH:
+        refs = _uses(terms, reach, root, {})
+        cands = [t for t in reach if refs.get(t, 0) > 1 and nameable(t)]
+        chosen = set(named)
+        best_len = _length(terms, root, reach, _assign(chosen, pos, pool), max_chars)
+        budget = _EXACT_TRIES
+        while budget > 0:
+            move = None
+            for t in cands:
+                if budget <= 0:
+                    break
+                budget -= 1
+                trial = chosen ^ {t}
+                if len(trial) > _MAX_NAMES:
+                    continue
+                n = _length(terms, root, reach, _assign(trial, pos, pool), max_chars)
+                if n < best_len:
+                    best_len, move = n, trial
+            if move is None:
+                break
+            chosen = move
+        named = dict.fromkeys(chosen, "?")
+    return _assign(named, pos, pool)
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -1341,17 +1456,18 @@ def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
         other_root = _factor_sums(other, other_root)
         if other.size(other_root) < terms.size(root):
             terms, root = other, other_root
-    reach = _reach(terms, [root])
-    named = _pick_names(terms, root, reach, max_chars) if names else {}
-    return terms, root, reach, named
+    if not names:
+        return terms, root, _reach(terms, [root]), {}
+    _add_power_terms(terms, _reach(terms, [root]))
+    reach = _name_order(terms, root)
+    return terms, root, reach, _pick_names(terms, root, reach, max_chars)
 
 
 def _render(printer: _PyPrinter, terms: _Terms, root: int, reach: list[int], named: dict):
     printer.run(reach)
     main = printer.of(root)[0]
-    defs = []
-    for t in sorted(named):
-        defs.append((named[t], printer.memo[t][0]))
+    pos = {t: i for i, t in enumerate(reach)}
+    defs = [(named[t], printer.memo[t][0]) for t in sorted(named, key=pos.__getitem__)]
     return main, defs
 
 
