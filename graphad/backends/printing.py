@@ -310,6 +310,8 @@ class _Terms:
             pows = [
                 i for i in special if kind[factors[i][0]] == _POW and type(factors[i][1]) is int
             ]
+            if pows:
+                factors = self._raise_powers(factors, pows)
             if len(pows) > 1:
                 factors = self._merge_powers(factors, pows)
         merged: dict[int, Any] = {}
@@ -325,8 +327,15 @@ class _Terms:
                 and self.data[b][0] == "exp"
                 and not self.data[b][2]
             ):
-                # exp(u) ** k is exp(k * u)
-                b, x = self.node("exp", (), [self.mul(self.num(x), self.data[b][1][0])]), 1
+                # exp(u) ** k is exp(k * u); k * (a + b) as k * a + k * b, the form
+                # any other sum takes (so that exp(-3 * (z - x) / 2) is exp(3 * x / 2 - ...))
+                u = self.data[b][1][0]
+                k = self.num(x)
+                if self.kind[u] == _ADD:
+                    ku = self.add([self.mul(k, v) for v in self.data[u]])
+                else:
+                    ku = self.mul(k, u)
+                b, x = self.node("exp", (), [ku]), 1
             out.append((b, x))
         c = _nmul(-1, coef)
         tops = [i for i, (_, x) in enumerate(out) if x > 0]
@@ -429,6 +438,28 @@ class _Terms:
                 else:
                     seen[mine] = b
         return coef, factors
+
+    def _raise_powers(self, factors: list, pows: list[int]) -> list:
+        """``(a ** u) ** k`` (k an integer) as ``a ** (k * u)`` where ``a`` is never
+        negative (``x / (2 ** (x ** 2)) ** 2`` is ``x / 2 ** (2 * x ** 2)``)."""
+        factors = list(factors)
+        for i in pows:
+            b, x = factors[i]
+            base, expo = self.data[b]
+            if x in (0, 1, -1) or not (
+                self._nonnegative(base) or (self.kind[base] == _ADD and self._all_nonneg(base))
+            ):
+                continue
+            k = -x if x < 0 else x
+            factors[i] = (self.make(_POW, (base, self.mul(self.num(k), expo))), x // k)
+        return factors
+
+    def _all_nonneg(self, t: int) -> bool:
+        return all(
+            not _negative(self.split(u)[0])
+            and all(self._nonnegative(b) for b, _ in self.split(u)[1])
+            for u in self.data[t]
+        )
 
     def _merge_powers(self, factors: list, pows: list[int]) -> list:
         """``2 ** u * 2 ** v`` as ``2 ** (u + v)`` (a positive number's powers) when the
@@ -572,9 +603,58 @@ class _Terms:
             out = self._factored(terms)
             together = self._together(terms)
             if together is not None and self.size(together) < self.size(out):
-                return together
+                out = together
+            if self.kind[out] == _ADD:
+                c = self.content(out)
+                if c is not None:  # 3 * a - 3 * b + 6 is 3 * (a - b + 2) when shorter
+                    cand = self.mul(self.num(c), self.divided(out, c))
+                    if self.size(cand) < self.size(out):
+                        out = cand
             return out
         return self.make(_ADD, tuple(terms))
+
+    def content(self, s: int) -> Any:
+        """The positive number every term of sum ``s`` is an exact multiple of
+        (``3 * a - 6`` has 3, ``a / 2 - b / 2`` has 1/2), or None when it is 1 or some
+        coefficient is no exact number."""
+        nums, dens = [], []
+        for u in self.data[s]:
+            c = self.split(u)[0]
+            if not _exact(c):
+                return None
+            f = Fraction(c)
+            nums.append(abs(f.numerator))
+            dens.append(f.denominator)
+        c = _norm(Fraction(math.gcd(*nums), math.lcm(*dens)))
+        return None if c == 1 else c
+
+    def divided(self, s: int, c: Any) -> int:
+        """Sum ``s`` with every term divided by the number ``c``."""
+        inv = self.num(_ninv(c))
+        return self.add([self.mul(inv, u) for u in self.data[s]])
+
+    def content_out(self, t: int) -> int:
+        """Product ``t`` with the numeric content of its sum factors moved into its
+        coefficient when that is shorter (``(3 * z - 3) * x`` is ``3 * (z - 1) * x``,
+        ``(cos(t) / 2 - s / 2) / u`` is ``(cos(t) - s) / (2 * u)``)."""
+        if self.kind[t] != _MUL:
+            return t
+        best = t
+        for b, x in self.data[t][1]:
+            if self.kind[b] != _ADD or type(x) is not int or self.kind[best] != _MUL:
+                continue
+            c = self.content(b)
+            cx = _npow(c, x) if c is not None else None
+            if cx is None:
+                continue
+            coef, factors = self.data[best]
+            if (b, x) not in factors:
+                continue
+            rest = [f for f in factors if f != (b, x)]
+            cand = self.build_mul(_nmul(coef, cx), [*rest, (self.divided(b, c), x)])
+            if self.size(cand) < self.size(best):
+                best = cand
+        return best
 
     def _factored(self, terms: list[int]) -> int:
         if self._nesting <= 4:
@@ -586,8 +666,10 @@ class _Terms:
                 finally:
                     self._nesting -= 1
         common = self._common(terms)
-        if common:  # a * b + a * c is a * (b + c)
-            return self._pull_out(common, terms)
+        if common:  # a * b + a * c is a * (b + c), unless longer (sqrt(y) + y)
+            out = self._pull_out(common, terms)
+            plain = self.make(_ADD, tuple(terms))
+            return plain if self.size(plain) < self.size(out) else out
         if len(terms) > 2:
             grouped = self._collect(terms)
             if grouped is not None:
@@ -681,11 +763,15 @@ class _Terms:
             # k copies of the factor (and its "*") become one, inside "(...)"
             gain = (len(group) - 1) * (self.size(self.build_mul(1, common)) + 1) - 3
             if gain > best_gain:
-                best, best_gain = (group, common), gain
+                inside = self._pull_out(common, [terms[i] for i in group])
+                # measured: what is left of a power may print as long as it did
+                # (y / sqrt(y) is sqrt(y))
+                real = sum(self.size(terms[i]) + 1 for i in group) - self.size(inside) - 1
+                if real > 0:
+                    best, best_gain = (group, inside), gain
         if best is None:
             return None
-        group, common = best
-        inside = self._pull_out(common, [terms[i] for i in group])
+        group, inside = best
         return self.add([inside, *(t for i, t in enumerate(terms) if i not in group)])
 
     def size(self, t: int) -> int:
@@ -883,7 +969,7 @@ def _factor_sums(terms: _Terms, root: int) -> int:
             acc = terms.num(d[0])
             for b, x in d[1]:
                 acc = terms.mul(acc, new[b] if x == 1 else terms.power(new[b], terms.num(x)))
-            new[t] = acc
+            new[t] = terms.content_out(acc)
         elif k == _POW:
             new[t] = terms.make(_POW, (new[d[0]], new[d[1]]))
         elif k == _CALL:
