@@ -440,26 +440,18 @@ class _Terms:
         return coef, factors
 
     def _raise_powers(self, factors: list, pows: list[int]) -> list:
-        """``(a ** u) ** k`` (k an integer) as ``a ** (k * u)`` where ``a`` is never
-        negative (``x / (2 ** (x ** 2)) ** 2`` is ``x / 2 ** (2 * x ** 2)``)."""
+        """``(a ** u) ** k`` (k an integer) as ``a ** (k * u)``, as :meth:`power` does
+        (``x / (2 ** (x ** 2)) ** 2`` is ``x / 2 ** (2 * x ** 2)``): the same values
+        wherever ``a ** u`` is defined (for a < 0, u is then an integer)."""
         factors = list(factors)
         for i in pows:
             b, x = factors[i]
-            base, expo = self.data[b]
-            if x in (0, 1, -1) or not (
-                self._nonnegative(base) or (self.kind[base] == _ADD and self._all_nonneg(base))
-            ):
+            if x in (0, 1, -1):
                 continue
+            base, expo = self.data[b]
             k = -x if x < 0 else x
             factors[i] = (self.make(_POW, (base, self.mul(self.num(k), expo))), x // k)
         return factors
-
-    def _all_nonneg(self, t: int) -> bool:
-        return all(
-            not _negative(self.split(u)[0])
-            and all(self._nonnegative(b) for b, _ in self.split(u)[1])
-            for u in self.data[t]
-        )
 
     def _merge_powers(self, factors: list, pows: list[int]) -> list:
         """``2 ** u * 2 ** v`` as ``2 ** (u + v)`` (a positive number's powers) when the
@@ -893,6 +885,11 @@ class _Terms:
                 out = self._exp_of_logs(inner)
                 if out is not None:
                     return out
+            elif self.kind[inner] == _MUL and self.data[inner][0] == 1:
+                (b, x), *more = self.data[inner][1]
+                if not more and isinstance(x, Fraction) and x.denominator % 2 == 0:
+                    # log(sqrt(u)) is log(u) / 2: u ** x is defined only where u >= 0
+                    return self.mul(self.num(x), self.node("log", (), [b]))
         if (
             spec is not None
             and spec.elementwise
@@ -1161,7 +1158,17 @@ class _PyPrinter:
         text = " * ".join(num) if num else "1"
         if den:  # a lone factor is an atom, a power or parenthesised: safe after /
             text += " / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
-        return text, _P_MUL
+        return text, self.lone_power(coef, factors, den)
+
+    def lone_power(self, coef: Any, factors: tuple, den: list) -> int:
+        """Precedence of a product: ``sqrt(u)`` alone is an atom, ``u ** 3`` a power
+        (``2 ** sqrt(z)``, not ``2 ** (sqrt(z))``)."""
+        if coef != 1 or den or len(factors) != 1 or factors[0][1] == 1:
+            return _P_MUL
+        b, x = factors[0]
+        if x == Fraction(1, 2) or self.pow_names.get((b, x), (-1,))[0] not in (-1, self._current):
+            return _P_ATOM
+        return _P_POW
 
 
 # -- LaTeX ----------------------------------------------------------------------------------
@@ -1345,7 +1352,7 @@ class _LatexPrinter(_PyPrinter):
         top = top or "1"
         if den:
             return rf"\frac{{{top}}}{{{' '.join(den)}}}", _P_MUL
-        return top, _P_MUL
+        return top, self.lone_power(coef, factors, den)
 
 
 # -- naming shared parts ----------------------------------------------------------------------
