@@ -312,6 +312,13 @@ class _Terms:
             ]
             if pows:
                 factors = self._raise_powers(factors, pows)
+            roots = [
+                i
+                for i in special
+                if kind[factors[i][0]] == _POW and isinstance(factors[i][1], Fraction)
+            ]
+            if roots:
+                factors = self._root_powers(factors, roots)
             if len(pows) > 1:
                 factors = self._merge_powers(factors, pows)
         merged: dict[int, Any] = {}
@@ -451,6 +458,19 @@ class _Terms:
             base, expo = self.data[b]
             k = -x if x < 0 else x
             factors[i] = (self.make(_POW, (base, self.mul(self.num(k), expo))), x // k)
+        return factors
+
+    def _root_powers(self, factors: list, pows: list[int]) -> list:
+        """``sqrt(3 ** u)`` as ``3 ** (u / 2)``: a fractional power of a power of a
+        number that is never negative (``a ** u`` is then never negative either)."""
+        factors = list(factors)
+        for i in pows:
+            b, x = factors[i]
+            base, expo = self.data[b]
+            if not self._nonnegative(base):
+                continue
+            k = _nmul(-1, x) if _negative(x) else x
+            factors[i] = (self.make(_POW, (base, self.mul(self.num(k), expo))), 1 if k == x else -1)
         return factors
 
     def _merge_powers(self, factors: list, pows: list[int]) -> list:
@@ -1019,10 +1039,15 @@ class _PyPrinter:
             if terms.kind[t] == _MUL and terms.data[t][0] == 1 and len(terms.data[t][1]) == 1:
                 self.pow_names[terms.data[t][1][0]] = (t, name)
         self._current = -1
+        self._negated = -1  # a sum factor printed negated (see flip)
 
     def of(self, t: int) -> tuple[str, int]:
         name = self.names.get(t)
-        return (name, _P_ATOM) if name is not None else self.memo[t]
+        if name is not None:
+            return name, _P_ATOM
+        if t == self._negated:
+            return self._layout([(not n, s, p) for n, s, p in map(self.signed, self.t.data[t])])
+        return self.memo[t]
 
     def run(self, reach: list[int]) -> None:
         budget = 4 * self.max_chars
@@ -1083,7 +1108,9 @@ class _PyPrinter:
         return False, s, p
 
     def sum_text(self, items: tuple) -> tuple[str, int]:
-        parts = [self.signed(t) for t in items]
+        return self._layout([self.signed(t) for t in items])
+
+    def _layout(self, parts: list) -> tuple[str, int]:
         if parts[0][0]:  # lead with a positive term: b - a, not -a + b
             for i, p in enumerate(parts):
                 if not p[0]:
@@ -1116,6 +1143,39 @@ class _PyPrinter:
             if not is_sum(*factors[i]):
                 return (factors[i], *factors[:i], *factors[i + 1 :])
         return factors
+
+    def flip(self, coef: Any, factors: tuple) -> tuple[str, int] | None:
+        """``-x * (1 - t)`` as ``x * (t - 1)``: a negative product with a sum factor
+        (odd power) that has a negative term is printed with that sum negated; None
+        when there is no such sum.  ``-s * (1 - s)`` stays: it reads as the derivative
+        of a sigmoid ``s``."""
+        for b, x in factors:
+            if (
+                type(x) is int
+                and x % 2
+                and self.t.kind[b] == _ADD
+                and b not in self.names
+                and any(self.signed(u)[0] for u in self.t.data[b])
+                and not self._one_minus_factor(b, factors)
+            ):
+                self._negated = b
+                try:
+                    return self.mul_text(_nmul(-1, coef), factors)
+                finally:
+                    self._negated = -1
+        return None
+
+    def _one_minus_factor(self, b: int, factors: tuple) -> bool:
+        """Whether sum ``b`` is ``1 - a`` with ``a`` a factor of the same product."""
+        items = self.t.data[b]
+        if len(items) != 2:
+            return False
+        bases = {f for f, x in factors if x > 0}
+        for one, other in (items, items[::-1]):
+            if self.t.kind[one] == _NUM and self.t.data[one] == 1:
+                c, f = self.t.split(other)
+                return c == -1 and len(f) == 1 and f[0][1] == 1 and f[0][0] in bases
+        return False
 
     def factor(self, b: int, x: Any) -> str:
         s, p = self.of(b)
@@ -1152,6 +1212,9 @@ class _PyPrinter:
 
     def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
         if _negative(coef):
+            flipped = self.flip(coef, factors)
+            if flipped is not None:
+                return flipped
             s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num, den = self.split(coef, factors)
@@ -1339,6 +1402,9 @@ class _LatexPrinter(_PyPrinter):
 
     def mul_text(self, coef: Any, factors: tuple) -> tuple[str, int]:
         if _negative(coef):
+            flipped = self.flip(coef, factors)
+            if flipped is not None:
+                return flipped
             s, _ = self.mul_text(_nmul(-1, coef), self.lead(coef, factors))
             return "-" + s, _P_NEG
         num, den = self.split(coef, factors)

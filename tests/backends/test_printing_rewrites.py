@@ -99,6 +99,22 @@ def test_names_are_undone_when_a_later_name_makes_them_useless():
         ("sqrt(y) + y - z", "sqrt(y) + y - z", lambda x, y, z: np.sqrt(y) + y - z),
         # log(sqrt(u)) is log(u) / 2
         ("sin(log(sqrt(z)))", "sin(log(z) / 2)", lambda x, y, z: np.sin(np.log(np.sqrt(z)))),
+        # sqrt of a power of a positive number is a power
+        ("sqrt(3 ** x) * y", "3 ** (x / 2) * y", lambda x, y, z: np.sqrt(3.0**x) * y),
+        ("y / sqrt(2 ** x)", "y / 2 ** (x / 2)", lambda x, y, z: y / np.sqrt(2.0**x)),
+        # a negative product takes its sign into a sum: -x * (1 - t) is x * (t - 1) ...
+        (
+            "-x * (1 - tanh(z) ** 2) / y",
+            "x * (tanh(z) ** 2 - 1) / y",
+            lambda x, y, z: -x * (1 - np.tanh(z) ** 2) / y,
+        ),
+        ("-2 * (sqrt(y) - x)", "2 * (x - sqrt(y))", lambda x, y, z: -2 * (np.sqrt(y) - x)),
+        # ... but a sigmoid's s * (1 - s) stays as people write it
+        (
+            "-sigmoid(x) * (1 - sigmoid(x)) * y",
+            "-sigmoid(x) * (1 - sigmoid(x)) * y",
+            lambda x, y, z: -_sig(x) * (1 - _sig(x)) * y,
+        ),
         # a lone square root needs no parentheses as an exponent
         ("2 ** sqrt(z) * y", "2 ** sqrt(z) * y", lambda x, y, z: 2.0 ** np.sqrt(z) * y),
         ("2 ** (z ** 3)", "2 ** (z ** 3)", lambda x, y, z: 2.0 ** (z**3)),
