@@ -328,6 +328,11 @@ class _Terms:
         for b, x in merged.items():
             if x == 0:
                 continue
+            if self.kind[b] == _NUM and type(x) is int:  # 2 ** u * 2 ** (-u) merged to 1
+                folded = _npow(self.data[b], x) if _exact(self.data[b]) else None
+                if folded is not None:
+                    coef = _nmul(coef, folded)
+                    continue
             if (
                 x != 1
                 and self.kind[b] == _CALL
@@ -645,15 +650,17 @@ class _Terms:
         inv = self.num(_ninv(c))
         return self.add([self.mul(inv, u) for u in self.data[s]])
 
-    def content_out(self, t: int) -> int:
+    def content_out(self, t: int, shared: set[int]) -> int:
         """Product ``t`` with the numeric content of its sum factors moved into its
         coefficient when that is shorter (``(3 * z - 3) * x`` is ``3 * (z - 1) * x``,
-        ``(cos(t) / 2 - s / 2) / u`` is ``(cos(t) - s) / (2 * u)``)."""
+        ``(cos(t) / 2 - s / 2) / u`` is ``(cos(t) - s) / (2 * u)``).  Sums in
+        ``shared`` (used elsewhere too) stay as they are: two forms of one sum would
+        each be written out."""
         if self.kind[t] != _MUL:
             return t
         best = t
         for b, x in self.data[t][1]:
-            if self.kind[b] != _ADD or type(x) is not int or self.kind[best] != _MUL:
+            if self.kind[b] != _ADD or type(x) is not int or self.kind[best] != _MUL or b in shared:
                 continue
             c = self.content(b)
             cx = _npow(c, x) if c is not None else None
@@ -978,7 +985,13 @@ def _factor_sums(terms: _Terms, root: int) -> int:
     """The terms of ``root`` rebuilt with common factors pulled out of sums."""
     terms.factoring = True
     new: dict[int, int] = {}
-    for t in _reach(terms, [root]):
+    order = _reach(terms, [root])
+    parents: dict[int, int] = {}
+    for t in order:
+        for c in set(terms.children(t)):
+            parents[c] = parents.get(c, 0) + 1
+    shared: set[int] = set()  # the new forms of terms with more than one parent
+    for t in order:
         k, d = terms.kind[t], terms.data[t]
         if k == _ADD:
             new[t] = terms.add([new[u] for u in d])
@@ -986,7 +999,7 @@ def _factor_sums(terms: _Terms, root: int) -> int:
             acc = terms.num(d[0])
             for b, x in d[1]:
                 acc = terms.mul(acc, new[b] if x == 1 else terms.power(new[b], terms.num(x)))
-            new[t] = terms.content_out(acc)
+            new[t] = terms.content_out(acc, shared)
         elif k == _POW:
             new[t] = terms.make(_POW, (new[d[0]], new[d[1]]))
         elif k == _CALL:
@@ -995,6 +1008,8 @@ def _factor_sums(terms: _Terms, root: int) -> int:
             new[t] = terms.make(_INFIX, (d[0], new[d[1]], new[d[2]], d[3], d[4]))
         else:
             new[t] = t
+        if parents.get(t, 0) > 1:
+            shared.add(new[t])
     terms.factoring = False
     return new[root]
 

@@ -202,3 +202,28 @@ def test_named_texts_have_the_values_of_the_gradient_and_are_never_longer():
                 np.testing.assert_allclose(got[ok], want[ok], rtol=1e-9, atol=1e-12, err_msg=text)
                 checked += int(ok.sum())
     assert checked > 100
+
+
+def test_powers_that_cancel_leave_no_factor_one():
+    with ga.Graph():
+        g = ga.grad(ga.parse("log(sqrt(x * sqrt(3 ** (z * z))))"), "z")
+        text = str(g)
+        got = ga.parse(text).eval(AT)
+    assert text == "log(3) * z / 2"  # by hand: (log(x) + z ** 2 * log(3) / 2) / 2
+    np.testing.assert_allclose(got, np.log(3) * AT["z"] / 2, rtol=1e-14)
+
+
+def test_a_sum_used_in_several_places_keeps_one_form():
+    # moving 1/2 out of the inner derivative's sum where it is a factor, but not
+    # where it stands alone, would write two forms of one long sum (896 characters
+    # instead of 486)
+    at = {"x": np.array([0.3, 1.2]), "y": np.array([0.5, -0.7])}
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        h = x
+        for i in range(2):
+            h = ga.tanh(h * (i + 2) + ga.sigmoid(y * h)) + ga.sqrt(ga.exp(h) + i)
+        g = ga.grad(h, "x")
+        text = str(g)
+        np.testing.assert_allclose(ga.parse(text).eval(at), g.eval(at), rtol=1e-12)
+    assert len(text) < 500
