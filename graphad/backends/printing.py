@@ -216,6 +216,8 @@ class _Terms:
         #: terms (:func:`_factor_sums`), so that the result does not depend on the
         #: order in which a sum was built (what is printed parses back to it)
         self.factoring = False
+        #: move numeric content out of sum factors of products (:meth:`content_out`)
+        self.content_moves = False
 
     def make(self, kind: int, data: Any) -> int:
         if kind == _ADD:  # a + b and b + a are one term (printed in the first order seen)
@@ -656,7 +658,7 @@ class _Terms:
         ``(cos(t) / 2 - s / 2) / u`` is ``(cos(t) - s) / (2 * u)``).  Sums in
         ``shared`` (used elsewhere too) stay as they are: two forms of one sum would
         each be written out."""
-        if self.kind[t] != _MUL:
+        if self.kind[t] != _MUL or not self.content_moves:
             return t
         best = t
         for b, x in self.data[t][1]:
@@ -979,6 +981,19 @@ def _convert(
             t = terms.node(op, tuple(node["params"]), args, _ops.OPS.get(op))
         memo[n] = t
     return terms, memo[root]
+
+
+def _shortest_factoring(terms: _Terms, root: int) -> int:
+    """:func:`_factor_sums` with and without numeric content moved out of sum
+    factors, whichever text is shorter as a whole: moving it shortens each product
+    by itself, but a sum shared with other parts may then be written two ways."""
+    plain = _factor_sums(terms, root)
+    terms.content_moves = True
+    try:
+        moved = _factor_sums(terms, root)
+    finally:
+        terms.content_moves = False
+    return moved if terms.size(moved) < terms.size(plain) else plain
 
 
 def _factor_sums(terms: _Terms, root: int) -> int:
@@ -1623,11 +1638,11 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
 
 def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
     terms, root = _convert(e.graph, e.id, max_nodes)
-    root = _factor_sums(terms, root)
+    root = _shortest_factoring(terms, root)
     if terms.seen_sigmoid_log:
         # sigmoid(log(w)) written as w / (w + 1) repeats w: keep it only if shorter
         other, other_root = _convert(e.graph, e.id, max_nodes, sigmoid_log=True)
-        other_root = _factor_sums(other, other_root)
+        other_root = _shortest_factoring(other, other_root)
         if other.size(other_root) < terms.size(root):
             terms, root = other, other_root
     if not names:

@@ -227,3 +227,21 @@ def test_a_sum_used_in_several_places_keeps_one_form():
         text = str(g)
         np.testing.assert_allclose(ga.parse(text).eval(at), g.eval(at), rtol=1e-12)
     assert len(text) < 500
+
+
+def test_chained_layers_print_no_longer_with_the_new_rewrites():
+    # three tanh/sigmoid/sqrt layers: the product of the three chain-rule factors
+    # stays a product (moving 1/2 out of one of them wrote a long sum twice: 267
+    # characters named instead of 247)
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        h = x
+        for i in range(3):
+            h = ga.tanh(h * (i + 2) + ga.sigmoid(y * h)) + ga.sqrt(ga.exp(h) + i)
+        g = ga.grad(h, "x")
+        main, defs = text_parts(g)
+        named = to_text(g, names=True)
+        at = {"x": np.array([0.3, 1.2]), "y": np.array([0.5, -0.7])}
+        want = g.eval(at)
+    assert _plen(named) <= 250
+    np.testing.assert_allclose(_named_value(main, defs, at), want, rtol=1e-12)
