@@ -24,6 +24,12 @@ clean-up, as rewrites of terms rather than through SymPy:
   ``u ** 0.25``, ``sqrt(exp(u) ** 2)`` is ``exp(u)``, ``2 ** u * 2 ** v`` merges
   when the exponents cancel, and ``sigmoid(log(w))`` is ``w / (w + 1)`` when
   the whole text gets shorter (both forms are built and measured);
+- numbers and signs as people move them: numeric content leaves a sum factor
+  when the whole text gets shorter (``(cos(t) / 2 - s / 2) / u`` is
+  ``(cos(t) - s) / (2 * u)``), a negative product takes its sign into a sum
+  factor (``-x * (1 - t)`` is ``x * (t - 1)``; a sigmoid's ``-s * (1 - s)``
+  stays), ``(a ** u) ** k`` is ``a ** (k * u)`` inside products too,
+  ``sqrt(3 ** u)`` is ``3 ** (u / 2)`` and ``log(sqrt(u))`` is ``log(u) / 2``;
 - constants print exactly: a constant folded from Python scalars remembers
   what it was folded from (``log(2)``, ``1 / sqrt(2 * pi)``, ``1 / 3``; see
   ``graphad.ops.core``), and the values of ``pi``, ``e``, ``log(2)`` and a few
@@ -38,7 +44,11 @@ rounding wherever the expression is defined.  Compiled code never sees any of th
 
 Shared subexpressions can be *named*: with ``names=True`` a part that occurs
 several times is printed once in a ``where`` clause when that makes the whole
-text shorter (``-s * (1 - s) * t   where t = 2 ** (z - x), s = sigmoid(t)``).
+text shorter (``-s * (1 - s) * t   where t = 2 ** (z - x), s = sigmoid(t)``),
+counted as the issue counts it (spaces left out, ``**`` one character).  Names
+are chosen greedily, then by measuring the whole text with each shared part
+named or not until no single change shortens it; a power that is a factor of a
+product (``sqrt(u)`` in ``a / (2 * sqrt(u))``) can be named like any other part.
 ``str(e)`` prints without names, so that its text parses back.
 
 Everything here is iterative (term ids are created children first, so id order
