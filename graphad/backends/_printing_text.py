@@ -410,7 +410,8 @@ class _LatexPrinter(_PyPrinter):
             from ..core._escape import latex_name
 
             plain = re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", op)
-            name = r"\operatorname{" + (op if plain else latex_name(op + " ", 40)) + "}"
+            # op + " " is never a plain name, so latex_name escapes it (never None)
+            name = r"\operatorname{" + (op if plain else latex_name(op + " ", 40) or "") + "}"
         return name + "{" + _paren(", ".join(parts) + " ") + "}", _P_ATOM
 
     def factor(self, b: int, x: Any) -> str:
