@@ -20,14 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import _BOOL, _F64, OPCODES, Kernel, _const_float
+from .kernels import _BOOL, _BOOL_SAFE, _CMP, _F64, OPCODES, Kernel, _const_float
 
 __all__ = ["build_scalar"]
 
-# comparisons give booleans (0.0/1.0 in a register); every other VM op a float64 here
-_CMP = frozenset({"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"})
-# ops whose booleans (0.0/1.0) the VM computes exactly: NumPy's and, or, choice
-_BOOL_SAFE = frozenset({"multiply", "maximum", "minimum", "where"})
 _FILLS = {"ones_like": 1, "zeros_like": 0}
 # (op, params, argument type keys) -> the inferred (shape, dtype) of a 0-d node
 _INFER_MEMO: dict[tuple, tuple] = {}

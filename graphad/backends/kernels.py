@@ -141,6 +141,12 @@ AUTO_MIN_INSTRUCTIONS = 8
 BLOCK = 256  # points per VM pass in points mode: registers stay in L1/L2
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(bool)
+# comparisons give booleans (0.0/1.0 in a register); every other VM op a float64
+_CMP = frozenset({"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"})
+# ops whose booleans (0.0/1.0) the VM computes exactly as NumPy does on booleans: and
+# (multiply), or (maximum), min and choice.  Not add: NumPy's True + True is True, the
+# VM's 2.0
+_BOOL_SAFE = frozenset({"multiply", "maximum", "minimum", "where"})
 # what the unchecked path packs when nothing has sorted the values by type first
 _PLAIN = frozenset({float, int, bool, np.float64, np.ndarray})
 
@@ -287,6 +293,8 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
             continue
         if node.dtype not in ok_dtypes:
             return None
+        if node.dtype == _BOOL and op not in _BOOL_SAFE and op not in _CMP and op not in _PASS:
+            return None  # NumPy's boolean arithmetic: the NumPy code runs it
         args = [alias.get(a, a) for a in node.args]
         for a in args:
             if nodes[a].dtype not in ok_dtypes:

@@ -163,3 +163,32 @@ def test_graphs_it_does_not_cover_take_the_general_path():
         h = ga.compile(e * z + ga.sin(x) * 40, inputs=[x, y])
         with pytest.raises(ga.MissingInputError, match="'z'"):
             h(0.5, 0.25)
+
+
+def test_boolean_arithmetic_is_numpys():
+    # NumPy on booleans: True + True is True (or), True * False is False (and); the VM
+    # holds booleans as 0.0/1.0, so its add would give 2.0 -- such graphs must not run
+    # there.  Long enough (80+ instructions) that backend="auto" would pick the VM.
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        pad = x * 0.0
+        for i in range(80):
+            pad = pad + ga.sin(x * float(i))
+        cases = {
+            "or by +": ((x > 0) + (y > 0)) * 1.0,
+            "and by *": ((x > 0) * (y > 0)) * 1.0,
+            "or by maximum": ga.maximum(x > 0, y < 0) * 2.0,
+        }
+        for name, e in cases.items():
+            g = e + pad * 0.0
+            for xv, yv in ((1.0, 2.0), (-1.0, 2.0), (-1.0, -2.0)):
+                want = float(
+                    {
+                        "or by +": np.bool_(xv > 0) + np.bool_(yv > 0),
+                        "and by *": np.bool_(xv > 0) * np.bool_(yv > 0),
+                        "or by maximum": 2.0 * np.maximum(np.bool_(xv > 0), np.bool_(yv < 0)),
+                    }[name]
+                )
+                for backend in ("auto", "numba", "numpy"):
+                    got = ga.compile(g, inputs=[x, y], backend=backend)(xv, yv)
+                    assert float(got) == want, (name, backend, xv, yv, got)
