@@ -60,7 +60,8 @@ class Op:
         (``None`` never reaches it: unknown shapes give an unknown result).
     dtype : str or callable
         ``"promote"`` (NumPy promotion), ``"float"`` (promotion, then at least
-        float), ``"bool"``, ``"first"`` (dtype of the first argument), or a callable.
+        float), ``"bool"``, ``"first"`` (dtype of the first argument), ``"select"``
+        (promotion of all but the first argument, as ``where``'s branches), or a callable.
     sympy : callable, optional
         ``sympy(sp, *sympy_args, **params)`` -> SymPy expression.
     emit : str or callable
@@ -771,6 +772,8 @@ _PLAIN: set[type] = {bool, int, float, Expr}
 
 @functools.lru_cache(maxsize=4096)
 def _result_dtype(kind: str, keys: tuple) -> np.dtype | None:
+    if kind == "select":  # the condition does not take part (where(c, 1.0, x32) is float32)
+        kind, keys = "promote", keys[1:]
     if any(k is None for k in keys):
         return None
     samples = [_WEAK_SAMPLE[k] if k in _WEAK_SAMPLE else np.dtype(k) for k in keys]
