@@ -908,15 +908,15 @@ def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int
     constant, the node goes to its graph whatever graph is entered."""
     if len(ids) == 1:
         a = records[ids[0]]
-        if type(op.dtype) is str and a.shape is None and a.dtype is None:
+        if a.shape is None and a.dtype is None and _every_argument(op):
             return graph.apply(op.name, ids, (), None, None)  # as below
         arg_nodes = [a]
     elif len(ids) == 2:
         a = records[ids[0]]
         b = records[ids[1]]
-        if type(op.dtype) is str and (
+        if (
             (a.shape is None and a.dtype is None) or (b.shape is None and b.dtype is None)
-        ):
+        ) and _every_argument(op):
             # an argument of unknown shape and dtype (not a constant: constants have both):
             # nothing is lowered or folded, and the result's shape and dtype are unknown
             # too (what infer says)
@@ -924,7 +924,7 @@ def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int
         arg_nodes = [a, b]
     else:
         arg_nodes = [records[i] for i in ids]
-        if type(op.dtype) is str:
+        if _every_argument(op):
             for n in arg_nodes:
                 if n.shape is None and n.dtype is None:  # as above
                     return graph.apply(op.name, ids, (), None, None)
@@ -954,6 +954,12 @@ def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int
 _NO_PARAMS: dict[str, Any] = {}
 
 
+def _every_argument(op: Op) -> bool:
+    """Whether every argument's dtype takes part in the op's (a dtype kind of the table)."""
+    kind = op.dtype
+    return type(kind) is str and kind in _EVERY_ARGUMENT_KINDS
+
+
 def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
     """The static shape (``None`` where an argument's is unknown) and dtype of
     ``op(*args, **params)``; a ``ShapeError`` naming the op where shapes do not fit."""
@@ -975,15 +981,21 @@ def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
     kind = op.dtype
     if callable(kind):
         return shape, kind(*[n.dtype for n in arg_nodes], **params)
+    every = kind in _EVERY_ARGUMENT_KINDS
     keys = []
     for n in arg_nodes:
         dt = n.dtype
-        if dt is None:
-            if n.op != "constant":
-                return shape, None  # an unknown dtype: so is the result's (_result_dtype)
+        if dt is None and n.op == "constant":
             dt = type(n.value)  # a Python number: weakly typed
+        elif dt is None and every:
+            return shape, None  # an unknown dtype that takes part: so is the result's
         keys.append(dt)
     return shape, _result_dtype(kind, tuple(keys))
+
+
+#: the dtype kinds every argument takes part in (``"select"``: all but the first), so that
+#: one unknown argument dtype makes the result's unknown (see :func:`_result_dtype`)
+_EVERY_ARGUMENT_KINDS = frozenset({"promote", "float", "bool", "first"})
 
 
 def _fold_weak(op: Op, values: list) -> bool | int | float | None:
