@@ -888,16 +888,18 @@ def apply(op_name: str, *args: Any, **params: Any):
 
 
 def build_node(graph: Graph, op_name: str, ids: tuple[int, ...], records: Any = None) -> int:
-    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])``, for passes that
-    build parameterless nodes of one graph from node ids (autodiff's): the same node,
-    without the Exprs and the generality of :func:`apply` where it cannot change the
-    result.  ``records``: ``graph.records()``, if the caller has it at hand."""
+    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])`` built with ``graph``
+    entered, for passes that build parameterless nodes of one graph from node ids
+    (autodiff's, which enters the graph it differentiates): the same node, without the
+    Exprs and the generality of :func:`apply` where it cannot change the result.
+    ``records``: ``graph.records()``, if the caller has it at hand."""
     op = OPS[op_name]
     if len(ids) == op.nargs:
         nid = _plain_node(graph, op, ids, graph.records() if records is None else records)
         if nid is not None:
             return nid
-    return apply(op_name, *[Expr(graph, i) for i in ids]).id
+    with graph:  # constants alone go to the entered graph: this one
+        return apply(op_name, *[Expr(graph, i) for i in ids]).id
 
 
 def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int | None:
