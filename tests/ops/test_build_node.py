@@ -164,3 +164,25 @@ def test_where_gradient_over_an_unknown_condition_keeps_the_branch_dtype():
         out = gz.eval(c=np.array([1.0, -1.0, 2.0]), z=np.float32(3.0))
         assert out.dtype == np.float32
         assert out == np.float32(12.0)
+
+
+def test_graph_apply_sets_every_field_node_init_sets():
+    # Graph.apply makes records without calling Node.__init__: every slot must still be
+    # set, to what __init__ would set (a slot added to Node and not to apply fails here)
+    from graphad.core.graph import Node
+
+    g = ga.Graph()
+    x = ga.symbol("x", graph=g)
+    outside = g.apply("sin", (x.id,), (), None, None)
+    with g.transaction():  # the lock held by this thread: the other branch
+        inside = g.apply("cos", (x.id,), (), (), np.dtype("float64"), role="grad")
+    for nid, op, shape, dtype, role in (
+        (outside, "sin", None, None, "forward"),
+        (inside, "cos", (), np.dtype("float64"), "grad"),
+    ):
+        made = g.node(nid)
+        ref = Node(op, (x.id,), (), role, shape, dtype, (op, (), (x.id,)))
+        for slot in Node.__slots__:
+            assert getattr(made, slot) == getattr(ref, slot), slot
+        assert made == ref
+    assert g.node(x.id).nusers == 2
