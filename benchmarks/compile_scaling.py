@@ -300,29 +300,73 @@ def _forward_bytes(n: int) -> float:
     return used / nodes
 
 
-def _rosen_peak_child() -> None:  # run in a fresh process by memory()
+def _rss_mb() -> float:
+    """Peak resident set size of this process so far, MB: VmHWM, not ru_maxrss, which
+    Linux carries over from the parent a child was forked from."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mb() -> float:
+    """Resident set size now, MB (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _rosen_peak_child(mode: str = "default") -> None:  # run in a fresh process by memory()
+    """Print two figures: the RSS (MB) once the runtime is loaded (``import graphad``,
+    and the Numba VM when present, warmed on a small graph), then after the scalar
+    Rosenbrock's build + grad + compile + call.  ``mode="no-numba"`` hides Numba first
+    (the core install); ``mode="casadi"`` does CasADi's same work instead."""
+    if mode == "no-numba":
+        sys.modules["numba"] = None  # type: ignore[assignment]
+    if mode == "casadi":
+        import casadi  # noqa: F401
+
+        base = _rss_now_mb()
+        _casadi_build("rosen_scalar", BUILD_N)
+        print(base, _rss_mb())
+        return
+    with ga.Graph():  # load the runtime: a graph big enough for the VM, when it exists
+        f, xs = rosenbrock(20, "default")
+        ga.compile(ga.grad(f, xs), inputs=xs)(*[0.5] * len(xs))
+    gc.collect()
+    base = _rss_now_mb()
     with ga.Graph():
         f, xs = rosenbrock(BUILD_N, "default")
         fn = ga.compile(ga.grad(f, xs), inputs=xs)
     fn(*[0.5] * len(xs))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(base, _rss_mb())
 
 
 def memory() -> None:
     """Issue 19's memory targets: bytes per node of a 10^5-node scalar graph (<= 1.5 kB)
-    and the peak RSS of the scalar Rosenbrock at n=1000, default path (<= 100 MB)."""
+    and the peak RSS of the scalar Rosenbrock at n=1000, default path (<= 100 MB), each
+    in a fresh process: with Numba when it is installed (its LLVM runtime is loaded
+    before any graph exists), without it (the core install), and CasADi's own."""
     import subprocess
 
     print("\n== 5. memory ==")
     print(f"sin(f) * y chain, 10^5 nodes: {_forward_bytes(100_000):6.0f} bytes per node")
-    code = "from benchmarks.compile_scaling import _rosen_peak_child as c; c()"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    print(
-        f"scalar Rosenbrock n={BUILD_N}, default path, build + grad + compile + call, "
-        f"fresh process: peak RSS {float(out.split()[-1]):.0f} MB"
-    )
+    print(f"scalar Rosenbrock n={BUILD_N}, build + grad + compile + call, fresh process:")
+    print(f"{'':28}{'runtime loaded':>16}{'peak RSS':>10}{'graph work':>12}")
+    modes = [("default", "graphad, default path"), ("no-numba", "graphad, without Numba")]
+    try:
+        import casadi  # noqa: F401
+
+        modes.append(("casadi", "casadi"))
+    except ImportError:
+        pass
+    for mode, label in modes:
+        code = f"from benchmarks.compile_scaling import _rosen_peak_child as c; c({mode!r})"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        base, peak = float(out[-2]), float(out[-1])
+        print(f"{label:28}{base:13.0f} MB{peak:7.0f} MB{peak - base:9.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
