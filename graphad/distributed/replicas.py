@@ -583,6 +583,8 @@ class ReplicaExecutor:
             first += done * k  # a worker was lost after ``done`` executions of these
 
     def _executions(self, model, source, batches, sizes, k, sync) -> tuple[Any, int | None]:
+        from distributed import wait
+
         client = source.client
         nb = len(batches)
         if nb == 0:
@@ -602,7 +604,10 @@ class ReplicaExecutor:
         pending = list(futs)
         while pending:
             try:
-                pending[0].result(timeout=0.5)
+                # wait without fetching (each result() would fetch, and gather again)
+                wait(pending[:1], timeout=0.5)
+                if pending[0].status != "finished":
+                    pending[0].result()  # raises its error
                 pending.pop(0)
                 continue
             except TimeoutError:  # still running: is every replica's worker still there?
