@@ -7,8 +7,10 @@ replica per worker holding data, in that worker's process: the model rebuilt
 from its JSON configuration (sent once), its compiled step functions
 (``Sequential.step_function``), its optimizer with its state, and the
 concatenation of the chunks that worker already holds (never shipped through
-the client).  Beside each replica lives a mailbox, a Dask actor, through which
-the replicas send each other what they synchronize.
+the client).  Beside each replica lives a mailbox, a Dask actor, where what the
+others synchronize lands: they send it one-way over the batched stream Dask
+keeps between two workers (``Worker.send_to_worker``, received by a stream
+handler), so that an exchange costs one message per peer and no reply.
 
 **One task per replica per epoch.**  The client sends each replica, once per
 epoch, the rows of every batch that it holds (indices into its own array) and
@@ -35,6 +37,12 @@ validation, callbacks and checkpoints see them; if the client's weights or
 optimizer settings changed since (a callback), they are sent back before the
 next epoch.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps`
 once per execution instead, the same task with one execution.
+
+**Memory.**  Dask starts its worker processes with ``MALLOC_TRIM_THRESHOLD_``
+set, which fixes glibc's mmap threshold at 128 KiB: each temporary of a step
+above it would be mapped, page-faulted and unmapped again, doubling the step's
+CPU time.  While its replica computes, a worker raises both thresholds
+(``_roomy_malloc``) and sets Dask's values again afterwards.
 
 **Fixed shapes.**  A replica's share of a batch varies from batch to batch.  For
 a model without metrics its rows are padded to one of few sizes (``_bucket``:
