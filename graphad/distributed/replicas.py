@@ -12,12 +12,15 @@ others synchronize lands: they send it one-way over the batched stream Dask
 keeps between two workers (``Worker.send_to_worker``, received by a stream
 handler), so that an exchange costs one message per peer and no reply.
 
-**One task per replica per epoch.**  The client sends each replica, once per
-epoch, the rows of every batch that it holds (indices into its own array) and
-the global batch sizes; the replica runs the epoch's executions (``k`` =
-``steps_per_execution`` batches each) without the client or the scheduler.
-After each execution the replicas exchange, worker to worker through the
-mailboxes, either
+**One task per replica per fit.**  Each replica runs one long-lived task
+(``_serve``) that takes the client's orders from its mailbox and posts each
+result there, where the client fetches it (two actor calls, client to worker
+and back: no task to schedule per epoch, which cost 20-30 ms an epoch).  Once
+per epoch the order holds the rows of every batch that the replica holds
+(indices into its own array) and the global batch sizes; the replica runs the
+epoch's executions (``k`` = ``steps_per_execution`` batches each) without the
+client or the scheduler.  After each execution the replicas exchange, worker to
+worker through the mailboxes, either
 
 * ``sync="gradients"``: each replica's gradient of the sum, over the ``k``
   batches, of its share of each batch's mean loss (plus the penalty once per
@@ -34,9 +37,10 @@ mailboxes, either
 The epoch's batch sums come back at the end of the epoch; the client model then
 takes the weights and optimizer state of the first replica (all are equal), so
 validation, callbacks and checkpoints see them; if the client's weights or
-optimizer settings changed since (a callback), they are sent back before the
-next epoch.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps`
-once per execution instead, the same task with one execution.
+optimizer settings changed since (a callback), they go with the next epoch's
+order.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps` once
+per execution instead: an order of one execution.  ``fit`` ending (or failing)
+drops the run on the workers, which ends the tasks.
 
 **Memory.**  Dask starts its worker processes with ``MALLOC_TRIM_THRESHOLD_``
 set, which fixes glibc's mmap threshold at 128 KiB: each temporary of a step
@@ -60,6 +64,7 @@ continues the epoch from there.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import threading
@@ -320,9 +325,13 @@ class _Mailbox:
         from distributed import get_worker
 
         self.items: dict = {}
+        self.orders: collections.deque = collections.deque()  # the client's, for _serve
+        self.results: dict = {}  # _serve's, until the client fetches them
+        self.waiters: dict = {}  # fetches waiting for a result (on the event loop)
         self.stopped = False
         self.cv = threading.Condition()
         worker = get_worker()
+        self.loop = worker.loop
         with _LOCK:
             worker.stream_handlers.setdefault(
                 _PART, functools.partial(_receive_part, worker.address)
@@ -338,9 +347,49 @@ class _Mailbox:
         self.deliver(key, value)
 
     async def abort(self) -> None:
+        self.stop()
+        for waiter in self.waiters.values():  # nothing more will come
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def stop(self) -> None:
         with self.cv:
             self.stopped = True
             self.cv.notify_all()
+
+    async def order(self, value: Any) -> None:
+        """The client's next order for this replica's ``_serve`` task."""
+        with self.cv:
+            self.orders.append(value)
+            self.cv.notify_all()
+
+    def next_order(self) -> Any:
+        with self.cv:
+            while not self.cv.wait_for(lambda: self.orders or self.stopped, 60.0):
+                pass  # (no limit: the client may take its time between epochs)
+            if self.stopped:
+                raise _Aborted
+            return self.orders.popleft()
+
+    def post(self, key: Any, value: Any) -> None:
+        """Called by ``_serve``'s thread: ``value`` is the result of order ``key``."""
+        self.loop.add_callback(self._resolve, key, value)
+
+    def _resolve(self, key: Any, value: Any) -> None:
+        self.results[key] = value
+        waiter = self.waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def fetch(self, key: Any) -> Any:
+        """The result of order ``key``, once ``_serve`` has it (None when stopped)."""
+        import asyncio
+
+        if key not in self.results and not self.stopped:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters[key] = waiter
+            await waiter
+        return self.results.pop(key, None)
 
     def take(self, key: tuple, timeout: float) -> Any:
         with self.cv:
@@ -378,24 +427,47 @@ def _drop(run: str) -> None:
     with _LOCK:
         for table in (_REPLICAS, _MAILBOXES):
             for key in [k for k in table if k[1] == run]:
+                if table is _MAILBOXES:
+                    table[key].stop()  # its _serve task returns
                 del table[key]
 
 
-def _set(run: str, state: tuple) -> None:
-    _here(run)[0].set_state(state)
-
-
-def _epoch(
-    run: str, tag: int, r: int, workers: list, rows: np.ndarray, counts: np.ndarray,
-    sizes: list, k: int, sync: str, timeout: float,
-) -> dict:  # fmt: skip
-    """Run executions of ``k`` batches on this replica (``r`` of ``len(workers)``),
-    exchanging each execution's part with the others through their mailboxes.
-    Returns the batch sums and how many executions completed (fewer when stopped)."""
+def _serve(run: str, r: int, workers: list, timeout: float) -> int:
+    """The replica's one task for the whole ``fit``: it runs the client's orders from
+    its mailbox (an epoch's executions, or a copy of its state) and posts each result
+    there for the client to fetch, until the run is stopped or dropped.  No task is
+    scheduled per epoch: an order and its result are one message each, client to
+    worker and back.  Returns the number of orders it ran."""
     from distributed import get_worker
 
     rep, box = _here(run)
     worker = get_worker()
+    ran = 0
+    with _roomy_malloc():
+        while True:
+            try:
+                kind, tag, state, payload = box.next_order()
+            except _Aborted:
+                return ran
+            if state is not None:
+                rep.set_state(state)
+            if kind == "epoch":
+                out = _epoch(rep, box, worker, run, tag, r, workers, *payload, timeout)
+            else:  # "pull"
+                out = {"state": _pull(run)}
+            box.post(tag, out)
+            ran += 1
+            if out.get("aborted"):
+                return ran
+
+
+def _epoch(
+    rep: _Replica, box: _Mailbox, worker: Any, run: str, tag: int, r: int, workers: list,
+    rows: np.ndarray, counts: np.ndarray, sizes: list, k: int, sync: str, timeout: float,
+) -> dict:  # fmt: skip
+    """Run executions of ``k`` batches on this replica (``r`` of ``len(workers)``),
+    exchanging each execution's part with the others through their mailboxes.
+    Returns the batch sums and how many executions completed (fewer when stopped)."""
     peers = [w for j, w in enumerate(workers) if j != r]
     clock = time.perf_counter
     began, cpu = clock(), time.thread_time()
@@ -406,8 +478,7 @@ def _epoch(
     count = len(workers)
     done = 0
     rep.marks = []
-    roomy = _roomy_malloc()
-    roomy.__enter__()
+    aborted = False
     try:
         for first in range(0, len(sizes), k):
             rep.mark(done, total)
@@ -426,13 +497,12 @@ def _epoch(
             done += 1
         rep.mark(done, total)
     except _Aborted:
-        pass
-    finally:
-        roomy.__exit__(None, None, None)
+        aborted = True
     seconds = (clock() - began, waited, time.thread_time() - cpu)
     # the first replica's state comes back with its sums (end_epoch needs no task)
-    state = _pull(run) if r == 0 else None
-    return {"sums": total, "done": done, "seconds": seconds, "state": state}
+    state = _pull(run) if r == 0 and not aborted else None
+    out = {"sums": total, "done": done, "seconds": seconds, "state": state}
+    return {**out, "aborted": aborted}
 
 
 def _marks(run: str) -> list:
@@ -462,9 +532,11 @@ class ReplicaSource:
     actors: list = field(default_factory=list)  # their futures (keep the actors alive)
     sent: Any = None  # the state the replicas hold, as the client last saw it
     arrays: tuple = ()  # the (persisted) x and y, to start replicas again
-    tag: int = 0  # executions sent so far: names each one's messages
-    pulled: Any = None  # the first replica's state after the last epoch task
+    tag: int = 0  # orders sent so far: names each one's messages and result
+    pulled: Any = None  # the first replica's state after the last epoch
     recoveries: int = 0
+    serving: list = field(default_factory=list)  # the replicas' _serve tasks (futures)
+    push: Any = None  # a state for the replicas to take with their next order
 
 
 def _snapshot(model: Any) -> tuple:
@@ -566,16 +638,31 @@ class ReplicaExecutor:
         except BaseException:
             client.run(_drop, run, workers=workers)
             raise
-        return ReplicaSource(run, workers, owner, local, n, client, boxes, actors, state, (X, Y))
+        serving = [_on(client, w, _serve, run, r, workers, TIMEOUT) for r, w in enumerate(workers)]
+        return ReplicaSource(
+            run, workers, owner, local, n, client, boxes, actors, state, (X, Y), serving=serving
+        )
 
     def _push_if_changed(self, model, source) -> None:
         source.pulled = None
         now = _snapshot(model)
         if _same(now, source.sent):
             return
-        client = source.client
-        client.gather([_on(client, w, _set, source.run, now) for w in source.workers])
+        source.push = now  # goes with the next order
         source.sent = now
+
+    def _order(self, source, kind: str, payloads: list) -> list:
+        """Send each replica (``payloads[r]`` None: not this one) an order; returns the
+        futures (actor calls) of their results."""
+        source.tag += 1
+        tag, state = source.tag, source.push
+        source.push = None
+        fetches = []
+        for box, payload in zip(source.boxes, payloads, strict=True):
+            if payload is not None:
+                box.order((kind, tag, state, payload))
+                fetches.append(box.fetch(tag))
+        return fetches
 
     def run_epoch(self, model, source, batches, k, sync) -> list[float]:
         """All of ``batches``, ``k`` per execution: one task per replica."""
@@ -591,50 +678,50 @@ class ReplicaExecutor:
             first += done * k  # a worker was lost after ``done`` executions of these
 
     def _executions(self, model, source, batches, sizes, k, sync) -> tuple[Any, int | None]:
-        from distributed import wait
-
-        client = source.client
         nb = len(batches)
         if nb == 0:
             return 0.0, None
         every = np.concatenate(batches)
         owner, local = source.owner[every], source.local[every]
         starts = np.cumsum(sizes) - sizes  # every batch has rows
-        source.tag += 1
-        futs = []
-        for r, w in enumerate(source.workers):
+        payloads = []
+        for r in range(len(source.workers)):
             sel = owner == r
             counts = np.add.reduceat(sel.view(np.int8), starts, dtype=np.int64)
-            futs.append(
-                _on(client, w, _epoch, source.run, source.tag, r, source.workers, local[sel],
-                    counts, sizes, k, sync, TIMEOUT)
-            )  # fmt: skip
-        pending = list(futs)
-        while pending:
+            payloads.append((local[sel], counts, sizes, k, sync))
+        res = self._results(model, source, self._order(source, "epoch", payloads))
+        if not isinstance(res, list):
+            return res  # (sums, done) of a recovery
+        self.seconds.append([r["seconds"] for r in res])
+        source.pulled = res[0]["state"]
+        return res[0]["sums"], None
+
+    def _results(self, model, source, fetches: list) -> Any:
+        """The replicas' results of an order; or, when a worker was lost meanwhile, what
+        :meth:`_recover` returns."""
+        client = source.client
+        res = []
+        while len(res) < len(fetches):
             try:
-                # wait without fetching (each result() would fetch, and gather again)
-                wait(pending[:1], timeout=0.5)
-                if pending[0].status != "finished":
-                    pending[0].result()  # raises its error
-                pending.pop(0)
+                res.append(fetches[len(res)].result(timeout=0.5))
                 continue
             except TimeoutError:  # still running: is every replica's worker still there?
                 failed = None
-            except Exception as exc:  # e.g. KilledWorker: was it the worker or the task?
+            except Exception as exc:  # the actor's worker could not be reached
                 failed = exc
             alive = set(client.scheduler_info()["workers"])
             lost = [w for w in source.workers if w not in alive]
             if lost:
-                return self._recover(model, source, futs, lost)
-            if failed is not None:
+                return self._recover(model, source, source.serving, lost)
+            errors = [f for f in source.serving if f.status == "error"]
+            if errors or failed is not None:
                 for r in range(len(source.workers)):  # the others wait for its parts
                     with contextlib.suppress(Exception):
                         source.boxes[r].abort().result()
+                if errors:
+                    errors[0].result()  # raises the replica's error
                 raise failed
-        res = client.gather(futs)
-        self.seconds.append([r["seconds"] for r in res])
-        source.pulled = res[0]["state"]
-        return res[0]["sums"], None
+        return res
 
     def _recover(self, model, source, futs, lost) -> tuple[Any, int]:
         """A replica's worker left: stop the others, restart from the last execution
@@ -673,8 +760,9 @@ class ReplicaExecutor:
             model.optimizer.set_state(model.trainable_weights, source.sent[1], source.sent[2])
         self.recovered.append(done)
         fresh = self.data(model, *source.arrays)
-        for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent"):
+        for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent", "serving"):
             setattr(source, name, getattr(fresh, name))
+        source.push = None
         return sums, done
 
     def train_steps(self, model, source, batches, rng, sync) -> list[float]:
@@ -683,9 +771,10 @@ class ReplicaExecutor:
     def end_epoch(self, model, source) -> None:
         if source.pulled is not None:
             weights, slots, iterations = source.pulled
-        else:
-            w = source.workers[0]
-            weights, slots, iterations = _on(source.client, w, _pull, source.run).result()
+        else:  # (no epoch ran since the last push: ask the first replica)
+            payloads = [()] + [None] * (len(source.workers) - 1)
+            (res,) = self._results(model, source, self._order(source, "pull", payloads))
+            weights, slots, iterations = res["state"]
         model.set_weights(weights)
         model.optimizer.set_state(model.trainable_weights, slots, iterations)
         source.sent = _snapshot(model)
@@ -695,7 +784,11 @@ class ReplicaExecutor:
         with contextlib.suppress(Exception):
             alive = set(source.client.scheduler_info()["workers"])
             here = [w for w in source.workers if w in alive]
-            source.client.run(_drop, source.run, workers=here)
+            source.client.run(_drop, source.run, workers=here)  # (their _serve tasks return)
+        with contextlib.suppress(Exception):  # fit returns with the workers' threads free
+            from distributed import wait
+
+            wait(source.serving, timeout=10)
 
     def train_step(self, model, source, rows, rng) -> list[float]:
         res = self.train_steps(model, source, [rows], rng, "gradients")

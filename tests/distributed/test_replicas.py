@@ -348,3 +348,47 @@ def test_replicas_keep_step_temporaries_off_mmap_under_the_malloc_trim_threshold
     )  # fmt: skip
     outside, inside, after = map(int, out.stdout.split())
     assert (outside, inside, after) == (1, 0, 1)
+
+
+def test_one_task_per_replica_per_fit_and_early_stopping_ends_it(client):
+    # the replicas run the epochs as orders to one long-lived task each: the scheduler
+    # sees one _serve task per worker, none per epoch, each ended when fit returns; a
+    # callback stopping training after the second epoch ends the fit there
+    X, t = _data()
+
+    class StopAfterTwo(ga.nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 1
+
+    mem, dist = _model(k=2), _model(k=2)
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=4, verbose=0)
+    with distributed.get_task_stream(client) as stream:
+        h = dist.fit(*_dask(X, t), epochs=5, batch_size=30, seed=4, verbose=0,
+                     executor=client, callbacks=[StopAfterTwo()])  # fmt: skip
+    from dask.utils import key_split
+
+    names = [key_split(task["key"]) for task in stream.data]
+    assert names.count("serve") == 2 and "epoch" not in names  # (key_split drops the _)
+    assert len(h.history["loss"]) == 2
+    # k=2 applies the sum of two batch means per update: close to, not equal to, memory
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=0.05)
+    assert _replica_count() == 0
+
+
+def _fails_on_a_worker(y, out):
+    try:
+        distributed.get_worker()
+    except ValueError:  # (on the client: the model is built and checked there)
+        return (out - y) ** 2
+    raise RuntimeError("this loss fails on the workers")
+
+
+def test_an_error_in_a_replica_reaches_fit_and_leaves_nothing_behind(client):
+    X, t = _data()
+    model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(5,))])
+    model.compile(optimizer="sgd", loss=lambda y, out: _fails_on_a_worker(y, out))
+    with pytest.raises(RuntimeError, match="fails on the workers"):
+        model.fit(*_dask(X, t.astype("float32")), epochs=2, batch_size=30, verbose=0,
+                  executor=client)  # fmt: skip
+    assert _replica_count() == 0
+    assert not any(client.processing().values())
