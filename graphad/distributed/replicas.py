@@ -153,6 +153,20 @@ def _optimizer_config(opt: Any) -> dict:
     return {**cfg, "class": type(opt).__name__}
 
 
+ROWS_PER_CALL = 8192  # rows per compiled call at most (see _calls)
+
+
+def _calls(n: int, pad: bool) -> list[int]:
+    """``n`` rows as the row counts of compiled calls: at most ``ROWS_PER_CALL`` each
+    (the temporaries of bigger calls leave the cache: a replica's epoch at batch 8192,
+    k=32 took 0.09 s of CPU in calls of 32,768 rows, 0.06 s in calls of 8192); the
+    rest in one call when padded, else in power-of-two pieces."""
+    full, rest = divmod(n, ROWS_PER_CALL)
+    if not rest:
+        return [ROWS_PER_CALL] * full
+    return [ROWS_PER_CALL] * full + ([rest] if pad else _pieces(rest))
+
+
 def _bucket(n: int) -> int:
     """``n`` rounded up to ``m * 2**e`` with ``8 <= m < 16``: at most 1/8 more, and a
     handful of sizes (compiled shapes) for shares that vary around one value."""
@@ -216,7 +230,7 @@ class _Replica:
         n = len(rows)
         total = None
         start = 0
-        for piece in [n] if self.pad else _pieces(n):
+        for piece in _calls(n, self.pad):
             idx = rows[start : start + piece]
             start += piece
             xs, ys, sw = self._rows(idx)

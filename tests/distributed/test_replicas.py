@@ -392,3 +392,35 @@ def test_an_error_in_a_replica_reaches_fit_and_leaves_nothing_behind(client):
                   executor=client)  # fmt: skip
     assert _replica_count() == 0
     assert not any(client.processing().values())
+
+
+def test_rows_beyond_one_call_are_split_and_still_match_in_memory(client):
+    # a replica's rows of an execution run in calls of at most ROWS_PER_CALL rows
+    from graphad.distributed.replicas import ROWS_PER_CALL, _calls
+
+    assert ROWS_PER_CALL == 8192
+    assert _calls(20000, True) == [8192, 8192, 3616]
+    assert _calls(20000, False) == [8192, 8192, 2048, 1024, 512, 32]
+    assert _calls(16384, False) == [8192, 8192] and _calls(5, True) == [5]
+    # batches of 9000 rows, k=2, two replicas: about 9000 rows each per execution
+    X, t = _data(n=18000, seed=2)
+    for model in (_plain_model, _model):  # padded calls, and power-of-two pieces
+        dist = model(k=2)
+        # k=2 over two batches of 9000 is the sum of two batch means from one point:
+        # with SGD, one in-memory step of the same total as two (each batch's mean)
+        dist.fit(*_dask(X, t, 4500), epochs=1, batch_size=9000, shuffle=False, verbose=0,
+                 executor=client)  # fmt: skip
+        ref = model(k=1)
+        grads_sum = None
+        for lo in (0, 9000):
+            probe = model(k=1)
+            before = [w.copy() for w in probe.get_weights()]
+            probe.fit(X[lo : lo + 9000], t[lo : lo + 9000], epochs=1, batch_size=9000,
+                      shuffle=False, verbose=0)  # fmt: skip
+            step = [a - b for a, b in zip(probe.get_weights(), before, strict=True)]
+            grads_sum = (
+                step if grads_sum is None else [a + b for a, b in zip(grads_sum, step, strict=True)]
+            )
+        want = [w + s for w, s in zip(ref.get_weights(), grads_sum, strict=True)]
+        for a, b in zip(want, dist.get_weights(), strict=True):
+            np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
