@@ -185,7 +185,7 @@ def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
     """The interpreter's input check; another library's array (Dask's, CuPy's: anything
     with ``__array_function__``) is checked through its ``dtype`` and ``shape`` and cast
     with its own ``astype``, never converted to NumPy (that would compute a Dask array)."""
-    from .interp import prepare_input
+    from .interp import not_numbers, prepare_input
 
     if isinstance(value, np.ndarray) or not hasattr(value, "__array_function__"):
         return prepare_input(graph, nid, value)
@@ -193,7 +193,7 @@ def _prepare_any(graph: Graph, nid: int, value: Any) -> Any:
     name, want, shape = node.name, node.dtype, node.shape
     have = np.dtype(value.dtype)
     if have.kind not in "biuf":
-        raise DTypeError(f"input {name!r}: expected numbers, got dtype {have}")
+        raise not_numbers(f"input {name!r}", have, value)
     if want is not None and have != want:
         if not np.can_cast(have, want, casting="same_kind"):
             raise DTypeError(f"input {name!r} is declared {want}, got {have}")

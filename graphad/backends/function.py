@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..core._atomic import atomic_write_many
-from ..core.errors import DTypeError, GraphadError, MissingInputError, UnknownNameError
+from ..core.errors import GraphadError, MissingInputError, UnknownNameError
 from ..core.graph import Graph, gc_paused, topo_order
 from .callers import _make_caller
 from .codegen import BODY_NAME, EXPORT_INLINE_MAX, FUNCTION_NAME, Program, _counter, generate
+from .interp import not_numbers
 
 __all__ = ["Function", "compile", "export"]
 
@@ -43,6 +44,11 @@ class _Compiled:
     back to NumPy (another library's arrays).  CPython's ``compile`` of that source cost
     about 45 us per line, most of the build time of a 1,000-op chain the VM never needs
     it for.  Where NumPy runs the graph, it is made at once, as the caller needs it.
+
+    With ``kernel`` (a scalar VM program ``graphad.backends._scalar_vm.build_scalar``
+    made from the user's graph directly), ``graph`` holds only the inputs the caller
+    checks, and the optimized graph itself (``graph``, ``output_ids``, ``input_ids``)
+    is made by ``lazy()`` when first read: most compiled scalar graphs never need it.
     """
 
     def __init__(
@@ -55,12 +61,17 @@ class _Compiled:
         header: Any = "",
         backend: str = "numpy",
         parallel: bool = False,
+        *,
+        kernel: Any = None,
+        lazy: Any = None,
     ) -> None:
-        self.graph = graph
-        self.output_ids = tuple(outputs)
-        self.input_ids = tuple(inputs)
+        self._spec: tuple | None = None
+        self._lazy = lazy
+        if lazy is None:
+            self._spec = (graph, tuple(outputs), tuple(inputs))
         self._header = header
         self._lazy_lock = threading.Lock()
+        self._spec_lock = threading.Lock()
         self._program: Program | None = None
         self._source: str | None = None
         self._fn: Any = None
@@ -76,7 +87,13 @@ class _Compiled:
             from . import kernels
 
             made = kernels.attach(
-                graph, outputs, inputs, single, self._numpy_body, auto=backend == "auto"
+                graph,
+                outputs,
+                inputs,
+                single,
+                self._numpy_body,
+                auto=backend == "auto",
+                kernel=kernel,
             )
             points = made is not None and made.kernel.mode == "points"
             if points or (made is None and backend == "numba"):
@@ -106,6 +123,29 @@ class _Compiled:
             self.unsorted_call = made.fast(checked, guard=True)
             self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    def _specialized(self) -> tuple:
+        """(graph, output ids, input ids) of the optimized graph (made now if lazy)."""
+        spec = self._spec
+        if spec is None:
+            with self._spec_lock:
+                if self._spec is None:
+                    new, outs, ins = self._lazy()
+                    self._spec = (new, tuple(outs), tuple(ins))
+                spec = self._spec
+        return spec
+
+    @property
+    def graph(self) -> Graph:
+        return self._specialized()[0]
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        return self._specialized()[1]
+
+    @property
+    def input_ids(self) -> tuple[int, ...]:
+        return self._specialized()[2]
 
     def _compile(self) -> tuple[Any, Any]:
         """The generated NumPy module's function and straight-line body (made once)."""
@@ -294,16 +334,60 @@ class Function:
 
     def _specialize(self, key: tuple) -> _Compiled:
         from ..transforms.rewrite import optimize_specialized
-        from ..transforms.specialize import CACHE_SIZE, check_live_elements
+        from ..transforms.specialize import CACHE_SIZE
 
         graph = self._user_graph
         types = [(shape, dtype) for shape, dtype, _ in key]
-        with graph.lock:  # specialized and optimized in one copy, from a consistent snapshot
-            new, outs, new_inputs = optimize_specialized(
-                graph, self._outputs, self._inputs, types, rewrite=self._optimize
-            )
-        check_live_elements(new, outs)
 
+        def optimized() -> tuple:
+            with graph.lock:  # specialized and optimized in one copy, from a consistent snapshot
+                return optimize_specialized(
+                    graph, self._outputs, self._inputs, types, rewrite=self._optimize
+                )
+
+        compiled = self._scalar_vm(key, optimized)
+        if compiled is None:
+            compiled = self._compiled(key, *optimized())
+        self._cache[key] = compiled
+        while len(self._cache) > CACHE_SIZE:
+            _, old = self._cache.popitem(last=False)
+            self._by_types = {k: v for k, v in self._by_types.items() if v is not old}
+            self._by_arrays = {k: v for k, v in self._by_arrays.items() if v is not old}
+        return compiled
+
+    def _scalar_vm(self, key: tuple, optimized: Any) -> _Compiled | None:
+        """Float64 scalars in, the VM to run them: its program straight from the user's graph
+        (``_scalar_vm.build_scalar``, one walk), the optimized graph made
+        only if read (``f.graph``, ``f.source``); None where the general path decides."""
+        if self._backend == "numpy" or any(k != _SCALAR_KEY for k in key):
+            return None
+        from . import _scalar_vm, kernels
+
+        graph = self._user_graph
+        with graph.lock:
+            kernel = _scalar_vm.build_scalar(graph, self._outputs, self._inputs)
+        if kernel is None:
+            return None
+        if self._backend == "auto" and kernel.code.shape[0] < _SCALAR_VM_MIN_INSTRUCTIONS:
+            return None  # small graphs: the general path (the rewrites may leave NumPy's lines)
+        if not kernels.available():
+            return None
+        inputs_graph = Graph()  # what the caller checks: the inputs, declared as specialized
+        in_ids = [inputs_graph.input(name, (), _F64) for name in self.input_names]
+        compiled = _Compiled(
+            inputs_graph,
+            (),
+            in_ids,
+            self._single,
+            self.input_names,
+            header=self._header_for(key),
+            backend=self._backend,
+            kernel=kernel,
+            lazy=optimized,
+        )
+        return compiled if compiled.backend == "numba" else None
+
+    def _header_for(self, key: tuple) -> Any:
         def header() -> str:  # made with the source (1,000 inputs' types took a while)
             # generated parameter names only: input names are user text, never in source
             text = "# specialized for " + ", ".join(
@@ -312,13 +396,20 @@ class Function:
             )
             return (text if self._n else "# no inputs") + "\n"
 
+        return header
+
+    def _compiled(self, key: tuple, new: Graph, outs: list, new_inputs: list) -> _Compiled:
+        from ..transforms.specialize import check_live_elements
+
+        check_live_elements(new, outs)
+
         compiled = _Compiled(
             new,
             outs,
             new_inputs,
             self._single,
             self.input_names,
-            header=header,
+            header=self._header_for(key),
             # another library's arrays (Dask) stay lazy: only NumPy code runs them
             backend="numpy" if any(d for _, _, d in key) else self._backend,
             parallel=self._parallel,
@@ -326,11 +417,6 @@ class Function:
         duck = [k for k, (_, _, d) in enumerate(key) if d]
         if duck:  # outputs that depend on no input (a zero gradient) take the inputs' kind
             compiled.call = _same_kind(compiled.call, duck[0], self._single)
-        self._cache[key] = compiled
-        while len(self._cache) > CACHE_SIZE:
-            _, old = self._cache.popitem(last=False)
-            self._by_types = {k: v for k, v in self._by_types.items() if v is not old}
-            self._by_arrays = {k: v for k, v in self._by_arrays.items() if v is not old}
         return compiled
 
     def _key(self, args: Sequence[Any]) -> tuple:
@@ -339,10 +425,7 @@ class Function:
             if fixed is not None:
                 key.append((*fixed, False))
                 continue
-            try:
-                key.append(_value_key(v))
-            except DTypeError as exc:
-                raise DTypeError(f"input {name!r}: {exc}") from None
+            key.append(_value_key(v, name))
         return tuple(key)
 
     def _dispatch(self, *args: Any) -> Any:
@@ -513,6 +596,11 @@ class Function:
 
 
 _F64 = np.dtype(np.float64)
+_SCALAR_KEY = ((), _F64, False)
+# Function._scalar_vm runs from this many instructions on (backend="auto"): the general
+# path's rewrites could bring a smaller graph under kernels.AUTO_MIN_INSTRUCTIONS, where
+# NumPy's lines run it
+_SCALAR_VM_MIN_INSTRUCTIONS = 64
 _SCALAR_TYPES = frozenset({float, int, bool})
 
 
@@ -535,10 +623,12 @@ def _same_kind(call: Any, ref: int, single: bool) -> Any:
     return wrapped
 
 
-def _value_key(v: Any) -> tuple:
-    """(shape, dtype, not NumPy's) of an argument, as the caller will see it."""
+def _value_key(v: Any, name: str) -> tuple:
+    """(shape, dtype, not NumPy's) of input ``name``'s argument, as the caller will see it."""
     t = type(v)
     if t is np.ndarray:
+        if v.dtype.kind not in "biuf":
+            raise not_numbers(f"input {name!r}", v.dtype, v)
         return (v.shape, v.dtype, False)
     if t is float:
         return ((), _F64, False)
@@ -546,10 +636,13 @@ def _value_key(v: Any) -> tuple:
     if to_array is not None:
         v = to_array()
     if hasattr(v, "__array_function__") and not isinstance(v, np.ndarray | np.generic):
-        return (tuple(v.shape), np.dtype(v.dtype), True)  # a Dask array stays lazy
+        dt = np.dtype(v.dtype)
+        if dt.kind == "c":  # refused by its dtype, still lazy
+            raise not_numbers(f"input {name!r}", dt, v)
+        return (tuple(v.shape), dt, True)  # a Dask array stays lazy
     arr = np.asarray(v)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise DTypeError(f"expected numbers, got dtype {arr.dtype} (from {t.__name__})")
+        raise not_numbers(f"input {name!r}", arr.dtype, v)
     return (arr.shape, arr.dtype, False)
 
 

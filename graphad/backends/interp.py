@@ -19,6 +19,17 @@ from ..ops import OPS
 __all__ = ["evaluate", "prepare_input", "run_node"]
 
 
+def not_numbers(what: str, dtype: np.dtype, value: Any) -> DTypeError:
+    """The error for a value that is not real numbers: complex values are named as such
+    (as ``ga.grad`` and ``ga.jit`` name them), anything else by its dtype and type."""
+    if dtype.kind == "c":
+        return DTypeError(
+            f"{what}: complex numbers are not supported (dtype {dtype}); graphad computes "
+            f"with real arrays (pass the real and imaginary parts apart)"
+        )
+    return DTypeError(f"{what}: expected numbers, got dtype {dtype} (from {type(value).__name__})")
+
+
 def prepare_input(graph: Graph, nid: int, value: Any) -> Any:
     """Check one input value against the input's declared shape and dtype."""
     node = graph.node(nid)
@@ -33,9 +44,7 @@ def prepare_input(graph: Graph, nid: int, value: Any) -> Any:
         )
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise DTypeError(
-            f"input {name!r}: expected numbers, got dtype {arr.dtype} (from {type(value).__name__})"
-        )
+        raise not_numbers(f"input {name!r}", arr.dtype, value)
     want = node["dtype"]
     if want is not None and arr.dtype != want:
         if not np.can_cast(arr.dtype, want, casting="same_kind"):

@@ -141,6 +141,12 @@ AUTO_MIN_INSTRUCTIONS = 8
 BLOCK = 256  # points per VM pass in points mode: registers stay in L1/L2
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(bool)
+# comparisons give booleans (0.0/1.0 in a register); every other VM op a float64
+_CMP = frozenset({"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"})
+# ops whose booleans (0.0/1.0) the VM computes exactly as NumPy does on booleans: and
+# (multiply), or (maximum), min and choice.  Not add: NumPy's True + True is True, the
+# VM's 2.0
+_BOOL_SAFE = frozenset({"multiply", "maximum", "minimum", "where"})
 # what the unchecked path packs when nothing has sorted the values by type first
 _PLAIN = frozenset({float, int, bool, np.float64, np.ndarray})
 
@@ -287,6 +293,8 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
             continue
         if node.dtype not in ok_dtypes:
             return None
+        if node.dtype == _BOOL and op not in _BOOL_SAFE and op not in _CMP and op not in _PASS:
+            return None  # NumPy's boolean arithmetic: the NumPy code runs it
         args = [alias.get(a, a) for a in node.args]
         for a in args:
             if nodes[a].dtype not in ok_dtypes:
@@ -329,12 +337,14 @@ def build(graph: Any, outputs: Sequence[int], inputs: Sequence[int]) -> Kernel |
         elif (
             op == "power"
             and mode == "points"
-            and nodes[args[0]].shape == shape
+            and nodes[node.args[0]].shape == shape
             and nodes[args[1]].op == "constant"
             and _const_float(nodes[args[1]].value) == 0.5
         ):
             # an array's ``** 0.5`` is NumPy's sqrt (its fast path for that exponent):
-            # sqrt(-inf) is nan and sqrt(-0.0) is -0.0, where pow gives inf and 0.0
+            # sqrt(-inf) is nan and sqrt(-0.0) is -0.0, where pow gives inf and 0.0.  The
+            # base as NumPy sees it decides (``node.args``, not the aliases): a 0-d value
+            # broadcast to the points (``broadcast_to(x, S) ** 0.5``) is an array there
             op, args = "sqrt", [args[0]]
             spec = OPCODES[op]
         if len(args) != spec[1] and op != "relu":
@@ -463,6 +473,7 @@ def attach(
     numpy_body: Any,
     *,
     auto: bool = False,
+    kernel: Kernel | None = None,
 ) -> Any:
     """What :class:`~graphad.backends.function._Compiled` needs to run a specialized graph
     here (an :class:`Attached`), or None: NumPy runs it.
@@ -477,8 +488,10 @@ def attach(
 
     ``auto``: only where the kernel was measured faster than the NumPy code (see
     :data:`AUTO_MIN_INSTRUCTIONS`); ``backend="numba"`` takes every graph the VM covers.
+    ``kernel``: the program, already made (``_scalar_vm.build_scalar``).
     """
-    kernel = build(graph, outputs, inputs)  # first: graphs the VM cannot run never load it
+    if kernel is None:  # (else made by _scalar_vm.build_scalar from the user's graph)
+        kernel = build(graph, outputs, inputs)  # first: graphs the VM cannot run never load it
     if kernel is None or _vm() is None:
         return None
     if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):

@@ -207,7 +207,7 @@ def _build_sympy(sp, e: Expr, order: list[int], real: bool) -> Any:
 
 
 def _exact_sympy(sp, tree: tuple, fallback: Any) -> Any:
-    """The SymPy form of a recorded fold (``graphad.ops.core._note_exact``: at most a
+    """The SymPy form of a recorded fold (``graphad.ops.core._exact_form``: at most a
     few nodes deep), or ``fallback`` (the float) where a part has no SymPy form."""
     import math
 

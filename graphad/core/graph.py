@@ -444,14 +444,22 @@ class Graph:
             self._inputs[name] = nid
             return nid
 
-    def constant(self, value: Any) -> int:
+    def constant(self, value: Any, exact: tuple | None = None) -> int:
         """A constant node.  Python scalars stay Python scalars (weakly typed,
-        so ``x32 * 2.0`` stays float32, as in NumPy 2)."""
+        so ``x32 * 2.0`` stays float32, as in NumPy 2).
+
+        ``exact``: for a Python float folded from other constants, what it was folded
+        from (``log(2)``, ``1 / 3``; see ``graphad.ops.core``), which printers and
+        pictures show instead of the float.  Such a constant is its own node, shared
+        only with equal folds: never with the literal of the same value, which must
+        keep printing as that literal."""
         if isinstance(value, np.generic):
             value = np.asarray(value)
         if not isinstance(value, bool | int | float):
             value = np.array(value)  # a private copy: later mutation can't change the graph
             value.setflags(write=False)
+        if exact is not None and type(value) is float:
+            return self._intern_constant(value, exact)
         return self._intern_constant(value)
 
     def adopt_constant(self, value: Any) -> int:
@@ -483,11 +491,12 @@ class Graph:
             made.value = node.value
             return self._make(key, made)
 
-    def _intern_constant(self, value: Any) -> int:
+    def _intern_constant(self, value: Any, exact: tuple | None = None) -> int:
         """The node of a private constant value (hash-consed by content, or by identity
-        for large arrays, which are then kept alive here)."""
+        for large arrays, which are then kept alive here); a recorded fold's ``exact``
+        form is part of its key."""
         weak = isinstance(value, bool | int | float)
-        key = _constant_key(value)
+        key = _constant_key(value) if exact is None else (*_constant_key(value), exact)
         found = self._cons.get(key)  # the common case: made before (_make checks again, locked)
         if found is not None:
             return found
@@ -504,6 +513,7 @@ class Graph:
                 key,
                 value=value,
             )
+            node.exact = exact
             return self._make(key, node)
 
     def apply(

@@ -60,7 +60,8 @@ class Op:
         (``None`` never reaches it: unknown shapes give an unknown result).
     dtype : str or callable
         ``"promote"`` (NumPy promotion), ``"float"`` (promotion, then at least
-        float), ``"bool"``, ``"first"`` (dtype of the first argument), or a callable.
+        float), ``"bool"``, ``"first"`` (dtype of the first argument), ``"select"``
+        (promotion of all but the first argument, as ``where``'s branches), or a callable.
     sympy : callable, optional
         ``sympy(sp, *sympy_args, **params)`` -> SymPy expression.
     emit : str or callable
@@ -771,6 +772,8 @@ _PLAIN: set[type] = {bool, int, float, Expr}
 
 @functools.lru_cache(maxsize=4096)
 def _result_dtype(kind: str, keys: tuple) -> np.dtype | None:
+    if kind == "select":  # the condition does not take part (where(c, 1.0, x32) is float32)
+        kind, keys = "promote", keys[1:]
     if any(k is None for k in keys):
         return None
     samples = [_WEAK_SAMPLE[k] if k in _WEAK_SAMPLE else np.dtype(k) for k in keys]
@@ -793,33 +796,21 @@ def apply(op_name: str, *args: Any, **params: Any):
     """
     op = OPS[op_name]
     if not params and len(args) == op.nargs:
-        # the common case (autodiff's nodes, x * y): Exprs of one graph, the one being
-        # built in; the same checks and result as below, without their generality
+        # the common case (x * y, the nodes rules build): Exprs of one graph, the one
+        # being built in; the same checks and result as below, without their generality
         graph = None
         for a in args:
             if type(a) is not Expr or (graph is not None and a.graph is not graph):
                 break
             graph = a.graph
         else:
-            entered = entered_graph()
-            if graph is not None and (entered is None or entered is graph):
-                records = graph.records()
-                arg_nodes = [records[a.id] for a in args]
-                # below: lowered where every shape is static, Python scalars alone folded
-                if op.lower is not None:
-                    slow = all(n.shape is not None for n in arg_nodes)
-                elif not op.elementwise or op.custom:
-                    slow = False
-                else:
-                    slow = True
-                    for n in arg_nodes:
-                        if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
-                            slow = False
-                            break
-                if not slow:
-                    shape, dtype = infer(op, arg_nodes, params)
+            if graph is not None:
+                entered = entered_graph()
+                if entered is None or entered is graph:
                     ids = tuple([a.id for a in args])
-                    return Expr(graph, graph.apply(op_name, ids, (), shape, dtype))
+                    nid = _plain_node(graph, op, ids)
+                    if nid is not None:
+                        return Expr(graph, nid)
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
         if not isinstance(seq, list | tuple) or not seq:
@@ -846,9 +837,14 @@ def apply(op_name: str, *args: Any, **params: Any):
         else:  # Python scalars only
             folded = _fold_weak(op, [n.value for n in arg_nodes])
             if folded is not None:
-                nid = graph.constant(folded)
-                _note_exact(records[nid], op, arg_nodes)
-                return Expr(graph, nid)
+                exact = _exact_form(op, arg_nodes, folded)
+                if exact is None and type(folded) is float:
+                    # an op that selects (where, maximum, ...) returns its argument's node,
+                    # exact form included: log(3), not its float
+                    for i, n in zip(ids, arg_nodes, strict=True):
+                        if n.exact is not None and repr(n.value) == repr(folded):
+                            return Expr(graph, i)
+                return Expr(graph, graph.constant(folded, exact))
     if op.lower is not None:
         for n in arg_nodes:
             if n.shape is None:
@@ -860,6 +856,46 @@ def apply(op_name: str, *args: Any, **params: Any):
     shape, dtype = infer(op, arg_nodes, params)
     params_t = tuple(sorted(params.items())) if params else ()
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
+
+
+def build_node(graph: Graph, op_name: str, ids: tuple[int, ...]) -> int:
+    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])``, for passes that
+    build parameterless nodes of one graph from node ids (autodiff's): the same node,
+    without the Exprs and the generality of :func:`apply` where it cannot change the
+    result (the ``nargs`` arguments of ``graph``, built in that graph)."""
+    op = OPS[op_name]
+    entered = entered_graph()
+    if (entered is None or entered is graph) and len(ids) == op.nargs:
+        nid = _plain_node(graph, op, ids)
+        if nid is not None:
+            return nid
+    return apply(op_name, *[Expr(graph, i) for i in ids]).id
+
+
+def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...]) -> int | None:
+    """The node ``op(*ids)`` without params, built in the graph the arguments live in
+    (the caller has checked that no other graph is entered), unless :func:`apply`'s
+    general path has to decide: a lowering where every shape is static, or a fold of
+    Python scalars alone (then ``None``)."""
+    records = graph.records()
+    arg_nodes = [records[i] for i in ids]
+    if op.lower is not None:
+        for n in arg_nodes:
+            if n.shape is None:
+                break
+        else:
+            return None  # every shape static: lowered below
+    elif op.elementwise and not op.custom:
+        for n in arg_nodes:
+            if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
+                break
+        else:
+            return None  # Python scalars alone: folded below
+    shape, dtype = infer(op, arg_nodes, _NO_PARAMS)
+    return graph.apply(op.name, ids, (), shape, dtype)
+
+
+_NO_PARAMS: dict[str, Any] = {}
 
 
 def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
@@ -928,23 +964,18 @@ def _fold_weak(op: Op, values: list) -> bool | int | float | None:
 _EXACT_MAX = 16
 
 
-def _note_exact(node: Node, op: Op, arg_nodes: Sequence[Node]) -> None:
-    """Remember on a folded float constant what it was folded from (``log(2)``,
-    ``1 / 3``), so that printed and drawn forms stay exact (``graphad.backends.printing``)
-    while values, and compiled code, use the float.  A constant node is shared by
-    equal values: the first exact form recorded for a value is kept."""
-    value = node.value
-    if (
-        type(value) is not float
-        or not op.exact
-        or node.exact is not None
-        or not math.isfinite(value)
-    ):
-        return
+def _exact_form(op: Op, arg_nodes: Sequence[Node], value: Any) -> tuple | None:
+    """What a folded float constant was folded from (``log(2)``, ``1 / 3``), kept on
+    its node so that printed and drawn forms stay exact (``graphad.backends.printing``)
+    while values, and compiled code, use the float; None when there is nothing to
+    keep (not a float, not finite, an op without exact forms, too long a fold)."""
+    if type(value) is not float or not op.exact or not math.isfinite(value):
+        return None
     args = tuple(n.exact or ("num", n.value) for n in arg_nodes)
     size = 1 + sum(a[2] if a[0] != "num" else 1 for a in args)
     if size <= _EXACT_MAX:
-        node.exact = (op.name, tuple(a[:2] for a in args), size)
+        return (op.name, tuple(a[:2] for a in args), size)
+    return None
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -368,7 +368,7 @@ register(
         vjp=_where_vjp,
         jvp=_where_jvp,
         shape=_bshape("where"),
-        dtype=lambda c, a, b: None if a is None or b is None else np.result_type(a, b),
+        dtype="select",
         sympy=lambda sp, c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True)),
         emit="np.where({0}, {1}, {2})",
         numexpr="where({0}, {1}, {2})",

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import GraphadError
-from .core import Op, apply, as_expr, const_value, export, register
+from ..core.expr import Expr
+from .core import Op, apply, as_expr, build_node, const_value, export, register
 
 __all__ = [
     "sum_to",
@@ -480,22 +481,80 @@ def _scale(g, p):
     return apply("multiply", g, p)
 
 
+def _scale_id(graph, records, g: int, p) -> int | None:
+    """:func:`_scale` on node ids (``g`` a node of ``graph``, ``p`` a partial): the same
+    node, without the Exprs."""
+    tp = type(p)
+    if tp is Expr and p.graph is graph:
+        node = records[p.id]
+        c = node.value if node.op == "constant" else None
+    elif tp is int or tp is float:
+        c = p
+    else:  # anything else (a bool, another graph's node): the general form decides
+        out = _scale(Expr(graph, g), p)
+        return None if out is None else as_expr(out, graph).id
+    if (type(c) is int or type(c) is float) or (
+        isinstance(c, int | float) and not isinstance(c, bool)
+    ):
+        if c == 1:
+            return g
+        if c == -1:
+            return build_node(graph, "negative", (g,))
+        if c == 0:
+            return None
+    if tp is not Expr:  # a Python number: made a constant by apply
+        return apply("multiply", Expr(graph, g), p).id
+    seed = records[g]
+    if seed.op == "constant" and type(seed.value) is float and seed.value == 1.0:
+        dt = records[p.id].dtype
+        if dt is not None and dt.kind == "f":
+            return p.id  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
+    return build_node(graph, "multiply", (g, p.id))
+
+
 def _force(p):
     """A partial may be a thunk, so that an unneeded one is never built."""
     return p() if callable(p) else p
 
 
 def derived_vjp(op: Op, g, ans, args, needed):
+    """The cotangents of ``args`` (Exprs; ``None`` where not ``needed`` or zero) from the
+    elementwise op's partials and the cotangent ``g`` of its result ``ans``."""
+    graph = ans.graph
+    ids = derived_vjp_ids(op, graph, as_expr(g, graph).id, ans, args, needed)
+    return [None if c is None else Expr(graph, c) for c in ids]
+
+
+def derived_vjp_ids(op: Op, graph, g: int, ans, args, needed) -> list[int | None]:
+    """:func:`derived_vjp` with the cotangent ``g`` and the results as node ids of
+    ``graph`` (autodiff's pass works on ids)."""
     parts = op.partials(ans, *args)
     unary = len(args) == 1  # the result has its argument's shape: nothing to undo
-    out = []
+    records = graph.records()
+    out: list[int | None] = []
     for p, a, need in zip(parts, args, needed, strict=True):
-        p = _force(p) if need else None
+        if not need:
+            out.append(None)
+            continue
+        if callable(p):
+            p = p()
         if p is None:
             out.append(None)
             continue
-        term = _scale(g, p)
-        out.append(term if unary else sum_to(term, a))
+        term = _scale_id(graph, records, g, p)
+        if term is None or unary:
+            out.append(term)
+            continue
+        # sum_to(term, a), on ids
+        aid = a.id
+        if term == aid:
+            out.append(term)
+            continue
+        s_t = records[term].shape
+        if s_t is not None and s_t == records[aid].shape:
+            out.append(term)
+        else:
+            out.append(build_node(graph, "sum_to_like", (term, aid)))
     return out
 
 

@@ -23,9 +23,9 @@ from ..core.errors import GraphadError, UnknownNameError
 from ..core.expr import Expr
 from ..core.graph import Graph, gc_paused
 from ..ops import OPS, apply, as_expr
-from ..ops.core import provide_lowering
+from ..ops.core import build_node, provide_lowering
 from ..ops.elementwise import add, multiply
-from ..ops.rules import derived_jvp, derived_vjp, ones_like, zeros_like
+from ..ops.rules import derived_jvp, derived_vjp_ids, ones_like, zeros_like
 
 __all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "substitute"]
 
@@ -97,61 +97,77 @@ class _Scope:
 
 def _cotangent_pass(
     graph: Graph, outputs: Sequence[int], seeds: Sequence[Expr], wrt: Sequence[int]
-) -> dict[int, Expr]:
+) -> dict[int, int]:
+    """The adjoint of every node between ``wrt`` and the outputs, as node ids (the
+    pass builds nodes from ids: an Expr is made only where a rule takes one)."""
     nodes = graph.records()
     relevant = _relevant(graph, outputs, wrt)
     rel = set(relevant)
     # contributions to each adjoint, summed once all have arrived (the node's turn):
     # in the order of the nodes that use it, so d/dx (x**2 + sin(x*y)) reads
     # 2 * x + cos(x * y) * y, as the expression is written
-    parts: dict[int, list[Expr]] = {}
+    parts: dict[int, list[int]] = {}
     for o, s in zip(outputs, seeds, strict=True):
         if o in rel:
-            parts.setdefault(o, []).append(s)
-    adj: dict[int, Expr] = {}
+            parts.setdefault(o, []).append(s.id)
+    adj: dict[int, int] = {}
+    ops = OPS
     for n in reversed(relevant):
         terms = parts.pop(n, None)
         if terms is None:
             continue
         g = terms[-1]
-        for t in reversed(terms[:-1]):
-            g = add(g, t)
+        if len(terms) > 1:
+            for t in reversed(terms[:-1]):
+                g = build_node(graph, "add", (g, t))
         adj[n] = g
         node = nodes[n]
-        if node.op in ("input", "constant"):
+        name = node.op
+        if name == "input" or name == "constant":
             continue
-        op = OPS[node.op]
+        op = ops[name]
         if not op.differentiable:
             continue
-        needed = [a in rel for a in node.args]
-        if not any(needed):
+        node_args = node.args
+        needed = [a in rel for a in node_args]
+        if True not in needed:
             continue
-        args = [Expr(graph, a) for a in node.args]
+        args = [Expr(graph, a) for a in node_args]
         ans = Expr(graph, n)
-        params = dict(node.params) if node.params else {}
-        if op.vjp is not None:
-            cots = op.vjp(g, ans, *args, **params)
-        elif op.partials is not None:
-            cots = derived_vjp(op, g, ans, args, needed)
+        if op.vjp is None and op.partials is not None:
+            cots = derived_vjp_ids(op, graph, g, ans, args, needed)
+        elif op.vjp is not None:
+            params = dict(node.params) if node.params else {}
+            cots = [
+                None if c is None else as_expr(c, graph).id
+                for c in op.vjp(Expr(graph, g), ans, *args, **params)
+            ]
         else:
             raise GraphadError(f"VJP of {op.name} is not defined")
-        for a, c, need in zip(node.args, cots, needed, strict=True):
+        for a, c, need in zip(node_args, cots, needed, strict=True):
             if c is None or not need:
                 continue
-            parts.setdefault(a, []).append(as_expr(c, graph))
+            found = parts.get(a)
+            if found is None:
+                parts[a] = [c]
+            else:
+                found.append(c)
     return adj
 
 
-def _mark_adjoints(graph: Graph, adj: Mapping[int, Expr], output: int) -> None:
+def _mark_adjoints(graph: Graph, adj: Mapping[int, int], output: int) -> None:
+    nodes = graph.records()
     seen: dict[int, set] = {}  # one node can be many adjoints (the seed of a long sum)
     for n, a in adj.items():
-        node = graph.node(a.id)
+        node = nodes[a]
         marks = node.adjoint
         if marks is None:
-            marks = node.adjoint = []
-        have = seen.get(a.id)
+            node.adjoint = [(output, n)]
+            seen[a] = {(output, n)}
+            continue
+        have = seen.get(a)
         if have is None:
-            have = seen[a.id] = set(marks)
+            have = seen[a] = set(marks)
         if (output, n) not in have:
             have.add((output, n))
             marks.append((output, n))
@@ -193,7 +209,7 @@ def _vjp_locked(graph: Graph, outs: list[Expr], wrt_ids: list[int], cotangents: 
             cts = [cotangents] if isinstance(cotangents, Expr | int | float) else cotangents
             seeds = [as_expr(c, graph) for c in cts]
         adj = _cotangent_pass(graph, [o.id for o in outs], seeds, wrt_ids)
-        result = [adj[w] if w in adj else zeros_like(Expr(graph, w)) for w in wrt_ids]
+        result = [Expr(graph, adj[w]) if w in adj else zeros_like(Expr(graph, w)) for w in wrt_ids]
         if len(outs) == 1:
             _mark_adjoints(graph, adj, outs[0].id)
         for r, w in zip(result, wrt_ids, strict=True):

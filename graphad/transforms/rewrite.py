@@ -534,32 +534,37 @@ class _Rewriter:
         for a in args:  # most nodes have a computed argument: the cheapest test first
             if nodes[a].op != "constant":
                 return None
-        op = OPS.get(op_name)
-        # the table's foldable facet: nodes that must not run, free views (broadcast_to);
-        # user code (defop) may be impure or expensive
-        if (
-            op is None
-            or op.custom
-            or not op.foldable
-            or not all(nodes[a].op == "constant" for a in args)
-        ):
-            return None
-        shape, dtype = node.shape, node.dtype
-        if shape is None or math.prod(shape) > FOLD_MAX_SIZE:
-            return None
-        if op_name == "power" and (dtype is None or dtype.kind != "f"):
-            return None  # integer powers overflow silently; leave them to run time
-        try:  # the op's own NumPy kernel, as the interpreter runs it
-            with np.errstate(all="ignore"):
-                value = op.impl(*[nodes[a].value for a in args], **dict(node.params))
-            arr = np.asarray(value)
-        except Exception:  # the interpreter will raise the same error at run time
-            return None
-        if arr.dtype == object or arr.shape != shape or (dtype is not None and arr.dtype != dtype):
-            return None
-        if isinstance(value, float) and dtype is None:
-            return self.constant(value)  # a Python float stays weak (e.g. numel)
-        return self.constant(arr)
+        value = fold_constant(
+            OPS.get(op_name), [nodes[a].value for a in args], node.params, node.shape, node.dtype
+        )
+        return None if value is None else self.constant(value)
+
+
+def fold_constant(op: Any, values: list, params: tuple, shape: Any, dtype: Any) -> Any:
+    """The value of ``op`` applied to constant ``values`` where folding it is allowed (the
+    node's static ``shape`` and ``dtype`` given), else None: a Python float where the
+    dtype is unknown (it stays weak), else an array.  The rewriter folds through this, and
+    so does the scalar VM's compiler (``graphad.backends._scalar_vm.build_scalar``), so
+    both fold the same nodes to the same bits."""
+    # the table's foldable facet: nodes that must not run, free views (broadcast_to);
+    # user code (defop) may be impure or expensive
+    if op is None or op.custom or not op.foldable:
+        return None
+    if shape is None or math.prod(shape) > FOLD_MAX_SIZE:
+        return None
+    if op.name == "power" and (dtype is None or dtype.kind != "f"):
+        return None  # integer powers overflow silently; leave them to run time
+    try:  # the op's own NumPy kernel, as the interpreter runs it
+        with np.errstate(all="ignore"):
+            value = op.impl(*values, **dict(params))
+        arr = np.asarray(value)
+    except Exception:  # the interpreter will raise the same error at run time
+        return None
+    if arr.dtype == object or arr.shape != shape or (dtype is not None and arr.dtype != dtype):
+        return None
+    if isinstance(value, float) and dtype is None:
+        return value  # a Python float stays weak (e.g. numel)
+    return arr
 
 
 # -- the passes ---------------------------------------------------------------------------------

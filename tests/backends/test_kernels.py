@@ -228,6 +228,27 @@ def test_points_mode_half_power_is_numpys_array_sqrt(backend):
     assert np.isnan(got[0][0]) and np.signbit(got[0][1])  # by hand: sqrt(-inf), sqrt(-0.0)
 
 
+def test_points_mode_half_power_of_a_broadcast_scalar_is_numpys(backend):
+    # regression: the VM looked through ``broadcast_to`` to the 0-d input and used pow
+    # (inf at -inf, 0.0 at -0.0), where NumPy's code raises an array to 0.5, i.e. sqrt
+    X = np.array([-math.inf, -0.0, 4.0, math.nan])
+    with ga.Graph():
+        x, y = ga.symbols("x y")
+        e = ga.broadcast_to(x, (3,)) ** 0.5 + y
+        f = ga.compile(e, inputs=[x, y], backend=backend)
+        for v in X:
+            got = f(float(v), np.zeros(3))
+            assert f.backend == backend
+            with np.errstate(all="ignore"):
+                want = np.sqrt(np.full(3, v)) + 0.0  # by hand: NumPy's array ** 0.5
+            assert _same_bits(got, want), (v, got, want)
+        got = f(-math.inf, np.zeros(3))
+        assert np.isnan(got).all()  # sqrt(-inf), not pow's inf
+        # a 0-d base that stays 0-d keeps pow's values, as NumPy's scalar power does
+        g = ga.compile((x * 1.0) ** 0.5 + y, inputs=[x, y], backend=backend)
+        assert np.array_equal(g(-math.inf, np.zeros(3)), np.full(3, math.inf))
+
+
 def test_fast_path_hands_other_inputs_to_the_checked_caller(backend):
     with ga.Graph():
         x = ga.symbol("x", shape=(), dtype="float64")
