@@ -338,7 +338,7 @@ class _Mailbox:
     messages: an actor call would cost a request and a reply, and handling both
     took about 2.4 ms of a worker's CPU per exchange); ``put`` (the same, as an
     actor call) and ``abort`` are coroutines, so they run on the worker's event
-    loop while the replica's epoch task occupies the worker's thread."""
+    loop while the replica's ``_serve`` task occupies the worker's thread."""
 
     def __init__(self, run: str) -> None:
         from distributed import get_worker
@@ -603,7 +603,7 @@ class ReplicaExecutor:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        # per call of the replicas' epoch task, per replica: seconds in the task, of
+        # per epoch order to the replicas, per replica: seconds of its executions, of
         # them waiting for the others' parts, and the task thread's CPU seconds
         self.seconds: list[list[tuple[float, float, float]]] = []
         self.recovered: list[int] = []  # per lost worker, the executions its call had done
@@ -684,7 +684,7 @@ class ReplicaExecutor:
         return fetches
 
     def run_epoch(self, model, source, batches, k, sync) -> list[float]:
-        """All of ``batches``, ``k`` per execution: one task per replica."""
+        """All of ``batches``, ``k`` per execution: one order to each replica."""
         self._push_if_changed(model, source)
         sizes = [len(b) for b in batches]
         total = np.zeros(2 + sum(model.metric_sizes()))
