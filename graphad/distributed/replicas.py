@@ -457,11 +457,15 @@ def _serve(run: str, r: int, workers: list, timeout: float) -> int:
     its mailbox (an epoch's executions, or a copy of its state) and posts each result
     there for the client to fetch, until the run is stopped or dropped.  No task is
     scheduled per epoch: an order and its result are one message each, client to
-    worker and back.  Returns the number of orders it ran."""
-    from distributed import get_worker
+    worker and back.  The task secedes from the worker's thread pool (Dask's way for
+    a long-running task), so that other tasks still run on the worker while it waits
+    for orders: validation between epochs, a callback's computation.  Returns the
+    number of orders it ran."""
+    from distributed import get_worker, secede
 
     rep, box = _here(run)
     worker = get_worker()
+    secede()
     ran = 0
     with _roomy_malloc():
         while True:
@@ -757,11 +761,12 @@ class ReplicaExecutor:
         for r, _ in alive:
             with contextlib.suppress(Exception):
                 source.boxes[r].abort().result()
+        with contextlib.suppress(Exception):  # the survivors' _serve return on the abort
+            from distributed import wait
+
+            wait([source.serving[r] for r, _ in alive], timeout=30)
         marks = []
         for _, w in alive:
-            # the scheduler may fail a survivor's task at once (its arguments hold the lost
-            # worker's mailbox) while its thread still runs until the abort; the marks
-            # task runs on that thread after it
             with contextlib.suppress(Exception):
                 marks.append(_on(client, w, _marks, source.run).result())
         marks = [m for m in marks if m]

@@ -424,3 +424,16 @@ def test_rows_beyond_one_call_are_split_and_still_match_in_memory(client):
         want = [w + s for w, s in zip(ref.get_weights(), grads_sum, strict=True)]
         for a, b in zip(want, dist.get_weights(), strict=True):
             np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
+
+
+def test_validation_on_the_cluster_runs_beside_the_replicas_tasks(client):
+    # the replicas' long-lived tasks leave the workers' one thread free between epochs:
+    # validation on Dask arrays (tasks on the same workers) runs, and matches memory
+    X, t = _data()
+    mem, dist = _model(), _model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=6, verbose=0,
+                    validation_data=(X[:60], t[:60]))  # fmt: skip
+    h = dist.fit(*_dask(X, t), epochs=2, batch_size=30, seed=6, verbose=0, executor=client,
+                 validation_data=_dask(X[:60], t[:60], 30))  # fmt: skip
+    for key in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(h.history[key], h_mem.history[key], rtol=1e-5)
