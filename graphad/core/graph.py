@@ -263,6 +263,9 @@ class Node:
         return f"Node({dict(self.items())!r})"
 
 
+_new_record = object.__new__
+
+
 class Graph:
     """A computational graph: a DAG whose nodes are hash-consed ops.
 
@@ -534,7 +537,13 @@ class Graph:
         if type(args) is not tuple:
             args = tuple(args)
         key = (op, params, args)
-        with self._lock:  # also waits out another thread's transaction (its nodes may go)
+        lock = self._lock
+        # a transaction of this thread may hold the lock already (autodiff's does): then
+        # taking it again would only count up and down
+        owned = lock._is_owned()
+        if not owned:
+            lock.acquire()  # also waits out another thread's transaction (its nodes may go)
+        try:
             cons = self._cons
             found = cons.get(key)
             if found is not None:
@@ -542,8 +551,22 @@ class Graph:
             nid = self._next
             self._next = nid + 1
             nodes = self._nodes
-            nodes[nid] = Node(op, args, params, role or self._role_stack[-1], shape, dtype, key)
-            # _add, inlined: this is the hot path of every pass that builds nodes
+            # the record, made as Node(...) makes it without the call into __init__ (this
+            # is the hot path of every pass that builds nodes)
+            node = _new_record(Node)
+            node.op = op
+            node.args = args
+            node.params = params
+            node.role = role or self._role_stack[-1]
+            node.shape = shape
+            node.dtype = dtype
+            node.key = key
+            node.name = None
+            node.value = None
+            node.extra = None
+            node.nusers = 0
+            nodes[nid] = node
+            # _add, inlined
             if len(args) == 1:
                 nodes[args[0]].nusers += 1
             elif len(args) == 2 and args[0] != args[1]:
@@ -555,6 +578,9 @@ class Graph:
             cons[key] = nid
             self._version += 1
             return nid
+        finally:
+            if not owned:
+                lock.release()
 
     def remove(self, nid: int) -> None:
         """Drop a node no other node uses (for passes that clean up after themselves).

@@ -796,21 +796,50 @@ def apply(op_name: str, *args: Any, **params: Any):
     """
     op = OPS[op_name]
     if not params and len(args) == op.nargs:
-        # the common case (x * y, the nodes rules build): Exprs of one graph, the one
-        # being built in; the same checks and result as below, without their generality
-        graph = None
-        for a in args:
-            if type(a) is not Expr or (graph is not None and a.graph is not graph):
-                break
-            graph = a.graph
+        # the common case (x * y, 2.0 * x, the nodes rules build): Exprs of one graph and
+        # Python numbers; the same checks and result as below, without their generality
+        nid = None
+        if len(args) == 1:
+            a = args[0]
+            if type(a) is Expr:
+                graph = a.graph
+                nid = _plain_node(graph, op, (a.id,), graph.records())
+                if nid is not None:
+                    return Expr(graph, nid)
         else:
-            if graph is not None:
-                entered = entered_graph()
-                if entered is None or entered is graph:
-                    ids = tuple([a.id for a in args])
-                    nid = _plain_node(graph, op, ids)
-                    if nid is not None:
-                        return Expr(graph, nid)
+            graph = None
+            numbers = False
+            for a in args:
+                ta = type(a)
+                if ta is Expr:
+                    if graph is None:
+                        graph = a.graph
+                    elif a.graph is not graph:
+                        break
+                elif ta is float or ta is int:
+                    numbers = True
+                else:
+                    break
+            else:
+                if graph is not None:
+                    # numbers are interned as as_expr below would (in the same order), in
+                    # the graph of the Exprs unless another graph is entered (then the
+                    # general path says where they go)
+                    entered = entered_graph() if numbers else None
+                    if entered is None or entered is graph:
+                        if len(args) == 2:
+                            a, b = args
+                            ids = (
+                                a.id if type(a) is Expr else graph.constant(a),
+                                b.id if type(b) is Expr else graph.constant(b),
+                            )
+                        else:
+                            ids = tuple(
+                                [a.id if type(a) is Expr else graph.constant(a) for a in args]
+                            )
+                        nid = _plain_node(graph, op, ids, graph.records())
+                        if nid is not None:
+                            return Expr(graph, nid)
     if op.nargs is None:  # variadic: one sequence argument
         (seq,) = args
         if not isinstance(seq, list | tuple) or not seq:
@@ -858,44 +887,79 @@ def apply(op_name: str, *args: Any, **params: Any):
     return Expr(graph, graph.apply(op_name, ids, params_t, shape, dtype))
 
 
-def build_node(graph: Graph, op_name: str, ids: tuple[int, ...]) -> int:
-    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])``, for passes that
-    build parameterless nodes of one graph from node ids (autodiff's): the same node,
-    without the Exprs and the generality of :func:`apply` where it cannot change the
-    result (the ``nargs`` arguments of ``graph``, built in that graph)."""
+def build_node(graph: Graph, op_name: str, ids: tuple[int, ...], records: Any = None) -> int:
+    """The id of ``apply(op_name, *[Expr(graph, i) for i in ids])`` built with ``graph``
+    entered, for passes that build parameterless nodes of one graph from node ids
+    (autodiff's, which enters the graph it differentiates): the same node, without the
+    Exprs and the generality of :func:`apply` where it cannot change the result.
+    ``records``: ``graph.records()``, if the caller has it at hand."""
     op = OPS[op_name]
-    entered = entered_graph()
-    if (entered is None or entered is graph) and len(ids) == op.nargs:
-        nid = _plain_node(graph, op, ids)
+    if len(ids) == op.nargs:
+        nid = _plain_node(graph, op, ids, graph.records() if records is None else records)
         if nid is not None:
             return nid
-    return apply(op_name, *[Expr(graph, i) for i in ids]).id
+    with graph:  # constants alone go to the entered graph: this one
+        return apply(op_name, *[Expr(graph, i) for i in ids]).id
 
 
-def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...]) -> int | None:
-    """The node ``op(*ids)`` without params, built in the graph the arguments live in
-    (the caller has checked that no other graph is entered), unless :func:`apply`'s
-    general path has to decide: a lowering where every shape is static, or a fold of
-    Python scalars alone (then ``None``)."""
-    records = graph.records()
-    arg_nodes = [records[i] for i in ids]
+def _plain_node(graph: Graph, op: Op, ids: tuple[int, ...], records: Any) -> int | None:
+    """The node ``op(*ids)`` without params, built in the graph the arguments live in,
+    unless :func:`apply`'s general path has to decide (then ``None``): a lowering where
+    every shape is static, a fold of Python scalars alone, or constants alone while
+    another graph is entered (they go to that graph).  Where an argument is not a
+    constant, the node goes to its graph whatever graph is entered."""
+    if len(ids) == 1:
+        a = records[ids[0]]
+        if a.shape is None and a.dtype is None and _every_argument(op):
+            return graph.apply(op.name, ids, (), None, None)  # as below
+        arg_nodes = [a]
+    elif len(ids) == 2:
+        a = records[ids[0]]
+        b = records[ids[1]]
+        if (
+            (a.shape is None and a.dtype is None) or (b.shape is None and b.dtype is None)
+        ) and _every_argument(op):
+            # an argument of unknown shape and dtype (not a constant: constants have both):
+            # nothing is lowered or folded, and the result's shape and dtype are unknown
+            # too (what infer says)
+            return graph.apply(op.name, ids, (), None, None)
+        arg_nodes = [a, b]
+    else:
+        arg_nodes = [records[i] for i in ids]
+        if _every_argument(op):
+            for n in arg_nodes:
+                if n.shape is None and n.dtype is None:  # as above
+                    return graph.apply(op.name, ids, (), None, None)
+    for n in arg_nodes:
+        if n.op != "constant":
+            break
+    else:  # constants alone: apply's general path says which graph they go to
+        entered = entered_graph()
+        if entered is not None and entered is not graph:
+            return None
     if op.lower is not None:
         for n in arg_nodes:
             if n.shape is None:
                 break
         else:
-            return None  # every shape static: lowered below
+            return None  # every shape static: lowered by apply
     elif op.elementwise and not op.custom:
         for n in arg_nodes:
             if n.op != "constant" or type(n.value) not in _WEAK_SAMPLE:
                 break
         else:
-            return None  # Python scalars alone: folded below
+            return None  # Python scalars alone: folded by apply
     shape, dtype = infer(op, arg_nodes, _NO_PARAMS)
     return graph.apply(op.name, ids, (), shape, dtype)
 
 
 _NO_PARAMS: dict[str, Any] = {}
+
+
+def _every_argument(op: Op) -> bool:
+    """Whether every argument's dtype takes part in the op's (a dtype kind of the table)."""
+    kind = op.dtype
+    return type(kind) is str and kind in _EVERY_ARGUMENT_KINDS
 
 
 def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
@@ -918,18 +982,22 @@ def infer(op: Op, arg_nodes: Sequence[Node], params: dict) -> tuple[Shape, Any]:
             ) from None
     kind = op.dtype
     if callable(kind):
-        dtype = kind(*[n.dtype for n in arg_nodes], **params)
-    else:
-        dtype = _result_dtype(
-            kind,
-            tuple(
-                [
-                    type(n.value) if n.dtype is None and n.op == "constant" else n.dtype
-                    for n in arg_nodes
-                ]
-            ),
-        )
-    return shape, dtype
+        return shape, kind(*[n.dtype for n in arg_nodes], **params)
+    every = kind in _EVERY_ARGUMENT_KINDS
+    keys = []
+    for n in arg_nodes:
+        dt = n.dtype
+        if dt is None and n.op == "constant":
+            dt = type(n.value)  # a Python number: weakly typed
+        elif dt is None and every:
+            return shape, None  # an unknown dtype that takes part: so is the result's
+        keys.append(dt)
+    return shape, _result_dtype(kind, tuple(keys))
+
+
+#: the dtype kinds every argument takes part in (``"select"``: all but the first), so that
+#: one unknown argument dtype makes the result's unknown (see :func:`_result_dtype`)
+_EVERY_ARGUMENT_KINDS = frozenset({"promote", "float", "bool", "first"})
 
 
 def _fold_weak(op: Op, values: list) -> bool | int | float | None:

@@ -499,7 +499,7 @@ def _scale_id(graph, records, g: int, p) -> int | None:
         if c == 1:
             return g
         if c == -1:
-            return build_node(graph, "negative", (g,))
+            return build_node(graph, "negative", (g,), records)
         if c == 0:
             return None
     if tp is not Expr:  # a Python number: made a constant by apply
@@ -509,7 +509,7 @@ def _scale_id(graph, records, g: int, p) -> int | None:
         dt = records[p.id].dtype
         if dt is not None and dt.kind == "f":
             return p.id  # the weak seed of a float scalar output: 1.0 * p is p, dtype and all
-    return build_node(graph, "multiply", (g, p.id))
+    return build_node(graph, "multiply", (g, p.id), records)
 
 
 def _force(p):
@@ -554,7 +554,7 @@ def derived_vjp_ids(op: Op, graph, g: int, ans, args, needed) -> list[int | None
         if s_t is not None and s_t == records[aid].shape:
             out.append(term)
         else:
-            out.append(build_node(graph, "sum_to_like", (term, aid)))
+            out.append(build_node(graph, "sum_to_like", (term, aid), records))
     return out
 
 

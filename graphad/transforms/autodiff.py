@@ -112,6 +112,7 @@ def _cotangent_pass(
             parts.setdefault(o, []).append(s.id)
     adj: dict[int, int] = {}
     ops = OPS
+    handles = graph.handles
     for n in reversed(relevant):
         terms = parts.pop(n, None)
         if terms is None:
@@ -119,7 +120,7 @@ def _cotangent_pass(
         g = terms[-1]
         if len(terms) > 1:
             for t in reversed(terms[:-1]):
-                g = build_node(graph, "add", (g, t))
+                g = build_node(graph, "add", (g, t), nodes)
         adj[n] = g
         node = nodes[n]
         name = node.op
@@ -132,8 +133,14 @@ def _cotangent_pass(
         needed = [a in rel for a in node_args]
         if True not in needed:
             continue
-        args = [Expr(graph, a) for a in node_args]
-        ans = Expr(graph, n)
+        # the rules take Exprs: the interned handles where the graph has them already
+        args = []
+        for a in node_args:
+            e = handles.get(a)
+            args.append(Expr(graph, a) if e is None else e)
+        ans = handles.get(n)
+        if ans is None:
+            ans = Expr(graph, n)
         if op.vjp is None and op.partials is not None:
             cots = derived_vjp_ids(op, graph, g, ans, args, needed)
         elif op.vjp is not None:
@@ -163,14 +170,14 @@ def _mark_adjoints(graph: Graph, adj: Mapping[int, int], output: int) -> None:
         marks = node.adjoint
         if marks is None:
             node.adjoint = [(output, n)]
-            seen[a] = {(output, n)}
             continue
         have = seen.get(a)
         if have is None:
             have = seen[a] = set(marks)
-        if (output, n) not in have:
-            have.add((output, n))
-            marks.append((output, n))
+        mark = (output, n)
+        if mark not in have:
+            have.add(mark)
+            marks.append(mark)
 
 
 def vjp(
