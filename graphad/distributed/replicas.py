@@ -7,15 +7,20 @@ replica per worker holding data, in that worker's process: the model rebuilt
 from its JSON configuration (sent once), its compiled step functions
 (``Sequential.step_function``), its optimizer with its state, and the
 concatenation of the chunks that worker already holds (never shipped through
-the client).  Beside each replica lives a mailbox, a Dask actor, through which
-the replicas send each other what they synchronize.
+the client).  Beside each replica lives a mailbox, a Dask actor, where what the
+others synchronize lands: they send it one-way over the batched stream Dask
+keeps between two workers (``Worker.send_to_worker``, received by a stream
+handler), so that an exchange costs one message per peer and no reply.
 
-**One task per replica per epoch.**  The client sends each replica, once per
-epoch, the rows of every batch that it holds (indices into its own array) and
-the global batch sizes; the replica runs the epoch's executions (``k`` =
-``steps_per_execution`` batches each) without the client or the scheduler.
-After each execution the replicas exchange, worker to worker through the
-mailboxes, either
+**One task per replica per fit.**  Each replica runs one long-lived task
+(``_serve``) that takes the client's orders from its mailbox and posts each
+result there, where the client fetches it (two actor calls, client to worker
+and back: no task to schedule per epoch, which cost 20-30 ms an epoch).  Once
+per epoch the order holds the rows of every batch that the replica holds
+(indices into its own array) and the global batch sizes; the replica runs the
+epoch's executions (``k`` = ``steps_per_execution`` batches each) without the
+client or the scheduler.  After each execution the replicas exchange, worker to
+worker through the mailboxes, either
 
 * ``sync="gradients"``: each replica's gradient of the sum, over the ``k``
   batches, of its share of each batch's mean loss (plus the penalty once per
@@ -32,9 +37,16 @@ mailboxes, either
 The epoch's batch sums come back at the end of the epoch; the client model then
 takes the weights and optimizer state of the first replica (all are equal), so
 validation, callbacks and checkpoints see them; if the client's weights or
-optimizer settings changed since (a callback), they are sent back before the
-next epoch.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps`
-once per execution instead, the same task with one execution.
+optimizer settings changed since (a callback), they go with the next epoch's
+order.  When a callback has batch hooks, ``fit`` calls :meth:`train_steps` once
+per execution instead: an order of one execution.  ``fit`` ending (or failing)
+drops the run on the workers, which ends the tasks.
+
+**Memory.**  Dask starts its worker processes with ``MALLOC_TRIM_THRESHOLD_``
+set, which fixes glibc's mmap threshold at 128 KiB: each temporary of a step
+above it would be mapped, page-faulted and unmapped again, doubling the step's
+CPU time.  While its replica computes, a worker raises both thresholds
+(``_roomy_malloc``) and sets Dask's values again afterwards.
 
 **Fixed shapes.**  A replica's share of a batch varies from batch to batch.  For
 a model without metrics its rows are padded to one of few sizes (``_bucket``:
@@ -57,7 +69,9 @@ only make sense with the other open beside it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -81,6 +95,59 @@ _REPLICAS: dict[tuple[str, str], _Replica] = {}
 _MAILBOXES: dict[tuple[str, str], _Mailbox] = {}
 _LOCK = threading.Lock()
 
+# glibc's mallopt parameters, and a large value for both while replicas compute
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_ROOMY = 64 << 20
+_MALLOC = {"users": 0, "libc": None}
+
+
+@contextlib.contextmanager
+def _roomy_malloc():
+    """Keep the step's temporaries in the heap while replicas compute in this process.
+
+    Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to give memory
+    back to the OS), which also fixes glibc's mmap threshold at 128 KiB: every
+    temporary of a step bigger than that (a 512 x 64 float32 activation already is)
+    is then a fresh ``mmap``, page-faulted in and unmapped again, and the same
+    compiled step costs about twice its CPU time (measured in one process, a replica's
+    epoch: 0.08-0.13 s of CPU without the variable, 0.17-0.25 s with it).  Inside
+    this block both thresholds are raised (64 MiB); on leaving the last one, Dask's
+    values are set again and the heap is trimmed.  Nothing changes in a process not
+    started that way (no ``MALLOC_TRIM_THRESHOLD_``: glibc then adapts its threshold
+    itself) or without glibc.
+    """
+    import os
+
+    trim = os.environ.get("MALLOC_TRIM_THRESHOLD_", "")
+    with _LOCK:
+        libc = _MALLOC["libc"]
+        if libc is None:
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL("libc.so.6")
+                libc.mallopt, libc.malloc_trim  # noqa: B018 (glibc's, or AttributeError)
+            except (OSError, AttributeError):
+                libc = False
+            _MALLOC["libc"] = libc
+        act = bool(libc) and trim.isdigit()
+        if act:
+            if _MALLOC["users"] == 0:
+                libc.mallopt(_M_MMAP_THRESHOLD, _ROOMY)
+                libc.mallopt(_M_TRIM_THRESHOLD, _ROOMY)
+            _MALLOC["users"] += 1
+    try:
+        yield
+    finally:
+        if act:
+            with _LOCK:
+                _MALLOC["users"] -= 1
+                if _MALLOC["users"] == 0:
+                    mmap = os.environ.get("MALLOC_MMAP_THRESHOLD_", "")
+                    libc.mallopt(_M_MMAP_THRESHOLD, int(mmap) if mmap.isdigit() else 128 << 10)
+                    libc.mallopt(_M_TRIM_THRESHOLD, int(trim))
+                    libc.malloc_trim(0)
+
 
 def _optimizer_config(opt: Any) -> dict:
     cfg = opt.get_config()
@@ -90,6 +157,20 @@ def _optimizer_config(opt: Any) -> dict:
             "ga.optim.schedules (a Python function cannot be sent to the workers)"
         )
     return {**cfg, "class": type(opt).__name__}
+
+
+ROWS_PER_CALL = 8192  # rows per compiled call at most (see _calls)
+
+
+def _calls(n: int, pad: bool) -> list[int]:
+    """``n`` rows as the row counts of compiled calls: at most ``ROWS_PER_CALL`` each
+    (the temporaries of bigger calls leave the cache: a replica's epoch at batch 8192,
+    k=32 took 0.09 s of CPU in calls of 32,768 rows, 0.06 s in calls of 8192); the
+    rest in one call when padded, else in power-of-two pieces."""
+    full, rest = divmod(n, ROWS_PER_CALL)
+    if not rest:
+        return [ROWS_PER_CALL] * full
+    return [ROWS_PER_CALL] * full + ([rest] if pad else _pieces(rest))
 
 
 def _bucket(n: int) -> int:
@@ -155,7 +236,7 @@ class _Replica:
         n = len(rows)
         total = None
         start = 0
-        for piece in [n] if self.pad else _pieces(n):
+        for piece in _calls(n, self.pad):
             idx = rows[start : start + piece]
             start += piece
             xs, ys, sw = self._rows(idx)
@@ -224,30 +305,111 @@ class _Aborted(Exception):
     """The client stopped this execution (another replica's worker was lost)."""
 
 
-class _Mailbox:
-    """A Dask actor beside each replica: the others put their parts of an execution here.
+_PART = "graphad-replica-part"  # the workers' stream handler that receives parts
 
-    ``put`` and ``abort`` are coroutines, so they run on the worker's event loop
-    while the replica's epoch task occupies the worker's thread."""
+
+def _receive_part(address: str, run: str = "", key: Any = (), value: Any = None, **_: Any) -> None:
+    """A peer's part of an execution, arrived on the event loop of the worker at
+    ``address``."""
+    box = _MAILBOXES.get((address, run))
+    if box is not None:  # (none after the run was dropped: a late part is dropped too)
+        box.deliver(tuple(key), value)
+
+
+def _send_parts(worker: Any, peers: list[str], run: str, key: tuple, value: Any) -> None:
+    """Send ``value`` to the replicas of ``run`` on ``peers``, one-way: each worker's
+    batched stream to the other (``Worker.send_to_worker``, the comms Dask uses between
+    workers), with no reply to wait for or to handle.  Called from the task's thread:
+    the stream is the event loop's, so the send is queued there."""
+    from distributed.protocol import to_serialize
+
+    def send() -> None:
+        for peer in peers:
+            worker.send_to_worker(
+                peer, {"op": _PART, "run": run, "key": list(key), "value": to_serialize(value)}
+            )
+
+    worker.loop.add_callback(send)
+
+
+class _Mailbox:
+    """A Dask actor beside each replica: the others' parts of an execution land here.
+
+    The parts arrive through the worker's stream handler ``_PART`` (one-way
+    messages: an actor call would cost a request and a reply, and handling both
+    took about 2.4 ms of a worker's CPU per exchange); ``put`` (the same, as an
+    actor call) and ``abort`` are coroutines, so they run on the worker's event
+    loop while the replica's ``_serve`` task occupies the worker's thread."""
 
     def __init__(self, run: str) -> None:
         from distributed import get_worker
 
         self.items: dict = {}
+        self.orders: collections.deque = collections.deque()  # the client's, for _serve
+        self.results: dict = {}  # _serve's, until the client fetches them
+        self.waiters: dict = {}  # fetches waiting for a result (on the event loop)
         self.stopped = False
         self.cv = threading.Condition()
+        worker = get_worker()
+        self.loop = worker.loop
         with _LOCK:
-            _MAILBOXES[(get_worker().address, run)] = self
+            worker.stream_handlers.setdefault(
+                _PART, functools.partial(_receive_part, worker.address)
+            )
+            _MAILBOXES[(worker.address, run)] = self
 
-    async def put(self, key: tuple, value: Any) -> None:
+    def deliver(self, key: tuple, value: Any) -> None:
         with self.cv:
             self.items[key] = value
             self.cv.notify_all()
 
+    async def put(self, key: tuple, value: Any) -> None:
+        self.deliver(key, value)
+
     async def abort(self) -> None:
+        self.stop()
+        for waiter in self.waiters.values():  # nothing more will come
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def stop(self) -> None:
         with self.cv:
             self.stopped = True
             self.cv.notify_all()
+
+    async def order(self, value: Any) -> None:
+        """The client's next order for this replica's ``_serve`` task."""
+        with self.cv:
+            self.orders.append(value)
+            self.cv.notify_all()
+
+    def next_order(self) -> Any:
+        with self.cv:
+            while not self.cv.wait_for(lambda: self.orders or self.stopped, 60.0):
+                pass  # (no limit: the client may take its time between epochs)
+            if self.stopped:
+                raise _Aborted
+            return self.orders.popleft()
+
+    def post(self, key: Any, value: Any) -> None:
+        """Called by ``_serve``'s thread: ``value`` is the result of order ``key``."""
+        self.loop.add_callback(self._resolve, key, value)
+
+    def _resolve(self, key: Any, value: Any) -> None:
+        self.results[key] = value
+        waiter = self.waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def fetch(self, key: Any) -> Any:
+        """The result of order ``key``, once ``_serve`` has it (None when stopped)."""
+        import asyncio
+
+        if key not in self.results and not self.stopped:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters[key] = waiter
+            await waiter
+        return self.results.pop(key, None)
 
     def take(self, key: tuple, timeout: float) -> Any:
         with self.cv:
@@ -285,30 +447,62 @@ def _drop(run: str) -> None:
     with _LOCK:
         for table in (_REPLICAS, _MAILBOXES):
             for key in [k for k in table if k[1] == run]:
+                if table is _MAILBOXES:
+                    table[key].stop()  # its _serve task returns
                 del table[key]
 
 
-def _set(run: str, state: tuple) -> None:
-    _here(run)[0].set_state(state)
+def _serve(run: str, r: int, workers: list, timeout: float) -> int:
+    """The replica's one task for the whole ``fit``: it runs the client's orders from
+    its mailbox (an epoch's executions, or a copy of its state) and posts each result
+    there for the client to fetch, until the run is stopped or dropped.  No task is
+    scheduled per epoch: an order and its result are one message each, client to
+    worker and back.  The task secedes from the worker's thread pool (Dask's way for
+    a long-running task), so that other tasks still run on the worker while it waits
+    for orders: validation between epochs, a callback's computation.  Returns the
+    number of orders it ran."""
+    from distributed import get_worker, secede
+
+    rep, box = _here(run)
+    worker = get_worker()
+    secede()
+    ran = 0
+    with _roomy_malloc():
+        while True:
+            try:
+                kind, tag, state, payload = box.next_order()
+            except _Aborted:
+                return ran
+            if state is not None:
+                rep.set_state(state)
+            if kind == "epoch":
+                out = _epoch(rep, box, worker, run, tag, r, workers, *payload, timeout)
+            else:  # "pull"
+                out = {"state": _pull(run)}
+            box.post(tag, out)
+            ran += 1
+            if out.get("aborted"):
+                return ran
 
 
 def _epoch(
-    run: str, tag: int, r: int, boxes: list, rows: np.ndarray, counts: np.ndarray,
-    sizes: list, k: int, sync: str, timeout: float,
+    rep: _Replica, box: _Mailbox, worker: Any, run: str, tag: int, r: int, workers: list,
+    rows: np.ndarray, counts: np.ndarray, sizes: list, k: int, sync: str, timeout: float,
 ) -> dict:  # fmt: skip
-    """Run executions of ``k`` batches on this replica (``r`` of ``len(boxes)``),
+    """Run executions of ``k`` batches on this replica (``r`` of ``len(workers)``),
     exchanging each execution's part with the others through their mailboxes.
     Returns the batch sums and how many executions completed (fewer when stopped)."""
-    rep, box = _here(run)
+    peers = [w for j, w in enumerate(workers) if j != r]
     clock = time.perf_counter
     began, cpu = clock(), time.thread_time()
     waited = 0.0
     ends = np.cumsum(counts)
     starts = ends - counts
     total = np.zeros(rep.m)
-    count = len(boxes)
+    count = len(workers)
     done = 0
     rep.marks = []
+    aborted = False
     try:
         for first in range(0, len(sizes), k):
             rep.mark(done, total)
@@ -317,9 +511,7 @@ def _epoch(
             mine = rep.execution(parts_mine, list(sizes[first:last]), sync)
             parts: list = [None] * count
             parts[r] = mine
-            for j, peer in enumerate(boxes):
-                if j != r:
-                    peer.put((tag, done, r), mine)  # no reply awaited
+            _send_parts(worker, peers, run, (tag, done, r), mine)
             t0 = clock()
             for j in range(count):
                 if j != r:
@@ -329,11 +521,12 @@ def _epoch(
             done += 1
         rep.mark(done, total)
     except _Aborted:
-        pass
+        aborted = True
     seconds = (clock() - began, waited, time.thread_time() - cpu)
     # the first replica's state comes back with its sums (end_epoch needs no task)
-    state = _pull(run) if r == 0 else None
-    return {"sums": total, "done": done, "seconds": seconds, "state": state}
+    state = _pull(run) if r == 0 and not aborted else None
+    out = {"sums": total, "done": done, "seconds": seconds, "state": state}
+    return {**out, "aborted": aborted}
 
 
 def _marks(run: str) -> list:
@@ -363,9 +556,11 @@ class ReplicaSource:
     actors: list = field(default_factory=list)  # their futures (keep the actors alive)
     sent: Any = None  # the state the replicas hold, as the client last saw it
     arrays: tuple = ()  # the (persisted) x and y, to start replicas again
-    tag: int = 0  # executions sent so far: names each one's messages
-    pulled: Any = None  # the first replica's state after the last epoch task
+    tag: int = 0  # orders sent so far: names each one's messages and result
+    pulled: Any = None  # the first replica's state after the last epoch
     recoveries: int = 0
+    serving: list = field(default_factory=list)  # the replicas' _serve tasks (futures)
+    push: Any = None  # a state for the replicas to take with their next order
 
 
 def _snapshot(model: Any) -> tuple:
@@ -413,7 +608,7 @@ class ReplicaExecutor:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        # per call of the replicas' epoch task, per replica: seconds in the task, of
+        # per epoch order to the replicas, per replica: seconds of its executions, of
         # them waiting for the others' parts, and the task thread's CPU seconds
         self.seconds: list[list[tuple[float, float, float]]] = []
         self.recovered: list[int] = []  # per lost worker, the executions its call had done
@@ -444,7 +639,8 @@ class ReplicaExecutor:
         workers = sorted(mine)
         n = int(X.shape[0])
         owner = np.empty(n, np.int32)
-        local = np.empty(n, np.int64)
+        # a replica's rows travel every epoch: 4 bytes each where that suffices
+        local = np.empty(n, np.int32 if n < 2**31 else np.int64)
         made, actors = [], []
         for r, w in enumerate(workers):
             offset = 0
@@ -466,19 +662,34 @@ class ReplicaExecutor:
         except BaseException:
             client.run(_drop, run, workers=workers)
             raise
-        return ReplicaSource(run, workers, owner, local, n, client, boxes, actors, state, (X, Y))
+        serving = [_on(client, w, _serve, run, r, workers, TIMEOUT) for r, w in enumerate(workers)]
+        return ReplicaSource(
+            run, workers, owner, local, n, client, boxes, actors, state, (X, Y), serving=serving
+        )
 
     def _push_if_changed(self, model, source) -> None:
         source.pulled = None
         now = _snapshot(model)
         if _same(now, source.sent):
             return
-        client = source.client
-        client.gather([_on(client, w, _set, source.run, now) for w in source.workers])
+        source.push = now  # goes with the next order
         source.sent = now
 
+    def _order(self, source, kind: str, payloads: list) -> list:
+        """Send each replica (``payloads[r]`` None: not this one) an order; returns the
+        futures (actor calls) of their results."""
+        source.tag += 1
+        tag, state = source.tag, source.push
+        source.push = None
+        fetches = []
+        for box, payload in zip(source.boxes, payloads, strict=True):
+            if payload is not None:
+                box.order((kind, tag, state, payload))
+                fetches.append(box.fetch(tag))
+        return fetches
+
     def run_epoch(self, model, source, batches, k, sync) -> list[float]:
-        """All of ``batches``, ``k`` per execution: one task per replica."""
+        """All of ``batches``, ``k`` per execution: one order to each replica."""
         self._push_if_changed(model, source)
         sizes = [len(b) for b in batches]
         total = np.zeros(2 + sum(model.metric_sizes()))
@@ -491,45 +702,50 @@ class ReplicaExecutor:
             first += done * k  # a worker was lost after ``done`` executions of these
 
     def _executions(self, model, source, batches, sizes, k, sync) -> tuple[Any, int | None]:
-        client = source.client
         nb = len(batches)
         if nb == 0:
             return 0.0, None
         every = np.concatenate(batches)
         owner, local = source.owner[every], source.local[every]
-        which = np.repeat(np.arange(nb), sizes)
-        source.tag += 1
-        futs = []
-        for r, w in enumerate(source.workers):
+        starts = np.cumsum(sizes) - sizes  # every batch has rows
+        payloads = []
+        for r in range(len(source.workers)):
             sel = owner == r
-            counts = np.bincount(which[sel], minlength=nb)
-            futs.append(
-                _on(client, w, _epoch, source.run, source.tag, r, source.boxes, local[sel],
-                    counts, sizes, k, sync, TIMEOUT)
-            )  # fmt: skip
-        pending = list(futs)
-        while pending:
+            counts = np.add.reduceat(sel.view(np.int8), starts, dtype=np.int64)
+            payloads.append((local[sel], counts, sizes, k, sync))
+        res = self._results(model, source, self._order(source, "epoch", payloads))
+        if not isinstance(res, list):
+            return res  # (sums, done) of a recovery
+        self.seconds.append([r["seconds"] for r in res])
+        source.pulled = res[0]["state"]
+        return res[0]["sums"], None
+
+    def _results(self, model, source, fetches: list) -> Any:
+        """The replicas' results of an order; or, when a worker was lost meanwhile, what
+        :meth:`_recover` returns."""
+        client = source.client
+        res = []
+        while len(res) < len(fetches):
             try:
-                pending[0].result(timeout=0.5)
-                pending.pop(0)
+                res.append(fetches[len(res)].result(timeout=0.5))
                 continue
             except TimeoutError:  # still running: is every replica's worker still there?
                 failed = None
-            except Exception as exc:  # e.g. KilledWorker: was it the worker or the task?
+            except Exception as exc:  # the actor's worker could not be reached
                 failed = exc
             alive = set(client.scheduler_info()["workers"])
             lost = [w for w in source.workers if w not in alive]
             if lost:
-                return self._recover(model, source, futs, lost)
-            if failed is not None:
+                return self._recover(model, source, source.serving, lost)
+            errors = [f for f in source.serving if f.status == "error"]
+            if errors or failed is not None:
                 for r in range(len(source.workers)):  # the others wait for its parts
                     with contextlib.suppress(Exception):
                         source.boxes[r].abort().result()
+                if errors:
+                    errors[0].result()  # raises the replica's error
                 raise failed
-        res = client.gather(futs)
-        self.seconds.append([r["seconds"] for r in res])
-        source.pulled = res[0]["state"]
-        return res[0]["sums"], None
+        return res
 
     def _recover(self, model, source, futs, lost) -> tuple[Any, int]:
         """A replica's worker left: stop the others, restart from the last execution
@@ -545,11 +761,12 @@ class ReplicaExecutor:
         for r, _ in alive:
             with contextlib.suppress(Exception):
                 source.boxes[r].abort().result()
+        with contextlib.suppress(Exception):  # the survivors' _serve return on the abort
+            from distributed import wait
+
+            wait([source.serving[r] for r, _ in alive], timeout=30)
         marks = []
         for _, w in alive:
-            # the scheduler may fail a survivor's task at once (its arguments hold the lost
-            # worker's mailbox) while its thread still runs until the abort; the marks
-            # task runs on that thread after it
             with contextlib.suppress(Exception):
                 marks.append(_on(client, w, _marks, source.run).result())
         marks = [m for m in marks if m]
@@ -568,8 +785,9 @@ class ReplicaExecutor:
             model.optimizer.set_state(model.trainable_weights, source.sent[1], source.sent[2])
         self.recovered.append(done)
         fresh = self.data(model, *source.arrays)
-        for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent"):
+        for name in ("run", "workers", "owner", "local", "boxes", "actors", "sent", "serving"):
             setattr(source, name, getattr(fresh, name))
+        source.push = None
         return sums, done
 
     def train_steps(self, model, source, batches, rng, sync) -> list[float]:
@@ -578,9 +796,10 @@ class ReplicaExecutor:
     def end_epoch(self, model, source) -> None:
         if source.pulled is not None:
             weights, slots, iterations = source.pulled
-        else:
-            w = source.workers[0]
-            weights, slots, iterations = _on(source.client, w, _pull, source.run).result()
+        else:  # (no epoch ran since the last push: ask the first replica)
+            payloads = [()] + [None] * (len(source.workers) - 1)
+            (res,) = self._results(model, source, self._order(source, "pull", payloads))
+            weights, slots, iterations = res["state"]
         model.set_weights(weights)
         model.optimizer.set_state(model.trainable_weights, slots, iterations)
         source.sent = _snapshot(model)
@@ -590,7 +809,11 @@ class ReplicaExecutor:
         with contextlib.suppress(Exception):
             alive = set(source.client.scheduler_info()["workers"])
             here = [w for w in source.workers if w in alive]
-            source.client.run(_drop, source.run, workers=here)
+            source.client.run(_drop, source.run, workers=here)  # (their _serve tasks return)
+        with contextlib.suppress(Exception):  # fit returns with the workers' threads free
+            from distributed import wait
+
+            wait(source.serving, timeout=10)
 
     def train_step(self, model, source, rows, rng) -> list[float]:
         res = self.train_steps(model, source, [rows], rng, "gradients")

@@ -298,3 +298,142 @@ def test_batch_hooks_see_each_execution_and_train_alike(client):
     for a, b in zip(hooked.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
     assert h1.history["loss"] == pytest.approx(h2.history["loss"], rel=1e-6)
+
+
+_MALLOC_PROBE = """
+import ctypes, sys
+import numpy as np
+from graphad.distributed.replicas import _roomy_malloc
+
+libc = ctypes.CDLL("libc.so.6")
+names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in names.split()]
+libc.mallinfo2.restype = Info
+
+def mapped():
+    # mmapped blocks held while a 1 MiB array (a step's temporary) is alive, over before
+    before = libc.mallinfo2().hblks
+    a = np.ones(1 << 18, np.float32)
+    during = libc.mallinfo2().hblks
+    del a
+    return during - before
+
+mapped(); mapped()
+outside = mapped()
+with _roomy_malloc():
+    mapped()
+    inside = mapped()
+print(outside, inside, mapped())
+"""
+
+
+def test_replicas_keep_step_temporaries_off_mmap_under_the_malloc_trim_threshold():
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
+    # threshold at 128 KiB: every large temporary is then a fresh mmap (page faults,
+    # about twice the step's CPU); the replicas' compute raises it and restores it
+    import ctypes
+    import os
+    import subprocess
+    import sys
+
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018
+    except (OSError, AttributeError):
+        pytest.skip("needs glibc >= 2.33 (mallinfo2)")
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [sys.executable, "-c", _MALLOC_PROBE], env=env, capture_output=True, text=True,
+        check=True, timeout=120,
+    )  # fmt: skip
+    outside, inside, after = map(int, out.stdout.split())
+    assert (outside, inside, after) == (1, 0, 1)
+
+
+def test_one_task_per_replica_per_fit_and_early_stopping_ends_it(client):
+    # the replicas run the epochs as orders to one long-lived task each: the scheduler
+    # sees one _serve task per worker, none per epoch, each ended when fit returns; a
+    # callback stopping training after the second epoch ends the fit there
+    X, t = _data()
+
+    class StopAfterTwo(ga.nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = epoch == 1
+
+    mem, dist = _model(k=2), _model(k=2)
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=4, verbose=0)
+    with distributed.get_task_stream(client) as stream:
+        h = dist.fit(*_dask(X, t), epochs=5, batch_size=30, seed=4, verbose=0,
+                     executor=client, callbacks=[StopAfterTwo()])  # fmt: skip
+    from dask.utils import key_split
+
+    names = [key_split(task["key"]) for task in stream.data]
+    assert names.count("serve") == 2 and "epoch" not in names  # (key_split drops the _)
+    assert len(h.history["loss"]) == 2
+    # k=2 applies the sum of two batch means per update: close to, not equal to, memory
+    np.testing.assert_allclose(h.history["loss"], h_mem.history["loss"], rtol=0.05)
+    assert _replica_count() == 0
+
+
+def _fails_on_a_worker(y, out):
+    try:
+        distributed.get_worker()
+    except ValueError:  # (on the client: the model is built and checked there)
+        return (out - y) ** 2
+    raise RuntimeError("this loss fails on the workers")
+
+
+def test_an_error_in_a_replica_reaches_fit_and_leaves_nothing_behind(client):
+    X, t = _data()
+    model = ga.nn.Sequential([ga.nn.Dense(1, input_shape=(5,))])
+    model.compile(optimizer="sgd", loss=lambda y, out: _fails_on_a_worker(y, out))
+    with pytest.raises(RuntimeError, match="fails on the workers"):
+        model.fit(*_dask(X, t.astype("float32")), epochs=2, batch_size=30, verbose=0,
+                  executor=client)  # fmt: skip
+    assert _replica_count() == 0
+    assert not any(client.processing().values())
+
+
+def test_rows_beyond_one_call_are_split_and_still_match_in_memory(client):
+    # a replica's rows of an execution run in calls of at most ROWS_PER_CALL rows
+    from graphad.distributed.replicas import ROWS_PER_CALL, _calls
+
+    assert ROWS_PER_CALL == 8192
+    assert _calls(20000, True) == [8192, 8192, 3616]
+    assert _calls(20000, False) == [8192, 8192, 2048, 1024, 512, 32]
+    assert _calls(16384, False) == [8192, 8192] and _calls(5, True) == [5]
+    # batches of 9000 rows, k=2, two replicas: about 9000 rows each per execution
+    X, t = _data(n=18000, seed=2)
+    for model in (_plain_model, _model):  # padded calls, and power-of-two pieces
+        dist = model(k=2)
+        # k=2 over two batches of 9000 is the sum of two batch means from one point:
+        # with SGD, one in-memory step of the same total as two (each batch's mean)
+        dist.fit(*_dask(X, t, 4500), epochs=1, batch_size=9000, shuffle=False, verbose=0,
+                 executor=client)  # fmt: skip
+        ref = model(k=1)
+        grads_sum = None
+        for lo in (0, 9000):
+            probe = model(k=1)
+            before = [w.copy() for w in probe.get_weights()]
+            probe.fit(X[lo : lo + 9000], t[lo : lo + 9000], epochs=1, batch_size=9000,
+                      shuffle=False, verbose=0)  # fmt: skip
+            step = [a - b for a, b in zip(probe.get_weights(), before, strict=True)]
+            grads_sum = (
+                step if grads_sum is None else [a + b for a, b in zip(grads_sum, step, strict=True)]
+            )
+        want = [w + s for w, s in zip(ref.get_weights(), grads_sum, strict=True)]
+        for a, b in zip(want, dist.get_weights(), strict=True):
+            np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
+
+
+def test_validation_on_the_cluster_runs_beside_the_replicas_tasks(client):
+    # the replicas' long-lived tasks leave the workers' one thread free between epochs:
+    # validation on Dask arrays (tasks on the same workers) runs, and matches memory
+    X, t = _data()
+    mem, dist = _model(), _model()
+    h_mem = mem.fit(X, t, epochs=2, batch_size=30, seed=6, verbose=0,
+                    validation_data=(X[:60], t[:60]))  # fmt: skip
+    h = dist.fit(*_dask(X, t), epochs=2, batch_size=30, seed=6, verbose=0, executor=client,
+                 validation_data=_dask(X[:60], t[:60], 30))  # fmt: skip
+    for key in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(h.history[key], h_mem.history[key], rtol=1e-5)
