@@ -31,7 +31,7 @@ graphad grows no distributed engine of its own.  Three layers meet Dask:
   Dask's local scheduler does.
 * **Checks.**  :func:`check_grad_many` (``ga.check_grad_many``, in
   :mod:`graphad.distributed.checking`) sends a batch of gradient checks to the
-  workers, one task per worker thread.  Expressions travel as text (graphad's
+  workers, a few tasks per worker thread.  Expressions travel as text (graphad's
   JSON graph format, or Python-syntax strings), never as pickled graphs.
 
 Dask is imported on first use, never by ``import graphad``

@@ -2,12 +2,14 @@
 
 Where a batch of checks loses time on a cluster, and what this module does about it:
 
-* **Per-task overhead** (a scheduler round trip, the task's transitions, in the client's
-  process for a ``LocalCluster``): one task per worker thread, not one per expression or a
-  few per thread.
+* **Per-task overhead** (a scheduler round trip and the task's transitions, in the
+  client's process for a ``LocalCluster``): a few tasks per worker thread, not one per
+  expression.
 * **Imbalance**: the checks are spread by an estimated cost (expression size times the
   elements the check compares, plus a fixed part), largest first onto the least loaded
-  worker thread, so that the threads finish together.
+  worker thread.  Each thread gets the first ``HEAD_SHARE`` of its share as one task; the
+  rest goes in small tasks to whichever thread is free first, so that a thread slowed
+  down by other work on the machine takes fewer of them and the threads finish together.
 * **What travels**: expressions as text (the string given, or graphad's JSON graph format
   for an Expr), one copy of each distinct point per task; reports come back without their
   graphs.
@@ -33,6 +35,8 @@ from ._common import _client, _compute
 
 GROUPS_PER_THREAD = 4  # check groups per thread on Dask's local scheduler (no client)
 FIXED_COST = 20  # a check's cost that does not grow with the graph, in nodes
+HEAD_SHARE = 0.6  # of a thread's checks, sent to it; the rest go to whichever thread is free
+TAILS_PER_SLOT = 2  # tasks per thread for those
 
 # the worker addresses each client has warmed (a worker that leaves and comes back new is
 # warmed again only if its address changes; it then pays its first use in its first group)
@@ -180,6 +184,29 @@ def _balance(costs: Sequence[float], slots: int) -> list[list[int]]:
     return [sorted(g) for g in groups if g]
 
 
+def _split_tails(
+    groups: list[list[int]], costs: Sequence[float], slots: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Each thread's group cut into a head (at most ``HEAD_SHARE`` of its cost, maybe
+    empty, run where it was placed) and the rest, pooled into ``TAILS_PER_SLOT`` small
+    groups per thread that go to whichever thread is free first: a thread slowed down by
+    other work on the machine then takes fewer of them, while the heads keep the number
+    of tasks small."""
+    heads: list[list[int]] = []
+    rest: list[int] = []
+    for g in groups:
+        budget = HEAD_SHARE * sum(costs[k] for k in g)
+        cut, spent = 0, 0.0
+        while cut < len(g) and spent + costs[g[cut]] <= budget:
+            spent += costs[g[cut]]
+            cut += 1
+        heads.append(g[:cut])
+        rest += g[cut:]
+    rest.sort()
+    tails = _balance([costs[k] for k in rest], TAILS_PER_SLOT * slots) if rest else []
+    return heads, [[rest[i] for i in t] for t in tails]
+
+
 def _groups(n: int, client: Any) -> list[tuple[int, int]]:
     """Contiguous ranges of the ``n`` checks for Dask's local scheduler: a few per thread
     (``os.cpu_count()``), so that a thread slowed down by other work takes fewer."""
@@ -216,8 +243,8 @@ def check_grad_many(
 ) -> list[Any]:
     """Run a batch of gradient checks on a Dask cluster and gather their reports.
 
-    The checks go in one task per worker thread, spread by their estimated cost
-    (the graph's size and the elements compared) so that the threads finish
+    The checks go in a few tasks per worker thread, spread by their estimated
+    cost (the graph's size and the elements compared) so that the threads finish
     together.  Each expression travels as text (graphad's JSON graph format for
     an Expr, as written by ``graphad.backends.persist``; the string itself for a
     string) and is rebuilt and checked on a worker; graphs are never pickled.
@@ -296,14 +323,19 @@ def check_grad_many(
         max_full = kwargs.get("max_full", 64)
         costs = [_cost(nodes, ats[point_of[k]], max_full) for k, (_, _, nodes) in enumerate(sent)]
         groups = _balance(costs, len(slots))
-        futures = []
-        for g, w in zip(groups, slots, strict=False):  # a soft pin: the task moves if w goes
-            args = _task_args(g, sent, point_of, ats)
-            futures.append(
-                client.submit(
-                    _check_group, *args, kwargs, pure=False, workers=[w], allow_other_workers=True
-                )
+        heads, tails = _split_tails(groups, costs, len(slots))
+        # the heads go to their threads (a soft pin: a task moves if its worker goes), the
+        # tails to whichever thread is free first
+        placed = [(g, w) for g, w in zip(heads, slots, strict=False) if g]
+        placed += [(g, None) for g in tails]
+        groups = [g for g, _ in placed]
+        futures = [
+            client.submit(
+                _check_group, *_task_args(g, sent, point_of, ats), kwargs, pure=False,
+                workers=None if w is None else [w], allow_other_workers=w is not None,
             )
+            for g, w in placed
+        ]  # fmt: skip
         results = [None] * len(items)
         for g, part in zip(groups, client.gather(futures), strict=True):
             for k, res in zip(g, part, strict=True):

@@ -1,4 +1,4 @@
-"""check_grad_many (issue 21): one task per worker thread, checks spread by estimated cost,
+"""check_grad_many (issue 21): a few tasks per worker thread, checks spread by estimated cost,
 the reports check_grad gives, graphs rebuilt on the client only when read."""
 
 from __future__ import annotations
@@ -63,6 +63,24 @@ def test_balance_spreads_cost_and_covers_every_check_once():
     assert checking._balance([1.0, 2.0], 4) == [[1], [0]]  # the largest first; no empty groups
 
 
+def test_heads_stay_on_their_threads_and_the_rest_goes_in_small_tails():
+    rng = np.random.default_rng(1)
+    costs = list(rng.gamma(2.0, 10.0, size=200))
+    groups = checking._balance(costs, 2)
+    heads, tails = checking._split_tails(groups, costs, 2)
+    assert len(heads) == 2 and len(tails) == 2 * checking.TAILS_PER_SLOT
+    assert sorted(k for g in heads + tails for k in g) == list(range(200))
+    for head, group in zip(heads, groups, strict=True):
+        assert head == group[: len(head)]  # a prefix of the thread's group
+        share = sum(costs[k] for k in head) / sum(costs[k] for k in group)
+        assert checking.HEAD_SHARE - 0.05 < share <= checking.HEAD_SHARE
+    tail_costs = [sum(costs[k] for k in t) for t in tails]
+    assert max(tail_costs) - min(tail_costs) <= max(costs)
+    # one check costing more than a head may hold: no head, all of it in the tails
+    heads, tails = checking._split_tails([[0], [1]], [100.0, 1.0], 2)
+    assert heads == [[], []] and sorted(tails) == [[0], [1]]
+
+
 def test_cost_estimates_follow_the_graph_and_the_elements_compared():
     for text in ("x**2 + sin(x*y)", "exp(-x) * log(1 + y**2) / (2 + cos(x*y))", "x"):
         with ga.Graph() as g:
@@ -104,9 +122,10 @@ def test_on_a_cluster_the_reports_are_check_grads():
             exprs, points = _exprs()
             with distributed.get_task_stream(client) as stream:
                 reports = ga.check_grad_many(exprs, points, client=client, sympy=False, seed=2)
-            # one task per worker thread (after one warm-up task per worker, this once)
+            # a head per worker thread and two small tails per thread (after one warm-up
+            # task per worker, this once)
             names = [t["key"] for t in stream.data]
-            assert sum("_check_group" in str(k) for k in names) == 2
+            assert sum("_check_group" in str(k) for k in names) == 2 + 2 * 2
             assert sum("_warm_worker" in str(k) for k in names) == 2
             assert checking._WARMED[client] == set(client.nthreads())
             with distributed.get_task_stream(client) as stream:
