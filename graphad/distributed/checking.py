@@ -38,9 +38,10 @@ FIXED_COST = 20  # a check's cost that does not grow with the graph, in nodes
 HEAD_SHARE = 0.6  # of a thread's checks, sent to it; the rest go to whichever thread is free
 TAILS_PER_SLOT = 2  # tasks per thread for those
 
-# the worker addresses each client has warmed (a worker that leaves and comes back new is
-# warmed again only if its address changes; it then pays its first use in its first group)
-_WARMED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+# per client, the worker addresses it has warmed: to 1 without SymPy, to 2 with it (a worker
+# that leaves and comes back at the same address is not warmed again: it then pays its first
+# use in its first group)
+_WARMED: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 _WARMED_LOCK = threading.Lock()
 
 
@@ -147,29 +148,33 @@ def _check_group(jobs: list, points: list, kwargs: dict) -> list:
     return [_check_one(kind, text, points[p], kwargs) for kind, text, p in jobs]
 
 
-def _warm_worker() -> None:
-    """Pay a worker's first-use costs (imports, the rules of common ops) before it checks."""
+def _warm_worker(sympy: bool) -> None:
+    """Pay a worker's first-use costs (imports, the rules of common ops and, when the
+    checks use SymPy, its child process) before it checks; SymPy-free checks never
+    touch SymPy."""
     from ..check.gradcheck import check_grad
     from ..core.graph import Graph
     from ..frontends.builder import parse
 
     with Graph():
-        check_grad(parse("sin(x) * exp(-x) / (1 + x**2)"), at={"x": 0.5}, sympy=False)
+        check_grad(parse("sin(x) * exp(-x) / (1 + x**2)"), at={"x": 0.5}, sympy=sympy)
 
 
-def _warm(client: Any, workers: Sequence[str]) -> None:
+def _warm(client: Any, workers: Sequence[str], sympy: bool) -> None:
     """Warm the workers this client has not warmed yet (once per client and worker)."""
+    level = 2 if sympy else 1
     with _WARMED_LOCK:
-        done = _WARMED.setdefault(client, set())
-        new = [w for w in workers if w not in done]
+        done = _WARMED.setdefault(client, {})
+        new = [w for w in workers if done.get(w, 0) < level]
     if not new:
         return
     futures = [
-        client.submit(_warm_worker, pure=False, workers=[w], allow_other_workers=False) for w in new
+        client.submit(_warm_worker, sympy, pure=False, workers=[w], allow_other_workers=False)
+        for w in new
     ]
     client.gather(futures)
     with _WARMED_LOCK:
-        done.update(new)
+        done.update(dict.fromkeys(new, level))
 
 
 def _balance(costs: Sequence[float], slots: int) -> list[list[int]]:
@@ -319,7 +324,7 @@ def check_grad_many(
         slots = [w for w, n in client.nthreads().items() for _ in range(n)]
         if not slots:
             raise GraphadError("check_grad_many: the client's cluster has no workers")
-        _warm(client, sorted(set(slots)))
+        _warm(client, sorted(set(slots)), bool(kwargs.get("sympy", True)))
         max_full = kwargs.get("max_full", 64)
         costs = [_cost(nodes, ats[point_of[k]], max_full) for k, (_, _, nodes) in enumerate(sent)]
         groups = _balance(costs, len(slots))

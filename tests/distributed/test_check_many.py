@@ -127,13 +127,18 @@ def test_on_a_cluster_the_reports_are_check_grads():
             names = [t["key"] for t in stream.data]
             assert sum("_check_group" in str(k) for k in names) == 2 + 2 * 2
             assert sum("_warm_worker" in str(k) for k in names) == 2
-            assert checking._WARMED[client] == set(client.nthreads())
+            assert checking._WARMED[client] == dict.fromkeys(client.nthreads(), 1)
             with distributed.get_task_stream(client) as stream:
                 again = ga.check_grad_many(exprs[:3], points[:3], client=client, sympy=False)
             assert not any("_warm_worker" in str(t["key"]) for t in stream.data)
             assert [r.verdict for r in again] == ["pass"] * 3
             # SymPy-free checks leave SymPy unimported on the workers
             assert not any(client.run(_sympy_imported).values())
+            # checks with SymPy warm it on every worker first, once
+            (with_sympy,) = ga.check_grad_many(["x * y"], XY, client=client)
+            assert with_sympy.input("x").elements[0].sympy == pytest.approx(XY["y"], rel=1e-15)
+            assert checking._WARMED[client] == dict.fromkeys(client.nthreads(), 2)
+            assert all(client.run(_sympy_imported).values())
     finally:
         cluster.close()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
