@@ -334,8 +334,10 @@ class Graph:
         """The graph's records without what is per process: the lock (it does not
         pickle), the Expr handles (remade on demand), the networkx view and the
         passes' caches (derived data, rebuilt when next asked for)."""
-        with self._lock:
+        with self._lock:  # a consistent copy of the tables while other threads may build
             state = dict(self.__dict__)
+            for k in ("_nodes", "_cons", "_inputs", "_pinned"):
+                state[k] = state[k].copy()
         for k in ("_lock", "handles", "_view", "_caches"):
             del state[k]
         state["_role_stack"] = ["forward"]
@@ -353,14 +355,14 @@ class Graph:
         # large constants are hash-consed by id(value), and the values have new ids here:
         # rekey them, or a stale id could match an unrelated array made later
         stale = [
-            (nid, node)
-            for nid, node in self._nodes.items()
+            node
+            for node in self._nodes.values()
             if node.key is not None and node.key[:2] == ("constant", "id")
         ]
-        consed = [nid for nid, node in stale if self._cons.pop(node.key, None) == nid]
-        for _, node in stale:
+        owners = [self._cons.pop(node.key) for node in stale if node.key in self._cons]
+        for node in stale:
             node.key = ("constant", "id", id(node.value))
-        for nid in consed:
+        for nid in owners:
             self._cons[self._nodes[nid].key] = nid
 
     @contextmanager
