@@ -124,7 +124,7 @@ def _cost(nodes: int, at: dict[str, Any], max_full: int) -> float:
     (the gradient graph, the rounding analysis, the label)."""
     compared = 0
     for v in at.values():
-        if v.dtype.kind in "fc":
+        if v.dtype.kind in "biufc":  # check_grad compares integer inputs too, as floats
             compared += v.size if v.size <= max_full else 4
     return (FIXED_COST + nodes) * (1 + compared)
 

@@ -88,9 +88,9 @@ def test_cost_estimates_follow_the_graph_and_the_elements_compared():
         assert checking._text_nodes(text) == len(g)  # no shared subexpressions here
     one = {"x": np.asarray(0.5)}
     three = {"x": np.zeros(3)}
-    base = checking.FIXED_COST + 10  # an integer input is not compared
-    assert checking._cost(10, {"n": np.asarray(3)}, 64) == base
-    assert checking._cost(10, one, 64) == 2 * base
+    base = checking.FIXED_COST + 10
+    assert checking._cost(10, {}, 64) == base
+    assert checking._cost(10, one, 64) == checking._cost(10, {"n": np.asarray(3)}, 64) == 2 * base
     assert checking._cost(10, three, 64) == 4 * base
     assert checking._cost(10, {"x": np.zeros(100)}, 64) == 5 * base  # past max_full: 4 ways
 
