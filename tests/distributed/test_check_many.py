@@ -86,13 +86,17 @@ def test_cost_estimates_follow_the_graph_and_the_elements_compared():
         with ga.Graph() as g:
             ga.parse(text)
         assert checking._text_nodes(text) == len(g)  # no shared subexpressions here
-    one = {"x": np.asarray(0.5)}
-    three = {"x": np.zeros(3)}
-    base = checking.FIXED_COST + 10
-    assert checking._cost(10, {}, 64) == base
-    assert checking._cost(10, one, 64) == checking._cost(10, {"n": np.asarray(3)}, 64) == 2 * base
-    assert checking._cost(10, three, 64) == 4 * base
-    assert checking._cost(10, {"x": np.zeros(100)}, 64) == 5 * base  # past max_full: 4 ways
+    # against check_grad's own CPU time: a big graph costs more than a small one, and an
+    # input of 60 elements more than one of 3 (measured: 6.2 / 1.2 ms and 12.7 / 1.6 ms)
+    at2 = {"x": np.asarray(0.3), "y": np.asarray(0.2)}
+    assert 3 < checking._cost(34, at2, 64) / checking._cost(3, at2, 64) < 8
+    v3, v60 = {"v": np.ones(3)}, {"v": np.ones(60)}
+    assert 4 < checking._cost(4, v60, 64) / checking._cost(4, v3, 64) < 12
+    # by hand: (5 + nodes) * (7 + elements), integers compared too, an input past max_full
+    # as 8 elements
+    assert checking._cost(10, {}, 64) == 15 * 7
+    assert checking._cost(10, {"n": np.asarray(3), "x": np.zeros(2)}, 64) == 15 * 10
+    assert checking._cost(10, {"x": np.zeros(100)}, 64) == 15 * 15
 
 
 def test_a_task_sends_each_point_once():
