@@ -28,7 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphad as ga
-from graphad.backends.persist import _param_names, dumps, loads
+from graphad.backends._persist_reader import _param_names
+from graphad.backends.persist import dumps, loads
 from graphad.ops import OPS
 
 RNG = np.random.default_rng(1313)

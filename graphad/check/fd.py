@@ -24,6 +24,7 @@ from ..core.expr import Expr
 from ..core.graph import Graph, topo_order
 from ..ops import OPS, apply
 from .report import NodeCheck
+from .rounding import subnormal_spacing
 
 __all__ = ["FDEstimate", "fd_derivative", "fd_sweep", "localize"]
 
@@ -83,15 +84,19 @@ def fd_derivative(
         r2 = (4 * d[2] - d[1]) / 3
         mag = np.maximum.reduce([np.abs(f0), *map(np.abs, plus), *map(np.abs, minus)])
         given = delta is not None
-        # rounding error of one evaluation: the propagated bound, or a few ulps
+        # rounding error of one evaluation: the propagated bound, or a few ulps; never
+        # below the spacing of the subnormal range, where rounding is absolute, not relative
+        floor = subnormal_spacing(eps)
         delta = np.asarray(delta) + eps * mag if given else 4 * eps * mag
+        delta = np.maximum(delta, floor)
         err = np.abs(r2 - r1) + 3 * delta / h
         # a term that no step moved by a single bit does not depend on t: no rounding error
         # (with a propagated bound, a scalar that did not move may still have a derivative
-        # below its rounding: its bound stays)
+        # below its rounding: its bound stays; so does a value at or below the subnormal
+        # range, where a derivative up to a spacing over h moves nothing)
         if not (given and np.ndim(f0) == 0):
             unchanged = np.all([(v == f0) for v in (*plus, *minus)], axis=0)
-            err = np.where(unchanged, 0.0, err)
+            err = np.where(unchanged & (mag >= floor / eps), 0.0, err)
         jumps = [(p - 2 * f0 + m) / s for p, m, s in zip(plus, minus, steps, strict=True)]
         tol = atol + rtol * np.abs(r2)
         j_small = np.abs(jumps[2])

@@ -242,13 +242,34 @@ _SCALAR_ULPS = {
 }  # fmt: skip
 
 
+# eps -> the spacing of the subnormal range of that float type: rounding there is absolute,
+# so each rounded result carries up to this much error however small it is
+_SUBNORMAL = {
+    float(np.finfo(t).eps): float(np.finfo(t).smallest_subnormal)
+    for t in (np.float16, np.float32, np.float64)
+}
+
+
+def subnormal_spacing(eps: float) -> float:
+    """The spacing of the subnormal range of the float type whose epsilon is ``eps``
+    (float16, float32 or float64; float64's for any other value).
+
+    Examples
+    --------
+    >>> f32 = np.finfo(np.float32)
+    >>> subnormal_spacing(float(f32.eps)) == float(f32.smallest_subnormal)
+    True
+    """
+    return _SUBNORMAL.get(eps, _SUBNORMAL[_EPS64])
+
+
 def _scalar_bound(name: str, args: list, errs: list, v: float, eps: float) -> float | None:
     """The bound of a scalar node of a common op in float arithmetic (the rules of
     ``_PARTIALS``), or None for the general path."""
     ulps = _SCALAR_ULPS.get(name)
     if ulps is None or len(args) != len(errs):
         return None
-    local = ulps * eps * abs(v)
+    local = ulps * (eps * abs(v) + subnormal_spacing(eps))
     if not any(errs):
         return local
     if any(type(e) is not float for e in errs):
@@ -298,17 +319,18 @@ def _node_bound(
     eps = float(np.finfo(dt).eps) if dt.kind == "f" else 0.0
     kind = _kind(name, op)
     local: Any
+    tiny = subnormal_spacing(eps) if eps else 0.0
     if kind in _ULPS:
-        local = _ULPS[kind] * eps * np.abs(value) if kind != "exact" and eps else 0.0
+        local = _ULPS[kind] * (eps * np.abs(value) + tiny) if kind != "exact" and eps else 0.0
     elif kind == "sum":
         absargs = [np.abs(a) if _is_float(a) else a for a in args]
         whole = np.abs(np.asarray(op.impl(*absargs, **params), dtype=np.float64))
         insize = max((np.size(a) for a in args), default=1)
         terms = max(1, insize // max(1, value.size))
-        local = eps * (terms + 2) * whole
+        local = (terms + 2) * (eps * whole + tiny)
     else:  # a non-elementwise library op (solve, det, ...): grows with the operand size
         insize = max((np.size(a) for a in args), default=1)
-        local = (8 + insize) * eps * np.abs(value)
+        local = (8 + insize) * (eps * np.abs(value) + tiny)
     moving = [
         i
         for i, e in enumerate(errs)

@@ -72,7 +72,8 @@ __all__ = [
 
 
 def _chunk_value_and_grad(key: str, fn: Callable, params: Any, xb: Any, yb: Any, weight: float):
-    from ..frontends.trace import _flatten, value_and_grad_function
+    from ..frontends.pytree import flatten as _flatten
+    from ..frontends.trace import value_and_grad_function
 
     vg = _cached(key, lambda: value_and_grad_function(fn, argnums=0))
     value, grads = vg(params, xb) if yb is None else vg(params, xb, yb)
@@ -143,7 +144,7 @@ def value_and_grad_over_chunks(
     """
     from dask import delayed
 
-    from ..frontends.trace import _flatten
+    from ..frontends.pytree import flatten as _flatten
 
     if reduction not in ("mean", "sum"):
         raise GraphadError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -169,7 +170,7 @@ def value_and_grad_over_chunks(
 
 
 def _finish_grads(total: list, spec: Any) -> tuple[Any, Any]:
-    from ..frontends.trace import _unflatten
+    from ..frontends.pytree import unflatten as _unflatten
 
     return total[0], _unflatten(spec, total[1])
 

@@ -93,7 +93,8 @@ def _graph_key(fn: Callable, params: Any, with_y: bool) -> str | None:
     not trace on symbols (it computes with NumPy on its inputs, say)."""
     from ..core.expr import Expr, symbol
     from ..core.graph import Graph
-    from ..frontends.trace import _flatten, _unflatten
+    from ..frontends.pytree import flatten as _flatten
+    from ..frontends.pytree import unflatten as _unflatten
 
     leaves, spec = _flatten(params)
     try:

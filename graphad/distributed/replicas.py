@@ -48,6 +48,11 @@ from.  When a replica's worker leaves the cluster, the client stops the others
 that state from a survivor, starts replicas again on the workers left (Dask
 recomputes the lost chunks of the persisted data from their graph), and
 continues the epoch from there.
+
+One module, though past 600 lines: the executor, the replica that lives on a
+worker and the exchange between replicas are one protocol (what is sent, in which
+order, what is kept for recovery after a lost worker); split, each half would
+only make sense with the other open beside it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ function that is then called once per batch (the last, partial batch is a
 second shape).  Nothing is rebuilt per step.  :meth:`Sequential.step_function`
 is the only place that builds these graphs; the executors that run them
 (in-process, or on a Dask cluster) call it.
+
+One module, though past 600 lines: almost all of it is the one class whose
+public surface is Keras's (``compile``, ``fit``, ``evaluate``, ``predict``,
+``summary``, ``get_weights`` ... about forty methods, each documented with an
+example).  The work behind those methods already lives elsewhere (training in
+:mod:`.fit`, files in :mod:`.io`, layers in :mod:`.layers`); what is left here
+is the documented surface and the step builder, which belong together.
 """
 
 from __future__ import annotations

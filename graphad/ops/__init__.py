@@ -12,6 +12,7 @@ from typing import Any
 from ..core.errors import GraphadError
 from . import (  # noqa: F401  (declare the table)
     contract,
+    einsum_ops,
     elementwise,
     indexing,
     linalg,
@@ -21,8 +22,12 @@ from . import (  # noqa: F401  (declare the table)
     reduce,
     rules,
 )
+from . import diagonals as _diagonals  # noqa: F401  (diag, diagonal, trace, tril, triu)
 from . import expr_methods as _expr_methods
-from . import layout as _layout  # noqa: F401  (issue 14: squeeze, flip, split, pad, diag ...)
+from . import layout as _layout  # noqa: F401  (issue 14: squeeze, flip, repeat, tile ...)
+from . import numpy_aliases as _numpy_aliases  # noqa: F401  (flipud, take, linspace ...)
+from . import padding as _padding  # noqa: F401  (pad)
+from . import split_join as _split_join  # noqa: F401  (split, vstack, hstack ...)
 from . import stats as _stats  # noqa: F401  (issue 14: var, std, cumsum, cumprod, diff)
 from .core import FUNCTIONS, OPS, Op, apply, as_expr, const_value, constant, register
 from .rules import sum_to

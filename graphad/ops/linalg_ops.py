@@ -32,8 +32,8 @@ import numpy as np
 
 from ..core.errors import GraphadError, ShapeError
 from ..core.expr import Expr
-from .contract import einsum
 from .core import Op, apply, export, register
+from .einsum_ops import einsum
 from .layout import expand_dims, moveaxis
 from .linalg import _matmul_shape, matmul
 from .reduce import reduced_shape

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import graphad as ga
-from graphad.backends import persist
+from graphad.backends import _persist_reader, persist
 from graphad.backends.persist import dumps, loads
 from graphad.core.graph import ancestors
 from graphad.ops import OPS
@@ -179,8 +179,9 @@ def test_file_is_strict_json_and_has_a_version(tmp_path):
     assert doc["graphad"] == ga.__version__
 
 
-def test_persist_never_uses_pickle_or_eval():
-    tree = ast.parse(Path(persist.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [persist, _persist_reader], ids=lambda m: m.__name__)
+def test_persist_never_uses_pickle_or_eval(module):
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             mods = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
