@@ -355,6 +355,7 @@ class GradCheckReport:
 
     def __getstate__(self) -> dict[str, Any]:
         self.sympy_note  # noqa: B018 - a deferred witness is resolved before pickling
+        self.graph  # noqa: B018 - so is a graph still to be rebuilt
         for i in self.inputs:
             for e in i.elements:
                 e.sympy  # noqa: B018
@@ -562,6 +563,26 @@ class GradCheckReport:
             return repr_svg(self)
         except Exception:  # no renderer or no dot program: Jupyter uses the HTML form
             return None
+
+
+def _get_graph(self: GradCheckReport) -> Any:
+    graph = self._graph
+    if callable(graph):  # a Graph is not callable: this is the function rebuilding it
+        graph = self._graph = graph()
+    return graph
+
+
+def _set_graph(self: GradCheckReport, graph: Any) -> None:
+    self._graph = graph
+
+
+# ``graph`` may be set to a function of no arguments that builds it, called when the graph is
+# first read: ``check_grad_many`` gathers reports whose graphs the client rebuilds from the text
+# it sent only when someone looks at them.  (Set on the class after @dataclass made ``graph``
+# an __init__ argument, which then goes through the setter.)
+GradCheckReport.graph = property(  # type: ignore[assignment]
+    _get_graph, _set_graph, doc="The checked graph (rebuilt when first read, if deferred)."
+)
 
 
 def _element_cells(i: Any, e: Any) -> tuple[str, ...]:

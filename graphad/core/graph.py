@@ -332,6 +332,42 @@ class Graph:
             found = self._caches[name] = {}
         return found
 
+    # -- pickling ------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """The graph's records without what is per process: the lock (it does not
+        pickle), the Expr handles (remade on demand), the networkx view and the
+        passes' caches (derived data, rebuilt when next asked for)."""
+        with self._lock:  # a consistent copy of the tables while other threads may build
+            state = dict(self.__dict__)
+            for k in ("_nodes", "_cons", "_inputs", "_pinned"):
+                state[k] = state[k].copy()
+        for k in ("_lock", "handles", "_view", "_caches"):
+            del state[k]
+        state["_role_stack"] = ["forward"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self.handles = {}
+        self._view, self._view_version = None, -1
+        self._caches = {}
+        for node in self._nodes.values():  # pickle does not keep arrays read-only
+            if isinstance(node.value, np.ndarray):
+                node.value.setflags(write=False)
+        # large constants are hash-consed by id(value), and the values have new ids here:
+        # rekey them, or a stale id could match an unrelated array made later
+        stale = [
+            node
+            for node in self._nodes.values()
+            if node.key is not None and node.key[:2] == ("constant", "id")
+        ]
+        owners = [self._cons.pop(node.key) for node in stale if node.key in self._cons]
+        for node in stale:
+            node.key = ("constant", "id", id(node.value))
+        for nid in owners:
+            self._cons[self._nodes[nid].key] = nid
+
     @contextmanager
     def role(self, role: str) -> Iterator[None]:
         """Mark every node created inside the block with ``role``."""

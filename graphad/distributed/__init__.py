@@ -29,8 +29,9 @@ graphad grows no distributed engine of its own.  Three layers meet Dask:
   ``model.fit`` on Dask arrays, per mini-batch (:func:`fit`).  A
   ``dask.distributed`` client, when one is active, runs the tasks; otherwise
   Dask's local scheduler does.
-* **Checks.**  :func:`check_grad_many` (``ga.check_grad_many``) sends a batch
-  of gradient checks to the workers.  Expressions travel as text (graphad's
+* **Checks.**  :func:`check_grad_many` (``ga.check_grad_many``, in
+  :mod:`graphad.distributed.checking`) sends a batch of gradient checks to the
+  workers, a few tasks per worker thread.  Expressions travel as text (graphad's
   JSON graph format, or Python-syntax strings), never as pickled graphs.
 
 Dask is imported on first use, never by ``import graphad``
@@ -40,10 +41,8 @@ Dask is imported on first use, never by ``import graphad``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
-
-import numpy as np
 
 from ..core.arrays import is_dask
 from ..core.errors import GraphadError, ShapeError
@@ -58,6 +57,8 @@ from ._common import (
     _key,
     _tree,
 )
+from .checking import _groups as _groups
+from .checking import check_grad_many
 
 __all__ = [
     "check_grad_many",
@@ -357,188 +358,6 @@ def predict(model: Any, x: Any) -> Any:
     from .models import DaskExecutor
 
     return model.predict(x, executor=DaskExecutor())
-
-
-# -- gradient checks on a cluster ---------------------------------------------------------------
-
-
-def _encode(e: Any, k: int) -> tuple[str, str]:
-    """An expression as text to send: ("text", Python syntax) or ("json", graphad's format)."""
-    from ..core.expr import Expr
-
-    if isinstance(e, str):
-        return "text", e
-    if not isinstance(e, Expr):
-        raise GraphadError(
-            f"check_grad_many: expression {k} is a {type(e).__name__}; give Exprs or strings "
-            "(Python functions cannot be sent as text)"
-        )
-    try:
-        from ..backends.persist import dumps
-    except ImportError:  # no JSON format here: Python syntax, when it round-trips
-        text = str(e)
-        if "const(" in text:
-            raise GraphadError(
-                f"check_grad_many: expression {k} holds an array constant, which has no "
-                "Python-syntax form; send it as graphad JSON (graphad.backends.persist) instead"
-            ) from None
-        return "text", text
-    return "json", dumps(e)
-
-
-def _decode(kind: str, text: str, graph: Any) -> Any:
-    """The expression sent as ``text``, rebuilt in ``graph`` (a fresh graph gives the same
-    node ids on the worker and on the client)."""
-    if kind == "text":
-        from ..frontends.builder import parse
-
-        with graph:
-            return parse(text)
-    from ..backends.persist import loads
-
-    return loads(text, graph=graph)[0]
-
-
-def _encode_point(at: Any, k: int) -> dict[str, Any]:
-    from ..core.expr import Expr
-
-    if not isinstance(at, Mapping):
-        raise GraphadError(
-            f"check_grad_many: point {k} must map input names to values, got {type(at).__name__}"
-        )
-    return {
-        (key.name if isinstance(key, Expr) else str(key)): np.asarray(v) for key, v in at.items()
-    }
-
-
-def _check_task(kind: str, text: str, at: dict, kwargs: dict) -> tuple:
-    """Run one check on a worker; the report comes back without its graph (the client
-    rebuilds it from the same text), and errors as text (some do not pickle)."""
-    from ..check.gradcheck import check_grad
-    from ..core.graph import Graph
-
-    try:
-        report = check_grad(_decode(kind, text, Graph()), at=at, **kwargs)
-    except GraphadError as exc:
-        return "error", type(exc).__name__, str(exc)
-    report.graph = None
-    return "ok", report
-
-
-def _check_group(jobs: list, kwargs: dict) -> list:
-    """A group of checks in one task (the per-task overhead paid once per group)."""
-    return [_check_task(kind, text, at, kwargs) for kind, text, at in jobs]
-
-
-def _graph_or_none(kind: str, text: str) -> Any:
-    """The graph of an expression sent as text; None when it does not rebuild here (its
-    check reports the error, which names the expression)."""
-    from ..core.graph import Graph
-
-    try:
-        return _decode(kind, text, Graph()).graph
-    except GraphadError:
-        return None
-
-
-GROUPS_PER_THREAD = 4  # check groups per worker thread: a slow worker takes fewer
-
-
-def _groups(n: int, client: Any) -> list[tuple[int, int]]:
-    """Contiguous ranges of the ``n`` checks: a few per worker thread of the cluster
-    (the local scheduler's threads without a client), so that a worker slowed down by
-    other work takes fewer groups while the others take more."""
-    if client is not None:
-        slots = sum(client.nthreads().values()) or 1
-    else:
-        import os
-
-        slots = os.cpu_count() or 1
-    slots = max(1, min(n, slots * GROUPS_PER_THREAD))
-    edges = [round(i * n / slots) for i in range(slots + 1)]
-    return [(edges[i], edges[i + 1]) for i in range(slots) if edges[i] < edges[i + 1]]
-
-
-def check_grad_many(
-    exprs: Sequence[Any],
-    points: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    client: Any = None,
-    **kwargs: Any,
-) -> list[Any]:
-    """Run a batch of gradient checks on a Dask cluster and gather their reports.
-
-    The checks go in groups, one task per worker thread of the cluster (the
-    per-task overhead is paid per group).  Each expression travels as text
-    (graphad's JSON graph format for an Expr, as written by
-    ``graphad.backends.persist``; the string itself for a string) and is rebuilt
-    and checked on a worker; graphs are never pickled.  Custom ops
-    (``ga.defop``) travel by name and must be registered on the workers too
-    (import the module defining them there, e.g. with ``client.run``).
-
-    Parameters
-    ----------
-    exprs : sequence of Expr or str
-        Expressions (strings are parsed with ``ga.parse``).
-    points : mapping or sequence of mappings
-        Input values by name: one mapping per expression, or one for all.
-    client : distributed.Client, optional
-        Default: the active client, else Dask's local scheduler (threads).
-    **kwargs
-        Passed to :func:`graphad.check_grad` (``rtol``, ``seed``, ``sympy`` ...).
-
-    Returns
-    -------
-    list of GradCheckReport
-        In the order of ``exprs``; each report's graph is rebuilt on the
-        client from the same text, so culprit node ids refer to it.
-
-    Raises
-    ------
-    GraphadError
-        If an expression cannot be sent or a check fails to run (the first
-        such error, naming the expression's position).
-
-    Examples
-    --------
-    >>> import graphad as ga
-    >>> reports = ga.check_grad_many(["x**2 + sin(x*y)", "exp(x) / y"], {"x": 0.5, "y": 2.0})
-    >>> [r.verdict for r in reports]
-    ['pass', 'pass']
-    """
-    from dask import delayed
-
-    from ..core.graph import Graph
-
-    items = list(exprs)
-    if isinstance(points, Mapping):
-        points = [points] * len(items)
-    points = list(points)
-    if len(points) != len(items):
-        raise GraphadError(f"check_grad_many: {len(items)} expressions but {len(points)} points")
-    sent = [_encode(e, k) for k, e in enumerate(items)]
-    ats = [_encode_point(p, k) for k, p in enumerate(points)]
-    client = _client(client)
-    groups = _groups(len(items), client)
-    jobs = [(kind, text, at) for (kind, text), at in zip(sent, ats, strict=True)]
-    tasks = [delayed(_check_group, pure=False)(jobs[lo:hi], kwargs) for lo, hi in groups]
-    if client is not None:
-        # the client rebuilds the reports' graphs while the workers check (it would
-        # otherwise wait idle, then parse them all one by one)
-        futures = client.compute(tasks)
-        graphs = [_graph_or_none(kind, text) for kind, text in sent]
-        results = [res for part in client.gather(futures) for res in part]
-    else:
-        results = [res for part in _compute(tasks, None) for res in part]
-        graphs = None
-    reports = []
-    for k, ((kind, text), res) in enumerate(zip(sent, results, strict=True)):
-        if res[0] == "error":
-            raise GraphadError(f"check_grad_many: expression {k}: {res[1]}: {res[2]}")
-        report = res[1]
-        graph = graphs[k] if graphs else None
-        report.graph = graph if graph is not None else _decode(kind, text, Graph()).graph
-        reports.append(report)
-    return reports
 
 
 def _register() -> None:
