@@ -75,7 +75,8 @@ class _Compiled:
         self._program: Program | None = None
         self._source: str | None = None
         self._fn: Any = None
-        self.backend = "numpy"
+        self._backend = "numpy"
+        self._runner: Any = None  # a scalar VM kernel's kernels.Runner (which VM runs it)
         self._kernel: Any = None  # the Numba VM's program (backend="numba"), if it runs this
         self._fused_source: str | None = None  # or the runner of its fused array loops
         # a caller for calls whose arguments are all Python floats (Function._dispatch)
@@ -108,10 +109,10 @@ class _Compiled:
                 if loops is not None:
                     made = None
                     body, self._fused_source = loops
-                    floats_ok, self.backend = self.program.batched, "numba"
+                    floats_ok, self._backend = self.program.batched, "numba"
         if made is not None:
-            body, self._kernel = made.body, made.kernel
-            floats_ok, self.backend = True, "numba"
+            body, self._kernel, self._runner = made.body, made.kernel, made.runner
+            floats_ok, self._backend = True, "numba"
         elif self._fused_source is None:
             body, floats_ok = self._compile()[1], self.program.batched
         self.call, call_file = _make_caller(graph, inputs, single, body, names, floats_ok)
@@ -123,6 +124,13 @@ class _Compiled:
             self.unsorted_call = made.fast(checked, guard=True)
             self.floats_key = (float,) * len(inputs)
         weakref.finalize(self, linecache.cache.pop, call_file, None)
+
+    @property
+    def backend(self) -> str:
+        """``"numba"``, ``"vm"`` (the VM's program run by the Python VM, until it moves to
+        Numba's: ``kernels.Runner``) or ``"numpy"``."""
+        runner = self._runner
+        return self._backend if runner is None else runner.tier
 
     def _specialized(self) -> tuple:
         """(graph, output ids, input ids) of the optimized graph (made now if lazy)."""
@@ -361,7 +369,7 @@ class Function:
         only if read (``f.graph``, ``f.source``); None where the general path decides."""
         if self._backend == "numpy" or any(k != _SCALAR_KEY for k in key):
             return None
-        from . import _scalar_vm, kernels
+        from . import _scalar_vm
 
         graph = self._user_graph
         with graph.lock:
@@ -370,8 +378,6 @@ class Function:
             return None
         if self._backend == "auto" and kernel.code.shape[0] < _SCALAR_VM_MIN_INSTRUCTIONS:
             return None  # small graphs: the general path (the rewrites may leave NumPy's lines)
-        if not kernels.available():
-            return None
         inputs_graph = Graph()  # what the caller checks: the inputs, declared as specialized
         in_ids = [inputs_graph.input(name, (), _F64) for name in self.input_names]
         compiled = _Compiled(
@@ -385,7 +391,7 @@ class Function:
             kernel=kernel,
             lazy=optimized,
         )
-        return compiled if compiled.backend == "numba" else None
+        return compiled if compiled.backend != "numpy" else None
 
     def _header_for(self, key: tuple) -> Any:
         def header() -> str:  # made with the source (1,000 inputs' types took a while)
@@ -513,7 +519,8 @@ class Function:
 
     @property
     def backend(self) -> str:
-        """What runs the current specialization: ``"numba"`` or ``"numpy"``."""
+        """What runs the current specialization: ``"numba"``, ``"vm"`` (the register VM's
+        program in the Python interpreter, until it moves to Numba's) or ``"numpy"``."""
         return self._default().backend
 
     @property
@@ -697,12 +704,16 @@ def compile(
         (``source``).  ``"numba"``: compiled kernels (:mod:`graphad.backends.kernels`;
         needs Numba, the ``graphad[fast]`` extra) for the graphs they cover, float64
         scalar graphs and scalar graphs evaluated at many points; other graphs run
-        on NumPy.  ``"auto"`` (default): ``"numba"`` where Numba is installed and
-        the kernels were measured faster (scalar graphs of at least
+        on NumPy.  ``"auto"`` (default): the kernels' register VM where it was
+        measured faster (scalar graphs of at least
         :data:`~graphad.backends.kernels.AUTO_MIN_INSTRUCTIONS` operations), else
-        ``"numpy"``.  ``Function.backend`` tells which one runs, ``Function.kernels``
-        shows the kernels.  With ``"numba"``, array graphs run their elementwise
-        operations as fused compiled loops (:mod:`graphad.backends.fused`).
+        ``"numpy"``; the VM's program first runs in the Python interpreter
+        (``"vm"``, :mod:`graphad.backends._python_vm`) and moves to Numba's VM
+        (``"numba"``) once the process has spent about as long interpreting as
+        loading Numba costs, so a few calls never import Numba.  ``Function.backend``
+        tells which one runs, ``Function.kernels`` shows the kernels.  With
+        ``"numba"``, array graphs run their elementwise operations as fused compiled
+        loops (:mod:`graphad.backends.fused`).
     parallel : bool
         Let the fused array loops of ``backend="numba"`` run on several threads
         (Numba's ``parallel=True``; the thread count is Numba's, e.g.

@@ -46,6 +46,13 @@ graph fuses, ``backend="numba"`` now runs it as one fused loop of
 ``benchmarks/numba_backend.py``: 4.7 ms against the VM's 11.1 ms and NumPy's 13.9 ms,
 one process on a busy machine); the points VM stays for graphs with other operations.
 
+Tiers: ``backend="auto"`` starts a scalar kernel in the Python interpreter
+(:mod:`graphad.backends._python_vm`, the same instructions, about 0.1 us each) and moves
+it to this VM once the process has spent ``_python_vm.TIER_UP_SECONDS`` interpreting
+kernels (at once if this VM is loaded already); ``Function.backend`` says ``"vm"`` or
+``"numba"``.  A process that builds a gradient and calls it a few times never pays the
+first-use costs below.
+
 First use in a process costs importing Numba (0.5-1.3 s here) and loading the VM from
 the disk cache (0.1-1.3 s, LLVM's start-up included); the very first use on a machine
 JIT-compiles the VM (6-7 s here, once).  ``import graphad`` never imports Numba.
@@ -190,6 +197,11 @@ def _vm() -> tuple[Any, Any] | None:
 def available() -> bool:
     """True when the Numba backend can run (Numba imports)."""
     return _vm() is not None
+
+
+def loaded() -> bool:
+    """True when this process has loaded the Numba VM already (nothing is imported here)."""
+    return "vm" in _STATE
 
 
 # -- graph -> instructions -------------------------------------------------------------------
@@ -420,28 +432,35 @@ def listing(kernel: Kernel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_body(kernel: Kernel, single: bool) -> Any | None:
-    """A function of the inputs (x0, x1, ...) running the kernel; None without Numba.
+def make_body(kernel: Kernel, single: bool, runner: Any = None) -> Any | None:
+    """A function of the inputs (x0, x1, ...) running the kernel; None without Numba
+    (unless a scalar kernel's ``runner`` is given, which may be the Python VM).
 
     Returns what the NumPy body returns: a tuple of float64 scalars (scalar mode) or of
     arrays of the points' shape; the caller wrapping it checks inputs first.
     """
-    vm = _vm()
-    if vm is None:
-        return None
-    vm_scalar, vm_points = vm
     code, consts, outs, nreg = kernel.code, kernel.consts, kernel.outs, kernel.nreg
     n_in, n_out = kernel.n_inputs, outs.shape[0]
     if kernel.mode == "scalar":
+        if runner is None:
+            if _vm() is None:
+                return None
+            from ._python_vm import Runner
+
+            runner = Runner(kernel)
         empty = np.empty(0)
 
         def body(*xs: Any) -> Any:
             x = np.array(xs, dtype=np.float64) if xs else empty
             res = np.empty(n_out)
-            vm_scalar(code, consts, x, nreg, outs, res)
+            runner.run(code, consts, x, nreg, outs, res)
             return tuple(res)
 
         return body
+    vm = _vm()
+    if vm is None:
+        return None
+    vm_points = vm[1]
     shape = kernel.shape
     npts = math.prod(shape)
 
@@ -463,6 +482,7 @@ class Attached(NamedTuple):
     kernel: Kernel
     fast: Any  # checked caller -> caller with an unchecked path for float64 numbers
     floats: Any  # checked caller -> caller for arguments known to be Python floats
+    runner: Any  # a scalar kernel's _python_vm.Runner: which VM runs it now (Runner.tier)
 
 
 def attach(
@@ -492,11 +512,19 @@ def attach(
     """
     if kernel is None:  # (else made by _scalar_vm.build_scalar from the user's graph)
         kernel = build(graph, outputs, inputs)  # first: graphs the VM cannot run never load it
-    if kernel is None or _vm() is None:
+    if kernel is None:
         return None
     if auto and (kernel.mode != "scalar" or kernel.code.shape[0] < AUTO_MIN_INSTRUCTIONS):
         return None
-    vm_body = make_body(kernel, single)
+    # auto: the Python VM until it pays to load Numba's (Runner); numba: Numba's at once
+    if not auto and _vm() is None:
+        return None
+    runner = None
+    if kernel.mode == "scalar":
+        from ._python_vm import Runner
+
+        runner = Runner(kernel)
+    vm_body = make_body(kernel, single, runner)
     if vm_body is None:
         return None
 
@@ -507,8 +535,8 @@ def attach(
         return vm_body(*xs)
 
     if kernel.mode != "scalar" or kernel.n_inputs == 0:
-        return Attached(body, kernel, None, None)
-    vm_scalar = _STATE["vm"][0]
+        return Attached(body, kernel, None, None, runner)
+    assert runner is not None
     code, consts, outs, nreg = kernel.code, kernel.consts, kernel.outs, kernel.nreg
     want = (kernel.n_inputs,)
     n_out = outs.shape[0]
@@ -525,7 +553,7 @@ def attach(
             if x.dtype != _F64 or x.shape != want:
                 return checked(*xs)  # arrays, integers only, other types: checked there
             r = empty(n_out)
-            vm_scalar(code, consts, x, nreg, outs, r)
+            runner.run(code, consts, x, nreg, outs, r)
             return r[0] if single else tuple(r)
 
         return call
@@ -535,9 +563,9 @@ def attach(
     def floats(checked: Any) -> Any:
         def call(*xs: float) -> Any:
             r = empty(n_out)
-            vm_scalar(code, consts, frombuffer(array("d", xs)), nreg, outs, r)
+            runner.run(code, consts, frombuffer(array("d", xs)), nreg, outs, r)
             return r[0] if single else tuple(r)
 
         return call
 
-    return Attached(body, kernel, fast, floats)
+    return Attached(body, kernel, fast, floats, runner)
