@@ -5,10 +5,10 @@ time it runs (importing Numba, starting LLVM, loading the machine code).  A user
 builds a gradient and calls it a few times (``graphad grad``, one check, one plot)
 never earns that back, and on a scalar Rosenbrock at n=1000 it was most of the
 process's peak memory (issue 19: 200 MB against CasADi's 45 MB).  So a scalar kernel
-starts here, on the same instructions, and its :class:`Runner` moves it to the Numba VM
+starts here, on the same instructions, and ``kernels.Runner`` moves it to the Numba VM
 once the process has spent as long interpreting kernels as loading Numba costs
-(:data:`TIER_UP_SECONDS`): the ski-rental rule, at most twice the better choice made with
-hindsight.  Without Numba it stays here.
+(``kernels.TIER_UP_SECONDS``): the ski-rental rule, at most twice the better choice
+made with hindsight.  Without Numba it stays here.
 
 Each instruction is one call of a C function of :mod:`math` or :mod:`operator` on
 Python floats, about 0.1 us, against the Numba VM's few nanoseconds, and a tenth of
@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import math
 import operator
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import kernels
-
-__all__ = ["TIER_UP_SECONDS", "Runner", "prepare", "run"]
+__all__ = ["prepare", "run"]
 
 
 def _sign(x: float, y: float = 0.0, z: float = 0.0) -> float:
@@ -189,52 +186,3 @@ def run(prog: list[tuple], regs: list[float], xs: list[float], first: int, outs:
         except (ArithmeticError, ValueError):  # the row just read: redone in IEEE arithmetic
             r[d] = _ieee(f, (r[a], r[b])[:k])  # raising functions have 1 or 2 arguments
     return [r[o] for o in outs]
-
-
-# A backend="auto" scalar kernel runs here until the process has spent this long
-# interpreting kernels, then on Numba's VM: the ski-rental rule, with the price what
-# loading Numba's VM cost a process on the test machine (0.46-0.53 s: importing Numba,
-# starting LLVM, loading the cached machine code).  Renting until the rent paid equals
-# the price costs at most twice what the better choice made with hindsight costs; the
-# ~140 MB Numba's runtime holds are paid only by processes that run kernels that long.
-# backend="numba" loads Numba's VM at once.
-TIER_UP_SECONDS = 0.5
-_SPENT = [0.0]  # seconds this process has spent in the Python VM
-
-
-class Runner:
-    """Runs one scalar kernel with the call signature of the Numba VM's ``vm_scalar``:
-    by the Python VM first (``tier == "vm"``), by Numba's (``"numba"``) once this process
-    has spent :data:`TIER_UP_SECONDS` in the Python VM, or at once when Numba's VM is
-    loaded already.  Without Numba it stays in the Python VM."""
-
-    __slots__ = ("run", "tier", "_prog", "_regs", "_first", "_outs")
-
-    def __init__(self, kernel: Any) -> None:
-        vm = kernels._STATE.get("vm")
-        if vm is not None:
-            self.run, self.tier = vm[0], "numba"
-            return
-        self._prog = prepare(kernel.code, kernels._NAMES)
-        nc = kernel.consts.shape[0]
-        self._regs = kernel.consts.tolist() + [0.0] * (kernel.nreg - nc)
-        self._first = nc
-        self._outs = kernel.outs.tolist()
-        self.run, self.tier = self._interpret, "vm"
-
-    def _interpret(
-        self, code: Any, consts: Any, x: np.ndarray, nreg: int, outs: Any, res: np.ndarray
-    ) -> None:
-        start = time.perf_counter()
-        res[:] = run(self._prog, self._regs, x.tolist(), self._first, self._outs)
-        _SPENT[0] += time.perf_counter() - start
-        if _SPENT[0] >= TIER_UP_SECONDS or "vm" in kernels._STATE:
-            self._tier_up()
-
-    def _tier_up(self) -> None:
-        if "error" in kernels._STATE:
-            return  # no Numba here: the Python VM it stays
-        vm = kernels._vm()  # the first kernel to get here loads it (under a lock) for all
-        if vm is not None:
-            self.run, self.tier = vm[0], "numba"
-            self._prog = self._regs = self._outs = None  # type: ignore[assignment]

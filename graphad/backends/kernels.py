@@ -1,5 +1,9 @@
 """Compiled kernels: a specialized graph run by a register VM compiled with Numba.
 
+(Over 600 lines: the program builder, the tiers that choose which VM runs a program and
+the callers share one opcode table and one load state; split, each part would reach into
+the others' privates.  The VMs themselves live in ``_kernels_vm`` and ``_python_vm``.)
+
 This is the ``backend="numba"`` execution strategy of :func:`graphad.compile` (issue 18,
 parts 1 and 4: scalar graphs, and scalar graphs evaluated at many points).  The NumPy
 source stays what ``f.source`` shows; this module is only another way to run the same
@@ -48,10 +52,10 @@ one process on a busy machine); the points VM stays for graphs with other operat
 
 Tiers: ``backend="auto"`` starts a scalar kernel in the Python interpreter
 (:mod:`graphad.backends._python_vm`, the same instructions, about 0.1 us each) and moves
-it to this VM once the process has spent ``_python_vm.TIER_UP_SECONDS`` interpreting
+it to this VM once the process has spent :data:`TIER_UP_SECONDS` interpreting
 kernels (at once if this VM is loaded already); ``Function.backend`` says ``"vm"`` or
-``"numba"``.  A process that builds a gradient and calls it a few times never pays the
-first-use costs below.
+``"numba"`` (:class:`Runner`).  A process that builds a gradient and calls it a few
+times never pays the first-use costs below.
 
 First use in a process costs importing Numba (0.5-1.3 s here) and loading the VM from
 the disk cache (0.1-1.3 s, LLVM's start-up included); the very first use on a machine
@@ -87,6 +91,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from array import array
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -202,6 +207,61 @@ def available() -> bool:
 def loaded() -> bool:
     """True when this process has loaded the Numba VM already (nothing is imported here)."""
     return "vm" in _STATE
+
+
+# -- tiers: the Python VM first, Numba's once it pays -----------------------------------------
+
+# A backend="auto" scalar kernel runs in the Python VM (:mod:`._python_vm`) until the
+# process has spent this long interpreting kernels, then on Numba's VM: the ski-rental
+# rule, with the price what loading Numba's VM cost a process on the test machine
+# (0.46-0.53 s: importing Numba, starting LLVM, loading the cached machine code).
+# Renting until the rent paid equals the price costs at most twice what the better
+# choice made with hindsight costs; the ~140 MB Numba's runtime holds are paid only by
+# processes that run kernels that long.  backend="numba" loads Numba's VM at once.
+TIER_UP_SECONDS = 0.5
+_SPENT = [0.0]  # seconds this process has spent in the Python VM
+
+
+class Runner:
+    """Runs one scalar kernel with the call signature of the Numba VM's ``vm_scalar``:
+    by the Python VM first (``tier == "vm"``), by Numba's (``"numba"``) once this process
+    has spent :data:`TIER_UP_SECONDS` in the Python VM, or at once when Numba's VM is
+    loaded already.  Without Numba it stays in the Python VM."""
+
+    __slots__ = ("run", "tier", "_prog", "_regs", "_first", "_outs")
+
+    def __init__(self, kernel: Any) -> None:
+        vm = _STATE.get("vm")
+        if vm is not None:
+            self.run, self.tier = vm[0], "numba"
+            return
+        from ._python_vm import prepare
+
+        self._prog = prepare(kernel.code, _NAMES)
+        nc = kernel.consts.shape[0]
+        self._regs = kernel.consts.tolist() + [0.0] * (kernel.nreg - nc)
+        self._first = nc
+        self._outs = kernel.outs.tolist()
+        self.run, self.tier = self._interpret, "vm"
+
+    def _interpret(
+        self, code: Any, consts: Any, x: np.ndarray, nreg: int, outs: Any, res: np.ndarray
+    ) -> None:
+        from ._python_vm import run
+
+        start = time.perf_counter()
+        res[:] = run(self._prog, self._regs, x.tolist(), self._first, self._outs)
+        _SPENT[0] += time.perf_counter() - start
+        if _SPENT[0] >= TIER_UP_SECONDS or "vm" in _STATE:
+            self._tier_up()
+
+    def _tier_up(self) -> None:
+        if "error" in _STATE:
+            return  # no Numba here: the Python VM it stays
+        vm = _vm()  # the first kernel to get here loads it (under a lock) for all
+        if vm is not None:
+            self.run, self.tier = vm[0], "numba"
+            self._prog = self._regs = self._outs = None  # type: ignore[assignment]
 
 
 # -- graph -> instructions -------------------------------------------------------------------
@@ -432,7 +492,7 @@ def listing(kernel: Kernel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_body(kernel: Kernel, single: bool, runner: Any = None) -> Any | None:
+def make_body(kernel: Kernel, single: bool, runner: Runner | None = None) -> Any | None:
     """A function of the inputs (x0, x1, ...) running the kernel; None without Numba
     (unless a scalar kernel's ``runner`` is given, which may be the Python VM).
 
@@ -445,8 +505,6 @@ def make_body(kernel: Kernel, single: bool, runner: Any = None) -> Any | None:
         if runner is None:
             if _vm() is None:
                 return None
-            from ._python_vm import Runner
-
             runner = Runner(kernel)
         empty = np.empty(0)
 
@@ -482,7 +540,9 @@ class Attached(NamedTuple):
     kernel: Kernel
     fast: Any  # checked caller -> caller with an unchecked path for float64 numbers
     floats: Any  # checked caller -> caller for arguments known to be Python floats
-    runner: Any  # a scalar kernel's _python_vm.Runner: which VM runs it now (Runner.tier)
+    runner: (
+        Runner | None
+    )  # a scalar kernel's: which VM runs it now (Runner.tier): which VM runs it now (Runner.tier)
 
 
 def attach(
@@ -521,8 +581,6 @@ def attach(
         return None
     runner = None
     if kernel.mode == "scalar":
-        from ._python_vm import Runner
-
         runner = Runner(kernel)
     vm_body = make_body(kernel, single, runner)
     if vm_body is None:

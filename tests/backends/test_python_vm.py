@@ -1,7 +1,7 @@
 """The Python VM (graphad.backends._python_vm) and the tiers of backend="auto" (issue 19).
 
 A backend="auto" scalar kernel runs in the Python interpreter until the process has spent
-``_python_vm.TIER_UP_SECONDS`` there, then on Numba's VM.  The two VMs run the same
+``kernels.TIER_UP_SECONDS`` there, then on Numba's VM.  The two VMs run the same
 instructions; these tests hold the Python VM to IEEE/NumPy values at special inputs, to
 Numba's VM bit for bit, and check the move between them in fresh processes (where Numba
 is not loaded yet: the test session itself loads it at collection).
@@ -116,7 +116,7 @@ def test_a_raising_instruction_is_redone_and_the_program_goes_on(monkeypatch):
     # log(0) raises in Python: -inf, then exp(-inf) = 0 and 1/0 = inf further on; the
     # values are NumPy's (hand: log(0) = -inf, exp(-inf) = 0, 0 * y + 1/0 = inf)
     monkeypatch.setattr(kernels, "_STATE", {})  # Numba's VM "not loaded" for these kernels
-    monkeypatch.setattr(_python_vm, "TIER_UP_SECONDS", math.inf)
+    monkeypatch.setattr(kernels, "TIER_UP_SECONDS", math.inf)
     with ga.Graph():
         x, y = ga.symbols("x y")
         e = ga.exp(ga.log(x)) * y + 1.0 / x
@@ -133,7 +133,7 @@ def test_a_raising_instruction_is_redone_and_the_program_goes_on(monkeypatch):
 
 def test_gradients_in_the_python_vm_match_the_numpy_backend(monkeypatch):
     monkeypatch.setattr(kernels, "_STATE", {})
-    monkeypatch.setattr(_python_vm, "TIER_UP_SECONDS", math.inf)
+    monkeypatch.setattr(kernels, "TIER_UP_SECONDS", math.inf)
     rng = np.random.default_rng(7)
     with ga.Graph():
         xs = ga.symbols("a b c")
@@ -167,7 +167,7 @@ _GRADIENT = """
     import math, sys
     import numpy as np
     import graphad as ga
-    from graphad.backends import _python_vm, kernels
+    from graphad.backends import kernels
     xs = ga.symbols(" ".join(f"x{i}" for i in range(60)))
     f = sum(100.0 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1.0 - xs[i]) ** 2 for i in range(59))
     g = ga.compile(ga.grad(f, xs), inputs=xs)
@@ -192,10 +192,10 @@ def test_a_fresh_process_starts_in_the_python_vm_and_moves_to_numba():
         got = g(*p)
         calls += 1
         assert calls < 10**6
-    spent = _python_vm._SPENT[0]
+    spent = kernels._SPENT[0]
     last = g(*p)
     ok = all(np.allclose(v, want, rtol=1e-12, atol=1e-12) for v in (first, last))
-    print(before, g.backend, spent >= _python_vm.TIER_UP_SECONDS, calls > 2, ok)
+    print(before, g.backend, spent >= kernels.TIER_UP_SECONDS, calls > 2, ok)
     """
     )
     assert out == "('vm', False) numba True True True"
@@ -209,10 +209,10 @@ def test_without_numba_the_python_vm_runs_on():
     """
         + _GRADIENT
         + """
-    _python_vm.TIER_UP_SECONDS = 0.02
+    kernels.TIER_UP_SECONDS = 0.02
     for _ in range(400):
         got = g(*p)
-    print(g.backend, _python_vm._SPENT[0] > 0.02, "error" in kernels._STATE,
+    print(g.backend, kernels._SPENT[0] > 0.02, "error" in kernels._STATE,
           bool(np.allclose(got, want, rtol=1e-12, atol=1e-12)))
     """
     )
