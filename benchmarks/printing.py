@@ -9,13 +9,15 @@ float64 scalars, with and without shared parts named.
 Both texts are measured the same way: spaces dropped (SymPy writes ``x + y``,
 graphad ``x * y``) and ``**`` counted as one character.
 
-Two kinds of expression, one row each:
+Three kinds of expression, one row each:
 
 - ``nested`` (the default): the kind issue 20 shows,
   ``sigmoid(log(sigmoid(2**(-(x - z)))))``.  Its nesting depth is exactly 4 or
   5 (chosen at random per expression): a chain of calls, powers and binary
   operations, whose other operand of a binary operation is a random smaller
   expression (a variable or a number more often than not);
+- ``nested6``: the same at depth exactly 6, the depth of the issue's own example
+  (sigmoid, log, sigmoid, power, negation, subtraction);
 - ``depth<=3``: the earlier measure, a random tree cut off at depth 3 and
   earlier with probability 0.2 at every level (about half of its derivatives
   are ``cos(x)``-like, already as short as SymPy's).
@@ -77,6 +79,7 @@ def nested_expression(rng: random.Random, depth: int) -> str:
 
 KINDS = {
     "nested": lambda rng: nested_expression(rng, rng.choice((4, 5))),
+    "nested6": lambda rng: nested_expression(rng, 6),
     "depth<=3": lambda rng: random_expression(rng, 3),
 }
 
