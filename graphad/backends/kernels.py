@@ -220,18 +220,27 @@ def loaded() -> bool:
 # processes that run kernels that long.  backend="numba" loads Numba's VM at once.
 TIER_UP_SECONDS = 0.5
 _SPENT = [0.0]  # seconds this process has spent in the Python VM
+# what an instruction costs the Python VM (measured: 98 ns on the test machine, a
+# 6,000-instruction gradient): a kernel whose one run would cost more than what is left of
+# TIER_UP_SECONDS goes to Numba's VM at once (the first rent is past the price), and a
+# 10^7-instruction program is never turned into Python objects (about 1 GB of them)
+SECONDS_PER_INSTRUCTION = 1e-7
 
 
 class Runner:
     """Runs one scalar kernel with the call signature of the Numba VM's ``vm_scalar``:
     by the Python VM first (``tier == "vm"``), by Numba's (``"numba"``) once this process
     has spent :data:`TIER_UP_SECONDS` in the Python VM, or at once when Numba's VM is
-    loaded already.  Without Numba it stays in the Python VM."""
+    loaded already or one run would take longer than what is left of that time.  Without
+    Numba it stays in the Python VM."""
 
     __slots__ = ("run", "tier", "_prog", "_regs", "_first", "_outs")
 
     def __init__(self, kernel: Any) -> None:
         vm = _STATE.get("vm")
+        once = kernel.code.shape[0] * SECONDS_PER_INSTRUCTION  # one interpreted run
+        if vm is None and "error" not in _STATE and once >= TIER_UP_SECONDS - _SPENT[0]:
+            vm = _vm()  # one run would cost more than loading Numba's VM
         if vm is not None:
             self.run, self.tier = vm[0], "numba"
             return

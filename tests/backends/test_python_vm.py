@@ -217,3 +217,27 @@ def test_without_numba_the_python_vm_runs_on():
     """
     )
     assert out == "vm True True True"
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed: `make test` installs it")
+def test_a_kernel_too_long_to_interpret_once_goes_to_numba_at_once():
+    # one run of 60,000 instructions at SECONDS_PER_INSTRUCTION would take longer than the
+    # whole TIER_UP_SECONDS (lowered to 1 ms here): Numba's VM is loaded at the first call
+    out = _fresh(
+        """
+    import sys
+    import graphad as ga
+    from graphad.backends import kernels
+    kernels.TIER_UP_SECONDS = 1e-3
+    x = ga.symbol("x")
+    e = x
+    for _ in range(20000):
+        e = ga.sin(e)
+    f = ga.compile(ga.grad(e, x))
+    f(0.25)
+    # a short one made afterwards starts on Numba's VM too: it is loaded
+    g = ga.compile(ga.sin(x) * x + ga.cos(x) * x * x + ga.exp(x) / x + ga.tanh(x) * 3.0)
+    print(f.backend, g.backend, "numba" in sys.modules)
+    """
+    )
+    assert out == "numba numba True"
