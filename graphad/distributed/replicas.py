@@ -90,6 +90,10 @@ __all__ = ["ReplicaExecutor", "executor_for"]
 FLOAT32 = np.dtype(np.float32)
 TIMEOUT = 300.0  # seconds a replica waits for the others' parts of an execution
 RECOVERIES = 3  # workers lost per fit before giving up
+# seconds between a waiting replica's checks that its task is still wanted: a client that
+# died (or released the fit's futures) leaves the task cancelled on the worker, and the
+# replica then ends and frees what it holds instead of waiting for orders forever
+POLL = 1.0
 
 _REPLICAS: dict[tuple[str, str], _Replica] = {}
 _MAILBOXES: dict[tuple[str, str], _Mailbox] = {}
@@ -383,10 +387,14 @@ class _Mailbox:
             self.orders.append(value)
             self.cv.notify_all()
 
-    def next_order(self) -> Any:
+    def next_order(self, wanted: Any = None) -> Any:
+        """The next order; no limit on the wait (the client may take its time between
+        epochs) while ``wanted()`` says the task is still wanted, checked every
+        :data:`POLL` seconds; else, or when stopped, :class:`_Aborted`."""
         with self.cv:
-            while not self.cv.wait_for(lambda: self.orders or self.stopped, 60.0):
-                pass  # (no limit: the client may take its time between epochs)
+            while not self.cv.wait_for(lambda: self.orders or self.stopped, POLL):
+                if wanted is not None and not wanted():
+                    self.stopped = True
             if self.stopped:
                 raise _Aborted
             return self.orders.popleft()
@@ -443,19 +451,40 @@ def _create(run: str, text: str, loss: Any, opt_cfg: dict, state: tuple, n: int,
     return len(rep.X)
 
 
-def _drop(run: str) -> None:
+def _drop(run: str, address: str | None = None) -> None:
+    """Forget the replicas of ``run`` (on the worker at ``address`` only, if given)."""
     with _LOCK:
         for table in (_REPLICAS, _MAILBOXES):
-            for key in [k for k in table if k[1] == run]:
+            for key in [k for k in table if k[1] == run and address in (None, k[0])]:
                 if table is _MAILBOXES:
                     table[key].stop()  # its _serve task returns
                 del table[key]
 
 
+def _still_wanted(worker: Any) -> Any:
+    """A check, for the task running in this thread, that it has not been cancelled:
+    the client released its future, or left the cluster without saying so (its
+    process died).  Reads the worker's task state (``distributed.worker``'s thread
+    state names the task); where that cannot be read, the task counts as wanted."""
+    from distributed.worker import thread_state
+
+    key = getattr(thread_state, "key", None)
+    tasks = getattr(getattr(worker, "state", None), "tasks", None)
+    if key is None or tasks is None:
+        return None
+
+    def wanted() -> bool:
+        task = tasks.get(key)
+        return task is not None and task.state != "cancelled"
+
+    return wanted
+
+
 def _serve(run: str, r: int, workers: list, timeout: float) -> int:
     """The replica's one task for the whole ``fit``: it runs the client's orders from
     its mailbox (an epoch's executions, or a copy of its state) and posts each result
-    there for the client to fetch, until the run is stopped or dropped.  No task is
+    there for the client to fetch, until the run is stopped or dropped, or its task is
+    cancelled (the client released it, or died: then it drops its replica itself).  No task is
     scheduled per epoch: an order and its result are one message each, client to
     worker and back.  The task secedes from the worker's thread pool (Dask's way for
     a long-running task), so that other tasks still run on the worker while it waits
@@ -465,13 +494,16 @@ def _serve(run: str, r: int, workers: list, timeout: float) -> int:
 
     rep, box = _here(run)
     worker = get_worker()
+    wanted = _still_wanted(worker)
     secede()
     ran = 0
     with _roomy_malloc():
         while True:
             try:
-                kind, tag, state, payload = box.next_order()
+                kind, tag, state, payload = box.next_order(wanted)
             except _Aborted:
+                if wanted is not None and not wanted():  # abandoned: nobody will drop it
+                    _drop(run, worker.address)
                 return ran
             if state is not None:
                 rep.set_state(state)

@@ -437,3 +437,74 @@ def test_validation_on_the_cluster_runs_beside_the_replicas_tasks(client):
                  validation_data=_dask(X[:60], t[:60], 30))  # fmt: skip
     for key in ("loss", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(h.history[key], h_mem.history[key], rtol=1e-5)
+
+
+def _replicas_here():
+    from graphad.distributed import replicas
+
+    return len(replicas._REPLICAS), len(replicas._MAILBOXES)
+
+
+def test_a_client_killed_mid_fit_leaves_nothing_waiting_on_the_workers():
+    # the client's process is killed while its replicas wait for the next epoch's orders
+    # (a callback holds it between epochs); the scheduler cancels the client's tasks, and
+    # each replica notices within POLL seconds, ends its task and frees its model, data
+    # and mailbox, instead of waiting for orders forever
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=50,
+    )  # fmt: skip
+    script = textwrap.dedent(
+        f"""
+        import time
+        import numpy as np
+        import dask.array as da
+        import distributed
+        import graphad as ga
+
+        client = distributed.Client({cluster.scheduler_address!r})
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((480, 5)).astype("float32")
+        t = (X[:, 0] > 0).astype(int)
+        model = ga.nn.Sequential([ga.nn.Dense(4, "relu", input_shape=(5,)),
+                                  ga.nn.Dense(2, "softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+        class Hold(ga.nn.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                print("between epochs", flush=True)
+                time.sleep(600)  # killed here
+
+        model.fit(da.from_array(X, chunks=(120, 5)), da.from_array(t, chunks=120),
+                  epochs=3, batch_size=40, verbose=0, executor=client, callbacks=[Hold()])
+        """
+    )
+    try:
+        with distributed.Client(cluster) as c:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+            )
+            try:
+                assert proc.stdout.readline().strip() == "between epochs"
+                # two replicas, each with its mailbox, waiting for orders
+                assert sorted(c.run(_replicas_here).values()) == [(1, 1), (1, 1)]
+                assert sum(len(v) for v in c.processing().values()) == 2  # their tasks
+            finally:
+                proc.kill()
+                proc.wait(timeout=30)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                left = sum(sum(v) for v in c.run(_replicas_here).values())
+                busy = sum(len(v) for v in c.processing().values())
+                if left == 0 and busy == 0:
+                    break
+                time.sleep(0.25)
+            assert sorted(c.run(_replicas_here).values()) == [(0, 0), (0, 0)]
+            assert not any(c.processing().values())
+    finally:
+        cluster.close()
