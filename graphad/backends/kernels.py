@@ -204,11 +204,6 @@ def available() -> bool:
     return _vm() is not None
 
 
-def loaded() -> bool:
-    """True when this process has loaded the Numba VM already (nothing is imported here)."""
-    return "vm" in _STATE
-
-
 # -- tiers: the Python VM first, Numba's once it pays -----------------------------------------
 
 # A backend="auto" scalar kernel runs in the Python VM (:mod:`._python_vm`) until the
