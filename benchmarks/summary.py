@@ -251,7 +251,11 @@ def block(doc: dict, name: str, slack: float = SLACK) -> str:
         + headline(doc)
         + "\n`graphad` is the default path (inputs declared with no shape or dtype, "
         '`ga.symbol("x")`; the scalar workloads use one such symbol per scalar), '
-        "`graphad (declared)` the same graphs with every input's shape and dtype declared.\n\n"
+        "`graphad (declared)` the same graphs with every input's shape and dtype declared. "
+        'Both columns run the generated NumPy code (`backend="numpy"`); `graphad (numba)`, '
+        "the same default path on the Numba VM, is in the results file, and "
+        "`python -m benchmarks.compile_scaling --only build` times `ga.compile`'s own "
+        'default (`backend="auto"`) beside CasADi.\n\n'
         + tgt
         + f"\nIssue 12's targets: {counts['met']} met, {counts['not met']} not met, "
         f"{counts['not measured']} not measured (all ratios from this one run).\n"
