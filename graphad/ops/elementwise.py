@@ -743,7 +743,7 @@ export(deg2rad, "deg2rad", "radians")
 fabs = _fn("fabs", np.fabs, lambda ans, x: [sign(x)], dtype=_like_numpy(np.fabs),
            numexpr=None, nonnegative=True, sympy=lambda sp, x: sp.Abs(x),
            doc="Absolute value as a float (``np.fabs``: integers become floats).",
-           kink="|x|'(0) = 0 (sign(0)).", exact=True)  # fmt: skip
+           kink="fabs'(0) = 0 (sign(0), as abs).", exact=True)  # fmt: skip
 real = _fn("real", np.real, lambda ans, x: [1.0], dtype=_like_numpy(np.real), numexpr=None,
            preserves_zero=True, monotone=1, sympy=lambda sp, x: x,
            doc="The real part (``np.real``): a real array itself.")  # fmt: skip
