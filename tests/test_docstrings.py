@@ -491,3 +491,30 @@ def test_the_documented_shape_error_is_real():
     # and the unary elementwise ones document none, as they cannot: any shape goes
     with ga.Graph():
         assert ga.sin(ga.symbol("v", shape=(2, 3, 0))).shape == (2, 3, 0)
+
+
+# reStructuredText reads |name| as a substitution reference: an undefined one is an error
+# in `make docs` (warnings are errors), e.g. a kink note "|x|'(0) = 0" on fabs
+_SUBSTITUTION = re.compile(r"(?<![|\w])\|[^|\s`][^|`\n]*?\|(?![|\w])")
+
+
+def substitutions(doc: str) -> list[str]:
+    """The |...| substitution references of a docstring, outside literals and doctests."""
+    text = re.sub(r"``[^`]*``", "", doc)
+    text = re.sub(r"^\s*(>>>|\.\.\.).*$", "", text, flags=re.M)
+    return [m.group() for m in _SUBSTITUTION.finditer(text)]
+
+
+def test_the_substitution_finder():
+    assert substitutions("Convention: |x|'(0) = 0.") == ["|x|"]
+    assert substitutions("``|x|`` and\n>>> abs(-1) | 2\n") == []
+    assert substitutions("a || b, a | b") == []
+
+
+def test_no_docstring_holds_an_rst_substitution():
+    found = {
+        name: hits
+        for name, obj in public_objects()
+        if (hits := substitutions(inspect.getdoc(obj) or ""))
+    }
+    assert not found, found
