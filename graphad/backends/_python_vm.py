@@ -33,7 +33,7 @@ import numpy as np
 __all__ = ["prepare", "run"]
 
 
-def _sign(x: float, y: float = 0.0, z: float = 0.0) -> float:
+def _sign(x: float) -> float:
     if x > 0.0:
         return 1.0
     if x < 0.0:
