@@ -88,6 +88,14 @@ def _negative(v: Any) -> bool:
         return False
 
 
+def _cancelled(xs: int, xd: Any) -> int:
+    """How many factors of a sum ``s ** xs`` (an integer power) cancel against ``d ** xd``
+    on the other side of the fraction: as many as ``d`` has, rounded up (``s / sqrt(d)``
+    with ``s = d * r`` is ``r * sqrt(d)``), at most ``xs``; signed as ``xs``."""
+    k = min(abs(xs), math.ceil(abs(xd)))
+    return k if xs > 0 else -k
+
+
 _first = itemgetter(0)
 
 
@@ -251,6 +259,7 @@ class _Terms:
             ]
             if sums:
                 coef, factors = self._orient_sums(coef, factors, sums)
+                coef, factors = self._cancel_sums(coef, factors, sums)
             pows = [
                 i for i in special if kind[factors[i][0]] == _POW and type(factors[i][1]) is int
             ]
@@ -394,6 +403,110 @@ class _Terms:
                 else:
                     seen[mine] = b
         return coef, factors
+
+    def _cancel_sums(self, coef: Any, factors: list, sums: list[int]) -> tuple[Any, list]:
+        """Two-term sum factors that cancel against a factor on the other side of the
+        fraction, as people cancel them: ``(1 - t ** 2) / (t + 1)`` is ``1 - t`` (a
+        difference of squares over one of its factors: ``log1p(tanh(u))`` and
+        ``sqrt(1 + tanh(u))`` write it), and ``(1 - sigmoid(u)) / sigmoid(u)`` is
+        ``exp(-u)`` (the derivative of ``1 / sigmoid(u)``).  The same function wherever
+        the cancelled factor is not zero, as ``x / x`` is ``1``.
+
+        Cancelling appends the opposite powers rather than editing the factors: the
+        merge that follows adds exponents of one base."""
+        kind, data = self.kind, self.data
+        pairs = [
+            factors[i]
+            for i in sums
+            if kind[factors[i][0]] == _ADD and len(data[factors[i][0]]) == 2 and factors[i][1]
+        ]
+        if not pairs:
+            return coef, factors
+        power: dict[int, Any] = {}
+        for b, x in factors:
+            if _exact(x):
+                power[b] = _nadd(power.get(b, 0), x)
+        out = list(factors)
+        for s, _ in pairs:
+            xs = power.get(s, 0)
+            if type(xs) is not int or not xs:
+                continue
+            found = self._sigmoid_complement(s)
+            if found is not None:
+                sign, sig, u = found
+                xd = power.get(sig, 0)
+                if xd and (xd > 0) != (xs > 0):
+                    k = _cancelled(xs, xd)
+                    # (1 - sigmoid(u)) ** k / sigmoid(u) ** k is exp(-u) ** k
+                    out += [(s, -k), (sig, k), (self.node("exp", (), [self.neg(u)]), k)]
+                    power[s] = xs - k
+                    power[sig] = _nadd(xd, k)
+                    coef = _nmul(coef, sign ** abs(k))
+                continue
+            split = self._squares(s)
+            if split is None:
+                continue
+            for a, other in (split, split[::-1]):
+                for d, sign in ((a, 1), (self.neg(a), -1)):
+                    xd = power.get(d, 0)
+                    if not xd or (xd > 0) == (xs > 0):
+                        continue
+                    k = _cancelled(xs, xd)
+                    # s = a * other: s ** k / a ** k is other ** k
+                    out += [(s, -k), (d, k), (other, k)]
+                    power[s], power[d] = xs - k, _nadd(xd, k)
+                    power[other] = _nadd(power.get(other, 0), k)
+                    coef = _nmul(coef, sign ** abs(k))
+                    xs = power[s]
+                    break
+                if not xs:
+                    break
+        return coef, out
+
+    def _sigmoid_complement(self, s: int) -> tuple[int, int, int] | None:
+        """(sign, sigmoid(u), u) when sum ``s`` is ``sign * (1 - sigmoid(u))``."""
+        a, b = self.data[s]
+        if self.kind[b] == _NUM:
+            a, b = b, a
+        if self.kind[a] != _NUM or self.data[a] not in (1, -1):
+            return None
+        c, f = self.split(b)
+        if c != -self.data[a] or len(f) != 1 or f[0][1] != 1:
+            return None
+        sig = f[0][0]
+        if self.kind[sig] != _CALL or self.data[sig][0] != "sigmoid" or self.data[sig][2]:
+            return None
+        return self.data[a], sig, self.data[sig][1][0]
+
+    def _squares(self, s: int) -> tuple[int, int] | None:
+        """(p + q, p - q) when the sum ``s`` of two terms is ``p ** 2 - q ** 2``."""
+        a, b = self.data[s]
+        if _negative(self.split(a)[0]):
+            a, b = b, a
+        if _negative(self.split(a)[0]) or not _negative(self.split(b)[0]):
+            return None
+        p, q = self._root(a), self._root(self.neg(b))
+        if p is None or q is None:
+            return None
+        return self.add([p, q]), self.add([p, self.neg(q)])
+
+    def _root(self, t: int) -> int | None:
+        """A term whose square is ``t`` (``x ** 2`` gives ``x``, ``4`` gives ``2``), or None
+        when ``t`` is no exact square (a coefficient that is no square of a fraction, an
+        odd or fractional exponent)."""
+        c, f = self.split(t)
+        if not _exact(c) or c <= 0:
+            return None
+        c = Fraction(c)
+        n, d = math.isqrt(c.numerator), math.isqrt(c.denominator)
+        if n * n != c.numerator or d * d != c.denominator:
+            return None
+        half = []
+        for b, x in f:
+            if type(x) is not int or x % 2:
+                return None
+            half.append((b, x // 2))
+        return self.build_mul(_norm(Fraction(n, d)), half)
 
     def _raise_powers(self, factors: list, pows: list[int]) -> list:
         """``(a ** u) ** k`` (k an integer) as ``a ** (k * u)``, as :meth:`power` does

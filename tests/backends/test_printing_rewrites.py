@@ -245,3 +245,60 @@ def test_chained_layers_print_no_longer_with_the_new_rewrites():
         want = g.eval(at)
     assert _plen(named) <= 250
     np.testing.assert_allclose(_named_value(main, defs, at), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("src", "wrt", "want", "ref"),
+    [
+        # d/dx log(1 + tanh(x)) = (1 - tanh(x) ** 2) / (1 + tanh(x)) = 1 - tanh(x)
+        ("log1p(tanh(x))", "x", "1 - tanh(x)", lambda x, y, z: 1 - np.tanh(x)),
+        # (t ** 2 - 1) / (t + 1) is t - 1: the sign stays with the sum
+        (
+            "log(exp(log1p(tanh(log1p(x - z)))))",
+            "z",
+            "(tanh(log1p(x - z)) - 1) / (x - z + 1)",
+            lambda x, y, z: (np.tanh(np.log1p(x - z)) - 1) / (x - z + 1),
+        ),
+        # over a square root, one factor of the sum is left under it
+        (
+            "sqrt(1 + tanh(y))",
+            "y",
+            "sqrt(1 + tanh(y)) * (1 - tanh(y)) / 2",
+            lambda x, y, z: np.sqrt(1 + np.tanh(y)) * (1 - np.tanh(y)) / 2,
+        ),
+        # d/dx 1 / sigmoid(x) = -(1 - sigmoid(x)) / sigmoid(x) = -exp(-x)
+        ("1 / sigmoid(x)", "x", "-exp(-x)", lambda x, y, z: -np.exp(-x)),
+        ("y / sigmoid(x + 3)", "x", "-y * exp(-x - 3)", lambda x, y, z: -y * np.exp(-x - 3)),
+    ],
+)
+def test_a_sum_factor_cancels_against_the_divisor_it_holds(src, wrt, want, ref):
+    with ga.Graph():
+        g = ga.grad(ga.parse(src), wrt)
+        text = str(g)
+        assert text == want
+        got = ga.parse(text).eval(AT)
+        unprinted = g.eval(AT)
+    np.testing.assert_allclose(got, ref(**AT), rtol=1e-13)
+    np.testing.assert_allclose(got, unprinted, rtol=1e-12)
+
+
+def test_differences_of_squares_cancel_either_way_round():
+    # (4 x^2 - 9) / (2 x - 3) = 2 x + 3; (x + 1) / (1 - x^2) = 1 / (1 - x); (1 - sigmoid)^3
+    # over sigmoid^2 keeps one (1 - sigmoid) and two exp(-x)
+    cases = [
+        ("(4 * x ** 2 - 9) / (2 * x - 3)", "2 * x + 3", lambda x: 2 * x + 3),
+        ("(x + 1) / (1 - x ** 2)", "1 / (1 - x)", lambda x: 1 / (1 - x)),
+        ("(x - 1) / (1 - x ** 2)", "-1 / (1 + x)", lambda x: -1 / (1 + x)),
+        (
+            "(1 - sigmoid(x)) ** 3 / sigmoid(x) ** 2",
+            "(1 - sigmoid(x)) * exp(-2 * x)",
+            lambda x: _sig(-x) * np.exp(-2 * x),
+        ),
+        ("sigmoid(x) / (1 - sigmoid(x))", "exp(x)", np.exp),
+    ]
+    x = AT["x"]
+    for src, want, ref in cases:
+        with ga.Graph():
+            text = str(ga.parse(src))
+            assert text == want, src
+            np.testing.assert_allclose(ga.parse(text).eval(x=x), ref(x), rtol=1e-13)
