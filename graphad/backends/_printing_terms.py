@@ -139,6 +139,11 @@ def _known_values() -> dict[float, tuple]:
             float(1 / np.sqrt(2 * math.pi)): ("divide", (("num", 1), ("sqrt", (two_pi,)))),
             float(1.0 / np.log(2)): ("divide", (("num", 1), ("log", (two,)))),
             float(1.0 / np.log(10)): ("divide", (("num", 1), ("log", (("num", 10),)))),
+            # arctan(1), arcsin(1), arccos(1 / 2): the angles inverse functions give
+            float(np.arctan(1.0)): ("divide", (pi, ("num", 4))),
+            float(np.arcsin(1.0)): ("divide", (pi, two)),
+            float(np.arccos(0.5)): ("divide", (pi, ("num", 3))),
+            float(np.arcsin(0.5)): ("divide", (pi, ("num", 6))),
         }
         _KNOWN_VALUES = {k: v for k, v in table.items() if math.isfinite(k)}
     return _KNOWN_VALUES
@@ -168,6 +173,10 @@ class _Terms:
         self.factoring = False
         #: move numeric content out of sum factors of products (:meth:`content_out`)
         self.content_moves = False
+        #: multiply sum factors through by what their terms divide by (:meth:`clear_out`),
+        #: sums used elsewhere too as well when ``clear_shared``
+        self.clear_moves = False
+        self.clear_shared = False
 
     def make(self, kind: int, data: Any) -> int:
         if kind == _ADD:  # a + b and b + a are one term (printed in the first order seen)
@@ -348,6 +357,9 @@ class _Terms:
         v = float(out)
         if not math.isfinite(v):
             return self.const(v)
+        known = _known_values().get(v)
+        if known is not None:  # arctan(1) is pi / 4
+            return self._exact_tree(known)
         shown = _short_float(v)
         return None if isinstance(shown, float) else self.num(shown)
 
@@ -462,6 +474,66 @@ class _Terms:
                 if not xs:
                     break
         return coef, out
+
+    def clear_out(self, t: int, shared: set[int]) -> int:
+        """Product ``t`` with a sum factor multiplied through by a factor its terms
+        divide by, when the product prints shorter: ``(1 + y ** 2 / x ** 2) * x ** 2``
+        is ``x ** 2 + y ** 2`` (the derivative of ``arctan(y / x)`` is
+        ``-y / (x ** 2 + y ** 2)``), and ``z * (3 / z + 1)`` is ``3 + z``.  The same
+        function wherever that factor is not zero.  Sums in ``shared`` stay as they
+        are, as in :meth:`content_out`."""
+        if self.kind[t] != _MUL or not self.clear_moves:
+            return t
+        coef, factors = self.data[t]
+        out = self._clear_denominators(list(factors), shared)
+        return t if len(out) == len(factors) else self.build_mul(coef, out)
+
+    def _clear_denominators(self, factors: list, shared: set[int]) -> list:
+        """The factors of :meth:`clear_out` with the opposite powers of what it moves
+        appended (the merge in :meth:`build_mul` adds exponents of one base)."""
+        kind, data = self.kind, self.data
+        power: dict[int, Any] = {}
+        for b, x in factors:
+            if _exact(x):
+                power[b] = _nadd(power.get(b, 0), x)
+        out = list(factors)
+        for s in [b for b, x in power.items() if kind[b] == _ADD and type(x) is int and x]:
+            if s in shared and not self.clear_shared:
+                continue
+            e = power[s]
+            need: dict[int, Any] = {}  # base -> the largest power a term of s divides by
+            for u in data[s]:
+                for b, x in self.split(u)[1]:
+                    if _exact(x) and _negative(x) and b != s and power.get(b):
+                        need[b] = max(need.get(b, 0), -x)
+            best, best_gain = None, 0
+            for b, m in need.items():
+                a = power[b]
+                if (a > 0) != (e > 0):  # b on the other side of the fraction from s
+                    continue
+                bm = self.build_mul(1, [(b, m)])
+                cleared = self.add([self.mul(u, bm) for u in data[s]])
+                left = _nadd(a, _nmul(-m, e))
+                gain = (
+                    self.size(s)
+                    + self._factor_size(b, a)
+                    - self.size(cleared)
+                    - self._factor_size(b, left)
+                )
+                if gain > best_gain:
+                    best, best_gain = (b, cleared, left), gain
+            if best is not None:
+                b, cleared, left = best
+                out += [(s, -e), (cleared, e), (b, _nadd(left, -power[b]))]
+                power[b] = left
+        return out
+
+    def _factor_size(self, b: int, x: Any) -> int:
+        """About how many characters ``b ** x`` adds to a product (0 when x is 0)."""
+        if x == 0:
+            return 0
+        ax = _nmul(-1, x) if _negative(x) else x
+        return self.size(self.build_mul(1, [(b, ax)])) + 1
 
     def _sigmoid_complement(self, s: int) -> tuple[int, int, int] | None:
         """(sign, sigmoid(u), u) when sum ``s`` is ``sign * (1 - sigmoid(u))``."""
@@ -1038,17 +1110,25 @@ def _convert(
     return terms, memo[root]
 
 
-def _shortest_factoring(terms: _Terms, root: int) -> int:
-    """:func:`_factor_sums` with and without numeric content moved out of sum
-    factors, whichever text is shorter as a whole: moving it shortens each product
-    by itself, but a sum shared with other parts may then be written two ways."""
-    plain = _factor_sums(terms, root)
-    terms.content_moves = True
-    try:
-        moved = _factor_sums(terms, root)
-    finally:
-        terms.content_moves = False
-    return moved if terms.size(moved) < terms.size(plain) else plain
+def _factorings(terms: _Terms, root: int) -> list[int]:
+    """The distinct forms :func:`_factor_sums` gives ``root``: as it is, with numeric
+    content moved out of sum factors, and with sum factors also multiplied through by
+    what their terms divide by (sums used elsewhere too, or not).  Each move shortens
+    a product by itself, but a sum shared with other parts may then be written two
+    ways: the caller measures the whole text."""
+    forms = [_factor_sums(terms, root)]
+    more = ("content_moves", "clear_moves")
+    for flags in (("content_moves",), more, (*more, "clear_shared")):
+        for flag in flags:
+            setattr(terms, flag, True)
+        try:
+            form = _factor_sums(terms, root)
+        finally:
+            for flag in flags:
+                setattr(terms, flag, False)
+        if form not in forms:
+            forms.append(form)
+    return forms
 
 
 def _factor_sums(terms: _Terms, root: int) -> int:
@@ -1069,7 +1149,7 @@ def _factor_sums(terms: _Terms, root: int) -> int:
             acc = terms.num(d[0])
             for b, x in d[1]:
                 acc = terms.mul(acc, new[b] if x == 1 else terms.power(new[b], terms.num(x)))
-            new[t] = terms.content_out(acc, shared)
+            new[t] = terms.clear_out(terms.content_out(acc, shared), shared)
         elif k == _POW:
             new[t] = terms.make(_POW, (new[d[0]], new[d[1]]))
         elif k == _CALL:

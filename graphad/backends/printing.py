@@ -72,10 +72,10 @@ from ._printing_terms import (
     _SYM,
     TextTooLong,
     _convert,
+    _factorings,
     _negative,
     _nmul,
     _reach,
-    _shortest_factoring,
     _Terms,
 )
 from ._printing_text import _latex_symbol, _LatexPrinter, _PyPrinter
@@ -268,19 +268,32 @@ def _pick_names(terms: _Terms, root: int, reach: list[int], max_chars: int) -> d
 
 
 def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
+    """The terms of ``e`` cleaned up, and their names: of the forms the clean-up can
+    take (:func:`_factorings`, and ``sigmoid(log(w))`` as ``w / (w + 1)`` or not),
+    the one whose whole text is shortest, measured with its names when there are
+    any (a form shorter written out may share less)."""
     terms, root = _convert(e.graph, e.id, max_nodes)
-    root = _shortest_factoring(terms, root)
+    forms = [(terms, r) for r in _factorings(terms, root)]
     if terms.seen_sigmoid_log:
-        # sigmoid(log(w)) written as w / (w + 1) repeats w: keep it only if shorter
+        # sigmoid(log(w)) written as w / (w + 1) repeats w: kept only where shorter
         other, other_root = _convert(e.graph, e.id, max_nodes, sigmoid_log=True)
-        other_root = _shortest_factoring(other, other_root)
-        if other.size(other_root) < terms.size(root):
-            terms, root = other, other_root
+        forms += [(other, r) for r in _factorings(other, other_root)]
+    shortest = min(forms, key=lambda f: f[0].size(f[1]))
     if not names:
+        terms, root = shortest
         return terms, root, _reach(terms, [root]), {}
-    _add_power_terms(terms, _reach(terms, [root]))
-    reach = _name_order(terms, root)
-    return terms, root, reach, _pick_names(terms, root, reach, max_chars)
+    if len(_reach(shortest[0], [shortest[1]])) > _EXACT_REACH:  # large: named as written out
+        forms = [shortest]
+    best = None
+    for terms, root in forms:
+        _add_power_terms(terms, _reach(terms, [root]))
+        reach = _name_order(terms, root)
+        named = _pick_names(terms, root, reach, max_chars)
+        n = _length(terms, root, reach, named, max_chars) if len(forms) > 1 else 0
+        if best is None or n < best[0]:
+            best = (n, terms, root, reach, named)
+    return best[1:]
+
 
 
 def _render(printer: _PyPrinter, terms: _Terms, root: int, reach: list[int], named: dict):

@@ -302,3 +302,60 @@ def test_differences_of_squares_cancel_either_way_round():
             text = str(ga.parse(src))
             assert text == want, src
             np.testing.assert_allclose(ga.parse(text).eval(x=x), ref(x), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("src", "wrt", "want", "ref"),
+    [
+        # d/dx arctan(y / x) = -y / x ** 2 / (1 + y ** 2 / x ** 2) = -y / (x ** 2 + y ** 2)
+        ("arctan(y / x)", "x", "-y / (x ** 2 + y ** 2)", lambda x, y, z: -y / (x**2 + y**2)),
+        ("arctan(y / x)", "y", "x / (x ** 2 + y ** 2)", lambda x, y, z: x / (x**2 + y**2)),
+        # d/dz log(1 + 3 / z) = -3 / z ** 2 / (1 + 3 / z) = -3 / (z * (z + 3))
+        ("log(1 + 3 / z)", "z", "-3 / (z * (z + 3))", lambda x, y, z: -3 / (z * (z + 3))),
+        ("1 / (1 + 1 / x)", "x", "1 / (x + 1) ** 2", lambda x, y, z: 1 / (x + 1) ** 2),
+    ],
+)
+def test_a_sum_is_multiplied_through_by_what_its_terms_divide_by(src, wrt, want, ref):
+    with ga.Graph():
+        g = ga.grad(ga.parse(src), wrt)
+        text = str(g)
+        assert text == want
+        got = ga.parse(text).eval(AT)
+        unprinted = g.eval(AT)
+    np.testing.assert_allclose(got, ref(**AT), rtol=1e-13)
+    np.testing.assert_allclose(got, unprinted, rtol=1e-12)
+
+
+def test_a_shared_sum_is_multiplied_through_where_the_whole_text_is_shorter():
+    # d/dz log(log(u)) = u' / (u * log(u)) with u = 1 + 3 / z: u * z ** 2 is z * (z + 3)
+    # though u stays inside log(u)
+    z = AT["z"]
+    with ga.Graph():
+        g = ga.grad(ga.parse("log(log(1 + 3 / z))"), "z")
+        text = str(g)
+        got = ga.parse(text).eval(AT)
+    assert text == "-3 / (log(1 + 3 / z) * z * (z + 3))"
+    np.testing.assert_allclose(got, -3 / (z**2 * (1 + 3 / z) * np.log(1 + 3 / z)), rtol=1e-13)
+
+
+def test_a_shared_sum_keeps_one_form_where_two_would_be_longer():
+    # the sum s = exp(y) + z / (4 * (y + z)) + y ** 3 is the argument of log and, in
+    # 1 / s, could be multiplied through by 4 * (y + z): then it is written twice
+    with ga.Graph():
+        g = ga.grad(ga.parse("log(log(exp(y) + z / 4 / (y + z) + y ** 3))"), "y")
+        main, defs = text_parts(g)
+        named = to_text(g, names=True)
+        plain = str(g)
+        want = g.eval(AT)
+    assert _plen(named) < _plen(plain), named
+    # the sum is one named part, used twice in the main text
+    (name,) = [n for n, d in defs if "y ** 3" in d]
+    assert re.findall(rf"\b{name}\b", main) == [name, name], named
+    np.testing.assert_allclose(_named_value(main, defs, AT), want, rtol=1e-13)
+
+
+def test_an_angle_folded_from_an_inverse_function_prints_as_a_fraction_of_pi():
+    # x / x cancels, leaving arctan(1): NumPy's value of it is exactly the float pi / 4
+    with ga.Graph():
+        g = ga.grad(ga.parse("arctan(x / x) * y"), "y")
+        assert str(g) == "pi / 4"
