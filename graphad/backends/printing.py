@@ -295,7 +295,6 @@ def _prepare(e: Any, names: bool, max_nodes: int, max_chars: int):
     return best[1:]
 
 
-
 def _render(printer: _PyPrinter, terms: _Terms, root: int, reach: list[int], named: dict):
     printer.run(reach)
     main = printer.of(root)[0]
