@@ -24,6 +24,17 @@ _SEE_THROUGH = frozenset(
     {"sum_to_like", "broadcast_like", "reshape_like", "unreduce", "astype_like"}
 )
 _FILLS = {"ones_like": 1, "zeros_like": 0}
+#: the names the text gives these ops: the array API standard's, which NumPy 2 (np.atan
+#: is np.arctan), SymPy, C and Python's math share, and ``ga`` has too (so they parse)
+SHORT_NAMES = {
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "arcsinh": "asinh",
+    "arccosh": "acosh",
+    "arctanh": "atanh",
+    "arctan2": "atan2",
+}
 #: even functions: f(-u) is f(u)
 _EVEN = frozenset({"cos", "cosh", "abs", "square"})
 
@@ -959,7 +970,7 @@ class _Terms:
         if k == _POW:
             return sz[d[0]] + sz[d[1]] + 3
         if k == _CALL:
-            return len(d[0]) + 1 + sum(sz[u] + 1 for u in d[1])
+            return len(SHORT_NAMES.get(d[0], d[0])) + 1 + sum(sz[u] + 1 for u in d[1])
         if k == _INFIX:
             return sz[d[1]] + sz[d[2]] + len(d[3])
         return 1

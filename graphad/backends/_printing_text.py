@@ -22,6 +22,7 @@ from ._printing_terms import (
     _POW,
     _RAW,
     _SYM,
+    SHORT_NAMES,
     TextTooLong,
     _negative,
     _nmul,
@@ -118,7 +119,7 @@ class _PyPrinter:
         if variadic:
             parts = ["[" + ", ".join(parts) + "]"]
         parts += [f"{key}={value!r}" for key, value in params]
-        return f"{op}({', '.join(parts)})", _P_ATOM
+        return f"{SHORT_NAMES.get(op, op)}({', '.join(parts)})", _P_ATOM
 
     def num_text(self, v: Any) -> tuple[str, int]:
         return _num_text(v)
@@ -317,6 +318,9 @@ _LATEX_FUNCS = {
     "arcsin": r"\operatorname{asin}",
     "arccos": r"\operatorname{acos}",
     "arctan": r"\operatorname{atan}",
+    "arcsinh": r"\operatorname{asinh}",
+    "arccosh": r"\operatorname{acosh}",
+    "arctanh": r"\operatorname{atanh}",
     "log": r"\log",
 }
 _LATEX_INFIX = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": r"\neq"}

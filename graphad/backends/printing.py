@@ -34,6 +34,13 @@ clean-up, as rewrites of terms rather than through SymPy:
   what it was folded from (``log(2)``, ``1 / sqrt(2 * pi)``, ``1 / 3``; see
   ``graphad.ops.core``), and the values of ``pi``, ``e``, ``log(2)`` and a few
   others print as those names;
+- inverse functions print with the array API standard's names, which NumPy 2,
+  SymPy, C and Python's ``math`` share (``atan``, ``asinh``; ``ga.atan`` is
+  ``ga.arctan``, as ``np.atan`` is ``np.arctan``), so the text parses back;
+- a two-term sum cancels against the divisor it holds (``(1 - t ** 2) / (t + 1)``
+  is ``1 - t``, ``(1 - sigmoid(u)) / sigmoid(u)`` is ``exp(-u)``), and a sum is
+  multiplied through by what its terms divide by when that is shorter
+  (``-y / ((1 + y ** 2 / x ** 2) * x ** 2)`` is ``-y / (x ** 2 + y ** 2)``);
 - shape plumbing prints as what it means per element (``sum_to_like(g, x)``
   is ``g``, ``ones_like(f)`` is ``1``).
 

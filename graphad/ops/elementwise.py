@@ -740,6 +740,16 @@ export(abs, "abs", "absolute")
 export(divide, "divide", "true_divide")
 export(rad2deg, "rad2deg", "degrees")
 export(deg2rad, "deg2rad", "radians")
+# the array API standard's names, which NumPy 2 has too (np.atan is np.arctan); also
+# SymPy's, C's and Python's math names, so that their text parses
+export(arcsin, "arcsin", "asin")
+export(arccos, "arccos", "acos")
+export(arctan, "arctan", "atan")
+export(arcsinh, "arcsinh", "asinh")
+export(arccosh, "arccosh", "acosh")
+export(arctanh, "arctanh", "atanh")
+export(arctan2, "arctan2", "atan2")
+export(power, "power", "pow")
 fabs = _fn("fabs", np.fabs, lambda ans, x: [sign(x)], dtype=_like_numpy(np.fabs),
            numexpr=None, nonnegative=True, sympy=lambda sp, x: sp.Abs(x),
            doc="Absolute value as a float (``np.fabs``: integers become floats).",

@@ -646,3 +646,8 @@ register(
 def stack(arrays, axis=0):
     """Join a sequence of same-shaped arrays along a new axis (``np.stack``)."""
     return apply("stack", list(arrays), axis=int(axis))
+
+
+# the array API standard's names, which NumPy 2 has too (np.concat is np.concatenate)
+export(concatenate, "concatenate", "concat")
+export(transpose, "transpose", "permute_dims")
