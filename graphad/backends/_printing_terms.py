@@ -294,6 +294,8 @@ class _Terms:
                 factors = self._root_powers(factors, roots)
             if len(pows) > 1:
                 factors = self._merge_powers(factors, pows)
+        if any(kind[b] == _CALL and self.data[b][0] == "abs" for b, _ in factors):
+            factors = self._through_abs(factors)
         merged: dict[int, Any] = {}
         for b, x in factors:
             merged[b] = _nadd(merged[b], x) if b in merged else x
@@ -466,6 +468,28 @@ class _Terms:
                     power[sig] = _nadd(xd, k)
                     coef = _nmul(coef, sign ** abs(k))
                 continue
+            v = self._exp_plus_one(s)
+            if v is not None:
+                e = self.node("exp", (), [v])
+                xd = power.get(e, 0)
+                if xd and (xd > 0) != (xs > 0):
+                    # exp(v) / (exp(v) + 1) is sigmoid(v); 1 - sigmoid(u) for v = -u,
+                    # the factor a sigmoid's derivative has
+                    k = _cancelled(xs, xd)
+                    if _negative(self.split(v)[0]):
+                        sig = self.node("sigmoid", (), [self.neg(v)])
+                        part = self.add([self.num(1), self.neg(sig)])
+                    else:
+                        part = self.node("sigmoid", (), [v])
+                    out += [(s, -k), (e, k), (part, -k)]
+                    power[s], power[e] = xs - k, _nadd(xd, k)
+                    xs = power[s]
+                    if xs < 0 and _negative(self.split(v)[0]):
+                        # and what is left, 1 / (1 + exp(-u)), is sigmoid(u): the
+                        # derivative of 1 / (1 + exp(-u)) is sigmoid(u) * (1 - sigmoid(u))
+                        out += [(s, -xs), (self.node("sigmoid", (), [self.neg(v)]), -xs)]
+                        power[s] = 0
+                continue
             split = self._squares(s)
             if split is None:
                 continue
@@ -560,6 +584,15 @@ class _Terms:
         if self.kind[sig] != _CALL or self.data[sig][0] != "sigmoid" or self.data[sig][2]:
             return None
         return self.data[a], sig, self.data[sig][1][0]
+
+    def _exp_plus_one(self, s: int) -> int | None:
+        """``v`` when the sum ``s`` is ``exp(v) + 1``."""
+        a, b = self.data[s]
+        if self.kind[b] == _NUM:
+            a, b = b, a
+        if self.kind[a] != _NUM or self.data[a] != 1 or not self._is_exp(b):
+            return None
+        return self.data[b][1][0]
 
     def _squares(self, s: int) -> tuple[int, int] | None:
         """(p + q, p - q) when the sum ``s`` of two terms is ``p ** 2 - q ** 2``."""
@@ -700,17 +733,64 @@ class _Terms:
             cn = _npow(c, n)
             if cn is not None:
                 return self.build_mul(cn, [(fb, _nmul(fx, n)) for fb, fx in f])
-        if kb == _MUL and isinstance(n, Fraction) and self.data[b][0] == 1:
-            (u, k), *more = self.data[b][1]
-            if not more and (
-                (isinstance(k, Fraction) and k > 0)
-                or (type(k) is int and k % 2 == 0 and self._nonnegative(u))
-            ):
-                # sqrt(sqrt(u)) is u ** (1/4); sqrt(exp(u) ** 2) is exp(u)
-                return self.build_mul(1, [(u, _nmul(k, n))])
+        if kb == _MUL and isinstance(n, Fraction):
+            out = self._root_of_product(self.data[b][0], self.data[b][1], n)
+            if out is not None:
+                return out
         if kb == _MUL:
             return self.make(_MUL, (1, ((b, n),)))
         return self.build_mul(1, [(b, n)])
+
+    def _through_abs(self, factors: list) -> list:
+        """Integer powers of ``u`` beside a power of ``abs(u)`` as powers of ``abs(u)``
+        where they are even (``u ** 2 / abs(u)`` is ``abs(u)``; ``u ** 5 / abs(u) ** 3``
+        is ``abs(u) * u``), so that they merge."""
+        absed = {
+            self.data[b][1][0]: b
+            for b, _ in factors
+            if self.kind[b] == _CALL and self.data[b][0] == "abs" and not self.data[b][2]
+        }
+        out = []
+        for b, x in factors:
+            a = absed.get(b)
+            if a is None or type(x) is not int or -1 <= x <= 1:
+                out.append((b, x))
+            elif x % 2 == 0:
+                out.append((a, x))
+            else:
+                one = 1 if x > 0 else -1
+                out += [(a, x - one), (b, one)]
+        return out
+
+    def _root_of_product(self, c: Any, factors: tuple, n: Fraction) -> int | None:
+        """``(c * u ** k * ...) ** n`` for a fractional ``n`` as a product of powers of
+        its factors, or None when some factor does not split: ``sqrt(sqrt(u))`` is
+        ``u ** (1/4)``, ``sqrt(exp(u) ** 2)`` is ``exp(u)``, ``sqrt(x ** 4)`` is
+        ``x ** 2`` and ``sqrt(x ** 2 * y ** 6)`` is ``abs(x) * abs(y) ** 3`` (each factor
+        a power of something that may be negative only where the result is an even
+        power; otherwise of its absolute value).  The same values: NumPy's sqrt of a
+        correctly rounded square is the absolute value exactly."""
+        if c != 1:
+            if not _exact(c) or c <= 0 or n.denominator != 2:
+                return None
+            root = self._root(self.num(c))
+            if root is None or self.kind[root] != _NUM:
+                return None
+            c = _npow(self.data[root], n.numerator)
+            if c is None:
+                return None
+        out = []
+        for u, k in factors:
+            m = _nmul(k, n)
+            if isinstance(k, Fraction):
+                if k < 0:  # (u ** -1/2) ** n: u >= 0 already, but keep it as written
+                    return None
+            elif k % 2:
+                return None
+            elif not (type(m) is int and m % 2 == 0) and not self._nonnegative(u):
+                u = self.node("abs", (), [u])
+            out.append((u, m))
+        return self.build_mul(c, out)
 
     def inv(self, a: int) -> int:
         return self.power(a, self.num(-1))

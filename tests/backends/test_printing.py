@@ -122,7 +122,10 @@ def test_sums_and_their_negations_cancel_and_exp_of_logs_is_a_power():
         "w * (x + y) + 2 * x + 2 * y": "(x + y) * (w + 2)",
         "sqrt(sqrt(x))": "x ** 0.25",
         "sqrt(exp(x) ** 2) * y": "exp(x) * y",
-        "sqrt(y ** 2)": "sqrt(y ** 2)",  # |y|, not y
+        "sqrt(y ** 2)": "abs(y)",  # |y|, not y
+        "sqrt(y ** 2 * x ** 6) / x ** 2": "abs(y) * abs(x)",
+        "sqrt(x ** 4)": "x ** 2",
+        "y ** 3 / sqrt(y ** 2)": "abs(y) * y",
     }
     at = {"x": np.array([0.3, 1.7, 2.5]), "y": np.array([-0.4, 0.9, 3.1]), "z": 1.3, "w": -0.6}
     with ga.Graph():

@@ -359,3 +359,49 @@ def test_an_angle_folded_from_an_inverse_function_prints_as_a_fraction_of_pi():
     with ga.Graph():
         g = ga.grad(ga.parse("arctan(x / x) * y"), "y")
         assert str(g) == "pi / 4"
+
+
+def test_the_square_root_of_a_square_is_the_absolute_value_bit_for_bit():
+    # the identity the printer writes (sqrt(u ** 2) is abs(u)) holds exactly in
+    # floating point wherever u ** 2 neither overflows nor underflows
+    rng = np.random.default_rng(7)
+    u = rng.standard_normal(100_000) * 10.0 ** rng.integers(-150, 150, 100_000)
+    np.testing.assert_array_equal(np.sqrt(u * u), np.abs(u))
+    with ga.Graph():
+        e = ga.parse("sqrt(u ** 2)")
+        assert str(e) == "abs(u)"
+        np.testing.assert_array_equal(ga.parse(str(e)).eval(u=u), e.eval(u=u))
+
+
+@pytest.mark.parametrize(
+    ("src", "want", "ref"),
+    [
+        # softplus written out: its derivative is the sigmoid
+        ("log1p(exp(x))", "sigmoid(x)", lambda x: _sig(x)),
+        ("log(1 + exp(2 * x))", "2 * sigmoid(2 * x)", lambda x: 2 * _sig(2 * x)),
+        # the sigmoid written out: its derivative as people write a sigmoid's
+        ("1 / (1 + exp(-x))", "(1 - sigmoid(x)) * sigmoid(x)", lambda x: _sig(x) * _sig(-x)),
+        (
+            "exp(-x) / (1 + exp(-x))",
+            "-sigmoid(x) * (1 - sigmoid(x))",
+            lambda x: -_sig(x) * _sig(-x),
+        ),
+    ],
+)
+def test_exp_over_exp_plus_one_is_a_sigmoid(src, want, ref):
+    x = AT["x"]
+    with ga.Graph():
+        g = ga.grad(ga.parse(src), "x")
+        text = str(g)
+        assert text == want
+        got = ga.parse(text).eval(x=x)
+        np.testing.assert_allclose(got, g.eval(x=x), rtol=1e-13)
+    np.testing.assert_allclose(got, ref(x), rtol=1e-13)
+
+
+def test_a_sigmoid_written_out_prints_as_written():
+    # 1 / (1 + exp(-x)) alone stays as the user wrote it; only the cancelled quotient
+    # of a derivative becomes a sigmoid
+    with ga.Graph():
+        assert str(ga.parse("1 / (1 + exp(-x))")) == "1 / (1 + exp(-x))"
+        assert str(ga.parse("exp(x) / (exp(x) + 1)")) == "sigmoid(x)"
