@@ -92,6 +92,13 @@ def _npow(a: Any, n: Any) -> Any:
         return None
 
 
+def _positive_number(v: Any) -> bool:
+    try:
+        return v > 0
+    except TypeError:
+        return False
+
+
 def _negative(v: Any) -> bool:
     try:
         return v < 0
@@ -978,7 +985,14 @@ class _Terms:
             for b, x in common:
                 left[b] = _nadd(left[b], -x)
             rest.append(self.build_mul(c, list(left.items())))
-        return self.mul(self.build_mul(1, common), self.add(rest))
+        inside = self.add(rest)
+        out = self.mul(self.build_mul(1, common), inside)
+        k = self.content(inside) if self.kind[inside] == _ADD else None
+        if k is not None:  # a * b / 3 + a / 3 is a * (b + 1) / 3, not a * (b / 3 + 1 / 3)
+            cand = self.mul(self.build_mul(k, common), self.divided(inside, k))
+            if self.size(cand) < self.size(out):
+                out = cand
+        return out
 
     def _collect(self, terms: list[int]) -> int | None:
         """``a * b + a * c + d`` as ``a * (b + c) + d`` when that is shorter: the factor
@@ -1132,11 +1146,27 @@ class _Terms:
                 out = self._exp_of_logs(inner)
                 if out is not None:
                     return out
+            elif self.kind[inner] == _NUM and isinstance(self.data[inner], Fraction):
+                v = self.data[inner]
+                if v.numerator == 1 and v > 0:  # log(1 / 2) is -log(2)
+                    return self.neg(self.node("log", (), [self.num(v.denominator)]))
             elif self.kind[inner] == _MUL and self.data[inner][0] == 1:
                 (b, x), *more = self.data[inner][1]
-                if not more and isinstance(x, Fraction) and x.denominator % 2 == 0:
-                    # log(sqrt(u)) is log(u) / 2: u ** x is defined only where u >= 0
+                if not more and (
+                    (isinstance(x, Fraction) and x.denominator % 2 == 0)
+                    or (type(x) is int and x % 2)
+                ):
+                    # log(sqrt(u)) is log(u) / 2 (u ** x is defined only where u >= 0),
+                    # log(u ** 3) is 3 * log(u) (both undefined where u < 0)
                     return self.mul(self.num(x), self.node("log", (), [b]))
+            elif (
+                self.kind[inner] == _POW
+                and self.kind[self.data[inner][0]] == _NUM
+                and _positive_number(self.data[self.data[inner][0]])
+            ):
+                # log(2 ** u) is u * log(2): a positive number's power
+                base, expo = self.data[inner]
+                return self.mul(expo, self.node("log", (), [base]))
         if (
             spec is not None
             and spec.elementwise
