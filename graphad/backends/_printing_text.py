@@ -32,7 +32,18 @@ from ._printing_terms import (
 # -- Python-syntax text ---------------------------------------------------------------------
 
 
+#: integers from here on are no int64 literal ``ga.parse`` reads: they print as floats
+_BIG = 2**63
+
+
 def _num_text(v: Any) -> tuple[str, int]:
+    if isinstance(v, (int, Fraction)) and (
+        abs(v.numerator) >= _BIG or v.denominator >= _BIG
+    ):  # exact arithmetic outgrew int64 (2 ** 64 from 2 ** (2 ** 6)): the float NumPy uses
+        try:
+            v = float(v)
+        except OverflowError:
+            v = math.inf if v > 0 else -math.inf
     if isinstance(v, Fraction):
         return f"{v.numerator} / {v.denominator}", (_P_NEG if v < 0 else _P_MUL)
     if isinstance(v, float):

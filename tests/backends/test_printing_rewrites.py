@@ -432,3 +432,14 @@ def test_logarithms_of_powers_and_shared_content(src, want, ref):
         assert text == want
         got = ga.parse(text).eval(AT)
     np.testing.assert_allclose(got, ref(**AT), rtol=1e-13)
+
+
+def test_numbers_past_int64_print_as_the_floats_numpy_computes():
+    # exact arithmetic can outgrow the int64 literals ga.parse reads: 2 ** 64 - x
+    with ga.Graph():
+        g = ga.grad(ga.parse("log1p(2 ** (2 ** 6) - x)"), "x")
+        text = str(g)
+        back = ga.parse(text)
+        at = {"x": np.array([1.0, 3.0])}
+        np.testing.assert_array_equal(back.eval(at), g.eval(at))
+    assert "18446744073709551616" not in text
