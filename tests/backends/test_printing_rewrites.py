@@ -443,3 +443,32 @@ def test_numbers_past_int64_print_as_the_floats_numpy_computes():
         at = {"x": np.array([1.0, 3.0])}
         np.testing.assert_array_equal(back.eval(at), g.eval(at))
     assert "18446744073709551616" not in text
+
+
+def test_texts_of_the_benchmarks_deep_expressions_have_the_gradients_values():
+    """Round trip on the printing benchmark's own generator at the depth of issue 20's
+    example: the text without names parses back, and the text with names (definitions
+    evaluated in order), to the values of the unprinted gradient."""
+    from benchmarks.printing import nested_expression
+
+    rng = random.Random(20)
+    at = {v: np.array([0.37, 0.81, 1.23, 1.9]) * (1 + 0.1 * i) for i, v in enumerate("xyz")}
+    checked = 0
+    for _ in range(25):
+        text = nested_expression(rng, 6)
+        with ga.Graph():
+            e = ga.parse(text)
+            for v in sorted(e.free_symbols):
+                g = ga.grad(e, v)
+                main, defs = text_parts(g)
+                with np.errstate(all="ignore"):
+                    want = np.broadcast_to(g.eval(at), (4,))
+                    plain = np.broadcast_to(ga.parse(str(g)).eval(at), (4,))
+                    named = np.broadcast_to(_named_value(main, defs, at), (4,))
+                ok = np.isfinite(want) & (np.abs(want) < 1e150)
+                for got in (plain, named):
+                    np.testing.assert_allclose(
+                        got[ok], want[ok], rtol=1e-8, atol=1e-12, err_msg=text
+                    )
+                checked += int(ok.sum())
+    assert checked > 100
