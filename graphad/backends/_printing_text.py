@@ -196,6 +196,7 @@ class _PyPrinter:
                 and x % 2
                 and self.t.kind[b] == _ADD
                 and b not in self.names
+                and (b, abs(x)) not in self.pow_names  # its name stands for b ** x as is
                 and any(self.signed(u)[0] for u in self.t.data[b])
                 and not self._one_minus_factor(b, factors)
             ):
@@ -241,7 +242,7 @@ class _PyPrinter:
             neg = _negative(x)
             ax = _nmul(-1, x) if neg else x
             named = self.pow_names.get((b, ax)) if self.pow_names else None
-            if named is not None and named[0] != self._current:
+            if named is not None and named[0] != self._current and b != self._negated:
                 text = named[1]  # sqrt(u) named t: a / (2 * t)
             else:
                 text = self.factor(b, ax)

@@ -472,3 +472,16 @@ def test_texts_of_the_benchmarks_deep_expressions_have_the_gradients_values():
                     )
                 checked += int(ok.sum())
     assert checked > 100
+
+
+def test_a_named_power_is_never_the_sum_a_product_prints_negated():
+    # -3 * ... * (z - 4) ** 3 prints its sign into the sum, (4 - z) ** 3; with
+    # (z - 4) ** 3 named s, writing s there gave the derivative's negation
+    with ga.Graph():
+        g = ga.grad(ga.parse("exp(((z - 4) / tanh(y)) ** 3 * tanh(4) ** 2) + 4"), "y")
+        main, defs = text_parts(g)
+        want = g.eval(AT)
+    assert ("s", "(z - 4) ** 3") in defs, defs
+    got = _named_value(main, defs, AT)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert np.all(want != 0)
