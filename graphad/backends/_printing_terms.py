@@ -1178,10 +1178,11 @@ class _Terms:
                 return folded
         if op == "sigmoid" and not params:
             found = self._log_of(args[0])
-            if found is not None and found[1] == 1:  # sigmoid(log(w)) is w / (w + 1)
+            if found is not None and _exact(found[1]):
+                # sigmoid(log(w)) is w / (w + 1); sigmoid(3 * log(w)) is w ** 3 / (w ** 3 + 1)
                 self.seen_sigmoid_log = True
                 if self.sigmoid_log:
-                    w = found[0]
+                    w = self.power(found[0], self.num(found[1]))
                     return self.mul(w, self.inv(self.add([w, self.num(1)])))
         if op == "log1p" and not params and self.kind[args[0]] == _NUM:
             v = self.data[args[0]]

@@ -417,6 +417,12 @@ def test_a_sigmoid_written_out_prints_as_written():
         ("log(x ** 3)", "3 * log(x)", lambda x, y, z: np.log(x**3)),
         ("log(x ** 2)", "log(x ** 2)", lambda x, y, z: np.log(x**2)),  # 2 * log(|x|)
         ("log(0.5) * y", "-log(2) * y", lambda x, y, z: np.log(0.5) * y),
+        # and sigmoid(log(z ** 3)), now sigmoid(3 * log(z)), is still a quotient
+        (
+            "sigmoid(log(z ** 3)) * y",
+            "z ** 3 * y / (z ** 3 + 1)",
+            lambda x, y, z: z**3 * y / (z**3 + 1),
+        ),
         # a sum's numeric content pulled out with the factor its terms share
         (
             "sin(y) * log(2) / 3 + sin(y) / 3",
