@@ -281,7 +281,7 @@ def test_readme_grad_outputs_are_real(capsys):
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     shown = re.findall(r"^\$ graphad (grad .*)\n(d/d.*)\nSymPy: (.*)$", readme, re.M)
-    assert len(shown) == 3
+    assert len(shown) == 4
     sympy = pytest.importorskip("sympy")
     for command, output, sympy_text in shown:
         assert main(shlex.split(command)) == 0
@@ -289,7 +289,12 @@ def test_readme_grad_outputs_are_real(capsys):
         # the SymPy column is SymPy's diff of the same expression (sigmoid spelled out)
         expr_text, wrt = shlex.split(command)[1], "x"
         syms = {v: sympy.Symbol(v, real=True) for v in "xyz"}
-        ns = {"sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "pi": sympy.pi, **syms}
+        ns = {
+            "sigmoid": lambda a: 1 / (1 + sympy.exp(-a)),
+            "arctan": sympy.atan,
+            "pi": sympy.pi,
+            **syms,
+        }
         want = sympy.diff(sympy.parse_expr(expr_text, local_dict=ns), syms[wrt])
         assert str(want) == sympy_text
 
@@ -299,3 +304,18 @@ def test_drawings_label_folded_constants_exactly():
         g = ga.grad(ga.parse("2**x * (1/3)"), "x")
         src = ga.render(g).source
     assert "label=<log(2)>" in src and "label=<1 / 3>" in src  # tooltips keep the value
+
+
+def test_the_guides_graphad_grad_outputs_are_what_it_prints(capsys):
+    import shlex
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parents[2] / "docs" / "guide" / "differentiate.rst"
+    shown = re.findall(
+        r"^   \$ graphad (grad .*)\n((?:   d/d.*\n)+)", guide.read_text(encoding="utf-8"), re.M
+    )
+    assert len(shown) == 2
+    for command, output in shown:
+        assert main(shlex.split(command)) == 0
+        want = "".join(line[3:] + "\n" for line in output.splitlines())
+        assert capsys.readouterr().out == want
