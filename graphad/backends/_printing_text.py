@@ -333,6 +333,7 @@ _LATEX_FUNCS = {
     "arcsinh": r"\operatorname{asinh}",
     "arccosh": r"\operatorname{acosh}",
     "arctanh": r"\operatorname{atanh}",
+    "arctan2": r"\operatorname{atan2}",
     "log": r"\log",
 }
 _LATEX_INFIX = {"<": "<", "<=": r"\leq", ">": ">", ">=": r"\geq", "==": "=", "!=": r"\neq"}

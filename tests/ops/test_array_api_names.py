@@ -64,6 +64,7 @@ def test_printed_text_uses_the_short_names_and_parses_back():
         at = {"x": np.array([0.4, -1.3]), "y": np.array([2.0, 0.7])}
         np.testing.assert_array_equal(ga.parse(text).eval(at), e.eval(at))
         assert ga.latex(ga.parse("arctanh(x)")) == r"\operatorname{atanh}{\left(x \right)}"
+        assert ga.latex(ga.parse("arctan2(y, x)")).startswith(r"\operatorname{atan2}")
 
 
 def test_sympys_text_of_a_derivative_parses_with_the_same_values():
