@@ -35,6 +35,8 @@ SHORT_NAMES = {
     "arctanh": "atanh",
     "arctan2": "atan2",
 }
+#: calls a two-term sum factor can cancel against (:meth:`_Terms._cancel_sums`)
+_PARTNERS = frozenset({"sigmoid", "exp"})
 #: even functions: f(-u) is f(u)
 _EVEN = frozenset({"cos", "cosh", "abs", "square"})
 
@@ -180,6 +182,7 @@ class _Terms:
         self._sizes: dict[int, int] = {}
         self._canon: dict[int, tuple[tuple, bool]] = {}
         self._ukeys: dict[int, tuple[tuple, int]] = {}
+        self._square_memo: dict[int, tuple[int, int] | None] = {}
         self._nesting = 0  # sums over a common denominator being tried (_together)
         #: write sigmoid(log(w)) as w / (w + 1) (SymPy's form; shorter unless w is long
         #: and used often): :func:`_prepare` tries both when the graph has one
@@ -420,20 +423,18 @@ class _Terms:
                 factors[i] = (self.add([self.neg(u) for u in self.data[b]]), x)
                 coef = _nmul(coef, -1)
         if len(sums) > 1:
-            seen: dict[tuple, int] = {}
+            seen: dict[tuple, tuple[int, bool]] = {}  # canonical items -> first sum, its flip
             for i in sums:
                 b, x = factors[i]
                 if self.kind[b] != _ADD:  # the flip above may have factored it
                     continue
-                mine = tuple(sorted(self.data[b]))
-                if mine in seen:
-                    continue
-                other = tuple(sorted(self.neg(u) for u in self.data[b]))
-                if other in seen:
-                    factors[i] = (seen[other], x)
+                canon, flipped = self._canon_sum(b)
+                first = seen.get(canon)
+                if first is None:
+                    seen[canon] = (b, flipped)
+                elif first[1] != flipped:  # b is the negation of the first one seen
+                    factors[i] = (first[0], x)
                     coef = _nmul(coef, -1 if x % 2 else 1)
-                else:
-                    seen[mine] = b
         return coef, factors
 
     def _cancel_sums(self, coef: Any, factors: list, sums: list[int]) -> tuple[Any, list]:
@@ -458,6 +459,13 @@ class _Terms:
         for b, x in factors:
             if _exact(x):
                 power[b] = _nadd(power.get(b, 0), x)
+        # what a sum can cancel against: a sum, sigmoid or exp on the other side
+        up = down = False
+        for b, x in power.items():
+            if x and (kind[b] == _ADD or (kind[b] == _CALL and data[b][0] in _PARTNERS)):
+                up, down = up or x > 0, down or x < 0
+        if not (up and down):
+            return coef, factors
         out = list(factors)
         for s, _ in pairs:
             xs = power.get(s, 0)
@@ -602,7 +610,13 @@ class _Terms:
         return self.data[b][1][0]
 
     def _squares(self, s: int) -> tuple[int, int] | None:
-        """(p + q, p - q) when the sum ``s`` of two terms is ``p ** 2 - q ** 2``."""
+        """(p + q, p - q) when the sum ``s`` of two terms is ``p ** 2 - q ** 2``
+        (memoised: sums recur in every product built)."""
+        if s not in self._square_memo:
+            self._square_memo[s] = self._find_squares(s)
+        return self._square_memo[s]
+
+    def _find_squares(self, s: int) -> tuple[int, int] | None:
         a, b = self.data[s]
         if _negative(self.split(a)[0]):
             a, b = b, a
