@@ -37,6 +37,7 @@ import argparse
 import random
 import re
 import statistics
+from typing import Any
 
 _UNARY = ("sin", "exp", "log", "sqrt", "tanh", "sigmoid", "arctan", "log1p")
 _VARS = ("x", "y", "z")
@@ -114,12 +115,22 @@ def _degenerate(sp, text: str, ns: dict) -> bool:
     return any(sub.doit().has(sp.zoo, sp.nan, sp.oo) for sub in sp.preorder_traversal(raw))
 
 
-def measure(n: int, seed: int, kind: str = "nested") -> list[dict]:
-    """One row per (expression, variable, declared, names): the two texts and the ratio."""
+def measure(
+    n: int, seed: int, kind: str = "nested", ga: Any = None, show: Any = None
+) -> list[dict]:
+    """One row per (expression, variable, declared, names): the two texts and the ratio.
+
+    ``ga`` and ``show(g, names)`` default to this graphad and its printer;
+    :mod:`benchmarks.printing_before` passes an older graphad and ``str``."""
     import sympy as sp
 
-    import graphad as ga
-    from graphad.backends.printing import to_text
+    if ga is None:
+        import graphad as ga
+    if show is None:
+        from graphad.backends.printing import to_text
+
+        def show(g, names):
+            return to_text(g, names=names)
 
     make = KINDS[kind]
     rng = random.Random(seed)
@@ -145,7 +156,7 @@ def measure(n: int, seed: int, kind: str = "nested") -> list[dict]:
                 for v in used:
                     g = ga.grad(e, v)
                     for names in (False, True):
-                        ours = to_text(g, names=names)
+                        ours = show(g, names)
                         rows.append(
                             {
                                 "expr": text,

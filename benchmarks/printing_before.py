@@ -13,7 +13,6 @@ names) against SymPy's ``diff``, measured as :mod:`benchmarks.printing` measures
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 
@@ -24,11 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--n", type=int, default=60)
     a = p.parse_args(argv)
-    import random
-
-    import sympy as sp
-
-    from .printing import _VARS, KINDS, _degenerate, _sympy_namespace, printed_length
+    from .printing import KINDS, measure
 
     for name in [m for m in sys.modules if m == "graphad" or m.startswith("graphad.")]:
         del sys.modules[name]
@@ -36,35 +31,19 @@ def main(argv: list[str] | None = None) -> None:
     import graphad as ga
 
     print(f"graphad from {ga.__file__}")
-    ns = _sympy_namespace(sp)
-    for kind, make in KINDS.items():
+    for kind in KINDS:
         for seed in range(a.seeds):
-            rng = random.Random(seed)
-            ratios: dict[bool, list[float]] = {False: [], True: []}
-            done = 0
-            while done < a.n:
-                text = make(rng)
-                used = [v for v in _VARS if re.search(rf"\b{v}\b", text)]
-                if not used or _degenerate(sp, text, ns):
-                    continue
-                done += 1
-                se = sp.parse_expr(text, local_dict=ns)  # our own generated text
-                refs = {v: str(sp.diff(se, ns[v])) for v in used}
-                for declared in (False, True):
-                    with ga.Graph():
-                        if declared:
-                            for v in _VARS:
-                                ga.symbol(v, shape=(), dtype="float64")
-                        e = ga.parse(text)
-                        for v in used:
-                            ours = str(ga.grad(e, v))
-                            ratios[declared].append(
-                                printed_length(ours) / max(printed_length(refs[v]), 1)
-                            )
+            # that printer had no names: str() is its one text
+            rows = measure(a.n, seed, kind, ga=ga, show=lambda g, names: str(g))
+            med = {
+                d: statistics.median(
+                    r["ratio"] for r in rows if r["declared"] == d and not r["names"]
+                )
+                for d in (False, True)
+            }
             print(
-                f"{kind:<9} seed {seed}: median undeclared "
-                f"{statistics.median(ratios[False]):.2f}x, declared "
-                f"{statistics.median(ratios[True]):.2f}x"
+                f"{kind:<9} seed {seed}: median undeclared {med[False]:.2f}x, "
+                f"declared {med[True]:.2f}x"
             )
 
 
