@@ -462,3 +462,21 @@ def test_a_named_power_is_never_the_sum_a_product_prints_negated():
     got = _named_value(main, defs, AT)
     np.testing.assert_allclose(got, want, rtol=1e-13)
     assert np.all(want != 0)
+
+
+def test_the_form_printed_with_names_is_chosen_by_its_length_with_names():
+    # written out, the sum 5 + 1 / y multiplied through by y is shorter; with names,
+    # keeping it (and naming it t) is: 56 characters as counted, against 58
+    with ga.Graph():
+        g = ga.grad(ga.parse("exp(z) / 2 ** (log(5 * x + x / y) ** 2)"), "y")
+        main, defs = text_parts(g)
+        text = to_text(g, names=True)
+    assert text == (
+        "2 * exp(z) * log(2) * s / (2 ** (s ** 2) * t * y ** 2)   where t = 5 + 1 / y, "
+        "s = log(x * t)"
+    )
+    assert _plen(text) == 56
+    x, y, z = AT["x"], AT["y"], AT["z"]
+    big_l = np.log(5 * x + x / y)  # by hand: 2 exp(z) log(2) L / (2 ** (L ** 2) y (5 y + 1))
+    want = 2 * np.exp(z) * np.log(2) * big_l / (2.0 ** (big_l**2) * y * (5 * y + 1))
+    np.testing.assert_allclose(_named_value(main, defs, AT), want, rtol=1e-13)
